@@ -1,0 +1,35 @@
+"""Liveness and readiness: /healthz says the process runs, /readyz that it can serve."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from orderops.api.auth import app_of
+from orderops.api.problems import problem
+from orderops.bootstrap import App
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="The database answers and its schema is current")
+async def readyz(request: Request) -> JSONResponse:
+    app = app_of(request)
+    try:
+        revision = await run_in_threadpool(_schema_revision, app)
+    except SQLAlchemyError as exc:
+        return problem(503, "not-ready", "Not ready", f"database unavailable: {exc}")
+    return JSONResponse({"status": "ready", "schema_revision": revision})
+
+
+def _schema_revision(app: App) -> str:
+    with app.engine.connect() as connection:
+        return str(connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one())

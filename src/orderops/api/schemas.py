@@ -1,0 +1,74 @@
+"""Request and response models of the API. They are not the tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class IntakeItem(BaseModel):
+    index: int
+    outcome: str
+    event_id: str | None = None
+    inbox_id: str | None = None
+    reason: str | None = None
+    dead_letter_id: str | None = None
+
+
+class CaseChangeRead(BaseModel):
+    change: str
+    case_id: str
+    exception_type: str
+    order_ref: str
+    summary: str
+
+
+class IntakeResponse(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[IntakeItem]
+    case_changes: list[CaseChangeRead]
+
+
+class CaseRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    order_ref: str
+    exception_type: str
+    status: str
+    summary: str
+    detected_at: datetime
+    opened_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    close_reason: str | None
+    occurrences: int
+    reopen_count: int
+    version: int
+
+
+class TimelineEntryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    kind: str
+    summary: str
+    actor: str
+    data: dict[str, Any]
+
+
+class CaseDetail(CaseRead):
+    facts: dict[str, Any]
+    timeline: list[TimelineEntryRead]
+
+
+class CaseList(BaseModel):
+    items: list[CaseRead]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None

@@ -1,0 +1,46 @@
+"""One place that wires the application, for production, the demo and the tests alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from orderops.config import Settings
+from orderops.domain.clock import Clock, SystemClock
+from orderops.ingest.intake import IntakeLimits
+from orderops.storage.engine import make_engine, make_session_factory
+from orderops.storage.migrate import upgrade
+
+
+@dataclass
+class App:
+    """The wired application: what every shell (API, CLI, worker) works through."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock = field(default_factory=SystemClock)
+
+    @property
+    def limits(self) -> IntakeLimits:
+        return IntakeLimits(
+            max_body_bytes=self.settings.max_request_bytes,
+            max_batch_events=self.settings.max_batch_events,
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
+    engine = make_engine(settings.resolved_database_url, echo=settings.log_sql)
+    if migrate:
+        upgrade(engine)
+    return App(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        clock=clock or SystemClock(),
+    )

@@ -1,0 +1,303 @@
+"""The `orderops` command: thin Typer shells over the application services."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from orderops.api.app import create_app
+from orderops.audit.verify import verify_tenant
+from orderops.bootstrap import App, bootstrap
+from orderops.config import Settings
+from orderops.domain.clock import FixedClock
+from orderops.domain.roles import Role
+from orderops.ingest.batch import ingest_items
+from orderops.storage.engine import make_engine
+from orderops.storage.migrate import upgrade
+from orderops.storage.repositories.intake import DeadLetterStatus
+from orderops.storage.uow import UnitOfWork
+from orderops.workflow.sweeps import sweep_late_orders
+from orderops.workflow.tenants import ensure_tenant, issue_key
+from orderops.workflow.worker import run_forever
+
+cli = typer.Typer(no_args_is_help=True, help="OrderOps: the exception desk for e-commerce orders.")
+db_cli = typer.Typer(no_args_is_help=True, help="Database schema.")
+tenant_cli = typer.Typer(no_args_is_help=True, help="Tenants and API keys.")
+dead_cli = typer.Typer(no_args_is_help=True, help="Input that could not be accepted.")
+audit_cli = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
+cli.add_typer(db_cli, name="db")
+cli.add_typer(tenant_cli, name="tenant")
+cli.add_typer(dead_cli, name="deadletters")
+cli.add_typer(audit_cli, name="audit")
+console = Console()
+
+TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
+
+
+def _settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _app(*, demo: bool = False) -> App:
+    return bootstrap(_settings(demo_mode=True) if demo else _settings())
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest revision."""
+    settings = _settings(demo_mode=True)
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    engine.dispose()
+    console.print(f"schema is current on {engine.url.render_as_string(hide_password=True)}")
+
+
+@tenant_cli.command("create")
+def tenant_create(
+    tenant: Annotated[str, typer.Argument(help="Tenant id, e.g. acme.")],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+) -> None:
+    app = _app(demo=True)
+    created = ensure_tenant(app.sessions, tenant_id=tenant, name=name or tenant, clock=app.clock)
+    console.print(f"tenant {tenant} {'created' if created else 'already exists'}")
+
+
+@tenant_cli.command("key")
+def tenant_key(
+    tenant: TenantOpt,
+    role: Annotated[Role, typer.Option(help="Role the key acts with.")] = Role.SERVICE,
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
+) -> None:
+    """Issue an API key; it is shown once and stored only as a hash."""
+    app = _app(demo=True)
+    key = issue_key(app.sessions, tenant_id=tenant, name=name, role=role, clock=app.clock)
+    console.print(key.secret)
+
+
+@cli.command()
+def serve(
+    worker: Annotated[bool, typer.Option(help="Also run a worker thread in this process.")] = True,
+) -> None:
+    """Run the HTTP API (and, by default, a worker) until stopped."""
+    app = _app()
+    stop = threading.Event()
+    if worker:
+        threading.Thread(
+            target=run_forever,
+            kwargs={"app": app, "stop": stop, "interval": app.settings.sweep_interval_seconds},
+            daemon=True,
+        ).start()
+    uvicorn.run(create_app(app), host=app.settings.host, port=app.settings.port)
+    stop.set()
+
+
+@cli.command()
+def worker() -> None:
+    """Process pending events and run time sweeps for every tenant, until stopped."""
+    logging.basicConfig(level=logging.INFO)
+    app = _app()
+    stop = threading.Event()
+    try:
+        run_forever(app, stop=stop, interval=app.settings.sweep_interval_seconds)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@cli.command()
+def ingest(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSONL of canonical events.")
+    ],
+    tenant: TenantOpt,
+    now: Annotated[
+        datetime | None, typer.Option(help="Judge time-based checks at this time (UTC).")
+    ] = None,
+) -> None:
+    """Ingest a JSONL file of canonical events, then sweep; bad lines become dead letters."""
+    app = _app(demo=True)
+    if now is not None:
+        app.clock = FixedClock(
+            now if now.tzinfo else now.replace(tzinfo=datetime.now().astimezone().tzinfo)
+        )
+    ensure_tenant(app.sessions, tenant_id=tenant, name=tenant, clock=app.clock)
+    lines = [line for line in file.read_text("utf-8").splitlines() if line.strip()]
+    items: list[object] = []
+    for number, line in enumerate(lines, 1):
+        try:
+            items.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            items.append({"_unparseable_line": number, "text": line[:1000], "error": str(exc)})
+    with Progress(console=console) as progress:
+        task = progress.add_task("ingesting", total=len(items))
+        report = ingest_items(
+            app.sessions,
+            tenant_id=tenant,
+            items=items,
+            channel=f"file:{file.name}",
+            clock=app.clock,
+            on_chunk=lambda _r, n: progress.advance(task, n),
+        )
+    swept = sweep_late_orders(app.sessions, tenant_id=tenant, clock=app.clock)
+    console.print(
+        f"accepted {report.accepted}, duplicates {report.duplicates}, "
+        f"rejected {len(report.rejected)}, case changes {len(report.changes) + len(swept)}"
+    )
+    for rejected in report.rejected[:20]:
+        console.print(f"  line {rejected.index + 1}: {rejected.reason}", style="red")
+
+
+@cli.command()
+def sim(
+    out: Annotated[Path, typer.Option(help="Folder for events.jsonl and labels.jsonl.")] = Path(
+        "data/sim"
+    ),
+    seed: int = 7,
+    days: float = 1.0,
+    history_days: int = 6,
+    orders_per_day: int = 150,
+    payment_failed_rate: float = 0.04,
+    late_rate: float = 0.05,
+) -> None:
+    """Simulate a store and write its events and ground-truth labels."""
+    from orderops.sim import SimConfig, simulate, write_sim
+
+    config = SimConfig(
+        seed=seed,
+        days=days,
+        history_days=history_days,
+        orders_per_day=orders_per_day,
+        payment_failed_rate=payment_failed_rate,
+        late_rate=late_rate,
+    )
+    result = simulate(config)
+    events_path, labels_path = write_sim(result, out)
+    console.print(
+        f"{len(result.events)} events -> {events_path}\n"
+        f"{len(result.labels)} labels -> {labels_path}"
+    )
+    console.print(
+        f"window: {config.start.isoformat()} .. {config.end.isoformat()} "
+        f"(ingest with --now {config.end.isoformat()})"
+    )
+
+
+@cli.command()
+def demo(
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many wall seconds.")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 1800.0,
+    days: Annotated[float, typer.Option(help="Simulated days to stream.")] = 14.0,
+    seed: int = 7,
+    orders_per_day: int = 120,
+) -> None:
+    """Start the desk on the embedded database and stream a simulated store into it."""
+    from orderops.demo import DemoOptions, run_demo
+
+    settings = _settings(demo_mode=True, port=port)
+    run_demo(
+        settings,
+        DemoOptions(
+            seed=seed, days=days, speed=speed, duration=duration, orders_per_day=orders_per_day
+        ),
+        console,
+    )
+
+
+@dead_cli.command("list")
+def deadletters_list(tenant: TenantOpt, limit: int = 50) -> None:
+    app = _app(demo=True)
+    with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
+        letters = uow.dead_letters.list(limit=limit)
+        table = Table("received", "status", "reason", "bytes")
+        table.add_column("id", no_wrap=True, min_width=32)
+        for letter in letters:
+            table.add_row(
+                letter.received_at.isoformat(timespec="seconds"),
+                letter.status,
+                f"{letter.reason_code}: {letter.reason[:80]}",
+                str(letter.body_bytes),
+                letter.id,
+            )
+    console.print(table)
+
+
+@dead_cli.command("show")
+def deadletters_show(tenant: TenantOpt, letter_id: str) -> None:
+    app = _app(demo=True)
+    with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
+        letter = uow.dead_letters.get(letter_id)
+        if letter is None:
+            raise typer.BadParameter(f"no dead letter {letter_id} for tenant {tenant}")
+        console.print(
+            f"{letter.reason_code}: {letter.reason}\nchannel {letter.channel}, "
+            f"{letter.body_bytes} bytes{' (truncated)' if letter.body_truncated else ''}"
+        )
+        console.print(letter.body, markup=False, highlight=False)
+
+
+@dead_cli.command("replay")
+def deadletters_replay(tenant: TenantOpt, letter_id: str) -> None:
+    """Send a dead letter's body through intake again, after the cause was fixed."""
+    app = _app(demo=True)
+    with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
+        letter = uow.dead_letters.get(letter_id)
+        if letter is None or letter.status != DeadLetterStatus.OPEN:
+            raise typer.BadParameter(f"no open dead letter {letter_id} for tenant {tenant}")
+        body = letter.body
+    try:
+        decoded = json.loads(body)
+    except json.JSONDecodeError as exc:
+        console.print(f"still not JSON: {exc}", style="red")
+        raise typer.Exit(1) from exc
+    items = decoded if isinstance(decoded, list) else [decoded]
+    report = ingest_items(
+        app.sessions, tenant_id=tenant, items=items, channel="replay", clock=app.clock
+    )
+    ok = not report.rejected
+    if ok:
+        with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
+            letter = uow.dead_letters.get(letter_id)
+            assert letter is not None
+            letter.status, letter.replayed_at = DeadLetterStatus.REPLAYED, app.clock.now()
+            uow.commit()
+    console.print(
+        f"replayed: accepted {report.accepted}, duplicates {report.duplicates}, "
+        f"rejected {len(report.rejected)}" + ("" if ok else " (left open)")
+    )
+    if not ok:
+        raise typer.Exit(1)
+
+
+@audit_cli.command("verify")
+def audit_verify(tenant: TenantOpt) -> None:
+    """Recompute the tenant's chain; exit 1 on the first edited, deleted or reordered record."""
+    app = _app(demo=True)
+    result = verify_tenant(app.sessions, tenant_id=tenant)
+    if result.ok:
+        console.print(f"audit chain of {tenant} verifies: {result.checked} records")
+        return
+    console.print(
+        f"audit chain of {tenant} BROKEN at seq {result.bad_seq}: {result.problem}",
+        style="bold red",
+    )
+    raise typer.Exit(1)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

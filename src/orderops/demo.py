@@ -1,0 +1,167 @@
+"""`orderops demo`: a simulated store streaming into the embedded desk, in accelerated time.
+
+History is backfilled at once; the observed window then plays at ``speed`` simulated
+seconds per wall second, with the worker sweeping on the same simulated clock, so
+promises pass and late shipments surface while you watch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import uvicorn
+from rich.console import Console
+from rich.panel import Panel
+
+from orderops.api.app import create_app
+from orderops.bootstrap import App, bootstrap
+from orderops.config import Settings
+from orderops.domain.clock import AcceleratedClock, FixedClock
+from orderops.domain.roles import Role
+from orderops.ingest.batch import ingest_items
+from orderops.sim import SimConfig, simulate
+from orderops.workflow.cases import CaseChange, CaseEvent
+from orderops.workflow.tenants import ensure_tenant, issue_key
+from orderops.workflow.worker import run_forever, run_once
+
+TENANT = "demo"
+STYLE = {
+    CaseChange.OPENED: "bold red",
+    CaseChange.REOPENED: "red",
+    CaseChange.MERGED: "yellow",
+    CaseChange.RESOLVED: "green",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoOptions:
+    seed: int
+    days: float
+    speed: float
+    duration: float | None
+    orders_per_day: int
+
+
+def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None:
+    sim = SimConfig(
+        seed=options.seed,
+        days=options.days,
+        history_days=2,
+        orders_per_day=options.orders_per_day,
+        tenant=TENANT,
+    )
+    result = simulate(sim)
+    backfill_clock = FixedClock(sim.start)
+    app = bootstrap(settings, clock=backfill_clock)
+    ensure_tenant(app.sessions, tenant_id=TENANT, name="Demo Store", clock=backfill_clock)
+    key = issue_key(
+        app.sessions, tenant_id=TENANT, name="demo-admin", role=Role.ADMIN, clock=backfill_clock
+    )
+    history = [e for e in result.events if _time(e) <= sim.start]
+    live = result.events[len(history) :]
+    console.print(
+        f"[dim]backfilling {len(history)} events of {sim.history_days} days of history...[/]"
+    )
+    ingest_items(app.sessions, tenant_id=TENANT, items=history, channel="demo", clock=app.clock)
+
+    app.clock = AcceleratedClock(sim.start, options.speed)
+    server = _start_server(app, settings)
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=run_forever,
+        kwargs={
+            "app": app,
+            "stop": stop,
+            "interval": settings.sweep_interval_seconds,
+            "on_changes": lambda changes: _show(console, app, changes),
+        },
+        daemon=True,
+    )
+    worker.start()
+    url = f"http://{settings.host}:{settings.port}"
+    console.print(
+        Panel.fit(
+            f"[bold]OrderOps demo[/] is running at [link={url}]{url}[/]  (API docs: {url}/docs)\n"
+            f"tenant: [bold]{TENANT}[/]   API key (admin): [bold]{key.secret}[/]\n"
+            f"try: curl -H 'Authorization: Bearer {key.secret}' '{url}/v1/cases?open=true'\n"
+            f"simulated store: {len(result.events)} events, "
+            f"{len(result.labels)} labelled exceptions, "
+            f"1 wall second = {options.speed:.0f} simulated seconds.  Ctrl-C stops.",
+            title="ready",
+            border_style="green",
+        )
+    )
+    started = time.monotonic()
+    try:
+        _stream(app, live, console, stop, started, options.duration)
+        while not stop.is_set() and not _expired(started, options.duration):
+            stop.wait(0.5)
+    except KeyboardInterrupt:
+        console.print("[dim]stopping...[/]")
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+        server.should_exit = True
+        _show(console, app, run_once(app))
+        app.close()
+
+
+def _stream(
+    app: App,
+    events: list[dict[str, Any]],
+    console: Console,
+    stop: threading.Event,
+    started: float,
+    duration: float | None,
+) -> None:
+    position = 0
+    while position < len(events) and not stop.is_set() and not _expired(started, duration):
+        now = app.clock.now()
+        due = position
+        while due < len(events) and _time(events[due]) <= now:
+            due += 1
+        if due > position:
+            report = ingest_items(
+                app.sessions,
+                tenant_id=TENANT,
+                items=events[position:due],
+                channel="demo",
+                clock=app.clock,
+            )
+            _show(console, app, report.changes)
+            position = due
+        stop.wait(0.2)
+
+
+def _show(console: Console, app: App, changes: list[CaseEvent]) -> None:
+    stamp = app.clock.now().strftime("%a %H:%M")
+    for change in changes:
+        style = STYLE.get(change.change, "white")
+        console.print(
+            f"[dim]{stamp}[/] [{style}]{change.change:<9}[/] "
+            f"{change.exception_type:<15} {change.summary}"
+        )
+
+
+def _start_server(app: App, settings: Settings) -> uvicorn.Server:
+    config = uvicorn.Config(
+        create_app(app), host=settings.host, port=settings.port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return server
+
+
+def _expired(started: float, duration: float | None) -> bool:
+    return duration is not None and time.monotonic() - started >= duration
+
+
+def _time(event: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(event["time"]))

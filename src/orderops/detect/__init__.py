@@ -1,0 +1,1 @@
+"""Detectors: rules over order snapshots (and, later, learned models)."""

@@ -1,0 +1,191 @@
+"""The learned "this shipment will miss its promise" score, its version and its file.
+
+A gradient-boosted tree model over a handful of features: trees take the
+interactions (a slow lane hurts Second Class more than Same Day) without feature
+engineering, and the histogram variant trains on tens of thousands of snapshots in
+about a second. The model only scores; detectors decide what a score means.
+
+The version string is a hash of the training rows, the parameters and the
+scikit-learn version, so two stores holding the same version hold the same model,
+and a case can record which model scored it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import sklearn
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OrdinalEncoder
+
+from orderops.detect.models.delay_features import (
+    CATEGORICAL_FEATURES,
+    NUMERIC_FEATURES,
+    DelayFeatures,
+    DelayTrainingRow,
+)
+from orderops.domain.errors import OrderOpsError
+
+FILE_FORMAT = 1
+DEFAULT_THRESHOLD = 0.5
+
+
+class ModelFileError(OrderOpsError):
+    """A model file is missing pieces or was written by an incompatible format."""
+
+    code = "model-file-invalid"
+
+
+class TrainingDataError(OrderOpsError):
+    """The rows cannot train a classifier (empty, or only one outcome)."""
+
+    code = "training-data-invalid"
+
+
+@dataclass(frozen=True)
+class DelayModelParams:
+    """Hyper-parameters; part of the version, so changing one changes the version."""
+
+    max_iter: int = 150
+    learning_rate: float = 0.08
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 40
+    l2_regularization: float = 1.0
+    random_state: int = 0
+
+
+def _matrix(features: Sequence[DelayFeatures]) -> np.ndarray[Any, np.dtype[Any]]:
+    return np.array([f.as_row() for f in features], dtype=object)
+
+
+def _pipeline(params: DelayModelParams) -> Pipeline:
+    n_categorical = len(CATEGORICAL_FEATURES)
+    n_numeric = len(NUMERIC_FEATURES)
+    encoder = OrdinalEncoder(
+        handle_unknown="use_encoded_value",
+        unknown_value=np.nan,
+        encoded_missing_value=np.nan,
+        max_categories=250,
+    )
+    columns = ColumnTransformer(
+        [
+            ("categorical", encoder, list(range(n_categorical))),
+            ("numeric", "passthrough", list(range(n_categorical, n_categorical + n_numeric))),
+        ]
+    )
+    classifier = HistGradientBoostingClassifier(
+        max_iter=params.max_iter,
+        learning_rate=params.learning_rate,
+        max_leaf_nodes=params.max_leaf_nodes,
+        min_samples_leaf=params.min_samples_leaf,
+        l2_regularization=params.l2_regularization,
+        categorical_features=[True] * n_categorical + [False] * n_numeric,
+        early_stopping=False,
+        random_state=params.random_state,
+    )
+    return Pipeline([("columns", columns), ("classifier", classifier)])
+
+
+def model_version(rows: Sequence[DelayTrainingRow], params: DelayModelParams) -> str:
+    """Content hash of data + params + library: equal inputs give the equal version."""
+    digest = hashlib.sha256()
+    digest.update(f"sklearn={sklearn.__version__};format={FILE_FORMAT};".encode())
+    digest.update(json.dumps(asdict(params), sort_keys=True).encode())
+    for row in rows:
+        digest.update(repr((row.features.as_row(), row.late)).encode())
+        digest.update(b"\n")
+    return f"delay-{digest.hexdigest()[:16]}"
+
+
+class DelayModel:
+    """A fitted pipeline with its version and the score above which it flags."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: Pipeline,
+        version: str,
+        params: DelayModelParams,
+        threshold: float = DEFAULT_THRESHOLD,
+    ) -> None:
+        self._pipeline = pipeline
+        self.version = version
+        self.params = params
+        self.threshold = threshold
+
+    def predict_proba(self, features: DelayFeatures) -> float:
+        """Probability that the shipment ends up delivered after its promise."""
+        return self.predict_proba_many([features])[0]
+
+    def predict_proba_many(self, features: Sequence[DelayFeatures]) -> list[float]:
+        if not features:
+            return []
+        probabilities = self._pipeline.predict_proba(_matrix(features))[:, 1]
+        return [float(p) for p in probabilities]
+
+    def with_threshold(self, threshold: float) -> DelayModel:
+        """Same fitted model, another operating point (chosen on validation data)."""
+        return DelayModel(
+            pipeline=self._pipeline, version=self.version, params=self.params, threshold=threshold
+        )
+
+    def save(self, path: Path) -> None:
+        payload = {
+            "format": FILE_FORMAT,
+            "version": self.version,
+            "params": asdict(self.params),
+            "threshold": self.threshold,
+            "sklearn": sklearn.__version__,
+            "pipeline": self._pipeline,
+        }
+        joblib.dump(payload, path)
+
+    @classmethod
+    def load(cls, path: Path) -> DelayModel:
+        """Load a file written by ``save``. Only load files this deployment wrote:
+        joblib files are pickles and can run code."""
+        payload = joblib.load(path)
+        if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
+            raise ModelFileError(f"{path} is not a delay model file of format {FILE_FORMAT}")
+        if payload.get("sklearn") != sklearn.__version__:
+            raise ModelFileError(
+                f"{path} was trained with scikit-learn {payload.get('sklearn')}, "
+                f"this process has {sklearn.__version__}; retrain it"
+            )
+        return cls(
+            pipeline=payload["pipeline"],
+            version=str(payload["version"]),
+            params=DelayModelParams(**payload["params"]),
+            threshold=float(payload["threshold"]),
+        )
+
+
+def train_delay_model(
+    rows: Sequence[DelayTrainingRow],
+    *,
+    params: DelayModelParams | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> DelayModel:
+    """Fit the pipeline on labelled snapshots; deterministic for fixed rows and params."""
+    params = params or DelayModelParams()
+    outcomes = {row.late for row in rows}
+    if len(outcomes) < 2:
+        raise TrainingDataError("training needs both late and on-time snapshots")
+    pipeline = _pipeline(params)
+    labels = np.array([int(row.late) for row in rows])
+    pipeline.fit(_matrix([row.features for row in rows]), labels)
+    return DelayModel(
+        pipeline=pipeline,
+        version=model_version(rows, params),
+        params=params,
+        threshold=threshold,
+    )

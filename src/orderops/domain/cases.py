@@ -1,0 +1,104 @@
+"""Exception types and the case state machine.
+
+A case is one order's one root cause. Its status moves only along ``TRANSITIONS``;
+anything else raises ``IllegalTransition`` so a bug never silently corrupts a case.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from orderops.domain.errors import IllegalTransition
+
+
+class ExceptionType(StrEnum):
+    PAYMENT_FAILED = "payment_failed"
+    SHIPMENT_LATE = "shipment_late"
+
+
+class CaseStatus(StrEnum):
+    NEW = "new"
+    TRIAGED = "triaged"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    EXECUTING = "executing"
+    RESOLVED = "resolved"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    ESCALATED = "escalated"
+    SNOOZED = "snoozed"
+    REOPENED = "reopened"
+
+
+CLOSED_STATUSES: frozenset[CaseStatus] = frozenset({CaseStatus.RESOLVED, CaseStatus.REJECTED})
+"""A closed case no longer blocks a new one for the same order and cause."""
+
+_WORKING = {CaseStatus.NEW, CaseStatus.TRIAGED, CaseStatus.ESCALATED, CaseStatus.REOPENED}
+
+TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    CaseStatus.NEW: frozenset(
+        {
+            CaseStatus.TRIAGED,
+            CaseStatus.AWAITING_APPROVAL,
+            CaseStatus.ESCALATED,
+            CaseStatus.SNOOZED,
+            CaseStatus.RESOLVED,
+            CaseStatus.REJECTED,
+        }
+    ),
+    CaseStatus.TRIAGED: frozenset(
+        {
+            CaseStatus.AWAITING_APPROVAL,
+            CaseStatus.ESCALATED,
+            CaseStatus.SNOOZED,
+            CaseStatus.RESOLVED,
+            CaseStatus.REJECTED,
+        }
+    ),
+    CaseStatus.AWAITING_APPROVAL: frozenset(
+        {CaseStatus.APPROVED, CaseStatus.REJECTED, CaseStatus.ESCALATED, CaseStatus.RESOLVED}
+    ),
+    CaseStatus.APPROVED: frozenset({CaseStatus.EXECUTING, CaseStatus.RESOLVED}),
+    CaseStatus.EXECUTING: frozenset({CaseStatus.RESOLVED, CaseStatus.FAILED}),
+    CaseStatus.FAILED: frozenset({CaseStatus.TRIAGED, CaseStatus.ESCALATED, CaseStatus.RESOLVED}),
+    CaseStatus.ESCALATED: frozenset(
+        {
+            CaseStatus.TRIAGED,
+            CaseStatus.AWAITING_APPROVAL,
+            CaseStatus.SNOOZED,
+            CaseStatus.RESOLVED,
+            CaseStatus.REJECTED,
+        }
+    ),
+    CaseStatus.SNOOZED: frozenset(
+        {CaseStatus.TRIAGED, CaseStatus.ESCALATED, CaseStatus.RESOLVED, CaseStatus.REOPENED}
+    ),
+    CaseStatus.RESOLVED: frozenset({CaseStatus.REOPENED}),
+    CaseStatus.REJECTED: frozenset({CaseStatus.REOPENED}),
+    CaseStatus.REOPENED: frozenset(
+        {
+            CaseStatus.TRIAGED,
+            CaseStatus.AWAITING_APPROVAL,
+            CaseStatus.ESCALATED,
+            CaseStatus.SNOOZED,
+            CaseStatus.RESOLVED,
+            CaseStatus.REJECTED,
+        }
+    ),
+}
+
+
+def check_transition(current: CaseStatus, target: CaseStatus) -> CaseStatus:
+    """Return ``target`` if the move is allowed; raise ``IllegalTransition`` otherwise."""
+    if target not in TRANSITIONS[current]:
+        raise IllegalTransition(f"a case cannot move from {current} to {target}")
+    return target
+
+
+def is_open(status: CaseStatus) -> bool:
+    return status not in CLOSED_STATUSES
+
+
+def can_auto_resolve(status: CaseStatus) -> bool:
+    """A blocker clearing resolves the case only while no human decision is under way."""
+    return status in _WORKING or status is CaseStatus.SNOOZED

@@ -1,0 +1,1 @@
+"""From outside payloads to canonical events: envelope, intake, dead letters."""

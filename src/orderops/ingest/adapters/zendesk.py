@@ -1,0 +1,142 @@
+"""Zendesk ticket webhooks to ticket updates, with an order number found in the text.
+
+Zendesk delivers two shapes: trigger/automation webhooks whose JSON the admin writes
+(by convention ``{"ticket": {...}}`` with API field names) and event subscriptions
+(``{"type": "zen:event-type:ticket.*", "detail": {...}}``). Both carry the ticket's
+id and ``updated_at``, which together identify one version of the ticket: the envelope
+id is derived from them, so the same version delivered twice dedupes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from orderops.domain.errors import InvalidEvent
+from orderops.domain.events import EventType
+from orderops.domain.statuses import TicketStatus
+from orderops.ingest.adapters.common import (
+    JsonObject,
+    UnsupportedEvent,
+    derived_id,
+    event,
+    load_object,
+    opt_obj,
+    opt_text,
+    parse_time,
+    text,
+)
+from orderops.ingest.signatures import verify_zendesk
+
+SOURCE = "zendesk"
+EVENT_TYPE_PREFIX = "zen:event-type:"
+
+STATUSES: dict[str, TicketStatus] = {
+    "new": TicketStatus.NEW,
+    "open": TicketStatus.OPEN,
+    "pending": TicketStatus.PENDING,
+    "hold": TicketStatus.PENDING,
+    "solved": TicketStatus.SOLVED,
+    "closed": TicketStatus.CLOSED,
+}
+"""Zendesk ticket status (lower case in the API, upper case in event subscriptions).
+"On-hold" waits on a third party, which for us is still waiting: pending."""
+
+_ORDER_MENTION = re.compile(
+    r"(?:#\s?(?P<hash>\d{3,12})\b)"
+    r"|(?:\border\s*(?:no\.?|number|num\.?|nr\.?|id)?\s*[:#]?\s*(?P<word>\d{3,12})\b)",
+    re.IGNORECASE,
+)
+
+
+def find_order_number(*texts: str | None) -> str | None:
+    """The first order number a customer mentions ("#1234", "order 1234", "Order no. 1234").
+
+    Only a candidate: identity resolution checks it against real orders before any
+    case trusts it. Three to twelve digits, so "#1" in "#1 fan" is not an order.
+    """
+    for value in texts:
+        if not value:
+            continue
+        match = _ORDER_MENTION.search(value)
+        if match:
+            return match.group("hash") or match.group("word")
+    return None
+
+
+class ZendeskAdapter:
+    source = SOURCE
+
+    def verify(
+        self, *, headers: Mapping[str, str], body: bytes, secret: str, now: datetime
+    ) -> None:
+        verify_zendesk(headers=headers, body=body, secret=secret, now=now)
+
+    def to_events(self, *, headers: Mapping[str, str], body: bytes) -> list[JsonObject]:
+        raw = load_object(body, provider=SOURCE)
+        ticket = _ticket_of(raw)
+        if ticket is None:
+            return []
+        data = map_ticket(ticket)
+        updated = parse_time(ticket.get("updated_at"), where="ticket.updated_at")
+        event_id = derived_id(SOURCE, data["ticket_ref"], updated.isoformat())
+        return [
+            event(
+                source=SOURCE,
+                event_id=event_id,
+                type_=EventType.TICKET_UPDATED,
+                time=updated,
+                subject=data["ticket_ref"],
+                data=data,
+            )
+        ]
+
+
+def map_ticket(ticket: JsonObject) -> dict[str, Any]:
+    where = "ticket"
+    status_text = (opt_text(ticket, "status") or "new").lower()
+    status = STATUSES.get(status_text)
+    if status is None:
+        raise InvalidEvent(f"zendesk ticket status {status_text!r} has no mapping")
+    subject = opt_text(ticket, "subject") or opt_text(ticket, "raw_subject")
+    description = opt_text(ticket, "description")
+    return {
+        "ticket_ref": text(ticket, "id", where=where),
+        "source": SOURCE,
+        "order_ref": find_order_number(subject, description),
+        "customer_email": _requester_email(ticket),
+        "subject": subject,
+        "body": description,
+        "status": status,
+    }
+
+
+def _ticket_of(raw: JsonObject) -> JsonObject | None:
+    """The ticket in either webhook shape; None for a non-ticket event subscription."""
+    kind = opt_text(raw, "type")
+    if kind and kind.startswith(EVENT_TYPE_PREFIX):
+        if not kind.startswith(EVENT_TYPE_PREFIX + "ticket."):
+            return None
+        detail = opt_obj(raw, "detail")
+        if detail is None:
+            raise InvalidEvent("zendesk ticket event has no detail object")
+        return detail
+    ticket = opt_obj(raw, "ticket")
+    if ticket is not None:
+        return ticket
+    if kind:
+        raise UnsupportedEvent(f"zendesk event type {kind!r} is not supported")
+    raise InvalidEvent("zendesk payload has neither a ticket object nor an event type")
+
+
+def _requester_email(ticket: JsonObject) -> str | None:
+    requester = opt_obj(ticket, "requester")
+    if requester and opt_text(requester, "email"):
+        return opt_text(requester, "email")
+    if opt_text(ticket, "requester_email"):
+        return opt_text(ticket, "requester_email")
+    source = opt_obj(opt_obj(ticket, "via") or {}, "source") or {}
+    sender = opt_obj(source, "from") or {}
+    return opt_text(sender, "address")

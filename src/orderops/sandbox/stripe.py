@@ -1,0 +1,332 @@
+"""A Stripe stand-in: payment intents, refunds, capture and cancel, form-encoded like Stripe.
+
+It keeps the parts of Stripe's contract a refund worker depends on: ``Idempotency-Key``
+replays (``Idempotent-Replayed: true``) and refuses reuse with other parameters, errors
+are ``{"error": {"type", "code", "message"}}``, and over-refunding fails with
+``charge_already_refunded`` or ``amount_too_large`` instead of moving money twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
+
+from orderops.domain.clock import Clock, SystemClock
+from orderops.sandbox.control import SandboxControl, replayable_response
+from orderops.sandbox.http import (
+    ApiError,
+    basic_credentials,
+    bearer_token,
+    fingerprint,
+    form_group,
+    parse_form,
+)
+from orderops.sandbox.idempotency import IdempotencyMismatch, IdempotencyStore
+
+CANCELLABLE = frozenset(
+    {
+        "requires_payment_method",
+        "requires_capture",
+        "requires_confirmation",
+        "requires_action",
+        "processing",
+    }
+)
+
+
+def render_stripe_error(status: int, code: str, message: str) -> dict[str, Any]:
+    if code == "idempotency_error":
+        error_type = "idempotency_error"
+    elif status >= 500:
+        error_type = "api_error"
+    else:
+        error_type = "invalid_request_error"
+    return {"error": {"type": error_type, "code": code, "message": message}}
+
+
+@dataclass
+class PaymentIntent:
+    id: str
+    amount: int
+    currency: str
+    status: str
+    created: int
+    amount_capturable: int = 0
+    amount_received: int = 0
+    canceled_at: int | None = None
+    cancellation_reason: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def latest_charge(self) -> str:
+        return "ch_" + self.id.removeprefix("pi_")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "payment_intent",
+            "amount": self.amount,
+            "amount_capturable": self.amount_capturable,
+            "amount_received": self.amount_received,
+            "currency": self.currency,
+            "status": self.status,
+            "created": self.created,
+            "canceled_at": self.canceled_at,
+            "cancellation_reason": self.cancellation_reason,
+            "latest_charge": self.latest_charge,
+            "metadata": dict(self.metadata),
+            "livemode": False,
+        }
+
+
+class StripeSandbox:
+    """One Stripe account: its secret key, payment intents, refunds and idempotency keys."""
+
+    def __init__(self, *, api_key: str = "sk_test_orderops", clock: Clock | None = None) -> None:
+        self.api_key = api_key
+        self._clock = clock or SystemClock()
+        self.control = SandboxControl(render_error=render_stripe_error)
+        self._idempotency = IdempotencyStore()
+        self._intents: dict[str, PaymentIntent] = {}
+        self._refunds: list[dict[str, Any]] = []
+        self._counter = 0
+        self.app = self._build_app()
+
+    # -- seeding and in-process reads -------------------------------------------------
+
+    def add_payment_intent(
+        self,
+        *,
+        amount: int,
+        currency: str = "usd",
+        status: str = "succeeded",
+        metadata: dict[str, str] | None = None,
+    ) -> str:
+        with self._idempotency.lock:
+            intent = PaymentIntent(
+                id=self._next_id("pi"),
+                amount=amount,
+                currency=currency,
+                status=status,
+                created=self._now(),
+                amount_capturable=amount if status == "requires_capture" else 0,
+                amount_received=amount if status == "succeeded" else 0,
+                metadata=dict(metadata or {}),
+            )
+            self._intents[intent.id] = intent
+            return intent.id
+
+    def payment_intent(self, intent_id: str) -> dict[str, Any]:
+        with self._idempotency.lock:
+            return self._intent(intent_id, status=404).as_json()
+
+    def refunds_for(self, intent_id: str) -> list[dict[str, Any]]:
+        with self._idempotency.lock:
+            return [dict(r) for r in self._refunds if r["payment_intent"] == intent_id]
+
+    # -- effects ----------------------------------------------------------------------
+
+    def _refund(self, fields: dict[str, str], key: str | None) -> tuple[int, dict[str, Any]]:
+        intent_id = fields.get("payment_intent")
+        if not intent_id:
+            raise ApiError(400, "parameter_missing", "Missing required param: payment_intent.")
+        intent = self._intent(intent_id, status=400)
+        if intent.status != "succeeded":
+            raise ApiError(
+                400,
+                "payment_intent_unexpected_state",
+                f"This PaymentIntent has a status of {intent.status} and cannot be refunded.",
+            )
+        remaining = intent.amount_received - self._refunded(intent.id)
+        if remaining <= 0:
+            raise ApiError(
+                400,
+                "charge_already_refunded",
+                f"Charge {intent.latest_charge} has already been refunded.",
+            )
+        amount = _positive_int(fields, "amount", default=remaining)
+        if amount > remaining:
+            raise ApiError(
+                400,
+                "amount_too_large",
+                f"Refund amount ({amount}) is greater than unrefunded amount on charge "
+                f"({remaining}).",
+            )
+        refund = {
+            "id": self._next_id("re"),
+            "object": "refund",
+            "amount": amount,
+            "currency": intent.currency,
+            "charge": intent.latest_charge,
+            "payment_intent": intent.id,
+            "metadata": form_group(fields, "metadata"),
+            "reason": fields.get("reason"),
+            "status": "succeeded",
+            "created": self._now(),
+        }
+        self._refunds.append(refund)
+        self.control.ledger.record(
+            "refund.created",
+            intent.id,
+            idempotency_key=key,
+            data={"refund_id": refund["id"], "amount": amount, "metadata": refund["metadata"]},
+        )
+        return 200, dict(refund)
+
+    def _capture(
+        self, intent_id: str, fields: dict[str, str], key: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        intent = self._intent(intent_id, status=404)
+        if intent.status != "requires_capture":
+            raise ApiError(
+                400,
+                "payment_intent_unexpected_state",
+                "This PaymentIntent could not be captured because it has a status of "
+                f"{intent.status}.",
+            )
+        amount = _positive_int(fields, "amount_to_capture", default=intent.amount_capturable)
+        if amount > intent.amount_capturable:
+            raise ApiError(
+                400,
+                "amount_too_large",
+                "The amount to capture is greater than the amount capturable.",
+            )
+        intent.amount_received = amount
+        intent.amount_capturable = 0
+        intent.status = "succeeded"
+        self.control.ledger.record(
+            "payment_intent.captured", intent.id, idempotency_key=key, data={"amount": amount}
+        )
+        return 200, intent.as_json()
+
+    def _cancel(
+        self, intent_id: str, fields: dict[str, str], key: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        intent = self._intent(intent_id, status=404)
+        if intent.status not in CANCELLABLE:
+            raise ApiError(
+                400,
+                "payment_intent_unexpected_state",
+                f"You cannot cancel this PaymentIntent because it has a status of {intent.status}.",
+            )
+        intent.status = "canceled"
+        intent.amount_capturable = 0
+        intent.canceled_at = self._now()
+        intent.cancellation_reason = fields.get("cancellation_reason")
+        self.control.ledger.record(
+            "payment_intent.canceled",
+            intent.id,
+            idempotency_key=key,
+            data={"cancellation_reason": intent.cancellation_reason},
+        )
+        return 200, intent.as_json()
+
+    # -- HTTP -------------------------------------------------------------------------
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(title="Stripe sandbox", openapi_url=None)
+        self.control.install(app)
+        auth = [Depends(self._authenticate)]
+
+        @app.post("/v1/refunds", dependencies=auth)
+        async def create_refund(request: Request) -> Response:
+            return await self._write(request, lambda f, k: self._refund(f, k))
+
+        @app.post("/v1/payment_intents/{intent_id}/capture", dependencies=auth)
+        async def capture(intent_id: str, request: Request) -> Response:
+            return await self._write(request, lambda f, k: self._capture(intent_id, f, k))
+
+        @app.post("/v1/payment_intents/{intent_id}/cancel", dependencies=auth)
+        async def cancel(intent_id: str, request: Request) -> Response:
+            return await self._write(request, lambda f, k: self._cancel(intent_id, f, k))
+
+        @app.get("/v1/payment_intents/{intent_id}", dependencies=auth)
+        async def get_intent(intent_id: str) -> dict[str, Any]:
+            return self.payment_intent(intent_id)
+
+        @app.get("/v1/refunds", dependencies=auth)
+        async def list_refunds(payment_intent: str | None = None) -> dict[str, Any]:
+            with self._idempotency.lock:
+                data = [
+                    dict(r)
+                    for r in reversed(self._refunds)
+                    if payment_intent is None or r["payment_intent"] == payment_intent
+                ]
+            return {"object": "list", "url": "/v1/refunds", "has_more": False, "data": data}
+
+        return app
+
+    async def _write(self, request: Request, effect: _Effect) -> Response:
+        fields = parse_form(await request.body())
+        key = request.headers.get("idempotency-key")
+
+        def action() -> tuple[int, dict[str, Any]]:
+            try:
+                return effect(fields, key)
+            except ApiError as error:
+                # Stripe stores the answer of a request that reached the endpoint, errors too.
+                return error.status, render_stripe_error(error.status, error.code, error.message)
+
+        try:
+            answer = self._idempotency.execute(
+                scope=self.api_key,
+                key=key,
+                request_fingerprint=fingerprint("POST", request.url.path, fields),
+                action=action,
+            )
+        except IdempotencyMismatch as mismatch:
+            raise ApiError(
+                400,
+                "idempotency_error",
+                "Keys for idempotent requests can only be used with the same parameters they "
+                f"were first used with. Try using a key other than '{mismatch}' if you meant "
+                "to execute a different request.",
+            ) from mismatch
+        headers = {"Idempotency-Key": key} if key else {}
+        return replayable_response(answer, headers)
+
+    def _authenticate(self, request: Request) -> None:
+        basic = basic_credentials(request)
+        key = bearer_token(request) or (basic[0] if basic else None)
+        if key is None:
+            raise ApiError(
+                401,
+                "api_key_missing",
+                "You did not provide an API key. Provide it in the Authorization header.",
+            )
+        if key != self.api_key:
+            raise ApiError(401, "api_key_invalid", f"Invalid API Key provided: {key[:8]}****")
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _intent(self, intent_id: str, *, status: int) -> PaymentIntent:
+        intent = self._intents.get(intent_id)
+        if intent is None:
+            raise ApiError(status, "resource_missing", f"No such payment_intent: '{intent_id}'")
+        return intent
+
+    def _refunded(self, intent_id: str) -> int:
+        return sum(int(r["amount"]) for r in self._refunds if r["payment_intent"] == intent_id)
+
+    def _next_id(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}_sandbox{self._counter:06d}"
+
+    def _now(self) -> int:
+        return int(self._clock.now().timestamp())
+
+
+_Effect = Callable[[dict[str, str], "str | None"], tuple[int, dict[str, Any]]]
+
+
+def _positive_int(fields: dict[str, str], name: str, *, default: int) -> int:
+    raw = fields.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ApiError(400, "parameter_invalid_integer", f"Invalid positive integer: {name}")
+    return int(raw)

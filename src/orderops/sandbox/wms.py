@@ -1,0 +1,192 @@
+"""A generic warehouse (WMS) REST API: reserve, release and substitute stock.
+
+No single vendor: it models what most WMS APIs offer a returns/exception desk, with an
+``Idempotency-Key`` header (IETF draft semantics) so the connector can retry safely, and
+``{"error": {"code", "message"}}`` bodies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
+
+from orderops.sandbox.control import SandboxControl
+from orderops.sandbox.http import ApiError
+from orderops.sandbox.idempotency import IdempotencyStore, JsonEffect, idempotent_json_write
+
+
+def render_wms_error(status: int, code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+class WmsSandbox:
+    def __init__(self, *, api_key: str = "wms_orderops") -> None:
+        self.api_key = api_key
+        self.control = SandboxControl(render_error=render_wms_error)
+        self._store = IdempotencyStore()
+        self._on_hand: dict[str, int] = {}
+        self._reservations: dict[str, dict[str, Any]] = {}
+        self._substitutions: list[dict[str, Any]] = []
+        self._counter = 0
+        self.app = self._build_app()
+
+    def set_stock(self, sku: str, on_hand: int) -> None:
+        with self._store.lock:
+            self._on_hand[sku] = on_hand
+
+    def stock(self, sku: str) -> dict[str, Any]:
+        with self._store.lock:
+            if sku not in self._on_hand:
+                raise ApiError(404, "unknown_sku", f"No such SKU: {sku}")
+            reserved = sum(
+                r["quantity"]
+                for r in self._reservations.values()
+                if r["sku"] == sku and r["status"] == "active"
+            )
+            on_hand = self._on_hand[sku]
+            return {
+                "sku": sku,
+                "on_hand": on_hand,
+                "reserved": reserved,
+                "available": on_hand - reserved,
+            }
+
+    def reservations(self, order_id: str | None = None) -> list[dict[str, Any]]:
+        with self._store.lock:
+            return [
+                dict(r)
+                for r in self._reservations.values()
+                if order_id is None or r["order_id"] == order_id
+            ]
+
+    # -- effects ----------------------------------------------------------------------
+
+    def _reserve(self, body: dict[str, Any], key: str | None) -> tuple[int, dict[str, Any]]:
+        order_id, sku, quantity = _text(body, "order_id"), _text(body, "sku"), _quantity(body)
+        reservation = self._new_reservation(order_id, sku, quantity)
+        self.control.ledger.record(
+            "reservation.created",
+            order_id,
+            idempotency_key=key,
+            data={"reservation_id": reservation["id"], "sku": sku, "quantity": quantity},
+        )
+        return 201, dict(reservation)
+
+    def _release(self, reservation_id: str, key: str | None) -> tuple[int, dict[str, Any]]:
+        reservation = self._reservations.get(reservation_id)
+        if reservation is None:
+            raise ApiError(404, "not_found", f"No such reservation: {reservation_id}")
+        if reservation["status"] != "active":
+            raise ApiError(
+                409,
+                "reservation_not_active",
+                f"Reservation {reservation_id} is {reservation['status']}.",
+            )
+        reservation["status"] = "released"
+        self.control.ledger.record(
+            "reservation.released",
+            reservation["order_id"],
+            idempotency_key=key,
+            data={"reservation_id": reservation_id},
+        )
+        return 200, dict(reservation)
+
+    def _substitute(self, body: dict[str, Any], key: str | None) -> tuple[int, dict[str, Any]]:
+        order_id = _text(body, "order_id")
+        from_sku, to_sku, quantity = _text(body, "from_sku"), _text(body, "to_sku"), _quantity(body)
+        if from_sku == to_sku:
+            raise ApiError(422, "invalid_substitution", "from_sku and to_sku must differ.")
+        replacement = self._new_reservation(order_id, to_sku, quantity)
+        for reservation in self._reservations.values():
+            if (reservation["order_id"], reservation["sku"], reservation["status"]) == (
+                order_id,
+                from_sku,
+                "active",
+            ):
+                reservation["status"] = "released"
+        substitution = {
+            "id": self._id("sub"),
+            "order_id": order_id,
+            "from_sku": from_sku,
+            "to_sku": to_sku,
+            "quantity": quantity,
+            "reservation_id": replacement["id"],
+        }
+        self._substitutions.append(substitution)
+        self.control.ledger.record(
+            "substitution.created", order_id, idempotency_key=key, data=dict(substitution)
+        )
+        return 201, dict(substitution)
+
+    def _new_reservation(self, order_id: str, sku: str, quantity: int) -> dict[str, Any]:
+        if sku not in self._on_hand:
+            raise ApiError(422, "unknown_sku", f"No such SKU: {sku}")
+        if self.stock(sku)["available"] < quantity:
+            raise ApiError(422, "insufficient_stock", f"Not enough {sku} available.")
+        reservation: dict[str, Any] = {
+            "id": self._id("res"),
+            "order_id": order_id,
+            "sku": sku,
+            "quantity": quantity,
+            "status": "active",
+        }
+        self._reservations[reservation["id"]] = reservation
+        return reservation
+
+    # -- HTTP -------------------------------------------------------------------------
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(title="WMS sandbox", openapi_url=None)
+        self.control.install(app)
+        auth = [Depends(self._authenticate)]
+
+        @app.post("/v1/reservations", dependencies=auth)
+        async def reserve(request: Request) -> Response:
+            return await self._write(request, self._reserve)
+
+        @app.post("/v1/reservations/{reservation_id}/release", dependencies=auth)
+        async def release(reservation_id: str, request: Request) -> Response:
+            return await self._write(request, lambda _, key: self._release(reservation_id, key))
+
+        @app.post("/v1/substitutions", dependencies=auth)
+        async def substitute(request: Request) -> Response:
+            return await self._write(request, self._substitute)
+
+        @app.get("/v1/reservations", dependencies=auth)
+        async def list_reservations(order_id: str | None = None) -> dict[str, Any]:
+            return {"data": self.reservations(order_id)}
+
+        @app.get("/v1/stock/{sku}", dependencies=auth)
+        async def get_stock(sku: str) -> dict[str, Any]:
+            return self.stock(sku)
+
+        return app
+
+    async def _write(self, request: Request, effect: JsonEffect) -> Response:
+        return await idempotent_json_write(
+            request, self._store, scope=self.api_key, effect=effect, render_error=render_wms_error
+        )
+
+    def _authenticate(self, request: Request) -> None:
+        if request.headers.get("x-api-key") != self.api_key:
+            raise ApiError(401, "unauthorized", "Missing or invalid X-API-Key.")
+
+    def _id(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}_{self._counter:06d}"
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise ApiError(422, "invalid_field", f"{name} is required.")
+    return value
+
+
+def _quantity(body: dict[str, Any]) -> int:
+    value = body.get("quantity")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ApiError(422, "invalid_field", "quantity must be a positive integer.")
+    return value

@@ -1,0 +1,53 @@
+"""What the simulated store looks like: one frozen value, so a run is reproducible from it alone.
+
+The observed window is ``[start, end]``. Orders are also placed during ``history_days``
+before ``start`` so that shipments and promises come due inside the window, as they
+would for a desk switched on in a store that was already trading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from orderops.domain.clock import ensure_utc
+
+DEFAULT_START = datetime(2024, 6, 3, tzinfo=UTC)
+"""A fixed Monday, so that the default configuration never depends on the wall clock."""
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    seed: int = 7
+    start: datetime = field(default=DEFAULT_START)
+    days: float = 1.0
+    history_days: int = 6
+    orders_per_day: int = 150
+    payment_failed_rate: float = 0.04
+    payment_recovery_share: float = 0.5
+    late_rate: float = 0.05
+    tenant: str = "demo"
+
+    def __post_init__(self) -> None:
+        # Normalise to UTC once, so every derived time is UTC too.
+        object.__setattr__(self, "start", ensure_utc(self.start))
+        if self.days <= 0:
+            raise ValueError("days must be positive")
+        if self.history_days < 0:
+            raise ValueError("history_days must not be negative")
+        if self.orders_per_day < 0:
+            raise ValueError("orders_per_day must not be negative")
+        for name in ("payment_failed_rate", "payment_recovery_share", "late_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value}")
+        if not self.tenant:
+            raise ValueError("tenant must not be empty")
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=self.days)
+
+    @property
+    def history_start(self) -> datetime:
+        return self.start - timedelta(days=self.history_days)

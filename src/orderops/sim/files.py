@@ -1,0 +1,61 @@
+"""Writing and reading a simulation run as JSON Lines (the only I/O in the simulator).
+
+One event or label per line, keys in a fixed order, so two runs of the same seed give
+byte-identical files that ``diff`` and ``sha256sum`` can compare.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orderops.domain.cases import ExceptionType
+from orderops.sim.labels import Label
+
+if TYPE_CHECKING:
+    from orderops.sim.runner import SimResult
+
+EVENTS_FILE = "events.jsonl"
+LABELS_FILE = "labels.jsonl"
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def write_sim(result: SimResult, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``events.jsonl`` and ``labels.jsonl`` into ``out_dir``; return both paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    events_path, labels_path = out_dir / EVENTS_FILE, out_dir / LABELS_FILE
+    events_path.write_text("".join(_dump(event) + "\n" for event in result.events), "utf-8")
+    labels_path.write_text(
+        "".join(
+            _dump(
+                {"type": label.type.value, "order_ref": label.order_ref, "at": label.at.isoformat()}
+            )
+            + "\n"
+            for label in result.labels
+        ),
+        "utf-8",
+    )
+    return events_path, labels_path
+
+
+def read_labels(path: Path) -> list[Label]:
+    labels = []
+    for line in path.read_text("utf-8").splitlines():
+        if line.strip():
+            raw = json.loads(line)
+            labels.append(
+                Label(
+                    ExceptionType(raw["type"]), raw["order_ref"], datetime.fromisoformat(raw["at"])
+                )
+            )
+    return labels
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """The events of ``events.jsonl`` as decoded dicts, ready for ``parse_event``."""
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]

@@ -1,0 +1,37 @@
+"""The simulator's entry point: plan orders, render events, cut at ``end``, derive labels."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from orderops.sim.config import SimConfig
+from orderops.sim.emit import EventRenderer
+from orderops.sim.ids import IdFactory
+from orderops.sim.inventory import inventory_events
+from orderops.sim.labels import Label, derive_labels
+from orderops.sim.orders import plan_orders
+
+
+@dataclass(frozen=True)
+class SimResult:
+    config: SimConfig
+    events: list[dict[str, Any]]
+    """Canonical event dicts with ``time <= config.end``, sorted by time (ties keep emit order)."""
+    labels: list[Label]
+
+
+def simulate(config: SimConfig) -> SimResult:
+    """Run the store for ``config``; same config, same result, byte for byte."""
+    rng = random.Random(config.seed)
+    ids = IdFactory(rng)
+    orders = plan_orders(config, rng, ids)
+    renderer = EventRenderer(ids)
+    events = [event for order in orders for event in renderer.order_events(order)]
+    events += inventory_events(rng, renderer, orders)
+    end = config.end
+    timed = [(datetime.fromisoformat(event["time"]), event) for event in events]
+    observed = [event for at, event in sorted(timed, key=lambda pair: pair[0]) if at <= end]
+    return SimResult(config=config, events=observed, labels=derive_labels(observed, end=end))

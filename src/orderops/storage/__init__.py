@@ -1,0 +1,1 @@
+"""Our own database: tables, engine factory, unit of work, repositories, migrations."""

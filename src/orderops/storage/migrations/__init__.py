@@ -1,0 +1,1 @@
+"""Alembic migrations, shipped inside the package so `orderops db upgrade` works anywhere."""

@@ -1,0 +1,98 @@
+"""Cases, their timelines, proposed actions and approvals.
+
+The partial unique index ``uq_cases_open_per_order_type`` is the database's guarantee of
+"one open case per order and cause"; the service turns its violation into CaseAlreadyOpen.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from orderops.storage.base import Base, id_column, tenant_column
+
+OPEN_CASE_PREDICATE = text("status NOT IN ('resolved', 'rejected')")
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index(
+            "uq_cases_open_per_order_type",
+            "tenant_id",
+            "order_id",
+            "exception_type",
+            unique=True,
+            sqlite_where=OPEN_CASE_PREDICATE,
+            postgresql_where=OPEN_CASE_PREDICATE,
+        ),
+        Index("ix_cases_tenant_status_opened", "tenant_id", "status", "opened_at"),
+        Index("ix_cases_tenant_type", "tenant_id", "exception_type"),
+        Index("ix_cases_tenant_order", "tenant_id", "order_id"),
+    )
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
+    order_ref: Mapped[str] = mapped_column(String(200))
+    exception_type: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(Text)
+    detected_at: Mapped[datetime]
+    opened_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    facts: Mapped[dict[str, Any]]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class CaseTimelineEntry(Base):
+    __tablename__ = "case_timeline"
+    __table_args__ = (Index("ix_case_timeline_case_at", "tenant_id", "case_id", "at"),)
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]]
+    inbox_id: Mapped[str | None] = mapped_column(ForeignKey("inbox.id"))
+
+
+class Action(Base):
+    """A resolution step proposed for a case (refund, reship, ...), typed by ``kind``."""
+
+    __tablename__ = "actions"
+    __table_args__ = (Index("ix_actions_tenant_case", "tenant_id", "case_id"),)
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(32))
+    proposed_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Approval(Base):
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_tenant_action", "tenant_id", "action_id"),)
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    action_id: Mapped[str] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
+    approver: Mapped[str] = mapped_column(String(200))
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]

@@ -1,0 +1,199 @@
+"""Current state of the retailer's world, as projected from canonical events.
+
+Each row keeps the provider time of the newest event applied to it (``*_at`` version
+columns) so an older event arriving late never overwrites newer state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from orderops.storage.base import Base, id_column, tenant_column
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (Index("ix_customers_tenant_email", "tenant_id", "email"),)
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    name: Mapped[str | None] = mapped_column(String(200))
+    tier: Mapped[str] = mapped_column(String(32), default="standard")
+    address: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CustomerIdentity(Base):
+    """A customer's id in one external system (Shopify customer id, Stripe customer, ...)."""
+
+    __tablename__ = "customer_identities"
+    __table_args__ = (UniqueConstraint("tenant_id", "source", "external_ref"),)
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(40))
+    external_ref: Mapped[str] = mapped_column(String(200))
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "order_ref"),
+        Index("ix_orders_tenant_promised_by", "tenant_id", "promised_by"),
+    )
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    order_ref: Mapped[str] = mapped_column(String(200))
+    number: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(200))
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"))
+    status: Mapped[str] = mapped_column(String(32))
+    financial_status: Mapped[str] = mapped_column(String(32))
+    fulfillment_status: Mapped[str] = mapped_column(String(32))
+    currency: Mapped[str] = mapped_column(String(3))
+    total_minor: Mapped[int]
+    placed_at: Mapped[datetime]
+    promised_by: Mapped[datetime | None]
+    service_level: Mapped[str | None] = mapped_column(String(64))
+    location: Mapped[str | None] = mapped_column(String(64))
+    ship_to: Mapped[dict[str, Any] | None]
+    delivered_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    source_updated_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    lines: Mapped[list[OrderLineRow]] = relationship(
+        cascade="all, delete-orphan", order_by="OrderLineRow.position"
+    )
+
+
+class OrderLineRow(Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(500))
+    quantity: Mapped[int]
+    unit_price_minor: Mapped[int]
+    location: Mapped[str | None] = mapped_column(String(64))
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "provider", "payment_ref"),
+        Index("ix_payments_tenant_order_ref", "tenant_id", "order_ref"),
+    )
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    provider: Mapped[str] = mapped_column(String(40))
+    payment_ref: Mapped[str] = mapped_column(String(200))
+    order_ref: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(32))
+    amount_minor: Mapped[int]
+    amount_refunded_minor: Mapped[int] = mapped_column(default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    failure_code: Mapped[str | None] = mapped_column(String(100))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    status_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+
+class Shipment(Base):
+    __tablename__ = "shipments"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "carrier", "tracking_number"),
+        Index("ix_shipments_tenant_order_ref", "tenant_id", "order_ref"),
+    )
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    shipment_ref: Mapped[str | None] = mapped_column(String(200))
+    order_ref: Mapped[str | None] = mapped_column(String(200))
+    carrier: Mapped[str] = mapped_column(String(40))
+    service: Mapped[str | None] = mapped_column(String(64))
+    tracking_number: Mapped[str] = mapped_column(String(200))
+    origin_location: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    status_at: Mapped[datetime]
+    last_location: Mapped[str | None] = mapped_column(String(200))
+    estimated_delivery: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class TrackingEvent(Base):
+    __tablename__ = "tracking_events"
+    __table_args__ = (Index("ix_tracking_events_shipment", "tenant_id", "shipment_id"),)
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
+    inbox_id: Mapped[str] = mapped_column(ForeignKey("inbox.id"))
+    status: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime]
+    location: Mapped[str | None] = mapped_column(String(200))
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class InventoryPosition(Base):
+    """Stock of one SKU at one location."""
+
+    __tablename__ = "inventory_positions"
+    __table_args__ = (UniqueConstraint("tenant_id", "sku", "location"),)
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    sku: Mapped[str] = mapped_column(String(200))
+    location: Mapped[str] = mapped_column(String(200))
+    available: Mapped[int]
+    on_hand: Mapped[int | None]
+    as_of: Mapped[datetime]
+
+
+class SupportTicket(Base):
+    __tablename__ = "support_tickets"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "source", "ticket_ref"),
+        Index("ix_support_tickets_tenant_order_ref", "tenant_id", "order_ref"),
+    )
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    source: Mapped[str] = mapped_column(String(40))
+    ticket_ref: Mapped[str] = mapped_column(String(200))
+    order_ref: Mapped[str | None] = mapped_column(String(200))
+    customer_email: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32))
+    opened_at: Mapped[datetime]
+    source_updated_at: Mapped[datetime]
+
+
+class FraudSignal(Base):
+    __tablename__ = "fraud_signals"
+    __table_args__ = (Index("ix_fraud_signals_tenant_order_ref", "tenant_id", "order_ref"),)
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    inbox_id: Mapped[str] = mapped_column(ForeignKey("inbox.id"))
+    order_ref: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(60))
+    score: Mapped[float | None]
+    detail: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime]

@@ -1,0 +1,1 @@
+"""Application services: intake processing, projection, case lifecycle, sweeps."""
