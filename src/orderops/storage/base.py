@@ -6,6 +6,8 @@ on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +57,24 @@ JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+_last_ns = 0
+_sortable_lock = threading.Lock()
+
+
+def new_sortable_id() -> str:
+    """32 hex characters that sort in creation order within a process.
+
+    For rows that share a timestamp but must keep the order they were written in
+    (timeline entries written in one transaction): nanoseconds, forced strictly
+    increasing, then random bits.
+    """
+    global _last_ns
+    with _sortable_lock:
+        _last_ns = max(time.time_ns(), _last_ns + 1)
+        stamp = _last_ns
+    return f"{stamp:016x}{uuid.uuid4().hex[:16]}"
 
 
 class Base(DeclarativeBase):

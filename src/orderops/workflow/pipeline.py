@@ -97,11 +97,15 @@ def _process(
                 uow.cases.add_timeline(
                     CaseTimelineEntry(
                         case_id=case.id,
-                        at=event.envelope.time,
+                        at=now,
                         kind="event",
                         summary=projection.summary,
                         actor=event.envelope.source,
-                        data={"type": event.type, "event_id": event.envelope.id},
+                        data={
+                            "type": event.type,
+                            "event_id": event.envelope.id,
+                            "event_time": event.envelope.time.isoformat(),
+                        },
                         inbox_id=row.id,
                     )
                 )

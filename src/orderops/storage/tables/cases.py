@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orderops.storage.base import Base, id_column, tenant_column
+from orderops.storage.base import Base, id_column, new_sortable_id, tenant_column
 
 OPEN_CASE_PREDICATE = text("status NOT IN ('resolved', 'rejected')")
 
@@ -58,7 +58,7 @@ class CaseTimelineEntry(Base):
     __tablename__ = "case_timeline"
     __table_args__ = (Index("ix_case_timeline_case_at", "tenant_id", "case_id", "at"),)
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_sortable_id)
     tenant_id: Mapped[str] = tenant_column()
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     at: Mapped[datetime]
