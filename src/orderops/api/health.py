@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from orderops.api.auth import app_of
 from orderops.api.problems import problem
 from orderops.bootstrap import App
+from orderops.storage.migrate import expected_heads
 
 router = APIRouter(tags=["health"])
 
@@ -24,12 +25,22 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     app = app_of(request)
     try:
-        revision = await run_in_threadpool(_schema_revision, app)
+        revisions = await run_in_threadpool(_schema_revisions, app)
     except SQLAlchemyError as exc:
         return problem(503, "not-ready", "Not ready", f"database unavailable: {exc}")
-    return JSONResponse({"status": "ready", "schema_revision": revision})
+    expected = expected_heads()
+    if revisions != expected:
+        return problem(
+            503,
+            "not-ready",
+            "Not ready",
+            f"schema is at {sorted(revisions)}, this code expects {sorted(expected)}: "
+            "run `orderops db upgrade`",
+        )
+    return JSONResponse({"status": "ready", "schema_revision": ",".join(sorted(revisions))})
 
 
-def _schema_revision(app: App) -> str:
+def _schema_revisions(app: App) -> set[str]:
     with app.engine.connect() as connection:
-        return str(connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
+        rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+        return {str(row[0]) for row in rows}

@@ -1,0 +1,1 @@
+"""Writing decisions back to the systems of record: outbox, worker, connectors."""
