@@ -1,4 +1,8 @@
-"""Roles and what each may do. The API declares a permission per route and checks it here."""
+"""Roles and what each may do. Every API route declares one permission and is checked here.
+
+The table is the whole policy: a test walks every role against every permission, so a
+change here is a visible, reviewed change of who may do what.
+"""
 
 from __future__ import annotations
 
@@ -17,25 +21,57 @@ class Role(StrEnum):
 
 class Permission(StrEnum):
     CASES_READ = "cases:read"
+    CASES_WORK = "cases:work"
+    """Triage, claim, assign, snooze, escalate, comment, draft communications."""
+    ACTIONS_PROPOSE = "actions:propose"
+    ACTIONS_APPROVE = "actions:approve"
+    ACTIONS_APPROVE_FINANCE = "actions:approve_finance"
+    ACTIONS_APPROVE_FRAUD = "actions:approve_fraud"
+    ACTIONS_OVERRIDE = "actions:override"
     EVENTS_WRITE = "events:write"
     DEAD_LETTERS_READ = "dead_letters:read"
     AUDIT_READ = "audit:read"
+    EVIDENCE_READ = "evidence:read"
+    EVIDENCE_WRITE = "evidence:write"
+    OUTBOX_MANAGE = "outbox:manage"
+    POLICIES_MANAGE = "policies:manage"
+    USERS_MANAGE = "users:manage"
+    SOURCES_MANAGE = "sources:manage"
 
 
-_READERS = {
-    Role.VIEWER,
-    Role.AGENT,
-    Role.APPROVER,
-    Role.FINANCE_APPROVER,
-    Role.FRAUD_ANALYST,
-    Role.ADMIN,
-}
+_HUMANS = frozenset(
+    {
+        Role.VIEWER,
+        Role.AGENT,
+        Role.APPROVER,
+        Role.FINANCE_APPROVER,
+        Role.FRAUD_ANALYST,
+        Role.ADMIN,
+    }
+)
+_WORKERS = frozenset(
+    {Role.AGENT, Role.APPROVER, Role.FINANCE_APPROVER, Role.FRAUD_ANALYST, Role.ADMIN}
+)
 
 GRANTS: dict[Permission, frozenset[Role]] = {
-    Permission.CASES_READ: frozenset(_READERS | {Role.SERVICE}),
+    Permission.CASES_READ: _HUMANS | {Role.SERVICE},
+    Permission.CASES_WORK: _WORKERS,
+    Permission.ACTIONS_PROPOSE: _WORKERS,
+    Permission.ACTIONS_APPROVE: frozenset(
+        {Role.APPROVER, Role.FINANCE_APPROVER, Role.FRAUD_ANALYST, Role.ADMIN}
+    ),
+    Permission.ACTIONS_APPROVE_FINANCE: frozenset({Role.FINANCE_APPROVER, Role.ADMIN}),
+    Permission.ACTIONS_APPROVE_FRAUD: frozenset({Role.FRAUD_ANALYST, Role.ADMIN}),
+    Permission.ACTIONS_OVERRIDE: frozenset({Role.ADMIN}),
     Permission.EVENTS_WRITE: frozenset({Role.SERVICE, Role.ADMIN}),
     Permission.DEAD_LETTERS_READ: frozenset({Role.ADMIN, Role.SERVICE}),
     Permission.AUDIT_READ: frozenset({Role.ADMIN, Role.APPROVER, Role.FINANCE_APPROVER}),
+    Permission.EVIDENCE_READ: _HUMANS,
+    Permission.EVIDENCE_WRITE: _WORKERS,
+    Permission.OUTBOX_MANAGE: frozenset({Role.ADMIN}),
+    Permission.POLICIES_MANAGE: frozenset({Role.ADMIN}),
+    Permission.USERS_MANAGE: frozenset({Role.ADMIN}),
+    Permission.SOURCES_MANAGE: frozenset({Role.ADMIN}),
 }
 
 
