@@ -1,14 +1,17 @@
 """Processing stored inbox events: project, detect, open or resolve cases.
 
-Each event is processed in its own transaction. A failure rolls back that event only;
-it stays in the inbox (pending, then failed after ``MAX_ATTEMPTS``) with the error, so
-nothing is lost and the worker retries it.
+Events are processed in chunks, one transaction per chunk and a savepoint per event: a
+failing event rolls back alone and stays in the inbox (pending, then failed after
+``MAX_ATTEMPTS``) with its error, so nothing is lost and the worker retries it, while
+the chunk's good events commit together (one commit instead of one per event).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from itertools import islice
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,32 +30,35 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 DEFERRED = "deferred"
+CHUNK = 100
 
 
 def process_event(
     sessions: sessionmaker[Session], *, tenant_id: str, inbox_id: str, clock: Clock
 ) -> list[CaseEvent]:
-    try:
-        changes, created_order = _process(
-            sessions, tenant_id=tenant_id, inbox_id=inbox_id, clock=clock
-        )
-    except Exception as exc:
-        log.exception("processing inbox event %s failed", inbox_id)
-        _record_failure(sessions, tenant_id=tenant_id, inbox_id=inbox_id, error=repr(exc))
-        return []
-    if created_order:
-        changes += _release_deferred(
-            sessions, tenant_id=tenant_id, order_ref=created_order, clock=clock
-        )
-    return changes
+    return process_many(sessions, tenant_id=tenant_id, inbox_ids=[inbox_id], clock=clock)
 
 
 def process_many(
-    sessions: sessionmaker[Session], *, tenant_id: str, inbox_ids: Iterable[str], clock: Clock
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    inbox_ids: Iterable[str],
+    clock: Clock,
+    chunk: int = CHUNK,
 ) -> list[CaseEvent]:
+    """Process the given inbox rows in the order given; rows already processed are skipped."""
     changes: list[CaseEvent] = []
-    for inbox_id in inbox_ids:
-        changes += process_event(sessions, tenant_id=tenant_id, inbox_id=inbox_id, clock=clock)
+    iterator = iter(inbox_ids)
+    while part := list(islice(iterator, chunk)):
+        chunk_changes, created_orders = _process_chunk(
+            sessions, tenant_id=tenant_id, inbox_ids=part, clock=clock
+        )
+        changes += chunk_changes
+        for order_ref in created_orders:
+            changes += _release_deferred(
+                sessions, tenant_id=tenant_id, order_ref=order_ref, clock=clock
+            )
     return changes
 
 
@@ -71,61 +77,69 @@ def process_pending(
         changes += process_many(sessions, tenant_id=tenant_id, inbox_ids=ids, clock=clock)
 
 
-def _process(
-    sessions: sessionmaker[Session], *, tenant_id: str, inbox_id: str, clock: Clock
-) -> tuple[list[CaseEvent], str | None]:
+def _process_chunk(
+    sessions: sessionmaker[Session], *, tenant_id: str, inbox_ids: Sequence[str], clock: Clock
+) -> tuple[list[CaseEvent], list[str]]:
+    changes: list[CaseEvent] = []
+    created: list[str] = []
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
-        row = uow.inbox.claim(inbox_id)
-        if row is None:
-            return [], None
+        rows = uow.inbox.claim_many(inbox_ids)
         now = clock.now()
-        event = parse_event(row.envelope, tenant_id=tenant_id)
-        try:
-            projection = project(uow.commerce, event, inbox_id=row.id, now=now)
-        except OrderNotYetKnown:
-            row.status = DEFERRED
-            uow.commit()
-            return [], None
-        changes: list[CaseEvent] = []
-        for order_ref in sorted(projection.order_refs):
-            order = uow.commerce.order_by_ref(order_ref)
-            if order is None:
-                continue
-            for case in uow.cases.by_type_for_order(order.id).values():
-                if not is_open(CaseStatus(case.status)):
-                    continue
-                uow.cases.add_timeline(
-                    CaseTimelineEntry(
-                        case_id=case.id,
-                        at=now,
-                        kind="event",
-                        summary=projection.summary,
-                        actor=event.envelope.source,
-                        data={
-                            "type": event.type,
-                            "event_id": event.envelope.id,
-                            "event_time": event.envelope.time.isoformat(),
-                        },
-                        inbox_id=row.id,
-                    )
+        for row in rows:
+            try:
+                with uow.session.begin_nested():
+                    row_changes, created_order = _apply(uow, row, now=now)
+            except Exception as exc:
+                log.exception("processing inbox event %s failed", row.id)
+                row.attempts += 1
+                row.error = repr(exc)[:4000]
+                row.status = (
+                    InboxStatus.FAILED if row.attempts >= MAX_ATTEMPTS else InboxStatus.PENDING
                 )
-            changes += evaluate_order(uow, order, now=now, from_sweep=False, inbox_id=row.id)
-        row.status, row.processed_at, row.error = InboxStatus.PROCESSED, now, None
-        row.attempts += 1
+                continue
+            changes += row_changes
+            if created_order:
+                created.append(created_order)
         uow.commit()
-        return changes, projection.created_order
+    return changes, created
 
 
-def _record_failure(
-    sessions: sessionmaker[Session], *, tenant_id: str, inbox_id: str, error: str
-) -> None:
-    with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
-        row = uow.inbox.get(inbox_id)
-        if row is not None:
-            row.attempts += 1
-            row.error = error[:4000]
-            row.status = InboxStatus.FAILED if row.attempts >= MAX_ATTEMPTS else InboxStatus.PENDING
-            uow.commit()
+def _apply(
+    uow: UnitOfWork, row: InboxEvent, *, now: datetime
+) -> tuple[list[CaseEvent], str | None]:
+    event = parse_event(row.envelope, tenant_id=uow.tenant_id)
+    try:
+        projection = project(uow.commerce, event, inbox_id=row.id, now=now)
+    except OrderNotYetKnown:
+        row.status = DEFERRED
+        return [], None
+    changes: list[CaseEvent] = []
+    for order_ref in sorted(projection.order_refs):
+        order = uow.commerce.order_by_ref(order_ref)
+        if order is None:
+            continue
+        for case in uow.cases.by_type_for_order(order.id).values():
+            if not is_open(CaseStatus(case.status)):
+                continue
+            uow.cases.add_timeline(
+                CaseTimelineEntry(
+                    case_id=case.id,
+                    at=now,
+                    kind="event",
+                    summary=projection.summary,
+                    actor=event.envelope.source,
+                    data={
+                        "type": event.type,
+                        "event_id": event.envelope.id,
+                        "event_time": event.envelope.time.isoformat(),
+                    },
+                    inbox_id=row.id,
+                )
+            )
+        changes += evaluate_order(uow, order, now=now, from_sweep=False, inbox_id=row.id)
+    row.status, row.processed_at, row.error = InboxStatus.PROCESSED, now, None
+    row.attempts += 1
+    return changes, projection.created_order
 
 
 def _release_deferred(
@@ -135,11 +149,13 @@ def _release_deferred(
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
         ids = list(
             uow.session.scalars(
-                select(InboxEvent.id).where(
+                select(InboxEvent.id)
+                .where(
                     InboxEvent.tenant_id == tenant_id,
                     InboxEvent.subject == order_ref,
                     InboxEvent.status == DEFERRED,
                 )
+                .order_by(InboxEvent.event_time)
             )
         )
         if not ids:

@@ -76,17 +76,22 @@ class InboxRepository:
             )
         )
 
-    def claim(self, inbox_id: str) -> InboxEvent | None:
-        """Lock one pending event for processing; None if another worker has it or it is done."""
-        return self._session.scalar(
+    def claim_many(self, inbox_ids: Sequence[str]) -> list[InboxEvent]:
+        """Lock the pending rows among ``inbox_ids``, in the order given.
+
+        Rows another worker holds (SKIP LOCKED) or that are no longer pending are left out.
+        """
+        rows = self._session.scalars(
             select(InboxEvent)
             .where(
                 InboxEvent.tenant_id == self._tenant,
-                InboxEvent.id == inbox_id,
+                InboxEvent.id.in_(list(inbox_ids)),
                 InboxEvent.status == InboxStatus.PENDING,
             )
             .with_for_update(skip_locked=True)
-        )
+        ).all()
+        by_id = {row.id: row for row in rows}
+        return [by_id[i] for i in inbox_ids if i in by_id]
 
     def pending_ids(self, *, limit: int) -> Sequence[str]:
         """Oldest first by event time, so a backlog replays in the order things happened."""
