@@ -18,6 +18,7 @@ from rich.table import Table
 from orderops.api.app import create_app
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App, bootstrap
+from orderops.commands import access, audit_export, identity, imports, outbox, sources
 from orderops.config import Settings
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
@@ -39,6 +40,12 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(tenant_cli, name="tenant")
 cli.add_typer(dead_cli, name="deadletters")
 cli.add_typer(audit_cli, name="audit")
+sources.register(cli)
+imports.register(cli)
+identity.register(cli)
+access.register(cli)
+outbox.register(cli)
+audit_export.register(audit_cli)
 console = Console()
 
 TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]

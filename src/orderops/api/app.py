@@ -5,8 +5,37 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from orderops import __version__
-from orderops.api import cases, events, health, problems
+from orderops.api import (
+    actions,
+    admin,
+    case_work,
+    cases,
+    communications,
+    events,
+    evidence,
+    health,
+    metrics,
+    outbox,
+    problems,
+    queues,
+    webhooks,
+)
 from orderops.bootstrap import App
+
+ROUTERS = (
+    health.router,
+    metrics.router,
+    events.router,
+    webhooks.router,
+    cases.router,
+    case_work.router,
+    queues.router,
+    actions.router,
+    communications.router,
+    evidence.router,
+    outbox.router,
+    admin.router,
+)
 
 
 def create_app(app: App) -> FastAPI:
@@ -17,7 +46,7 @@ def create_app(app: App) -> FastAPI:
     )
     api.state.orderops = app
     problems.install(api)
-    api.include_router(health.router)
-    api.include_router(events.router)
-    api.include_router(cases.router)
+    webhooks.install(api)
+    for router in ROUTERS:
+        api.include_router(router)
     return api

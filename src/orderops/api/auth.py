@@ -30,9 +30,11 @@ def require(permission: Permission) -> Callable[..., Principal]:
     ) -> Principal:
         if credentials is None:
             raise Unauthorized("missing bearer API key")
-        principal = authenticate(app_of(request).sessions, credentials.credentials)
+        app = app_of(request)
+        principal = authenticate(app.sessions, credentials.credentials, clock=app.clock)
         if not allows(principal.role, permission):
             raise Forbidden(f"role {principal.role} may not {permission}")
         return principal
 
+    dependency.permission = permission  # type: ignore[attr-defined]  # read by route audits
     return dependency

@@ -21,6 +21,7 @@ STATUS_BY_ERROR: dict[type[errors.OrderOpsError], int] = {
     errors.NotFound: 404,
     errors.IllegalTransition: 409,
     errors.CaseAlreadyOpen: 409,
+    errors.Conflict: 409,
     errors.Unauthorized: 401,
     errors.Forbidden: 403,
     errors.ConfigurationError: 500,

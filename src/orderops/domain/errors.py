@@ -59,6 +59,13 @@ class CaseAlreadyOpen(OrderOpsError):
         self.case_id = case_id
 
 
+class Conflict(OrderOpsError):
+    """The request is sound but collides with the current state (a stale version, a
+    decision already taken, an effect already queued); the caller should re-read."""
+
+    code = "conflict"
+
+
 class Unauthorized(OrderOpsError):
     code = "unauthorized"
 

@@ -56,7 +56,9 @@ _WORKERS = frozenset(
 GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.CASES_READ: _HUMANS | {Role.SERVICE},
     Permission.CASES_WORK: _WORKERS,
-    Permission.ACTIONS_PROPOSE: _WORKERS,
+    # Services propose too (recommenders, incident tooling): the approval policy, not the
+    # role, decides whether a person must look, and a service never approves.
+    Permission.ACTIONS_PROPOSE: _WORKERS | {Role.SERVICE},
     Permission.ACTIONS_APPROVE: frozenset(
         {Role.APPROVER, Role.FINANCE_APPROVER, Role.FRAUD_ANALYST, Role.ADMIN}
     ),

@@ -7,7 +7,7 @@ which cases a perfect desk would open, derived from the emitted events themselve
 """
 
 from orderops.sim.config import SimConfig
-from orderops.sim.files import read_events, read_labels, write_sim
+from orderops.sim.files import read_events, read_identities, read_labels, write_sim
 from orderops.sim.labels import Label, derive_labels
 from orderops.sim.runner import SimResult, simulate
 
@@ -17,6 +17,7 @@ __all__ = [
     "SimResult",
     "derive_labels",
     "read_events",
+    "read_identities",
     "read_labels",
     "simulate",
     "write_sim",

@@ -27,6 +27,8 @@ class SimConfig:
     payment_recovery_share: float = 0.5
     late_rate: float = 0.05
     tenant: str = "demo"
+    duplicate_customer_rate: float = 0.0
+    """Share of returning shoppers who come back under a second account (see sim.duplicates)."""
 
     def __post_init__(self) -> None:
         # Normalise to UTC once, so every derived time is UTC too.
@@ -37,7 +39,12 @@ class SimConfig:
             raise ValueError("history_days must not be negative")
         if self.orders_per_day < 0:
             raise ValueError("orders_per_day must not be negative")
-        for name in ("payment_failed_rate", "payment_recovery_share", "late_rate"):
+        for name in (
+            "payment_failed_rate",
+            "payment_recovery_share",
+            "late_rate",
+            "duplicate_customer_rate",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 EVENTS_FILE = "events.jsonl"
 LABELS_FILE = "labels.jsonl"
+IDENTITIES_FILE = "identities.jsonl"
 
 
 def _dump(value: Any) -> str:
@@ -26,7 +27,11 @@ def _dump(value: Any) -> str:
 
 
 def write_sim(result: SimResult, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``events.jsonl`` and ``labels.jsonl`` into ``out_dir``; return both paths."""
+    """Write ``events.jsonl``, ``labels.jsonl`` and ``identities.jsonl`` into ``out_dir``.
+
+    Returns the events and labels paths (the identities file sits beside them, named
+    ``IDENTITIES_FILE``), as callers written before identities expect.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     events_path, labels_path = out_dir / EVENTS_FILE, out_dir / LABELS_FILE
     events_path.write_text("".join(_dump(event) + "\n" for event in result.events), "utf-8")
@@ -37,6 +42,13 @@ def write_sim(result: SimResult, out_dir: Path) -> tuple[Path, Path]:
             )
             + "\n"
             for label in result.labels
+        ),
+        "utf-8",
+    )
+    (out_dir / IDENTITIES_FILE).write_text(
+        "".join(
+            _dump({"customer_ref": ref, "person": person}) + "\n"
+            for ref, person in result.identities.items()
         ),
         "utf-8",
     )
@@ -54,6 +66,16 @@ def read_labels(path: Path) -> list[Label]:
                 )
             )
     return labels
+
+
+def read_identities(path: Path) -> dict[str, str]:
+    """``identities.jsonl`` back as customer ref -> person id."""
+    identities: dict[str, str] = {}
+    for line in path.read_text("utf-8").splitlines():
+        if line.strip():
+            raw = json.loads(line)
+            identities[raw["customer_ref"]] = raw["person"]
+    return identities
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:

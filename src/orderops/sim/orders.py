@@ -88,7 +88,7 @@ def plan_orders(config: SimConfig, rng: random.Random, ids: IdFactory) -> list[O
     window = round(config.orders_per_day * config.days)
     times = placement_times(rng, config.history_start, config.start, history)
     times += placement_times(rng, config.start, config.end, window)
-    book = CustomerBook(rng, ids)
+    book = CustomerBook(rng, ids, duplicate_rate=config.duplicate_customer_rate)
     planner = _OrderPlanner(config, rng, ids)
     return [planner.plan(placed_at, *book.next_customer()) for placed_at in times]
 

@@ -2,14 +2,18 @@
 
 Customers repeat (about one order in four comes from someone who bought before), so
 identity resolution and "this VIP has had two bad orders" logic have something to find.
+With ``duplicate_rate`` above zero, some returning shoppers come back under a second
+account and some new ones share a household with an earlier customer (see
+``duplicates``); ``Customer.person`` records who is really who.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from orderops.sim.catalog import REGIONS, City, Region
+from orderops.sim.duplicates import housemate_of, variant_of
 from orderops.sim.ids import IdFactory
 
 FIRST_NAMES = (
@@ -30,6 +34,8 @@ EMAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com", "proton.
 
 VIP_SHARE = 0.1
 REPEAT_SHARE = 0.25
+HOUSEMATE_SHARE = 0.5
+"""New customers who are housemates of an earlier one, relative to the duplicate rate."""
 
 
 @dataclass(frozen=True)
@@ -52,27 +58,70 @@ class Customer:
     tier: str
     region: str
     address: PostalAddress
+    person: str | None = None
+    """The ref of the person's first account when this is a second one; None otherwise."""
+
+    @property
+    def person_id(self) -> str:
+        """Ground truth: equal for every account of one person."""
+        return self.person or self.ref
 
 
 class CustomerBook:
-    """Creates new customers and picks returning ones, remembering who already exists."""
+    """Creates new customers and picks returning ones, remembering who already exists.
 
-    def __init__(self, rng: random.Random, ids: IdFactory) -> None:
+    With ``duplicate_rate`` 0 (the default) no extra random draws are made, so runs
+    without duplicates stay byte-identical to runs of earlier versions.
+    """
+
+    def __init__(self, rng: random.Random, ids: IdFactory, *, duplicate_rate: float = 0.0) -> None:
         self._rng = rng
         self._ids = ids
+        self._duplicate_rate = duplicate_rate
         self._customers: list[Customer] = []
         self._emails: set[str] = set()
+        self._people: dict[str, Customer] = {}
+        """Each person's first account: variants and housemates start from true details."""
+        self._households: dict[str, set[str]] = {}
+        """First names already living behind one phone number: no two alike in a home."""
 
     def next_customer(self) -> tuple[Customer, bool]:
-        """Return the customer of the next order and whether they are new to the shop."""
+        """Return the customer of the next order and whether the shop sees them as new."""
         # A young shop has few customers to come back; the repeat share grows to its
         # steady value over the first couple of hundred customers.
         repeat = REPEAT_SHARE * min(1.0, len(self._customers) / 200)
+        rate = self._duplicate_rate
         if self._rng.random() < repeat:
-            return self._rng.choice(self._customers), False
-        customer = self._new_customer()
+            returning = self._rng.choice(self._customers)
+            if rate > 0 and self._rng.random() < rate:
+                person = self._people[returning.person_id]
+                variant = variant_of(
+                    self._rng, person, ref=self._ids.customer_ref(), taken=self._emails
+                )
+                variant = replace(variant, person=returning.person_id)
+                self._customers.append(variant)
+                return variant, True
+            return returning, False
+        if rate > 0 and self._customers and self._rng.random() < rate * HOUSEMATE_SHARE:
+            customer = self._housemate(self._people[self._rng.choice(self._customers).person_id])
+        else:
+            customer = self._new_customer()
         self._customers.append(customer)
+        if rate > 0:
+            self._people[customer.ref] = customer
+            self._households.setdefault(customer.phone, set()).add(customer.name.split()[0])
         return customer, True
+
+    def _housemate(self, of: Customer) -> Customer:
+        home = self._households.setdefault(of.phone, set())
+        first = self._rng.choice([n for n in FIRST_NAMES if n not in home])
+        last = of.name.split()[-1]
+        return housemate_of(
+            of,
+            ref=self._ids.customer_ref(),
+            first_name=first,
+            email=self._email(first, last),
+        )
 
     def _new_customer(self) -> Customer:
         rng = self._rng

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,12 @@ class SimResult:
     events: list[dict[str, Any]]
     """Canonical event dicts with ``time <= config.end``, sorted by time (ties keep emit order)."""
     labels: list[Label]
+    identities: dict[str, str] = field(default_factory=dict)
+    """Ground truth of who is who: every customer ref in ``events`` -> its person id.
+
+    Refs with the same person id are one person (a second account made by
+    ``duplicate_customer_rate``); housemates sharing a phone and address are not.
+    """
 
 
 def simulate(config: SimConfig) -> SimResult:
@@ -34,4 +40,24 @@ def simulate(config: SimConfig) -> SimResult:
     end = config.end
     timed = [(datetime.fromisoformat(event["time"]), event) for event in events]
     observed = [event for at, event in sorted(timed, key=lambda pair: pair[0]) if at <= end]
-    return SimResult(config=config, events=observed, labels=derive_labels(observed, end=end))
+    seen = {ref for event in observed if (ref := _customer_ref(event)) is not None}
+    identities = {
+        order.customer.ref: order.customer.person_id
+        for order in orders
+        if order.customer.ref in seen
+    }
+    return SimResult(
+        config=config,
+        events=observed,
+        labels=derive_labels(observed, end=end),
+        identities=dict(sorted(identities.items())),
+    )
+
+
+def _customer_ref(event: dict[str, Any]) -> str | None:
+    data = event["data"]
+    customer = data.get("customer") if event["type"] == "order.placed" else data
+    if event["type"] in ("order.placed", "customer.upserted") and isinstance(customer, dict):
+        ref = customer.get("customer_ref")
+        return ref if isinstance(ref, str) else None
+    return None

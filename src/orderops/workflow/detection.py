@@ -9,8 +9,10 @@ from orderops.domain.facts import OrderSnapshot, ShipmentFact
 from orderops.domain.statuses import FinancialStatus, OrderStatus
 from orderops.storage.tables import Order
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.cases import CaseEvent, clear_exception, raise_exception
+from orderops.workflow.cases import CaseChange, CaseEvent, clear_exception, raise_exception
 from orderops.workflow.projector import payment_fact
+from orderops.workflow.routing import route_case
+from orderops.workflow.sla import cancel_timers
 
 
 def snapshot(uow: UnitOfWork, order: Order) -> OrderSnapshot:
@@ -39,6 +41,10 @@ def snapshot(uow: UnitOfWork, order: Order) -> OrderSnapshot:
         payments=tuple(payment_fact(p) for p in uow.commerce.payments_for(order.order_ref)),
         shipments=tuple(shipments),
     )
+
+
+_NEEDS_ROUTING = (CaseChange.OPENED, CaseChange.REOPENED)
+"""A case that opens already cleared (a parcel delivered late) needs no queue or SLA."""
 
 
 def evaluate_order(
@@ -72,9 +78,12 @@ def evaluate_order(
             if change:
                 changes.append(change)
                 cases = uow.cases.by_type_for_order(order.id)
+                if change.change in _NEEDS_ROUTING and not verdict.cleared:
+                    route_case(uow, cases[verdict.exception_type], now=now)
         if verdict.cleared:
             case = cases.get(verdict.exception_type)
             change = clear_exception(uow, case=case, verdict=verdict, now=now, inbox_id=inbox_id)
-            if change:
+            if change and case is not None:
                 changes.append(change)
+                cancel_timers(uow, case, now=now)
     return changes

@@ -25,6 +25,7 @@ from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import CaseEvent
 from orderops.workflow.detection import evaluate_order
 from orderops.workflow.projector import OrderNotYetKnown, project
+from orderops.workflow.sla import wake_on_event
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ def _apply(
                     inbox_id=row.id,
                 )
             )
+            wake_on_event(uow, case, now=now, inbox_id=row.id)
         changes += evaluate_order(uow, order, now=now, from_sweep=False, inbox_id=row.id)
     row.status, row.processed_at, row.error = InboxStatus.PROCESSED, now, None
     row.attempts += 1

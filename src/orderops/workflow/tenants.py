@@ -2,6 +2,11 @@
 
 Keys carry 32 random bytes, so a plain SHA-256 is enough: there is nothing to
 brute-force, and lookup by hash stays one indexed query per request.
+
+A key acts as a user or service identity (``workflow/users.py``): the caller's role is
+the identity's role *now*, and a disabled identity's keys stop working at once. Keys from
+before identities existed act with the role stored on the key. Maker-checker compares
+``Principal.subject`` (who), never the role (what they may do).
 """
 
 from __future__ import annotations
@@ -9,17 +14,22 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.clock import Clock
 from orderops.domain.errors import Unauthorized
 from orderops.domain.roles import Role
+from orderops.storage.engine import SQLITE_BEGIN_OPTION
 from orderops.storage.tables import ApiKey, Tenant
+from orderops.storage.tables.access import User
 from orderops.storage.uow import UnitOfWork
 
 KEY_PREFIX = "oo"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+"""``last_used_at`` is refreshed at most this often, so reads do not each become a write."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,13 @@ class Principal:
     tenant_id: str
     role: Role
     name: str
+    subject: str = ""
+    """Who acts: ``user:<id>`` or, for a key without an identity, ``key:<id>``."""
+    key_id: str | None = None
+
+    @property
+    def identity(self) -> str:
+        return self.subject or f"name:{self.name}"
 
 
 @dataclass(frozen=True)
@@ -69,34 +86,96 @@ def issue_key(
     role: Role,
     clock: Clock,
     secret: str | None = None,
+    user_id: str | None = None,
+    actor: str = "system",
 ) -> IssuedKey:
-    secret = secret or f"{KEY_PREFIX}_{secrets.token_urlsafe(32)}"
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
-        key = ApiKey(
-            tenant_id=tenant_id,
-            name=name,
-            prefix=secret[:10],
-            key_hash=hash_key(secret),
-            role=role,
-            created_at=clock.now(),
-        )
-        uow.session.add(key)
-        uow.session.flush()
-        uow.audit.append(
-            at=clock.now(),
-            actor="system",
-            action="api_key.issued",
-            entity_type="api_key",
-            entity_id=key.id,
-            data={"name": name, "role": role, "prefix": key.prefix},
+        issued = add_key(
+            uow, name=name, role=role, clock=clock, secret=secret, user_id=user_id, actor=actor
         )
         uow.commit()
-        return IssuedKey(key_id=key.id, secret=secret)
+        return issued
 
 
-def authenticate(sessions: sessionmaker[Session], secret: str) -> Principal:
+def add_key(
+    uow: UnitOfWork,
+    *,
+    name: str,
+    role: Role,
+    clock: Clock,
+    secret: str | None = None,
+    user_id: str | None = None,
+    actor: str = "system",
+) -> IssuedKey:
+    """Store a new key's hash in the caller's transaction, audited (never the secret)."""
+    secret = secret or f"{KEY_PREFIX}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(
+        tenant_id=uow.tenant_id,
+        name=name,
+        prefix=secret[:10],
+        key_hash=hash_key(secret),
+        role=role,
+        created_at=clock.now(),
+        user_id=user_id,
+    )
+    uow.session.add(key)
+    uow.session.flush()
+    uow.audit.append(
+        at=clock.now(),
+        actor=actor,
+        action="api_key.issued",
+        entity_type="api_key",
+        entity_id=key.id,
+        data={"name": name, "role": role, "prefix": key.prefix, "user_id": user_id},
+    )
+    return IssuedKey(key_id=key.id, secret=secret)
+
+
+def authenticate(
+    sessions: sessionmaker[Session], secret: str, *, clock: Clock | None = None
+) -> Principal:
+    """The caller behind a key; with a clock, also note when the key was last used."""
     with sessions() as session:
         key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret)))
-    if key is None or key.revoked_at is not None:
-        raise Unauthorized("unknown or revoked API key")
-    return Principal(tenant_id=key.tenant_id, role=Role(key.role), name=key.name)
+        if key is None or key.revoked_at is not None:
+            raise Unauthorized("unknown or revoked API key")
+        user = session.get(User, key.user_id) if key.user_id else None
+    if user is not None and (user.disabled_at is not None or user.tenant_id != key.tenant_id):
+        raise Unauthorized("the identity behind this API key is disabled")
+    if clock is not None:
+        _touch(sessions, key, clock)
+    if user is None:
+        return Principal(
+            tenant_id=key.tenant_id,
+            role=Role(key.role),
+            name=key.name,
+            subject=f"key:{key.id}",
+            key_id=key.id,
+        )
+    return Principal(
+        tenant_id=key.tenant_id,
+        role=Role(user.role),
+        name=user.display_name,
+        subject=f"user:{user.id}",
+        key_id=key.id,
+    )
+
+
+def _touch(sessions: sessionmaker[Session], key: ApiKey, clock: Clock) -> None:
+    now = clock.now()
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    with sessions() as session:
+        session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        session.execute(
+            update(ApiKey)
+            .where(
+                ApiKey.id == key.id,
+                or_(
+                    ApiKey.last_used_at.is_(None),
+                    ApiKey.last_used_at < now - LAST_USED_RESOLUTION,
+                ),
+            )
+            .values(last_used_at=now)
+        )
+        session.commit()

@@ -10,22 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from orderops.domain.errors import OrderOpsError
+from orderops.domain.errors import Conflict
 from orderops.storage.base import new_id
 from orderops.storage.repositories._dialect import insert_if_absent
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.uow import UnitOfWork
+from orderops.writeback.states import OutboxStatus
+
+__all__ = ["DuplicateEffect", "OutboxStatus", "enqueue"]
 
 
-class OutboxStatus:
-    PENDING = "pending"
-    IN_FLIGHT = "in_flight"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class DuplicateEffect(OrderOpsError):
+class DuplicateEffect(Conflict):
     """An effect with this idempotency key is already queued: the decision was taken before."""
 
     code = "duplicate-effect"
@@ -40,8 +35,14 @@ def enqueue(
     payload: dict[str, Any],
     now: datetime,
     action_id: str | None = None,
+    case_id: str | None = None,
+    order_ref: str | None = None,
 ) -> str:
-    """Queue one external effect; raise DuplicateEffect if its key is already queued."""
+    """Queue one external effect; raise DuplicateEffect if its key is already queued.
+
+    ``case_id`` and ``order_ref`` say what the effect is about, so operators can find every
+    writeback of a case or an order, and a conflict can send the case back for review.
+    """
     message_id = new_id()
     inserted = insert_if_absent(
         uow.session,
@@ -50,11 +51,13 @@ def enqueue(
             "id": message_id,
             "tenant_id": uow.tenant_id,
             "action_id": action_id,
+            "case_id": case_id,
+            "order_ref": order_ref,
             "system": system,
             "operation": operation,
             "idempotency_key": idempotency_key,
             "payload": payload,
-            "status": OutboxStatus.PENDING,
+            "status": str(OutboxStatus.PENDING),
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
@@ -73,6 +76,8 @@ def enqueue(
             "operation": operation,
             "idempotency_key": idempotency_key,
             "action_id": action_id,
+            "case_id": case_id,
+            "order_ref": order_ref,
         },
     )
     return message_id

@@ -1,5 +1,6 @@
 """Every table, imported here so ``Base.metadata`` is complete for Alembic and tests."""
 
+from orderops.storage.tables.access import ApprovalPolicyVersion, CasePolicyPin, User
 from orderops.storage.tables.audit import AuditHead, AuditRecord
 from orderops.storage.tables.cases import Action, Approval, Case, CaseTimelineEntry
 from orderops.storage.tables.commerce import (
@@ -14,30 +15,63 @@ from orderops.storage.tables.commerce import (
     SupportTicket,
     TrackingEvent,
 )
+from orderops.storage.tables.identity import CustomerLink, IdentityRevision, OrderLink
+from orderops.storage.tables.imports import ImportRun, TenantPolicy
 from orderops.storage.tables.intake import DeadLetter, InboxEvent
 from orderops.storage.tables.outbox import OutboxMessage
+from orderops.storage.tables.queues import (
+    CaseTimer,
+    Communication,
+    CommunicationEvent,
+    EvidenceBlob,
+    Queue,
+    QueueMember,
+    RoutingRuleRecord,
+)
+from orderops.storage.tables.sources import SourceConnection, WebhookDelivery
 from orderops.storage.tables.tenancy import ApiKey, Tenant
+from orderops.storage.tables.writeback import WritebackAttempt, WritebackSaga, WritebackSagaStep
 
 __all__ = [
     "Action",
     "ApiKey",
     "Approval",
+    "ApprovalPolicyVersion",
     "AuditHead",
     "AuditRecord",
     "Case",
+    "CasePolicyPin",
     "CaseTimelineEntry",
+    "CaseTimer",
+    "Communication",
+    "CommunicationEvent",
     "Customer",
     "CustomerIdentity",
+    "CustomerLink",
     "DeadLetter",
+    "EvidenceBlob",
     "FraudSignal",
+    "IdentityRevision",
+    "ImportRun",
     "InboxEvent",
     "InventoryPosition",
     "Order",
     "OrderLineRow",
+    "OrderLink",
     "OutboxMessage",
     "Payment",
+    "Queue",
+    "QueueMember",
+    "RoutingRuleRecord",
     "Shipment",
+    "SourceConnection",
     "SupportTicket",
     "Tenant",
+    "TenantPolicy",
     "TrackingEvent",
+    "User",
+    "WebhookDelivery",
+    "WritebackAttempt",
+    "WritebackSaga",
+    "WritebackSagaStep",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orderops.storage.base import Base, id_column, new_sortable_id, tenant_column
@@ -32,6 +32,8 @@ class Case(Base):
         Index("ix_cases_tenant_status_opened", "tenant_id", "status", "opened_at"),
         Index("ix_cases_tenant_type", "tenant_id", "exception_type"),
         Index("ix_cases_tenant_order", "tenant_id", "order_id"),
+        Index("ix_cases_tenant_queue_status", "tenant_id", "queue", "status"),
+        Index("ix_cases_tenant_assignee", "tenant_id", "assignee"),
     )
 
     id: Mapped[str] = id_column()
@@ -50,6 +52,12 @@ class Case(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     facts: Mapped[dict[str, Any]]
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Where the case waits and who holds it (workflow/routing.py, assignment.py, sla.py).
+    queue: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    snoozed_until: Mapped[datetime | None]
+    wake_on_event: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
@@ -73,9 +81,13 @@ class Action(Base):
     """A resolution step proposed for a case (refund, reship, ...), typed by ``kind``."""
 
     __tablename__ = "actions"
-    __table_args__ = (Index("ix_actions_tenant_case", "tenant_id", "case_id"),)
+    __table_args__ = (
+        Index("ix_actions_tenant_case", "tenant_id", "case_id"),
+        Index("ix_actions_tenant_status_expires", "tenant_id", "status", "expires_at"),
+    )
 
-    id: Mapped[str] = id_column()
+    # Sortable ids keep a case's actions in proposal order when their times are equal.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_sortable_id)
     tenant_id: Mapped[str] = tenant_column()
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(64))
@@ -83,16 +95,38 @@ class Action(Base):
     status: Mapped[str] = mapped_column(String(32))
     proposed_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    # The decision (workflow/actions.py, approvals.py): the policy version it was judged
+    # under, what the policy required and saw (evaluation), the rule that auto-approved it.
+    policy_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    evaluation: Mapped[dict[str, Any] | None]
+    auto_rule: Mapped[str | None] = mapped_column(String(100))
+    expires_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
 
 
 class Approval(Base):
-    __tablename__ = "approvals"
-    __table_args__ = (Index("ix_approvals_tenant_action", "tenant_id", "action_id"),)
+    """One person's decision on one action; the unique index makes it one per person."""
 
-    id: Mapped[str] = id_column()
+    __tablename__ = "approvals"
+    __table_args__ = (
+        Index("ix_approvals_tenant_action", "tenant_id", "action_id"),
+        Index(
+            "uq_approvals_tenant_action_approver",
+            "tenant_id",
+            "action_id",
+            "approver",
+            unique=True,
+        ),
+    )
+
+    # Sortable ids keep decisions in the order they were taken when their times are equal.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_sortable_id)
     tenant_id: Mapped[str] = tenant_column()
     action_id: Mapped[str] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
     approver: Mapped[str] = mapped_column(String(200))
     decision: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime]
+    role: Mapped[str | None] = mapped_column(String(32))
+    policy_version: Mapped[int | None] = mapped_column(Integer)
+    bulk_id: Mapped[str | None] = mapped_column(String(32))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orderops.storage.base import Base, id_column, tenant_column
+from orderops.storage.tables import access as _access  # noqa: F401  (users, for user_id)
 
 
 class Tenant(Base):
@@ -29,3 +30,6 @@ class ApiKey(Base):
     role: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # The user or service identity the key acts as (None: a key from before identities).
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    last_used_at: Mapped[datetime | None]

@@ -1,0 +1,148 @@
+"""Request and response models of the case-work API (api/case_work.py). Not the tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from orderops.api.schemas import CaseRead
+from orderops.domain.routing import Priority, QueueKind
+from orderops.workflow.assignment import Strategy
+from orderops.workflow.transitions import Move
+
+
+class WorkCaseRead(CaseRead):
+    """A case with where it waits and who holds it; ``version`` is what to send back."""
+
+    queue: str | None
+    priority: str
+    assignee: str | None
+    snoozed_until: datetime | None
+    wake_on_event: bool
+
+
+class Versioned(BaseModel):
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The case version you acted on (or send it as If-Match).",
+    )
+
+
+class MoveBody(Versioned):
+    move: Move
+    reason: str | None = Field(default=None, max_length=2000)
+    until: datetime | None = Field(default=None, description="snooze: wake at this time")
+    wake_on_event: bool = Field(default=False, description="snooze: wake on the next event")
+
+
+class ReleaseBody(Versioned):
+    force: bool = Field(default=False, description="release someone else's claim (override)")
+
+
+class AssignBody(Versioned):
+    assignee: str | None = Field(default=None, min_length=1, max_length=200)
+    strategy: Strategy | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> AssignBody:
+        if (self.assignee is None) == (self.strategy is None):
+            raise ValueError("give exactly one of assignee or strategy")
+        return self
+
+
+class PriorityBody(Versioned):
+    priority: Priority
+
+
+class QueueRead(BaseModel):
+    name: str
+    kind: str
+    escalation_queue: str | None
+    open: int
+    unassigned: int
+    escalated: int
+    snoozed: int
+    members: int
+
+
+class QueueList(BaseModel):
+    items: list[QueueRead]
+
+
+class EvidenceRead(BaseModel):
+    sha256: str
+    size_bytes: int
+    media_type: str
+    kind: str
+    deduplicated: bool
+
+
+class SnapshotRead(BaseModel):
+    sha256: str
+
+
+class DraftBody(BaseModel):
+    channel: str = Field(default="email", min_length=1, max_length=32)
+    recipient: str | None = Field(default=None, max_length=320)
+    subject: str | None = Field(default=None, max_length=998)
+    body: str = Field(min_length=1, max_length=100_000)
+
+
+class MessageVersion(BaseModel):
+    version: int | None = Field(default=None, ge=1)
+
+
+class EditBody(MessageVersion):
+    subject: str | None = Field(default=None, max_length=998)
+    body: str = Field(min_length=1, max_length=100_000)
+
+
+class HistoryStepRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    step: str
+    actor: str
+    at: datetime
+    subject: str | None
+    body: str
+
+
+class CommunicationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    case_id: str
+    channel: str
+    recipient: str | None
+    subject: str | None
+    body: str
+    status: str
+    version: int
+    history: list[HistoryStepRead] = []
+
+
+class CommunicationList(BaseModel):
+    items: list[CommunicationRead]
+
+
+class RulesBody(BaseModel):
+    rules: list[dict[str, Any]] = Field(
+        max_length=500,
+        description='Ordered rules, first match wins: {"name", "queue", "priority", "when": '
+        '{"exception_types", "min_order_value_minor", "max_order_value_minor", '
+        '"min_fraud_risk", "customer_tiers", "regions"}}',
+    )
+
+
+class RulesRead(BaseModel):
+    version: int
+    rules: list[dict[str, Any]]
+
+
+class QueueConfigBody(BaseModel):
+    kind: QueueKind | None = None
+    escalation_queue: str | None = Field(default=None, min_length=1, max_length=64)
+    sla_minutes: dict[str, int] | None = None

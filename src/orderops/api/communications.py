@@ -1,0 +1,188 @@
+"""Customer communications over HTTP: draft, edit, approve (four eyes), mark sent, history.
+
+Changes take the message's version (If-Match or ``version``); a stale one is a 409 that
+carries the message as it is now."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
+
+from orderops.api.auth import app_of
+from orderops.api.case_work_schemas import (
+    CommunicationList,
+    CommunicationRead,
+    DraftBody,
+    EditBody,
+    MessageVersion,
+)
+from orderops.api.problems import problem
+from orderops.api.work_common import (
+    Approver,
+    IfMatch,
+    Reader,
+    Worker,
+    actor_of,
+    case_or_404,
+    version_from,
+)
+from orderops.bootstrap import App
+from orderops.domain.errors import IllegalTransition, NotFound
+from orderops.storage.tables.queues import Communication
+from orderops.storage.uow import UnitOfWork
+from orderops.workflow import communications
+from orderops.workflow.conflicts import StaleCommunication
+from orderops.workflow.tenants import Principal
+
+router = APIRouter(tags=["communications"])
+
+
+@router.get("/v1/cases/{case_id}/communications", response_model=CommunicationList)
+async def list_communications(
+    request: Request, principal: Reader, case_id: str
+) -> CommunicationList:
+    app = app_of(request)
+
+    def read() -> CommunicationList:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
+            case_or_404(uow, case_id)
+            views = communications.history(uow, case_id)
+        return CommunicationList(items=[CommunicationRead.model_validate(v) for v in views])
+
+    return await run_in_threadpool(read)
+
+
+@router.post(
+    "/v1/cases/{case_id}/communications", response_model=CommunicationRead, status_code=201
+)
+async def draft_communication(
+    request: Request, principal: Worker, case_id: str, body: DraftBody
+) -> CommunicationRead:
+    app = app_of(request)
+
+    def write() -> CommunicationRead:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+            case = case_or_404(uow, case_id)
+            message = communications.draft(
+                uow,
+                case,
+                channel=body.channel,
+                recipient=body.recipient,
+                subject=body.subject,
+                body=body.body,
+                actor=actor_of(principal),
+                now=app.clock.now(),
+            )
+            uow.commit()
+            return _message(uow, message.id)
+
+    return await run_in_threadpool(write)
+
+
+@router.patch("/v1/communications/{message_id}", response_model=CommunicationRead)
+async def edit_communication(
+    request: Request, principal: Worker, message_id: str, body: EditBody, if_match: IfMatch = None
+) -> Response:
+    app = app_of(request)
+    return await _message_change(
+        app,
+        principal,
+        message_id,
+        lambda uow: communications.edit(
+            uow,
+            message_id,
+            expected_version=version_from(if_match, body),
+            body=body.body,
+            subject=body.subject,
+            actor=actor_of(principal),
+            now=app.clock.now(),
+        ),
+    )
+
+
+@router.post("/v1/communications/{message_id}/approve", response_model=CommunicationRead)
+async def approve_communication(
+    request: Request,
+    principal: Approver,
+    message_id: str,
+    body: MessageVersion,
+    if_match: IfMatch = None,
+) -> Response:
+    app = app_of(request)
+    return await _message_change(
+        app,
+        principal,
+        message_id,
+        lambda uow: communications.approve(
+            uow,
+            message_id,
+            expected_version=version_from(if_match, body),
+            actor=actor_of(principal),
+            now=app.clock.now(),
+        ),
+    )
+
+
+@router.post("/v1/communications/{message_id}/send", response_model=CommunicationRead)
+async def send_communication(
+    request: Request,
+    principal: Worker,
+    message_id: str,
+    body: MessageVersion,
+    if_match: IfMatch = None,
+) -> Response:
+    """Record that the approved text was sent."""
+    app = app_of(request)
+    return await _message_change(
+        app,
+        principal,
+        message_id,
+        lambda uow: communications.mark_sent(
+            uow,
+            message_id,
+            expected_version=version_from(if_match, body),
+            actor=actor_of(principal),
+            now=app.clock.now(),
+        ),
+    )
+
+
+async def _message_change(
+    app: App, principal: Principal, message_id: str, action: Callable[[UnitOfWork], object]
+) -> Response:
+    def write() -> CommunicationRead:
+        try:
+            with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+                action(uow)
+                uow.commit()
+                return _message(uow, message_id)
+        except StaleDataError as exc:
+            raise StaleCommunication(f"communication {message_id} changed meanwhile") from exc
+
+    try:
+        message = await run_in_threadpool(write)
+    except IllegalTransition as exc:
+        current = await run_in_threadpool(_current_message, app, principal.tenant_id, message_id)
+        return problem(409, exc.code, type(exc).__name__, exc.message, communication=current)
+    return JSONResponse(message.model_dump(mode="json"), headers={"ETag": f'"{message.version}"'})
+
+
+def _message(uow: UnitOfWork, message_id: str) -> CommunicationRead:
+    row = uow.session.get(Communication, message_id)
+    if row is None or row.tenant_id != uow.tenant_id:
+        raise NotFound(f"no communication {message_id}")
+    views = [v for v in communications.history(uow, row.case_id) if v.id == message_id]
+    return CommunicationRead.model_validate(views[0])
+
+
+def _current_message(app: App, tenant_id: str, message_id: str) -> dict[str, Any] | None:
+    with UnitOfWork(app.sessions, tenant_id=tenant_id, write=False) as uow:
+        try:
+            return _message(uow, message_id).model_dump(mode="json")
+        except NotFound:
+            return None

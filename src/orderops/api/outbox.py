@@ -1,0 +1,186 @@
+"""/v1/outbox: the writeback queue and its attempts; retry and cancel for outbox managers.
+
+Reading needs CASES_READ (an agent should see whether the refund went out); changing a
+message needs OUTBOX_MANAGE. Every query stays within the caller's tenant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict
+
+from orderops.api.auth import app_of, require
+from orderops.bootstrap import App
+from orderops.domain.roles import Permission
+from orderops.storage.uow import UnitOfWork
+from orderops.workflow.tenants import Principal
+from orderops.writeback import admin
+from orderops.writeback.states import OutboxStatus
+
+router = APIRouter(prefix="/v1/outbox", tags=["outbox"])
+Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
+Manager = Annotated[Principal, Depends(require(Permission.OUTBOX_MANAGE))]
+
+
+class OutboxRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    system: str
+    operation: str
+    idempotency_key: str
+    status: str
+    attempts: int
+    case_id: str | None
+    order_ref: str | None
+    action_id: str | None
+    next_attempt_at: datetime
+    leased_by: str | None
+    leased_until: datetime | None
+    last_error: str | None
+    dead_letter_reason: str | None
+    conflict: dict[str, Any] | None
+    result: dict[str, Any] | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class AttemptRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    message_id: str
+    number: int
+    worker_id: str
+    outcome: str
+    request_summary: dict[str, Any]
+    response_status: int | None
+    response_excerpt: str | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class OutboxDetail(OutboxRead):
+    payload: dict[str, Any]
+    attempt_history: list[AttemptRead]
+
+
+class OutboxList(BaseModel):
+    items: list[OutboxRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class AttemptSearchItem(AttemptRead):
+    system: str
+    operation: str
+    case_id: str | None
+    order_ref: str | None
+
+
+class AttemptList(BaseModel):
+    items: list[AttemptSearchItem]
+
+
+def _filter(
+    system: Annotated[str | None, Query(max_length=40)] = None,
+    status: OutboxStatus | None = None,
+    case_id: Annotated[str | None, Query(max_length=32)] = None,
+    order_ref: Annotated[str | None, Query(max_length=200)] = None,
+) -> admin.OutboxFilter:
+    return admin.OutboxFilter(
+        system=system,
+        status=str(status) if status is not None else None,
+        case_id=case_id,
+        order_ref=order_ref,
+    )
+
+
+Filter = Annotated[admin.OutboxFilter, Depends(_filter)]
+
+
+@router.get("", response_model=OutboxList, summary="Outbox messages, newest first")
+async def list_outbox(
+    request: Request,
+    principal: Reader,
+    where: Filter,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> OutboxList:
+    def run(app: App) -> OutboxList:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
+            page = admin.list_messages(uow, where, limit=limit, offset=offset)
+            items = [OutboxRead.model_validate(m) for m in page.items]
+        return OutboxList(items=items, total=page.total, limit=limit, offset=offset)
+
+    return await run_in_threadpool(run, app_of(request))
+
+
+@router.get("/attempts", response_model=AttemptList, summary="Delivery attempts, newest first")
+async def list_attempts(
+    request: Request,
+    principal: Reader,
+    where: Filter,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AttemptList:
+    def run(app: App) -> AttemptList:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
+            rows = admin.search_attempts(uow, where, limit=limit)
+            return AttemptList(
+                items=[
+                    AttemptSearchItem(
+                        **AttemptRead.model_validate(a).model_dump(),
+                        system=m.system,
+                        operation=m.operation,
+                        case_id=m.case_id,
+                        order_ref=m.order_ref,
+                    )
+                    for a, m in rows
+                ]
+            )
+
+    return await run_in_threadpool(run, app_of(request))
+
+
+@router.get("/{message_id}", response_model=OutboxDetail, summary="One message and its attempts")
+async def get_outbox(request: Request, principal: Reader, message_id: str) -> OutboxDetail:
+    def run(app: App) -> OutboxDetail:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
+            return _detail(uow, message_id)
+
+    return await run_in_threadpool(run, app_of(request))
+
+
+@router.post("/{message_id}/retry", response_model=OutboxDetail, summary="Queue it again")
+async def retry_outbox(request: Request, principal: Manager, message_id: str) -> OutboxDetail:
+    return await run_in_threadpool(_change, app_of(request), principal, message_id, "retry")
+
+
+@router.post("/{message_id}/cancel", response_model=OutboxDetail, summary="Stop it")
+async def cancel_outbox(request: Request, principal: Manager, message_id: str) -> OutboxDetail:
+    return await run_in_threadpool(_change, app_of(request), principal, message_id, "cancel")
+
+
+def _change(app: App, principal: Principal, message_id: str, verb: str) -> OutboxDetail:
+    change = admin.retry_message if verb == "retry" else admin.cancel_message
+    actor = principal.subject or principal.name
+    with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+        change(uow, message_id, actor=actor, now=app.clock.now())
+        detail = _detail(uow, message_id)
+        uow.commit()
+    return detail
+
+
+def _detail(uow: UnitOfWork, message_id: str) -> OutboxDetail:
+    message = admin.get_message(uow, message_id)
+    return OutboxDetail(
+        **OutboxRead.model_validate(message).model_dump(),
+        payload=message.payload,
+        attempt_history=[AttemptRead.model_validate(a) for a in admin.attempts_of(uow, message_id)],
+    )

@@ -1,0 +1,136 @@
+"""Queues and routing rules over HTTP: the queue overview, queue settings and rosters,
+and publishing a new version of the tenant's routing rules."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from orderops.api.auth import app_of
+from orderops.api.case_work_schemas import (
+    QueueConfigBody,
+    QueueList,
+    QueueRead,
+    RulesBody,
+    RulesRead,
+)
+from orderops.api.work_common import (
+    Manager,
+    Reader,
+    actor_of,
+)
+from orderops.domain.routing import rule_to_dict, rules_from_dicts
+from orderops.storage.repositories.queues import queues_of
+from orderops.storage.uow import UnitOfWork
+from orderops.workflow.conflicts import InvalidWorkRequest
+from orderops.workflow.queues import add_member, configure_queue, remove_member
+from orderops.workflow.routing import active_rules, publish_rules
+
+router = APIRouter(tags=["queues"])
+
+
+@router.get("/v1/queues", response_model=QueueList, summary="Queues with their open work")
+async def list_queues(request: Request, principal: Reader) -> QueueList:
+    def read() -> QueueList:
+        with UnitOfWork(
+            app_of(request).sessions, tenant_id=principal.tenant_id, write=False
+        ) as uow:
+            counts = queues_of(uow).counts()
+        return QueueList(items=[QueueRead(**vars(c)) for c in counts])
+
+    return await run_in_threadpool(read)
+
+
+@router.put("/v1/queues/{name}", response_model=QueueRead, summary="Create or configure a queue")
+async def configure(
+    request: Request,
+    principal: Manager,
+    name: Annotated[str, Path(max_length=64)],
+    body: QueueConfigBody,
+) -> QueueRead:
+    app = app_of(request)
+
+    def write() -> QueueRead:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+            try:
+                configure_queue(
+                    uow,
+                    name=name,
+                    kind=body.kind,
+                    escalation_queue=body.escalation_queue,
+                    sla_minutes=body.sla_minutes,
+                    actor=actor_of(principal),
+                    now=app.clock.now(),
+                )
+            except ValueError as exc:
+                raise InvalidWorkRequest(str(exc)) from exc
+            uow.commit()
+            (counts,) = [c for c in queues_of(uow).counts() if c.name == name]
+        return QueueRead(**vars(counts))
+
+    return await run_in_threadpool(write)
+
+
+@router.put("/v1/queues/{name}/members/{member}", status_code=204, response_class=Response)
+async def join_queue(request: Request, principal: Manager, name: str, member: str) -> Response:
+    app = app_of(request)
+
+    def write() -> None:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+            add_member(
+                uow, queue=name, member=member, actor=actor_of(principal), now=app.clock.now()
+            )
+            uow.commit()
+
+    await run_in_threadpool(write)
+    return Response(status_code=204)
+
+
+@router.delete("/v1/queues/{name}/members/{member}", status_code=204, response_class=Response)
+async def leave_queue(request: Request, principal: Manager, name: str, member: str) -> Response:
+    app = app_of(request)
+
+    def write() -> None:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+            remove_member(
+                uow, queue=name, member=member, actor=actor_of(principal), now=app.clock.now()
+            )
+            uow.commit()
+
+    await run_in_threadpool(write)
+    return Response(status_code=204)
+
+
+@router.get("/v1/routing-rules", response_model=RulesRead, summary="The routing rules in force")
+async def get_rules(request: Request, principal: Reader) -> RulesRead:
+    def read() -> RulesRead:
+        with UnitOfWork(
+            app_of(request).sessions, tenant_id=principal.tenant_id, write=False
+        ) as uow:
+            rules = active_rules(uow)
+        return RulesRead(version=rules.version, rules=[rule_to_dict(r) for r in rules.rules])
+
+    return await run_in_threadpool(read)
+
+
+@router.post("/v1/routing-rules", response_model=RulesRead, status_code=201)
+async def publish(request: Request, principal: Manager, body: RulesBody) -> RulesRead:
+    """Publish a new version of the rules; cases already routed keep their decision until
+    they are re-routed."""
+    app = app_of(request)
+    try:
+        rules = rules_from_dicts(body.rules)
+    except ValueError as exc:
+        raise InvalidWorkRequest(str(exc)) from exc
+
+    def write() -> RulesRead:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+            version = publish_rules(
+                uow, rules=rules, actor=actor_of(principal), now=app.clock.now()
+            )
+            uow.commit()
+        return RulesRead(version=version, rules=[rule_to_dict(r) for r in rules])
+
+    return await run_in_threadpool(write)

@@ -1,0 +1,205 @@
+"""`orderops users|keys|policy|approvals ...`: identities, keys and the approval policy.
+
+The same services as the admin API, acting as ``cli`` (the operator at the console) so
+the audit log tells console changes from API ones.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from orderops.bootstrap import App, bootstrap
+from orderops.config import Settings
+from orderops.domain.errors import OrderOpsError
+from orderops.domain.roles import Role
+from orderops.workflow import policy_versions, reevaluation, users
+from orderops.workflow.approvals import expire_due
+from orderops.workflow.users import UserKind
+
+AppFactory = Callable[[], App]
+TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
+ACTOR = "cli"
+
+
+def _default_app() -> App:
+    return bootstrap(Settings())
+
+
+def _when(value: object) -> str:
+    return value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else "-"
+
+
+def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None:
+    """Add the ``users``, ``keys``, ``approval-policy`` and ``approvals`` groups to ``cli``."""
+    factory = app_factory or _default_app
+    console = Console()
+    users_cli = typer.Typer(no_args_is_help=True, help="Users and service identities.")
+    keys_cli = typer.Typer(no_args_is_help=True, help="API keys of users and services.")
+    policy_cli = typer.Typer(no_args_is_help=True, help="The versioned approval policy.")
+    approvals_cli = typer.Typer(no_args_is_help=True, help="Approval requests.")
+    cli.add_typer(users_cli, name="users")
+    cli.add_typer(keys_cli, name="keys")
+    cli.add_typer(policy_cli, name="approval-policy")
+    cli.add_typer(approvals_cli, name="approvals")
+
+    @contextmanager
+    def opened() -> Iterator[App]:
+        app = factory()
+        try:
+            yield app
+        except OrderOpsError as exc:
+            console.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
+            raise typer.Exit(1) from exc
+        finally:
+            app.close()
+
+    @users_cli.command("add")
+    def users_add(
+        tenant: TenantOpt,
+        name: Annotated[str, typer.Option("--name", help="Display name.")],
+        role: Annotated[Role, typer.Option(help="What the identity may do.")],
+        email: Annotated[str | None, typer.Option(help="Required for a person.")] = None,
+        service: Annotated[bool, typer.Option(help="A service identity, not a person.")] = False,
+    ) -> None:
+        """Add a person (with an email) or a service identity."""
+        with opened() as app:
+            user = users.add_user(
+                app.sessions,
+                tenant_id=tenant,
+                display_name=name,
+                role=role,
+                email=email,
+                kind=UserKind.SERVICE if service else UserKind.HUMAN,
+                clock=app.clock,
+                actor=ACTOR,
+            )
+            console.print(f"user {user.id} added ({user.kind}, {user.role})")
+
+    @users_cli.command("list")
+    def users_list(tenant: TenantOpt) -> None:
+        with opened() as app:
+            table = Table("id", "kind", "name", "email", "role", "state")
+            for user in users.list_users(app.sessions, tenant_id=tenant):
+                state = f"disabled {_when(user.disabled_at)}" if user.disabled_at else "active"
+                table.add_row(
+                    user.id, user.kind, user.display_name, user.email or "-", user.role, state
+                )
+            console.print(table)
+
+    @users_cli.command("disable")
+    def users_disable(tenant: TenantOpt, user_id: str) -> None:
+        """Stop the identity and every key that acts as it, at once."""
+        with opened() as app:
+            user = users.disable_user(
+                app.sessions, tenant_id=tenant, user_id=user_id, clock=app.clock, actor=ACTOR
+            )
+            console.print(f"user {user.id} disabled at {_when(user.disabled_at)}")
+
+    @keys_cli.command("issue")
+    def keys_issue(
+        tenant: TenantOpt,
+        user_id: Annotated[str, typer.Option("--user", help="User id the key acts as.")],
+        name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
+    ) -> None:
+        """Issue a key; the secret is printed once and stored only as a hash."""
+        with opened() as app:
+            issued = users.issue_user_key(
+                app.sessions,
+                tenant_id=tenant,
+                user_id=user_id,
+                name=name,
+                clock=app.clock,
+                actor=ACTOR,
+            )
+            console.print(f"key {issued.key_id} (secret shown once):")
+            console.print(issued.secret, soft_wrap=True, markup=False, highlight=False)
+
+    @keys_cli.command("revoke")
+    def keys_revoke(tenant: TenantOpt, key_id: str) -> None:
+        with opened() as app:
+            key = users.revoke_key(
+                app.sessions, tenant_id=tenant, key_id=key_id, clock=app.clock, actor=ACTOR
+            )
+            console.print(f"key {key.id} ({key.prefix}...) revoked at {_when(key.revoked_at)}")
+
+    @keys_cli.command("list")
+    def keys_list(tenant: TenantOpt) -> None:
+        with opened() as app:
+            table = Table("id", "name", "prefix", "role", "user", "last used", "state")
+            for key in users.list_keys(app.sessions, tenant_id=tenant):
+                table.add_row(
+                    key.id,
+                    key.name,
+                    key.prefix,
+                    key.role,
+                    key.user_id or "-",
+                    _when(key.last_used_at),
+                    "revoked" if key.revoked_at else "active",
+                )
+            console.print(table)
+
+    @policy_cli.command("show")
+    def policy_show(
+        tenant: TenantOpt,
+        version: Annotated[int | None, typer.Option(help="Default: the current one.")] = None,
+    ) -> None:
+        """Print a policy version as YAML (version 0 is the built-in default)."""
+        with opened() as app:
+            info = policy_versions.read_version(app.sessions, tenant_id=tenant, version=version)
+            console.print(f"# approval policy v{info.version} by {info.created_by}")
+            console.print(yaml.safe_dump(info.body, sort_keys=False), markup=False)
+
+    @policy_cli.command("set")
+    def policy_set(
+        tenant: TenantOpt,
+        file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="YAML or JSON.")],
+        note: Annotated[str | None, typer.Option(help="Why it changed.")] = None,
+    ) -> None:
+        """Store the file as the next version and print what changed."""
+        text = file.read_text("utf-8")
+        body = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+        with opened() as app:
+            if not isinstance(body, dict):
+                console.print("[red]error:[/red] the policy file must hold a mapping")
+                raise typer.Exit(1)
+            update = policy_versions.set_policy(
+                app.sessions, tenant_id=tenant, body=body, actor=ACTOR, clock=app.clock, note=note
+            )
+            if not update.changed:
+                console.print(f"unchanged: still v{update.version}")
+                return
+            console.print(f"approval policy v{update.previous_version} -> v{update.version}")
+            for change in update.changes:
+                console.print(
+                    f"  {change.path}: {change.before!r} -> {change.after!r}", markup=False
+                )
+
+    @policy_cli.command("reevaluate")
+    def policy_reevaluate(tenant: TenantOpt) -> None:
+        """Re-decide open cases pinned to an older version under the current one."""
+        with opened() as app:
+            done = reevaluation.reevaluate_open_cases(
+                app.sessions, tenant_id=tenant, actor=ACTOR, clock=app.clock
+            )
+            for item in done:
+                outcomes = ", ".join(a["outcome"] for a in item.actions) or "no pending actions"
+                console.print(
+                    f"case {item.case_id}: v{item.from_version} -> v{item.to_version} ({outcomes})"
+                )
+            console.print(f"{len(done)} case(s) re-evaluated")
+
+    @approvals_cli.command("expire")
+    def approvals_expire(tenant: TenantOpt) -> None:
+        """Expire approval requests past their time (the worker does this on its sweeps)."""
+        with opened() as app:
+            expired = expire_due(app.sessions, tenant_id=tenant, clock=app.clock)
+            console.print(f"{len(expired)} approval request(s) expired")

@@ -1,0 +1,184 @@
+"""`orderops import`, `orderops consume` and `orderops policy ...`: thin shells.
+
+Each command parses options, calls one service (``ingest.importer``,
+``ingest.nats_consumer``, ``ingest.policy_file``) and renders the answer; exit code 1
+means some input was refused, and the message says where to read why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from orderops.bootstrap import App, bootstrap
+from orderops.config import Settings
+from orderops.domain.clock import FixedClock
+from orderops.domain.policy import FulfillmentPolicy, InvalidPolicy
+from orderops.ingest.csv_cells import FeedError
+from orderops.ingest.csv_feeds import FeedOptions
+from orderops.ingest.importer import ImportFormat, default_report_path, import_file
+from orderops.ingest.nats_consumer import ConsumeOptions, run_consumer
+from orderops.ingest.policy_file import load_policy_file, store_policy
+from orderops.workflow.tenants import ensure_tenant
+
+console = Console()
+AppFactory = Callable[[], App]
+
+TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
+FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Input file.")]
+
+
+def default_app() -> App:
+    return bootstrap(Settings(demo_mode=True))
+
+
+def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
+    """Add `import`, `consume` and the `policy` group to ``cli``."""
+    policy_cli = typer.Typer(no_args_is_help=True, help="Per-tenant fulfillment policy.")
+    cli.add_typer(policy_cli, name="policy")
+
+    @cli.command("import")
+    def import_command(
+        file: FileArg,
+        tenant: TenantOpt,
+        format: Annotated[ImportFormat, typer.Option("--format", "-f", help="File format.")],
+        timezone: Annotated[
+            str | None, typer.Option(help="Zone of times written without one, e.g. Europe/London.")
+        ] = None,
+        currency: Annotated[
+            str | None, typer.Option(help="Currency of a CSV orders file without that column.")
+        ] = None,
+        source: Annotated[str, typer.Option(help="Source name for CSV events.")] = "csv",
+        report: Annotated[
+            Path | None, typer.Option(help="Error report (JSONL); default FILE.errors.jsonl.")
+        ] = None,
+        now: Annotated[
+            datetime | None, typer.Option(help="Judge time-based checks at this time (UTC).")
+        ] = None,
+    ) -> None:
+        """Import a file; an interrupted import of the same file resumes where it stopped."""
+        app = make_app()
+        if now is not None:
+            app.clock = FixedClock(now if now.tzinfo else now.replace(tzinfo=ZoneInfo("UTC")))
+        options = FeedOptions(
+            source=source,
+            timezone=_zone(timezone),
+            currency=currency.upper() if currency else None,
+            as_of=app.clock.now(),
+        )
+        ensure_tenant(app.sessions, tenant_id=tenant, name=tenant, clock=app.clock)
+        columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*Progress.get_default_columns()[:1], *columns, console=console) as bar:
+            task = bar.add_task(f"importing {file.name}", total=None)
+            try:
+                summary = import_file(
+                    app.sessions,
+                    tenant_id=tenant,
+                    path=file,
+                    fmt=format,
+                    clock=app.clock,
+                    options=options,
+                    report_path=report,
+                    on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+            except FeedError as exc:
+                console.print(f"cannot import {file}: {exc.message}", style="red")
+                raise typer.Exit(2) from exc
+        if summary.resumed_from:
+            console.print(f"resumed at unit {summary.resumed_from} of {summary.rows_total}")
+        skipped = len(summary.issues) - len(summary.rejected_rows)
+        console.print(
+            f"accepted {summary.accepted}, duplicates {summary.duplicates}, "
+            f"rejected rows {len(summary.rejected_rows)}, skipped rows {skipped}, "
+            f"case changes {summary.case_changes}"
+        )
+        report_file = report or default_report_path(file)
+        for issue in summary.rejected_rows[:10]:
+            console.print(f"  row {issue.row}: {issue.reason}", style="red", markup=False)
+        if summary.issues:
+            console.print(f"report: {report_file}")
+        if summary.rejected_rows:
+            raise typer.Exit(1)
+
+    @cli.command("consume")
+    def consume_command(
+        tenant: TenantOpt,
+        stream: Annotated[str, typer.Option(help="JetStream stream.")] = "ORDEROPS",
+        subject: Annotated[str, typer.Option(help="Subject filter.")] = "orderops.events.>",
+        durable: Annotated[str, typer.Option(help="Durable consumer name.")] = "orderops",
+        servers: Annotated[str, typer.Option(help="NATS URL.")] = "nats://127.0.0.1:4222",
+        max_messages: Annotated[int | None, typer.Option(help="Stop after N messages.")] = None,
+        idle_timeout: Annotated[
+            float | None, typer.Option(help="Stop after this many idle seconds.")
+        ] = None,
+    ) -> None:
+        """Store canonical events from a JetStream durable pull consumer, for one tenant."""
+        app = make_app()
+        ensure_tenant(app.sessions, tenant_id=tenant, name=tenant, clock=app.clock)
+        options = ConsumeOptions(
+            servers=servers,
+            stream=stream,
+            subject=subject,
+            durable=durable,
+            max_messages=max_messages,
+            idle_timeout=idle_timeout,
+        )
+        try:
+            result = run_consumer(app.sessions, tenant_id=tenant, clock=app.clock, options=options)
+        except KeyboardInterrupt:
+            console.print("stopped")
+            return
+        console.print(
+            f"received {result.received}, accepted {result.accepted}, "
+            f"duplicates {result.duplicates}, dead letters {result.dead_lettered}"
+        )
+
+    @policy_cli.command("validate")
+    def policy_validate(file: FileArg) -> None:
+        """Check a policy file; each problem is printed with its path."""
+        _load_or_exit(file)
+        console.print(f"{file} is a valid fulfillment policy")
+
+    @policy_cli.command("load")
+    def policy_load(
+        file: FileArg,
+        tenant: TenantOpt,
+        actor: Annotated[str, typer.Option(help="Who loads it (audit).")] = "cli",
+    ) -> None:
+        """Store the file as the tenant's next policy version, audited with its diff."""
+        policy = _load_or_exit(file)
+        app = make_app()
+        stored = store_policy(
+            app.sessions, tenant_id=tenant, policy=policy, actor=actor, clock=app.clock
+        )
+        if not stored.changes:
+            console.print(f"policy of {tenant} unchanged (version {stored.version})")
+            return
+        console.print(f"policy of {tenant} is now version {stored.version}")
+        for change in stored.changes:
+            console.print(f"  {change.path}: {change.before!r} -> {change.after!r}", markup=False)
+
+
+def _load_or_exit(file: Path) -> FulfillmentPolicy:
+    try:
+        return load_policy_file(file)
+    except InvalidPolicy as exc:
+        for problem in exc.problems:
+            console.print(f"{file}: {problem}", style="red", markup=False)
+        raise typer.Exit(1) from exc
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise typer.BadParameter(f"unknown time zone {name!r}", param_hint="--timezone") from exc

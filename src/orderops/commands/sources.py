@@ -1,0 +1,147 @@
+"""`orderops sources ...`: connect a provider, list, rotate its secret, disconnect.
+
+Each command prints what the operator must paste into the provider's dashboard: the
+exact webhook URL and, only when OrderOps generated it, the signing secret (shown once;
+it is stored encrypted and cannot be displayed again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from orderops.bootstrap import App, bootstrap
+from orderops.config import Settings
+from orderops.domain.errors import OrderOpsError
+from orderops.ingest.connections import (
+    SecretBox,
+    SecretChange,
+    WebhookSource,
+    connect_source,
+    disconnect_source,
+    list_connections,
+    rotate_secret,
+)
+
+AppFactory = Callable[[], App]
+
+TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
+SourceOpt = Annotated[WebhookSource, typer.Option("--source", "-s", help="Provider.")]
+SecretOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--secret",
+        envvar="ORDEROPS_WEBHOOK_SECRET",
+        help="The provider's signing secret (or set ORDEROPS_WEBHOOK_SECRET to keep it out "
+        "of shell history). Omit to generate one.",
+    ),
+]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help="Public base URL providers call; default http://{ORDEROPS_HOST}:{ORDEROPS_PORT}.",
+    ),
+]
+ACTOR = "cli"
+
+
+def _default_app() -> App:
+    return bootstrap(Settings())
+
+
+def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None:
+    """Add the ``sources`` group to ``cli``; tests pass a factory for their own app."""
+    factory = app_factory or _default_app
+    group = typer.Typer(no_args_is_help=True, help="Webhook sources: URLs and signing secrets.")
+    cli.add_typer(group, name="sources")
+    console = Console()
+
+    @contextmanager
+    def opened() -> Iterator[App]:
+        app = factory()
+        try:
+            yield app
+        except OrderOpsError as exc:
+            console.print(f"[red]error:[/red] {exc.message}")
+            raise typer.Exit(1) from exc
+        finally:
+            app.close()
+
+    def base(app: App, base_url: str | None) -> str:
+        return base_url or f"http://{app.settings.host}:{app.settings.port}"
+
+    def show(change: SecretChange, base_url: str, verb: str) -> None:
+        connection = change.connection
+        console.print(f"{connection.source} {verb} for tenant {connection.tenant_id}")
+        console.print(f"webhook URL: {connection.url(base_url)}", soft_wrap=True)
+        if change.generated_secret is not None:
+            console.print(f"signing secret (shown once): {change.generated_secret}", soft_wrap=True)
+        else:
+            console.print("signing secret: the one you supplied (stored encrypted)")
+
+    @group.command("connect")
+    def connect(
+        tenant: TenantOpt, source: SourceOpt, secret: SecretOpt = None, base_url: BaseUrlOpt = None
+    ) -> None:
+        """Connect a provider and print the URL to paste into its webhook settings."""
+        with opened() as app:
+            change = connect_source(
+                app.sessions,
+                tenant_id=tenant,
+                source=source,
+                box=SecretBox(app.settings.secret_key),
+                clock=app.clock,
+                actor=ACTOR,
+                secret=secret,
+            )
+            show(change, base(app, base_url), "connected")
+
+    @group.command("rotate")
+    def rotate(
+        tenant: TenantOpt, source: SourceOpt, secret: SecretOpt = None, base_url: BaseUrlOpt = None
+    ) -> None:
+        """Replace the signing secret; deliveries signed with the old one are refused."""
+        with opened() as app:
+            change = rotate_secret(
+                app.sessions,
+                tenant_id=tenant,
+                source=source,
+                box=SecretBox(app.settings.secret_key),
+                clock=app.clock,
+                actor=ACTOR,
+                secret=secret,
+            )
+            show(change, base(app, base_url), "secret rotated")
+
+    @group.command("disconnect")
+    def disconnect(tenant: TenantOpt, source: SourceOpt) -> None:
+        """Stop accepting this provider's deliveries (its URL answers 404 from now on)."""
+        with opened() as app:
+            info = disconnect_source(
+                app.sessions, tenant_id=tenant, source=source, clock=app.clock, actor=ACTOR
+            )
+            console.print(f"{info.source} disconnected for tenant {info.tenant_id}")
+
+    @group.command("list")
+    def list_(tenant: TenantOpt, base_url: BaseUrlOpt = None) -> None:
+        """Connected providers with their URLs (never their secrets), one per line so a URL
+        is never cut to fit the terminal."""
+        with opened() as app:
+            connections = list_connections(app.sessions, tenant_id=tenant)
+            if not connections:
+                console.print(f"no sources connected for tenant {tenant}")
+            for info in connections:
+                state = "enabled" if info.enabled else "disconnected"
+                url = info.url(base(app, base_url)) if info.enabled else "-"
+                rotated = info.rotated_at.isoformat(timespec="seconds") if info.rotated_at else "-"
+                console.print(
+                    f"{info.source}  {state}  {url}  "
+                    f"created {info.created_at.isoformat(timespec='seconds')}  rotated {rotated}",
+                    soft_wrap=True,
+                    highlight=False,
+                )

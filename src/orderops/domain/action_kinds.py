@@ -1,0 +1,367 @@
+"""The parameter model of each action kind, and the catalogue that names them.
+
+Payloads carry the order reference and currency so a writeback worker needs nothing but
+the outbox row; operation names are the connector's verbs for that system.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from orderops.domain.actions import (
+    ActionContext,
+    ActionKind,
+    ActionParams,
+    ActionSpec,
+    Effect,
+    InvalidAction,
+    System,
+)
+
+Reason = Annotated[str, Field(min_length=3, max_length=500)]
+Sku = Annotated[str, Field(min_length=1, max_length=200)]
+Quantity = Annotated[int, Field(gt=0, le=10_000)]
+Minor = Annotated[int, Field(gt=0, le=100_000_000)]
+
+
+def _base(context: ActionContext) -> dict[str, Any]:
+    return {"order_ref": context.order_ref, "currency": context.currency}
+
+
+class LineQuantity(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sku: Sku
+    quantity: Quantity
+
+
+def _lines_value(context: ActionContext, lines: tuple[LineQuantity, ...]) -> int:
+    total = 0
+    for item in lines:
+        line = context.line(item.sku)
+        if item.quantity > line.quantity:
+            raise InvalidAction(f"{item.sku}: {item.quantity} asked, the order has {line.quantity}")
+        total += line.unit_price_minor * item.quantity
+    return total
+
+
+class RefundParams(ActionParams):
+    """Full refund (amount omitted: everything still refundable) or partial."""
+
+    payment_ref: str | None = None
+    amount_minor: Minor | None = None
+    reason: Reason
+
+    def resolve(self, context: ActionContext) -> Self:
+        payment = context.payment(self.payment_ref, wanted="refundable")
+        amount = self.amount_minor or payment.refundable_minor
+        if amount > payment.refundable_minor:
+            raise InvalidAction(
+                f"refund of {amount} exceeds the {payment.refundable_minor} still refundable"
+            )
+        return self.model_copy(update={"payment_ref": payment.payment_ref, "amount_minor": amount})
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return self.amount_minor or 0
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        payload = {**_base(context), "payment_ref": self.payment_ref, "reason": self.reason}
+        return [Effect(System.PAYMENTS, "refund", {**payload, "amount_minor": self.amount_minor})]
+
+
+class StoreCreditParams(ActionParams):
+    amount_minor: Minor
+    reason: Reason
+    expires_in_days: Annotated[int, Field(gt=0, le=3650)] | None = None
+
+    def resolve(self, context: ActionContext) -> Self:
+        if context.customer_id is None:
+            raise InvalidAction(f"order {context.order_ref} has no known customer to credit")
+        return super().resolve(context)
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return self.amount_minor
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        payload = {
+            **_base(context),
+            "customer_id": context.customer_id,
+            "amount_minor": self.amount_minor,
+            "reason": self.reason,
+            "expires_in_days": self.expires_in_days,
+        }
+        return [Effect(System.CRM, "issue_store_credit", payload)]
+
+
+class ReshipParams(ActionParams):
+    """Send the listed lines again (replacement), reserved first so stock is not oversold."""
+
+    lines: Annotated[tuple[LineQuantity, ...], Field(min_length=1, max_length=100)]
+    service_level: Annotated[str, Field(max_length=64)] | None = None
+    reason: Reason
+
+    def resolve(self, context: ActionContext) -> Self:
+        _lines_value(context, self.lines)
+        return super().resolve(context)
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return _lines_value(context, self.lines)
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        lines = [line.model_dump() for line in self.lines]
+        return [
+            Effect(System.WMS, "reserve", {**_base(context), "lines": lines}),
+            Effect(
+                System.SHIPPING,
+                "create_shipment",
+                {**_base(context), "lines": lines, "service_level": self.service_level},
+            ),
+        ]
+
+
+class SubstituteParams(ActionParams):
+    from_sku: Sku
+    to_sku: Sku
+    quantity: Quantity
+    price_difference_minor: Annotated[int, Field(ge=-100_000_000, le=100_000_000)] = 0
+    """What the retailer absorbs (positive) or the customer is owed back (negative)."""
+
+    @model_validator(mode="after")
+    def _different(self) -> Self:
+        if self.from_sku == self.to_sku:
+            raise ValueError("to_sku must differ from from_sku")
+        return self
+
+    def resolve(self, context: ActionContext) -> Self:
+        _lines_value(context, (LineQuantity(sku=self.from_sku, quantity=self.quantity),))
+        return super().resolve(context)
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return abs(self.price_difference_minor)
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        swap = {"from_sku": self.from_sku, "to_sku": self.to_sku, "quantity": self.quantity}
+        note = f"Substituted {self.quantity} x {self.from_sku} with {self.to_sku}"
+        return [
+            Effect(System.WMS, "substitute", {**_base(context), **swap}),
+            Effect(System.OMS, "add_note", {**_base(context), "text": note}),
+        ]
+
+
+class ShippingUpgradeParams(ActionParams):
+    to_service: Annotated[str, Field(min_length=1, max_length=64)]
+    tracking_number: str | None = None
+    cost_minor: Annotated[int, Field(ge=0, le=100_000_000)] = 0
+
+    def resolve(self, context: ActionContext) -> Self:
+        if self.tracking_number and self.tracking_number not in context.tracking_numbers:
+            raise InvalidAction(f"order {context.order_ref} has no shipment {self.tracking_number}")
+        return super().resolve(context)
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return self.cost_minor
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        payload = {
+            **_base(context),
+            "tracking_number": self.tracking_number,
+            "to_service": self.to_service,
+            "cost_minor": self.cost_minor,
+        }
+        return [Effect(System.SHIPPING, "upgrade_service", payload)]
+
+
+class CancelLineParams(ActionParams):
+    sku: Sku
+    quantity: Quantity
+    refund: bool = True
+    restock: bool = True
+    reason: Reason
+
+    def resolve(self, context: ActionContext) -> Self:
+        _lines_value(context, (LineQuantity(sku=self.sku, quantity=self.quantity),))
+        return super().resolve(context)
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return _lines_value(context, (LineQuantity(sku=self.sku, quantity=self.quantity),))
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        refund_minor = self.exposure_minor(context) if self.refund else 0
+        payload = {**_base(context), **self.model_dump(), "refund_minor": refund_minor}
+        return [Effect(System.OMS, "cancel_line", payload)]
+
+
+class CancelOrderParams(ActionParams):
+    reason: Literal["customer", "fraud", "inventory", "declined", "other"]
+    note: Annotated[str, Field(max_length=500)] | None = None
+    refund: bool = True
+    restock: bool = True
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return context.order_total_minor
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        return [Effect(System.OMS, "cancel_order", {**_base(context), **self.model_dump()})]
+
+
+class _HoldParams(ActionParams):
+    payment_ref: str | None = None
+
+    def resolve(self, context: ActionContext) -> Self:
+        payment = context.payment(self.payment_ref, wanted="on_hold")
+        return super().resolve(context).model_copy(update={"payment_ref": payment.payment_ref})
+
+    def held_minor(self, context: ActionContext) -> int:
+        return sum(p.amount_minor for p in context.payments if p.payment_ref == self.payment_ref)
+
+
+class CapturePaymentParams(_HoldParams):
+    amount_minor: Minor | None = None
+    """Capture less than authorised (a line could not ship); omitted: the whole hold."""
+
+    def resolve(self, context: ActionContext) -> Self:
+        resolved = super().resolve(context)
+        held = resolved.held_minor(context)
+        amount = self.amount_minor or held
+        if amount > held:
+            raise InvalidAction(f"capture of {amount} exceeds the {held} authorised")
+        return resolved.model_copy(update={"amount_minor": amount})
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return self.amount_minor or 0
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        payload = {**_base(context), "payment_ref": self.payment_ref}
+        return [Effect(System.PAYMENTS, "capture", {**payload, "amount_minor": self.amount_minor})]
+
+
+class ReleasePaymentHoldParams(_HoldParams):
+    """Give the customer's funds back without taking them (order will not be charged)."""
+
+    reason: Reason
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return self.held_minor(context)
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        payload = {**_base(context), "payment_ref": self.payment_ref, "reason": self.reason}
+        return [Effect(System.PAYMENTS, "release_hold", payload)]
+
+
+class VoidPaymentParams(_HoldParams):
+    reason: Literal["fraudulent", "duplicate", "abandoned", "requested_by_customer"]
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return self.held_minor(context)
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        payload = {**_base(context), "payment_ref": self.payment_ref, "reason": self.reason}
+        return [Effect(System.PAYMENTS, "void", payload)]
+
+
+class HoldFulfillmentParams(ActionParams):
+    reason: Literal["fraud_review", "address_check", "inventory", "payment", "other"]
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return 0
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        return [Effect(System.OMS, "hold_fulfillment", {**_base(context), **self.model_dump()})]
+
+
+class ReleaseFulfillmentParams(ActionParams):
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return 0
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        return [
+            Effect(System.OMS, "release_fulfillment_hold", {**_base(context), **self.model_dump()})
+        ]
+
+
+class AddressCorrectionParams(ActionParams):
+    channel: Literal["email", "sms"] = "email"
+    problem: Reason
+    suggested_address: dict[str, str] | None = None
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return 0
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        payload = {**_base(context), **self.model_dump(), "customer_id": context.customer_id}
+        return [Effect(System.SUPPORT, "request_address_correction", payload)]
+
+
+class ContactCustomerParams(ActionParams):
+    channel: Literal["email", "sms"] = "email"
+    subject: Annotated[str, Field(min_length=1, max_length=200)]
+    body: Annotated[str, Field(min_length=1, max_length=5000)]
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return 0
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        payload = {**_base(context), **self.model_dump(), "customer_id": context.customer_id}
+        return [Effect(System.SUPPORT, "send_message", payload)]
+
+
+class SupportHandoffParams(ActionParams):
+    team: Literal["support", "fraud", "finance", "ops"] = "support"
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    summary: Annotated[str, Field(min_length=3, max_length=2000)]
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return 0
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        return [Effect(System.SUPPORT, "create_ticket", {**_base(context), **self.model_dump()})]
+
+
+class OverrideParams(ActionParams):
+    """Close the case a way the catalogue does not cover; the justification is the record."""
+
+    resolution: Annotated[str, Field(min_length=3, max_length=200)]
+    justification: Annotated[str, Field(min_length=20, max_length=2000)]
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return 0
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        text = f"Override: {self.resolution}. {self.justification}"
+        return [Effect(System.OMS, "add_note", {**_base(context), "text": text})]
+
+
+SPECS: dict[ActionKind, ActionSpec] = {
+    spec.kind: spec
+    for spec in (
+        ActionSpec(ActionKind.REFUND, RefundParams, "Refund (full or partial)"),
+        ActionSpec(ActionKind.STORE_CREDIT, StoreCreditParams, "Store credit"),
+        ActionSpec(ActionKind.RESHIP, ReshipParams, "Replacement / reship"),
+        ActionSpec(ActionKind.SUBSTITUTE, SubstituteParams, "Substitute SKU"),
+        ActionSpec(ActionKind.SHIPPING_UPGRADE, ShippingUpgradeParams, "Shipping upgrade"),
+        ActionSpec(ActionKind.CANCEL_LINE, CancelLineParams, "Cancel a line"),
+        ActionSpec(ActionKind.CANCEL_ORDER, CancelOrderParams, "Cancel the order"),
+        ActionSpec(ActionKind.CAPTURE_PAYMENT, CapturePaymentParams, "Capture a payment hold"),
+        ActionSpec(
+            ActionKind.RELEASE_PAYMENT_HOLD, ReleasePaymentHoldParams, "Release a payment hold"
+        ),
+        ActionSpec(ActionKind.VOID_PAYMENT, VoidPaymentParams, "Void a payment hold"),
+        ActionSpec(ActionKind.HOLD_FULFILLMENT, HoldFulfillmentParams, "Hold fulfillment"),
+        ActionSpec(
+            ActionKind.RELEASE_FULFILLMENT, ReleaseFulfillmentParams, "Release fulfillment hold"
+        ),
+        ActionSpec(
+            ActionKind.REQUEST_ADDRESS_CORRECTION,
+            AddressCorrectionParams,
+            "Ask the customer to correct the address",
+        ),
+        ActionSpec(ActionKind.CONTACT_CUSTOMER, ContactCustomerParams, "Contact the customer"),
+        ActionSpec(ActionKind.SUPPORT_HANDOFF, SupportHandoffParams, "Hand off to support"),
+        ActionSpec(ActionKind.OVERRIDE, OverrideParams, "Override", overrides_policy=True),
+    )
+}

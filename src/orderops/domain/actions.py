@@ -1,0 +1,246 @@
+"""The action catalogue: every resolution step a case can take, typed and validated.
+
+Each kind has a parameter model (unknown fields refused, amounts in minor units) that
+knows three things about itself, so the workflow never special-cases a kind:
+
+- ``resolve``: the same request with defaults made explicit (a "full" refund becomes the
+  exact amount), so what an approver sees is exactly what will be executed;
+- ``exposure_minor``: the money at stake, which the approval policy judges;
+- ``effects``: the external writes it causes, as (system, operation, payload) triples that
+  become outbox rows when the action is finally approved.
+
+Everything here is pure. The order's current state comes in as an ``ActionContext``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from orderops.domain.errors import IllegalTransition, InvalidEvent
+from orderops.domain.statuses import PaymentStatus
+
+
+class InvalidAction(InvalidEvent):
+    """The action's parameters are malformed or do not fit the order (422)."""
+
+    code = "invalid-action"
+
+
+class ActionKind(StrEnum):
+    REFUND = "refund"
+    STORE_CREDIT = "store_credit"
+    RESHIP = "reship"
+    SUBSTITUTE = "substitute"
+    SHIPPING_UPGRADE = "shipping_upgrade"
+    CANCEL_LINE = "cancel_line"
+    CANCEL_ORDER = "cancel_order"
+    CAPTURE_PAYMENT = "capture_payment"
+    RELEASE_PAYMENT_HOLD = "release_payment_hold"
+    VOID_PAYMENT = "void_payment"
+    HOLD_FULFILLMENT = "hold_fulfillment"
+    RELEASE_FULFILLMENT = "release_fulfillment"
+    REQUEST_ADDRESS_CORRECTION = "request_address_correction"
+    CONTACT_CUSTOMER = "contact_customer"
+    SUPPORT_HANDOFF = "support_handoff"
+    OVERRIDE = "override"
+
+
+class ActionStatus(StrEnum):
+    PROPOSED = "proposed"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+ACTION_TRANSITIONS: dict[ActionStatus, frozenset[ActionStatus]] = {
+    ActionStatus.PROPOSED: frozenset({ActionStatus.AWAITING_APPROVAL, ActionStatus.APPROVED}),
+    ActionStatus.AWAITING_APPROVAL: frozenset(
+        {ActionStatus.APPROVED, ActionStatus.REJECTED, ActionStatus.EXPIRED}
+    ),
+    ActionStatus.APPROVED: frozenset(),
+    ActionStatus.REJECTED: frozenset(),
+    ActionStatus.EXPIRED: frozenset(),
+}
+
+
+class ActionNotPending(IllegalTransition):
+    """The action was already decided (approved, rejected or expired)."""
+
+    code = "action-not-pending"
+
+
+def check_action_transition(current: ActionStatus, target: ActionStatus) -> ActionStatus:
+    if target not in ACTION_TRANSITIONS[current]:
+        raise ActionNotPending(f"an action cannot move from {current} to {target}")
+    return target
+
+
+class System(StrEnum):
+    """The external systems effects go to; the writeback worker maps each to a connector."""
+
+    PAYMENTS = "payments"
+    OMS = "oms"
+    WMS = "wms"
+    SHIPPING = "shipping"
+    CRM = "crm"
+    SUPPORT = "support"
+
+
+@dataclass(frozen=True)
+class Effect:
+    system: System
+    operation: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineInfo:
+    sku: str
+    quantity: int
+    unit_price_minor: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentInfo:
+    payment_ref: str
+    provider: str
+    status: str
+    amount_minor: int
+    refunded_minor: int = 0
+
+    @property
+    def refundable_minor(self) -> int:
+        captured = self.status in {
+            PaymentStatus.CAPTURED,
+            PaymentStatus.PARTIALLY_REFUNDED,
+        }
+        return max(0, self.amount_minor - self.refunded_minor) if captured else 0
+
+    @property
+    def on_hold(self) -> bool:
+        return self.status == PaymentStatus.AUTHORIZED
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionContext:
+    """What the catalogue needs to know about the case's order, read at decision time."""
+
+    order_ref: str
+    currency: str
+    order_total_minor: int
+    cancelled: bool = False
+    lines: tuple[LineInfo, ...] = ()
+    payments: tuple[PaymentInfo, ...] = ()
+    tracking_numbers: tuple[str, ...] = ()
+    customer_id: str | None = None
+    customer_tier: str = "standard"
+    fraud_score: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def line(self, sku: str) -> LineInfo:
+        for line in self.lines:
+            if line.sku == sku:
+                return line
+        raise InvalidAction(f"order {self.order_ref} has no line with SKU {sku}")
+
+    def payment(self, payment_ref: str | None, *, wanted: str) -> PaymentInfo:
+        """The named payment, or the only one that fits (``wanted``: refundable or on_hold)."""
+        fits = [
+            p
+            for p in self.payments
+            if (p.refundable_minor > 0 if wanted == "refundable" else p.on_hold)
+        ]
+        if payment_ref is not None:
+            fits = [p for p in fits if p.payment_ref == payment_ref]
+        state = "with money to refund" if wanted == "refundable" else "on hold"
+        if len(fits) > 1:
+            raise InvalidAction(
+                f"order {self.order_ref} has several payments {state}: name payment_ref"
+            )
+        if not fits:
+            named = f"payment {payment_ref}" if payment_ref else "payment"
+            raise InvalidAction(f"order {self.order_ref} has no {named} {state}")
+        return fits[0]
+
+
+class ActionParams(BaseModel, ABC):
+    """Base of every kind's parameters: strict, immutable, self-describing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    def resolve(self, context: ActionContext) -> Self:
+        """Check the request against the order and make its defaults explicit."""
+        if context.cancelled:
+            raise InvalidAction(f"order {context.order_ref} is cancelled")
+        return self
+
+    @abstractmethod
+    def exposure_minor(self, context: ActionContext) -> int:
+        """The money at stake, in the order's currency (0 when none moves)."""
+
+    @abstractmethod
+    def effects(self, context: ActionContext) -> list[Effect]:
+        """The external writes, in the order they must happen."""
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    kind: ActionKind
+    params: type[ActionParams]
+    title: str
+    overrides_policy: bool = False
+    """Only an override approver may approve it, and no rule ever approves it automatically."""
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    kind: ActionKind
+    params: ActionParams
+    exposure_minor: int
+    effects: tuple[Effect, ...]
+
+    @property
+    def params_json(self) -> dict[str, Any]:
+        return self.params.model_dump(mode="json")
+
+
+def catalogue() -> dict[ActionKind, ActionSpec]:
+    from orderops.domain.action_kinds import SPECS
+
+    return SPECS
+
+
+def parse_params(kind: str, raw: Mapping[str, Any]) -> tuple[ActionKind, ActionParams]:
+    """Validate a request's kind and parameters; every problem is named by its field."""
+    try:
+        action_kind = ActionKind(kind)
+    except ValueError as exc:
+        known = ", ".join(k.value for k in ActionKind)
+        raise InvalidAction(f"unknown action kind {kind!r}; known kinds: {known}") from exc
+    try:
+        params = catalogue()[action_kind].params.model_validate(dict(raw))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidAction(f"{action_kind} parameters are invalid: {problems}") from exc
+    return action_kind, params
+
+
+def plan(kind: str, raw: Mapping[str, Any], context: ActionContext) -> PlannedAction:
+    """Parse, check against the order, and work out exposure and effects."""
+    action_kind, params = parse_params(kind, raw)
+    resolved = params.resolve(context)
+    return PlannedAction(
+        kind=action_kind,
+        params=resolved,
+        exposure_minor=resolved.exposure_minor(context),
+        effects=tuple(resolved.effects(context)),
+    )

@@ -1,0 +1,31 @@
+"""Service levels per queue and priority. Pure.
+
+A queue may override the response time of any priority; whatever it leaves out falls
+back to ``DEFAULT_SLA``, so a new queue is never without a deadline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from orderops.domain.routing import Priority
+
+DEFAULT_SLA: dict[Priority, timedelta] = {
+    Priority.URGENT: timedelta(hours=1),
+    Priority.HIGH: timedelta(hours=4),
+    Priority.NORMAL: timedelta(hours=24),
+    Priority.LOW: timedelta(hours=72),
+}
+
+
+def sla_for(priority: Priority, overrides_minutes: Mapping[str, int] | None = None) -> timedelta:
+    """The response time for ``priority`` in a queue with these per-priority overrides."""
+    minutes = (overrides_minutes or {}).get(str(priority))
+    return timedelta(minutes=minutes) if minutes is not None else DEFAULT_SLA[priority]
+
+
+def sla_due(
+    start: datetime, priority: Priority, overrides_minutes: Mapping[str, int] | None = None
+) -> datetime:
+    return start + sla_for(priority, overrides_minutes)

@@ -1,0 +1,1 @@
+"""Evidence: content-addressed blobs (uploads, decision snapshots) that prove what was known."""

@@ -1,0 +1,60 @@
+"""Who acts (users and service identities), under which approval policy version.
+
+Policies are never edited in place: each change is a new row with the next version, so
+an old decision can always be re-read under the exact rules it was taken with. A case's
+pin says which version its actions are decided under until someone re-evaluates it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from orderops.storage.base import Base, id_column, tenant_column
+
+
+class User(Base):
+    """A person (kind ``human``, with an email) or a service identity (kind ``service``)."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("tenant_id", "email"),)
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    kind: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class ApprovalPolicyVersion(Base):
+    __tablename__ = "approval_policies"
+    __table_args__ = (UniqueConstraint("tenant_id", "version"),)
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]]
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class CasePolicyPin(Base):
+    """The policy version a case's actions are decided under (0: the built-in default)."""
+
+    __tablename__ = "case_policy_pins"
+    __table_args__ = (UniqueConstraint("tenant_id", "case_id"),)
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    policy_version: Mapped[int] = mapped_column(Integer)
+    pinned_at: Mapped[datetime]
+    decision_round: Mapped[int] = mapped_column(Integer, default=1)
+    """Counts the case's approval rounds: each entry into awaiting approval starts one."""

@@ -1,0 +1,73 @@
+"""Identity resolution: which customer rows are one person, and which records belong to
+which order.
+
+Links are append-only. Every resolution, merge or split is an ``IdentityRevision``;
+each customer whose golden id changes gets a new ``CustomerLink`` row at that revision,
+and the link in force is the customer's row with the highest revision. A split can
+therefore restore exactly what a merge replaced, and history is never overwritten.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from orderops.storage.base import Base, id_column, tenant_column
+
+
+class IdentityRevision(Base):
+    """One change to a tenant's links: an automatic resolution, a merge or a split."""
+
+    __tablename__ = "identity_revisions"
+    __table_args__ = (UniqueConstraint("tenant_id", "revision"),)
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    revision: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    undoes: Mapped[int | None] = mapped_column(Integer)
+    """For a split: the revision of the merge it undoes."""
+    at: Mapped[datetime]
+
+
+class CustomerLink(Base):
+    """From ``revision`` on, ``customer_id`` belongs to the person ``golden_id``."""
+
+    __tablename__ = "customer_links"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "customer_id", "revision"),
+        Index("ix_customer_links_tenant_golden", "tenant_id", "golden_id"),
+    )
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    golden_id: Mapped[str] = mapped_column(String(32))
+    revision: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class OrderLink(Base):
+    """A payment, shipment or ticket that arrived without an order ref, tied to its order."""
+
+    __tablename__ = "order_links"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "record_type", "record_id"),
+        Index("ix_order_links_tenant_order", "tenant_id", "order_id"),
+    )
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    record_type: Mapped[str] = mapped_column(String(16))
+    record_id: Mapped[str] = mapped_column(String(32))
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(String(32))
+    evidence: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -1,0 +1,60 @@
+"""Connected webhook sources and the raw deliveries they post.
+
+A connection holds the tenant's signing secret for one provider, encrypted at rest, and
+a random endpoint token that goes in the webhook URL: the tenant of a delivery is found
+from the URL, never from the payload a sender controls.
+
+A delivery row is written, and committed, before a payload is mapped, so a payload the
+adapters cannot read yet is still kept byte for byte. Its uniqueness on (tenant, source,
+provider delivery id, body hash) is what makes a provider's retry harmless: the retry
+carries the same id and the same bytes, so the insert is refused and nothing runs twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from orderops.storage.base import Base, id_column, tenant_column
+
+
+class SourceConnection(Base):
+    __tablename__ = "source_connections"
+    __table_args__ = (UniqueConstraint("tenant_id", "source"),)
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    source: Mapped[str] = mapped_column(String(40))
+    secret_ciphertext: Mapped[str] = mapped_column(Text)
+    """Fernet token of the signing secret; the plaintext is never stored or logged."""
+    endpoint_token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    rotated_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "source", "delivery_id", "body_sha256"),
+        Index("ix_webhook_deliveries_tenant_status", "tenant_id", "status", "received_at"),
+    )
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    source: Mapped[str] = mapped_column(String(40))
+    delivery_id: Mapped[str] = mapped_column(String(200))
+    """The provider's id for this delivery, or ``sha256:<body hash>`` when it sends none."""
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+    headers: Mapped[dict[str, Any]]
+    """The provider's routing headers (topic, ids, timestamps); never signatures or cookies."""
+    body: Mapped[str] = mapped_column(Text)
+    body_bytes: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    dead_letter_id: Mapped[str | None] = mapped_column(ForeignKey("dead_letters.id"))
+    completed_at: Mapped[datetime | None]

@@ -1,0 +1,357 @@
+"""Proposing actions on a case, and what happens when one is finally approved.
+
+A proposal is planned against the order (validated, exposure and effects worked out),
+judged by the policy version the case is pinned to, and then either waits for people or
+is approved on the spot by a named auto-approve rule. Final approval, by whatever path,
+goes through ``finalize``: the outbox rows (idempotency keys ``{action_id}:{index}``,
+fixed here), the action's status, the case's move and their records share one commit.
+
+The case waits in ``awaiting_approval`` while any of its actions does. When the last
+one is decided the case moves to ``approved`` if something in this round was approved,
+else to ``escalated`` (back to the desk: everything was rejected or expired).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from orderops.domain.actions import (
+    ActionContext,
+    ActionKind,
+    ActionStatus,
+    catalogue,
+    check_action_transition,
+    plan,
+)
+from orderops.domain.approval_policy import DecisionInputs, Evaluation, evaluate
+from orderops.domain.cases import CaseStatus, check_transition
+from orderops.domain.clock import Clock
+from orderops.domain.decision_errors import EffectAlreadyQueued
+from orderops.domain.errors import IllegalTransition, NotFound
+from orderops.storage.tables import Action, Approval, Case
+from orderops.storage.uow import UnitOfWork
+from orderops.workflow.action_context import context_for
+from orderops.workflow.cases import record
+from orderops.workflow.policy_versions import ensure_pin, load_policy, pin_for
+from orderops.workflow.tenants import Principal
+from orderops.writeback.outbox import DuplicateEffect, enqueue
+
+PROPOSABLE: frozenset[CaseStatus] = frozenset(
+    {
+        CaseStatus.NEW,
+        CaseStatus.TRIAGED,
+        CaseStatus.ESCALATED,
+        CaseStatus.REOPENED,
+        CaseStatus.AWAITING_APPROVAL,
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecisionView:
+    approver: str
+    role: str | None
+    decision: str
+    reason: str | None
+    at: datetime
+    bulk_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionView:
+    id: str
+    case_id: str
+    kind: str
+    params: dict[str, Any]
+    status: str
+    proposed_by: str
+    created_at: datetime
+    policy_version: int
+    evaluation: dict[str, Any] | None
+    auto_rule: str | None
+    expires_at: datetime | None
+    decided_at: datetime | None
+    decisions: tuple[DecisionView, ...]
+
+
+def get_action(uow: UnitOfWork, action_id: str, *, lock: bool = False) -> Action:
+    """The tenant's action; another tenant's id is simply not found."""
+    query = select(Action).where(Action.tenant_id == uow.tenant_id, Action.id == action_id)
+    action = uow.session.scalar(query.with_for_update() if lock else query)
+    if action is None:
+        raise NotFound(f"no action {action_id}")
+    return action
+
+
+def get_case(uow: UnitOfWork, case_id: str) -> Case:
+    case = uow.cases.get(case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+def decisions_of(uow: UnitOfWork, action_id: str) -> list[Approval]:
+    return list(
+        uow.session.scalars(
+            select(Approval)
+            .where(Approval.tenant_id == uow.tenant_id, Approval.action_id == action_id)
+            .order_by(Approval.at, Approval.id)
+        )
+    )
+
+
+def view(uow: UnitOfWork, action: Action) -> ActionView:
+    return ActionView(
+        id=action.id,
+        case_id=action.case_id,
+        kind=action.kind,
+        params=action.params,
+        status=action.status,
+        proposed_by=action.proposed_by,
+        created_at=action.created_at,
+        policy_version=action.policy_version,
+        evaluation=action.evaluation,
+        auto_rule=action.auto_rule,
+        expires_at=action.expires_at,
+        decided_at=action.decided_at,
+        decisions=tuple(
+            DecisionView(
+                approver=d.approver,
+                role=d.role,
+                decision=d.decision,
+                reason=d.reason,
+                at=d.at,
+                bulk_id=d.bulk_id,
+            )
+            for d in decisions_of(uow, action.id)
+        ),
+    )
+
+
+def propose(
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    case_id: str,
+    kind: str,
+    params: dict[str, Any],
+    principal: Principal,
+    clock: Clock,
+    note: str | None = None,
+) -> ActionView:
+    now = clock.now()
+    with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
+        case = get_case(uow, case_id)
+        if CaseStatus(case.status) not in PROPOSABLE:
+            raise IllegalTransition(f"a case in status {case.status} takes no new proposals")
+        context = context_for(uow, case)
+        planned = plan(kind, params, context)
+        pin = ensure_pin(uow, case, now=now)
+        policy = load_policy(uow, pin.policy_version)
+        inputs = DecisionInputs(
+            kind=planned.kind,
+            amount_minor=planned.exposure_minor,
+            order_total_minor=context.order_total_minor,
+            fraud_score=context.fraud_score,
+            customer_tier=context.customer_tier,
+            overrides_policy=catalogue()[planned.kind].overrides_policy,
+        )
+        evaluation = evaluate(policy, version=pin.policy_version, inputs=inputs)
+        if case.status != CaseStatus.AWAITING_APPROVAL:
+            pin.decision_round += 1
+            move_case(
+                uow,
+                case,
+                CaseStatus.AWAITING_APPROVAL,
+                at=now,
+                actor=principal.identity,
+                summary=f"Awaiting a decision on {planned.kind}",
+            )
+        action = Action(
+            tenant_id=tenant_id,
+            case_id=case.id,
+            kind=planned.kind,
+            params=planned.params_json,
+            status=ActionStatus.PROPOSED,
+            proposed_by=principal.identity,
+            created_at=now,
+            policy_version=pin.policy_version,
+            evaluation={**evaluation.as_json(), "round": pin.decision_round},
+            expires_at=None if evaluation.auto_approved else now + evaluation.expires_after,
+        )
+        uow.session.add(action)
+        uow.session.flush()
+        record(
+            uow,
+            case,
+            at=now,
+            actor=principal.identity,
+            kind="action_proposed",
+            summary=f"{principal.name} proposed {planned.kind}" + (f": {note}" if note else ""),
+            data={
+                "action_id": action.id,
+                "kind": str(planned.kind),
+                "params": planned.params_json,
+                "exposure_minor": planned.exposure_minor,
+                "policy_version": pin.policy_version,
+                "required": [str(r) for r in evaluation.required],
+                "approvals": evaluation.approvals,
+            },
+        )
+        if evaluation.auto_approved:
+            action.auto_rule = evaluation.auto_rule
+            approve_now(
+                uow,
+                case,
+                action,
+                context=context,
+                at=now,
+                actor=f"policy:{evaluation.auto_rule}",
+                provenance=auto_provenance(evaluation),
+            )
+        else:
+            action.status = check_action_transition(
+                ActionStatus.PROPOSED, ActionStatus.AWAITING_APPROVAL
+            )
+        uow.commit()
+        return view(uow, action)
+
+
+def auto_provenance(evaluation: Evaluation) -> dict[str, Any]:
+    """What an automated approval records: the rule, the policy version, the inputs seen."""
+    return {
+        "automated": True,
+        "rule": evaluation.auto_rule,
+        "policy_version": evaluation.policy_version,
+        "inputs": evaluation.inputs.as_json(),
+    }
+
+
+def approve_now(
+    uow: UnitOfWork,
+    case: Case,
+    action: Action,
+    *,
+    context: ActionContext | None,
+    at: datetime,
+    actor: str,
+    provenance: dict[str, Any],
+) -> list[str]:
+    """Final approval: queue the effects, mark the action, move the case. One transaction."""
+    planned = plan(action.kind, action.params, context or context_for(uow, case))
+    action.status = check_action_transition(ActionStatus(action.status), ActionStatus.APPROVED)
+    action.decided_at = at
+    queued: list[dict[str, Any]] = []
+    for index, effect in enumerate(planned.effects):
+        key = f"{action.id}:{index}"
+        try:
+            message_id = enqueue(
+                uow,
+                system=effect.system,
+                operation=effect.operation,
+                idempotency_key=key,
+                payload={**effect.payload, "action_id": action.id, "case_id": case.id},
+                now=at,
+                action_id=action.id,
+            )
+        except DuplicateEffect as exc:
+            raise EffectAlreadyQueued(exc.message) from exc
+        queued.append(
+            {
+                "outbox_id": message_id,
+                "system": str(effect.system),
+                "operation": effect.operation,
+                "idempotency_key": key,
+            }
+        )
+    record(
+        uow,
+        case,
+        at=at,
+        actor=actor,
+        kind="action_approved",
+        summary=f"{action.kind} approved; {len(queued)} effect(s) queued",
+        data={"action_id": action.id, "kind": action.kind, **provenance, "effects": queued},
+    )
+    settle_case(uow, case, at=at, actor=actor)
+    return [q["outbox_id"] for q in queued]
+
+
+def settle_case(uow: UnitOfWork, case: Case, *, at: datetime, actor: str) -> None:
+    """Once nothing of the case awaits a decision, move it on (see the module docstring)."""
+    if case.status != CaseStatus.AWAITING_APPROVAL:
+        return
+    actions = list(
+        uow.session.scalars(
+            select(Action).where(Action.tenant_id == uow.tenant_id, Action.case_id == case.id)
+        )
+    )
+    if any(a.status == ActionStatus.AWAITING_APPROVAL for a in actions):
+        return
+    pin = pin_for(uow, case)
+    current_round = pin.decision_round if pin is not None else 0
+    approved = any(
+        a.status == ActionStatus.APPROVED and (a.evaluation or {}).get("round") == current_round
+        for a in actions
+    )
+    if approved:
+        move_case(uow, case, CaseStatus.APPROVED, at=at, actor=actor, summary="Actions approved")
+    else:
+        move_case(
+            uow,
+            case,
+            CaseStatus.ESCALATED,
+            at=at,
+            actor=actor,
+            summary="No action was approved; back to the desk",
+        )
+
+
+def move_case(
+    uow: UnitOfWork, case: Case, target: CaseStatus, *, at: datetime, actor: str, summary: str
+) -> None:
+    case.status = check_transition(CaseStatus(case.status), target)
+    case.updated_at = at
+    record(uow, case, at=at, actor=actor, kind=str(target), summary=summary)
+
+
+def list_for_case(
+    sessions: sessionmaker[Session], *, tenant_id: str, case_id: str
+) -> list[ActionView]:
+    with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
+        case = get_case(uow, case_id)
+        actions = uow.session.scalars(
+            select(Action)
+            .where(Action.tenant_id == tenant_id, Action.case_id == case.id)
+            .order_by(Action.created_at, Action.id)
+        )
+        return [view(uow, a) for a in actions]
+
+
+def list_actions(
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    status: ActionStatus | None = None,
+    kind: ActionKind | None = None,
+    limit: int = 100,
+) -> list[ActionView]:
+    """The tenant's actions, oldest first (the approval queue when ``status`` is awaiting)."""
+    with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
+        query = select(Action).where(Action.tenant_id == tenant_id)
+        if status is not None:
+            query = query.where(Action.status == status)
+        if kind is not None:
+            query = query.where(Action.kind == kind)
+        rows = uow.session.scalars(query.order_by(Action.created_at, Action.id).limit(limit))
+        return [view(uow, a) for a in rows]
+
+
+def read_action(sessions: sessionmaker[Session], *, tenant_id: str, action_id: str) -> ActionView:
+    with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
+        return view(uow, get_action(uow, action_id))

@@ -1,0 +1,1 @@
+"""Writeback operations, one module per kind of effect: money, fulfilment, messages."""

@@ -1,0 +1,158 @@
+"""Fulfilment: warehouse reservations and shipping labels, the steps of a reship.
+
+The WMS replays by Idempotency-Key, so reserving needs no look-first; releasing looks
+first because a reservation released by hand is already what we wanted. EasyPost buys
+once per shipment, so a label is bought on a shipment created by an earlier step (a
+crash while creating one leaves an unbought shipment, which costs nothing).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orderops.writeback.registry import Call, Connectors, Operation, Precheck, Result
+
+# -- WMS ----------------------------------------------------------------------------------
+# reserve payload: order_id, sku, quantity        release payload: order_id, reservation_id
+
+
+def wms_reserve(connectors: Connectors, call: Call) -> Result:
+    reservation = connectors.wms().reserve(
+        order_id=str(call.payload["order_id"]),
+        sku=str(call.payload["sku"]),
+        quantity=int(call.payload["quantity"]),
+        idempotency_key=call.idempotency_key,
+    )
+    return {"reservation_id": reservation.id, "sku": reservation.sku, "status": reservation.status}
+
+
+def wms_reserve_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
+    reservations = connectors.wms().list_reservations(str(call.payload["order_id"]))
+    return any(r.id == result["reservation_id"] and r.status == "active" for r in reservations)
+
+
+def wms_release_precheck(connectors: Connectors, call: Call) -> Precheck:
+    reservation_id = str(call.payload["reservation_id"])
+    for reservation in connectors.wms().list_reservations(str(call.payload["order_id"])):
+        if reservation.id == reservation_id and reservation.status != "active":
+            return Precheck(
+                earlier_result={"reservation_id": reservation_id, "status": reservation.status}
+            )
+    return Precheck()
+
+
+def wms_release(connectors: Connectors, call: Call) -> Result:
+    reservation = connectors.wms().release(
+        reservation_id=str(call.payload["reservation_id"]), idempotency_key=call.idempotency_key
+    )
+    return {"reservation_id": reservation.id, "status": reservation.status}
+
+
+def wms_release_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
+    reservations = connectors.wms().list_reservations(str(call.payload["order_id"]))
+    return any(r.id == result["reservation_id"] and r.status != "active" for r in reservations)
+
+
+# -- EasyPost -----------------------------------------------------------------------------
+# create_shipment payload: to_address, from_address, parcel, reference, service?
+# buy_label payload: shipment_id, rate_id           refund_label payload: shipment_id
+
+
+def easypost_create_shipment(connectors: Connectors, call: Call) -> Result:
+    shipment = connectors.easypost().create_shipment(
+        to_address=dict(call.payload["to_address"]),
+        from_address=dict(call.payload["from_address"]),
+        parcel=dict(call.payload["parcel"]),
+        reference=str(call.payload.get("reference") or call.idempotency_key),
+    )
+    wanted = call.payload.get("service")
+    rates = [r for r in shipment.rates if wanted is None or r.service == wanted]
+    if not rates:
+        return {"shipment_id": shipment.id, "rate_id": None}
+    cheapest = min(rates, key=lambda r: r.amount)
+    return {"shipment_id": shipment.id, "rate_id": cheapest.id, "rate": str(cheapest.amount)}
+
+
+def easypost_shipment_exists(connectors: Connectors, call: Call, result: Result) -> bool:
+    return connectors.easypost().get_shipment(str(result["shipment_id"])).id == str(
+        result["shipment_id"]
+    )
+
+
+def easypost_buy_label(connectors: Connectors, call: Call) -> Result:
+    shipment = connectors.easypost().buy(
+        shipment_id=str(call.payload["shipment_id"]),
+        rate_id=str(call.payload["rate_id"]),
+        idempotency_key=call.idempotency_key,
+    )
+    return {
+        "shipment_id": shipment.id,
+        "tracking_code": shipment.tracking_code,
+        "label_url": shipment.label_url,
+    }
+
+
+def easypost_label_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
+    shipment = connectors.easypost().get_shipment(str(result["shipment_id"]))
+    return shipment.tracking_code is not None and shipment.tracking_code == result["tracking_code"]
+
+
+def easypost_refund_precheck(connectors: Connectors, call: Call) -> Precheck:
+    """A label never bought needs no refund: the undo is already true."""
+    shipment_id = str(call.payload["shipment_id"])
+    if connectors.easypost().get_shipment(shipment_id).tracking_code is None:
+        return Precheck(earlier_result={"shipment_id": shipment_id, "refund_status": "not_bought"})
+    return Precheck()
+
+
+def easypost_refund_label(connectors: Connectors, call: Call) -> Result:
+    """EasyPost's label refund (``POST /v2/shipments/{id}/refund``); no connector method yet."""
+    api = connectors.easypost_api()
+    path = f"/v2/shipments/{call.payload['shipment_id']}/refund"
+    body: dict[str, Any] = api.run(lambda: api.request_json("POST", path))
+    return {"shipment_id": str(body.get("id")), "refund_status": body.get("refund_status")}
+
+
+def easypost_refund_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
+    return result.get("refund_status") in ("submitted", "refunded", "not_bought")
+
+
+OPERATIONS = [
+    Operation(
+        system="wms",
+        name="reserve",
+        execute=wms_reserve,
+        confirm=wms_reserve_confirm,
+        summary_fields=("order_id", "sku", "quantity"),
+    ),
+    Operation(
+        system="wms",
+        name="release",
+        precheck=wms_release_precheck,
+        execute=wms_release,
+        confirm=wms_release_confirm,
+        summary_fields=("order_id", "reservation_id"),
+    ),
+    Operation(
+        system="easypost",
+        name="create_shipment",
+        execute=easypost_create_shipment,
+        confirm=easypost_shipment_exists,
+        summary_fields=("reference", "service"),
+    ),
+    Operation(
+        system="easypost",
+        name="buy_label",
+        execute=easypost_buy_label,
+        confirm=easypost_label_confirm,
+        summary_fields=("shipment_id", "rate_id"),
+    ),
+    Operation(
+        system="easypost",
+        name="refund_label",
+        precheck=easypost_refund_precheck,
+        execute=easypost_refund_label,
+        confirm=easypost_refund_confirm,
+        summary_fields=("shipment_id",),
+    ),
+]

@@ -1,0 +1,109 @@
+"""Messages: notes on the Shopify order and the CRM customer, comments on the Zendesk ticket.
+
+Notes carry the key as a marker (Shopify, Zendesk tag) or travel under Idempotency-Key
+(CRM), so a retry after a lost answer finds the first note instead of writing a second.
+An optional ``expect`` guards notes that only make sense while the order is live.
+"""
+
+from __future__ import annotations
+
+from orderops.writeback.connectors.markers import has_text_marker, tag_marker
+from orderops.writeback.registry import Call, Connectors, Difference, Operation, Precheck, Result
+
+# shopify.add_note payload: order_id, text, tracking_code?, expect?: {cancelled: false}
+# crm.add_note payload: customer_id, body
+# zendesk.add_comment payload: ticket_id, comment, public?, status?, expect?: {open: true}
+
+
+def shopify_note_precheck(connectors: Connectors, call: Call) -> Precheck:
+    order = connectors.shopify().get_order(int(call.payload["order_id"]))
+    if has_text_marker(order.note, call.idempotency_key):
+        return Precheck(earlier_result={"order_id": order.id})
+    expected = call.expect("cancelled", None)
+    cancelled = order.cancelled_at is not None
+    if expected is not None and bool(expected) != cancelled:
+        return Precheck(differences=(Difference("cancelled", expected, cancelled),))
+    return Precheck()
+
+
+def shopify_note(connectors: Connectors, call: Call) -> Result:
+    text = str(call.payload["text"])
+    if call.payload.get("tracking_code"):
+        text = f"{text} (tracking {call.payload['tracking_code']})"
+    order = connectors.shopify().add_note(
+        order_id=int(call.payload["order_id"]),
+        text=text,
+        idempotency_key=call.idempotency_key,
+    )
+    return {"order_id": order.id, "replayed": order.replayed}
+
+
+def shopify_note_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
+    order = connectors.shopify().get_order(int(call.payload["order_id"]))
+    return has_text_marker(order.note, call.idempotency_key)
+
+
+def crm_note(connectors: Connectors, call: Call) -> Result:
+    note = connectors.crm().add_note(
+        customer_id=str(call.payload["customer_id"]),
+        body=str(call.payload["body"]),
+        idempotency_key=call.idempotency_key,
+    )
+    return {"note_id": note.id, "customer_id": note.customer_id, "replayed": note.replayed}
+
+
+def crm_note_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
+    """The CRM answers with the stored note, and offers no note listing to read back."""
+    return bool(result.get("note_id"))
+
+
+def zendesk_comment_precheck(connectors: Connectors, call: Call) -> Precheck:
+    ticket = connectors.zendesk().get_ticket(int(call.payload["ticket_id"]))
+    if tag_marker(call.idempotency_key) in ticket.tags:
+        return Precheck(earlier_result={"ticket_id": ticket.id, "status": ticket.status})
+    if call.expect("open", None) and ticket.status in ("solved", "closed"):
+        return Precheck(differences=(Difference("ticket_status", "open", ticket.status),))
+    return Precheck()
+
+
+def zendesk_comment(connectors: Connectors, call: Call) -> Result:
+    ticket = connectors.zendesk().update_ticket(
+        ticket_id=int(call.payload["ticket_id"]),
+        idempotency_key=call.idempotency_key,
+        comment=str(call.payload["comment"]),
+        public=bool(call.payload.get("public", False)),
+        status=call.payload.get("status"),
+    )
+    return {"ticket_id": ticket.id, "status": ticket.status, "replayed": ticket.replayed}
+
+
+def zendesk_comment_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
+    ticket = connectors.zendesk().get_ticket(int(call.payload["ticket_id"]))
+    return tag_marker(call.idempotency_key) in ticket.tags
+
+
+OPERATIONS = [
+    Operation(
+        system="shopify",
+        name="add_note",
+        precheck=shopify_note_precheck,
+        execute=shopify_note,
+        confirm=shopify_note_confirm,
+        summary_fields=("order_id",),
+    ),
+    Operation(
+        system="crm",
+        name="add_note",
+        execute=crm_note,
+        confirm=crm_note_confirm,
+        summary_fields=("customer_id",),
+    ),
+    Operation(
+        system="zendesk",
+        name="add_comment",
+        precheck=zendesk_comment_precheck,
+        execute=zendesk_comment,
+        confirm=zendesk_comment_confirm,
+        summary_fields=("ticket_id", "public", "status"),
+    ),
+]

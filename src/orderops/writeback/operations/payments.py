@@ -1,0 +1,169 @@
+"""Money: refunds in Stripe and Shopify, and cancelling a Shopify order.
+
+A refund is decided on facts (the order is not cancelled, nothing was refunded since,
+enough is left to refund); the precheck re-reads them from the vendor just before the
+write, and finds a refund of our own (Stripe metadata, Shopify note marker) left by a
+worker that crashed after writing.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from orderops.writeback.connectors.markers import has_text_marker
+from orderops.writeback.registry import Call, Connectors, Difference, Operation, Precheck, Result
+
+KEY_METADATA = "orderops_key"
+"""Stripe refund metadata naming the idempotency key, so a read-back can tell ours apart."""
+
+
+# -- Stripe refund ------------------------------------------------------------------------
+# payload: payment_intent, amount_minor, reason?, metadata?,
+#          expect: {status: "succeeded", refunded_minor: 0}
+
+
+def stripe_refund_precheck(connectors: Connectors, call: Call) -> Precheck:
+    stripe = connectors.stripe()
+    intent_id = str(call.payload["payment_intent"])
+    refunds = stripe.list_refunds(intent_id)
+    for refund in refunds:
+        if refund.metadata.get(KEY_METADATA) == call.idempotency_key:
+            return Precheck(earlier_result=_stripe_result(refund.refund_id, refund.amount_minor))
+    intent = stripe.get_payment_intent(intent_id)
+    refunded_by_others = sum(r.amount_minor for r in refunds)
+    amount = int(call.payload["amount_minor"])
+    differences = []
+    expected_status = call.expect("status", "succeeded")
+    if intent.status != expected_status:
+        differences.append(Difference("payment_status", expected_status, intent.status))
+    expected_refunded = int(call.expect("refunded_minor", 0))
+    if refunded_by_others != expected_refunded:
+        differences.append(Difference("refunded_minor", expected_refunded, refunded_by_others))
+    refundable = intent.amount_received_minor - refunded_by_others
+    if refundable < amount:
+        differences.append(Difference("refundable_minor", f">= {amount}", refundable))
+    return Precheck(differences=tuple(differences))
+
+
+def stripe_refund(connectors: Connectors, call: Call) -> Result:
+    metadata = {str(k): str(v) for k, v in (call.payload.get("metadata") or {}).items()}
+    metadata[KEY_METADATA] = call.idempotency_key
+    refund = connectors.stripe().refund(
+        payment_intent=str(call.payload["payment_intent"]),
+        amount_minor=int(call.payload["amount_minor"]),
+        idempotency_key=call.idempotency_key,
+        metadata=metadata,
+        reason=call.payload.get("reason"),
+    )
+    return _stripe_result(refund.refund_id, refund.amount_minor) | {"replayed": refund.replayed}
+
+
+def stripe_refund_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
+    refunds = connectors.stripe().list_refunds(str(call.payload["payment_intent"]))
+    return any(r.refund_id == result["refund_id"] and r.status == "succeeded" for r in refunds)
+
+
+def _stripe_result(refund_id: str, amount_minor: int) -> Result:
+    return {"refund_id": refund_id, "amount_minor": amount_minor}
+
+
+# -- Shopify refund -----------------------------------------------------------------------
+# payload: order_id, amount ("12.50"), note?, expect: {cancelled: false, refunded: "0"}
+
+
+def shopify_refund_precheck(connectors: Connectors, call: Call) -> Precheck:
+    shopify = connectors.shopify()
+    order_id = int(call.payload["order_id"])
+    refunds = shopify.list_refunds(order_id)
+    for refund in refunds:
+        if has_text_marker(refund.note, call.idempotency_key):
+            return Precheck(earlier_result=_shopify_refund_result(refund.id, refund.amount))
+    order = shopify.get_order(order_id)
+    refunded = sum((r.amount for r in refunds), Decimal("0"))
+    amount = Decimal(str(call.payload["amount"]))
+    differences = []
+    cancelled = order.cancelled_at is not None
+    if cancelled != bool(call.expect("cancelled", False)):
+        differences.append(Difference("cancelled", call.expect("cancelled", False), cancelled))
+    expected_refunded = Decimal(str(call.expect("refunded", "0")))
+    if refunded != expected_refunded:
+        differences.append(Difference("refunded", str(expected_refunded), str(refunded)))
+    if order.total_price - refunded < amount:
+        differences.append(
+            Difference("refundable", f">= {amount}", str(order.total_price - refunded))
+        )
+    return Precheck(differences=tuple(differences))
+
+
+def shopify_refund(connectors: Connectors, call: Call) -> Result:
+    refund = connectors.shopify().refund(
+        order_id=int(call.payload["order_id"]),
+        amount=Decimal(str(call.payload["amount"])),
+        idempotency_key=call.idempotency_key,
+        note=str(call.payload.get("note") or ""),
+    )
+    return _shopify_refund_result(refund.id, refund.amount) | {"replayed": refund.replayed}
+
+
+def shopify_refund_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
+    refunds = connectors.shopify().list_refunds(int(call.payload["order_id"]))
+    return any(r.id == result["refund_id"] for r in refunds)
+
+
+def _shopify_refund_result(refund_id: int, amount: Decimal) -> Result:
+    return {"refund_id": refund_id, "amount": str(amount)}
+
+
+# -- Shopify cancel -----------------------------------------------------------------------
+# payload: order_id, reason?, expect: {financial_status?}
+
+
+def shopify_cancel_precheck(connectors: Connectors, call: Call) -> Precheck:
+    order = connectors.shopify().get_order(int(call.payload["order_id"]))
+    expected = call.expect("financial_status", None)
+    if expected is not None and order.cancelled_at is None and order.financial_status != expected:
+        return Precheck(
+            differences=(Difference("financial_status", expected, order.financial_status),)
+        )
+    return Precheck()
+
+
+def shopify_cancel(connectors: Connectors, call: Call) -> Result:
+    order = connectors.shopify().cancel_order(
+        order_id=int(call.payload["order_id"]),
+        idempotency_key=call.idempotency_key,
+        reason=str(call.payload.get("reason") or "other"),
+    )
+    return {"order_id": order.id, "cancelled_at": order.cancelled_at, "replayed": order.replayed}
+
+
+def shopify_cancel_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
+    return connectors.shopify().get_order(int(call.payload["order_id"])).cancelled_at is not None
+
+
+OPERATIONS = [
+    Operation(
+        system="stripe",
+        name="refund",
+        precheck=stripe_refund_precheck,
+        execute=stripe_refund,
+        confirm=stripe_refund_confirm,
+        summary_fields=("payment_intent", "amount_minor", "reason"),
+    ),
+    Operation(
+        system="shopify",
+        name="refund",
+        precheck=shopify_refund_precheck,
+        execute=shopify_refund,
+        confirm=shopify_refund_confirm,
+        summary_fields=("order_id", "amount"),
+    ),
+    Operation(
+        system="shopify",
+        name="cancel_order",
+        precheck=shopify_cancel_precheck,
+        execute=shopify_cancel,
+        confirm=shopify_cancel_confirm,
+        summary_fields=("order_id", "reason"),
+    ),
+]

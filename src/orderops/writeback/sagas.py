@@ -1,0 +1,346 @@
+"""Sagas: multi-step writebacks (a reship) that undo their finished steps when one fails.
+
+Each step is an outbox message with its own key (``<saga key>:<position>:<name>``), so every
+step inherits the outbox's leasing, retries and at-most-once delivery. Steps run one after
+another: the next one is enqueued in the transaction that records the previous one as
+delivered, with ``{"$ref": "<step>.<field>"}`` values in its payload filled from earlier
+results (the label is bought on the shipment the previous step created). When a step fails
+or conflicts, the undo of every finished step is enqueued in reverse order, one at a
+time, and the saga ends ``compensated`` (or ``failed`` if an undo itself fails). Every
+step's change of state is a case timeline entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from orderops.domain.errors import OrderOpsError
+from orderops.storage.base import new_id
+from orderops.storage.tables import OutboxMessage
+from orderops.storage.tables.writeback import WritebackSaga, WritebackSagaStep
+from orderops.storage.uow import UnitOfWork
+from orderops.workflow.cases import record
+from orderops.writeback.outbox import DuplicateEffect, enqueue
+from orderops.writeback.states import OutboxStatus, SagaStatus, StepState
+
+REF = "$ref"
+TIMELINE_KIND = "saga_step"
+
+
+class InvalidSaga(OrderOpsError):
+    """The steps do not form a saga that can run (no steps, repeated names, bad references)."""
+
+    code = "invalid-saga"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Effect:
+    system: str
+    operation: str
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SagaStep:
+    """One step; ``undo`` payload may also refer to this step's own result by its name."""
+
+    name: str
+    effect: Effect
+    undo: Effect | None = None
+
+
+def resolve(template: Any, results: Mapping[str, Mapping[str, Any]]) -> Any:
+    """Replace each ``{"$ref": "step.field"}`` with that result field; KeyError if absent."""
+    if isinstance(template, Mapping):
+        if set(template) == {REF}:
+            step, _, name = str(template[REF]).partition(".")
+            return results[step][name]
+        return {k: resolve(v, results) for k, v in template.items()}
+    if isinstance(template, list):
+        return [resolve(v, results) for v in template]
+    return template
+
+
+def references(template: Any) -> list[str]:
+    """The step names a payload template refers to."""
+    if isinstance(template, Mapping):
+        if set(template) == {REF}:
+            return [str(template[REF]).partition(".")[0]]
+        return [name for v in template.values() for name in references(v)]
+    if isinstance(template, list):
+        return [name for v in template for name in references(v)]
+    return []
+
+
+def validate(steps: Sequence[SagaStep]) -> None:
+    if not steps:
+        raise InvalidSaga("a saga needs at least one step")
+    seen: set[str] = set()
+    for step in steps:
+        if step.name in seen:
+            raise InvalidSaga(f"step name {step.name} is used twice")
+        unknown = set(references(step.effect.payload)) - seen
+        if unknown:
+            raise InvalidSaga(f"step {step.name} refers to later or unknown steps {unknown}")
+        if step.undo is not None:
+            unknown = set(references(step.undo.payload)) - seen - {step.name}
+            if unknown:
+                raise InvalidSaga(f"undo of {step.name} refers to unknown steps {unknown}")
+        seen.add(step.name)
+
+
+def start_saga(
+    uow: UnitOfWork,
+    *,
+    case_id: str | None,
+    kind: str,
+    steps: Sequence[SagaStep],
+    now: datetime,
+    key: str | None = None,
+    order_ref: str | None = None,
+) -> str:
+    """Record the saga and enqueue its first step in the caller's transaction; its id.
+
+    ``key`` (fixed at decision time, e.g. from the approved action) makes a repeated start
+    raise DuplicateEffect instead of reshipping twice.
+    """
+    validate(steps)
+    saga_id = new_id()
+    saga = WritebackSaga(
+        id=saga_id,
+        tenant_id=uow.tenant_id,
+        case_id=case_id,
+        kind=kind,
+        saga_key=key or f"saga:{kind}:{saga_id}",
+        status=str(SagaStatus.RUNNING),
+        created_at=now,
+        updated_at=now,
+    )
+    if uow.session.scalar(
+        select(WritebackSaga.id).where(
+            WritebackSaga.tenant_id == uow.tenant_id, WritebackSaga.saga_key == saga.saga_key
+        )
+    ):
+        raise DuplicateEffect(f"a saga with key {saga.saga_key} was already started")
+    uow.session.add(saga)
+    rows = [
+        WritebackSagaStep(
+            tenant_id=uow.tenant_id,
+            saga_id=saga_id,
+            position=position,
+            name=step.name,
+            system=step.effect.system,
+            operation=step.effect.operation,
+            payload=dict(step.effect.payload),
+            undo=_effect_json(step.undo),
+            state=str(StepState.PENDING),
+            updated_at=now,
+        )
+        for position, step in enumerate(steps, start=1)
+    ]
+    uow.session.add_all(rows)
+    uow.session.flush()
+    _enqueue_step(uow, saga, rows[0], {}, now=now, order_ref=order_ref)
+    return saga_id
+
+
+def on_message_settled(uow: UnitOfWork, message: OutboxMessage, now: datetime) -> None:
+    """Advance the saga a settled message belongs to, if any (the worker's settled hook)."""
+    step = uow.session.scalar(
+        select(WritebackSagaStep).where(
+            WritebackSagaStep.tenant_id == uow.tenant_id,
+            or_(
+                WritebackSagaStep.message_id == message.id,
+                WritebackSagaStep.undo_message_id == message.id,
+            ),
+        )
+    )
+    if step is None:
+        return
+    saga = uow.session.get(WritebackSaga, step.saga_id)
+    assert saga is not None
+    delivered = message.status == str(OutboxStatus.DELIVERED)
+    if step.undo_message_id == message.id:
+        _undo_settled(uow, saga, step, message, delivered=delivered, now=now)
+        return
+    if delivered:
+        _set_step(uow, saga, step, StepState.DONE, now=now, result=message.result)
+        _advance(uow, saga, step, now=now, order_ref=message.order_ref)
+    else:
+        reason = message.dead_letter_reason or message.last_error or message.status
+        _fail(uow, saga, step, reason=f"{step.name} {message.status}: {reason}", now=now)
+
+
+def _advance(
+    uow: UnitOfWork,
+    saga: WritebackSaga,
+    step: WritebackSagaStep,
+    *,
+    now: datetime,
+    order_ref: str | None,
+) -> None:
+    steps = _steps(uow, saga)
+    following = [s for s in steps if s.position > step.position]
+    if not following:
+        saga.status, saga.updated_at = str(SagaStatus.COMPLETED), now
+        _timeline(uow, saga, f"{saga.kind} completed", {"saga_id": saga.id}, now=now)
+        return
+    _enqueue_step(uow, saga, following[0], _results(steps), now=now, order_ref=order_ref)
+
+
+def _enqueue_step(
+    uow: UnitOfWork,
+    saga: WritebackSaga,
+    step: WritebackSagaStep,
+    results: Mapping[str, Mapping[str, Any]],
+    *,
+    now: datetime,
+    order_ref: str | None,
+) -> None:
+    try:
+        payload = resolve(step.payload, results)
+    except KeyError as missing:
+        _fail(uow, saga, step, reason=f"{step.name} needs {missing} from an earlier step", now=now)
+        return
+    step.message_id = enqueue(
+        uow,
+        system=step.system,
+        operation=step.operation,
+        idempotency_key=f"{saga.saga_key}:{step.position}:{step.name}",
+        payload=payload,
+        now=now,
+        case_id=saga.case_id,
+        order_ref=order_ref,
+    )
+    step.updated_at = now
+    _timeline(
+        uow,
+        saga,
+        f"{saga.kind} step {step.position} {step.name}: {StepState.PENDING}",
+        {"saga_id": saga.id, "step": step.name, "position": step.position, "state": "pending"},
+        now=now,
+    )
+
+
+def _fail(
+    uow: UnitOfWork, saga: WritebackSaga, step: WritebackSagaStep, *, reason: str, now: datetime
+) -> None:
+    _set_step(uow, saga, step, StepState.FAILED, now=now)
+    saga.status, saga.failed_step, saga.reason = str(SagaStatus.COMPENSATING), step.position, reason
+    saga.updated_at = now
+    _compensate_next(uow, saga, now=now)
+
+
+def _undo_settled(
+    uow: UnitOfWork,
+    saga: WritebackSaga,
+    step: WritebackSagaStep,
+    message: OutboxMessage,
+    *,
+    delivered: bool,
+    now: datetime,
+) -> None:
+    if delivered:
+        _set_step(uow, saga, step, StepState.COMPENSATED, now=now)
+        _compensate_next(uow, saga, now=now)
+        return
+    reason = message.dead_letter_reason or message.last_error or message.status
+    saga.status, saga.updated_at = str(SagaStatus.FAILED), now
+    saga.reason = f"undo of {step.name} {message.status}: {reason}"
+    _timeline(
+        uow,
+        saga,
+        f"{saga.kind}: undo of {step.name} failed, finish it by hand",
+        {"saga_id": saga.id, "step": step.name, "reason": saga.reason},
+        now=now,
+    )
+
+
+def _compensate_next(uow: UnitOfWork, saga: WritebackSaga, *, now: datetime) -> None:
+    """Enqueue the undo of the latest finished step; steps without an undo are skipped."""
+    steps = _steps(uow, saga)
+    results = _results(steps)
+    for step in sorted(steps, key=lambda s: s.position, reverse=True):
+        if step.state != str(StepState.DONE):
+            continue
+        if step.undo_message_id is not None:
+            return  # its undo is queued and will call back when settled
+        if step.undo is None:
+            _set_step(uow, saga, step, StepState.COMPENSATED, now=now)
+            continue
+        try:
+            payload = resolve(step.undo["payload"], results)
+        except KeyError as missing:
+            saga.status, saga.reason = str(SagaStatus.FAILED), f"undo of {step.name}: {missing}"
+            return
+        step.undo_message_id = enqueue(
+            uow,
+            system=str(step.undo["system"]),
+            operation=str(step.undo["operation"]),
+            idempotency_key=f"{saga.saga_key}:{step.position}:{step.name}:undo",
+            payload=payload,
+            now=now,
+            case_id=saga.case_id,
+        )
+        step.updated_at = now
+        return
+    saga.status, saga.updated_at = str(SagaStatus.COMPENSATED), now
+    _timeline(
+        uow, saga, f"{saga.kind} compensated", {"saga_id": saga.id, "reason": saga.reason}, now=now
+    )
+
+
+def _set_step(
+    uow: UnitOfWork,
+    saga: WritebackSaga,
+    step: WritebackSagaStep,
+    state: StepState,
+    *,
+    now: datetime,
+    result: dict[str, Any] | None = None,
+) -> None:
+    step.state, step.updated_at = str(state), now
+    if result is not None:
+        step.result = result
+    _timeline(
+        uow,
+        saga,
+        f"{saga.kind} step {step.position} {step.name}: {state}",
+        {"saga_id": saga.id, "step": step.name, "position": step.position, "state": str(state)},
+        now=now,
+    )
+
+
+def _timeline(
+    uow: UnitOfWork, saga: WritebackSaga, summary: str, data: dict[str, Any], *, now: datetime
+) -> None:
+    if saga.case_id is None:
+        return
+    case = uow.cases.get(saga.case_id)
+    if case is not None:
+        record(uow, case, at=now, actor="writeback", kind=TIMELINE_KIND, summary=summary, data=data)
+
+
+def _steps(uow: UnitOfWork, saga: WritebackSaga) -> list[WritebackSagaStep]:
+    return list(
+        uow.session.scalars(
+            select(WritebackSagaStep)
+            .where(WritebackSagaStep.saga_id == saga.id)
+            .order_by(WritebackSagaStep.position)
+        )
+    )
+
+
+def _results(steps: Sequence[WritebackSagaStep]) -> dict[str, dict[str, Any]]:
+    return {s.name: dict(s.result) for s in steps if s.result is not None}
+
+
+def _effect_json(effect: Effect | None) -> dict[str, Any] | None:
+    if effect is None:
+        return None
+    return {"system": effect.system, "operation": effect.operation, "payload": dict(effect.payload)}

@@ -1,0 +1,285 @@
+"""Who may do what: every role x every route x both tenants, generated from GRANTS.
+
+Each cell is one real request by a person of that role. The expected answer comes from
+the role table alone: a role without the route's permission gets 403; with it, the route's
+success status, except that another tenant's case, action, user or key answers 404. The
+resources always belong to acme; the "other" column calls as globex people.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+
+from builders.access import Person, client, late_case, person
+from builders.events import order_placed
+from orderops.api import actions as actions_api
+from orderops.api import admin as admin_api
+from orderops.api import cases as cases_api
+from orderops.api import events as events_api
+from orderops.audit.verify import verify_tenant
+from orderops.bootstrap import App
+from orderops.domain.clock import FixedClock
+from orderops.domain.roles import Permission, Role, allows
+from orderops.workflow.actions import propose
+from orderops.workflow.users import issue_user_key
+
+_n = itertools.count(1)
+
+
+@dataclass
+class World:
+    app: App
+    clock: FixedClock
+    maker: Person
+    case_id: str
+    action_id: str
+
+    def fresh_action(self) -> str:
+        """An acme action awaiting approval, proposed by the maker (nobody in the matrix)."""
+        return propose(
+            self.app.sessions,
+            tenant_id="acme",
+            case_id=self.case_id,
+            kind="cancel_order",
+            params={"reason": "inventory"},
+            principal=self.maker.principal,
+            clock=self.clock,
+        ).id
+
+    def fresh_user(self) -> str:
+        return person(self.app, self.clock, tenant="acme", role=Role.VIEWER).user_id
+
+    def fresh_key(self) -> str:
+        return issue_user_key(
+            self.app.sessions,
+            tenant_id="acme",
+            user_id=self.maker.user_id,
+            name=f"spare-{next(_n)}",
+            clock=self.clock,
+            actor="test",
+        ).key_id
+
+
+Request = tuple[str, dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    permission: Permission
+    success: int
+    prepare: Callable[[World], Request]
+    tenant_scoped_ids: bool = False
+    """The request names acme resources by id, so another tenant must get 404."""
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _policy(_w: World) -> Request:
+    return "/v1/admin/approval-policy", {"policy": {"expiry_hours": 24 + next(_n)}}
+
+
+ROUTES = [
+    Route(
+        "POST",
+        "/v1/events",
+        Permission.EVENTS_WRITE,
+        202,
+        lambda w: ("/v1/events", order_placed(f"o-m-{next(_n)}", at=w.clock.now())),
+    ),
+    Route("GET", "/v1/cases", Permission.CASES_READ, 200, lambda w: ("/v1/cases", None)),
+    Route(
+        "GET",
+        "/v1/cases/{case_id}",
+        Permission.CASES_READ,
+        200,
+        lambda w: (f"/v1/cases/{w.case_id}", None),
+        tenant_scoped_ids=True,
+    ),
+    Route(
+        "GET", "/v1/action-kinds", Permission.CASES_READ, 200, lambda w: ("/v1/action-kinds", None)
+    ),
+    Route(
+        "POST",
+        "/v1/cases/{case_id}/actions",
+        Permission.ACTIONS_PROPOSE,
+        201,
+        lambda w: (
+            f"/v1/cases/{w.case_id}/actions",
+            {"kind": "cancel_order", "params": {"reason": "customer"}},
+        ),
+        tenant_scoped_ids=True,
+    ),
+    Route(
+        "GET",
+        "/v1/cases/{case_id}/actions",
+        Permission.CASES_READ,
+        200,
+        lambda w: (f"/v1/cases/{w.case_id}/actions", None),
+        tenant_scoped_ids=True,
+    ),
+    Route("GET", "/v1/actions", Permission.CASES_READ, 200, lambda w: ("/v1/actions", None)),
+    Route(
+        "GET",
+        "/v1/actions/{action_id}",
+        Permission.CASES_READ,
+        200,
+        lambda w: (f"/v1/actions/{w.action_id}", None),
+        tenant_scoped_ids=True,
+    ),
+    Route(
+        "POST",
+        "/v1/actions/{action_id}/approve",
+        Permission.ACTIONS_APPROVE,
+        200,
+        lambda w: (f"/v1/actions/{w.fresh_action()}/approve", {}),
+        tenant_scoped_ids=True,
+    ),
+    Route(
+        "POST",
+        "/v1/actions/{action_id}/reject",
+        Permission.ACTIONS_APPROVE,
+        200,
+        lambda w: (f"/v1/actions/{w.fresh_action()}/reject", {"reason": "not needed"}),
+        tenant_scoped_ids=True,
+    ),
+    Route(
+        "POST",
+        "/v1/actions/bulk-approve",
+        Permission.ACTIONS_APPROVE,
+        200,
+        lambda w: ("/v1/actions/bulk-approve", {"action_ids": [w.fresh_action()]}),
+        tenant_scoped_ids=True,
+    ),
+    Route(
+        "GET", "/v1/admin/users", Permission.USERS_MANAGE, 200, lambda w: ("/v1/admin/users", None)
+    ),
+    Route(
+        "POST",
+        "/v1/admin/users",
+        Permission.USERS_MANAGE,
+        201,
+        lambda w: (
+            "/v1/admin/users",
+            {"display_name": "New", "role": "agent", "email": f"new-{next(_n)}@x.example"},
+        ),
+    ),
+    Route(
+        "POST",
+        "/v1/admin/users/{user_id}/disable",
+        Permission.USERS_MANAGE,
+        200,
+        lambda w: (f"/v1/admin/users/{w.fresh_user()}/disable", None),
+        tenant_scoped_ids=True,
+    ),
+    Route(
+        "POST",
+        "/v1/admin/users/{user_id}/keys",
+        Permission.USERS_MANAGE,
+        201,
+        lambda w: (f"/v1/admin/users/{w.maker.user_id}/keys", {"name": "extra"}),
+        tenant_scoped_ids=True,
+    ),
+    Route(
+        "GET", "/v1/admin/keys", Permission.USERS_MANAGE, 200, lambda w: ("/v1/admin/keys", None)
+    ),
+    Route(
+        "POST",
+        "/v1/admin/keys/{key_id}/revoke",
+        Permission.USERS_MANAGE,
+        200,
+        lambda w: (f"/v1/admin/keys/{w.fresh_key()}/revoke", None),
+        tenant_scoped_ids=True,
+    ),
+    Route(
+        "GET",
+        "/v1/admin/approval-policy",
+        Permission.POLICIES_MANAGE,
+        200,
+        lambda w: ("/v1/admin/approval-policy", None),
+    ),
+    Route(
+        "GET",
+        "/v1/admin/approval-policy/versions",
+        Permission.POLICIES_MANAGE,
+        200,
+        lambda w: ("/v1/admin/approval-policy/versions", None),
+    ),
+    Route("PUT", "/v1/admin/approval-policy", Permission.POLICIES_MANAGE, 200, _policy),
+    Route(
+        "POST",
+        "/v1/admin/approval-policy/reevaluate",
+        Permission.POLICIES_MANAGE,
+        200,
+        lambda w: ("/v1/admin/approval-policy/reevaluate", {}),
+    ),
+]
+
+
+def expected(route: Route, role: Role, tenant: str) -> int:
+    if not allows(role, route.permission):
+        return 403
+    if tenant != "acme" and route.tenant_scoped_ids:
+        return 404
+    return route.success
+
+
+def declared_permission(route: APIRoute) -> Permission | None:
+    found = [
+        getattr(d.call, "permission", None)
+        for d in route.dependant.dependencies
+        if getattr(d.call, "permission", None) is not None
+    ]
+    assert len(found) <= 1, f"{route.path} declares {found}"
+    return found[0] if found else None
+
+
+def test_the_table_covers_every_route_with_the_permission_it_declares() -> None:
+    routers = (events_api.router, cases_api.router, actions_api.router, admin_api.router)
+    declared = {
+        (method, route.path): declared_permission(route)
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }
+
+    assert declared == {(r.method, r.path): r.permission for r in ROUTES}
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_every_role_of_both_tenants_gets_what_grants_allows(
+    app: App, clock: FixedClock, route: Route
+) -> None:
+    maker = person(app, clock, tenant="acme", role=Role.AGENT, name="maker")
+    case_id = late_case(app, clock)
+    world = World(app=app, clock=clock, maker=maker, case_id=case_id, action_id="")
+    world.action_id = world.fresh_action()  # also keeps the case awaiting approval
+    people = {
+        (tenant, role): person(app, clock, tenant=tenant, role=role)
+        for tenant in ("acme", "globex")
+        for role in Role
+    }
+
+    actual: dict[tuple[str, str], int] = {}
+    with client(app) as http:
+        for (tenant, role), who in people.items():
+            path, body = route.prepare(world)
+            response = http.request(route.method, path, json=body, headers=who.headers)
+            actual[(tenant, role.value)] = response.status_code
+        anonymous = http.request(route.method, route.prepare(world)[0])
+
+    assert actual == {
+        (tenant, role.value): expected(route, role, tenant) for tenant, role in people
+    }
+    assert anonymous.status_code == 401
+    for tenant in ("acme", "globex"):
+        assert verify_tenant(app.sessions, tenant_id=tenant).ok
