@@ -12,8 +12,25 @@ from orderops.domain.errors import IllegalTransition
 
 
 class ExceptionType(StrEnum):
+    """Every kind of order exception the desk knows; detectors exist for those in DETECTORS."""
+
     PAYMENT_FAILED = "payment_failed"
+    PAYMENT_HOLD = "payment_hold"
+    AUTHORIZATION_EXPIRING = "authorization_expiring"
+    FRAUD_REVIEW = "fraud_review"
+    DUPLICATE_CHARGE = "duplicate_charge"
+    REFUND_PENDING = "refund_pending"
+    INVENTORY_SHORTFALL = "inventory_shortfall"
+    SUBSTITUTION_NEEDED = "substitution_needed"
+    SHIPMENT_DELAY_PREDICTED = "shipment_delay_predicted"
     SHIPMENT_LATE = "shipment_late"
+    PRE_DISPATCH_DELAY = "pre_dispatch_delay"
+    CARRIER_EXCEPTION = "carrier_exception"
+    ADDRESS_PROBLEM = "address_problem"
+    STUCK_ORDER = "stuck_order"
+    PARTIAL_FULFILLMENT_OVERDUE = "partial_fulfillment_overdue"
+    CUSTOMER_CHASING = "customer_chasing"
+    INTEGRATION_SILENCE = "integration_silence"
 
 
 class CaseStatus(StrEnum):
