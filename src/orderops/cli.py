@@ -18,7 +18,16 @@ from rich.table import Table
 from orderops.api.app import create_app
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App, bootstrap
-from orderops.commands import access, audit_export, identity, imports, outbox, sources
+from orderops.commands import (
+    access,
+    audit_export,
+    evaluate,
+    identity,
+    imports,
+    outbox,
+    recommend,
+    sources,
+)
 from orderops.config import Settings
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
@@ -45,6 +54,8 @@ imports.register(cli)
 identity.register(cli)
 access.register(cli)
 outbox.register(cli)
+recommend.register(cli)
+evaluate.register(cli)
 audit_export.register(audit_cli)
 console = Console()
 

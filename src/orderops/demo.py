@@ -7,6 +7,7 @@ promises pass and late shipments surface while you watch.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass
@@ -20,15 +21,20 @@ from rich.panel import Panel
 from orderops.api.app import create_app
 from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
-from orderops.domain.clock import AcceleratedClock, FixedClock
+from orderops.console.accounts import set_password
+from orderops.domain.clock import AcceleratedClock, Clock, FixedClock
 from orderops.domain.roles import Role
 from orderops.ingest.batch import ingest_items
 from orderops.sim import SimConfig, simulate
 from orderops.workflow.cases import CaseChange, CaseEvent
 from orderops.workflow.tenants import ensure_tenant, issue_key
+from orderops.workflow.users import UserExists, add_user
 from orderops.workflow.worker import run_forever, run_once
 
 TENANT = "demo"
+DEMO_EMAIL = "admin@demo.example"
+DEMO_APPROVER = "approver@demo.example"
+DEMO_PASSWORD = "demo-password"
 STYLE = {
     CaseChange.OPENED: "bold red",
     CaseChange.REOPENED: "red",
@@ -61,6 +67,7 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None
     key = issue_key(
         app.sessions, tenant_id=TENANT, name="demo-admin", role=Role.ADMIN, clock=backfill_clock
     )
+    login = demo_login(app, backfill_clock)
     history = [e for e in result.events if _time(e) <= sim.start]
     live = result.events[len(history) :]
     console.print(
@@ -86,6 +93,9 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None
     console.print(
         Panel.fit(
             f"[bold]OrderOps demo[/] is running at [link={url}]{url}[/]  (API docs: {url}/docs)\n"
+            f"console: [link={url}/console]{url}/console[/]  sign in as tenant [bold]{TENANT}[/], "
+            f"[bold]{login}[/] / [bold]{DEMO_PASSWORD}[/] "
+            f"(a second approver: [bold]{DEMO_APPROVER}[/], same password)\n"
             f"tenant: [bold]{TENANT}[/]   API key (admin): [bold]{key.secret}[/]\n"
             f"try: curl -H 'Authorization: Bearer {key.secret}' '{url}/v1/cases?open=true'\n"
             f"simulated store: {len(result.events)} events, "
@@ -108,6 +118,35 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None
         server.should_exit = True
         _show(console, app, run_once(app))
         app.close()
+
+
+def demo_login(app: App, clock: Clock) -> str:
+    """An admin who can sign in to the console and a second approver (maker-checker needs
+    two people); idempotent, so a demo restarted on the same database still starts."""
+    people = [
+        ("Demo Admin", Role.ADMIN, DEMO_EMAIL),
+        ("Demo Approver", Role.APPROVER, DEMO_APPROVER),
+    ]
+    for name, role, email in people:
+        with contextlib.suppress(UserExists):
+            add_user(
+                app.sessions,
+                tenant_id=TENANT,
+                display_name=name,
+                role=role,
+                email=email,
+                clock=clock,
+                actor="demo",
+            )
+        set_password(
+            app.sessions,
+            tenant_id=TENANT,
+            user_ref=email,
+            password=DEMO_PASSWORD,
+            clock=clock,
+            actor="demo",
+        )
+    return DEMO_EMAIL
 
 
 def _stream(

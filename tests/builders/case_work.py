@@ -66,7 +66,11 @@ def open_payment_case(
         app.sessions, tenant_id=tenant_id, items=items, channel="test", clock=clock
     )
     assert report.rejected == []
-    opened = [c.case_id for c in report.changes if c.change == "opened"]
+    opened = [
+        c.case_id
+        for c in report.changes
+        if c.change == "opened" and c.exception_type == "payment_failed"
+    ]
     assert len(opened) == 1, report.changes
     return opened[0]
 

@@ -26,6 +26,7 @@ from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Permission, Role, allows
+from orderops.evidence.service import default_store
 from orderops.workflow.actions import propose
 from orderops.workflow.users import issue_user_key
 
@@ -50,6 +51,7 @@ class World:
             params={"reason": "inventory"},
             principal=self.maker.principal,
             clock=self.clock,
+            evidence=default_store(self.app.settings),
         ).id
 
     def fresh_user(self) -> str:

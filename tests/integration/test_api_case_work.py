@@ -381,5 +381,5 @@ def test_admins_publish_rules_and_staff_queues_over_http(
     )
     assert joined.status_code == 204
     is_problem(not_admin, 403, "forbidden")
-    assert (routed["queue"], routed["priority"]) == ("de-desk", "normal")
+    assert (routed["queue"], routed["priority"]) == ("de-desk", "P3")
     assert assigned["assignee"] == "al"

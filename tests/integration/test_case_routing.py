@@ -24,7 +24,7 @@ EU_RULES = [
     RoutingRule(
         name="eu vip",
         queue="eu-care",
-        priority=Priority.HIGH,
+        priority=Priority.P2,
         when=Condition(regions=frozenset({"DE"}), customer_tiers=frozenset({"vip"})),
     ),
     RoutingRule(name="eu", queue="eu-ops", when=Condition(regions=frozenset({"DE", "FR"}))),
@@ -43,11 +43,11 @@ def route(app: App, clock: FixedClock, case_id: str) -> tuple[str, str, int]:
 @pytest.mark.parametrize(
     ("facts", "queue", "priority", "rule"),
     [
-        ({}, "finance", "normal", "failed payment"),
-        ({"total_minor": 80_000}, "finance", "high", "large failed payment"),
-        ({"tier": "vip"}, "finance", "normal", "failed payment"),
-        ({"fraud": 91.0}, "fraud", "urgent", "high fraud risk"),
-        ({"fraud": 20.0, "total_minor": 90_000}, "finance", "high", "large failed payment"),
+        ({}, "finance", "P3", "failed payment"),
+        ({"total_minor": 80_000}, "finance", "P2", "large failed payment"),
+        ({"tier": "vip"}, "finance", "P3", "failed payment"),
+        ({"fraud": 91.0}, "fraud", "P1", "high fraud risk"),
+        ({"fraud": 20.0, "total_minor": 90_000}, "finance", "P2", "large failed payment"),
     ],
 )
 def test_a_case_is_routed_by_the_default_rules_and_the_entry_names_the_rule(
@@ -132,7 +132,7 @@ def test_a_new_fraud_signal_moves_the_case_and_drops_its_assignee(
     with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
         case = uow.cases.get(case_id)
         assert case is not None
-        assert (case.assignee, case.priority) == (None, "urgent")
+        assert (case.assignee, case.priority) == (None, "P1")
 
 
 def _cases_in_finance(app: App, clock: FixedClock, count: int) -> list[str]:

@@ -22,7 +22,7 @@ from orderops.workflow.routing import route_case
 from orderops.workflow.sla import FiredTimer, TimerOutcome, fire_due_timers, wake_on_event
 from orderops.workflow.transitions import resolve, snooze, triage
 
-NORMAL_SLA = DEFAULT_SLA[Priority.NORMAL]
+NORMAL_SLA = DEFAULT_SLA[Priority.P3]
 
 
 def routed_case(app: App, clock: FixedClock, order_ref: str = "o-1") -> str:

@@ -16,6 +16,8 @@ from orderops.domain.routing import (
     RoutingInput,
     RoutingRule,
     RuleSet,
+    most_urgent,
+    parse_priority,
     route,
     rule_from_dict,
     rule_to_dict,
@@ -29,13 +31,13 @@ TENANT_RULES = RuleSet(
         RoutingRule(
             name="fraud",
             queue="fraud",
-            priority=Priority.URGENT,
+            priority=Priority.P1,
             when=Condition(min_fraud_risk=80.0),
         ),
         RoutingRule(
             name="big money",
             queue="finance",
-            priority=Priority.HIGH,
+            priority=Priority.P2,
             when=Condition(min_order_value_minor=100_000),
         ),
         RoutingRule(
@@ -48,13 +50,13 @@ TENANT_RULES = RuleSet(
         RoutingRule(
             name="vip",
             queue="support",
-            priority=Priority.HIGH,
+            priority=Priority.P2,
             when=Condition(customer_tiers=frozenset({"vip"})),
         ),
         RoutingRule(
             name="small orders",
             queue="ops",
-            priority=Priority.LOW,
+            priority=Priority.P4,
             when=Condition(max_order_value_minor=1_000),
         ),
     ),
@@ -76,26 +78,26 @@ def facts(**overrides: Any) -> RoutingInput:
 @pytest.mark.parametrize(
     ("overrides", "queue", "priority", "rule"),
     [
-        ({"fraud_risk": 95.0, "order_value_minor": 500_000}, "fraud", Priority.URGENT, "fraud"),
-        ({"fraud_risk": 80.0}, "fraud", Priority.URGENT, "fraud"),
-        ({"fraud_risk": 79.9, "order_value_minor": 100_000}, "finance", Priority.HIGH, "big money"),
-        ({"order_value_minor": 99_999, "customer_tier": "vip"}, "support", Priority.HIGH, "vip"),
-        ({"exception_type": "shipment_late", "region": "de"}, "eu-ops", Priority.NORMAL, "eu late"),
+        ({"fraud_risk": 95.0, "order_value_minor": 500_000}, "fraud", Priority.P1, "fraud"),
+        ({"fraud_risk": 80.0}, "fraud", Priority.P1, "fraud"),
+        ({"fraud_risk": 79.9, "order_value_minor": 100_000}, "finance", Priority.P2, "big money"),
+        ({"order_value_minor": 99_999, "customer_tier": "vip"}, "support", Priority.P2, "vip"),
+        ({"exception_type": "shipment_late", "region": "de"}, "eu-ops", Priority.P3, "eu late"),
         (
             {"exception_type": "shipment_late", "region": "US"},
             "ops",
-            Priority.NORMAL,
+            Priority.P3,
             FALLBACK_RULE,
         ),
         (
             {"exception_type": "payment_failed", "region": "DE"},
             "ops",
-            Priority.NORMAL,
+            Priority.P3,
             FALLBACK_RULE,
         ),
-        ({"order_value_minor": 999}, "ops", Priority.LOW, "small orders"),
-        ({"order_value_minor": 1_000}, "ops", Priority.NORMAL, FALLBACK_RULE),
-        ({"region": None, "customer_tier": None}, "ops", Priority.NORMAL, FALLBACK_RULE),
+        ({"order_value_minor": 999}, "ops", Priority.P4, "small orders"),
+        ({"order_value_minor": 1_000}, "ops", Priority.P3, FALLBACK_RULE),
+        ({"region": None, "customer_tier": None}, "ops", Priority.P3, FALLBACK_RULE),
     ],
 )
 def test_the_first_matching_rule_decides_and_is_named(
@@ -132,7 +134,7 @@ def test_rules_survive_their_stored_form() -> None:
     assert stored[0] == {
         "name": "fraud",
         "queue": "fraud",
-        "priority": "urgent",
+        "priority": "P1",
         "when": {"min_fraud_risk": 80.0},
     }
 
@@ -168,10 +170,12 @@ T = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("priority", "overrides", "expected"),
     [
-        (Priority.URGENT, {}, DEFAULT_SLA[Priority.URGENT]),
-        (Priority.LOW, {}, DEFAULT_SLA[Priority.LOW]),
-        (Priority.URGENT, {"urgent": 15}, timedelta(minutes=15)),
-        (Priority.NORMAL, {"urgent": 15}, DEFAULT_SLA[Priority.NORMAL]),
+        (Priority.P1, {}, DEFAULT_SLA[Priority.P1]),
+        (Priority.P4, {}, DEFAULT_SLA[Priority.P4]),
+        (Priority.P1, {"P1": 15}, timedelta(minutes=15)),
+        (Priority.P3, {"P1": 15}, DEFAULT_SLA[Priority.P3]),
+        (Priority.P1, {"urgent": 15}, timedelta(minutes=15)),
+        (Priority.P2, {"high": 20, "P2": 25}, timedelta(minutes=25)),
     ],
 )
 def test_a_queue_may_override_the_sla_of_a_priority(
@@ -181,10 +185,42 @@ def test_a_queue_may_override_the_sla_of_a_priority(
     assert sla_due(T, priority, overrides) == T + expected
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("P1", Priority.P1),
+        ("p4", Priority.P4),
+        ("urgent", Priority.P1),
+        ("High", Priority.P2),
+        ("normal", Priority.P3),
+        ("low", Priority.P4),
+    ],
+)
+def test_priorities_are_p1_to_p4_and_legacy_words_still_parse(
+    given: str, expected: Priority
+) -> None:
+    assert parse_priority(given) == expected
+
+
+@pytest.mark.parametrize("given", ["P0", "P5", "critical", "", 1])
+def test_anything_else_is_not_a_priority(given: object) -> None:
+    with pytest.raises(ValueError, match="unknown priority"):
+        parse_priority(given)
+
+
+def test_a_rule_published_with_a_legacy_word_reads_as_its_p_level() -> None:
+    rule = rule_from_dict({"name": "x", "queue": "ops", "priority": "urgent"})
+
+    assert rule.priority is Priority.P1
+    assert rule_to_dict(rule)["priority"] == "P1"
+
+
+def test_most_urgent_picks_the_lowest_p_number() -> None:
+    assert most_urgent(Priority.P3, Priority.P2, Priority.P4) is Priority.P2
+
+
 def test_urgent_work_is_due_sooner_than_low_work() -> None:
-    ordered = [
-        DEFAULT_SLA[p] for p in (Priority.URGENT, Priority.HIGH, Priority.NORMAL, Priority.LOW)
-    ]
+    ordered = [DEFAULT_SLA[p] for p in (Priority.P1, Priority.P2, Priority.P3, Priority.P4)]
 
     assert ordered == sorted(ordered)
     assert len(set(ordered)) == 4

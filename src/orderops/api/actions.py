@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from orderops.api.auth import app_of, require
 from orderops.domain.actions import ActionKind, ActionStatus, catalogue
 from orderops.domain.roles import Permission
+from orderops.evidence.service import default_store
 from orderops.workflow import actions as action_service
 from orderops.workflow import approvals as approval_service
 from orderops.workflow.actions import ActionView
@@ -126,6 +127,7 @@ async def propose(
             params=body.params,
             principal=principal,
             clock=app.clock,
+            evidence=default_store(app.settings),
             note=body.note,
         )
     )
@@ -176,6 +178,7 @@ async def bulk_approve(
             action_ids=body.action_ids,
             principal=principal,
             clock=app.clock,
+            evidence=default_store(app.settings),
             reason=body.reason,
         )
     )
@@ -205,6 +208,7 @@ async def approve(
             action_id=action_id,
             principal=principal,
             clock=app.clock,
+            evidence=default_store(app.settings),
             reason=body.reason if body else None,
         )
     )
@@ -223,6 +227,7 @@ async def reject(
             action_id=action_id,
             principal=principal,
             clock=app.clock,
+            evidence=default_store(app.settings),
             reason=body.reason,
         )
     )

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orderops.api.auth import app_of, require
 from orderops.domain.roles import Permission, Role
+from orderops.evidence.service import default_store
 from orderops.workflow import policy_versions, reevaluation, users
 from orderops.workflow.tenants import Principal
 from orderops.workflow.users import UserKind
@@ -263,6 +264,7 @@ async def reevaluate(
             tenant_id=principal.tenant_id,
             actor=principal.identity,
             clock=app.clock,
+            evidence=default_store(app.settings),
             to_version=body.to_version,
             case_ids=body.case_ids,
         )

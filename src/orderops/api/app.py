@@ -14,13 +14,16 @@ from orderops.api import (
     events,
     evidence,
     health,
+    incidents,
     metrics,
     outbox,
     problems,
     queues,
+    recommendations,
     webhooks,
 )
 from orderops.bootstrap import App
+from orderops.console.router import router as console_router
 
 ROUTERS = (
     health.router,
@@ -28,6 +31,7 @@ ROUTERS = (
     events.router,
     webhooks.router,
     cases.router,
+    incidents.router,
     case_work.router,
     queues.router,
     actions.router,
@@ -35,6 +39,8 @@ ROUTERS = (
     evidence.router,
     outbox.router,
     admin.router,
+    recommendations.router,
+    console_router,
 )
 
 

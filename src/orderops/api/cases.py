@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
@@ -14,7 +15,7 @@ from orderops.bootstrap import App
 from orderops.domain.cases import CaseStatus, ExceptionType
 from orderops.domain.errors import NotFound
 from orderops.domain.roles import Permission
-from orderops.storage.repositories.cases import CaseFilter
+from orderops.storage.repositories.cases import CaseFilter, CaseSort
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.tenants import Principal
 
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/v1/cases", tags=["cases"])
 Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
 
 
-@router.get("", response_model=CaseList, summary="List cases, newest first")
+@router.get("", response_model=CaseList, summary="List cases, newest first or by impact or SLA")
 async def list_cases(
     request: Request,
     principal: Reader,
@@ -34,6 +35,13 @@ async def list_cases(
     opened_to: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    sort: Annotated[
+        CaseSort, Query(description="opened (newest first), impact (highest first) or sla")
+    ] = CaseSort.OPENED,
+    collapse_incidents: Annotated[
+        bool, Query(description="one row per incident plus the ungrouped cases")
+    ] = False,
+    incident_id: Annotated[str | None, Query(max_length=32)] = None,
 ) -> CaseList:
     where = CaseFilter(
         status=[str(s) for s in status or []],
@@ -42,10 +50,10 @@ async def list_cases(
         open_only=open,
         opened_from=opened_from,
         opened_to=opened_to,
+        incident_id=incident_id,
     )
-    return await run_in_threadpool(
-        _list, app_of(request), principal.tenant_id, where, limit, offset
-    )
+    view = _View(sort=sort, collapse_incidents=collapse_incidents, limit=limit, offset=offset)
+    return await run_in_threadpool(_list, app_of(request), principal.tenant_id, where, view)
 
 
 @router.get("/{case_id}", response_model=CaseDetail, summary="One case with its facts and timeline")
@@ -53,10 +61,28 @@ async def get_case(request: Request, principal: Reader, case_id: str) -> CaseDet
     return await run_in_threadpool(_get, app_of(request), principal.tenant_id, case_id)
 
 
-def _list(app: App, tenant_id: str, where: CaseFilter, limit: int, offset: int) -> CaseList:
+@dataclass(frozen=True)
+class _View:
+    sort: CaseSort
+    collapse_incidents: bool
+    limit: int
+    offset: int
+
+
+def _list(app: App, tenant_id: str, where: CaseFilter, view: _View) -> CaseList:
+    limit, offset = view.limit, view.offset
     with UnitOfWork(app.sessions, tenant_id=tenant_id, write=False) as uow:
-        page = uow.cases.search(where, limit=limit, offset=offset)
-        items = [CaseRead.model_validate(c) for c in page.items]
+        page = uow.cases.search(
+            where,
+            limit=limit,
+            offset=offset,
+            sort=view.sort,
+            collapse_incidents=view.collapse_incidents,
+        )
+        items = [
+            CaseRead.model_validate(c).model_copy(update={"grouped_cases": page.grouped.get(c.id)})
+            for c in page.items
+        ]
     next_offset = offset + len(items) if offset + len(items) < page.total else None
     return CaseList(
         items=items, total=page.total, limit=limit, offset=offset, next_offset=next_offset
@@ -70,5 +96,8 @@ def _get(app: App, tenant_id: str, case_id: str) -> CaseDetail:
             raise NotFound(f"no case {case_id}")
         timeline = [TimelineEntryRead.model_validate(t) for t in uow.cases.timeline(case.id)]
         return CaseDetail(
-            **CaseRead.model_validate(case).model_dump(), facts=case.facts, timeline=timeline
+            **CaseRead.model_validate(case).model_dump(),
+            facts=case.facts,
+            impact=case.impact,
+            timeline=timeline,
         )

@@ -49,6 +49,14 @@ class CaseRead(BaseModel):
     occurrences: int
     reopen_count: int
     version: int
+    priority: str
+    impact_score: int | None = None
+    queue: str | None = None
+    assignee: str | None = None
+    jeopardy: str | None = None
+    incident_id: str | None = None
+    grouped_cases: int | None = None
+    """In a collapsed list: how many cases of its incident this row stands for."""
 
 
 class TimelineEntryRead(BaseModel):
@@ -63,6 +71,8 @@ class TimelineEntryRead(BaseModel):
 
 class CaseDetail(CaseRead):
     facts: dict[str, Any]
+    impact: dict[str, Any] | None = None
+    """The impact score's explanation: one contribution per factor, summing to the score."""
     timeline: list[TimelineEntryRead]
 
 

@@ -19,8 +19,10 @@ from rich.table import Table
 
 from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
+from orderops.console.accounts import set_password
 from orderops.domain.errors import OrderOpsError
 from orderops.domain.roles import Role
+from orderops.evidence.service import default_store
 from orderops.workflow import policy_versions, reevaluation, users
 from orderops.workflow.approvals import expire_due
 from orderops.workflow.users import UserKind
@@ -103,6 +105,29 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
                 app.sessions, tenant_id=tenant, user_id=user_id, clock=app.clock, actor=ACTOR
             )
             console.print(f"user {user.id} disabled at {_when(user.disabled_at)}")
+
+    @users_cli.command("set-password")
+    def users_set_password(
+        tenant: TenantOpt,
+        user: Annotated[str, typer.Argument(help="User id or email.")],
+        password: Annotated[
+            str,
+            typer.Option(
+                prompt=True, hide_input=True, confirmation_prompt=True, help="The new password."
+            ),
+        ],
+    ) -> None:
+        """Set a person's console password (stored as an scrypt hash, never shown)."""
+        with opened() as app:
+            info = set_password(
+                app.sessions,
+                tenant_id=tenant,
+                user_ref=user,
+                password=password,
+                clock=app.clock,
+                actor=ACTOR,
+            )
+            console.print(f"console password set for {info.display_name} ({info.email})")
 
     @keys_cli.command("issue")
     def keys_issue(
@@ -188,7 +213,11 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         """Re-decide open cases pinned to an older version under the current one."""
         with opened() as app:
             done = reevaluation.reevaluate_open_cases(
-                app.sessions, tenant_id=tenant, actor=ACTOR, clock=app.clock
+                app.sessions,
+                tenant_id=tenant,
+                actor=ACTOR,
+                clock=app.clock,
+                evidence=default_store(app.settings),
             )
             for item in done:
                 outcomes = ", ".join(a["outcome"] for a in item.actions) or "no pending actions"
@@ -201,5 +230,10 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     def approvals_expire(tenant: TenantOpt) -> None:
         """Expire approval requests past their time (the worker does this on its sweeps)."""
         with opened() as app:
-            expired = expire_due(app.sessions, tenant_id=tenant, clock=app.clock)
+            expired = expire_due(
+                app.sessions,
+                tenant_id=tenant,
+                clock=app.clock,
+                evidence=default_store(app.settings),
+            )
             console.print(f"{len(expired)} approval request(s) expired")

@@ -57,6 +57,10 @@ class ActionStatus(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    EXECUTED = "executed"
+    """Every effect it queued was delivered (written and read back)."""
+    FAILED = "failed"
+    """One of its effects failed or met a conflict; an operator's retry may still deliver it."""
 
 
 ACTION_TRANSITIONS: dict[ActionStatus, frozenset[ActionStatus]] = {
@@ -64,7 +68,9 @@ ACTION_TRANSITIONS: dict[ActionStatus, frozenset[ActionStatus]] = {
     ActionStatus.AWAITING_APPROVAL: frozenset(
         {ActionStatus.APPROVED, ActionStatus.REJECTED, ActionStatus.EXPIRED}
     ),
-    ActionStatus.APPROVED: frozenset(),
+    ActionStatus.APPROVED: frozenset({ActionStatus.EXECUTED, ActionStatus.FAILED}),
+    ActionStatus.EXECUTED: frozenset(),
+    ActionStatus.FAILED: frozenset({ActionStatus.EXECUTED}),
     ActionStatus.REJECTED: frozenset(),
     ActionStatus.EXPIRED: frozenset(),
 }

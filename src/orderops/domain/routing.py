@@ -21,10 +21,39 @@ class QueueKind(StrEnum):
 
 
 class Priority(StrEnum):
-    URGENT = "urgent"
-    HIGH = "high"
-    NORMAL = "normal"
-    LOW = "low"
+    """One vocabulary for routing, impact scoring, SLAs and the console: P1 is most urgent."""
+
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+
+
+LEGACY_PRIORITIES: dict[str, Priority] = {
+    "urgent": Priority.P1,
+    "high": Priority.P2,
+    "normal": Priority.P3,
+    "low": Priority.P4,
+}
+"""The words rules and queue overrides were published with before P1-P4; still accepted."""
+
+
+def parse_priority(value: object) -> Priority:
+    """``P1``-``P4`` (any case) or a legacy word; raise ValueError for anything else."""
+    if isinstance(value, Priority):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in LEGACY_PRIORITIES:
+            return LEGACY_PRIORITIES[text.lower()]
+        if text.upper() in Priority.__members__:
+            return Priority(text.upper())
+    raise ValueError(f"unknown priority {value!r}; use P1 (most urgent) to P4")
+
+
+def most_urgent(*priorities: Priority) -> Priority:
+    """P1 beats P2 beats P3 beats P4."""
+    return min(priorities, key=lambda p: p.value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,7 +98,7 @@ class Condition:
 class RoutingRule:
     name: str
     queue: str
-    priority: Priority = Priority.NORMAL
+    priority: Priority = Priority.P3
     when: Condition = field(default_factory=Condition)
 
 
@@ -78,7 +107,7 @@ class RuleSet:
     version: int
     rules: tuple[RoutingRule, ...]
     fallback_queue: str = QueueKind.OPS
-    fallback_priority: Priority = Priority.NORMAL
+    fallback_priority: Priority = Priority.P3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,13 +143,13 @@ DEFAULT_RULES = RuleSet(
         RoutingRule(
             name="high fraud risk",
             queue=QueueKind.FRAUD,
-            priority=Priority.URGENT,
+            priority=Priority.P1,
             when=Condition(min_fraud_risk=70.0),
         ),
         RoutingRule(
             name="large failed payment",
             queue=QueueKind.FINANCE,
-            priority=Priority.HIGH,
+            priority=Priority.P2,
             when=Condition(
                 exception_types=frozenset({"payment_failed"}), min_order_value_minor=50_000
             ),
@@ -133,7 +162,7 @@ DEFAULT_RULES = RuleSet(
         RoutingRule(
             name="vip customer",
             queue=QueueKind.SUPPORT,
-            priority=Priority.HIGH,
+            priority=Priority.P2,
             when=Condition(customer_tiers=frozenset({"vip"})),
         ),
     ),
@@ -187,7 +216,7 @@ def rule_from_dict(data: Mapping[str, Any]) -> RoutingRule:
     if unknown:
         raise ValueError(f"rule {name!r}: unknown condition(s) {sorted(unknown)}")
     try:
-        priority = Priority(data.get("priority", Priority.NORMAL))
+        priority = parse_priority(data.get("priority", Priority.P3))
     except ValueError as exc:
         raise ValueError(f"rule {name!r}: unknown priority {data.get('priority')!r}") from exc
     return RoutingRule(

@@ -9,19 +9,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from orderops.domain.routing import Priority
+from orderops.domain.routing import LEGACY_PRIORITIES, Priority
 
 DEFAULT_SLA: dict[Priority, timedelta] = {
-    Priority.URGENT: timedelta(hours=1),
-    Priority.HIGH: timedelta(hours=4),
-    Priority.NORMAL: timedelta(hours=24),
-    Priority.LOW: timedelta(hours=72),
+    Priority.P1: timedelta(hours=1),
+    Priority.P2: timedelta(hours=4),
+    Priority.P3: timedelta(hours=24),
+    Priority.P4: timedelta(hours=72),
 }
+
+_LEGACY_KEY = {priority: word for word, priority in LEGACY_PRIORITIES.items()}
 
 
 def sla_for(priority: Priority, overrides_minutes: Mapping[str, int] | None = None) -> timedelta:
     """The response time for ``priority`` in a queue with these per-priority overrides."""
-    minutes = (overrides_minutes or {}).get(str(priority))
+    overrides = overrides_minutes or {}
+    minutes = overrides.get(str(priority), overrides.get(_LEGACY_KEY[priority]))
     return timedelta(minutes=minutes) if minutes is not None else DEFAULT_SLA[priority]
 
 

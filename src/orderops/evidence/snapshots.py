@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from orderops.domain.errors import NotFound
-from orderops.evidence.service import EvidenceKind, store_evidence
+from orderops.evidence.service import EvidenceInfo, EvidenceKind, store_evidence
 from orderops.evidence.store import BlobStore
 from orderops.storage.tables import Case, Order
 from orderops.storage.uow import UnitOfWork
@@ -25,20 +25,8 @@ SNAPSHOT_FORMAT = "orderops.snapshot/1"
 def snapshot_facts(
     uow: UnitOfWork, case: Case, *, store: BlobStore, now: datetime, actor: str = "system"
 ) -> str:
-    """Freeze the case's facts as evidence; return the blob id (its SHA-256)."""
-    order = uow.commerce.order(case.order_id)
-    if order is None:
-        raise NotFound(f"case {case.id} points at a missing order {case.order_id}")
-    body = canonical_json(collect_facts(uow, case, order))
-    info = store_evidence(
-        uow,
-        store,
-        data=body,
-        media_type="application/json",
-        kind=EvidenceKind.SNAPSHOT,
-        actor=actor,
-        now=now,
-    )
+    """Freeze the case's facts as evidence, noted on its timeline; the blob id (SHA-256)."""
+    info = _freeze(uow, case, store=store, now=now, actor=actor)
     record(
         uow,
         case,
@@ -49,6 +37,35 @@ def snapshot_facts(
         data={"sha256": info.sha256, "size_bytes": info.size_bytes},
     )
     return info.sha256
+
+
+def freeze_facts(
+    uow: UnitOfWork, case: Case, *, store: BlobStore, now: datetime, actor: str
+) -> str:
+    """Store the case's facts as evidence and return the blob id, with no timeline entry.
+
+    Decisions use this: the decision's own timeline entry and audit record carry the id,
+    so the reason for the snapshot and the snapshot are one record, not two.
+    """
+    return _freeze(uow, case, store=store, now=now, actor=actor).sha256
+
+
+def _freeze(
+    uow: UnitOfWork, case: Case, *, store: BlobStore, now: datetime, actor: str
+) -> EvidenceInfo:
+    order = uow.commerce.order(case.order_id)
+    if order is None:
+        raise NotFound(f"case {case.id} points at a missing order {case.order_id}")
+    body = canonical_json(collect_facts(uow, case, order))
+    return store_evidence(
+        uow,
+        store,
+        data=body,
+        media_type="application/json",
+        kind=EvidenceKind.SNAPSHOT,
+        actor=actor,
+        now=now,
+    )
 
 
 def collect_facts(uow: UnitOfWork, case: Case, order: Order) -> dict[str, Any]:

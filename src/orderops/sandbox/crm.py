@@ -120,6 +120,12 @@ class CrmSandbox:
         self.control.install(app)
         auth = [Depends(self._authenticate)]
 
+        @app.get("/v1/customers", dependencies=auth)
+        async def find_customers(email: str | None = None) -> dict[str, Any]:
+            with self._store.lock:
+                ids = [c["id"] for c in self._customers.values() if email in (None, c["email"])]
+            return {"data": [self.customer(i) for i in ids]}
+
         @app.get("/v1/customers/{customer_id}", dependencies=auth)
         async def get_customer(customer_id: str) -> dict[str, Any]:
             return self.customer(customer_id)

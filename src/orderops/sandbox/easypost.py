@@ -1,8 +1,12 @@
-"""An EasyPost API v2 stand-in: verify addresses, create shipments, buy postage.
+"""An EasyPost API v2 stand-in: verify addresses, create shipments, buy and refund postage.
 
 Buying postage spends money and EasyPost takes no idempotency header, but a shipment can
 be bought only once (``SHIPMENT.POSTAGE.EXISTS``), so the connector reads the shipment
-before buying. Auth is basic auth with the API key as user name, as EasyPost does.
+before buying. A refund (``POST /v2/shipments/{id}/refund``) answers with the shipment and
+its ``refund_status`` (``submitted``, as EasyPost's first answer usually is); asking again
+for a label already refunded changes nothing and answers with that earlier refund, so the
+ledger holds one ``shipment.refunded`` per label. Auth is basic auth with the API key as
+user name, as EasyPost does.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ RATE_TABLE = (
     ("USPS", "Priority", Decimal("8.24")),
     ("UPS", "Ground", Decimal("11.40")),
 )
+REFUND_REQUESTED = frozenset({"submitted", "refunded"})
+"""Refund statuses that stand: a repeated request for such a label is answered, not redone."""
 ADDRESS_FIELDS = ("name", "street1", "street2", "city", "state", "zip", "country")
 
 
@@ -92,6 +98,7 @@ class EasyPostSandbox:
                 "selected_rate": None,
                 "tracking_code": None,
                 "postage_label": None,
+                "refund_status": None,
                 "status": "unknown",
             }
             self._shipments[shipment_id] = shipment
@@ -131,6 +138,28 @@ class EasyPostSandbox:
             )
             return dict(shipment)
 
+    def _refund(self, shipment_id: str) -> dict[str, Any]:
+        with self._lock:
+            shipment = self._shipment(shipment_id)
+            if shipment["tracking_code"] is None:
+                raise ApiError(
+                    422,
+                    "SHIPMENT.REFUND.UNAVAILABLE",
+                    "This shipment has no postage to refund.",
+                )
+            if shipment["refund_status"] in REFUND_REQUESTED:
+                return dict(shipment)
+            shipment["refund_status"] = "submitted"
+            self.control.ledger.record(
+                "shipment.refunded",
+                shipment_id,
+                data={
+                    "tracking_code": shipment["tracking_code"],
+                    "rate": shipment["selected_rate"]["rate"],
+                },
+            )
+            return dict(shipment)
+
     def _build_app(self) -> FastAPI:
         app = FastAPI(title="EasyPost sandbox", openapi_url=None)
         self.control.install(app)
@@ -145,6 +174,12 @@ class EasyPostSandbox:
             shipment = self._create_shipment(await json_body(request) or {})
             return JSONResponse(shipment, status_code=201)
 
+        @app.get("/v2/shipments", dependencies=auth)
+        async def list_shipments(page_size: int = 20) -> dict[str, Any]:
+            with self._lock:
+                newest = list(reversed(self._shipments.values()))[: max(1, min(page_size, 100))]
+                return {"shipments": [dict(s) for s in newest], "has_more": False}
+
         @app.get("/v2/shipments/{shipment_id}", dependencies=auth)
         async def get_shipment(shipment_id: str) -> dict[str, Any]:
             return self.shipment(shipment_id)
@@ -152,6 +187,10 @@ class EasyPostSandbox:
         @app.post("/v2/shipments/{shipment_id}/buy", dependencies=auth)
         async def buy(shipment_id: str, request: Request) -> dict[str, Any]:
             return self._buy(shipment_id, await json_body(request) or {})
+
+        @app.post("/v2/shipments/{shipment_id}/refund", dependencies=auth)
+        async def refund(shipment_id: str) -> dict[str, Any]:
+            return self._refund(shipment_id)
 
         return app
 

@@ -102,6 +102,10 @@ class ShopifySandbox:
         with self._lock:
             return dict(self._fulfillment_order(fulfillment_order_id))
 
+    def fulfillment_orders_for(self, order_id: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(f) for f in self._fulfillment_orders.values() if f["order_id"] == order_id]
+
     # -- HTTP -------------------------------------------------------------------------
 
     def _build_app(self) -> FastAPI:
@@ -136,6 +140,11 @@ class ShopifySandbox:
         async def create_refund(order_id: int, request: Request) -> Response:
             refund = _object(await json_body(request), "refund")
             return JSONResponse({"refund": self._refund(order_id, refund)}, status_code=201)
+
+        @api.get("/orders/{order_id}/fulfillment_orders.json")
+        async def list_fulfillment_orders(order_id: int) -> dict[str, Any]:
+            self.order(order_id)
+            return {"fulfillment_orders": self.fulfillment_orders_for(order_id)}
 
         @api.get("/fulfillment_orders/{fulfillment_order_id}.json")
         async def get_fulfillment_order(fulfillment_order_id: int) -> dict[str, Any]:

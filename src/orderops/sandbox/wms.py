@@ -29,12 +29,26 @@ class WmsSandbox:
         self._on_hand: dict[str, int] = {}
         self._reservations: dict[str, dict[str, Any]] = {}
         self._substitutions: list[dict[str, Any]] = []
+        self._locations: dict[str, dict[str, str]] = {}
         self._counter = 0
         self.app = self._build_app()
 
     def set_stock(self, sku: str, on_hand: int) -> None:
         with self._store.lock:
             self._on_hand[sku] = on_hand
+
+    def set_location(self, code: str, address: dict[str, str]) -> None:
+        """Seed a warehouse and its postal address (what ``GET /v1/locations/{code}`` answers)."""
+        with self._store.lock:
+            self._locations[code] = dict(address)
+
+    def substitutions(self, order_id: str | None = None) -> list[dict[str, Any]]:
+        with self._store.lock:
+            return [
+                dict(s)
+                for s in self._substitutions
+                if order_id is None or s["order_id"] == order_id
+            ]
 
     def stock(self, sku: str) -> dict[str, Any]:
         with self._store.lock:
@@ -157,6 +171,14 @@ class WmsSandbox:
         @app.get("/v1/reservations", dependencies=auth)
         async def list_reservations(order_id: str | None = None) -> dict[str, Any]:
             return {"data": self.reservations(order_id)}
+
+        @app.get("/v1/locations/{code}", dependencies=auth)
+        async def get_location(code: str) -> dict[str, Any]:
+            with self._store.lock:
+                address = self._locations.get(code)
+            if address is None:
+                raise ApiError(404, "not_found", f"No such location: {code}")
+            return {"code": code, "address": dict(address)}
 
         @app.get("/v1/stock/{sku}", dependencies=auth)
         async def get_stock(sku: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from orderops.domain.events import EventType
 from orderops.domain.statuses import PaymentStatus, TicketStatus
-from orderops.sim.facts import OrderPlan, PaymentStep, ShipmentPlan
+from orderops.sim.facts import OrderPlan, PaymentStep, ShipmentPlan, TicketPlan
 from orderops.sim.ids import IdFactory
 from orderops.sim.people import Customer
 
@@ -74,16 +74,40 @@ class EventRenderer:
                     data=customer_data(order.customer),
                 )
             )
+        placed = order_data(order)
+        for name in order.ship_to_missing:
+            placed["ship_to"][name] = ""
         events.append(
             self.envelope(
                 source=SHOPIFY,
                 type_=EventType.ORDER_PLACED,
                 at=order.placed_at,
                 subject=ref,
-                data=order_data(order),
+                data=placed,
             )
         )
+        if order.address_fixed_at is not None:
+            events.append(
+                self.envelope(
+                    source=SHOPIFY,
+                    type_=EventType.ORDER_UPDATED,
+                    at=order.address_fixed_at,
+                    subject=ref,
+                    data=order_data(order),
+                )
+            )
         events += [self._payment(order, step) for step in order.payments]
+        events += [
+            self.envelope(
+                source=STRIPE,
+                type_=EventType.FRAUD_SIGNAL,
+                at=signal.at,
+                subject=ref,
+                data={"order_ref": ref, "kind": signal.kind}
+                | ({} if signal.score is None else {"score": signal.score}),
+            )
+            for signal in order.signals
+        ]
         if order.cancelled_at is not None:
             events.append(
                 self.envelope(
@@ -91,30 +115,38 @@ class EventRenderer:
                     type_=EventType.ORDER_CANCELLED,
                     at=order.cancelled_at,
                     subject=ref,
-                    data={"order_ref": ref, "reason": "declined"},
+                    data={"order_ref": ref, "reason": order.cancel_reason},
                 )
             )
         if order.shipment is not None:
             events += self._shipment(order, order.shipment)
-        events += [
-            self.envelope(
-                source=ZENDESK,
-                type_=EventType.TICKET_UPDATED,
-                at=ticket.at,
-                subject=ref,
-                data={
-                    "ticket_ref": ticket.ticket_ref,
-                    "source": "zendesk",
-                    "order_ref": ref,
-                    "customer_email": order.customer.email,
-                    "subject": ticket.subject,
-                    "body": ticket.body,
-                    "status": TicketStatus.NEW.value,
-                },
-            )
-            for ticket in order.tickets
-        ]
+        for extra in order.extra_shipments:
+            events += self._shipment(order, extra)[1:]  # the money was captured once
+        events += [self._payment(order, step) for step in order.later_payments]
+        for ticket in order.tickets:
+            events.append(self._ticket(order, ticket, ticket.at, TicketStatus.NEW))
+            if ticket.solved_at is not None:
+                events.append(self._ticket(order, ticket, ticket.solved_at, TicketStatus.SOLVED))
         return events
+
+    def _ticket(
+        self, order: OrderPlan, ticket: TicketPlan, at: datetime, status: TicketStatus
+    ) -> Event:
+        return self.envelope(
+            source=ZENDESK,
+            type_=EventType.TICKET_UPDATED,
+            at=at,
+            subject=order.order_ref,
+            data={
+                "ticket_ref": ticket.ticket_ref,
+                "source": "zendesk",
+                "order_ref": order.order_ref,
+                "customer_email": order.customer.email,
+                "subject": ticket.subject,
+                "body": ticket.body,
+                "status": status.value,
+            },
+        )
 
     def _payment(self, order: OrderPlan, step: PaymentStep) -> Event:
         data: dict[str, Any] = {
@@ -122,9 +154,11 @@ class EventRenderer:
             "order_ref": order.order_ref,
             "provider": "stripe",
             "status": step.status.value,
-            "amount_minor": order.total_minor,
+            "amount_minor": order.total_minor if step.amount_minor is None else step.amount_minor,
             "currency": CURRENCY,
         }
+        if step.refunded_minor:
+            data["amount_refunded_minor"] = step.refunded_minor
         if step.failure_code is not None:
             data["failure_code"] = step.failure_code
             data["failure_message"] = step.failure_message
@@ -220,7 +254,7 @@ def order_data(order: OrderPlan) -> dict[str, Any]:
                 "title": line.product.title,
                 "quantity": line.quantity,
                 "unit_price_minor": line.product.price_minor,
-                "location": order.location,
+                "location": line.location or order.location,
             }
             for line in order.lines
         ],

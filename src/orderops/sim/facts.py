@@ -32,6 +32,8 @@ class LateMode(StrEnum):
 class Line:
     product: Product
     quantity: int
+    location: str | None = None
+    """Set only when the line ships from another warehouse than the order's."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,18 @@ class PaymentStep:
     at: datetime
     failure_code: str | None = None
     failure_message: str | None = None
+    amount_minor: int | None = None
+    """None: the order total."""
+    refunded_minor: int = 0
+
+
+@dataclass(frozen=True)
+class SignalPlan:
+    """A fraud or review signal from the payment provider."""
+
+    kind: str
+    at: datetime
+    score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,7 @@ class TicketPlan:
     at: datetime
     subject: str
     body: str
+    solved_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,17 @@ class OrderPlan:
     shipment: ShipmentPlan | None
     tickets: tuple[TicketPlan, ...]
     late_mode: LateMode | None
+    # What ``sim.inject`` adds; the defaults render exactly what plain planning did.
+    cancel_reason: str = "declined"
+    signals: tuple[SignalPlan, ...] = ()
+    later_payments: tuple[PaymentStep, ...] = ()
+    """Payment updates after the shipment (a second charge, refunds)."""
+    extra_shipments: tuple[ShipmentPlan, ...] = ()
+    restock_at: datetime | None = None
+    """Injected shortfall: stock is reported short at placement and arrives at this time."""
+    ship_to_missing: tuple[str, ...] = ()
+    address_fixed_at: datetime | None = None
+    injected: tuple[str, ...] = ()
 
     @property
     def subtotal_minor(self) -> int:

@@ -8,7 +8,7 @@ as a real replenishment cycle would.
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from orderops.domain.events import EventType
 from orderops.sim.catalog import CATALOGUE, WAREHOUSES
@@ -17,6 +17,9 @@ from orderops.sim.facts import OrderPlan
 
 RESTOCK_FLOOR = 5
 RESTOCK_QUANTITY = 120
+PROBE_DELAY = timedelta(minutes=5)
+"""An injected shortfall: the store reports the level it cannot cover this long after the order."""
+PICK, PROBE, RESTOCK = 0, 1, 2
 
 
 def inventory_events(
@@ -27,21 +30,35 @@ def inventory_events(
         for product in CATALOGUE
         for warehouse in WAREHOUSES
     }
-    picks: list[tuple[datetime, int, OrderPlan]] = [
-        (order.shipment.picked_at, index, order)
+    actions: list[tuple[datetime, int, int, OrderPlan]] = [
+        (order.shipment.picked_at, index, PICK, order)
         for index, order in enumerate(orders)
         if order.shipment is not None
     ]
-    picks.sort(key=lambda pick: (pick[0], pick[1]))
+    for index, order in enumerate(orders):
+        if order.restock_at is not None:
+            actions.append((order.placed_at + PROBE_DELAY, index, PROBE, order))
+            actions.append((order.restock_at, index, RESTOCK, order))
+    actions.sort(key=lambda action: action[:3])
     events: list[Event] = []
-    for picked_at, _, order in picks:
+    for at, _, kind, order in actions:
+        if kind == PROBE:
+            key = (order.lines[0].product.sku, order.location)
+            events.append(_level(renderer, at, order.order_ref, key, levels[key]))
+            continue
+        if kind == RESTOCK:
+            key = (order.lines[0].product.sku, order.location)
+            # Enough that the level left after this order's own pick still covers the line.
+            levels[key] += order.lines[0].quantity * 2 + RESTOCK_QUANTITY
+            events.append(_level(renderer, at, None, key, levels[key]))
+            continue
         for line in order.lines:
-            key = (line.product.sku, order.location)
+            key = (line.product.sku, line.location or order.location)
             if levels[key] - line.quantity < RESTOCK_FLOOR:
                 levels[key] += RESTOCK_QUANTITY
-                events.append(_level(renderer, picked_at, None, key, levels[key]))
+                events.append(_level(renderer, at, None, key, levels[key]))
             levels[key] -= line.quantity
-            events.append(_level(renderer, picked_at, order.order_ref, key, levels[key]))
+            events.append(_level(renderer, at, order.order_ref, key, levels[key]))
     return events
 
 

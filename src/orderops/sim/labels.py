@@ -16,6 +16,7 @@ from typing import Any
 from orderops.domain.cases import ExceptionType
 from orderops.domain.events import EventType
 from orderops.domain.statuses import PaymentStatus, TrackingStatus
+from orderops.sim.label_rules import extended_labels
 
 GOOD_PAYMENT = frozenset({PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED})
 
@@ -32,20 +33,39 @@ class _OrderFacts:
         self.promised_by: datetime | None = None
         self.payments: dict[str, PaymentStatus] = {}
         self.cancelled = False
-        self.delivered_at: datetime | None = None
+        self.first_label_at: datetime | None = None
+        self.deliveries: dict[str, datetime | None] = {}
+        """Per tracking number, its first delivery scan (None while on its way)."""
+
+    @property
+    def delivered_at(self) -> datetime | None:
+        """Delivered once every parcel is, as the desk's projection counts it."""
+        done = list(self.deliveries.values())
+        if not done or any(d is None for d in done):
+            return None
+        return max(d for d in done if d is not None)
 
     def has_good_payment(self) -> bool:
         return any(status in GOOD_PAYMENT for status in self.payments.values())
 
 
-def derive_labels(events: Iterable[Mapping[str, Any]], *, end: datetime) -> list[Label]:
+def derive_labels(
+    events: Iterable[Mapping[str, Any]],
+    *,
+    end: datetime,
+    types: frozenset[ExceptionType] = frozenset(),
+) -> list[Label]:
     """Apply the labelling rules to a time-sorted event stream observed up to ``end``.
 
     - ``payment_failed`` at the time of a failed payment that arrives while the order
       has no authorized or captured payment (once per order);
     - ``shipment_late`` at ``promised_by`` for an order not cancelled, holding a good
-      payment, whose promise passed before ``end`` with no delivery scan by then.
+      payment, whose promise passed before ``end`` with no delivery scan by then;
+    - ``shipment_delay_predicted`` at ``promised_by`` for every such late order whose
+      label was bought before the promise (what a perfect predictor would have flagged);
+    - the other ``types`` by the rules of ``sim.label_rules``.
     """
+    events = list(events)
     orders: dict[str, _OrderFacts] = {}
     order_of_tracking: dict[str, str] = {}
     labels: list[Label] = []
@@ -74,18 +94,31 @@ def derive_labels(events: Iterable[Mapping[str, Any]], *, end: datetime) -> list
             facts.payments[data["payment_ref"]] = status
         elif kind is EventType.SHIPMENT_CREATED:
             order_of_tracking[data["tracking_number"]] = data["order_ref"]
+            facts = orders.setdefault(data["order_ref"], _OrderFacts())
+            facts.deliveries.setdefault(data["tracking_number"], None)
+            if facts.first_label_at is None:
+                facts.first_label_at = at
         elif kind is EventType.SHIPMENT_TRACKING:
             ref = order_of_tracking.get(data["tracking_number"], "")
             facts = orders.setdefault(ref, _OrderFacts())
+            number = data["tracking_number"]
             if (
                 TrackingStatus(data["status"]) is TrackingStatus.DELIVERED
-                and facts.delivered_at is None
+                and facts.deliveries.get(number) is None
             ):
-                facts.delivered_at = datetime.fromisoformat(data["occurred_at"])
+                facts.deliveries[number] = datetime.fromisoformat(data["occurred_at"])
     for ref, facts in orders.items():
         promised = facts.promised_by
         if promised is None or promised >= end or facts.cancelled or not facts.has_good_payment():
             continue
         if facts.delivered_at is None or facts.delivered_at > promised:
             labels.append(Label(ExceptionType.SHIPMENT_LATE, ref, promised))
+            predicted = ExceptionType.SHIPMENT_DELAY_PREDICTED
+            if predicted in types and facts.first_label_at and facts.first_label_at < promised:
+                labels.append(Label(predicted, ref, promised))
+    labels += [
+        Label(kind, ref, at)
+        for kind, ref, at in extended_labels(events, end=end, types=types)
+        if kind is not ExceptionType.SHIPMENT_DELAY_PREDICTED
+    ]
     return sorted(labels, key=lambda label: (label.at, label.type.value, label.order_ref))

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from orderops.sim.config import SimConfig
+from orderops.sim.config import LEGACY_TYPES, SimConfig
 from orderops.sim.emit import EventRenderer
 from orderops.sim.ids import IdFactory
+from orderops.sim.inject import OUTAGE, OUTAGE_SOURCE, has_outage, inject
 from orderops.sim.inventory import inventory_events
 from orderops.sim.labels import Label, derive_labels
 from orderops.sim.orders import plan_orders
@@ -33,13 +34,22 @@ def simulate(config: SimConfig) -> SimResult:
     """Run the store for ``config``; same config, same result, byte for byte."""
     rng = random.Random(config.seed)
     ids = IdFactory(rng)
-    orders = plan_orders(config, rng, ids)
+    orders = inject(config, plan_orders(config, rng, ids))
+    outage_from = config.end - OUTAGE if has_outage(config) else None
+    if outage_from is not None:
+        # The storefront feed is down: orders placed meanwhile are not seen at all.
+        orders = [order for order in orders if order.placed_at < outage_from]
     renderer = EventRenderer(ids)
     events = [event for order in orders for event in renderer.order_events(order)]
     events += inventory_events(rng, renderer, orders)
     end = config.end
     timed = [(datetime.fromisoformat(event["time"]), event) for event in events]
-    observed = [event for at, event in sorted(timed, key=lambda pair: pair[0]) if at <= end]
+    observed = [
+        event
+        for at, event in sorted(timed, key=lambda pair: pair[0])
+        if at <= end
+        and not (outage_from is not None and at >= outage_from and event["source"] == OUTAGE_SOURCE)
+    ]
     seen = {ref for event in observed if (ref := _customer_ref(event)) is not None}
     identities = {
         order.customer.ref: order.customer.person_id
@@ -49,7 +59,7 @@ def simulate(config: SimConfig) -> SimResult:
     return SimResult(
         config=config,
         events=observed,
-        labels=derive_labels(observed, end=end),
+        labels=derive_labels(observed, end=end, types=config.labelled_types - LEGACY_TYPES),
         identities=dict(sorted(identities.items())),
     )
 

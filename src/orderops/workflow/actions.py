@@ -8,7 +8,13 @@ fixed here), the action's status, the case's move and their records share one co
 
 The case waits in ``awaiting_approval`` while any of its actions does. When the last
 one is decided the case moves to ``approved`` if something in this round was approved,
-else to ``escalated`` (back to the desk: everything was rejected or expired).
+else to ``escalated`` (back to the desk: everything was rejected or expired). From
+``approved`` on, ``workflow.execution`` follows the effects to ``resolved`` or ``failed``.
+
+Every decision (a proposal, each approval or rejection, an automatic approval, an expiry)
+freezes the facts it was taken on as evidence first (``evidence.snapshots.freeze_facts``)
+and names that blob in its timeline entry and audit record (``data["snapshot"]``), so the
+order as the decider saw it can be fetched again however it changes afterwards.
 """
 
 from __future__ import annotations
@@ -33,13 +39,17 @@ from orderops.domain.cases import CaseStatus, check_transition
 from orderops.domain.clock import Clock
 from orderops.domain.decision_errors import EffectAlreadyQueued
 from orderops.domain.errors import IllegalTransition, NotFound
+from orderops.evidence.snapshots import freeze_facts
+from orderops.evidence.store import BlobStore
 from orderops.storage.tables import Action, Approval, Case
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.action_context import context_for
 from orderops.workflow.cases import record
+from orderops.workflow.execution import DECIDED_FOR, follow_through
 from orderops.workflow.policy_versions import ensure_pin, load_policy, pin_for
 from orderops.workflow.tenants import Principal
 from orderops.writeback.outbox import DuplicateEffect, enqueue
+from orderops.writeback.vendor_facts import queued_effects
 
 PROPOSABLE: frozenset[CaseStatus] = frozenset(
     {
@@ -142,6 +152,7 @@ def propose(
     params: dict[str, Any],
     principal: Principal,
     clock: Clock,
+    evidence: BlobStore,
     note: str | None = None,
 ) -> ActionView:
     now = clock.now()
@@ -151,6 +162,7 @@ def propose(
             raise IllegalTransition(f"a case in status {case.status} takes no new proposals")
         context = context_for(uow, case)
         planned = plan(kind, params, context)
+        snapshot = decision_snapshot(uow, case, evidence, at=now, actor=principal.identity)
         pin = ensure_pin(uow, case, now=now)
         policy = load_policy(uow, pin.policy_version)
         inputs = DecisionInputs(
@@ -201,6 +213,7 @@ def propose(
                 "policy_version": pin.policy_version,
                 "required": [str(r) for r in evaluation.required],
                 "approvals": evaluation.approvals,
+                "snapshot": snapshot,
             },
         )
         if evaluation.auto_approved:
@@ -213,6 +226,7 @@ def propose(
                 at=now,
                 actor=f"policy:{evaluation.auto_rule}",
                 provenance=auto_provenance(evaluation),
+                snapshot=snapshot,
             )
         else:
             action.status = check_action_transition(
@@ -232,6 +246,13 @@ def auto_provenance(evaluation: Evaluation) -> dict[str, Any]:
     }
 
 
+def decision_snapshot(
+    uow: UnitOfWork, case: Case, evidence: BlobStore, *, at: datetime, actor: str
+) -> str:
+    """Freeze the facts a decision on ``case`` is taken on; the blob id its records name."""
+    return freeze_facts(uow, case, store=evidence, now=at, actor=actor)
+
+
 def approve_now(
     uow: UnitOfWork,
     case: Case,
@@ -241,13 +262,19 @@ def approve_now(
     at: datetime,
     actor: str,
     provenance: dict[str, Any],
+    snapshot: str,
 ) -> list[str]:
-    """Final approval: queue the effects, mark the action, move the case. One transaction."""
-    planned = plan(action.kind, action.params, context or context_for(uow, case))
+    """Final approval: queue the effects, mark the action, move the case. One transaction.
+
+    Effects are queued in the vendor's terms (``writeback.vendor_effects``) with the case
+    and order named on the row, so a conflict finds its way back to the case.
+    """
+    context = context or context_for(uow, case)
+    planned = plan(action.kind, action.params, context)
     action.status = check_action_transition(ActionStatus(action.status), ActionStatus.APPROVED)
     action.decided_at = at
     queued: list[dict[str, Any]] = []
-    for index, effect in enumerate(planned.effects):
+    for index, effect in enumerate(queued_effects(uow, case, planned.effects, context)):
         key = f"{action.id}:{index}"
         try:
             message_id = enqueue(
@@ -258,6 +285,8 @@ def approve_now(
                 payload={**effect.payload, "action_id": action.id, "case_id": case.id},
                 now=at,
                 action_id=action.id,
+                case_id=case.id,
+                order_ref=case.order_ref,
             )
         except DuplicateEffect as exc:
             raise EffectAlreadyQueued(exc.message) from exc
@@ -276,7 +305,13 @@ def approve_now(
         actor=actor,
         kind="action_approved",
         summary=f"{action.kind} approved; {len(queued)} effect(s) queued",
-        data={"action_id": action.id, "kind": action.kind, **provenance, "effects": queued},
+        data={
+            "action_id": action.id,
+            "kind": action.kind,
+            **provenance,
+            "effects": queued,
+            "snapshot": snapshot,
+        },
     )
     settle_case(uow, case, at=at, actor=actor)
     return [q["outbox_id"] for q in queued]
@@ -296,11 +331,13 @@ def settle_case(uow: UnitOfWork, case: Case, *, at: datetime, actor: str) -> Non
     pin = pin_for(uow, case)
     current_round = pin.decision_round if pin is not None else 0
     approved = any(
-        a.status == ActionStatus.APPROVED and (a.evaluation or {}).get("round") == current_round
+        a.status in DECIDED_FOR and (a.evaluation or {}).get("round") == current_round
         for a in actions
     )
     if approved:
         move_case(uow, case, CaseStatus.APPROVED, at=at, actor=actor, summary="Actions approved")
+        # Effects queued earlier in the round may already be under way or done.
+        follow_through(uow, case, at=at)
     else:
         move_case(
             uow,

@@ -8,6 +8,9 @@ policy still needs it. The decision that completes the requirement calls
 
 The action row is locked while deciding (FOR UPDATE on PostgreSQL; SQLite writers are
 serialised), so two approvers racing cannot both complete it.
+
+Each decision (approval, rejection, expiry) first freezes the case's facts as evidence in
+the blob store passed in (``evidence``) and names the blob in its records.
 """
 
 from __future__ import annotations
@@ -43,12 +46,14 @@ from orderops.domain.decision_errors import (
     SelfApproval,
 )
 from orderops.domain.roles import Role
+from orderops.evidence.store import BlobStore
 from orderops.storage.base import new_id
 from orderops.storage.tables import Action, Approval
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.actions import (
     ActionView,
     approve_now,
+    decision_snapshot,
     decisions_of,
     get_action,
     get_case,
@@ -92,10 +97,13 @@ def approve(
     action_id: str,
     principal: Principal,
     clock: Clock,
+    evidence: BlobStore,
     reason: str | None = None,
 ) -> ActionView:
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
-        action = approve_in(uow, action_id, principal=principal, at=clock.now(), reason=reason)
+        action = approve_in(
+            uow, action_id, principal=principal, at=clock.now(), reason=reason, evidence=evidence
+        )
         uow.commit()
         return view(uow, action)
 
@@ -107,6 +115,7 @@ def approve_many(
     action_ids: Sequence[str],
     principal: Principal,
     clock: Clock,
+    evidence: BlobStore,
     reason: str | None = None,
 ) -> list[ActionView]:
     """One call, many actions of one kind (an incident): the same checks for each, one
@@ -120,7 +129,15 @@ def approve_many(
         if len(kinds) != 1:
             raise InvalidAction(f"a bulk approval needs actions of one kind, got {sorted(kinds)}")
         actions = [
-            approve_in(uow, i, principal=principal, at=now, reason=reason, bulk_id=bulk_id)
+            approve_in(
+                uow,
+                i,
+                principal=principal,
+                at=now,
+                reason=reason,
+                evidence=evidence,
+                bulk_id=bulk_id,
+            )
             for i in ids
         ]
         uow.audit.append(
@@ -142,6 +159,7 @@ def approve_in(
     principal: Principal,
     at: datetime,
     reason: str | None,
+    evidence: BlobStore,
     bulk_id: str | None = None,
 ) -> Action:
     """Record one approval in the caller's transaction; finalize if it completes the need."""
@@ -156,6 +174,7 @@ def approve_in(
     )
     done = progress(evaluation, [*prior, me])
     case = get_case(uow, action.case_id)
+    snapshot = decision_snapshot(uow, case, evidence, at=at, actor=principal.identity)
     people = [a.identity for a in prior] + [me.identity]
     if done.complete:
         approve_now(
@@ -173,6 +192,7 @@ def approve_in(
                 "matched_rules": list(evaluation.matched_rules),
                 "bulk_id": bulk_id,
             },
+            snapshot=snapshot,
         )
     else:
         record(
@@ -188,6 +208,7 @@ def approve_in(
                 "remaining": done.remaining,
                 "missing": [str(m) for m in done.missing],
                 "bulk_id": bulk_id,
+                "snapshot": snapshot,
             },
         )
     return action
@@ -200,6 +221,7 @@ def reject(
     action_id: str,
     principal: Principal,
     clock: Clock,
+    evidence: BlobStore,
     reason: str,
 ) -> ActionView:
     """Any one qualified rejection ends the action (a veto); the proposer may withdraw."""
@@ -214,6 +236,7 @@ def reject(
         action.status = check_action_transition(ActionStatus(action.status), ActionStatus.REJECTED)
         action.decided_at = now
         case = get_case(uow, action.case_id)
+        snapshot = decision_snapshot(uow, case, evidence, at=now, actor=principal.identity)
         record(
             uow,
             case,
@@ -225,6 +248,7 @@ def reject(
                 "action_id": action.id,
                 "reason": reason,
                 "policy_version": action.policy_version,
+                "snapshot": snapshot,
             },
         )
         settle_case(uow, case, at=now, actor=principal.identity)
@@ -233,7 +257,12 @@ def reject(
 
 
 def expire_due(
-    sessions: sessionmaker[Session], *, tenant_id: str, clock: Clock, limit: int = 500
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    clock: Clock,
+    evidence: BlobStore,
+    limit: int = 500,
 ) -> list[str]:
     """Expire approval requests past their time; each records the rule and what it saw."""
     now = clock.now()
@@ -258,6 +287,7 @@ def expire_due(
             action.decided_at = now
             case = get_case(uow, action.case_id)
             evaluation = stored_evaluation(action)
+            snapshot = decision_snapshot(uow, case, evidence, at=now, actor=f"policy:{EXPIRY_RULE}")
             record(
                 uow,
                 case,
@@ -271,6 +301,7 @@ def expire_due(
                     "rule": EXPIRY_RULE,
                     "policy_version": action.policy_version,
                     "inputs": _expiry_inputs(uow, action, evaluation, now),
+                    "snapshot": snapshot,
                 },
             )
             settle_case(uow, case, at=now, actor=f"policy:{EXPIRY_RULE}")

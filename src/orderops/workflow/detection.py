@@ -1,31 +1,103 @@
-"""Run the detectors on one order and turn their verdicts into case changes."""
+"""Run the detectors on one order and turn their verdicts into case changes.
+
+Time-based verdicts open cases only from a sweep: during a backfill an event-time
+view would see promises pass before the scans that kept them have been replayed.
+Instead each evaluation leaves the order's ``next_check_at`` (the earliest deadline
+any detector is waiting for, or "now" when a deadline already passed), which is the
+sweep's durable work list: a restart loses nothing and a sweep re-reads nothing idle.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 
-from orderops.detect.rules import DETECTORS, Detector
-from orderops.domain.facts import OrderSnapshot, ShipmentFact
+from sqlalchemy import func, select
+
+from orderops.detect.registry import DETECTORS
+from orderops.detect.silence import SOURCE_PREFIX
+from orderops.detect.thresholds import DEFAULT_CONFIG, DetectorConfig, config_from_policy
+from orderops.detect.verdict import Detector, Verdict
+from orderops.domain.facts import (
+    FraudFact,
+    LineFact,
+    OrderSnapshot,
+    ShipmentFact,
+    TicketFact,
+)
+from orderops.domain.policy import parse_policy
 from orderops.domain.statuses import FinancialStatus, OrderStatus
-from orderops.storage.tables import Order
+from orderops.storage.tables import Case, Order
+from orderops.storage.tables.imports import TenantPolicy
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import CaseChange, CaseEvent, clear_exception, raise_exception
+from orderops.workflow.impact import score_case
+from orderops.workflow.incidents import attach_to_incident, release_from_incident
 from orderops.workflow.projector import payment_fact
+from orderops.workflow.recurrence import recurrence_for
 from orderops.workflow.routing import route_case
 from orderops.workflow.sla import cancel_timers
 
+_CONFIGS: dict[str, DetectorConfig] = {}
+
+
+def detector_config(uow: UnitOfWork) -> DetectorConfig:
+    """The tenant's detector settings from its current policy (defaults without one).
+
+    Parsed settings are cached by the stored document itself, so two databases (or two
+    tenants) holding different policies under the same version number never share one.
+    """
+    newest = (
+        select(func.max(TenantPolicy.version))
+        .where(TenantPolicy.tenant_id == uow.tenant_id)
+        .scalar_subquery()
+    )
+    row = uow.session.execute(
+        select(TenantPolicy.version, TenantPolicy.body).where(
+            TenantPolicy.tenant_id == uow.tenant_id, TenantPolicy.version == newest
+        )
+    ).first()
+    if row is None:
+        return DEFAULT_CONFIG
+    version, body = row
+    key = json.dumps(body, sort_keys=True, default=str)
+    if key not in _CONFIGS:
+        _CONFIGS[key] = config_from_policy(parse_policy(body), version=int(version), strict=False)
+    return _CONFIGS[key]
+
 
 def snapshot(uow: UnitOfWork, order: Order) -> OrderSnapshot:
-    shipments = []
-    for shipment in uow.commerce.shipments_for(order.order_ref):
-        shipments.append(
-            ShipmentFact(
-                carrier=shipment.carrier,
-                tracking_number=shipment.tracking_number,
-                status=shipment.status,
-                status_at=shipment.status_at,
-                delivered_at=shipment.delivered_at,
-                last_location=shipment.last_location,
+    repo = uow.commerce
+    shipments = [
+        ShipmentFact(
+            carrier=shipment.carrier,
+            tracking_number=shipment.tracking_number,
+            status=shipment.status,
+            status_at=shipment.status_at,
+            delivered_at=shipment.delivered_at,
+            last_location=shipment.last_location,
+            label_at=shipment.created_at if shipment.shipment_ref else None,
+            first_scan_at=shipment.first_scan_at,
+            last_message=shipment.last_message,
+            origin_location=shipment.origin_location,
+            service=shipment.service,
+            estimated_delivery=shipment.estimated_delivery,
+        )
+        for shipment in repo.shipments_for(order.order_ref)
+    ]
+    lines = []
+    for line in order.lines:
+        location = line.location or order.location
+        position = repo.inventory(line.sku, location) if location else None
+        lines.append(
+            LineFact(
+                sku=line.sku,
+                quantity=line.quantity,
+                location=line.location,
+                available=position.available if position is not None else None,
+                short_since=line.short_since,
+                short_cleared_at=line.short_cleared_at,
             )
         )
     return OrderSnapshot(
@@ -38,8 +110,20 @@ def snapshot(uow: UnitOfWork, order: Order) -> OrderSnapshot:
         promised_by=order.promised_by,
         financial_status=FinancialStatus(order.financial_status),
         delivered_at=order.delivered_at,
-        payments=tuple(payment_fact(p) for p in uow.commerce.payments_for(order.order_ref)),
+        payments=tuple(payment_fact(p) for p in repo.payments_for(order.order_ref)),
         shipments=tuple(shipments),
+        cancelled_at=order.cancelled_at,
+        location=order.location,
+        ship_to=order.ship_to,
+        lines=tuple(lines),
+        fraud_signals=tuple(
+            FraudFact(kind=s.kind, occurred_at=s.occurred_at, score=s.score, detail=s.detail)
+            for s in repo.fraud_signals_for(order.order_ref)
+        ),
+        tickets=tuple(
+            TicketFact(ticket_ref=t.ticket_ref, opened_at=t.opened_at, status=t.status)
+            for t in repo.tickets_for(order.order_ref)
+        ),
     )
 
 
@@ -54,36 +138,84 @@ def evaluate_order(
     now: datetime,
     from_sweep: bool,
     inbox_id: str | None = None,
-    detectors: tuple[Detector, ...] = DETECTORS,
+    detectors: Sequence[Detector] = DETECTORS,
+    config: DetectorConfig | None = None,
 ) -> list[CaseEvent]:
-    """Judge the order with every detector; open, merge or resolve cases accordingly.
-
-    Time-based detectors open cases only from a sweep: during a backfill an event-time
-    view would see promises pass before the scans that kept them have been replayed.
-    """
+    """Judge the order with every enabled detector; open, merge or resolve cases accordingly."""
+    if order.order_ref.startswith(SOURCE_PREFIX):
+        return []  # a source's synthetic order: only the silence sweep judges it
+    config = config or detector_config(uow)
     facts = snapshot(uow, order)
     cases = uow.cases.by_type_for_order(order.id)
     changes: list[CaseEvent] = []
+    checks: list[datetime] = []
     for detector in detectors:
-        verdict = detector.judge(facts, now=now)
-        if verdict.detected and (from_sweep or detector.opens_on_events):
-            change = raise_exception(
-                uow,
-                order=order,
-                existing=cases.get(verdict.exception_type),
-                verdict=verdict,
-                now=now,
-                inbox_id=inbox_id,
-            )
-            if change:
-                changes.append(change)
-                cases = uow.cases.by_type_for_order(order.id)
-                if change.change in _NEEDS_ROUTING and not verdict.cleared:
-                    route_case(uow, cases[verdict.exception_type], now=now)
-        if verdict.cleared:
-            case = cases.get(verdict.exception_type)
-            change = clear_exception(uow, case=case, verdict=verdict, now=now, inbox_id=inbox_id)
-            if change and case is not None:
-                changes.append(change)
-                cancel_timers(uow, case, now=now)
+        if not config.enabled(detector.exception_type):
+            continue
+        verdict = detector.judge(
+            facts, now=now, thresholds=config.thresholds(detector.exception_type)
+        )
+        may_open = from_sweep or (detector.opens_on_events and not verdict.time_based)
+        waiting = not may_open and not _covered(cases.get(verdict.exception_type), verdict)
+        if verdict.detected and waiting:
+            checks.append(min(verdict.detected_at or now, now))
+        if verdict.recheck_at is not None:
+            checks.append(verdict.recheck_at)
+        new = apply_verdict(
+            uow, order, verdict, cases=cases, now=now, inbox_id=inbox_id, may_open=may_open
+        )
+        if new:
+            changes += new
+            cases = uow.cases.by_type_for_order(order.id)
+    order.next_check_at = min(checks, default=None)
     return changes
+
+
+def apply_verdict(
+    uow: UnitOfWork,
+    order: Order,
+    verdict: Verdict,
+    *,
+    cases: dict[str, Case],
+    now: datetime,
+    inbox_id: str | None,
+    may_open: bool,
+) -> list[CaseEvent]:
+    """Open or merge (when allowed), then resolve if the blocker is gone."""
+    changes: list[CaseEvent] = []
+    if verdict.detected and may_open:
+        change = raise_exception(
+            uow,
+            order=order,
+            existing=cases.get(verdict.exception_type),
+            verdict=verdict,
+            now=now,
+            inbox_id=inbox_id,
+        )
+        if change:
+            changes.append(change)
+            cases = uow.cases.by_type_for_order(order.id)
+            if change.change in _NEEDS_ROUTING and not verdict.cleared:
+                _take_in(uow, cases[verdict.exception_type], now=now)
+    if verdict.cleared:
+        case = cases.get(verdict.exception_type)
+        change = clear_exception(uow, case=case, verdict=verdict, now=now, inbox_id=inbox_id)
+        if change and case is not None:
+            changes.append(change)
+            cancel_timers(uow, case, now=now)
+            release_from_incident(uow, case, now=now)
+    return changes
+
+
+def _take_in(uow: UnitOfWork, case: Case, *, now: datetime) -> None:
+    """What a newly open case gets before anyone sees it: a queue and SLA, its impact and
+    priority, its recurrence, and its incident when many cases share its root cause."""
+    route_case(uow, case, now=now)
+    score_case(uow, case, now=now)
+    recurrence_for(uow, case, now=now)
+    attach_to_incident(uow, case, now=now)
+
+
+def _covered(case: Case | None, verdict: Verdict) -> bool:
+    """A case already holds this very signal: no sweep is needed to open it."""
+    return case is not None and case.facts.get("evidence_key") == verdict.evidence_key

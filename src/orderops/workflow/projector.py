@@ -23,7 +23,7 @@ from orderops.domain.events import (
     TicketData,
     TrackingData,
 )
-from orderops.domain.facts import PaymentFact, derive_financial_status
+from orderops.domain.facts import CAPTURED_STATUSES, PaymentFact, derive_financial_status
 from orderops.domain.statuses import (
     FinancialStatus,
     FulfillmentStatus,
@@ -161,6 +161,7 @@ def _order(
     order.ship_to = data.ship_to.model_dump() if data.ship_to else None
     order.source_updated_at = at
     order.updated_at = now
+    earlier = {(line.sku, line.location): line for line in order.lines}
     order.lines = [
         OrderLineRow(
             tenant_id=repo.tenant_id,
@@ -173,7 +174,14 @@ def _order(
         )
         for i, line in enumerate(data.lines)
     ]
+    for row in order.lines:
+        if (kept := earlier.get((row.sku, row.location))) is not None:
+            row.short_since, row.short_cleared_at = kept.short_since, kept.short_cleared_at
     repo.flush()
+    for row in order.lines:
+        position = repo.inventory(row.sku, row.location or order.location or "")
+        if position is not None:
+            _track_shortfall(repo, order, row, available=position.available, at=at)
     refresh_order_rollups(repo, order)
     verb = "placed" if created else "updated"
     return Projection(
@@ -206,7 +214,8 @@ def _payment(
             provider=data.provider, payment_ref=data.payment_ref, status_at=at, created_at=at
         )
         repo.add(payment)
-    elif at < payment.status_at:
+    _stamp_payment(payment, data, at=at)
+    if at < payment.status_at:
         return Projection(
             _refs(data.order_ref or payment.order_ref), summary="older payment update ignored"
         )
@@ -245,6 +254,9 @@ def _shipment(
     repo.flush()
     if (order := repo.order_by_ref(data.order_ref)) is not None:
         refresh_order_rollups(repo, order)
+        for row in order.lines:
+            if (row.location or order.location) == data.origin_location:
+                _end_shortfall(row, at=at)
     return Projection(
         frozenset({data.order_ref}), summary=f"label created, {data.carrier} {data.tracking_number}"
     )
@@ -275,9 +287,14 @@ def _tracking(
             message=data.message,
         )
     )
+    if data.status is not TrackingStatus.LABEL_CREATED and (
+        shipment.first_scan_at is None or data.occurred_at < shipment.first_scan_at
+    ):
+        shipment.first_scan_at = data.occurred_at
     if data.occurred_at >= shipment.status_at:
         shipment.status = data.status
         shipment.status_at = data.occurred_at
+        shipment.last_message = data.message
         shipment.last_location = data.location or shipment.last_location
         shipment.estimated_delivery = data.estimated_delivery or shipment.estimated_delivery
     if data.status is TrackingStatus.DELIVERED and (
@@ -307,7 +324,49 @@ def _inventory(repo: CommerceRepository, data: InventoryLevelData, *, at: dateti
         )
     elif at >= position.as_of:
         position.available, position.on_hand, position.as_of = data.available, data.on_hand, at
-    return Projection(frozenset(), summary=f"stock {data.sku}@{data.location} = {data.available}")
+    else:
+        return Projection(frozenset(), summary="older stock level ignored")
+    touched: set[str] = set()
+    for order, row in repo.waiting_lines(data.sku, data.location):
+        _track_shortfall(repo, order, row, available=data.available, at=at)
+        touched.add(order.order_ref)
+    return Projection(
+        frozenset(touched), summary=f"stock {data.sku}@{data.location} = {data.available}"
+    )
+
+
+def _track_shortfall(
+    repo: CommerceRepository, order: Order, row: OrderLineRow, *, available: int, at: datetime
+) -> None:
+    """Keep when the line's latest shortfall began and ended (substitution reads both)."""
+    location = row.location or order.location
+    if any(s.origin_location == location for s in repo.shipments_for(order.order_ref)):
+        return
+    if row.quantity > available:
+        if row.short_since is None or row.short_cleared_at is not None:
+            row.short_since, row.short_cleared_at = max(at, order.placed_at), None
+    else:
+        _end_shortfall(row, at=at)
+
+
+def _end_shortfall(row: OrderLineRow, *, at: datetime) -> None:
+    if row.short_since is not None and row.short_cleared_at is None:
+        row.short_cleared_at = max(at, row.short_since)
+
+
+def _stamp_payment(payment: Payment, data: PaymentData, *, at: datetime) -> None:
+    """Remember when money was first held, taken and fully returned, whatever arrives late."""
+    if data.status is PaymentStatus.AUTHORIZED and (
+        payment.authorized_at is None or at < payment.authorized_at
+    ):
+        payment.authorized_at = at
+    if data.status in CAPTURED_STATUSES and (
+        payment.captured_at is None or at < payment.captured_at
+    ):
+        payment.captured_at = at
+    fully = data.amount_refunded_minor > 0 and data.amount_refunded_minor >= data.amount_minor
+    if fully and (payment.refunded_at is None or at < payment.refunded_at):
+        payment.refunded_at = at
 
 
 def _ticket(repo: CommerceRepository, data: TicketData, *, at: datetime) -> Projection:
@@ -353,6 +412,10 @@ def payment_fact(payment: Payment) -> PaymentFact:
         status_at=payment.status_at,
         failure_code=payment.failure_code,
         failure_message=payment.failure_message,
+        created_at=payment.created_at,
+        authorized_at=payment.authorized_at,
+        captured_at=payment.captured_at,
+        refunded_at=payment.refunded_at,
     )
 
 

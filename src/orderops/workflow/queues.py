@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 
 from orderops.domain.errors import NotFound
-from orderops.domain.routing import Priority, QueueKind
+from orderops.domain.routing import QueueKind, parse_priority
 from orderops.storage.repositories.queues import queues_of
 from orderops.storage.tables.queues import Queue, QueueMember
 from orderops.storage.uow import UnitOfWork
@@ -67,11 +67,12 @@ def configure_queue(
 ) -> Queue:
     """Set a queue's kind, escalation target and per-priority SLA overrides (in minutes)."""
     if sla_minutes is not None:
-        unknown = set(sla_minutes) - {str(p) for p in Priority}
-        if unknown or any(m <= 0 for m in sla_minutes.values()):
-            raise ValueError(
-                f"SLA overrides need known priorities and positive minutes: {sla_minutes}"
-            )
+        try:  # legacy words (urgent, high, ...) are stored under their P1-P4 names
+            sla_minutes = {str(parse_priority(k)): m for k, m in sla_minutes.items()}
+        except ValueError as exc:
+            raise ValueError(f"SLA overrides need known priorities: {exc}") from exc
+        if any(m <= 0 for m in sla_minutes.values()):
+            raise ValueError(f"SLA overrides need positive minutes: {sla_minutes}")
     if escalation_queue == name:
         raise ValueError(f"queue {name} cannot escalate to itself")
     queue = ensure_queue(uow, name, now=now)

@@ -19,10 +19,16 @@ from orderops.domain.actions import ActionKind, ActionStatus, catalogue
 from orderops.domain.approval_policy import DecisionInputs, Evaluation, evaluate, progress
 from orderops.domain.cases import CLOSED_STATUSES
 from orderops.domain.clock import Clock
+from orderops.evidence.store import BlobStore
 from orderops.storage.tables import Action, Case
 from orderops.storage.tables.access import CasePolicyPin
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.actions import approve_now, auto_provenance, decisions_of
+from orderops.workflow.actions import (
+    approve_now,
+    auto_provenance,
+    decision_snapshot,
+    decisions_of,
+)
 from orderops.workflow.approvals import approvers_of, stored_evaluation
 from orderops.workflow.cases import record
 from orderops.workflow.policy_versions import current_version, load_policy, version_info
@@ -42,9 +48,12 @@ def reevaluate_open_cases(
     tenant_id: str,
     actor: str,
     clock: Clock,
+    evidence: BlobStore,
     to_version: int | None = None,
     case_ids: list[str] | None = None,
 ) -> list[CaseReevaluation]:
+    """Re-judge each open case's awaiting actions; an approval this brings about names a
+    snapshot of the case's facts at re-evaluation, like any other decision."""
     now = clock.now()
     closed = [str(s) for s in CLOSED_STATUSES]
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
@@ -94,7 +103,9 @@ def reevaluate_open_cases(
                     **new.as_json(),
                     "round": (action.evaluation or {}).get("round"),
                 }
-                outcomes.append(_apply(uow, case, action, old, new, actor=actor, at=now))
+                outcomes.append(
+                    _apply(uow, case, action, old, new, actor=actor, at=now, evidence=evidence)
+                )
             record(
                 uow,
                 case,
@@ -122,10 +133,13 @@ def _apply(
     *,
     actor: str,
     at: Any,
+    evidence: BlobStore,
 ) -> dict[str, Any]:
     approvers = approvers_of(decisions_of(uow, action.id))
     outcome = "awaiting_approval"
-    if new.auto_approved:
+    deciding = new.auto_approved or progress(new, approvers).complete
+    snapshot = decision_snapshot(uow, case, evidence, at=at, actor=actor) if deciding else None
+    if new.auto_approved and snapshot is not None:
         action.auto_rule = new.auto_rule
         approve_now(
             uow,
@@ -135,9 +149,10 @@ def _apply(
             at=at,
             actor=f"policy:{new.auto_rule}",
             provenance=auto_provenance(new),
+            snapshot=snapshot,
         )
         outcome = "auto_approved"
-    elif progress(new, approvers).complete:
+    elif snapshot is not None:
         approve_now(
             uow,
             case,
@@ -152,6 +167,7 @@ def _apply(
                 "approvers": [a.identity for a in approvers],
                 "inputs": new.inputs.as_json(),
             },
+            snapshot=snapshot,
         )
         outcome = "approved"
     return {

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from orderops.domain.cases import CaseStatus, check_transition, is_open
 from orderops.domain.clock import Clock
 from orderops.domain.errors import IllegalTransition
-from orderops.domain.routing import Priority, QueueKind
+from orderops.domain.routing import QueueKind, parse_priority
 from orderops.domain.sla import sla_due
 from orderops.storage.repositories.queues import queues_of
 from orderops.storage.tables import Case
@@ -80,7 +80,7 @@ def cancel_timers(
 def schedule_sla(uow: UnitOfWork, case: Case, *, now: datetime) -> CaseTimer:
     """Start the response clock for the case's queue and priority from ``now``."""
     queue = ensure_queue(uow, case.queue or QueueKind.OPS, now=now)
-    due = sla_due(now, Priority(case.priority), queue.sla_minutes)
+    due = sla_due(now, parse_priority(case.priority), queue.sla_minutes)
     return schedule_timer(uow, case, kind=TimerKind.SLA_BREACH, due_at=due, now=now)
 
 

@@ -1,33 +1,174 @@
-"""Time-based sweeps: judge orders whose deadline has passed since the last look.
+"""Time-based sweeps: judge the orders whose next deadline has come, and silent sources.
 
 Sweeps read state, not timers kept in memory, so a restart misses nothing: whatever
-became due while the worker was down is found on its next pass.
+became due while the worker was down is found on its next pass. Each order carries
+``next_check_at`` (left by its last evaluation), so a pass touches only the orders a
+deadline is waiting on, never the whole order book.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from orderops.detect.registry import DETECTORS, build_detectors
+from orderops.detect.silence import (
+    SOURCE_PREFIX,
+    SourceActivity,
+    judge_source,
+    silence_order_ref,
+)
+from orderops.detect.thresholds import DetectorConfig
+from orderops.detect.verdict import Detector
+from orderops.domain.cases import ExceptionType
 from orderops.domain.clock import Clock
+from orderops.domain.statuses import FinancialStatus, FulfillmentStatus, OrderStatus
+from orderops.storage.tables import InboxEvent, Order
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import CaseEvent
-from orderops.workflow.detection import evaluate_order
+from orderops.workflow.detection import apply_verdict, detector_config, evaluate_order
 
 
-def sweep_late_orders(
-    sessions: sessionmaker[Session], *, tenant_id: str, clock: Clock, batch: int = 200
+def sweep(
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    clock: Clock,
+    batch: int = 200,
+    detectors: Sequence[Detector] = DETECTORS,
 ) -> list[CaseEvent]:
+    """One pass: every order due by now, then every source's silence, for one tenant."""
     changes: list[CaseEvent] = []
     seen: set[str] = set()
     while True:
         with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
             now = clock.now()
-            candidates = [
-                o for o in uow.commerce.late_candidates(now=now, limit=batch) if o.id not in seen
+            config = detector_config(uow)
+            due = [
+                o for o in _due_orders(uow, now=now, limit=batch + len(seen)) if o.id not in seen
             ]
-            if not candidates:
+            if not due:
+                changes += sweep_sources(uow, now=now, config=config)
+                uow.commit()
                 return changes
-            for order in candidates:
+            for order in due[:batch]:
                 seen.add(order.id)
-                changes += evaluate_order(uow, order, now=now, from_sweep=True)
+                changes += evaluate_order(
+                    uow, order, now=now, from_sweep=True, detectors=detectors, config=config
+                )
             uow.commit()
+
+
+_SCORED: dict[tuple[str, float], tuple[Detector, ...]] = {}
+
+
+def detectors_for(models_dir: Path) -> tuple[Detector, ...]:
+    """The registry, with the predicted-delay detector scoring when a model file exists.
+
+    Loaded once per model file (keyed by its modification time), so a worker picks up a
+    newly trained model on its next pass and never trains one itself.
+    """
+    files = sorted(models_dir.glob("**/delay-*.joblib")) if models_dir.is_dir() else []
+    if not files:
+        return DETECTORS
+    newest = max(files, key=lambda f: f.stat().st_mtime)
+    key = (str(newest.parent), newest.stat().st_mtime)
+    if key not in _SCORED:
+        from orderops.detect.model_store import load_latest
+
+        _SCORED[key] = build_detectors(delay_scorer=load_latest(newest.parent))
+    return _SCORED[key]
+
+
+def sweep_late_orders(
+    sessions: sessionmaker[Session], *, tenant_id: str, clock: Clock, batch: int = 200
+) -> list[CaseEvent]:
+    """The name callers used when lateness was the only time-based rule; runs ``sweep``."""
+    return sweep(sessions, tenant_id=tenant_id, clock=clock, batch=batch)
+
+
+def _due_orders(uow: UnitOfWork, *, now: datetime, limit: int) -> Sequence[Order]:
+    return uow.session.scalars(
+        select(Order)
+        .where(
+            Order.tenant_id == uow.tenant_id,
+            Order.next_check_at.is_not(None),
+            Order.next_check_at <= now,
+        )
+        .order_by(Order.next_check_at, Order.id)
+        .limit(limit)
+    ).all()
+
+
+def source_activity(uow: UnitOfWork, *, lookback: timedelta) -> list[SourceActivity]:
+    """Per source: its last event and how many arrived in the lookback before it."""
+    lasts = uow.session.execute(
+        select(InboxEvent.source, func.max(InboxEvent.event_time))
+        .where(InboxEvent.tenant_id == uow.tenant_id)
+        .group_by(InboxEvent.source)
+        .order_by(InboxEvent.source)
+    ).all()
+    activity = []
+    for source, last in lasts:
+        count, first = uow.session.execute(
+            select(func.count(), func.min(InboxEvent.event_time)).where(
+                InboxEvent.tenant_id == uow.tenant_id,
+                InboxEvent.source == source,
+                InboxEvent.event_time >= last - lookback,
+            )
+        ).one()
+        activity.append(
+            SourceActivity(
+                source=source, last_event_at=last, events_in_lookback=count, first_in_lookback=first
+            )
+        )
+    return activity
+
+
+def sweep_sources(uow: UnitOfWork, *, now: datetime, config: DetectorConfig) -> list[CaseEvent]:
+    """Open or resolve ``integration_silence`` cases, one per source (a synthetic order)."""
+    kind = ExceptionType.INTEGRATION_SILENCE
+    if not config.enabled(kind):
+        return []
+    thresholds = config.thresholds(kind)
+    lookback = timedelta(days=thresholds["lookback_days"])
+    changes: list[CaseEvent] = []
+    for activity in source_activity(uow, lookback=lookback):
+        verdict = judge_source(activity, now=now, thresholds=thresholds)
+        ref = silence_order_ref(activity.source)
+        order = uow.commerce.order_by_ref(ref)
+        if order is None:
+            if not verdict.detected:
+                continue
+            order = _source_order(uow, activity.source, ref=ref, now=now)
+        cases = uow.cases.by_type_for_order(order.id)
+        changes += apply_verdict(
+            uow, order, verdict, cases=cases, now=now, inbox_id=None, may_open=True
+        )
+    return changes
+
+
+def _source_order(uow: UnitOfWork, source: str, *, ref: str, now: datetime) -> Order:
+    """The stand-in order a source's cases hang on: closed, empty, never swept."""
+    assert ref.startswith(SOURCE_PREFIX)
+    order = Order(
+        order_ref=ref,
+        number=None,
+        source=source,
+        status=OrderStatus.CLOSED,
+        financial_status=FinancialStatus.PENDING,
+        fulfillment_status=FulfillmentStatus.UNFULFILLED,
+        currency="XXX",
+        total_minor=0,
+        placed_at=now,
+        source_updated_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.commerce.add(order)
+    uow.commerce.flush()
+    return order

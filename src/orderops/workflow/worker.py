@@ -1,5 +1,6 @@
 """The worker loop: for every tenant, drain pending inbox events, run time sweeps, fire due
-timers, expire stale approval requests, and deliver due writebacks.
+timers, refresh SLA jeopardy, close finished incidents, recommend fixes for new cases,
+expire stale approval requests, and deliver due writebacks.
 
 Any number of workers may run: inbox rows and outbox messages are claimed (SKIP LOCKED on
 PostgreSQL, serialised writers on SQLite), timers are rows fired once, and sweeps are
@@ -15,12 +16,16 @@ import threading
 from collections.abc import Callable
 
 from orderops.bootstrap import App
+from orderops.evidence.service import default_store
+from orderops.recommend.auto import recommend_new_cases
 from orderops.storage.uow import tenant_ids
 from orderops.workflow.approvals import expire_due
 from orderops.workflow.cases import CaseEvent
+from orderops.workflow.incidents import close_finished_incidents
+from orderops.workflow.jeopardy import refresh_jeopardy
 from orderops.workflow.pipeline import process_pending
 from orderops.workflow.sla import fire_due_timers
-from orderops.workflow.sweeps import sweep_late_orders
+from orderops.workflow.sweeps import detectors_for, sweep
 from orderops.writeback.worker import run_writeback_once
 
 log = logging.getLogger(__name__)
@@ -34,9 +39,22 @@ def run_once(app: App, *, worker_id: str | None = None) -> list[CaseEvent]:
     changes: list[CaseEvent] = []
     for tenant_id in tenant_ids(app.sessions):
         changes += process_pending(app.sessions, tenant_id=tenant_id, clock=app.clock)
-        changes += sweep_late_orders(app.sessions, tenant_id=tenant_id, clock=app.clock)
+        changes += sweep(
+            app.sessions,
+            tenant_id=tenant_id,
+            clock=app.clock,
+            detectors=detectors_for(app.settings.data_dir / "models"),
+        )
         fire_due_timers(app.sessions, tenant_id=tenant_id, clock=app.clock)
-        expire_due(app.sessions, tenant_id=tenant_id, clock=app.clock)
+        refresh_jeopardy(app.sessions, tenant_id=tenant_id, clock=app.clock)
+        close_finished_incidents(app.sessions, tenant_id=tenant_id, clock=app.clock)
+        recommend_new_cases(app.sessions, tenant_id=tenant_id, clock=app.clock)
+        expire_due(
+            app.sessions,
+            tenant_id=tenant_id,
+            clock=app.clock,
+            evidence=default_store(app.settings),
+        )
     run_writeback_once(app, worker_id=worker_id or default_worker_id())
     return changes
 

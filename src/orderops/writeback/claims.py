@@ -22,6 +22,9 @@ from orderops.writeback.delivery import Claimed
 from orderops.writeback.states import CLAIMABLE, AttemptOutcome, OutboxStatus
 
 Summarise = Callable[[OutboxMessage], dict[str, Any]]
+ClaimedHook = Callable[[UnitOfWork, OutboxMessage, datetime], None]
+"""Called for each message as it is leased, in the claiming transaction (a case starts
+executing when its first effect is claimed)."""
 
 
 def claim_due(
@@ -33,6 +36,7 @@ def claim_due(
     limit: int,
     systems: Collection[str],
     summarise: Summarise,
+    on_claimed: ClaimedHook | None = None,
 ) -> list[Claimed]:
     """Lease up to ``limit`` due messages of ``systems`` to ``worker_id``; caller commits."""
     if not systems or limit < 1:
@@ -59,6 +63,9 @@ def claim_due(
         .with_for_update(skip_locked=True)
     ).all()
     claimed = [_lease(uow, row, worker_id, now, lease, summarise) for row in rows]
+    if on_claimed is not None:
+        for row in rows:
+            on_claimed(uow, row, now)
     uow.session.flush()
     return claimed
 

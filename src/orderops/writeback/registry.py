@@ -113,6 +113,26 @@ class Registry:
 
 def default_registry() -> Registry:
     """Every operation OrderOps can write back, across the connectors it ships with."""
-    from orderops.writeback.operations import fulfilment, messages, payments
+    from orderops.writeback.operations import (
+        credits,
+        fulfilment,
+        messages,
+        order_changes,
+        payment_holds,
+        payments,
+        shipping,
+        stock,
+    )
 
-    return Registry([*payments.OPERATIONS, *fulfilment.OPERATIONS, *messages.OPERATIONS])
+    return Registry(
+        [
+            *payments.OPERATIONS,
+            *fulfilment.OPERATIONS,
+            *messages.OPERATIONS,
+            *payment_holds.OPERATIONS,
+            *order_changes.OPERATIONS,
+            *stock.OPERATIONS,
+            *shipping.OPERATIONS,
+            *credits.OPERATIONS,
+        ]
+    )

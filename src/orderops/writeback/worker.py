@@ -14,6 +14,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import func, select
 
@@ -22,7 +23,8 @@ from orderops.domain.errors import ConfigurationError
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.tables.writeback import WritebackAttempt  # noqa: F401 - table metadata
 from orderops.storage.uow import UnitOfWork, tenant_ids
-from orderops.writeback.claims import claim_due
+from orderops.workflow.execution import on_action_message_settled, on_message_claimed
+from orderops.writeback.claims import ClaimedHook, claim_due
 from orderops.writeback.conflicts import ConflictHook, send_back_for_review
 from orderops.writeback.connections import ConnectorPool, WritebackSettings
 from orderops.writeback.connectors.base import BreakerKey, BreakerState
@@ -37,6 +39,13 @@ from orderops.writeback.states import OPEN
 log = logging.getLogger(__name__)
 
 
+def settle_message(uow: UnitOfWork, message: OutboxMessage, now: datetime) -> None:
+    """The default settled hook: advance the message's saga, then conclude its action (and
+    move the action's case: resolved when all is delivered, failed otherwise)."""
+    on_message_settled(uow, message, now)
+    on_action_message_settled(uow, message, now)
+
+
 @dataclass
 class WritebackRuntime:
     """What a worker needs beyond the app: connectors, operations, pacing and hooks."""
@@ -45,7 +54,8 @@ class WritebackRuntime:
     registry: Registry = field(default_factory=default_registry)
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     on_conflict: ConflictHook = send_back_for_review
-    on_settled: SettledHook = on_message_settled
+    on_settled: SettledHook = settle_message
+    on_claimed: ClaimedHook = on_message_claimed
     rand: Callable[[], float] = random.random
 
     def systems(self) -> frozenset[str]:
@@ -104,6 +114,7 @@ def deliver_due(app: App, runtime: WritebackRuntime, *, tenant_id: str, worker_i
             limit=runtime.policy.batch_size,
             systems=systems,
             summarise=lambda row: _summary(runtime.registry, row),
+            on_claimed=runtime.on_claimed,
         )
         uow.commit()
     for item in claimed:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, Subquery, func, select
 from sqlalchemy.orm import Session
 
 from orderops.domain.cases import CLOSED_STATUSES
 from orderops.storage.tables import Case, CaseTimelineEntry
+from orderops.storage.tables.queues import CaseTimer
 
 _CLOSED = frozenset(str(s) for s in CLOSED_STATUSES)
 
@@ -23,12 +26,24 @@ class CaseFilter:
     open_only: bool = False
     opened_from: datetime | None = None
     opened_to: datetime | None = None
+    incident_id: str | None = None
+
+
+class CaseSort(StrEnum):
+    OPENED = "opened"
+    """Newest first."""
+    IMPACT = "impact"
+    """Highest customer impact first, then the nearest SLA due time."""
+    SLA = "sla"
+    """Nearest SLA due time first (cases without a running clock last), then impact."""
 
 
 @dataclass(frozen=True)
 class CasePage:
     items: Sequence[Case]
     total: int
+    grouped: Mapping[str, int] = field(default_factory=dict)
+    """With collapsed incidents: case id of an incident's row -> cases that row stands for."""
 
 
 class CaseRepository:
@@ -74,7 +89,18 @@ class CaseRepository:
                 chosen[case.exception_type] = case
         return chosen
 
-    def search(self, where: CaseFilter, *, limit: int, offset: int) -> CasePage:
+    def search(
+        self,
+        where: CaseFilter,
+        *,
+        limit: int,
+        offset: int,
+        sort: CaseSort = CaseSort.OPENED,
+        collapse_incidents: bool = False,
+    ) -> CasePage:
+        """A page of matching cases. With ``collapse_incidents`` an incident's cases show
+        as one row (its first case in the chosen order), so a storm does not bury the
+        queue; ``grouped`` says how many cases each such row stands for."""
         query = select(Case).where(Case.tenant_id == self._tenant)
         if where.status:
             query = query.where(Case.status.in_(list(where.status)))
@@ -88,11 +114,48 @@ class CaseRepository:
             query = query.where(Case.opened_at >= where.opened_from)
         if where.opened_to:
             query = query.where(Case.opened_at < where.opened_to)
+        if where.incident_id:
+            query = query.where(Case.incident_id == where.incident_id)
+        due = (
+            select(CaseTimer.case_id, CaseTimer.due_at)
+            .where(
+                CaseTimer.tenant_id == self._tenant,
+                CaseTimer.kind == "sla_breach",
+                CaseTimer.fired_at.is_(None),
+            )
+            .subquery()
+        )
+        if sort is not CaseSort.OPENED:
+            query = query.outerjoin(due, due.c.case_id == Case.id)
+        order = _ORDERINGS[sort](due.c.due_at)
+        if collapse_incidents:
+            return self._collapsed(query, sort, due, limit=limit, offset=offset)
         total = self._session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        items = self._session.scalars(
-            query.order_by(Case.opened_at.desc(), Case.id).limit(limit).offset(offset)
-        ).all()
+        items = self._session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
         return CasePage(items=items, total=total)
+
+    def _collapsed(
+        self, query: Select[Any], sort: CaseSort, due: Subquery, *, limit: int, offset: int
+    ) -> CasePage:
+        group = func.coalesce(Case.incident_id, Case.id)
+        ranked = query.with_only_columns(
+            Case.id,
+            func.row_number()
+            .over(partition_by=group, order_by=_ORDERINGS[sort](due.c.due_at))
+            .label("rank"),
+            func.count().over(partition_by=group).label("members"),
+        ).subquery()
+        firsts = select(ranked.c.id, ranked.c.members).where(ranked.c.rank == 1).subquery()
+        total = self._session.scalar(select(func.count()).select_from(firsts)) or 0
+        picked = select(Case, firsts.c.members).join(firsts, firsts.c.id == Case.id)
+        if sort is not CaseSort.OPENED:
+            picked = picked.outerjoin(due, due.c.case_id == Case.id)
+        result = self._session.execute(
+            picked.order_by(*_ORDERINGS[sort](due.c.due_at)).limit(limit).offset(offset)
+        ).all()
+        items = [row[0] for row in result]
+        grouped = {row[0].id: int(row[1]) for row in result if row[0].incident_id is not None}
+        return CasePage(items=items, total=total, grouped=grouped)
 
     def add_timeline(self, entry: CaseTimelineEntry) -> None:
         entry.tenant_id = self._tenant
@@ -106,3 +169,32 @@ class CaseRepository:
             )
             .order_by(CaseTimelineEntry.at, CaseTimelineEntry.id)
         ).all()
+
+
+def _by_opened(due_at: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    return [Case.opened_at.desc(), Case.id.asc()]
+
+
+def _by_impact(due_at: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    return [
+        Case.impact_score.desc().nulls_last(),
+        due_at.asc().nulls_last(),
+        Case.opened_at.desc(),
+        Case.id.asc(),
+    ]
+
+
+def _by_sla(due_at: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    return [
+        due_at.asc().nulls_last(),
+        Case.impact_score.desc().nulls_last(),
+        Case.opened_at.desc(),
+        Case.id.asc(),
+    ]
+
+
+_ORDERINGS: dict[CaseSort, Callable[[ColumnElement[Any]], list[ColumnElement[Any]]]] = {
+    CaseSort.OPENED: _by_opened,
+    CaseSort.IMPACT: _by_impact,
+    CaseSort.SLA: _by_sla,
+}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from orderops.detect.rules import OWES_DELIVERY
@@ -17,6 +17,7 @@ from orderops.storage.tables import (
     FraudSignal,
     InventoryPosition,
     Order,
+    OrderLineRow,
     Payment,
     Shipment,
     SupportTicket,
@@ -155,6 +156,30 @@ class CommerceRepository:
                 InventoryPosition.location == location,
             )
         )
+
+    def waiting_lines(self, sku: str, location: str) -> list[tuple[Order, OrderLineRow]]:
+        """Lines of live, undelivered orders that a stock level of ``sku`` at ``location``
+        covers or not (the line's own location, else its order's)."""
+        rows = self._session.execute(
+            select(Order, OrderLineRow)
+            .join(OrderLineRow, OrderLineRow.order_id == Order.id)
+            .where(
+                Order.tenant_id == self.tenant_id,
+                OrderLineRow.tenant_id == self.tenant_id,
+                OrderLineRow.sku == sku,
+                func.coalesce(OrderLineRow.location, Order.location) == location,
+                Order.status == OrderStatus.OPEN,
+                Order.delivered_at.is_(None),
+            )
+        ).all()
+        return [(order, row) for order, row in rows]
+
+    def tickets_for(self, order_ref: str) -> Sequence[SupportTicket]:
+        return self._session.scalars(
+            select(SupportTicket)
+            .where(SupportTicket.tenant_id == self.tenant_id, SupportTicket.order_ref == order_ref)
+            .order_by(SupportTicket.opened_at)
+        ).all()
 
     def fraud_signals_for(self, order_ref: str) -> Sequence[FraudSignal]:
         return self._session.scalars(

@@ -17,6 +17,7 @@ from orderops.storage.tables.commerce import (
 )
 from orderops.storage.tables.identity import CustomerLink, IdentityRevision, OrderLink
 from orderops.storage.tables.imports import ImportRun, TenantPolicy
+from orderops.storage.tables.incidents import Incident, RecurrenceKey
 from orderops.storage.tables.intake import DeadLetter, InboxEvent
 from orderops.storage.tables.outbox import OutboxMessage
 from orderops.storage.tables.queues import (
@@ -27,6 +28,14 @@ from orderops.storage.tables.queues import (
     Queue,
     QueueMember,
     RoutingRuleRecord,
+)
+from orderops.storage.tables.recommend import (
+    CustomerMessageKey,
+    DisputeEvidencePack,
+    LlmUsage,
+    Recommendation,
+    RecommendationDraft,
+    TenantPlaybook,
 )
 from orderops.storage.tables.sources import SourceConnection, WebhookDelivery
 from orderops.storage.tables.tenancy import ApiKey, Tenant
@@ -48,13 +57,17 @@ __all__ = [
     "Customer",
     "CustomerIdentity",
     "CustomerLink",
+    "CustomerMessageKey",
     "DeadLetter",
+    "DisputeEvidencePack",
     "EvidenceBlob",
     "FraudSignal",
     "IdentityRevision",
     "ImportRun",
     "InboxEvent",
+    "Incident",
     "InventoryPosition",
+    "LlmUsage",
     "Order",
     "OrderLineRow",
     "OrderLink",
@@ -62,11 +75,15 @@ __all__ = [
     "Payment",
     "Queue",
     "QueueMember",
+    "Recommendation",
+    "RecommendationDraft",
+    "RecurrenceKey",
     "RoutingRuleRecord",
     "Shipment",
     "SourceConnection",
     "SupportTicket",
     "Tenant",
+    "TenantPlaybook",
     "TenantPolicy",
     "TrackingEvent",
     "User",

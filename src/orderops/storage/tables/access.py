@@ -30,6 +30,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    """scrypt hash for console sign-in (``console/accounts.py``); None: no console login."""
 
 
 class ApprovalPolicyVersion(Base):

@@ -34,6 +34,10 @@ class Case(Base):
         Index("ix_cases_tenant_order", "tenant_id", "order_id"),
         Index("ix_cases_tenant_queue_status", "tenant_id", "queue", "status"),
         Index("ix_cases_tenant_assignee", "tenant_id", "assignee"),
+        Index("ix_cases_tenant_impact", "tenant_id", "impact_score"),
+        Index("ix_cases_tenant_incident_key", "tenant_id", "incident_key"),
+        Index("ix_cases_tenant_incident", "tenant_id", "incident_id"),
+        Index("ix_cases_tenant_order_ref", "tenant_id", "order_ref"),
     )
 
     id: Mapped[str] = id_column()
@@ -54,10 +58,17 @@ class Case(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     # Where the case waits and who holds it (workflow/routing.py, assignment.py, sla.py).
     queue: Mapped[str | None] = mapped_column(String(64))
-    priority: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    priority: Mapped[str] = mapped_column(String(16), default="P3", server_default="P3")
     assignee: Mapped[str | None] = mapped_column(String(200))
     snoozed_until: Mapped[datetime | None]
     wake_on_event: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Impact, SLA jeopardy and storm grouping (workflow/impact.py, jeopardy.py, incidents.py).
+    impact_score: Mapped[int | None] = mapped_column(Integer)
+    impact: Mapped[dict[str, Any] | None]
+    """The score's explanation: one contribution per factor, summing to ``impact_score``."""
+    jeopardy: Mapped[str | None] = mapped_column(String(16))
+    incident_key: Mapped[str | None] = mapped_column(String(300))
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 

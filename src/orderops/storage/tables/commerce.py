@@ -48,6 +48,7 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "order_ref"),
         Index("ix_orders_tenant_promised_by", "tenant_id", "promised_by"),
+        Index("ix_orders_tenant_next_check_at", "tenant_id", "next_check_at"),
     )
 
     id: Mapped[str] = id_column()
@@ -71,6 +72,8 @@ class Order(Base):
     source_updated_at: Mapped[datetime]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    next_check_at: Mapped[datetime | None]
+    """When a time-based detector may next change its answer; the sweep's work list."""
 
     lines: Mapped[list[OrderLineRow]] = relationship(
         cascade="all, delete-orphan", order_by="OrderLineRow.position"
@@ -79,6 +82,7 @@ class Order(Base):
 
 class OrderLineRow(Base):
     __tablename__ = "order_lines"
+    __table_args__ = (Index("ix_order_lines_tenant_sku", "tenant_id", "sku"),)
 
     id: Mapped[str] = id_column()
     tenant_id: Mapped[str] = tenant_column()
@@ -89,6 +93,9 @@ class OrderLineRow(Base):
     quantity: Mapped[int]
     unit_price_minor: Mapped[int]
     location: Mapped[str | None] = mapped_column(String(64))
+    short_since: Mapped[datetime | None]
+    """Start of the latest stretch in which the location's stock could not cover the line."""
+    short_cleared_at: Mapped[datetime | None]
 
 
 class Payment(Base):
@@ -111,6 +118,9 @@ class Payment(Base):
     failure_message: Mapped[str | None] = mapped_column(Text)
     status_at: Mapped[datetime]
     created_at: Mapped[datetime]
+    authorized_at: Mapped[datetime | None]
+    captured_at: Mapped[datetime | None]
+    refunded_at: Mapped[datetime | None]
 
 
 class Shipment(Base):
@@ -134,6 +144,8 @@ class Shipment(Base):
     estimated_delivery: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    first_scan_at: Mapped[datetime | None]
+    last_message: Mapped[str | None] = mapped_column(Text)
 
 
 class TrackingEvent(Base):

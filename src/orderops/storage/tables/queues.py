@@ -29,7 +29,7 @@ class Queue(Base):
     escalation_queue: Mapped[str | None] = mapped_column(String(64))
     """Where a case goes when it breaches its SLA here or a person escalates it."""
     sla_minutes: Mapped[dict[str, Any]]
-    """Per-priority overrides of the default response time, e.g. {"urgent": 30}."""
+    """Per-priority overrides of the default response time, e.g. {"P1": 30}."""
     rr_last_member: Mapped[str | None] = mapped_column(String(200))
     """The member round robin gave the last case to."""
     created_at: Mapped[datetime]

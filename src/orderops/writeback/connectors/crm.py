@@ -83,6 +83,23 @@ class CrmConnector(ConnectorBase):
             store_credit_balance={str(k): int(v) for k, v in body["store_credit_balance"].items()},
         )
 
+    def find_customers(self, email: str) -> list[CustomerAccount]:
+        """Customers with this email (``GET /v1/customers?email=``): how an order's buyer is
+        found in the CRM, which keeps its own customer ids."""
+        body = self._api.run(
+            lambda: self._api.request_json("GET", "/v1/customers", params={"email": email})
+        )
+        return [
+            CustomerAccount(
+                id=str(item["id"]),
+                email=str(item["email"]),
+                store_credit_balance={
+                    str(k): int(v) for k, v in (item.get("store_credit_balance") or {}).items()
+                },
+            )
+            for item in body["data"]
+        ]
+
     def list_store_credits(self, customer_id: str) -> list[StoreCredit]:
         path = f"/v1/customers/{customer_id}/store_credits"
         body = self._api.run(lambda: self._api.request_json("GET", path))

@@ -1,8 +1,10 @@
-"""EasyPost: verify an address, create a shipment, buy its postage once.
+"""EasyPost: verify an address, create a shipment, buy its postage once, refund it once.
 
 EasyPost has no idempotency header; buying is guarded by the shipment itself: the
 connector reads the shipment first and returns the label already bought, and if a
 concurrent buy wins the race (``SHIPMENT.POSTAGE.EXISTS``) it reads the shipment again.
+Refunding is guarded the same way: a shipment whose ``refund_status`` already stands
+(submitted or refunded) is returned as it is, marked ``replayed``, without asking again.
 Creating an unbought shipment costs nothing, so a duplicate there is harmless.
 """
 
@@ -24,6 +26,9 @@ from orderops.writeback.connectors.transport import (
 
 SYSTEM = "easypost"
 POSTAGE_EXISTS = "SHIPMENT.POSTAGE.EXISTS"
+REFUND_STANDS = frozenset({"submitted", "refunded"})
+"""Refund statuses after which asking again would only repeat the request ("rejected" and
+"not_applicable" may be asked again, as EasyPost's guide allows)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,9 @@ class Shipment:
     selected_rate_id: str | None
     tracking_code: str | None
     label_url: str | None
+    refund_status: str | None = None
     replayed: bool = False
+    reference: str | None = None
 
 
 def parse_easypost_error(response: httpx.Response) -> ProviderError:
@@ -118,6 +125,33 @@ class EasyPostConnector(ConnectorBase):
 
         return self._api.run(attempt)
 
+    def refund_label(self, *, shipment_id: str, idempotency_key: str) -> Shipment:
+        """Ask for the label's postage back once (``POST /v2/shipments/{id}/refund``).
+
+        A label whose refund already stands is not asked for again: the shipment comes
+        back as it is, ``replayed``, reporting that earlier refund. ``idempotency_key``
+        names the attempt in logs; the shipment's refund status is the guard.
+        """
+
+        def attempt() -> Shipment:
+            current = self._get(shipment_id)
+            if current.refund_status in REFUND_STANDS:
+                return replace(current, replayed=True)
+            path = f"/v2/shipments/{shipment_id}/refund"
+            return _shipment(self._api.request_json("POST", path))
+
+        return self._api.run(attempt)
+
+    def find_shipments(self, reference: str, *, page_size: int = 100) -> list[Shipment]:
+        """Recent shipments carrying ``reference`` (``GET /v2/shipments``, newest first).
+
+        EasyPost cannot replay a create by key, so a shipment is created with the key as its
+        reference and looked for here before creating another.
+        """
+        params = {"page_size": str(page_size)}
+        body = self._api.run(lambda: self._api.request_json("GET", "/v2/shipments", params=params))
+        return [_shipment(item) for item in body["shipments"] if item.get("reference") == reference]
+
     def get_shipment(self, shipment_id: str) -> Shipment:
         return self._api.run(lambda: self._get(shipment_id))
 
@@ -143,4 +177,6 @@ def _shipment(body: dict[str, Any]) -> Shipment:
         selected_rate_id=selected.get("id"),
         tracking_code=body.get("tracking_code"),
         label_url=label.get("label_url"),
+        refund_status=body.get("refund_status"),
+        reference=body.get("reference"),
     )

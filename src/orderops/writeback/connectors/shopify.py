@@ -54,6 +54,14 @@ class ShopifyRefund:
 
 
 @dataclass(frozen=True)
+class ShopifyLineItem:
+    id: int
+    sku: str
+    quantity: int
+    price: Decimal
+
+
+@dataclass(frozen=True)
 class FulfillmentOrderState:
     id: int
     order_id: int
@@ -201,7 +209,70 @@ class ShopifyConnector(ConnectorBase):
 
         return self._api.run(attempt)
 
+    def cancel_line(
+        self,
+        *,
+        order_id: int,
+        line_item_id: int,
+        quantity: int,
+        idempotency_key: str,
+        amount: Decimal | None = None,
+        note: str = "",
+    ) -> ShopifyRefund:
+        """Remove ``quantity`` of a line (a refund with ``restock_type: cancel``), once per key.
+
+        Shopify has no line cancellation of its own: a refund naming the line item with
+        restock type ``cancel`` is how a line is taken off an unfulfilled order; money moves
+        only when ``amount`` is given (a Shopify-held payment), otherwise another system
+        returns it. The refund note carries the marker, as for ``refund``.
+        """
+
+        def attempt() -> ShopifyRefund:
+            for earlier in self._refunds(order_id):
+                if has_text_marker(earlier["note"], idempotency_key):
+                    return _refund(earlier, replayed=True)
+            refund: dict[str, Any] = {
+                "note": with_text_marker(note, idempotency_key),
+                "notify": False,
+                "refund_line_items": [
+                    {"line_item_id": line_item_id, "quantity": quantity, "restock_type": "cancel"}
+                ],
+                "transactions": [],
+            }
+            if amount is not None and amount > 0:
+                parent = self._sale_transaction(order_id)
+                refund["transactions"] = [
+                    {
+                        "parent_id": parent["id"],
+                        "amount": str(amount),
+                        "kind": "refund",
+                        "gateway": parent.get("gateway"),
+                    }
+                ]
+            body = self._json("POST", f"/orders/{order_id}/refunds.json", {"refund": refund})
+            return _refund(body["refund"], replayed=False)
+
+        return self._api.run(attempt)
+
     # -- reads for reconciliation -----------------------------------------------------
+
+    def get_line_items(self, order_id: int) -> list[ShopifyLineItem]:
+        body = self._api.run(lambda: self._json("GET", f"/orders/{order_id}.json"))
+        return [
+            ShopifyLineItem(
+                id=int(item["id"]),
+                sku=str(item.get("sku") or ""),
+                quantity=int(item["quantity"]),
+                price=Decimal(str(item["price"])),
+            )
+            for item in body["order"].get("line_items") or []
+        ]
+
+    def list_fulfillment_orders(self, order_id: int) -> list[FulfillmentOrderState]:
+        """The order's fulfillment orders (``GET /orders/{id}/fulfillment_orders.json``)."""
+        path = f"/orders/{order_id}/fulfillment_orders.json"
+        body = self._api.run(lambda: self._json("GET", path))
+        return [_fulfillment_order(item) for item in body["fulfillment_orders"]]
 
     def get_order(self, order_id: int) -> ShopifyOrder:
         return self._api.run(lambda: self._order(order_id))
@@ -286,6 +357,7 @@ def _fulfillment_order(body: dict[str, Any], *, replayed: bool = False) -> Fulfi
 __all__ = [
     "FulfillmentOrderState",
     "ShopifyConnector",
+    "ShopifyLineItem",
     "ShopifyOrder",
     "ShopifyRefund",
 ]

@@ -116,6 +116,11 @@ class WmsConnector(ConnectorBase):
             available=int(body["available"]),
         )
 
+    def get_location(self, code: str) -> dict[str, str]:
+        """A warehouse's postal address (``GET /v1/locations/{code}``): where parcels ship from."""
+        body = self._api.run(lambda: self._api.request_json("GET", f"/v1/locations/{code}"))
+        return {str(k): str(v) for k, v in body["address"].items()}
+
     def _post(self, path: str, payload: dict[str, Any], idempotency_key: str) -> httpx.Response:
         headers = {"Idempotency-Key": idempotency_key}
         return self._api.run(lambda: self._api.request("POST", path, json=payload, headers=headers))

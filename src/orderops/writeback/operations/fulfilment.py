@@ -8,8 +8,7 @@ crash while creating one leaves an unbought shipment, which costs nothing).
 
 from __future__ import annotations
 
-from typing import Any
-
+from orderops.writeback.connectors.easypost import REFUND_STANDS
 from orderops.writeback.registry import Call, Connectors, Operation, Precheck, Result
 
 # -- WMS ----------------------------------------------------------------------------------
@@ -54,6 +53,9 @@ def wms_release_confirm(connectors: Connectors, call: Call, result: Result) -> b
 
 
 # -- EasyPost -----------------------------------------------------------------------------
+NOT_BOUGHT = "not_bought"
+"""The refund_status reported when the label to refund was never bought."""
+
 # create_shipment payload: to_address, from_address, parcel, reference, service?
 # buy_label payload: shipment_id, rate_id           refund_label payload: shipment_id
 
@@ -101,20 +103,27 @@ def easypost_refund_precheck(connectors: Connectors, call: Call) -> Precheck:
     """A label never bought needs no refund: the undo is already true."""
     shipment_id = str(call.payload["shipment_id"])
     if connectors.easypost().get_shipment(shipment_id).tracking_code is None:
-        return Precheck(earlier_result={"shipment_id": shipment_id, "refund_status": "not_bought"})
+        return Precheck(earlier_result={"shipment_id": shipment_id, "refund_status": NOT_BOUGHT})
     return Precheck()
 
 
 def easypost_refund_label(connectors: Connectors, call: Call) -> Result:
-    """EasyPost's label refund (``POST /v2/shipments/{id}/refund``); no connector method yet."""
-    api = connectors.easypost_api()
-    path = f"/v2/shipments/{call.payload['shipment_id']}/refund"
-    body: dict[str, Any] = api.run(lambda: api.request_json("POST", path))
-    return {"shipment_id": str(body.get("id")), "refund_status": body.get("refund_status")}
+    shipment = connectors.easypost().refund_label(
+        shipment_id=str(call.payload["shipment_id"]), idempotency_key=call.idempotency_key
+    )
+    return {
+        "shipment_id": shipment.id,
+        "refund_status": shipment.refund_status,
+        "replayed": shipment.replayed,
+    }
 
 
 def easypost_refund_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
-    return result.get("refund_status") in ("submitted", "refunded", "not_bought")
+    """Read back: the refund stands on the shipment (or there was never a label to refund)."""
+    shipment = connectors.easypost().get_shipment(str(result["shipment_id"]))
+    if result.get("refund_status") == NOT_BOUGHT:
+        return shipment.tracking_code is None
+    return shipment.refund_status in REFUND_STANDS
 
 
 OPERATIONS = [

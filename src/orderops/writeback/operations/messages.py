@@ -8,11 +8,13 @@ An optional ``expect`` guards notes that only make sense while the order is live
 from __future__ import annotations
 
 from orderops.writeback.connectors.markers import has_text_marker, tag_marker
+from orderops.writeback.connectors.zendesk import external_id_for
 from orderops.writeback.registry import Call, Connectors, Difference, Operation, Precheck, Result
 
 # shopify.add_note payload: order_id, text, tracking_code?, expect?: {cancelled: false}
 # crm.add_note payload: customer_id, body
 # zendesk.add_comment payload: ticket_id, comment, public?, status?, expect?: {open: true}
+# zendesk.create_ticket payload: subject, body, requester_email, tags?, public?
 
 
 def shopify_note_precheck(connectors: Connectors, call: Call) -> Precheck:
@@ -82,6 +84,24 @@ def zendesk_comment_confirm(connectors: Connectors, call: Call, result: Result) 
     return tag_marker(call.idempotency_key) in ticket.tags
 
 
+def zendesk_create(connectors: Connectors, call: Call) -> Result:
+    """A new ticket; the connector finds an earlier one by the key's external id first."""
+    ticket = connectors.zendesk().create_ticket(
+        subject=str(call.payload["subject"]),
+        body=str(call.payload["body"]),
+        requester_email=str(call.payload["requester_email"]),
+        idempotency_key=call.idempotency_key,
+        tags=tuple(str(t) for t in call.payload.get("tags") or ()),
+        public=bool(call.payload.get("public", False)),
+    )
+    return {"ticket_id": ticket.id, "status": ticket.status, "replayed": ticket.replayed}
+
+
+def zendesk_create_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
+    ticket = connectors.zendesk().get_ticket(int(result["ticket_id"]))
+    return ticket.external_id == external_id_for(call.idempotency_key)
+
+
 OPERATIONS = [
     Operation(
         system="shopify",
@@ -105,5 +125,12 @@ OPERATIONS = [
         execute=zendesk_comment,
         confirm=zendesk_comment_confirm,
         summary_fields=("ticket_id", "public", "status"),
+    ),
+    Operation(
+        system="zendesk",
+        name="create_ticket",
+        execute=zendesk_create,
+        confirm=zendesk_create_confirm,
+        summary_fields=("public",),
     ),
 ]

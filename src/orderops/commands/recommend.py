@@ -1,0 +1,142 @@
+"""`orderops eval recommend` and `orderops recommend show --case`.
+
+Thin shells: evaluation prints accuracy per exception type beside the aims and the
+red-team result; ``show`` recommends for one stored case (stored, with drafts) and
+prints the ranked candidates, their cost and the drafts' fact-check status.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from orderops.bootstrap import App, bootstrap
+from orderops.config import Settings
+from orderops.domain.errors import OrderOpsError
+from orderops.recommend import service
+from orderops.recommend.evaluation import AIM_REDTEAM, AIM_TOP1, AIM_TOP3, evaluate_recommend
+from orderops.storage.uow import UnitOfWork
+
+console = Console()
+AppFactory = Callable[[], App]
+
+
+def default_app() -> App:
+    return bootstrap(Settings(demo_mode=True))
+
+
+def _group(cli: typer.Typer, name: str, help_text: str) -> typer.Typer:
+    for info in cli.registered_groups:
+        if info.name == name and info.typer_instance is not None:
+            return info.typer_instance
+    group = typer.Typer(no_args_is_help=True, help=help_text)
+    cli.add_typer(group, name=name)
+    return group
+
+
+def _mark(value: float, aim: float) -> str:
+    return f"{value:.1%} {'ok' if value >= aim else 'BELOW AIM'}"
+
+
+def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
+    """Add `eval recommend` and the `recommend` group to ``cli``."""
+    eval_cli = _group(cli, "eval", "Measure the desk's models against ground truth.")
+    recommend_cli = _group(cli, "recommend", "Recommendations and drafts for cases.")
+
+    @eval_cli.command("recommend")
+    def eval_recommend(
+        seed: Annotated[int, typer.Option(help="First simulator seed.")] = 7,
+        seeds: Annotated[int, typer.Option(help="How many consecutive seeds.")] = 2,
+        days: Annotated[float, typer.Option(help="Simulated days per seed.")] = 2.0,
+        orders_per_day: int = 150,
+        json_path: Annotated[
+            Path | None, typer.Option("--json", help="Write results here.")
+        ] = None,
+    ) -> None:
+        """Top-1/top-3 accuracy per exception type on the simulator, and the red-team set."""
+        result = evaluate_recommend(
+            seeds=range(seed, seed + seeds), days=days, orders_per_day=orders_per_day
+        )
+        table = Table(title="recommendations vs. simulator ground truth", box=box.SIMPLE_HEAD)
+        for column in ("type", "cases", "top-1", "top-3"):
+            table.add_column(column, justify="right" if column != "type" else "left")
+        for t in result.types:
+            table.add_row(
+                t.exception_type, str(t.cases), f"{t.top1_rate:.1%}", f"{t.top3_rate:.1%}"
+            )
+        console.print(table)
+        red = result.redteam
+        console.print(f"top-1 {_mark(result.top1_rate, AIM_TOP1)} (aim {AIM_TOP1:.0%})")
+        console.print(f"top-3 {_mark(result.top3_rate, AIM_TOP3)} (aim {AIM_TOP3:.0%})")
+        console.print(
+            f"red team blocked {red.hostile_blocked + red.injection_inert}/"
+            f"{red.hostile_total + red.injection_total} "
+            f"{_mark(red.blocked_share, AIM_REDTEAM)} (aim {AIM_REDTEAM:.0%}); "
+            f"good drafts passed {red.good_passed}/{red.good_total}"
+        )
+        for miss in red.misses:
+            console.print(f"  miss: {miss}")
+        if json_path is not None:
+            json_path.write_text(
+                json.dumps(
+                    {
+                        "top1": result.top1_rate,
+                        "top3": result.top3_rate,
+                        "types": {
+                            t.exception_type: [t.cases, t.top1, t.top3] for t in result.types
+                        },
+                        "redteam_blocked_share": red.blocked_share,
+                        "misses": list(red.misses),
+                    },
+                    indent=2,
+                )
+            )
+
+    @recommend_cli.command("show")
+    def show(
+        case: Annotated[str, typer.Option("--case", help="Case id.")],
+        tenant: Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")],
+        language: Annotated[str | None, typer.Option(help="en, es, pt or de.")] = None,
+    ) -> None:
+        """Recommend for a case now (stored with its drafts) and print it."""
+        app = make_app()
+        try:
+            with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
+                stored = service.recommend_case(
+                    uow, case, now=app.clock.now(), actor="cli", language=language
+                )
+                uow.commit()
+                view = service.compact(
+                    stored.recommendation, service.drafts_of(uow, stored.recommendation.id)
+                )
+        except OrderOpsError as exc:
+            console.print(f"[red]{exc.message}[/red]")
+            raise typer.Exit(1) from exc
+        table = Table(title=f"case {case}: {view['policy']}", box=box.SIMPLE_HEAD)
+        for column in ("rule", "actions", "confidence", "cost", "why"):
+            table.add_column(column)
+        for c in view["candidates"]:
+            table.add_row(
+                c["rule"],
+                ", ".join(c["actions"]),
+                f"{c['confidence']:.0%}",
+                str(c["cost_minor"]),
+                c["rationale"],
+            )
+        console.print(table)
+        for s in view["skipped"]:
+            console.print(f"skipped {s['rule']}: {s['reason']}")
+        for d in view["drafts"]:
+            console.print(
+                f"\n[{d['audience']} {d['language']} {d['source']}: {d['status']}]", markup=False
+            )
+            console.print(d["body"], markup=False)
+            for p in d["problems"]:
+                console.print(f"  blocked: {p['message']}", markup=False)

@@ -1,0 +1,39 @@
+"""The console as one router for ``create_app``: pages, static assets, and "/" → console."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from orderops.console import pages_admin, pages_insight, pages_work
+from orderops.console.web import PREFIX
+from orderops.domain.errors import NotFound
+
+STATIC = Path(str(files("orderops.console") / "static"))
+MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+
+router = APIRouter(include_in_schema=False)
+router.include_router(pages_work.router)
+router.include_router(pages_insight.router)
+router.include_router(pages_admin.router)
+
+
+@router.get("/")
+async def root() -> Response:
+    return RedirectResponse(f"{PREFIX}/queues", status_code=307)
+
+
+@router.get(f"{PREFIX}/static/{{name}}")
+async def static(name: str) -> Response:
+    """The console's own assets, shipped in the package (no CDN, nothing fetched)."""
+    path = STATIC / name
+    if "/" in name or name.startswith(".") or path.suffix not in MEDIA_TYPES or not path.is_file():
+        raise NotFound(f"no asset {name}")
+    return FileResponse(
+        path,
+        media_type=MEDIA_TYPES[path.suffix],
+        headers={"Cache-Control": "public, max-age=300"},
+    )

@@ -1,0 +1,193 @@
+"""What every console page shares: the signed-in person, forms with CSRF, rendering, errors.
+
+Console routes run through ``ConsoleRoute``, which turns a missing session into a redirect
+to the sign-in page and a domain error into a page (or, after a form post, a message on
+the page the person came from). The API's problem+json handlers stay untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from orderops.api.problems import status_for
+from orderops.bootstrap import App
+from orderops.console.accounts import active_user
+from orderops.console.security import SessionData, csrf_ok, csrf_token, read_session
+from orderops.domain.errors import Forbidden, InvalidEvent, OrderOpsError, Unauthorized
+from orderops.domain.roles import Permission, allows
+from orderops.workflow.tenants import Principal
+from orderops.workflow.users import UserInfo
+
+PREFIX = "/console"
+SESSION_COOKIE = "oo_session"
+FLASH_COOKIE = "oo_flash"
+MAX_FORM_BYTES = 512 * 1024
+
+
+class LoginRequired(Exception):
+    """No valid session: the route answers with a redirect to the sign-in page."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person as of this request (role re-read from the database)."""
+
+    user: UserInfo
+    session: SessionData
+    csrf: str
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(
+            tenant_id=self.session.tenant_id,
+            role=self.user.role,
+            name=self.user.display_name,
+            subject=self.user.subject,
+        )
+
+    @property
+    def tenant_id(self) -> str:
+        return self.session.tenant_id
+
+    def can(self, permission: Permission) -> bool:
+        return allows(self.user.role, permission)
+
+    def need(self, permission: Permission) -> None:
+        """Refuse on the server whatever the page showed: buttons are a courtesy."""
+        if not self.can(permission):
+            raise Forbidden(f"role {self.user.role} may not {permission}")
+
+
+def app_of(request: Request) -> App:
+    app: App = request.app.state.orderops
+    return app
+
+
+async def current_viewer(request: Request) -> Viewer:
+    app = app_of(request)
+    secret = app.settings.secret_key
+    session = read_session(request.cookies.get(SESSION_COOKIE), secret)
+    if session is None or session.expired(app.clock.now()):
+        raise LoginRequired
+    try:
+        user = await run_in_threadpool(
+            active_user, app.sessions, tenant_id=session.tenant_id, user_id=session.user_id
+        )
+    except Unauthorized as exc:
+        raise LoginRequired from exc
+    viewer = Viewer(user=user, session=session, csrf=csrf_token(session, secret))
+    request.state.viewer = viewer
+    return viewer
+
+
+Signed = Annotated[Viewer, Depends(current_viewer)]
+
+
+async def form_of(request: Request, viewer: Viewer) -> dict[str, str]:
+    """The posted form (urlencoded), refused unless it carries this session's CSRF token."""
+    raw = await request.body()
+    if len(raw) > MAX_FORM_BYTES:
+        raise InvalidEvent("the form is too large")
+    fields = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    if not csrf_ok(viewer.session, app_of(request).settings.secret_key, fields.get("csrf")):
+        raise Forbidden("the form's CSRF token is missing or wrong; reload the page")
+    return fields
+
+
+@cache
+def templates() -> Environment:
+    env = Environment(
+        loader=PackageLoader("orderops.console", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = lambda v: v.strftime("%Y-%m-%d %H:%M") if v else "-"
+    env.filters["money"] = lambda v, cur="": "-" if v is None else f"{v / 100:,.2f} {cur}".strip()
+    env.filters["label"] = lambda v: str(v or "").replace("_", " ")
+    return env
+
+
+def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    viewer = getattr(request.state, "viewer", None)
+    flash = unquote(request.cookies.get(FLASH_COOKIE, "")) or None
+    html = (
+        templates()
+        .get_template(template)
+        .render(
+            request=request,
+            viewer=viewer,
+            P=Permission,
+            prefix=PREFIX,
+            flash=flash,
+            path=request.url.path,
+            **context,
+        )
+    )
+    response = HTMLResponse(html, status_code=status)
+    if flash:
+        response.delete_cookie(FLASH_COOKIE, path="/")
+    return response
+
+
+def redirect(url: str, *, message: str | None = None) -> RedirectResponse:
+    response = RedirectResponse(url, status_code=303)
+    if message:
+        response.set_cookie(
+            FLASH_COOKIE, quote(message[:300]), max_age=60, httponly=True, samesite="lax"
+        )
+    return response
+
+
+def local_path(target: str | None, default: str) -> str:
+    """Only same-site paths under the console: never an open redirect."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith(PREFIX):
+        return default
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _came_from(request: Request) -> str:
+    return local_path(request.headers.get("referer"), f"{PREFIX}/queues")
+
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class ConsoleRoute(APIRoute):
+    """Redirects to sign-in when there is no session; renders domain errors as pages."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired:
+                wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                if request.method != "GET":
+                    wanted = _came_from(request)
+                return redirect(f"{PREFIX}/login?next={quote(wanted)}")
+            except OrderOpsError as exc:
+                status = status_for(exc)
+                if request.method == "POST" and status not in (401, 403, 404, 500):
+                    return redirect(_came_from(request), message=exc.message)
+                return render(request, "error.html", status=status, error=exc)
+
+        return guarded
+
+
+def query_text(params: Mapping[str, str], name: str) -> str:
+    return (params.get(name) or "").strip()

@@ -1,0 +1,113 @@
+"""Predicted delay: the learned model's "this parcel will miss its promise", before it does.
+
+The detector only scores; it needs a ``DelayScorer`` (a fitted model plus the lane
+history its lane feature reads). Without one it stays silent rather than guessing, so a
+deployment with no model file behaves exactly like one without the detector. It is
+time-based: the score moves as the clock moves, so only sweeps open its cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from orderops.detect.thresholds import DEFAULTS
+from orderops.detect.verdict import Thresholds, Verdict, clear, quiet
+from orderops.domain.cases import ExceptionType
+from orderops.domain.facts import OrderSnapshot, ShipmentFact
+
+if TYPE_CHECKING:
+    # The models pull in scikit-learn: imported only where a scorer is actually used.
+    from orderops.detect.models.delay_model import DelayModel
+    from orderops.detect.models.lane_history import LaneHistory
+    from orderops.detect.models.shipments import ShipmentRecord
+
+
+@dataclass(frozen=True)
+class DelayScorer:
+    model: DelayModel
+    history: LaneHistory
+
+
+def shipment_record(order: OrderSnapshot, shipment: ShipmentFact) -> ShipmentRecord | None:
+    """The model's view of a live shipment (see ``detect.models.shipments`` for the mapping)."""
+    from orderops.detect.models.shipments import ShipmentRecord
+
+    dispatched = shipment.first_scan_at or shipment.label_at
+    if dispatched is None or order.promised_by is None:
+        return None
+    region = ""
+    if order.ship_to:
+        region = str(order.ship_to.get("region") or order.ship_to.get("country") or "")
+    return ShipmentRecord(
+        shipment_id=shipment.tracking_number,
+        carrier=shipment.carrier.lower(),
+        service_level=shipment.service or "unknown",
+        origin_region=shipment.origin_location or "",
+        destination_region=region,
+        dispatched_at=dispatched,
+        promised_at=order.promised_by,
+        delivered_at=shipment.delivered_at,
+        scan_times=tuple(t for t in (shipment.first_scan_at, shipment.status_at) if t),
+    )
+
+
+class ShipmentDelayPredictedDetector:
+    exception_type = ExceptionType.SHIPMENT_DELAY_PREDICTED
+    opens_on_events = False
+
+    def __init__(self, scorer: DelayScorer | None = None) -> None:
+        self.scorer = scorer
+
+    def judge(
+        self, order: OrderSnapshot, *, now: datetime, thresholds: Thresholds | None = None
+    ) -> Verdict:
+        settings = {**DEFAULTS[self.exception_type], **(thresholds or {})}
+        if order.cancelled:
+            return clear(self.exception_type, "order cancelled")
+        if order.delivered_at is not None:
+            return clear(self.exception_type, "delivered")
+        if order.promised_by is None or order.promised_by <= now:
+            return quiet(self.exception_type)
+        records = [
+            r
+            for s in order.shipments
+            if s.delivered_at is None and (r := shipment_record(order, s)) is not None
+        ]
+        records = [r for r in records if r.dispatched_at <= now]
+        if not records:
+            return quiet(self.exception_type)
+        recheck = min(now + timedelta(hours=settings["recheck_hours"]), order.promised_by)
+        if self.scorer is None:
+            # Events are judged without the model; the sweep, which holds it, looks next.
+            return quiet(self.exception_type, recheck_at=recheck)
+        from orderops.detect.models.delay_features import features_at
+
+        model = self.scorer.model
+        scores = model.predict_proba_many(
+            [features_at(r, now, self.scorer.history) for r in records]
+        )
+        best, record = max(zip(scores, records, strict=True), key=lambda pair: pair[0])
+        threshold = settings.get("score", model.threshold)
+        if best < threshold:
+            return quiet(self.exception_type, recheck_at=recheck)
+        return Verdict(
+            exception_type=self.exception_type,
+            detected=True,
+            cleared=False,
+            summary=(
+                f"{record.carrier} {record.shipment_id} for order {order.label} is likely to miss "
+                f"its promise of {order.promised_by:%Y-%m-%d %H:%M} UTC (risk {best:.0%})"
+            ),
+            evidence_key=f"predicted:{record.shipment_id}",
+            detected_at=now,
+            time_based=True,
+            recheck_at=recheck,
+            facts={
+                "score": round(best, 4),
+                "threshold": threshold,
+                "model_version": model.version,
+                "tracking_number": record.shipment_id,
+            },
+        )

@@ -1,0 +1,291 @@
+"""The reviewer console in a real headless Chromium (Debian's package, driven by Playwright).
+
+Journeys: sign in with the keyboard, open a queue and a case, claim it, write and edit a
+customer message, propose a refund; a second person approves it and watches the writeback
+complete without reloading; the proposer sees no approve button and is refused when
+posting anyway. Screenshots land in artifacts/screenshots/.
+
+Locally the test skips (with the reason) when chromium or playwright is missing; in CI
+(CI=true) it fails instead: ``.ci/install-browser`` installs both.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from builders.access import late_case
+from builders.console import PASSWORD, ConsolePerson, console_person
+from orderops.api.app import create_app
+from orderops.bootstrap import App, bootstrap
+from orderops.config import Settings
+from orderops.domain.clock import FixedClock
+from orderops.domain.roles import Role
+from orderops.storage.uow import UnitOfWork
+from orderops.workflow.tenants import ensure_tenant
+from orderops.writeback.claims import claim_due
+from orderops.writeback.conflicts import send_back_for_review
+from orderops.writeback.outcomes import Outcome, OutcomeKind, decide
+from orderops.writeback.policy import DeliveryPolicy
+from orderops.writeback.results import record_outcome
+from orderops.writeback.sagas import on_message_settled
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+
+def _browser_problem() -> str | None:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        return f"{CHROMIUM} is missing: run .ci/install-browser"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed in this environment: run .ci/install-browser"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    problem = _browser_problem()
+    if problem:
+        if IN_CI:
+            pytest.fail(problem)
+        pytest.skip(problem)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[App, FixedClock, str]]:
+    from datetime import UTC, datetime
+
+    clock = FixedClock(datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'console.db'}", data_dir=tmp_path, demo_mode=True
+    )
+    app = bootstrap(settings, clock=clock)
+    ensure_tenant(app.sessions, tenant_id="acme", name="Acme", clock=clock)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(app), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "the console server did not start"
+    yield app, clock, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    app.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def sign_in_with_keyboard(page: Any, base: str, person: ConsolePerson) -> None:
+    page.goto(f"{base}/console/login")
+    for _ in range(6):  # skip link, brand, then the first field
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "tenant":
+            break
+    assert page.evaluate("document.activeElement.id") == "tenant"
+    page.keyboard.type(person.tenant)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "email"
+    page.keyboard.type(person.email)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "password"
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/console/queues")
+
+
+def unlabelled_controls(page: Any) -> list[str]:
+    """Every visible input, select and textarea that has neither a label nor aria-label."""
+    found: list[str] = page.evaluate(
+        """() => Array.from(document.querySelectorAll(
+              'input:not([type=hidden]), select, textarea'))
+            .filter(el => (el.labels === null || el.labels.length === 0)
+                          && !el.getAttribute('aria-label'))
+            .map(el => el.outerHTML.slice(0, 80))"""
+    )
+    return found
+
+
+def deliver_everything(app: App) -> int:
+    """Stand in for the writeback worker through its own services: lease what is due,
+    record each as delivered (the vendors themselves are the writeback suite's business)."""
+    policy, now = DeliveryPolicy(), app.clock.now()
+    with UnitOfWork(app.sessions, tenant_id="acme") as uow:
+        claimed = claim_due(
+            uow,
+            worker_id="console-e2e",
+            now=now,
+            lease=timedelta(minutes=5),
+            limit=50,
+            systems=["stripe", "shopify", "easypost", "wms", "crm", "zendesk", "payments", "oms"],
+            summarise=lambda _row: {},
+        )
+        uow.commit()
+    for item in claimed:
+        outcome = Outcome(kind=OutcomeKind.DELIVERED, result={"id": f"x_{item.idempotency_key}"})
+        decision = decide(outcome, attempts=item.tries, policy=policy, now=now, rand=0.5)
+        with UnitOfWork(app.sessions, tenant_id="acme") as uow:
+            record_outcome(
+                uow,
+                item,
+                outcome,
+                decision,
+                worker_id="console-e2e",
+                now=now,
+                on_conflict=send_back_for_review,
+                on_settled=on_message_settled,
+            )
+            uow.commit()
+    return len(claimed)
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_review_a_case_from_queue_to_completed_writeback(
+    browser: Any, served: tuple[App, FixedClock, str]
+) -> None:
+    app, clock, base = served
+    case_id = late_case(app, clock)
+    late_case(app, clock, total_minor=9000)
+    agent = console_person(app, clock, role=Role.AGENT, name="Ann Agent")
+    approver = console_person(app, clock, role=Role.APPROVER, name="Bea Approver")
+
+    ann = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
+    sign_in_with_keyboard(ann, base, agent)
+    shot(ann, "01-queues")
+    assert unlabelled_controls(ann) == []
+
+    ann.get_by_role("link", name="ops", exact=True).click()
+    rows = ann.locator("table.cases tbody tr")
+    assert rows.count() == 2
+    ann.get_by_label("Sort by").select_option("sla")
+    ann.get_by_label("SLA").select_option("on_track")
+    ann.get_by_role("button", name="Apply").click()
+    assert ann.locator("table.cases tbody tr").count() == 2
+    shot(ann, "02-queue")
+    assert unlabelled_controls(ann) == []
+
+    ann.locator(f'a[href="/console/cases/{case_id}"]').click()
+    ann.wait_for_url(f"{base}/console/cases/{case_id}")
+    ann.get_by_role("button", name="Claim", exact=True).click()
+    assert "Claimed." in ann.locator(".flash").inner_text()
+    assert "Ann Agent" in ann.locator("dl.meta").inner_text()
+
+    ann.get_by_text("Draft a new message").click()
+    ann.get_by_label("Subject", exact=True).last.fill("Your parcel")
+    ann.locator("#new-body").fill("Sorry, your parcel is late.")
+    ann.get_by_role("button", name="Create draft").click()
+    body = ann.get_by_label("Message", exact=True).first
+    assert body.input_value() == "Sorry, your parcel is late."
+    body.fill("Sorry, your parcel is late. We are refunding you in full.")
+    body.press("Tab")
+    ann.keyboard.press("Enter")  # the next control after the text is "Save draft"
+    ann.wait_for_load_state()
+    assert "Draft saved." in ann.locator(".flash").inner_text()
+    assert "refunding you in full" in ann.get_by_label("Message", exact=True).first.input_value()
+
+    ann.get_by_text("Propose an action").click()
+    ann.get_by_label("Action", exact=True).select_option("refund")
+    ann.get_by_label("Parameters (JSON)").fill('{"reason": "the parcel is a week late"}')
+    ann.get_by_role("button", name="Propose", exact=True).click()
+    assert "Proposed refund." in ann.locator(".flash").inner_text()
+    assert ann.get_by_role("button", name="Approve", exact=True).count() == 0
+    assert "does not approve actions" in ann.content()
+    assert unlabelled_controls(ann) == []
+    shot(ann, "03-case-proposed")
+
+    # The agent's direct POST is refused by the server, whatever the page shows.
+    action_id = _pending_action(app, case_id)
+    token = ann.locator('input[name="csrf"]').first.input_value()
+    refused = ann.request.post(
+        f"{base}/console/actions/{action_id}/approve",
+        form={"csrf": token},
+        max_redirects=0,
+    )
+    assert refused.status == 403
+    assert "may not actions:approve" in refused.text()
+
+    bea = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
+    sign_in_with_keyboard(bea, base, approver)
+    bea.goto(f"{base}/console/cases/{case_id}")
+    bea.get_by_label("Approval note").fill("late by a week: refund is fair")
+    bea.get_by_role("button", name="Approve", exact=True).click()
+    assert "Approved refund." in bea.locator(".flash").inner_text()
+    steps = bea.locator("ol.steps li")
+    assert steps.count() >= 1
+    assert "pending" in steps.first.inner_text()
+
+    assert deliver_everything(app) >= 1
+    # No reload: the page polls its fingerprint and swaps the changed region in.
+    bea.locator("ol.steps li.w-delivered").first.wait_for(timeout=10_000)
+    assert "delivered" in bea.locator("ol.steps li").first.inner_text()
+    shot(bea, "04-case-delivered")
+
+    bea.goto(f"{base}/console/dashboards?from=2026-11-01&to=2026-11-20")
+    assert bea.locator("svg.chart").count() >= 8
+    shot(bea, "05-dashboards")
+
+
+def _pending_action(app: App, case_id: str) -> str:
+    from orderops.workflow.actions import list_for_case
+
+    (action,) = list_for_case(app.sessions, tenant_id="acme", case_id=case_id)
+    return action.id
+
+
+def test_a_viewer_sees_no_decision_controls_and_the_server_refuses_them(
+    browser: Any, served: tuple[App, FixedClock, str]
+) -> None:
+    app, clock, base = served
+    case_id = late_case(app, clock)
+    viewer = console_person(app, clock, role=Role.VIEWER, name="Val Viewer")
+    page = browser.new_context().new_page()
+    sign_in_with_keyboard(page, base, viewer)
+    page.goto(f"{base}/console/cases/{case_id}")
+    assert page.get_by_role("button", name="Claim", exact=True).count() == 0
+    assert page.get_by_text("Propose an action").count() == 0
+    token = page.locator('input[name="csrf"]').first.input_value()
+    refused = page.request.post(
+        f"{base}/console/cases/{case_id}/actions",
+        form={"csrf": token, "kind": "refund", "params": '{"reason": "sneaky refund"}'},
+        max_redirects=0,
+    )
+    assert refused.status == 403
+    shot(page, "06-viewer-case")
