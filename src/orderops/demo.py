@@ -22,6 +22,7 @@ from orderops.api.app import create_app
 from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
 from orderops.console.accounts import set_password
+from orderops.domain.cases import ExceptionType
 from orderops.domain.clock import AcceleratedClock, Clock, FixedClock
 from orderops.domain.roles import Role
 from orderops.ingest.batch import ingest_items
@@ -32,6 +33,17 @@ from orderops.workflow.users import UserExists, add_user
 from orderops.workflow.worker import run_forever, run_once
 
 TENANT = "demo"
+DEMO_RATES = {
+    str(t): 0.02
+    for t in ExceptionType
+    if t
+    not in (
+        ExceptionType.PAYMENT_FAILED,
+        ExceptionType.SHIPMENT_LATE,
+        ExceptionType.INTEGRATION_SILENCE,
+    )
+}
+"""Every order-level exception type shows up in the demo, a few of each per day."""
 DEMO_EMAIL = "admin@demo.example"
 DEMO_APPROVER = "approver@demo.example"
 DEMO_PASSWORD = "demo-password"
@@ -59,6 +71,7 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None
         history_days=2,
         orders_per_day=options.orders_per_day,
         tenant=TENANT,
+        rates=DEMO_RATES,
     )
     result = simulate(sim)
     backfill_clock = FixedClock(sim.start)
