@@ -330,7 +330,10 @@ def _steps(uow: UnitOfWork, saga: WritebackSaga) -> list[WritebackSagaStep]:
     return list(
         uow.session.scalars(
             select(WritebackSagaStep)
-            .where(WritebackSagaStep.saga_id == saga.id)
+            .where(
+                WritebackSagaStep.tenant_id == uow.tenant_id,
+                WritebackSagaStep.saga_id == saga.id,
+            )
             .order_by(WritebackSagaStep.position)
         )
     )
