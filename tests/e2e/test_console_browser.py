@@ -216,8 +216,8 @@ def test_review_a_case_from_queue_to_completed_writeback(
     assert body.input_value() == "Sorry, your parcel is late."
     body.fill("Sorry, your parcel is late. We are refunding you in full.")
     body.press("Tab")
-    ann.keyboard.press("Enter")  # the next control after the text is "Save draft"
-    ann.wait_for_load_state()
+    with ann.expect_navigation():  # wait for the form's answer, not the page already shown
+        ann.keyboard.press("Enter")  # the next control after the text is "Save draft"
     assert "Draft saved." in ann.locator(".flash").inner_text()
     assert "refunding you in full" in ann.get_by_label("Message", exact=True).first.input_value()
 

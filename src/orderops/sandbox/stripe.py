@@ -1,9 +1,13 @@
-"""A Stripe stand-in: payment intents, refunds, capture and cancel, form-encoded like Stripe.
+"""A Stripe stand-in: payment intents, refunds, capture and cancel, disputes, form-encoded
+like Stripe.
 
 It keeps the parts of Stripe's contract a refund worker depends on: ``Idempotency-Key``
 replays (``Idempotent-Replayed: true``) and refuses reuse with other parameters, errors
 are ``{"error": {"type", "code", "message"}}``, and over-refunding fails with
 ``charge_already_refunded`` or ``amount_too_large`` instead of moving money twice.
+Disputes take evidence as Stripe's Update a dispute does (``evidence[field]``, ``submit``
+defaulting to true): a submission moves the dispute to review and cannot be repeated, so a
+second submission of the same evidence has to come from an idempotent replay.
 """
 
 from __future__ import annotations
@@ -46,6 +50,47 @@ def render_stripe_error(status: int, code: str, message: str) -> dict[str, Any]:
     else:
         error_type = "invalid_request_error"
     return {"error": {"type": error_type, "code": code, "message": message}}
+
+
+RESPONDABLE = {"needs_response": "under_review", "warning_needs_response": "warning_under_review"}
+"""Statuses that still take evidence, and the status a submission moves each to."""
+EVIDENCE_LIMIT = 150_000
+"""Stripe's limit on the combined characters of all evidence fields."""
+
+
+@dataclass
+class Dispute:
+    id: str
+    payment_intent: str
+    amount: int
+    currency: str
+    reason: str
+    status: str
+    created: int
+    evidence: dict[str, str] = field(default_factory=dict)
+    submission_count: int = 0
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "dispute",
+            "amount": self.amount,
+            "currency": self.currency,
+            "charge": "ch_" + self.payment_intent.removeprefix("pi_"),
+            "payment_intent": self.payment_intent,
+            "reason": self.reason,
+            "status": self.status,
+            "created": self.created,
+            "evidence": dict(self.evidence),
+            "evidence_details": {
+                "has_evidence": bool(self.evidence),
+                "past_due": False,
+                "submission_count": self.submission_count,
+            },
+            "metadata": dict(self.metadata),
+            "livemode": False,
+        }
 
 
 @dataclass
@@ -93,6 +138,7 @@ class StripeSandbox:
         self._idempotency = IdempotencyStore()
         self._intents: dict[str, PaymentIntent] = {}
         self._refunds: list[dict[str, Any]] = []
+        self._disputes: dict[str, Dispute] = {}
         self._counter = 0
         self.app = self._build_app()
 
@@ -119,6 +165,32 @@ class StripeSandbox:
             )
             self._intents[intent.id] = intent
             return intent.id
+
+    def add_dispute(
+        self,
+        *,
+        payment_intent: str,
+        amount: int,
+        reason: str = "product_not_received",
+        currency: str = "usd",
+        status: str = "needs_response",
+    ) -> str:
+        with self._idempotency.lock:
+            dispute = Dispute(
+                id=self._next_id("du"),
+                payment_intent=payment_intent,
+                amount=amount,
+                currency=currency,
+                reason=reason,
+                status=status,
+                created=self._now(),
+            )
+            self._disputes[dispute.id] = dispute
+            return dispute.id
+
+    def dispute(self, dispute_id: str) -> dict[str, Any]:
+        with self._idempotency.lock:
+            return self._dispute(dispute_id).as_json()
 
     def payment_intent(self, intent_id: str) -> dict[str, Any]:
         with self._idempotency.lock:
@@ -225,6 +297,39 @@ class StripeSandbox:
         )
         return 200, intent.as_json()
 
+    def _update_dispute(
+        self, dispute_id: str, fields: dict[str, str], key: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        dispute = self._dispute(dispute_id)
+        if dispute.status not in RESPONDABLE:
+            raise ApiError(
+                400,
+                "dispute_not_updatable",
+                f"This dispute has a status of {dispute.status} and no longer takes evidence.",
+            )
+        evidence = {**dispute.evidence, **form_group(fields, "evidence")}
+        if sum(len(v) for v in evidence.values()) > EVIDENCE_LIMIT:
+            raise ApiError(
+                400,
+                "parameter_invalid_string_too_long",
+                f"The combined evidence may be at most {EVIDENCE_LIMIT} characters.",
+            )
+        submit = fields.get("submit", "true").lower()
+        if submit not in ("true", "false"):
+            raise ApiError(400, "parameter_invalid_boolean", "Invalid boolean: submit")
+        dispute.evidence = evidence
+        dispute.metadata.update(form_group(fields, "metadata"))
+        if submit == "true":
+            dispute.submission_count += 1
+            dispute.status = RESPONDABLE[dispute.status]
+            self.control.ledger.record(
+                "dispute.evidence_submitted",
+                dispute.id,
+                idempotency_key=key,
+                data={"fields": sorted(evidence), "submission_count": dispute.submission_count},
+            )
+        return 200, dispute.as_json()
+
     # -- HTTP -------------------------------------------------------------------------
 
     def _build_app(self) -> FastAPI:
@@ -243,6 +348,14 @@ class StripeSandbox:
         @app.post("/v1/payment_intents/{intent_id}/cancel", dependencies=auth)
         async def cancel(intent_id: str, request: Request) -> Response:
             return await self._write(request, lambda f, k: self._cancel(intent_id, f, k))
+
+        @app.post("/v1/disputes/{dispute_id}", dependencies=auth)
+        async def update_dispute(dispute_id: str, request: Request) -> Response:
+            return await self._write(request, lambda f, k: self._update_dispute(dispute_id, f, k))
+
+        @app.get("/v1/disputes/{dispute_id}", dependencies=auth)
+        async def get_dispute(dispute_id: str) -> dict[str, Any]:
+            return self.dispute(dispute_id)
 
         @app.get("/v1/payment_intents/{intent_id}", dependencies=auth)
         async def get_intent(intent_id: str) -> dict[str, Any]:
@@ -308,6 +421,12 @@ class StripeSandbox:
         if intent is None:
             raise ApiError(status, "resource_missing", f"No such payment_intent: '{intent_id}'")
         return intent
+
+    def _dispute(self, dispute_id: str) -> Dispute:
+        dispute = self._disputes.get(dispute_id)
+        if dispute is None:
+            raise ApiError(404, "resource_missing", f"No such dispute: '{dispute_id}'")
+        return dispute
 
     def _refunded(self, intent_id: str) -> int:
         return sum(int(r["amount"]) for r in self._refunds if r["payment_intent"] == intent_id)

@@ -115,6 +115,7 @@ def default_registry() -> Registry:
     """Every operation OrderOps can write back, across the connectors it ships with."""
     from orderops.writeback.operations import (
         credits,
+        disputes,
         fulfilment,
         messages,
         order_changes,
@@ -134,5 +135,6 @@ def default_registry() -> Registry:
             *stock.OPERATIONS,
             *shipping.OPERATIONS,
             *credits.OPERATIONS,
+            *disputes.OPERATIONS,
         ]
     )

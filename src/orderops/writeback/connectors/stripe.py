@@ -1,4 +1,5 @@
-"""Stripe: refunds, capture and cancel of payment intents, plus read-back for reconciliation.
+"""Stripe: refunds, capture and cancel of payment intents, dispute evidence, plus read-back
+for reconciliation.
 
 Stripe honours ``Idempotency-Key``, so every write sends the key fixed at decision time and
 a retry after a lost answer gets the first answer back (``replayed``) instead of a second
@@ -41,6 +42,21 @@ class PaymentIntentState:
     amount_received_minor: int
     amount_capturable_minor: int
     currency: str
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class DisputeState:
+    """A dispute as read back: its status and the evidence Stripe holds for it."""
+
+    id: str
+    status: str
+    payment_intent: str | None
+    amount_minor: int
+    currency: str
+    evidence: dict[str, str]
+    submission_count: int
+    metadata: dict[str, str]
     replayed: bool = False
 
 
@@ -112,6 +128,26 @@ class StripeConnector(ConnectorBase):
         )
         return [_refund(item, replayed=False) for item in body.get("data", [])]
 
+    def submit_dispute_evidence(
+        self,
+        *,
+        dispute_id: str,
+        evidence: dict[str, str],
+        idempotency_key: str,
+        metadata: dict[str, str] | None = None,
+        submit: bool = True,
+    ) -> DisputeState:
+        """Send the evidence; ``submit`` true hands it to the bank (Stripe allows that once)."""
+        form = {f"evidence[{k}]": v for k, v in evidence.items()}
+        form.update({f"metadata[{k}]": v for k, v in (metadata or {}).items()})
+        form["submit"] = "true" if submit else "false"
+        response = self._post(f"/v1/disputes/{dispute_id}", form, idempotency_key)
+        return _dispute(self._api.body(response), replayed=_replayed(response))
+
+    def get_dispute(self, dispute_id: str) -> DisputeState:
+        body = self._api.run(lambda: self._api.request_json("GET", f"/v1/disputes/{dispute_id}"))
+        return _dispute(body, replayed=False)
+
     def _post(self, path: str, form: dict[str, str], idempotency_key: str) -> httpx.Response:
         headers = {"Idempotency-Key": idempotency_key}
         return self._api.run(lambda: self._api.request("POST", path, data=form, headers=headers))
@@ -141,5 +177,21 @@ def _intent(body: dict[str, Any], *, replayed: bool) -> PaymentIntentState:
         amount_received_minor=int(body.get("amount_received") or 0),
         amount_capturable_minor=int(body.get("amount_capturable") or 0),
         currency=str(body["currency"]),
+        replayed=replayed,
+    )
+
+
+def _dispute(body: dict[str, Any], *, replayed: bool) -> DisputeState:
+    details = body.get("evidence_details") or {}
+    intent = body.get("payment_intent")
+    return DisputeState(
+        id=str(body["id"]),
+        status=str(body["status"]),
+        payment_intent=None if intent is None else str(intent),
+        amount_minor=int(body["amount"]),
+        currency=str(body["currency"]),
+        evidence={str(k): str(v) for k, v in (body.get("evidence") or {}).items() if v},
+        submission_count=int(details.get("submission_count") or 0),
+        metadata={str(k): str(v) for k, v in (body.get("metadata") or {}).items()},
         replayed=replayed,
     )
