@@ -99,7 +99,6 @@ class TextEmbedder(Protocol):
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float64]:
         """One L2-normalised row per text."""
-        ...
 
 
 class TfidfEmbedder:
