@@ -1,26 +1,33 @@
 """Shared fixtures: a real database per test (SQLite and PostgreSQL), a fixed clock, builders.
 
-PostgreSQL tests use a fresh schema per test on the server named by
-ORDEROPS_TEST_POSTGRES_URL. If it is unreachable they are skipped locally with the reason,
-and fail in CI (CI=true), where the database is part of the contract.
+Each test gets a database of its own, cloned from one migrated once per test process: a
+copied SQLite file, or a PostgreSQL database created from a template on the server named by
+ORDEROPS_TEST_POSTGRES_URL (the role needs CREATEDB). If that server is unreachable the
+PostgreSQL tests are skipped locally with the reason, and fail in CI (CI=true), where the
+database is part of the contract.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from builders.access import Person, client, person
 from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
+from orderops.storage.engine import make_engine
+from orderops.storage.migrate import upgrade
 from orderops.workflow.tenants import ensure_tenant, issue_key
 
 PG_URL = os.environ.get(
@@ -45,24 +52,59 @@ def _postgres_problem() -> str | None:
     return _pg_state["problem"]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'orderops.db'}"
-        return
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, made once per test process and copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "orderops.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A migrated PostgreSQL database, made once per test process, cloned for each test.
+
+    ``CREATE DATABASE .. TEMPLATE`` copies it in tens of milliseconds where running every
+    migration takes seconds; test_migrations.py still runs the chain down and up itself.
+    """
     problem = _postgres_problem()
     if problem:
         if IN_CI:
             pytest.fail(problem)
         pytest.skip(problem)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    name = f"tmpl_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = create_engine(make_url(PG_URL).set(database=name))
+    upgrade(engine)
+    engine.dispose()
+    yield name
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A real, already migrated database of its own for each test."""
+    if request.param == "sqlite":
+        target = tmp_path / "orderops.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        yield f"sqlite:///{target}"
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
@@ -86,3 +128,39 @@ def service_key(app: App, clock: FixedClock) -> str:
     return issue_key(
         app.sessions, tenant_id="acme", name="svc", role=Role.SERVICE, clock=clock
     ).secret
+
+
+# The people most case-work scenarios need: an HTTP client and one person per desk role,
+# each a user of the acme tenant with a key of their own, so maker-checker and
+# approver-eligibility rules see distinct identities.
+
+
+@pytest.fixture
+def http(app: App) -> Iterator[TestClient]:
+    with client(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def admin(app: App, clock: FixedClock) -> Person:
+    return person(app, clock, tenant="acme", role=Role.ADMIN, name="ada-admin")
+
+
+@pytest.fixture
+def agent(app: App, clock: FixedClock) -> Person:
+    return person(app, clock, tenant="acme", role=Role.AGENT, name="alice-agent")
+
+
+@pytest.fixture
+def approver(app: App, clock: FixedClock) -> Person:
+    return person(app, clock, tenant="acme", role=Role.APPROVER, name="bob-approver")
+
+
+@pytest.fixture
+def finance(app: App, clock: FixedClock) -> Person:
+    return person(app, clock, tenant="acme", role=Role.FINANCE_APPROVER, name="fay-finance")
+
+
+@pytest.fixture
+def service(app: App, clock: FixedClock) -> Person:
+    return person(app, clock, tenant="acme", role=Role.SERVICE, name="recommender-svc")

@@ -34,6 +34,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between idle passes")
     parser.add_argument("--lease", type=float, default=60.0, help="lease in seconds")
     parser.add_argument("--base-delay", type=float, default=5.0, help="first backoff, seconds")
+    parser.add_argument("--max-delay", type=float, default=3600.0, help="longest backoff, seconds")
     parser.add_argument("--max-attempts", type=int, default=8)
     parser.add_argument("--batch", type=int, default=10)
     return parser.parse_args(argv)
@@ -50,6 +51,7 @@ def run_worker(args: argparse.Namespace, worker_id: str, *, announce: bool = Fal
         policy=DeliveryPolicy(
             max_attempts=args.max_attempts,
             base_delay=timedelta(seconds=args.base_delay),
+            max_delay=timedelta(seconds=args.max_delay),
             lease=timedelta(seconds=args.lease),
             confirm_delay=timedelta(seconds=args.base_delay),
             batch_size=args.batch,
