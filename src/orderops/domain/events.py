@@ -3,6 +3,12 @@
 Adapters (Shopify, Stripe, carriers, desks, CSV, the simulator) produce these and
 nothing downstream knows which system spoke. Money is in minor units (cents) with
 an ISO currency, so no float ever touches an amount.
+
+These models are the door: whatever they accept must be storable, because an event
+accepted here is acknowledged to its sender before it is processed. So each id or code
+is bounded exactly as its column is (tests/unit/test_event_schema_fits_tables.py holds
+the two side by side), and names, titles and free text are left unbounded here because
+their columns are Text. An oversize id is refused with its field named, and dead-lettered.
 """
 
 from __future__ import annotations
@@ -18,8 +24,12 @@ from orderops.domain.statuses import PaymentStatus, TicketStatus, TrackingStatus
 
 UtcDatetime = Annotated[datetime, AfterValidator(ensure_utc)]
 Ref = Annotated[str, Field(min_length=1, max_length=200)]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-MinorUnits = Annotated[int, Field(ge=0, le=10**12)]
+Code = Annotated[str, Field(max_length=64)]
+"""A short identifier a sender chooses: an order number, a location or warehouse code."""
+Currency = Annotated[str, Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$")]
+MinorUnits = Annotated[int, Field(ge=0, le=10**15)]
+"""Up to 10^15 minor units: past any single order in any currency (25 billion rupiah is
+2.5 x 10^12 sen), and far inside the 64-bit money columns."""
 
 
 class EventType(StrEnum):
@@ -53,8 +63,8 @@ class CustomerData(_Data):
     customer_ref: Ref
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
-    name: str | None = Field(default=None, max_length=200)
-    tier: str = "standard"
+    name: str | None = None
+    tier: str = Field(default="standard", max_length=32)
     address: Address | None = None
 
 
@@ -63,19 +73,19 @@ class OrderLine(_Data):
     title: str | None = None
     quantity: int = Field(ge=1, le=100_000)
     unit_price_minor: MinorUnits
-    location: str | None = None
+    location: Code | None = None
 
 
 class OrderData(_Data):
     order_ref: Ref
-    number: str | None = None
+    number: Code | None = None
     customer: CustomerData | None = None
     currency: Currency
     total_minor: MinorUnits
     placed_at: UtcDatetime
     promised_by: UtcDatetime | None = None
     service_level: str | None = None
-    location: str | None = None
+    location: Code | None = None
     ship_to: Address | None = None
     lines: list[OrderLine] = Field(default_factory=list, max_length=1000)
 
@@ -93,7 +103,7 @@ class PaymentData(_Data):
     amount_minor: MinorUnits
     currency: Currency
     amount_refunded_minor: MinorUnits = 0
-    failure_code: str | None = None
+    failure_code: str | None = Field(default=None, max_length=100)
     failure_message: str | None = None
 
 
@@ -103,7 +113,7 @@ class ShipmentData(_Data):
     carrier: str = Field(min_length=1, max_length=40)
     service: str | None = None
     tracking_number: Ref
-    origin_location: str | None = None
+    origin_location: Code | None = None
     estimated_delivery: UtcDatetime | None = None
 
 

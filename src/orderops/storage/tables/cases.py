@@ -67,7 +67,7 @@ class Case(Base):
     impact: Mapped[dict[str, Any] | None]
     """The score's explanation: one contribution per factor, summing to ``impact_score``."""
     jeopardy: Mapped[str | None] = mapped_column(String(16))
-    incident_key: Mapped[str | None] = mapped_column(String(300))
+    incident_key: Mapped[str | None] = mapped_column(Text)
     incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

@@ -2,6 +2,12 @@
 
 Each row keeps the provider time of the newest event applied to it (``*_at`` version
 columns) so an older event arriving late never overwrites newer state.
+
+Whatever the event schema (domain/events.py) accepts, these columns hold: money is
+64-bit (three billion dong, 25 billion rupiah in sen); a column holding a sender's id or
+code is bounded exactly as the schema bounds it, so oversize input is refused at the
+door; names, titles and free text are Text. tests/unit/test_event_schema_fits_tables.py
+checks every column against its field.
 """
 
 from __future__ import annotations
@@ -9,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orderops.storage.base import Base, id_column, tenant_column
@@ -23,7 +29,7 @@ class Customer(Base):
     tenant_id: Mapped[str] = tenant_column()
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(40))
-    name: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(Text)
     tier: Mapped[str] = mapped_column(String(32), default="standard")
     address: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
@@ -39,7 +45,8 @@ class CustomerIdentity(Base):
     id: Mapped[str] = id_column()
     tenant_id: Mapped[str] = tenant_column()
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    source: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(200))
+    """The envelope's source, as for ``orders.source``."""
     external_ref: Mapped[str] = mapped_column(String(200))
 
 
@@ -61,10 +68,11 @@ class Order(Base):
     financial_status: Mapped[str] = mapped_column(String(32))
     fulfillment_status: Mapped[str] = mapped_column(String(32))
     currency: Mapped[str] = mapped_column(String(3))
-    total_minor: Mapped[int]
+    total_minor: Mapped[int] = mapped_column(BigInteger)
     placed_at: Mapped[datetime]
     promised_by: Mapped[datetime | None]
-    service_level: Mapped[str | None] = mapped_column(String(64))
+    service_level: Mapped[str | None] = mapped_column(Text)
+    """A shipping method's code or, failing that, its title (free text, any length)."""
     location: Mapped[str | None] = mapped_column(String(64))
     ship_to: Mapped[dict[str, Any] | None]
     delivered_at: Mapped[datetime | None]
@@ -89,9 +97,9 @@ class OrderLineRow(Base):
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     sku: Mapped[str] = mapped_column(String(200))
-    title: Mapped[str | None] = mapped_column(String(500))
+    title: Mapped[str | None] = mapped_column(Text)
     quantity: Mapped[int]
-    unit_price_minor: Mapped[int]
+    unit_price_minor: Mapped[int] = mapped_column(BigInteger)
     location: Mapped[str | None] = mapped_column(String(64))
     short_since: Mapped[datetime | None]
     """Start of the latest stretch in which the location's stock could not cover the line."""
@@ -111,8 +119,8 @@ class Payment(Base):
     payment_ref: Mapped[str] = mapped_column(String(200))
     order_ref: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(32))
-    amount_minor: Mapped[int]
-    amount_refunded_minor: Mapped[int] = mapped_column(default=0)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    amount_refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str] = mapped_column(String(3))
     failure_code: Mapped[str | None] = mapped_column(String(100))
     failure_message: Mapped[str | None] = mapped_column(Text)
@@ -135,12 +143,12 @@ class Shipment(Base):
     shipment_ref: Mapped[str | None] = mapped_column(String(200))
     order_ref: Mapped[str | None] = mapped_column(String(200))
     carrier: Mapped[str] = mapped_column(String(40))
-    service: Mapped[str | None] = mapped_column(String(64))
+    service: Mapped[str | None] = mapped_column(Text)
     tracking_number: Mapped[str] = mapped_column(String(200))
     origin_location: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(32))
     status_at: Mapped[datetime]
-    last_location: Mapped[str | None] = mapped_column(String(200))
+    last_location: Mapped[str | None] = mapped_column(Text)
     estimated_delivery: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -158,7 +166,7 @@ class TrackingEvent(Base):
     inbox_id: Mapped[str] = mapped_column(ForeignKey("inbox.id"))
     status: Mapped[str] = mapped_column(String(32))
     occurred_at: Mapped[datetime]
-    location: Mapped[str | None] = mapped_column(String(200))
+    location: Mapped[str | None] = mapped_column(Text)
     message: Mapped[str | None] = mapped_column(Text)
 
 

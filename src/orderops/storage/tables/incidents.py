@@ -33,8 +33,9 @@ class Incident(Base):
 
     id: Mapped[str] = id_column()
     tenant_id: Mapped[str] = tenant_column()
-    key: Mapped[str] = mapped_column(String(300))
-    """What the grouped cases share, e.g. ``shipment_late|lane:ups:WH-1:DE``."""
+    key: Mapped[str] = mapped_column(Text)
+    """What the grouped cases share, e.g. ``shipment_late|lane:ups:WH-1:DE``. Text: a lane
+    ends in the ship-to region, which is address text of any length."""
     type: Mapped[str] = mapped_column(String(64))
     """The grouped cases' exception type."""
     dimension: Mapped[str] = mapped_column(String(16))

@@ -39,7 +39,8 @@ class InboxEvent(Base):
 
 
 class DeadLetter(Base):
-    """Input we could not accept, kept byte for byte with the reason, to replay after a fix."""
+    """Input we could not accept or could not process, kept with the reason, to replay
+    after a fix."""
 
     __tablename__ = "dead_letters"
     __table_args__ = (Index("ix_dead_letters_tenant_status", "tenant_id", "status", "received_at"),)
@@ -58,3 +59,6 @@ class DeadLetter(Base):
     status: Mapped[str] = mapped_column(String(16))
     replayed_at: Mapped[datetime | None]
     replay_inbox_id: Mapped[str | None] = mapped_column(ForeignKey("inbox.id"))
+    inbox_id: Mapped[str | None] = mapped_column(ForeignKey("inbox.id"), index=True)
+    """Set when the input was accepted but its processing failed: the inbox row to run
+    again. Replay resets that row (re-ingesting would only meet the inbox's dedupe)."""
