@@ -34,7 +34,7 @@ def fraud_signal(order_ref: str, *, clock: FixedClock, score: float) -> dict[str
     return envelope(
         "fraud.signal",
         {"order_ref": order_ref, "kind": "velocity", "score": score},
-        at=clock.now() - timedelta(days=1),
+        at=clock.now() - timedelta(days=2, minutes=-30),  # known before the payment fails
         subject=order_ref,
         source="test://fraud",
     )

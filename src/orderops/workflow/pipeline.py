@@ -3,7 +3,15 @@
 Events are processed in chunks, one transaction per chunk and a savepoint per event: a
 failing event rolls back alone and stays in the inbox (pending, then failed after
 ``MAX_ATTEMPTS``) with its error, so nothing is lost and the worker retries it, while
-the chunk's good events commit together (one commit instead of one per event).
+the chunk's good events commit together (one commit instead of one per event). A failed
+row becomes a dead letter in the same transaction, counted on /metrics, for
+``orderops deadletters replay`` (workflow/processing_failures.py).
+
+A transient database error (deadlock, serialization failure, lock timeout, SQLite busy,
+a dropped connection: storage/transient.py) says nothing about the event, so it spends
+no attempt: the whole chunk is rolled back and run again after a short backoff, and if
+the database stays busy the chunk's rows are left pending, as they were, for the next
+pass.
 """
 
 from __future__ import annotations
@@ -11,19 +19,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from itertools import islice
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from orderops.domain.cases import CaseStatus, is_open
 from orderops.domain.clock import Clock
 from orderops.ingest.envelope import parse_event
 from orderops.storage.repositories.intake import InboxStatus
 from orderops.storage.tables import CaseTimelineEntry, InboxEvent
+from orderops.storage.transient import transient_kind
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import CaseEvent
 from orderops.workflow.detection import evaluate_order
+from orderops.workflow.processing_failures import FailureClass, dead_letter_row, failure_class
+from orderops.workflow.processing_metrics import PROCESSING_METRICS
 from orderops.workflow.projector import OrderNotYetKnown, project
 from orderops.workflow.sla import wake_on_event
 
@@ -32,6 +49,10 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 DEFERRED = "deferred"
 CHUNK = 100
+TRANSIENT_TRIES = 5
+"""Runs of a chunk before a busy database is left for the next pass."""
+TRANSIENT_BACKOFF_SECONDS = 0.05
+"""First wait after a transient error; it doubles (with jitter) up to a second."""
 
 
 def process_event(
@@ -48,42 +69,109 @@ def process_many(
     clock: Clock,
     chunk: int = CHUNK,
 ) -> list[CaseEvent]:
-    """Process the given inbox rows in the order given; rows already processed are skipped."""
+    """Process the given inbox rows, after every pending row that happened before them.
+
+    The inbox is applied as a log in replay order (event time, then a stable key), not
+    in the order a caller happens to hold: whichever request or worker gets there first,
+    and however deliveries were batched, an order's events reach the projector and the
+    detectors in the sequence they happened, so the same events give the same cases.
+    Rows already processed (by a racing processor) are skipped.
+    """
+    with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
+        horizon = uow.inbox.pending_horizon(inbox_ids)
+    if horizon is None:
+        return []
+    return _drain(sessions, tenant_id=tenant_id, clock=clock, up_to=horizon, chunk=chunk)
+
+
+def process_pending(
+    sessions: sessionmaker[Session], *, tenant_id: str, clock: Clock, batch: int = CHUNK
+) -> list[CaseEvent]:
+    """Drain the tenant's pending inbox in replay order (whatever a request left behind)."""
+    return _drain(sessions, tenant_id=tenant_id, clock=clock, up_to=None, chunk=batch)
+
+
+def _drain(
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    clock: Clock,
+    up_to: datetime | None,
+    chunk: int,
+) -> list[CaseEvent]:
+    """Process pending rows oldest first, up to ``up_to``, until none is left.
+
+    A row that fails stays pending for the next pass (its attempts counted by the
+    chunk); this drain passes over it rather than retrying it in a loop, and keeps going
+    with the rows behind it.
+    """
     changes: list[CaseEvent] = []
-    iterator = iter(inbox_ids)
-    while part := list(islice(iterator, chunk)):
+    passed_over: set[str] = set()
+    while True:
+        with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
+            ids = list(uow.inbox.pending_ids(limit=chunk, up_to=up_to, passed_over=passed_over))
+        if not ids:
+            return changes
         chunk_changes, created_orders = _process_chunk(
-            sessions, tenant_id=tenant_id, inbox_ids=part, clock=clock
+            sessions, tenant_id=tenant_id, inbox_ids=ids, clock=clock
         )
         changes += chunk_changes
+        with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
+            passed_over |= uow.inbox.still_pending(ids)
         for order_ref in created_orders:
             changes += _release_deferred(
                 sessions, tenant_id=tenant_id, order_ref=order_ref, clock=clock
             )
-    return changes
-
-
-def process_pending(
-    sessions: sessionmaker[Session], *, tenant_id: str, clock: Clock, batch: int = 500
-) -> list[CaseEvent]:
-    """Drain the tenant's pending inbox (events a crash or a failure left behind)."""
-    changes: list[CaseEvent] = []
-    seen: set[str] = set()
-    while True:
-        with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
-            ids = [i for i in uow.inbox.pending_ids(limit=batch) if i not in seen]
-        if not ids:
-            return changes
-        seen.update(ids)
-        changes += process_many(sessions, tenant_id=tenant_id, inbox_ids=ids, clock=clock)
 
 
 def _process_chunk(
     sessions: sessionmaker[Session], *, tenant_id: str, inbox_ids: Sequence[str], clock: Clock
 ) -> tuple[list[CaseEvent], list[str]]:
+    """Run the chunk, again from the start after each transient database error."""
+    retrying = Retrying(
+        retry=retry_if_exception(lambda exc: transient_kind(exc) is not None),
+        stop=stop_after_attempt(TRANSIENT_TRIES),
+        wait=wait_exponential_jitter(
+            multiplier=TRANSIENT_BACKOFF_SECONDS, max=1.0, jitter=TRANSIENT_BACKOFF_SECONDS
+        ),
+        before_sleep=_note_transient,
+        reraise=True,
+    )
+    try:
+        return retrying(
+            _process_chunk_once, sessions, tenant_id=tenant_id, inbox_ids=inbox_ids, clock=clock
+        )
+    except Exception as exc:
+        kind = transient_kind(exc)
+        if kind is None:
+            raise
+        PROCESSING_METRICS.transient_error(kind)
+        log.warning(
+            "database still busy (%s) after %d runs; %d inbox events stay pending: %r",
+            kind,
+            TRANSIENT_TRIES,
+            len(inbox_ids),
+            exc,
+        )
+        return [], []
+
+
+def _note_transient(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    kind = transient_kind(exc) if exc else None
+    if kind is not None:
+        PROCESSING_METRICS.transient_error(kind)
+    log.info("transient database error (%s), running the chunk again: %r", kind, exc)
+
+
+def _process_chunk_once(
+    sessions: sessionmaker[Session], *, tenant_id: str, inbox_ids: Sequence[str], clock: Clock
+) -> tuple[list[CaseEvent], list[str]]:
     changes: list[CaseEvent] = []
     created: list[str] = []
+    dead_lettered: list[FailureClass] = []
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
+        uow.inbox.lock_processing()
         rows = uow.inbox.claim_many(inbox_ids)
         now = clock.now()
         for row in rows:
@@ -91,17 +179,25 @@ def _process_chunk(
                 with uow.session.begin_nested():
                     row_changes, created_order = _apply(uow, row, now=now)
             except Exception as exc:
+                if transient_kind(exc) is not None:
+                    raise  # the whole chunk goes again; no attempt is spent
                 log.exception("processing inbox event %s failed", row.id)
                 row.attempts += 1
                 row.error = repr(exc)[:4000]
-                row.status = (
-                    InboxStatus.FAILED if row.attempts >= MAX_ATTEMPTS else InboxStatus.PENDING
-                )
+                if row.attempts < MAX_ATTEMPTS:
+                    row.status = InboxStatus.PENDING
+                    continue
+                row.status = InboxStatus.FAILED
+                failure = failure_class(exc)
+                dead_letter_row(uow, row, failure=failure, now=now)
+                dead_lettered.append(failure)
                 continue
             changes += row_changes
             if created_order:
                 created.append(created_order)
         uow.commit()
+    for failure in dead_lettered:
+        PROCESSING_METRICS.dead_letter(failure)
     return changes, created
 
 

@@ -214,6 +214,7 @@ def _payment(
             provider=data.provider, payment_ref=data.payment_ref, status_at=at, created_at=at
         )
         repo.add(payment)
+    payment.created_at = min(payment.created_at, at)  # first seen by provider time, not arrival
     _stamp_payment(payment, data, at=at)
     if at < payment.status_at:
         return Projection(
@@ -246,6 +247,8 @@ def _shipment(
             created_at=at,
         )
         repo.add(shipment)
+    # The label's time, also when a scan that overtook it created the row (label_at).
+    shipment.created_at = min(shipment.created_at, at)
     shipment.shipment_ref = data.shipment_ref
     shipment.order_ref = data.order_ref
     shipment.service = data.service
@@ -376,7 +379,8 @@ def _ticket(repo: CommerceRepository, data: TicketData, *, at: datetime) -> Proj
             source=data.source, ticket_ref=data.ticket_ref, opened_at=at, source_updated_at=at
         )
         repo.add(ticket)
-    elif at < ticket.source_updated_at:
+    ticket.opened_at = min(ticket.opened_at, at)  # an older update may arrive after a newer
+    if at < ticket.source_updated_at:
         return Projection(_refs(ticket.order_ref), summary="older ticket update ignored")
     ticket.order_ref = data.order_ref or ticket.order_ref
     ticket.customer_email = data.customer_email or ticket.customer_email

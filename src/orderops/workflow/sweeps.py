@@ -31,6 +31,7 @@ from orderops.storage.tables import InboxEvent, Order
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import CaseEvent
 from orderops.workflow.detection import apply_verdict, detector_config, evaluate_order
+from orderops.workflow.pipeline import process_pending
 
 
 def sweep(
@@ -41,11 +42,19 @@ def sweep(
     batch: int = 200,
     detectors: Sequence[Detector] = DETECTORS,
 ) -> list[CaseEvent]:
-    """One pass: every order due by now, then every source's silence, for one tenant."""
-    changes: list[CaseEvent] = []
+    """One pass: every order due by now, then every source's silence, for one tenant.
+
+    A sweep judges settled state only: it first applies whatever is pending in the inbox
+    (in replay order), and judges under the tenant's processing lock, so it never sees an
+    order with its news still unread nor one half-way through a chunk. Otherwise whether
+    a parcel looked stuck would depend on whether the sweep ran before or after its scan
+    was processed.
+    """
+    changes = process_pending(sessions, tenant_id=tenant_id, clock=clock)
     seen: set[str] = set()
     while True:
         with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
+            uow.inbox.lock_processing()
             now = clock.now()
             config = detector_config(uow)
             due = [

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from orderops.domain.errors import DuplicateEvent
 from orderops.storage.base import new_id
 from orderops.storage.repositories._dialect import insert_if_absent
 from orderops.storage.tables import DeadLetter, InboxEvent
+
+REPLAY_ORDER = (InboxEvent.event_time, InboxEvent.source, InboxEvent.event_id)
+"""The order in which a tenant's events are applied: when they happened, then a stable key."""
 
 
 class InboxStatus:
@@ -93,14 +97,68 @@ class InboxRepository:
         by_id = {row.id: row for row in rows}
         return [by_id[i] for i in inbox_ids if i in by_id]
 
-    def pending_ids(self, *, limit: int) -> Sequence[str]:
-        """Oldest first by event time, so a backlog replays in the order things happened."""
-        return self._session.scalars(
-            select(InboxEvent.id)
-            .where(InboxEvent.tenant_id == self._tenant, InboxEvent.status == InboxStatus.PENDING)
-            .order_by(InboxEvent.event_time, InboxEvent.received_at)
-            .limit(limit)
-        ).all()
+    def pending_ids(
+        self,
+        *,
+        limit: int,
+        up_to: datetime | None = None,
+        passed_over: Collection[str] = (),
+    ) -> Sequence[str]:
+        """Pending rows in replay order, oldest event first, at most ``up_to`` when given.
+
+        Ties go by source and event id, never by arrival, so every processor replays the
+        same sequence. ``passed_over`` (rows that just failed) is left out in the query,
+        not after it, so failures at the head never hide the rows behind them.
+        """
+        query = select(InboxEvent.id).where(
+            InboxEvent.tenant_id == self._tenant, InboxEvent.status == InboxStatus.PENDING
+        )
+        if up_to is not None:
+            query = query.where(InboxEvent.event_time <= up_to)
+        if passed_over:
+            query = query.where(InboxEvent.id.not_in(list(passed_over)))
+        return self._session.scalars(query.order_by(*REPLAY_ORDER).limit(limit)).all()
+
+    def pending_horizon(self, inbox_ids: Iterable[str]) -> datetime | None:
+        """The latest event time among the still-pending rows of ``inbox_ids``."""
+        latest: datetime | None = None
+        iterator = iter(inbox_ids)
+        while part := list(islice(iterator, 500)):
+            found = self._session.scalar(
+                select(func.max(InboxEvent.event_time)).where(
+                    InboxEvent.tenant_id == self._tenant,
+                    InboxEvent.id.in_(part),
+                    InboxEvent.status == InboxStatus.PENDING,
+                )
+            )
+            if found is not None and (latest is None or found > latest):
+                latest = found
+        return latest
+
+    def still_pending(self, inbox_ids: Sequence[str]) -> set[str]:
+        return set(
+            self._session.scalars(
+                select(InboxEvent.id).where(
+                    InboxEvent.tenant_id == self._tenant,
+                    InboxEvent.id.in_(list(inbox_ids)),
+                    InboxEvent.status == InboxStatus.PENDING,
+                )
+            )
+        )
+
+    def lock_processing(self) -> None:
+        """Make this transaction the tenant's one event processor until it ends.
+
+        Processing is a fold over the inbox in replay order, and stock levels reach across
+        orders, so two processors of one tenant must take turns, not split the work: on
+        PostgreSQL a transaction-scoped advisory lock keyed by the tenant; SQLite already
+        runs one writing transaction at a time (``BEGIN IMMEDIATE``).
+        """
+        if self._session.get_bind().dialect.name == "postgresql":
+            self._session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                {"key": f"orderops.inbox:{self._tenant}"},
+            )
 
 
 class DeadLetterStatus:
@@ -123,6 +181,16 @@ class DeadLetterRepository:
         return self._session.scalar(
             select(DeadLetter).where(
                 DeadLetter.tenant_id == self._tenant, DeadLetter.id == letter_id
+            )
+        )
+
+    def open_for_inbox(self, inbox_id: str) -> DeadLetter | None:
+        """The open letter of an accepted event whose processing failed, if any."""
+        return self._session.scalar(
+            select(DeadLetter).where(
+                DeadLetter.tenant_id == self._tenant,
+                DeadLetter.inbox_id == inbox_id,
+                DeadLetter.status == DeadLetterStatus.OPEN,
             )
         )
 

@@ -1,0 +1,83 @@
+"""The worker loop never stops opening cases: what fails is logged and the loop goes on."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from builders.events import order_placed, payment
+from orderops.bootstrap import App
+from orderops.domain.clock import FixedClock
+from orderops.ingest.intake import Outcome, accept_items
+from orderops.storage.repositories.cases import CaseFilter
+from orderops.storage.uow import UnitOfWork
+from orderops.workflow.cases import CaseEvent
+from orderops.workflow.worker import run_forever, run_once
+
+
+def _receive_failed_payment(app: App, clock: FixedClock, order_ref: str) -> None:
+    """Store (do not process) an order whose payment failed: the worker's work to do."""
+    at = clock.now() - timedelta(hours=1)
+    items = [
+        order_placed(order_ref, at=at, promised_by=at + timedelta(days=5)),
+        payment(order_ref, status="failed", at=at, payment_ref=f"pi_{order_ref}"),
+    ]
+    results = accept_items(app.sessions, tenant_id="acme", items=items, channel="test", clock=clock)
+    assert [r.outcome for r in results] == [Outcome.ACCEPTED, Outcome.ACCEPTED]
+
+
+def _open_cases(app: App) -> set[tuple[str, str]]:
+    with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
+        page = uow.cases.search(CaseFilter(open_only=True), limit=100, offset=0)
+        return {(c.order_ref, c.exception_type) for c in page.items}
+
+
+def test_a_corrupt_delay_model_does_not_stop_the_worker_opening_cases(
+    app: App, clock: FixedClock
+) -> None:
+    models = Path(app.settings.data_dir) / "models" / "delay"
+    models.mkdir(parents=True)
+    (models / "delay-1.joblib").write_bytes(b"not a model")
+    (models / "delay-1.lanes.joblib").write_bytes(b"not a lane history")
+    _receive_failed_payment(app, clock, "o-1")
+
+    changes = run_once(app)
+
+    assert [(c.order_ref, c.exception_type) for c in changes] == [("o-1", "payment_failed")]
+    assert _open_cases(app) == {("o-1", "payment_failed")}
+
+
+def test_the_loop_keeps_opening_cases_after_a_pass_whose_listener_failed(
+    app: App, clock: FixedClock
+) -> None:
+    seen: list[list[CaseEvent]] = []
+    second = threading.Event()
+
+    def listener(changes: list[CaseEvent]) -> None:
+        seen.append(changes)
+        if len(seen) == 1:
+            raise RuntimeError("the console printer broke")
+        second.set()
+
+    stop = threading.Event()
+    _receive_failed_payment(app, clock, "o-1")
+    loop = threading.Thread(
+        target=run_forever,
+        kwargs={"app": app, "stop": stop, "interval": 0.05, "on_changes": listener},
+    )
+    loop.start()
+    try:
+        while not seen and loop.is_alive():
+            stop.wait(0.05)
+        _receive_failed_payment(app, clock, "o-2")
+        assert second.wait(timeout=60), "the loop stopped after the listener failed"
+    finally:
+        stop.set()
+        loop.join(timeout=60)
+
+    assert [[(c.order_ref, c.exception_type) for c in batch] for batch in seen] == [
+        [("o-1", "payment_failed")],
+        [("o-2", "payment_failed")],
+    ]
+    assert _open_cases(app) == {("o-1", "payment_failed"), ("o-2", "payment_failed")}
