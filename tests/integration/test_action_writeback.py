@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from builders.access import Person, client, person
+from builders.access import Person, person
 from builders.events import envelope
 from builders.writeback import Sandboxes, drain, fast_runtime, served_sandboxes
 from orderops.bootstrap import App
@@ -57,12 +57,6 @@ def served() -> Iterator[Sandboxes]:
 def sandboxes(served: Sandboxes) -> Sandboxes:
     served.renew()
     return served
-
-
-@pytest.fixture
-def http(app: App) -> Iterator[TestClient]:
-    with client(app) as test_client:
-        yield test_client
 
 
 @dataclass

@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from builders.access import Person, client, late_case, person
+from builders.access import Person, late_case
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
 from orderops.domain.approval_policy import DEFAULT_POLICY
 from orderops.domain.clock import FixedClock
-from orderops.domain.roles import Role
 from orderops.storage.uow import UnitOfWork
 
 LIMIT = "kinds.refund.auto_approve[0].when.amount_at_most_minor"
-
-
-@pytest.fixture
-def http(app: App) -> Iterator[TestClient]:
-    with client(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def admin(app: App, clock: FixedClock) -> Person:
-    return person(app, clock, tenant="acme", role=Role.ADMIN, name="ada-admin")
-
-
-@pytest.fixture
-def agent(app: App, clock: FixedClock) -> Person:
-    return person(app, clock, tenant="acme", role=Role.AGENT, name="alice-agent")
 
 
 def raised_limit(limit: int) -> dict[str, Any]:
@@ -107,8 +88,15 @@ def test_a_case_keeps_its_pinned_version_until_re_evaluated_explicitly(
     http.put(
         "/v1/admin/approval-policy", json={"policy": raised_limit(10_000)}, headers=admin.headers
     )
-    # 4000 of 20000: over v0's 2500 limit, within v1's 10000
-    second_on_pinned = refund(http, agent, pinned_case, 4000)
+    # a second refund would wait behind the first (one per order awaits approval), so the
+    # pinned case's next proposal is a credit: judged under v0, with the waiting 3000 counted
+    credit = http.post(
+        f"/v1/cases/{pinned_case}/actions",
+        json={"kind": "store_credit", "params": {"amount_minor": 4000, "reason": "late"}},
+        headers=agent.headers,
+    )
+    assert credit.status_code == 201, credit.text
+    second_on_pinned = credit.json()
     fresh_case = late_case(app, clock, total_minor=20_000)
     on_fresh = refund(http, agent, fresh_case, 4000)
 
@@ -132,7 +120,8 @@ def test_a_case_keeps_its_pinned_version_until_re_evaluated_explicitly(
         1,
     )
     assert [c["action_id"] for c in result["actions"]] == [first["id"], second_on_pinned["id"]]
-    assert [c["outcome"] for c in result["actions"]] == ["auto_approved", "auto_approved"]
+    # v1 raised only the refund limit; the credit (3000 + 4000 in all) still needs a person
+    assert [c["outcome"] for c in result["actions"]] == ["auto_approved", "awaiting_approval"]
     change = result["actions"][0]
     assert (change["before"]["policy_version"], change["after"]["policy_version"]) == (0, 1)
     assert (change["before"]["required"], change["after"]["required"]) == (["approver"], [])

@@ -6,15 +6,13 @@ ends by verifying the tenant's audit chain.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from builders.access import Person, client, late_case, person
+from builders.access import Person, late_case, person
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
@@ -24,27 +22,6 @@ from orderops.storage.tables import AuditRecord, OutboxMessage
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.approvals import expire_due
 from orderops.writeback.outbox import enqueue
-
-
-@pytest.fixture
-def http(app: App) -> Iterator[TestClient]:
-    with client(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def agent(app: App, clock: FixedClock) -> Person:
-    return person(app, clock, tenant="acme", role=Role.AGENT, name="alice-agent")
-
-
-@pytest.fixture
-def approver(app: App, clock: FixedClock) -> Person:
-    return person(app, clock, tenant="acme", role=Role.APPROVER, name="bob-approver")
-
-
-@pytest.fixture
-def finance(app: App, clock: FixedClock) -> Person:
-    return person(app, clock, tenant="acme", role=Role.FINANCE_APPROVER, name="fay-finance")
 
 
 def propose(
@@ -264,6 +241,8 @@ def test_a_low_risk_action_is_approved_by_a_named_rule_that_records_what_it_saw(
     assert entry["data"]["inputs"] == {
         "kind": "refund",
         "amount_minor": 1000,
+        "committed_minor": 0,
+        "exposure_minor": 1000,
         "order_total_minor": 5000,
         "share": 0.2,
         "fraud_score": None,

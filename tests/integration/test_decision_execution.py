@@ -17,13 +17,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from builders.access import Person, client, person
+from builders.access import Person
 from builders.events import order_placed, payment
 from builders.writeback import Sandboxes, drain, fast_runtime, served_sandboxes
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
-from orderops.domain.roles import Role
 from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import AuditRecord, Case, OutboxMessage
 from orderops.storage.uow import UnitOfWork
@@ -44,27 +43,6 @@ def served() -> Iterator[Sandboxes]:
 def sandboxes(served: Sandboxes) -> Sandboxes:
     served.renew()
     return served
-
-
-@pytest.fixture
-def http(app: App) -> Iterator[TestClient]:
-    with client(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def agent(app: App, clock: FixedClock) -> Person:
-    return person(app, clock, tenant="acme", role=Role.AGENT, name="alice-agent")
-
-
-@pytest.fixture
-def approver(app: App, clock: FixedClock) -> Person:
-    return person(app, clock, tenant="acme", role=Role.APPROVER, name="bob-approver")
-
-
-@pytest.fixture
-def finance(app: App, clock: FixedClock) -> Person:
-    return person(app, clock, tenant="acme", role=Role.FINANCE_APPROVER, name="fay-finance")
 
 
 def paid_late_case(app: App, clock: FixedClock, intent_id: str) -> str:

@@ -8,15 +8,13 @@ whatever happens to the order afterwards.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from builders.access import Person, client, late_case, person
+from builders.access import Person, late_case, person
 from builders.events import cancelled
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
@@ -27,22 +25,6 @@ from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import AuditRecord, Case
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.approvals import expire_due
-
-
-@pytest.fixture
-def http(app: App) -> Iterator[TestClient]:
-    with client(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def agent(app: App, clock: FixedClock) -> Person:
-    return person(app, clock, tenant="acme", role=Role.AGENT, name="alice-agent")
-
-
-@pytest.fixture
-def approver(app: App, clock: FixedClock) -> Person:
-    return person(app, clock, tenant="acme", role=Role.APPROVER, name="bob-approver")
 
 
 def propose(http: TestClient, who: Person, case_id: str, kind: str, **params: Any) -> str:

@@ -88,7 +88,9 @@ ON_HOLD = ActionContext(
             2000,
             [("oms", "cancel_line")],
         ),
-        ("cancel_order", {"reason": "fraud"}, ORDER, 10_000, [("oms", "cancel_order")]),
+        # the money it moves: what is still refundable (10_000 captured, 1000 refunded)
+        ("cancel_order", {"reason": "fraud"}, ORDER, 9000, [("oms", "cancel_order")]),
+        ("cancel_order", {"reason": "fraud", "refund": False}, ORDER, 0, [("oms", "cancel_order")]),
         ("capture_payment", {}, ON_HOLD, 4000, [("payments", "capture")]),
         (
             "release_payment_hold",

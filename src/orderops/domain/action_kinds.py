@@ -17,6 +17,8 @@ from orderops.domain.actions import (
     ActionSpec,
     Effect,
     InvalidAction,
+    MoneyFlow,
+    PaymentInfo,
     System,
 )
 
@@ -24,6 +26,7 @@ Reason = Annotated[str, Field(min_length=3, max_length=500)]
 Sku = Annotated[str, Field(min_length=1, max_length=200)]
 Quantity = Annotated[int, Field(gt=0, le=10_000)]
 Minor = Annotated[int, Field(gt=0, le=100_000_000)]
+PAYOUT = MoneyFlow.PAYOUT
 
 
 def _base(context: ActionContext) -> dict[str, Any]:
@@ -47,8 +50,22 @@ def _lines_value(context: ActionContext, lines: tuple[LineQuantity, ...]) -> int
     return total
 
 
+def _over_refund(amount: int, payment: PaymentInfo) -> InvalidAction:
+    return InvalidAction(
+        f"refund of {amount} exceeds the {payment.refundable_minor} still refundable on "
+        f"{payment.payment_ref} ({payment.amount_minor} captured, {payment.refunded_minor} "
+        f"refunded, {payment.committed_refund_minor} already committed to refunds awaiting "
+        "approval, queued or not yet reported)"
+    )
+
+
 class RefundParams(ActionParams):
-    """Full refund (amount omitted: everything still refundable) or partial."""
+    """Full refund (amount omitted: everything still refundable) or partial.
+
+    Still refundable means captured, less what the provider reports refunded, less every
+    refund of ours on the payment not yet in that report (``PaymentInfo``), so refunds
+    split into small pieces add up against the same ceiling.
+    """
 
     payment_ref: str | None = None
     amount_minor: Minor | None = None
@@ -58,9 +75,7 @@ class RefundParams(ActionParams):
         payment = context.payment(self.payment_ref, wanted="refundable")
         amount = self.amount_minor or payment.refundable_minor
         if amount > payment.refundable_minor:
-            raise InvalidAction(
-                f"refund of {amount} exceeds the {payment.refundable_minor} still refundable"
-            )
+            raise _over_refund(amount, payment)
         return self.model_copy(update={"payment_ref": payment.payment_ref, "amount_minor": amount})
 
     def exposure_minor(self, context: ActionContext) -> int:
@@ -194,13 +209,19 @@ class CancelLineParams(ActionParams):
 
 
 class CancelOrderParams(ActionParams):
+    """Cancel the whole order; with ``refund`` (the default) everything still refundable on
+    each captured payment goes back, and holds are released."""
+
     reason: Literal["customer", "fraud", "inventory", "declined", "other"]
     note: Annotated[str, Field(max_length=500)] | None = None
     refund: bool = True
     restock: bool = True
 
     def exposure_minor(self, context: ActionContext) -> int:
-        return context.order_total_minor
+        """The refunds it queues (a released hold takes nothing from the retailer)."""
+        if not self.refund:
+            return 0
+        return sum(p.refundable_minor for p in context.payments)
 
     def effects(self, context: ActionContext) -> list[Effect]:
         return [Effect(System.OMS, "cancel_order", {**_base(context), **self.model_dump()})]
@@ -224,9 +245,15 @@ class CapturePaymentParams(_HoldParams):
     def resolve(self, context: ActionContext) -> Self:
         resolved = super().resolve(context)
         held = resolved.held_minor(context)
-        amount = self.amount_minor or held
+        available = context.payment(resolved.payment_ref, wanted="on_hold").hold_available_minor
+        amount = self.amount_minor or available
         if amount > held:
             raise InvalidAction(f"capture of {amount} exceeds the {held} authorised")
+        if amount > available:
+            raise InvalidAction(
+                f"capture of {amount} exceeds the {available} of the hold that no capture, "
+                "release or void in progress has taken"
+            )
         return resolved.model_copy(update={"amount_minor": amount})
 
     def exposure_minor(self, context: ActionContext) -> int:
@@ -339,18 +366,33 @@ class OverrideParams(ActionParams):
 SPECS: dict[ActionKind, ActionSpec] = {
     spec.kind: spec
     for spec in (
-        ActionSpec(ActionKind.REFUND, RefundParams, "Refund (full or partial)"),
-        ActionSpec(ActionKind.STORE_CREDIT, StoreCreditParams, "Store credit"),
-        ActionSpec(ActionKind.RESHIP, ReshipParams, "Replacement / reship"),
-        ActionSpec(ActionKind.SUBSTITUTE, SubstituteParams, "Substitute SKU"),
-        ActionSpec(ActionKind.SHIPPING_UPGRADE, ShippingUpgradeParams, "Shipping upgrade"),
-        ActionSpec(ActionKind.CANCEL_LINE, CancelLineParams, "Cancel a line"),
-        ActionSpec(ActionKind.CANCEL_ORDER, CancelOrderParams, "Cancel the order"),
-        ActionSpec(ActionKind.CAPTURE_PAYMENT, CapturePaymentParams, "Capture a payment hold"),
+        ActionSpec(ActionKind.REFUND, RefundParams, "Refund (full or partial)", money=PAYOUT),
+        ActionSpec(ActionKind.STORE_CREDIT, StoreCreditParams, "Store credit", money=PAYOUT),
+        ActionSpec(ActionKind.RESHIP, ReshipParams, "Replacement / reship", money=PAYOUT),
+        ActionSpec(ActionKind.SUBSTITUTE, SubstituteParams, "Substitute SKU", money=PAYOUT),
         ActionSpec(
-            ActionKind.RELEASE_PAYMENT_HOLD, ReleasePaymentHoldParams, "Release a payment hold"
+            ActionKind.SHIPPING_UPGRADE, ShippingUpgradeParams, "Shipping upgrade", money=PAYOUT
         ),
-        ActionSpec(ActionKind.VOID_PAYMENT, VoidPaymentParams, "Void a payment hold"),
+        ActionSpec(ActionKind.CANCEL_LINE, CancelLineParams, "Cancel a line", money=PAYOUT),
+        ActionSpec(ActionKind.CANCEL_ORDER, CancelOrderParams, "Cancel the order", money=PAYOUT),
+        ActionSpec(
+            ActionKind.CAPTURE_PAYMENT,
+            CapturePaymentParams,
+            "Capture a payment hold",
+            money=MoneyFlow.CAPTURE,
+        ),
+        ActionSpec(
+            ActionKind.RELEASE_PAYMENT_HOLD,
+            ReleasePaymentHoldParams,
+            "Release a payment hold",
+            money=MoneyFlow.HOLD_RELEASE,
+        ),
+        ActionSpec(
+            ActionKind.VOID_PAYMENT,
+            VoidPaymentParams,
+            "Void a payment hold",
+            money=MoneyFlow.HOLD_RELEASE,
+        ),
         ActionSpec(ActionKind.HOLD_FULFILLMENT, HoldFulfillmentParams, "Hold fulfillment"),
         ActionSpec(
             ActionKind.RELEASE_FULFILLMENT, ReleaseFulfillmentParams, "Release fulfillment hold"
@@ -365,3 +407,4 @@ SPECS: dict[ActionKind, ActionSpec] = {
         ActionSpec(ActionKind.OVERRIDE, OverrideParams, "Override", overrides_policy=True),
     )
 }
+"""Every kind; those with ``money`` are the ones approval policies must judge by amount."""

@@ -5,7 +5,8 @@ knows three things about itself, so the workflow never special-cases a kind:
 
 - ``resolve``: the same request with defaults made explicit (a "full" refund becomes the
   exact amount), so what an approver sees is exactly what will be executed;
-- ``exposure_minor``: the money at stake, which the approval policy judges;
+- ``exposure_minor``: the money it moves, which the approval policy judges together with
+  what is already committed on the order in the same direction (``MoneyFlow``);
 - ``effects``: the external writes it causes, as (system, operation, payload) triples that
   become outbox rows when the action is finally approved.
 
@@ -88,6 +89,21 @@ def check_action_transition(current: ActionStatus, target: ActionStatus) -> Acti
     return target
 
 
+class MoneyFlow(StrEnum):
+    """Which way an action's money goes; exposure adds up only within one direction.
+
+    A capture takes the customer's money, a refund gives it back: adding them would make
+    every refund after a capture look large, so each direction keeps its own sum.
+    """
+
+    PAYOUT = "payout"
+    """Money that leaves the retailer for the customer: refunds, credits, reships, costs."""
+    CAPTURE = "capture"
+    """Money taken from a hold on the customer's card."""
+    HOLD_RELEASE = "hold_release"
+    """A hold given back uncaptured (released or voided): revenue forgone."""
+
+
 class System(StrEnum):
     """The external systems effects go to; the writeback worker maps each to a connector."""
 
@@ -120,18 +136,32 @@ class PaymentInfo:
     status: str
     amount_minor: int
     refunded_minor: int = 0
+    """Refunded as the provider last reported it (webhooks): the vendors' expectations."""
+    committed_refund_minor: int = 0
+    """Refunds of ours awaiting approval, approved, queued, in flight, or delivered and not
+    yet in ``refunded_minor`` (workflow/remedy_ledger.py): spoken for, not yet reported."""
+    committed_hold_minor: int = 0
+    """Of a hold: what our pending or queued captures, releases and voids already take."""
+
+    @property
+    def captured(self) -> bool:
+        return self.status in {PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED}
 
     @property
     def refundable_minor(self) -> int:
-        captured = self.status in {
-            PaymentStatus.CAPTURED,
-            PaymentStatus.PARTIALLY_REFUNDED,
-        }
-        return max(0, self.amount_minor - self.refunded_minor) if captured else 0
+        """Captured, less what the provider refunded, less what we have committed."""
+        if not self.captured:
+            return 0
+        return max(0, self.amount_minor - self.refunded_minor - self.committed_refund_minor)
 
     @property
     def on_hold(self) -> bool:
         return self.status == PaymentStatus.AUTHORIZED
+
+    @property
+    def hold_available_minor(self) -> int:
+        """Of a hold, what no capture, release or void of ours has taken yet."""
+        return max(0, self.amount_minor - self.committed_hold_minor) if self.on_hold else 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,7 +178,17 @@ class ActionContext:
     customer_id: str | None = None
     customer_tier: str = "standard"
     fraud_score: float | None = None
+    committed_minor: Mapping[MoneyFlow, int] = field(default_factory=dict)
+    """Money already committed on the order by our actions (all of its cases), by direction:
+    awaiting approval, approved, queued, in flight or delivered."""
+    awaiting_approval: Mapping[ActionKind, str] = field(default_factory=dict)
+    """Per kind, an action on the order that still awaits approval (its id)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def committed_for(self, kind: ActionKind) -> int:
+        """What is already committed in the direction ``kind`` moves money (0 if none)."""
+        flow = catalogue()[kind].money
+        return 0 if flow is None else self.committed_minor.get(flow, 0)
 
     def line(self, sku: str) -> LineInfo:
         for line in self.lines:
@@ -161,7 +201,7 @@ class ActionContext:
         fits = [
             p
             for p in self.payments
-            if (p.refundable_minor > 0 if wanted == "refundable" else p.on_hold)
+            if (p.refundable_minor > 0 if wanted == "refundable" else p.hold_available_minor > 0)
         ]
         if payment_ref is not None:
             fits = [p for p in fits if p.payment_ref == payment_ref]
@@ -172,8 +212,26 @@ class ActionContext:
             )
         if not fits:
             named = f"payment {payment_ref}" if payment_ref else "payment"
-            raise InvalidAction(f"order {self.order_ref} has no {named} {state}")
+            raise InvalidAction(
+                f"order {self.order_ref} has no {named} {state}{self._committed_note(wanted)}"
+            )
         return fits[0]
+
+    def _committed_note(self, wanted: str) -> str:
+        """Why nothing is left, when our own commitments are the reason."""
+        if wanted == "refundable":
+            spoken = [p for p in self.payments if p.captured and p.committed_refund_minor]
+            return "".join(
+                f"; {p.payment_ref}: {p.amount_minor} captured, {p.refunded_minor} refunded, "
+                f"{p.committed_refund_minor} already committed to refunds not yet reported"
+                for p in spoken
+            )
+        spoken = [p for p in self.payments if p.on_hold and p.committed_hold_minor]
+        return "".join(
+            f"; {p.payment_ref}: its hold of {p.amount_minor} is already taken by "
+            f"{p.committed_hold_minor} of captures, releases or voids in progress"
+            for p in spoken
+        )
 
 
 class ActionParams(BaseModel, ABC):
@@ -189,7 +247,7 @@ class ActionParams(BaseModel, ABC):
 
     @abstractmethod
     def exposure_minor(self, context: ActionContext) -> int:
-        """The money at stake, in the order's currency (0 when none moves)."""
+        """The money this action moves, in the order's currency (0 when none moves)."""
 
     @abstractmethod
     def effects(self, context: ActionContext) -> list[Effect]:
@@ -203,6 +261,13 @@ class ActionSpec:
     title: str
     overrides_policy: bool = False
     """Only an override approver may approve it, and no rule ever approves it automatically."""
+    money: MoneyFlow | None = None
+    """The direction its money moves; a kind that moves money must have rules of its own in
+    every approval policy, and is judged on what is committed plus its own amount."""
+
+    @property
+    def moves_money(self) -> bool:
+        return self.money is not None
 
 
 @dataclass(frozen=True)

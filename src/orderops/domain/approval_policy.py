@@ -6,6 +6,14 @@ adds its approver classes and its count of distinct approvers). Each approver cl
 be covered by a different person, so "finance + fraud" needs two people even when one
 admin holds both permissions; this is what makes two-person approval real.
 
+Amounts are judged cumulatively: a rule's amount and share bounds see what our actions
+have already committed on the order in the action's direction (``DecisionInputs``:
+``committed_minor``, from the remedy ledger, ``domain/exposure.py``) plus the action's own
+amount, so a remedy split into small pieces meets the same tier as the whole. Every kind
+that moves money (``ActionSpec.money``) must be named with rules of its own, and its
+auto-approve rules must cap the amount: a policy that would let a money kind fall through
+to the plain default, or approve any sum of it automatically, is refused when stored.
+
 Bounds are explicit about their edge: ``*_over`` is strictly greater, ``*_at_most`` is
 less or equal. An unknown fraud score counts as 0: no signal is not a risk signal, and the
 recorded inputs show it was unknown. Kinds that override policy never auto-approve.
@@ -25,7 +33,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from orderops.domain.actions import ActionKind, InvalidAction
+from orderops.domain.actions import ActionKind, InvalidAction, catalogue
 from orderops.domain.roles import GRANTS, Permission, Role
 
 
@@ -77,7 +85,7 @@ class Bounds(_Strict):
     tiers: list[str] | None = None
 
     def hold(self, inputs: DecisionInputs) -> bool:
-        amount, share, score = inputs.amount_minor, inputs.share, inputs.fraud_score or 0.0
+        amount, share, score = inputs.exposure_minor, inputs.share, inputs.fraud_score or 0.0
         checks = (
             self.amount_over_minor is None or amount > self.amount_over_minor,
             self.amount_at_most_minor is None or amount <= self.amount_at_most_minor,
@@ -112,6 +120,9 @@ class KindPolicy(_Strict):
 
 class ApprovalPolicy(_Strict):
     expiry_hours: Annotated[int, Field(ge=1, le=24 * 60)] = 48
+    provenance_window_days: Annotated[int, Field(ge=0, le=365)] = 7
+    """An identity the proposer created, re-roled, reset or keyed this recently cannot
+    approve the proposer's actions (``workflow/approver_eligibility.py``); 0 turns it off."""
     default: KindPolicy = KindPolicy()
     """Applies to every kind not named under ``kinds``."""
     kinds: dict[ActionKind, KindPolicy] = {}
@@ -124,6 +135,32 @@ class ApprovalPolicy(_Strict):
 
 
 def parse_policy(body: dict[str, Any]) -> ApprovalPolicy:
+    """A policy from outside (API, console, CLI): well formed, and judging money by amount."""
+    policy = _validate(body)
+    problems = money_rule_problems(policy)
+    if problems:
+        raise InvalidApprovalPolicy(f"approval policy is invalid: {'; '.join(problems)}")
+    return policy
+
+
+def parse_stored_policy(body: dict[str, Any]) -> ApprovalPolicy:
+    """A version already stored, read to decide under.
+
+    A version stored before money kinds needed rules of their own may lack some; those
+    kinds are judged by the built-in rules for them (never by the plain default, which is
+    how a cancel-with-refund escaped the finance tier), so a case pinned to it stays
+    decidable and safe. Storing such a body again is still refused by ``parse_policy``.
+    """
+    policy = _validate(body)
+    missing = {
+        kind: DEFAULT_POLICY.kinds[kind]
+        for kind in money_kinds()
+        if kind not in policy.kinds and kind in DEFAULT_POLICY.kinds
+    }
+    return policy.model_copy(update={"kinds": {**policy.kinds, **missing}}) if missing else policy
+
+
+def _validate(body: dict[str, Any]) -> ApprovalPolicy:
     try:
         return ApprovalPolicy.model_validate(body)
     except ValidationError as exc:
@@ -133,27 +170,63 @@ def parse_policy(body: dict[str, Any]) -> ApprovalPolicy:
         raise InvalidApprovalPolicy(f"approval policy is invalid: {problems}") from exc
 
 
+def money_kinds() -> list[ActionKind]:
+    return [kind for kind, spec in catalogue().items() if spec.moves_money]
+
+
+def money_rule_problems(policy: ApprovalPolicy) -> list[str]:
+    """Why the policy would let money through unjudged (empty when it judges every kind)."""
+    problems: list[str] = []
+    for kind in money_kinds():
+        rules = policy.kinds.get(kind)
+        if rules is None or not (rules.auto_approve or rules.require):
+            problems.append(
+                f"kinds.{kind}: {kind} moves money and needs rules of its own "
+                "(auto_approve with an amount limit, or require); the default does not judge "
+                "money"
+            )
+            continue
+        for index, auto in enumerate(rules.auto_approve):
+            if auto.when.amount_at_most_minor is None:
+                problems.append(
+                    f"kinds.{kind}.auto_approve[{index}] ({auto.name}): {kind} moves money, "
+                    "so an auto-approve rule must set when.amount_at_most_minor"
+                )
+    return problems
+
+
 @dataclass(frozen=True, kw_only=True)
 class DecisionInputs:
     """Everything a rule may look at; recorded whole with every automated decision."""
 
     kind: ActionKind
     amount_minor: int
+    """This action's own amount: the money it moves."""
     order_total_minor: int
     fraud_score: float | None
     customer_tier: str
     overrides_policy: bool = False
+    committed_minor: int = 0
+    """Already committed on the order in the same direction by other actions of ours."""
+
+    @property
+    def exposure_minor(self) -> int:
+        """What amount bounds judge: the committed money plus this action's."""
+        return self.committed_minor + self.amount_minor
 
     @property
     def share(self) -> float:
+        exposure = self.exposure_minor
         if self.order_total_minor <= 0:
-            return 1.0 if self.amount_minor > 0 else 0.0
-        return self.amount_minor / self.order_total_minor
+            return 1.0 if exposure > 0 else 0.0
+        return exposure / self.order_total_minor
 
     def as_json(self) -> dict[str, Any]:
         return {
             "kind": str(self.kind),
             "amount_minor": self.amount_minor,
+            "committed_minor": self.committed_minor,
+            "exposure_minor": self.exposure_minor,
             "order_total_minor": self.order_total_minor,
             "share": round(self.share, 6),
             "fraud_score": self.fraud_score,
@@ -341,6 +414,8 @@ _MONEY_RULES = KindPolicy(
         ),
     ],
 )
+_MONEY_NEVER_AUTO = _MONEY_RULES.model_copy(update={"auto_approve": []})
+"""Cancelling an order is never automatic, whatever it refunds; tiers as for money."""
 _ALWAYS = KindPolicy(auto_approve=[AutoApproveRule(name="low-risk-kind")])
 _FRAUD_REVIEW = KindPolicy(
     require=[ApprovalRule(name="fraud-review", approvers=[ApproverClass.FRAUD])]
@@ -356,6 +431,8 @@ DEFAULT_POLICY = ApprovalPolicy(
         ActionKind.SHIPPING_UPGRADE: _MONEY_RULES,
         ActionKind.SUBSTITUTE: _MONEY_RULES,
         ActionKind.RESHIP: _MONEY_RULES,
+        ActionKind.CAPTURE_PAYMENT: _MONEY_RULES,
+        ActionKind.CANCEL_ORDER: _MONEY_NEVER_AUTO,
         ActionKind.VOID_PAYMENT: _FRAUD_REVIEW,
         ActionKind.RELEASE_PAYMENT_HOLD: _FRAUD_REVIEW,
         ActionKind.CONTACT_CUSTOMER: _ALWAYS,

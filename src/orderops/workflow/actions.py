@@ -6,6 +6,13 @@ is approved on the spot by a named auto-approve rule. Final approval, by whateve
 goes through ``finalize``: the outbox rows (idempotency keys ``{action_id}:{index}``,
 fixed here), the action's status, the case's move and their records share one commit.
 
+Money is judged on the order's remedy ledger (``workflow.remedy_ledger``), read in the
+same transaction: the policy sees what our actions already committed on the order in the
+action's direction plus its own amount, refunds are checked against what is left after
+every committed refund, and a second proposal of a money kind that already awaits
+approval on the order is refused (``domain.exposure.refuse_if_pending``). A waiting case
+still takes proposals of other kinds; each is judged with the waiting ones counted.
+
 The case waits in ``awaiting_approval`` while any of its actions does. When the last
 one is decided the case moves to ``approved`` if something in this round was approved,
 else to ``escalated`` (back to the desk: everything was rejected or expired). From
@@ -32,6 +39,7 @@ from orderops.domain.actions import (
     ActionStatus,
     catalogue,
     check_action_transition,
+    parse_params,
     plan,
 )
 from orderops.domain.approval_policy import DecisionInputs, Evaluation, evaluate
@@ -39,6 +47,7 @@ from orderops.domain.cases import CaseStatus, check_transition
 from orderops.domain.clock import Clock
 from orderops.domain.decision_errors import EffectAlreadyQueued
 from orderops.domain.errors import IllegalTransition, NotFound
+from orderops.domain.exposure import by_flow_json, refuse_if_pending
 from orderops.evidence.snapshots import freeze_facts
 from orderops.evidence.store import BlobStore
 from orderops.storage.tables import Action, Approval, Case
@@ -161,6 +170,7 @@ def propose(
         if CaseStatus(case.status) not in PROPOSABLE:
             raise IllegalTransition(f"a case in status {case.status} takes no new proposals")
         context = context_for(uow, case)
+        refuse_if_pending(parse_params(kind, params)[0], context)
         planned = plan(kind, params, context)
         snapshot = decision_snapshot(uow, case, evidence, at=now, actor=principal.identity)
         pin = ensure_pin(uow, case, now=now)
@@ -172,6 +182,7 @@ def propose(
             fraud_score=context.fraud_score,
             customer_tier=context.customer_tier,
             overrides_policy=catalogue()[planned.kind].overrides_policy,
+            committed_minor=context.committed_for(planned.kind),
         )
         evaluation = evaluate(policy, version=pin.policy_version, inputs=inputs)
         if case.status != CaseStatus.AWAITING_APPROVAL:
@@ -210,6 +221,8 @@ def propose(
                 "kind": str(planned.kind),
                 "params": planned.params_json,
                 "exposure_minor": planned.exposure_minor,
+                "committed_minor": inputs.committed_minor,
+                "committed_on_order": by_flow_json(context.committed_minor),
                 "policy_version": pin.policy_version,
                 "required": [str(r) for r in evaluation.required],
                 "approvals": evaluation.approvals,
@@ -267,9 +280,11 @@ def approve_now(
     """Final approval: queue the effects, mark the action, move the case. One transaction.
 
     Effects are queued in the vendor's terms (``writeback.vendor_effects``) with the case
-    and order named on the row, so a conflict finds its way back to the case.
+    and order named on the row, so a conflict finds its way back to the case. The action
+    is planned again on the ledger without its own money, so a refund that no longer fits
+    (others were committed since it was proposed) is refused here, not over-paid.
     """
-    context = context or context_for(uow, case)
+    context = context or context_for(uow, case, excluding=action.id)
     planned = plan(action.kind, action.params, context)
     action.status = check_action_transition(ActionStatus(action.status), ActionStatus.APPROVED)
     action.decided_at = at

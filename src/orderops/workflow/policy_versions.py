@@ -3,6 +3,10 @@
 A change is never an edit: it is the next version, audited with the leaf-by-leaf diff
 from the one before, so "who changed the refund limit, when, from what" is one audit
 query. Version 0 is the built-in ``DEFAULT_POLICY`` and is never stored.
+
+A new version must judge every money-moving kind by amount (``parse_policy`` refuses one
+that leaves such a kind to the plain default); a version stored before that rule is read
+with the built-in rules for the kinds it lacks (``parse_stored_policy``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from orderops.domain.approval_policy import (
     PolicyChange,
     diff_bodies,
     parse_policy,
+    parse_stored_policy,
 )
 from orderops.domain.clock import Clock
 from orderops.domain.errors import NotFound
@@ -89,7 +94,7 @@ def read_version(
 
 
 def load_policy(uow: UnitOfWork, version: int) -> ApprovalPolicy:
-    return parse_policy(version_info(uow, version).body)
+    return parse_stored_policy(version_info(uow, version).body)
 
 
 def set_policy(

@@ -96,6 +96,7 @@ def reevaluate_open_cases(
                     fraud_score=old.inputs.fraud_score,
                     customer_tier=old.inputs.customer_tier,
                     overrides_policy=catalogue()[ActionKind(action.kind)].overrides_policy,
+                    committed_minor=old.inputs.committed_minor,
                 )
                 new = evaluate(policy, version=target, inputs=inputs)
                 action.policy_version = target

@@ -1,0 +1,216 @@
+"""Reading the remedy ledger of an order: our actions and their money effects, all cases.
+
+The sums and the rules of what counts are pure (``domain/exposure.py``); this reads the
+rows they are made of, inside the deciding transaction. The order's row is locked first
+(FOR UPDATE on PostgreSQL; SQLite writers are serialised already), so two proposals or
+approvals on one order are decided one after the other and each sees the other's money.
+
+The money of an action still awaiting approval is read from its resolved parameters (a
+refund names its payment and exact amount); once approved, from the outbox rows it
+queued, which say in the vendor's terms which payment and how much.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import select
+
+from orderops.domain.actions import ActionKind, ActionStatus
+from orderops.domain.errors import InvalidEvent
+from orderops.domain.exposure import (
+    CommittedAction,
+    EffectState,
+    Purpose,
+    RemedyLedger,
+    Reservation,
+)
+from orderops.ingest.adapters.common import to_minor
+from orderops.storage.tables import Action, Case, Order, OutboxMessage, Payment
+from orderops.storage.uow import UnitOfWork
+from orderops.writeback.states import OutboxStatus
+
+COUNTED = frozenset(
+    {
+        ActionStatus.PROPOSED,
+        ActionStatus.AWAITING_APPROVAL,
+        ActionStatus.APPROVED,
+        ActionStatus.EXECUTED,
+        ActionStatus.FAILED,
+    }
+)
+"""Action statuses that may hold money; rejected and expired ones never do."""
+
+STATE_OF: dict[OutboxStatus, EffectState] = {
+    OutboxStatus.PENDING: EffectState.OPEN,
+    OutboxStatus.IN_FLIGHT: EffectState.OPEN,
+    OutboxStatus.UNCONFIRMED: EffectState.OPEN,
+    OutboxStatus.CONFLICT: EffectState.OPEN,
+    OutboxStatus.DELIVERED: EffectState.DELIVERED,
+    OutboxStatus.FAILED: EffectState.DROPPED,
+    OutboxStatus.CANCELLED: EffectState.DROPPED,
+}
+"""A conflict waits for a person whose usual answer is a retry, so its money stays held."""
+
+HOLD_OPERATIONS = frozenset({("stripe", "capture"), ("stripe", "cancel_intent")})
+REFUND_OPERATIONS = frozenset({("stripe", "refund"), ("shopify", "refund")})
+
+
+def lock_order(uow: UnitOfWork, order_id: str) -> Order | None:
+    """The order's row, locked for the rest of the deciding transaction."""
+    return uow.session.scalar(
+        select(Order)
+        .where(Order.tenant_id == uow.tenant_id, Order.id == order_id)
+        .with_for_update()
+    )
+
+
+def read_ledger(
+    uow: UnitOfWork, order_ref: str, *, payments: Iterable[Payment], excluding: str | None = None
+) -> RemedyLedger:
+    """Everything committed on ``order_ref``; ``excluding`` names the action being decided,
+    whose own money must not count against itself."""
+    actions = [
+        a
+        for a in uow.session.scalars(
+            select(Action)
+            .join(Case, Case.id == Action.case_id)
+            .where(
+                Action.tenant_id == uow.tenant_id,
+                Case.tenant_id == uow.tenant_id,
+                Case.order_ref == order_ref,
+                Action.status.in_([str(s) for s in COUNTED]),
+            )
+            .order_by(Action.created_at, Action.id)
+        )
+        if a.id != excluding
+    ]
+    rows = [
+        r
+        for r in uow.session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.tenant_id == uow.tenant_id, OutboxMessage.order_ref == order_ref
+            )
+        )
+        if r.action_id is None or r.action_id != excluding
+    ]
+    states: dict[str, list[EffectState]] = {}
+    for row in rows:
+        if row.action_id is not None:
+            states.setdefault(row.action_id, []).append(STATE_OF[OutboxStatus(row.status)])
+    by_ref = {p.payment_ref: p for p in payments}
+    committed = tuple(
+        CommittedAction(
+            action_id=a.id,
+            kind=ActionKind(a.kind),
+            status=ActionStatus(a.status),
+            judged_minor=_judged_minor(a),
+            effect_states=tuple(states.get(a.id, ())),
+        )
+        for a in actions
+    )
+    reservations = [
+        *(r for row in rows for r in _row_reservations(row, by_ref)),
+        *(
+            r
+            for a, c in zip(actions, committed, strict=True)
+            if c.awaiting
+            for r in _pending_reservations(a, by_ref)
+        ),
+    ]
+    return RemedyLedger(actions=committed, reservations=tuple(reservations))
+
+
+def _judged_minor(action: Action) -> int:
+    """The action's own amount as its decision judged it (its recorded inputs)."""
+    inputs = (action.evaluation or {}).get("inputs") or {}
+    return int(inputs.get("amount_minor") or 0)
+
+
+def _pending_reservations(action: Action, by_ref: Mapping[str, Payment]) -> list[Reservation]:
+    """What an undecided action will take from a payment, from its resolved parameters."""
+    params = action.params or {}
+    payment = by_ref.get(str(params.get("payment_ref")))
+    if payment is None:
+        return []
+    kind = ActionKind(action.kind)
+    if kind is ActionKind.REFUND:
+        amount = int(params.get("amount_minor") or 0)
+        return [
+            Reservation(
+                payment_ref=payment.payment_ref, purpose=Purpose.REFUND, amount_minor=amount
+            )
+        ]
+    if kind is ActionKind.CAPTURE_PAYMENT:
+        amount = int(params.get("amount_minor") or payment.amount_minor)
+        return [
+            Reservation(payment_ref=payment.payment_ref, purpose=Purpose.HOLD, amount_minor=amount)
+        ]
+    if kind in {ActionKind.RELEASE_PAYMENT_HOLD, ActionKind.VOID_PAYMENT}:
+        return [
+            Reservation(
+                payment_ref=payment.payment_ref,
+                purpose=Purpose.HOLD,
+                amount_minor=payment.amount_minor,
+            )
+        ]
+    return []
+
+
+def _row_reservations(row: OutboxMessage, by_ref: Mapping[str, Payment]) -> list[Reservation]:
+    """The payment money one queued effect takes, in the vendor's terms it was queued in."""
+    operation = (row.system, row.operation)
+    payload = row.payload or {}
+    state = STATE_OF[OutboxStatus(row.status)]
+    expect = payload.get("expect") or {}
+    if operation == ("stripe", "refund"):
+        ref = str(payload.get("payment_ref") or payload.get("payment_intent"))
+        if ref not in by_ref:
+            return []
+        before = expect.get("refunded_minor")
+        return [
+            Reservation(
+                payment_ref=ref,
+                purpose=Purpose.REFUND,
+                amount_minor=int(payload.get("amount_minor") or 0),
+                state=state,
+                refunded_before_minor=None if before is None else int(before),
+            )
+        ]
+    if operation == ("shopify", "refund"):
+        # Shopify refunds the order's Shopify-held money; the payload names no payment.
+        held = [p for p in by_ref.values() if p.provider == "shopify"]
+        if not held:
+            return []
+        currency = str(payload.get("currency") or held[0].currency)
+        before = expect.get("refunded")
+        try:
+            amount = to_minor(payload.get("amount", "0"), currency, where="outbox refund amount")
+            before_minor = None if before is None else to_minor(before, currency, where="expect")
+        except InvalidEvent:
+            return []
+        return [
+            Reservation(
+                payment_ref=held[0].payment_ref,
+                purpose=Purpose.REFUND,
+                amount_minor=amount,
+                state=state,
+                refunded_before_minor=before_minor,
+            )
+        ]
+    if operation in HOLD_OPERATIONS:
+        ref = str(payload.get("payment_ref") or payload.get("payment_intent"))
+        payment = by_ref.get(ref)
+        if payment is None:
+            return []
+        # a capture may take part of the hold; a release or void gives all of it back
+        taken = payload.get("amount_minor") if row.operation == "capture" else None
+        return [
+            Reservation(
+                payment_ref=ref,
+                purpose=Purpose.HOLD,
+                amount_minor=int(taken or payment.amount_minor),
+                state=state,
+            )
+        ]
+    return []
