@@ -24,6 +24,7 @@ from orderops.api import cases as cases_api
 from orderops.api import events as events_api
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
+from orderops.domain.approval_policy import DEFAULT_POLICY
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Permission, Role, allows
 from orderops.evidence.service import default_store
@@ -47,8 +48,9 @@ class World:
             self.app.sessions,
             tenant_id="acme",
             case_id=self.case_id,
-            kind="cancel_order",
-            params={"reason": "inventory"},
+            # desk approval and no money: many may wait on one order at once
+            kind="release_fulfillment",
+            params={"note": "checked"},
             principal=self.maker.principal,
             clock=self.clock,
             evidence=default_store(self.app.settings),
@@ -86,7 +88,9 @@ class Route:
 
 
 def _policy(_w: World) -> Request:
-    return "/v1/admin/approval-policy", {"policy": {"expiry_hours": 24 + next(_n)}}
+    # a whole policy: one that leaves the money kinds to the default is refused (422)
+    body = {**DEFAULT_POLICY.body(), "expiry_hours": 24 + next(_n)}
+    return "/v1/admin/approval-policy", {"policy": body}
 
 
 ROUTES = [
@@ -116,7 +120,7 @@ ROUTES = [
         201,
         lambda w: (
             f"/v1/cases/{w.case_id}/actions",
-            {"kind": "cancel_order", "params": {"reason": "customer"}},
+            {"kind": "release_fulfillment", "params": {"note": "checked"}},
         ),
         tenant_scoped_ids=True,
     ),
@@ -180,6 +184,22 @@ ROUTES = [
         Permission.USERS_MANAGE,
         200,
         lambda w: (f"/v1/admin/users/{w.fresh_user()}/disable", None),
+        tenant_scoped_ids=True,
+    ),
+    Route(
+        "POST",
+        "/v1/admin/users/{user_id}/role",
+        Permission.USERS_MANAGE,
+        200,
+        lambda w: (f"/v1/admin/users/{w.fresh_user()}/role", {"role": "agent"}),
+        tenant_scoped_ids=True,
+    ),
+    Route(
+        "GET",
+        "/v1/admin/users/{user_id}/provenance",
+        Permission.USERS_MANAGE,
+        200,
+        lambda w: (f"/v1/admin/users/{w.maker.user_id}/provenance", None),
         tenant_scoped_ids=True,
     ),
     Route(

@@ -11,11 +11,12 @@ from datetime import timedelta
 
 import pytest
 
-from builders.access import late_case
+from builders.access import late_case, person
 from builders.events import envelope
 from builders.writeback import Sandboxes, drain, fast_runtime, served_sandboxes
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
+from orderops.domain.roles import Role
 from orderops.ingest.batch import ingest_items
 from orderops.recommend import disputes
 from orderops.recommend.store_facts import case_facts
@@ -48,6 +49,7 @@ def submissions(sandboxes: Sandboxes) -> list[str]:
 
 def approved_pack(app: App, clock: FixedClock, dispute_id: str) -> str:
     """A late case with a chargeback signal; its evidence pack assembled and approved."""
+    checker = person(app, clock, tenant="acme", role=Role.APPROVER)
     case_id = late_case(app, clock)
     with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
         case = uow.cases.get(case_id)
@@ -71,8 +73,10 @@ def approved_pack(app: App, clock: FixedClock, dispute_id: str) -> str:
         case = uow.cases.get(case_id)
         assert case is not None
         facts = case_facts(uow, case, now=clock.now())
-        pack = disputes.assemble(uow, facts, refund_policy=POLICY, approvals=[], now=clock.now())
-        pack = disputes.approve(uow, pack.id, actor="appr", now=clock.now())
+        pack = disputes.assemble(
+            uow, facts, refund_policy=POLICY, approvals=[], now=clock.now(), actor="user:maker"
+        )
+        pack = disputes.approve(uow, pack.id, principal=checker.principal, now=clock.now())
         outbox_id = pack.outbox_id
         uow.commit()
     assert outbox_id is not None

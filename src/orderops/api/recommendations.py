@@ -16,6 +16,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from orderops.api.auth import app_of
+from orderops.api.body import SafeJsonRoute
+from orderops.api.params import Id, OrderRef
 from orderops.api.work_common import (
     Approver,
     EvidenceReader,
@@ -35,7 +37,7 @@ from orderops.recommend.store_facts import case_facts
 from orderops.storage.tables.recommend import DisputeEvidencePack
 from orderops.storage.uow import UnitOfWork
 
-router = APIRouter(tags=["recommendations"])
+router = APIRouter(tags=["recommendations"], route_class=SafeJsonRoute)
 
 DEFAULT_REFUND_POLICY = "Refunds within 30 days of delivery for unused items."
 
@@ -70,13 +72,14 @@ def _pack(pack: DisputeEvidencePack) -> dict[str, Any]:
         "status": pack.status,
         "evidence": pack.evidence,
         "documents": pack.documents,
+        "assembled_by": pack.assembled_by,
         "approved_by": pack.approved_by,
         "outbox_id": pack.outbox_id,
     }
 
 
 @router.get("/v1/cases/{case_id}/recommendations")
-async def list_recommendations(request: Request, principal: Reader, case_id: str) -> dict[str, Any]:
+async def list_recommendations(request: Request, principal: Reader, case_id: Id) -> dict[str, Any]:
     app = app_of(request)
 
     def read() -> dict[str, Any]:
@@ -89,7 +92,7 @@ async def list_recommendations(request: Request, principal: Reader, case_id: str
 
 @router.post("/v1/cases/{case_id}/recommendations", status_code=201)
 async def create_recommendation(
-    request: Request, principal: Worker, case_id: str, body: RecommendBody | None = None
+    request: Request, principal: Worker, case_id: Id, body: RecommendBody | None = None
 ) -> dict[str, Any]:
     app = app_of(request)
     settings, llm_settings = _settings(request)
@@ -119,7 +122,7 @@ async def create_recommendation(
 
 
 @router.post("/v1/recommendations/{recommendation_id}/handoff", status_code=201)
-async def handoff(request: Request, principal: Worker, recommendation_id: str) -> dict[str, str]:
+async def handoff(request: Request, principal: Worker, recommendation_id: Id) -> dict[str, str]:
     app = app_of(request)
     settings, _ = _settings(request)
 
@@ -138,7 +141,7 @@ async def handoff(request: Request, principal: Worker, recommendation_id: str) -
 
 @router.post("/v1/orders/{order_ref}/customer-message", status_code=201)
 async def customer_message(
-    request: Request, principal: Worker, order_ref: str, body: MessageBody
+    request: Request, principal: Worker, order_ref: OrderRef, body: MessageBody
 ) -> dict[str, str]:
     app = app_of(request)
 
@@ -202,7 +205,7 @@ async def llm_usage(
 
 @router.post("/v1/cases/{case_id}/dispute-evidence", status_code=201)
 async def assemble_evidence(
-    request: Request, principal: EvidenceWriter, case_id: str, body: EvidenceBody | None = None
+    request: Request, principal: EvidenceWriter, case_id: Id, body: EvidenceBody | None = None
 ) -> dict[str, Any]:
     app = app_of(request)
 
@@ -218,6 +221,7 @@ async def assemble_evidence(
                 refund_policy=(body or EvidenceBody()).refund_policy,
                 approvals=approvals,
                 now=now,
+                actor=principal.identity,
             )
             uow.commit()
             return _pack(pack)
@@ -226,9 +230,7 @@ async def assemble_evidence(
 
 
 @router.get("/v1/cases/{case_id}/dispute-evidence")
-async def read_evidence(
-    request: Request, principal: EvidenceReader, case_id: str
-) -> dict[str, Any]:
+async def read_evidence(request: Request, principal: EvidenceReader, case_id: Id) -> dict[str, Any]:
     app = app_of(request)
 
     def read() -> dict[str, Any]:
@@ -243,12 +245,12 @@ async def read_evidence(
 
 
 @router.post("/v1/dispute-evidence/{pack_id}/approve")
-async def approve_evidence(request: Request, principal: Approver, pack_id: str) -> dict[str, Any]:
+async def approve_evidence(request: Request, principal: Approver, pack_id: Id) -> dict[str, Any]:
     app = app_of(request)
 
     def write() -> dict[str, Any]:
         with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
-            pack = disputes.approve(uow, pack_id, actor=actor_of(principal), now=app.clock.now())
+            pack = disputes.approve(uow, pack_id, principal=principal, now=app.clock.now())
             uow.commit()
             return _pack(pack)
 

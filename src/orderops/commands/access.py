@@ -23,7 +23,7 @@ from orderops.console.accounts import set_password
 from orderops.domain.errors import OrderOpsError
 from orderops.domain.roles import Role
 from orderops.evidence.service import default_store
-from orderops.workflow import policy_versions, reevaluation, users
+from orderops.workflow import identity_acts, policy_versions, reevaluation, users
 from orderops.workflow.approvals import expire_due
 from orderops.workflow.users import UserKind
 
@@ -105,6 +105,36 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
                 app.sessions, tenant_id=tenant, user_id=user_id, clock=app.clock, actor=ACTOR
             )
             console.print(f"user {user.id} disabled at {_when(user.disabled_at)}")
+
+    @users_cli.command("set-role")
+    def users_set_role(
+        tenant: TenantOpt,
+        user_id: str,
+        role: Annotated[Role, typer.Option(help="The new role.")],
+    ) -> None:
+        """Change what the identity may do; its keys act with the new role at once."""
+        with opened() as app:
+            user = users.change_role(
+                app.sessions,
+                tenant_id=tenant,
+                user_id=user_id,
+                role=role,
+                clock=app.clock,
+                actor=ACTOR,
+            )
+            console.print(f"user {user.id} is now {user.role}")
+
+    @users_cli.command("provenance")
+    def users_provenance(tenant: TenantOpt, user_id: str) -> None:
+        """Who created, re-roled, reset or keyed the identity, and when.
+
+        An identity a proposer acted on within the approval policy's provenance window
+        cannot approve that proposer's actions."""
+        with opened() as app:
+            table = Table("at", "act", "by", "key")
+            for act in identity_acts.list_acts(app.sessions, tenant_id=tenant, user_id=user_id):
+                table.add_row(_when(act.at), act.act, act.actor, act.key_id or "-")
+            console.print(table)
 
     @users_cli.command("set-password")
     def users_set_password(

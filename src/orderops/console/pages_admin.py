@@ -1,5 +1,7 @@
 """Admin pages: the approval policy (validated, with the diff shown before it is saved),
-users with their console passwords, and API keys (a new secret is shown exactly once)."""
+users with their roles, console passwords and provenance (who made or changed each, and
+when: it decides whose actions they may approve), and API keys (a new secret is shown
+exactly once). Changes are made, and audited, as the signed-in person's stable id."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from orderops.console.web import PREFIX, ConsoleRoute, Signed, app_of, form_of, 
 from orderops.domain.approval_policy import diff_bodies, parse_policy
 from orderops.domain.errors import InvalidEvent
 from orderops.domain.roles import Permission, Role
-from orderops.workflow import policy_versions, users
+from orderops.workflow import identity_acts, policy_versions, users
 
 router = APIRouter(prefix=f"{PREFIX}/admin", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -130,6 +132,9 @@ async def _users(request: Request, viewer: Signed, *, issued: Any) -> Response:
     app = app_of(request)
     people = await run_in_threadpool(users.list_users, app.sessions, tenant_id=viewer.tenant_id)
     keys = await run_in_threadpool(users.list_keys, app.sessions, tenant_id=viewer.tenant_id)
+    acts = await run_in_threadpool(
+        identity_acts.acts_by_user, app.sessions, tenant_id=viewer.tenant_id
+    )
     names = {u.id: u.display_name for u in people}
     return render(
         request,
@@ -137,6 +142,7 @@ async def _users(request: Request, viewer: Signed, *, issued: Any) -> Response:
         people=people,
         keys=keys,
         names=names,
+        acts=acts,
         roles=list(Role),
         issued=issued,
     )
@@ -190,6 +196,27 @@ async def disable_user(request: Request, viewer: Signed, user_id: str) -> Respon
         )
     )
     return redirect(f"{PREFIX}/admin/users", message=f"Disabled {user.display_name}.")
+
+
+@router.post("/users/{user_id}/role")
+async def change_role(request: Request, viewer: Signed, user_id: str) -> Response:
+    viewer.need(Permission.USERS_MANAGE)
+    form = await form_of(request, viewer)
+    app = app_of(request)
+    role = form.get("role", "")
+    if role not in set(Role):
+        raise InvalidEvent(f"unknown role {role!r}")
+    user = await run_in_threadpool(
+        lambda: users.change_role(
+            app.sessions,
+            tenant_id=viewer.tenant_id,
+            user_id=user_id,
+            role=Role(role),
+            clock=app.clock,
+            actor=viewer.principal.identity,
+        )
+    )
+    return redirect(f"{PREFIX}/admin/users", message=f"{user.display_name} is now {user.role}.")
 
 
 @router.post("/users/{user_id}/password")

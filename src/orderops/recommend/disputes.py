@@ -5,6 +5,11 @@ Shaped like Stripe's dispute ``evidence[...]`` fields. Stripe takes documents
 as uploaded file ids; the pack keeps their text under ``documents`` and names them in
 ``evidence`` as ``orderops-document:<name>``, for the submitting connector to upload.
 Submission is an outbox effect queued at approval, never a call from here.
+
+A pack is maker-checked like an action: whoever assembled it last cannot approve it, and
+neither can a service, a bare key, or an identity the assembler made within the approval
+policy's provenance window (``workflow/approver_eligibility.py``). The pack names its
+dispute by Stripe id alone (``recommend/dispute_refs.py``), never by the signal's detail.
 """
 
 from __future__ import annotations
@@ -16,11 +21,15 @@ from typing import Any
 from sqlalchemy import select
 
 from orderops.domain.errors import Conflict, IllegalTransition, NotFound
+from orderops.recommend.dispute_refs import stripe_dispute_id
 from orderops.recommend.facts import CaseFacts
 from orderops.recommend.formatting import money
 from orderops.storage.tables.recommend import DisputeEvidencePack
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow import communications
+from orderops.workflow.approver_eligibility import check_approver, provenance_window
+from orderops.workflow.policy_versions import pin_for
+from orderops.workflow.tenants import Principal
 from orderops.writeback.outbox import enqueue
 
 DOCUMENT = "orderops-document:"
@@ -104,10 +113,18 @@ def assemble(
     refund_policy: str,
     approvals: Sequence[str],
     now: datetime,
+    actor: str,
 ) -> DisputeEvidencePack:
-    """Build (or rebuild, while still a draft) the case's evidence pack."""
+    """Build (or rebuild, while still a draft) the case's evidence pack; ``actor`` (a
+    stable id) becomes its maker, who may not approve it."""
     if facts.dispute_ref is None or facts.case_id is None:
         raise NoDispute(f"order {facts.order_ref} has no dispute signal")
+    dispute_id = stripe_dispute_id(facts.dispute_ref)
+    if dispute_id is None:
+        raise NoDispute(
+            f"the dispute signal of order {facts.order_ref} names no Stripe dispute id; "
+            "evidence can only be submitted to a dispute Stripe knows"
+        )
     history = communications.history(uow, facts.case_id)
     messages = [f"{m.subject or ''}\n{m.body}".strip() for m in history if m.status == "sent"]
     messages += [f"{t.subject or ''}\n{t.body or ''}".strip() for t in facts.tickets]
@@ -117,7 +134,7 @@ def assemble(
     pack = uow.session.scalar(
         select(DisputeEvidencePack).where(
             DisputeEvidencePack.tenant_id == uow.tenant_id,
-            DisputeEvidencePack.dispute_ref == facts.dispute_ref,
+            DisputeEvidencePack.dispute_ref == dispute_id,
         )
     )
     if pack is None:
@@ -125,21 +142,35 @@ def assemble(
             tenant_id=uow.tenant_id,
             case_id=facts.case_id,
             order_ref=facts.order_ref,
-            dispute_ref=facts.dispute_ref,
+            dispute_ref=dispute_id,
             status="draft",
             evidence=evidence,
             documents=documents,
             created_at=now,
+            assembled_by=actor,
         )
         uow.session.add(pack)
     elif pack.status == "draft":
-        pack.evidence, pack.documents = evidence, documents
+        pack.evidence, pack.documents, pack.assembled_by = evidence, documents, actor
+    else:
+        return pack
     uow.session.flush()
+    uow.audit.append(
+        at=now,
+        actor=actor,
+        action="dispute_evidence.assembled",
+        entity_type="dispute_evidence",
+        entity_id=pack.id,
+        data={"dispute_ref": dispute_id, "case_id": pack.case_id},
+    )
     return pack
 
 
-def approve(uow: UnitOfWork, pack_id: str, *, actor: str, now: datetime) -> DisputeEvidencePack:
-    """A reviewer approves: the submission is queued (outbox), once per dispute."""
+def approve(
+    uow: UnitOfWork, pack_id: str, *, principal: Principal, now: datetime
+) -> DisputeEvidencePack:
+    """A reviewer other than its maker approves: the submission is queued (outbox), once
+    per dispute, naming the dispute by its Stripe id."""
     pack = uow.session.scalar(
         select(DisputeEvidencePack).where(
             DisputeEvidencePack.tenant_id == uow.tenant_id, DisputeEvidencePack.id == pack_id
@@ -149,8 +180,27 @@ def approve(uow: UnitOfWork, pack_id: str, *, actor: str, now: datetime) -> Disp
         raise NotFound(f"no evidence pack {pack_id}")
     if pack.status != "draft":
         raise IllegalTransition(f"evidence pack {pack_id} is already {pack.status}")
+    if pack.assembled_by is None:
+        raise IllegalTransition(
+            f"evidence pack {pack_id} was assembled before makers were recorded; "
+            "assemble it again, then have another person approve it"
+        )
+    dispute_id = stripe_dispute_id(pack.dispute_ref)
+    if dispute_id is None:
+        raise NoDispute(f"evidence pack {pack_id} names no Stripe dispute id")
+    case = uow.cases.get(pack.case_id)
+    pin = pin_for(uow, case) if case is not None else None
+    check_approver(
+        uow,
+        maker=pack.assembled_by,
+        principal=principal,
+        at=now,
+        window=provenance_window(uow, pin.policy_version if pin else None),
+        subject=f"evidence pack {pack.id}",
+    )
+    actor = principal.identity
     payload: dict[str, Any] = {
-        "dispute_id": pack.dispute_ref,
+        "dispute_id": dispute_id,
         "evidence": pack.evidence,
         "documents": pack.documents,
         "submit": True,
@@ -159,7 +209,7 @@ def approve(uow: UnitOfWork, pack_id: str, *, actor: str, now: datetime) -> Disp
         uow,
         system="stripe",
         operation="submit_dispute_evidence",
-        idempotency_key=f"dispute-evidence:{pack.dispute_ref}",
+        idempotency_key=f"dispute-evidence:{dispute_id}",
         payload=payload,
         now=now,
         case_id=pack.case_id,
@@ -172,7 +222,11 @@ def approve(uow: UnitOfWork, pack_id: str, *, actor: str, now: datetime) -> Disp
         action="dispute_evidence.approved",
         entity_type="dispute_evidence",
         entity_id=pack.id,
-        data={"dispute_ref": pack.dispute_ref, "outbox_id": pack.outbox_id},
+        data={
+            "dispute_ref": dispute_id,
+            "outbox_id": pack.outbox_id,
+            "assembled_by": pack.assembled_by,
+        },
     )
     return pack
 

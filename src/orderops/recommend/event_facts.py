@@ -13,6 +13,7 @@ from typing import Any
 from orderops.domain.cases import ExceptionType
 from orderops.domain.events import EventType
 from orderops.domain.statuses import PaymentStatus, TrackingStatus
+from orderops.recommend.dispute_refs import dispute_ref_from
 from orderops.recommend.facts import (
     CaseFacts,
     LineFact,
@@ -110,7 +111,7 @@ def facts_for(
     customer = data.get("customer") or {}
     shipments = tuple(_shipment(t, d, order.scans.get(t, [])) for t, d in order.shipments.items())
     scores = [s for _, s, _ in order.fraud if s is not None]
-    dispute = next((d or k for k, _, d in order.fraud if k == "dispute"), None)
+    dispute = dispute_ref_from(d for k, _, d in order.fraud if k == "dispute")
     failed = address_failed(shipments) or exception_type is ExceptionType.ADDRESS_PROBLEM
     return CaseFacts(
         exception_type=exception_type,

@@ -10,6 +10,7 @@ from orderops.domain.actions import ActionStatus
 from orderops.domain.cases import ExceptionType
 from orderops.domain.errors import NotFound
 from orderops.domain.statuses import PaymentStatus, TrackingStatus
+from orderops.recommend.dispute_refs import dispute_ref_from
 from orderops.recommend.facts import (
     CaseFacts,
     LineFact,
@@ -72,7 +73,7 @@ def case_facts(uow: UnitOfWork, case: Case, *, now: datetime) -> CaseFacts:
         )
     signals = list(uow.commerce.fraud_signals_for(order.order_ref))
     scores = [s.score for s in signals if s.score is not None]
-    dispute = next((s.detail or s.id for s in signals if s.kind == "dispute"), None)
+    dispute = dispute_ref_from(s.detail for s in signals if s.kind == "dispute")
     tickets = uow.session.scalars(
         select(SupportTicket).where(
             SupportTicket.tenant_id == uow.tenant_id, SupportTicket.order_ref == order.order_ref

@@ -60,6 +60,7 @@ from orderops.workflow.actions import (
     settle_case,
     view,
 )
+from orderops.workflow.approver_eligibility import check_action_approver
 from orderops.workflow.cases import record
 from orderops.workflow.tenants import Principal
 
@@ -78,6 +79,7 @@ def stored_evaluation(action: Action) -> Evaluation:
         order_total_minor=int(raw.get("order_total_minor", 0)),
         fraud_score=raw.get("fraud_score"),
         customer_tier=str(raw.get("customer_tier", "standard")),
+        committed_minor=int(raw.get("committed_minor", 0)),
     )
     return Evaluation.from_json(data, inputs)
 
@@ -169,6 +171,7 @@ def approve_in(
     me = Approver(principal.identity, principal.role)
     refusal = check_approval(evaluation, proposer=action.proposed_by, prior=prior, approver=me)
     _raise_for(refusal, action, evaluation, prior)
+    check_action_approver(uow, action, principal=principal, at=at)
     _decide(
         uow, action, principal=principal, decision=APPROVE, at=at, reason=reason, bulk_id=bulk_id
     )

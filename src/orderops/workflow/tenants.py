@@ -19,6 +19,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from orderops.domain.approver_provenance import IdentityActKind
 from orderops.domain.clock import Clock
 from orderops.domain.errors import Unauthorized
 from orderops.domain.roles import Role
@@ -26,6 +27,7 @@ from orderops.storage.engine import SQLITE_BEGIN_OPTION
 from orderops.storage.tables import ApiKey, Tenant
 from orderops.storage.tables.access import User
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.identity_acts import record_act
 
 KEY_PREFIX = "oo"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -107,7 +109,8 @@ def add_key(
     user_id: str | None = None,
     actor: str = "system",
 ) -> IssuedKey:
-    """Store a new key's hash in the caller's transaction, audited (never the secret)."""
+    """Store a new key's hash in the caller's transaction, audited (never the secret), and
+    note who issued it: whoever holds a key's secret can act as its identity."""
     secret = secret or f"{KEY_PREFIX}_{secrets.token_urlsafe(32)}"
     key = ApiKey(
         tenant_id=uow.tenant_id,
@@ -127,6 +130,14 @@ def add_key(
         entity_type="api_key",
         entity_id=key.id,
         data={"name": name, "role": role, "prefix": key.prefix, "user_id": user_id},
+    )
+    record_act(
+        uow,
+        act=IdentityActKind.KEY_ISSUED,
+        actor=actor,
+        at=clock.now(),
+        user_id=user_id,
+        key_id=key.id,
     )
     return IssuedKey(key_id=key.id, secret=secret)
 

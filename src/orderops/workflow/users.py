@@ -3,6 +3,11 @@
 Decisions are attributed to identities, not keys: a person with two keys is still one
 approver, and disabling the person stops every key at once. Every change is audited in
 the same transaction; secrets are shown once and never stored or logged.
+
+Acts that hand the actor power over an identity (creating it, changing its role, issuing
+it a key; passwords in ``console/accounts.py``) are also noted in ``identity_acts``, so
+approver eligibility can tell an admin's second identity from a second person. Actors are
+stable ids (``user:<id>``, ``key:<id>``, ``cli``), never display names.
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from orderops.domain.approver_provenance import IdentityActKind
 from orderops.domain.clock import Clock
 from orderops.domain.errors import DuplicateEvent, InvalidEvent, NotFound
 from orderops.domain.roles import Role
 from orderops.storage.tables import ApiKey
 from orderops.storage.tables.access import User
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.console_sessions import revoke_sessions_for_user
+from orderops.workflow.identity_acts import record_act
 from orderops.workflow.tenants import IssuedKey, add_key
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -109,6 +117,7 @@ def add_user(
             entity_id=user.id,
             data={"kind": kind, "email": email, "display_name": display_name, "role": role},
         )
+        record_act(uow, act=IdentityActKind.CREATED, actor=actor, at=clock.now(), user_id=user.id)
         uow.commit()
         return _info(user)
 
@@ -138,6 +147,7 @@ def disable_user(
         user = get_user(uow, user_id)
         if user.disabled_at is None:
             user.disabled_at = clock.now()
+            revoke_sessions_for_user(uow, user.id, now=clock.now(), reason="user disabled")
             uow.audit.append(
                 at=clock.now(),
                 actor=actor,
@@ -145,6 +155,49 @@ def disable_user(
                 entity_type="user",
                 entity_id=user.id,
                 data={"email": user.email, "role": user.role},
+            )
+        uow.commit()
+        return _info(user)
+
+
+def change_role(
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    user_id: str,
+    role: Role,
+    clock: Clock,
+    actor: str,
+) -> UserInfo:
+    """Give the identity another role; its keys act with it from their next request."""
+    with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
+        user = get_user(uow, user_id)
+        if user.disabled_at is not None:
+            raise InvalidUser(f"user {user_id} is disabled; enable a new one instead")
+        if user.kind == UserKind.SERVICE and role is not Role.SERVICE and user.email is None:
+            raise InvalidUser("a service identity acting with a human role needs an owner email")
+        before = Role(user.role)
+        if before is not role:
+            user.role = role
+            revoke_sessions_for_user(uow, user.id, now=clock.now(), reason="role changed")
+            for key in uow.session.scalars(
+                select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.user_id == user.id)
+            ):
+                key.role = role
+            uow.audit.append(
+                at=clock.now(),
+                actor=actor,
+                action="user.role_changed",
+                entity_type="user",
+                entity_id=user.id,
+                data={"from": before, "to": role},
+            )
+            record_act(
+                uow,
+                act=IdentityActKind.ROLE_CHANGED,
+                actor=actor,
+                at=clock.now(),
+                user_id=user.id,
             )
         uow.commit()
         return _info(user)
@@ -199,6 +252,14 @@ def revoke_key(
                 entity_type="api_key",
                 entity_id=key.id,
                 data={"name": key.name, "prefix": key.prefix, "user_id": key.user_id},
+            )
+            record_act(
+                uow,
+                act=IdentityActKind.KEY_REVOKED,
+                actor=actor,
+                at=clock.now(),
+                user_id=key.user_id,
+                key_id=key.id,
             )
         uow.commit()
         return _key_info(key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orderops.storage.base import Base, id_column, tenant_column
@@ -32,6 +32,28 @@ class User(Base):
     disabled_at: Mapped[datetime | None]
     password_hash: Mapped[str | None] = mapped_column(String(255))
     """scrypt hash for console sign-in (``console/accounts.py``); None: no console login."""
+
+
+class IdentityAct(Base):
+    """One administrative act on a user or key: who did it to which identity, and when.
+
+    Approver eligibility reads these (``workflow/approver_eligibility.py``): an identity
+    the proposer created, re-roled, reset or keyed recently is the proposer's, not a
+    second person. The audit log holds the same acts, chained; this table is the indexed
+    copy a decision can query. ``user_id`` is None only for a key with no identity.
+    """
+
+    __tablename__ = "identity_acts"
+    __table_args__ = (Index("ix_identity_acts_tenant_user_at", "tenant_id", "user_id", "at"),)
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_column()
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"))
+    act: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    """A stable id (``user:<id>``, ``key:<id>``, ``cli``, ``system``), never a display name."""
+    at: Mapped[datetime]
 
 
 class ApprovalPolicyVersion(Base):

@@ -112,6 +112,9 @@ class DisputeEvidencePack(Base):
     evidence: Mapped[dict[str, Any]]
     documents: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    assembled_by: Mapped[str | None] = mapped_column(String(200))
+    """Who (re)built the draft last: the maker, who may not approve it. None: from before
+    makers were recorded; such a pack must be assembled again before it can be approved."""
     approved_by: Mapped[str | None] = mapped_column(String(200))
     approved_at: Mapped[datetime | None]
     outbox_id: Mapped[str | None] = mapped_column(String(32))
