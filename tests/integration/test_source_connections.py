@@ -39,7 +39,7 @@ from orderops.storage.tables.sources import SourceConnection, WebhookDelivery
 from orderops.workflow.tenants import issue_key
 
 STRIPE = WebhookSource.STRIPE
-SECRET = "whsec_plaintext_for_the_test"
+SECRET = "whsec_plaintext_for_the_test_0123456789abcdef"
 
 
 def box(app: App) -> SecretBox:
@@ -119,11 +119,11 @@ def test_rotation_replaces_the_secret_and_keeps_the_url(app: App, clock: FixedCl
         box=box(app),
         clock=clock,
         actor="test",
-        secret="whsec_rotated_secret",
+        secret="whsec_rotated_secret_0123456789abcdef0123",
     )
 
     row = stored_row(app)
-    assert box(app).open(row.secret_ciphertext) == "whsec_rotated_secret"
+    assert box(app).open(row.secret_ciphertext) == "whsec_rotated_secret_0123456789abcdef0123"
     assert change.connection.endpoint_token == before.endpoint_token
     assert row.rotated_at == clock.now()
     assert change.generated_secret is None
@@ -143,6 +143,53 @@ def test_a_short_secret_is_refused(app: App) -> None:
     assert list_connections(app.sessions, tenant_id="acme") == []
 
 
+REAL_FORMAT_SECRETS = {
+    "shopify app secret (32 hex)": "9f86d081884c7d659a2feaa0c55ad015",
+    "shopify app secret (shpss_)": "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",
+    "stripe endpoint secret": "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+}
+"""The shapes providers hand out (made-up values): each has 32 bytes of secret or more."""
+
+
+@pytest.mark.parametrize("secret", REAL_FORMAT_SECRETS.values(), ids=REAL_FORMAT_SECRETS)
+def test_a_providers_real_format_secret_is_accepted(app: App, secret: str) -> None:
+    connect(app, secret=secret)
+
+    assert box(app).open(stored_row(app).secret_ciphertext) == secret
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["0123456789abcdef0123456789abcde", "whsec_0123456789", "  " + "k" * 31 + "  "],
+    ids=["31 bytes", "a truncated paste", "31 bytes padded with spaces"],
+)
+def test_a_secret_under_32_bytes_is_refused_saying_how_long_it_must_be(
+    app: App, secret: str
+) -> None:
+    with pytest.raises(InvalidSecret, match="at least 32 bytes"):
+        connect(app, secret=secret)
+    assert list_connections(app.sessions, tenant_id="acme") == []
+
+
+def test_a_rotation_to_a_short_secret_is_refused_and_keeps_the_old_one(
+    app: App, clock: FixedClock
+) -> None:
+    connect(app)
+
+    with pytest.raises(InvalidSecret):
+        rotate_secret(
+            app.sessions,
+            tenant_id="acme",
+            source=STRIPE,
+            box=box(app),
+            clock=clock,
+            actor="test",
+            secret="whsec_too_short",
+        )
+
+    assert box(app).open(stored_row(app).secret_ciphertext) == SECRET
+
+
 # --- lifecycle -------------------------------------------------------------------------------
 
 
@@ -150,7 +197,7 @@ def test_connecting_twice_is_refused_and_keeps_the_first_secret(app: App) -> Non
     connect(app)
 
     with pytest.raises(SourceAlreadyConnected):
-        connect(app, secret="whsec_second_attempt")
+        connect(app, secret="whsec_second_attempt_0123456789abcdef0123")
 
     assert box(app).open(stored_row(app).secret_ciphertext) == SECRET
 
@@ -161,7 +208,7 @@ def test_a_reconnect_after_disconnect_gets_a_new_url_and_the_old_one_is_dead(
     old = connect(app).connection
     disconnect_source(app.sessions, tenant_id="acme", source=STRIPE, clock=clock, actor="test")
 
-    new = connect(app, secret="whsec_after_reconnect").connection
+    new = connect(app, secret="whsec_after_reconnect_0123456789abcdef012").connection
 
     assert new.endpoint_token != old.endpoint_token
     assert new.id == old.id
@@ -172,7 +219,10 @@ def test_a_reconnect_after_disconnect_gets_a_new_url_and_the_old_one_is_dead(
     endpoint = resolve_endpoint(
         app.sessions, source="stripe", endpoint_token=new.endpoint_token, box=box(app)
     )
-    assert (endpoint.tenant_id, endpoint.secret) == ("acme", "whsec_after_reconnect")
+    assert (endpoint.tenant_id, endpoint.secret) == (
+        "acme",
+        "whsec_after_reconnect_0123456789abcdef012",
+    )
 
 
 def test_rotating_or_disconnecting_an_unconnected_source_is_refused(
@@ -219,7 +269,7 @@ def test_every_change_is_audited_and_no_record_holds_the_secret(
 
 def test_connections_are_per_tenant(app: App) -> None:
     connect(app, tenant="acme")
-    connect(app, tenant="globex", secret="whsec_globex_secret")
+    connect(app, tenant="globex", secret="whsec_globex_secret_0123456789abcdef012345")
 
     acme = list_connections(app.sessions, tenant_id="acme")
     globex = list_connections(app.sessions, tenant_id="globex")
@@ -285,6 +335,14 @@ def test_cli_connect_with_a_secret_and_base_url(cli: typer.Typer, app: App) -> N
     assert box(app).open(stored_row(app).secret_ciphertext) == SECRET
 
 
+def test_cli_refuses_a_short_secret_with_a_clear_error(cli: typer.Typer, app: App) -> None:
+    result = run(cli, "sources", "connect", "-t", "acme", "-s", "stripe", "--secret", "x" * 31)
+
+    assert result.exit_code == 1
+    assert "at least 32 bytes" in result.output
+    assert list_connections(app.sessions, tenant_id="acme") == []
+
+
 def test_cli_list_rotate_and_disconnect(cli: typer.Typer, app: App) -> None:
     run(cli, "sources", "connect", "-t", "acme", "-s", "stripe", "--secret", SECRET)
     token = stored_row(app).endpoint_token
@@ -311,7 +369,7 @@ def test_cli_list_rotate_and_disconnect(cli: typer.Typer, app: App) -> None:
 def test_cli_refuses_a_second_connect_with_exit_code_1(cli: typer.Typer, app: App) -> None:
     run(cli, "sources", "connect", "-t", "acme", "-s", "stripe", "--secret", SECRET)
 
-    second = run(cli, "sources", "connect", "-t", "acme", "-s", "stripe", "--secret", "x" * 20)
+    second = run(cli, "sources", "connect", "-t", "acme", "-s", "stripe", "--secret", "x" * 40)
 
     assert second.exit_code == 1
     assert "already connected" in second.output
@@ -338,7 +396,7 @@ def test_an_admin_connects_over_the_api_and_the_url_works(app: App, clock: Fixed
     assert response.status_code == 201
     assert body["endpoint_url"] == f"https://ops.example.com/v1/webhooks/stripe/{token}"
     assert webhook.status_code == 200
-    assert [r.actor for r in audit_records(app)] == ["api:boss"]
+    assert [r.actor for r in audit_records(app)] == [f"key:{admin.key_id}"]  # not the name
 
 
 @pytest.mark.parametrize("role", [Role.SERVICE, Role.VIEWER, Role.AGENT])

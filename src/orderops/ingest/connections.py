@@ -29,7 +29,12 @@ from orderops.storage.uow import UnitOfWork
 KEY_INFO = b"orderops/webhook-signing-secrets/v1"
 """HKDF context: a key derived for these secrets is useless for anything else."""
 
-MIN_SECRET_LENGTH = 8
+MIN_SECRET_LENGTH = 32
+"""Bytes of secret material (UTF-8) a signing secret needs at least: HMAC-SHA256 is only
+as strong as its key, and a short one can be guessed offline from a single captured,
+signed delivery. Generated secrets have 43 characters (32 random bytes, base64url);
+providers' own secrets already meet it (a Shopify app secret is 32 hex characters, or
+``shpss_`` and 32; Stripe's ``whsec_`` secrets are longer)."""
 
 
 class WebhookSource(StrEnum):
@@ -264,8 +269,13 @@ def _choose_secret(secret: str | None) -> tuple[str, bool]:
     if secret is None:
         return secrets.token_urlsafe(32), True
     secret = secret.strip()
-    if len(secret) < MIN_SECRET_LENGTH:
-        raise InvalidSecret(f"a signing secret must have at least {MIN_SECRET_LENGTH} characters")
+    size = len(secret.encode("utf-8"))
+    if size < MIN_SECRET_LENGTH:
+        raise InvalidSecret(
+            f"a signing secret must have at least {MIN_SECRET_LENGTH} bytes of secret material; "
+            f"this one has {size}. Paste the provider's full secret, or omit it to have "
+            "OrderOps generate one"
+        )
     return secret, False
 
 

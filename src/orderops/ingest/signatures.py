@@ -35,7 +35,11 @@ def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def verify_shopify(*, headers: Mapping[str, str], body: bytes, secret: str) -> None:
-    """X-Shopify-Hmac-Sha256 = base64(HMAC-SHA256(app secret, raw body))."""
+    """X-Shopify-Hmac-Sha256 = base64(HMAC-SHA256(app secret, raw body)).
+
+    Neither a time nor the ``X-Shopify-Topic`` header is signed, so a valid signature
+    proves the body only; the adapter and the webhook intake judge the topic against it.
+    """
     given = _header(headers, "x-shopify-hmac-sha256")
     _compare_base64(given, _hmac(secret.encode(), body), "X-Shopify-Hmac-Sha256")
 

@@ -1,9 +1,14 @@
-"""The count of webhook deliveries refused before anything was stored.
+"""The count of webhook deliveries refused at the door, by provider and reason.
 
-Refused traffic leaves no row by design (a forger must not be able to fill the
-database), so this counter is the only trace of it: a rise in ``bad_signature`` after a
-secret rotation means the provider still signs with the old secret; a rise in
+Traffic with a bad signature leaves no row by design (a forger must not be able to fill
+the database), so this counter is the only trace of it: a rise in ``bad_signature`` after
+a secret rotation means the provider still signs with the old secret; a rise in
 ``stale_timestamp`` means a clock is off or someone replays captured requests.
+
+Two reasons count correctly signed deliveries that are refused as forgery-like and kept
+as dead letters: ``topic_mismatch`` (the unsigned topic header claims something the signed
+body does not prove) and ``cross_topic_replay`` (a body already accepted under another
+topic, resent with a fresh delivery id). Either means someone holds captured traffic.
 
 Registry choice: each ``WebhookMetrics`` owns a fresh ``CollectorRegistry`` instead of
 registering on prometheus_client's global one. Registering at import is work at import
@@ -34,6 +39,8 @@ class RejectReason(StrEnum):
     STALE_TIMESTAMP = "stale_timestamp"
     UNKNOWN_ENDPOINT = "unknown_endpoint"
     TOO_LARGE_UNVERIFIED = "too_large_unverified"
+    TOPIC_MISMATCH = "topic_mismatch"
+    CROSS_TOPIC_REPLAY = "cross_topic_replay"
 
 
 UNKNOWN_SOURCE = "unknown"
@@ -61,7 +68,8 @@ def create_webhook_metrics(registry: CollectorRegistry | None = None) -> Webhook
     registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
     rejected = Counter(
         "orderops_webhook_rejected",
-        "Webhook deliveries refused before storage, by provider and reason.",
+        "Webhook deliveries refused at the door (unverified, forged or replayed), "
+        "by provider and reason.",
         labelnames=("source", "reason"),
         registry=registry,
     )

@@ -104,6 +104,8 @@ def _refund_of(
 ) -> VendorEffect:
     base = {"order_ref": context.order_ref, "currency": context.currency}
     if payment.provider == "stripe":
+        expect: dict[str, Any] = {"status": "succeeded", "refunded_minor": payment.refunded_minor}
+        confirm = _cancellation_to_confirm(context, cancelling=cancelling)
         return VendorEffect(
             system="stripe",
             operation="refund",
@@ -114,7 +116,8 @@ def _refund_of(
                 "payment_intent": payment.payment_ref,
                 "reason": STRIPE_REFUND_REASON,
                 "metadata": {"order_ref": context.order_ref, "note": note},
-                "expect": {"status": "succeeded", "refunded_minor": payment.refunded_minor},
+                **({"order_id": shopify_order_id(context)} if confirm else {}),
+                "expect": expect | ({"cancelled": True} if confirm else {}),
             },
         )
     if payment.provider == "shopify":
@@ -127,12 +130,24 @@ def _refund_of(
                 "amount": decimal_amount(amount_minor, context.currency),
                 "note": note,
                 "expect": {
-                    "cancelled": None if cancelling else False,
+                    "cancelled": None if cancelling else context.cancelled,
                     "refunded": decimal_amount(payment.refunded_minor, context.currency),
                 },
             },
         )
     raise UnmappableEffect(f"no connector refunds payments held by {payment.provider}")
+
+
+def _cancellation_to_confirm(context: ActionContext, *, cancelling: bool) -> bool:
+    """Whether a refund rests on a cancellation Shopify must confirm before money moves.
+
+    A cancellation reaches the projection from a webhook, and Shopify signs a webhook's
+    body but not its topic (issue #18): the refund of a cancelled order therefore expects
+    the order cancelled at Shopify, and the precheck reads it back before refunding. Our
+    own cancel-and-refund is not one: its cancellation is the write beside it. An order
+    with no Shopify id did not come from Shopify, so there is nothing there to ask.
+    """
+    return context.cancelled and not cancelling and isinstance(shopify_order_id(context), int)
 
 
 def _stripe_hold(payload: dict[str, Any], context: ActionContext) -> PaymentInfo:

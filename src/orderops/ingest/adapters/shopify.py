@@ -3,6 +3,14 @@
 The topic travels in the X-Shopify-Topic header, not the body, and the body is the bare
 resource (an order, a fulfillment, a refund, an inventory level). The envelope id is the
 delivery's own id header, so Shopify's retries of one delivery dedupe in the inbox.
+
+Shopify's HMAC covers the body only: the topic and the webhook id beside it are not
+signed, so a captured body can be resent under any topic with a fresh id. A delivery
+therefore means only what its signed body proves. Each topic's mapping first checks that
+the body is the resource that topic carries (``TopicMismatch`` otherwise), and a
+cancellation needs the body's own ``cancelled_at``. A body already accepted under
+another topic is caught by the webhook intake (``are_companion_topics`` says which topics
+Shopify itself sends with the same bytes).
 """
 
 from __future__ import annotations
@@ -59,6 +67,79 @@ IGNORED_TOPICS = frozenset(
 )
 """Topics Shopify may deliver to us that the order/fulfillment topics already cover."""
 
+TOPIC_HEADER = "x-shopify-topic"
+
+
+class TopicMismatch(InvalidEvent):
+    """The signed body is not what the unsigned topic header claims it is.
+
+    Shopify never sends such a delivery, so it is treated like a forgery: refused and
+    dead-lettered with the reason, never mapped under the claimed topic.
+    """
+
+    code = "webhook-topic-mismatch"
+
+
+RESOURCE_MARKS: dict[str, frozenset[str]] = {
+    "order": frozenset({"financial_status", "total_price", "current_total_price", "currency"}),
+    "fulfillment": frozenset(
+        {"tracking_number", "tracking_numbers", "tracking_company", "shipment_status"}
+    ),
+    "refund": frozenset({"refund_line_items", "transactions", "order_adjustments"}),
+    "inventory_level": frozenset({"inventory_item_id"}),
+}
+"""Top-level keys only one resource's webhook body carries (orders name their money and
+currency, fulfillments their tracking, refunds their refunded lines and transactions,
+inventory levels their item). A body must carry a mark of its topic's resource and none
+of another's; fields every resource shares (id, created_at, order_id) prove nothing."""
+
+TOPIC_RESOURCES: dict[str, str] = {
+    "orders/create": "order",
+    "orders/updated": "order",
+    "orders/cancelled": "order",
+    "fulfillments/create": "fulfillment",
+    "fulfillments/update": "fulfillment",
+    "refunds/create": "refund",
+    "inventory_levels/update": "inventory_level",
+}
+
+COMPANION_TOPICS: frozenset[frozenset[str]] = frozenset(
+    {
+        frozenset({"orders/create", "orders/updated"}),
+        frozenset({"orders/cancelled", "orders/updated"}),
+        frozenset({"fulfillments/create", "fulfillments/update"}),
+    }
+)
+"""Topics Shopify fires together for one change, with the same resource serialised the
+same way: orders/updated beside every other order topic, and a fulfillment's create and
+update. The same bytes under two of these are ordinary traffic, not a replay; refusing
+them would drop a real cancellation and make Shopify retry (and eventually unsubscribe)."""
+
+
+def topic_of(headers: Mapping[str, str]) -> str | None:
+    """The claimed topic, normalised as the mappers read it (None without the header)."""
+    topic = (lower_headers(headers).get(TOPIC_HEADER) or "").strip().lower()
+    return topic or None
+
+
+def are_companion_topics(first: str, second: str) -> bool:
+    """Whether Shopify itself may deliver the same body under both topics."""
+    return first == second or frozenset({first, second}) in COMPANION_TOPICS
+
+
+def check_topic(topic: str, raw: JsonObject) -> None:
+    """Refuse a body that is not the resource ``topic`` carries (see ``RESOURCE_MARKS``)."""
+    wanted = TOPIC_RESOURCES[topic]
+    keys = raw.keys()
+    foreign = sorted(
+        name for name, marks in RESOURCE_MARKS.items() if name != wanted and marks & keys
+    )
+    if foreign or not RESOURCE_MARKS[wanted] & keys:
+        looks_like = f"; it looks like a {' / '.join(foreign)}" if foreign else ""
+        raise TopicMismatch(
+            f"X-Shopify-Topic says {topic} but the signed body is not a {wanted}{looks_like}"
+        )
+
 
 class ShopifyAdapter:
     source = SOURCE
@@ -70,8 +151,8 @@ class ShopifyAdapter:
 
     def to_events(self, *, headers: Mapping[str, str], body: bytes) -> list[JsonObject]:
         lowered = lower_headers(headers)
-        topic = (lowered.get("x-shopify-topic") or "").strip().lower()
-        if not topic:
+        topic = topic_of(headers)
+        if topic is None:
             raise InvalidEvent("shopify delivery has no X-Shopify-Topic header")
         mapper = _MAPPERS.get(topic)
         if mapper is None:
@@ -81,7 +162,9 @@ class ShopifyAdapter:
         delivery_id = lowered.get("x-shopify-webhook-id") or lowered.get("x-shopify-event-id")
         if not delivery_id or not delivery_id.strip():
             raise InvalidEvent("shopify delivery has neither X-Shopify-Webhook-Id nor Event-Id")
-        return mapper(load_object(body, provider=SOURCE), delivery_id.strip())
+        raw = load_object(body, provider=SOURCE)
+        check_topic(topic, raw)
+        return mapper(raw, delivery_id.strip())
 
 
 def map_order(raw: JsonObject, type_: EventType, delivery_id: str) -> list[JsonObject]:
@@ -108,10 +191,18 @@ def map_order(raw: JsonObject, type_: EventType, delivery_id: str) -> list[JsonO
 
 
 def map_cancelled(raw: JsonObject, delivery_id: str) -> list[JsonObject]:
+    """A cancellation the body itself proves: Shopify sets ``cancelled_at`` when it cancels.
+
+    There is no fallback to ``updated_at``: an order body without ``cancelled_at`` is a
+    live order, whatever the unsigned topic header says.
+    """
     order_ref = text(raw, "id", where="order")
-    time = opt_time(raw.get("cancelled_at"), where="order.cancelled_at") or _version_time(
-        raw, "order"
-    )
+    time = opt_time(raw.get("cancelled_at"), where="order.cancelled_at")
+    if time is None:
+        raise TopicMismatch(
+            "X-Shopify-Topic says orders/cancelled but the signed order body has no "
+            "cancelled_at: the order is not cancelled"
+        )
     data = {"order_ref": order_ref, "reason": opt_text(raw, "cancel_reason")}
     return [_event(delivery_id, EventType.ORDER_CANCELLED, time, order_ref, data)]
 

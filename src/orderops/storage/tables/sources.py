@@ -8,6 +8,8 @@ A delivery row is written, and committed, before a payload is mapped, so a paylo
 adapters cannot read yet is still kept byte for byte. Its uniqueness on (tenant, source,
 provider delivery id, body hash) is what makes a provider's retry harmless: the retry
 carries the same id and the same bytes, so the insert is refused and nothing runs twice.
+The body hash is also indexed on its own (per tenant and source): a Shopify body resent
+under another topic carries a new delivery id, and only its hash finds the first delivery.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class WebhookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "source", "delivery_id", "body_sha256"),
         Index("ix_webhook_deliveries_tenant_status", "tenant_id", "status", "received_at"),
+        Index("ix_webhook_deliveries_tenant_body_sha256", "tenant_id", "source", "body_sha256"),
     )
 
     id: Mapped[str] = id_column()
@@ -49,6 +52,8 @@ class WebhookDelivery(Base):
     delivery_id: Mapped[str] = mapped_column(String(200))
     """The provider's id for this delivery, or ``sha256:<body hash>`` when it sends none."""
     body_sha256: Mapped[str] = mapped_column(String(64))
+    """Hex SHA-256 of the exact bytes received: the retry key with ``delivery_id``, and how a
+    body resent under another topic is recognised."""
     received_at: Mapped[datetime]
     headers: Mapped[dict[str, Any]]
     """The provider's routing headers (topic, ids, timestamps); never signatures or cookies."""

@@ -4,6 +4,12 @@ A refund is decided on facts (the order is not cancelled, nothing was refunded s
 enough is left to refund); the precheck re-reads them from the vendor just before the
 write, and finds a refund of our own (Stripe metadata, Shopify note marker) left by a
 worker that crashed after writing.
+
+The refund of an order the projection shows cancelled rests on that cancellation, which
+arrived by webhook and is only as good as the webhook (Shopify signs the body, not the
+topic). Its payload expects ``cancelled: True``, and the precheck reads the order back
+from Shopify, for money held at Stripe too: a cancellation Shopify does not show stops
+the refund as a conflict, and the case goes back to a person.
 """
 
 from __future__ import annotations
@@ -18,8 +24,8 @@ KEY_METADATA = "orderops_key"
 
 
 # -- Stripe refund ------------------------------------------------------------------------
-# payload: payment_intent, amount_minor, reason?, metadata?,
-#          expect: {status: "succeeded", refunded_minor: 0}
+# payload: payment_intent, amount_minor, reason?, metadata?, order_id? (Shopify),
+#          expect: {status: "succeeded", refunded_minor: 0, cancelled?: true}
 
 
 def stripe_refund_precheck(connectors: Connectors, call: Call) -> Precheck:
@@ -42,7 +48,21 @@ def stripe_refund_precheck(connectors: Connectors, call: Call) -> Precheck:
     refundable = intent.amount_received_minor - refunded_by_others
     if refundable < amount:
         differences.append(Difference("refundable_minor", f">= {amount}", refundable))
+    unconfirmed = unconfirmed_cancellation(connectors, call)
+    if unconfirmed is not None:
+        differences.append(unconfirmed)
     return Precheck(differences=tuple(differences))
+
+
+def unconfirmed_cancellation(connectors: Connectors, call: Call) -> Difference | None:
+    """The cancellation a refund relied on, read back from Shopify: a difference when
+    Shopify does not show the order cancelled, None when it does or none was relied on."""
+    if call.expect("cancelled", None) is not True:
+        return None
+    order = connectors.shopify().get_order(int(call.payload["order_id"]))
+    if order.cancelled_at is None:
+        return Difference("cancelled", True, False)
+    return None
 
 
 def stripe_refund(connectors: Connectors, call: Call) -> Result:
@@ -69,7 +89,9 @@ def _stripe_result(refund_id: str, amount_minor: int) -> Result:
 
 # -- Shopify refund -----------------------------------------------------------------------
 # payload: order_id, amount ("12.50"), note?, expect: {cancelled: false, refunded: "0"}
-# (expect cancelled None: the refund of a cancellation, whichever lands first)
+# (expect cancelled None: the refund of our own cancellation, whichever lands first;
+#  expect cancelled True: the refund of an order cancelled before the decision, which
+#  Shopify must still show cancelled)
 
 
 def shopify_refund_precheck(connectors: Connectors, call: Call) -> Precheck:
