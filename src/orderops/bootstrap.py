@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from orderops.audit.keys import audit_key_from, bind_audit_key
 from orderops.config import Settings
 from orderops.domain.clock import Clock, SystemClock
 from orderops.ingest.intake import IntakeLimits
@@ -38,9 +39,6 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
     engine = make_engine(settings.resolved_database_url, echo=settings.log_sql)
     if migrate:
         upgrade(engine)
-    return App(
-        settings=settings,
-        engine=engine,
-        sessions=make_session_factory(engine),
-        clock=clock or SystemClock(),
-    )
+    sessions = make_session_factory(engine)
+    bind_audit_key(sessions, audit_key_from(settings))
+    return App(settings=settings, engine=engine, sessions=sessions, clock=clock or SystemClock())

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from limits import parse
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_SECRET = "demo-only-secret-change-me"
@@ -28,6 +29,26 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(default=1000, ge=1)
     sweep_interval_seconds: float = Field(default=5.0, gt=0)
     log_sql: bool = False
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Keys the audit chain's hashes and signs checkpoints; kept outside the "
+        "database. Unset: derived from secret_key (so rotating that breaks verification).",
+    )
+    audit_accept_unkeyed: bool = Field(
+        default=False,
+        description="Accept audit records written before keys (a prefix of the chain) "
+        "without a checkpoint vouching for them.",
+    )
+    console_session_idle_minutes: int = Field(default=30, ge=1)
+    console_session_hours: int = Field(default=12, ge=1)
+    sign_in_limit_per_account: str = "5 per 15 minutes"
+    sign_in_limit_per_address: str = "20 per 15 minutes"
+
+    @field_validator("sign_in_limit_per_account", "sign_in_limit_per_address")
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        parse(value)  # refuse a malformed limit at start, not at the first failed sign-in
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

@@ -102,7 +102,7 @@ def test_a_case_goes_through_its_life_and_each_answer_carries_its_new_version(
         entries = [(e.kind, e.actor) for e in uow.cases.timeline(case_id)]
 
     assert statuses == ["triaged", "snoozed", "triaged", "escalated", "resolved", "reopened"]
-    human = [e for e in entries if e[1] == "al"]
+    human = [e for e in entries if e[1].startswith("key:")]  # al acts by key id, not name
     assert [k for k, _ in human] == [
         "triaged",
         "snoozed",
@@ -326,11 +326,15 @@ def test_communications_keep_their_history_in_order(
     assert is_problem(too_late, 409, "illegal-transition")["communication"]["status"] == "sent"
     assert [m["id"] for m in listed] == [message["id"]]
     history = [(h["step"], h["actor"], h["body"]) for h in listed[0]["history"]]
+    al_id, bo_id = history[0][1], history[2][1]  # who acted, by key id (not display name)
+    assert al_id.startswith("key:")
+    assert bo_id.startswith("key:")
+    assert al_id != bo_id
     assert history == [
-        ("drafted", "al", "Hello,"),
-        ("edited", "al", "Hello, please retry."),
-        ("approved", "bo", "Hello, please retry."),
-        ("sent", "al", "Hello, please retry."),
+        ("drafted", al_id, "Hello,"),
+        ("edited", al_id, "Hello, please retry."),
+        ("approved", bo_id, "Hello, please retry."),
+        ("sent", al_id, "Hello, please retry."),
     ]
     assert listed[0]["status"] == "sent"
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 import orderops.storage.tables.queues  # noqa: F401  (the case-work tables)
 from builders.case_work import open_payment_case
 from orderops.audit.export import verify_export
+from orderops.audit.keys import audit_key_from
 from orderops.bootstrap import App, bootstrap
 from orderops.commands import audit_export
 from orderops.domain.clock import FixedClock
@@ -78,7 +79,7 @@ def test_a_case_export_holds_its_records_and_verifies(
     assert actions[0] == "case.opened"
     assert {"case.routed", "case.triaged", "case.resolved"} <= set(actions)
     assert [r["seq"] for r in exported] == sorted(r["seq"] for r in exported)
-    assert verify_export(out.read_text("utf-8").splitlines()).ok
+    assert verify_export(out.read_text("utf-8").splitlines(), key=audit_key_from(app.settings)).ok
 
 
 def test_a_window_export_holds_only_records_inside_it(
@@ -95,7 +96,7 @@ def test_a_window_export_holds_only_records_inside_it(
     assert {r["entity_id"] for r in exported} == {first, second}
     assert all(r["at"] >= clock.now().isoformat(timespec="microseconds") for r in exported)
     assert "case.triaged" not in {r["action"] for r in exported}  # before the window
-    assert verify_export(out.read_text("utf-8").splitlines()).ok
+    assert verify_export(out.read_text("utf-8").splitlines(), key=audit_key_from(app.settings)).ok
 
 
 def test_a_whole_tenant_export_verifies_and_names_its_head(
@@ -146,11 +147,12 @@ def test_an_altered_export_file_fails_verification(
 
     root, audit = typer.Typer(), typer.Typer()
     root.add_typer(audit, name="audit")
-    audit_export.register(audit)
+    audit_export.register(audit, settings_factory=lambda: app.settings)
     result = CliRunner().invoke(root, ["audit", "verify-export", str(out)])
+    check = verify_export(lines, key=audit_key_from(app.settings))
 
-    assert verify_export(lines).ok is False
-    assert complaint in (verify_export(lines).problem or "")
+    assert check.ok is False
+    assert complaint in (check.problem or "")
     assert result.exit_code == 1
 
 

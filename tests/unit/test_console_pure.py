@@ -1,5 +1,5 @@
-"""The console's pure parts: passwords, signed sessions and CSRF, SLA states, sorting,
-percentiles and charts."""
+"""The console's pure parts: passwords, CSRF tokens (of a session, and of the sign-in
+form), SLA states, sorting, percentiles and charts."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ import pytest
 from orderops.console import charts
 from orderops.console.queue_view import CaseRow, SlaState, SortKey, impact_of, sla_state, sort_rows
 from orderops.console.security import (
-    SESSION_LIFETIME,
+    LOGIN_FORM_LIFETIME,
     csrf_ok,
     csrf_token,
     hash_password,
-    new_session,
-    read_session,
-    sign_session,
+    login_form_ok,
+    login_form_token,
     verify_password,
 )
 from orderops.console.stats import percentile
@@ -34,24 +33,25 @@ def test_a_password_verifies_only_against_its_own_hash() -> None:
     assert hash_password("same") != hash_password("same")  # salted
 
 
-def test_a_session_round_trips_and_a_tampered_one_is_rejected() -> None:
-    session = new_session(user_id="u1", tenant_id="acme", now=NOW)
-    cookie = sign_session(session, "secret")
-    back = read_session(cookie, "secret")
-    assert back is not None
-    assert (back.user_id, back.tenant_id, back.nonce) == ("u1", "acme", session.nonce)
-    assert read_session(cookie, "another secret") is None
-    body, mac = cookie.split(".")
-    assert read_session(f"{body}x.{mac}", "secret") is None
-    assert not back.expired(NOW + SESSION_LIFETIME - timedelta(seconds=1))
-    assert back.expired(NOW + SESSION_LIFETIME + timedelta(seconds=1))
+def test_a_sign_in_form_token_belongs_to_its_nonce_and_lapses() -> None:
+    token = login_form_token("nonce-1", "s", NOW)
+    assert login_form_ok("nonce-1", "s", token, NOW + LOGIN_FORM_LIFETIME)
+    assert not login_form_ok(
+        "nonce-1", "s", token, NOW + LOGIN_FORM_LIFETIME + timedelta(seconds=1)
+    )
+    assert not login_form_ok("nonce-2", "s", token, NOW)
+    assert not login_form_ok("nonce-1", "another secret", token, NOW)
+    assert not login_form_ok("", "s", token, NOW)
+    issued, mac = token.split(".")
+    assert not login_form_ok("nonce-1", "s", f"{int(issued) + 3600}.{mac}", NOW)
+    assert not login_form_ok("nonce-1", "s", None, NOW)
 
 
 def test_a_csrf_token_belongs_to_one_session() -> None:
-    mine = new_session(user_id="u1", tenant_id="acme", now=NOW)
-    theirs = new_session(user_id="u1", tenant_id="acme", now=NOW)
+    mine, theirs = "token-of-my-session", "token-of-their-session"
     assert csrf_ok(mine, "s", csrf_token(mine, "s"))
     assert not csrf_ok(mine, "s", csrf_token(theirs, "s"))
+    assert not csrf_ok(mine, "another secret", csrf_token(mine, "s"))
     assert not csrf_ok(mine, "s", None)
 
 

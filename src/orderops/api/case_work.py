@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 
 from orderops.api.auth import app_of
+from orderops.api.body import SafeJsonRoute
 from orderops.api.case_work_schemas import (
     AssignBody,
     MoveBody,
@@ -24,11 +25,13 @@ from orderops.api.case_work_schemas import (
     Versioned,
     WorkCaseRead,
 )
+from orderops.api.params import Id
 from orderops.api.problems import problem
 from orderops.api.work_common import (
     IfMatch,
     Worker,
     actor_of,
+    member_of,
     version_from,
 )
 from orderops.bootstrap import App
@@ -42,7 +45,7 @@ from orderops.workflow.routing import route_case, set_priority
 from orderops.workflow.tenants import Principal
 from orderops.workflow.transitions import MoveRequest, apply_move
 
-router = APIRouter(tags=["case work"])
+router = APIRouter(tags=["case work"], route_class=SafeJsonRoute)
 
 CaseAction = Callable[[UnitOfWork, Case], None]
 
@@ -51,7 +54,7 @@ CaseAction = Callable[[UnitOfWork, Case], None]
 
 @router.post("/v1/cases/{case_id}/transitions", response_model=WorkCaseRead)
 async def move_case(
-    request: Request, principal: Worker, case_id: str, body: MoveBody, if_match: IfMatch = None
+    request: Request, principal: Worker, case_id: Id, body: MoveBody, if_match: IfMatch = None
 ) -> Response:
     """Triage, snooze, escalate, resolve, reject or reopen (resolve/reject/escalate/reopen
     need a reason; snooze needs ``until`` or ``wake_on_event``)."""
@@ -74,7 +77,7 @@ async def move_case(
 
 @router.post("/v1/cases/{case_id}/claim", response_model=WorkCaseRead)
 async def claim_case(
-    request: Request, principal: Worker, case_id: str, body: Versioned, if_match: IfMatch = None
+    request: Request, principal: Worker, case_id: Id, body: Versioned, if_match: IfMatch = None
 ) -> Response:
     app = app_of(request)
     return await _change(
@@ -83,14 +86,14 @@ async def claim_case(
         case_id,
         version_from(if_match, body),
         lambda uow, case: assignment.claim(
-            uow, case, member=actor_of(principal), now=app.clock.now()
+            uow, case, member=member_of(principal), actor=actor_of(principal), now=app.clock.now()
         ),
     )
 
 
 @router.post("/v1/cases/{case_id}/release", response_model=WorkCaseRead)
 async def release_case(
-    request: Request, principal: Worker, case_id: str, body: ReleaseBody, if_match: IfMatch = None
+    request: Request, principal: Worker, case_id: Id, body: ReleaseBody, if_match: IfMatch = None
 ) -> Response:
     app = app_of(request)
     force = body.force and allows(principal.role, Permission.ACTIONS_OVERRIDE)
@@ -100,14 +103,19 @@ async def release_case(
         case_id,
         version_from(if_match, body),
         lambda uow, case: assignment.release(
-            uow, case, member=actor_of(principal), now=app.clock.now(), force=force
+            uow,
+            case,
+            member=member_of(principal),
+            actor=actor_of(principal),
+            now=app.clock.now(),
+            force=force,
         ),
     )
 
 
 @router.post("/v1/cases/{case_id}/assign", response_model=WorkCaseRead)
 async def assign_case(
-    request: Request, principal: Worker, case_id: str, body: AssignBody, if_match: IfMatch = None
+    request: Request, principal: Worker, case_id: Id, body: AssignBody, if_match: IfMatch = None
 ) -> Response:
     """Assign to a named person, or let the queue choose (round robin, least loaded)."""
     app = app_of(request)
@@ -127,7 +135,7 @@ async def assign_case(
 
 @router.post("/v1/cases/{case_id}/priority", response_model=WorkCaseRead)
 async def prioritise_case(
-    request: Request, principal: Worker, case_id: str, body: PriorityBody, if_match: IfMatch = None
+    request: Request, principal: Worker, case_id: Id, body: PriorityBody, if_match: IfMatch = None
 ) -> Response:
     app = app_of(request)
     return await _change(
@@ -143,7 +151,7 @@ async def prioritise_case(
 
 @router.post("/v1/cases/{case_id}/route", response_model=WorkCaseRead)
 async def reroute_case(
-    request: Request, principal: Worker, case_id: str, body: Versioned, if_match: IfMatch = None
+    request: Request, principal: Worker, case_id: Id, body: Versioned, if_match: IfMatch = None
 ) -> Response:
     """Re-evaluate the routing rules against the order's current facts."""
     app = app_of(request)

@@ -37,7 +37,14 @@ def version_from(if_match: str | None, body: Versioned | MessageVersion) -> int:
 
 
 def actor_of(principal: Principal) -> str:
-    """How a person is named on timelines, claims and the audit log (one place to change)."""
+    """Who acts, on timelines and the audit log: a stable id (``user:<id>``/``key:<id>``),
+    never a display name, which can be changed or shared (one place to change)."""
+    return principal.identity
+
+
+def member_of(principal: Principal) -> str:
+    """How a person holds cases and sits on queues: their display name, as queue members
+    are named."""
     return principal.name
 
 

@@ -1,10 +1,11 @@
 """Exporting audit records as JSON lines that a reader can verify without our database.
 
-Every exported record carries its ``prev_hash`` and ``hash``, so each one can be
-re-hashed on its own (any edited field shows), and records with consecutive sequence
-numbers must link (a removed one in the middle shows). The header states whether the
-whole chain verified at export time and its head; the trailer gives the count, so a
-truncated file shows too.
+Every exported record carries its ``prev_hash``, ``hash`` and ``key_id``, so each one can
+be re-hashed on its own with the audit key (any edited field shows), and records with
+consecutive sequence numbers must link (a removed one in the middle shows). The header
+states whether the whole chain verified at export time and its head; the trailer gives
+the count, so a truncated file shows too. The export command also writes a signed
+checkpoint of the head beside the file (``audit/checkpoints.py``).
 
 File layout: one ``header`` line, one ``record`` line per record in sequence order, one
 ``trailer`` line.
@@ -20,7 +21,9 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from orderops.audit.chain import AuditEntry, record_hash, verify_chain
+from orderops.audit.chain import AuditEntry, ChainKey, record_hash, unkeyed_record_hash
+from orderops.audit.keys import audit_key_of
+from orderops.audit.verify import verify_in
 from orderops.storage.tables import AuditRecord
 from orderops.storage.uow import UnitOfWork
 
@@ -49,6 +52,9 @@ class ExportSummary:
     records: int
     chain_verified: bool
     chain_problem: str | None
+    head_seq: int = 0
+    head_hash: str | None = None
+    """The head as read in the export's own transaction, for the checkpoint beside it."""
 
 
 @dataclass(frozen=True)
@@ -69,11 +75,8 @@ def export_audit(
     """Write the tenant's records that ``where`` keeps to ``out`` as JSON lines."""
     with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
         head = uow.audit.head()
-        chain = verify_chain(
-            uow.audit.records(),
-            head_seq=head.seq if head else None,
-            head_hash=head.hash if head else None,
-        )
+        head_seq, head_hash = (head.seq, head.hash) if head else (0, None)
+        chain = verify_in(uow)
         _write(
             out,
             {
@@ -84,6 +87,7 @@ def export_audit(
                 "since": _iso(where.since),
                 "until": _iso(where.until),
                 "exported_at": _iso(now),
+                "key_id": audit_key_of(uow.session).key_id,
                 "chain": {
                     "verified": chain.ok,
                     "checked": chain.checked,
@@ -99,12 +103,13 @@ def export_audit(
                 _write(out, _record_line(record))
                 count += 1
         _write(out, {"kind": "trailer", "records": count})
-    return ExportSummary(count, chain.ok, chain.problem)
+    return ExportSummary(count, chain.ok, chain.problem, head_seq, head_hash)
 
 
-def verify_export(lines: Iterable[str]) -> ExportCheck:
-    """Check an export on its own: each record's hash, the links between consecutive
-    records, no gaps in an unfiltered export, and the count against the trailer."""
+def verify_export(lines: Iterable[str], *, key: ChainKey) -> ExportCheck:
+    """Check an export without the database, given the audit key: each record's hash, the
+    links between consecutive records, no gaps in an unfiltered export, and the count
+    against the trailer."""
     header: dict[str, Any] | None = None
     previous: dict[str, Any] | None = None
     count = 0
@@ -123,7 +128,7 @@ def verify_export(lines: Iterable[str]) -> ExportCheck:
             return ExportCheck(True, count)
         assert header is not None
         whole = all(header.get(k) is None for k in ("case", "since", "until"))
-        problem = _check_record(item, header["tenant"], previous, whole_chain=whole)
+        problem = _check_record(item, header["tenant"], previous, key=key, whole_chain=whole)
         if problem is not None:
             return ExportCheck(False, count, f"line {number}: {problem}")
         previous, count = item, count + 1
@@ -131,7 +136,12 @@ def verify_export(lines: Iterable[str]) -> ExportCheck:
 
 
 def _check_record(
-    item: dict[str, Any], tenant_id: str, previous: dict[str, Any] | None, *, whole_chain: bool
+    item: dict[str, Any],
+    tenant_id: str,
+    previous: dict[str, Any] | None,
+    *,
+    key: ChainKey,
+    whole_chain: bool,
 ) -> str | None:
     """One record against its own hash and its predecessor; an unfiltered export must
     also hold every sequence number from 1, so a record removed from it shows."""
@@ -147,7 +157,14 @@ def _check_record(
         entity_id=item["entity_id"],
         data=item["data"],
     )
-    if record_hash(item["prev_hash"], entry) != item["hash"]:
+    key_id = item.get("key_id")
+    if key_id is None:
+        digest = unkeyed_record_hash(item["prev_hash"], entry)
+    elif key_id != key.key_id:
+        return f"record {entry.seq} was hashed with audit key {key_id}, not {key.key_id}"
+    else:
+        digest = record_hash(item["prev_hash"], entry, key)
+    if digest != item["hash"]:
         return f"record {entry.seq} does not match its hash"
     expected = previous["seq"] + 1 if previous is not None else 1
     if whole_chain and entry.seq > expected:
@@ -172,6 +189,7 @@ def _record_line(record: AuditRecord) -> dict[str, Any]:
         "data": record.data,
         "prev_hash": record.prev_hash,
         "hash": record.hash,
+        "key_id": record.key_id,
     }
 
 

@@ -1,7 +1,8 @@
-"""`orderops audit export` and `orderops audit verify-export`: audit records as JSON lines.
+"""`orderops audit export`, `verify-export` and `checkpoint`: audit records as JSON lines,
+and signed checkpoints of a chain's head to keep outside the database.
 
 Registered into the existing ``audit`` group (``register(audit_cli)``), next to
-``audit verify``.
+``audit verify`` (which takes ``--against CHECKPOINT``, see ``verify_command``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from orderops.audit.checkpoints import (
+    CheckpointError,
+    parse,
+    sign,
+    take_checkpoint,
+    verify_against,
+)
 from orderops.audit.export import ExportFilter, export_audit, verify_export
+from orderops.audit.keys import audit_key_from
+from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
 
@@ -34,9 +44,38 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def register(audit: typer.Typer, *, app_factory: AppFactory | None = None) -> None:
-    """Add ``export`` and ``verify-export`` to the ``audit`` group."""
+def checkpoint_beside(export: Path) -> Path:
+    """``acme.jsonl`` → ``acme.checkpoint.json``: the checkpoint an export writes."""
+    return export.with_name(f"{export.stem}.checkpoint.json")
+
+
+def verify_command(app: App, tenant: str, against: Path | None) -> tuple[bool, str]:
+    """``audit verify``: the chain alone, or also against a checkpoint kept outside."""
+    if against is None:
+        result = verify_tenant(app.sessions, tenant_id=tenant)
+        suffix = ""
+    else:
+        try:
+            checkpoint = parse(against.read_text("utf-8"))
+        except (OSError, CheckpointError) as exc:
+            return False, f"cannot use {against}: {exc}"
+        result = verify_against(app.sessions, tenant_id=tenant, checkpoint=checkpoint)
+        suffix = f"; checkpoint at seq {checkpoint.seq} holds"
+    if result.ok:
+        return True, f"audit chain of {tenant} verifies: {result.checked} records{suffix}"
+    where = f" at seq {result.bad_seq}" if result.bad_seq is not None else ""
+    return False, f"audit chain of {tenant} BROKEN{where}: {result.problem}"
+
+
+def register(
+    audit: typer.Typer,
+    *,
+    app_factory: AppFactory | None = None,
+    settings_factory: Callable[[], Settings] | None = None,
+) -> None:
+    """Add ``export``, ``verify-export`` and ``checkpoint`` to the ``audit`` group."""
     factory = app_factory or _default_app
+    settings_of = settings_factory or Settings
     console = Console(stderr=True)
 
     @audit.command("export")
@@ -53,7 +92,8 @@ def register(audit: typer.Typer, *, app_factory: AppFactory | None = None) -> No
             datetime | None, typer.Option(help="Records before this time (UTC).")
         ] = None,
     ) -> None:
-        """Write audit records as verifiable JSON lines; exit 1 if the stored chain is broken."""
+        """Write audit records as verifiable JSON lines, and a signed checkpoint of the head
+        beside them (``<name>.checkpoint.json``); exit 1 if the stored chain is broken."""
         app = factory()
         try:
             with out.open("w", encoding="utf-8") as handle:
@@ -64,20 +104,52 @@ def register(audit: typer.Typer, *, app_factory: AppFactory | None = None) -> No
                     out=handle,
                     now=app.clock.now(),
                 )
+            key = audit_key_from(app.settings)
+            now = app.clock.now()
         finally:
             app.close()
         console.print(f"{summary.records} records of {tenant} -> {out}")
         if not summary.chain_verified:
             console.print(f"the stored chain is BROKEN: {summary.chain_problem}", style="bold red")
             raise typer.Exit(1)
+        beside = checkpoint_beside(out)
+        signed = sign(
+            key,
+            tenant=tenant,
+            seq=summary.head_seq,
+            head_hash=summary.head_hash or "0" * 64,
+            at=now,
+        )
+        beside.write_text(signed.to_json(), "utf-8")
+        console.print(f"checkpoint at seq {signed.seq} -> {beside}")
+
+    @audit.command("checkpoint")
+    def checkpoint(
+        tenant: TenantOpt,
+        out: Annotated[Path, typer.Option("--out", "-o", help="JSON file to write.")],
+    ) -> None:
+        """Sign the chain's current head; keep the file outside the database, and check the
+        chain later with ``audit verify --against``. Exit 1 if the chain does not verify."""
+        app = factory()
+        try:
+            signed = take_checkpoint(app.sessions, tenant_id=tenant, now=app.clock.now())
+        except CheckpointError as exc:
+            console.print(str(exc), style="bold red")
+            raise typer.Exit(1) from exc
+        finally:
+            app.close()
+        out.write_text(signed.to_json(), "utf-8")
+        console.print(f"checkpoint of {tenant} at seq {signed.seq} -> {out}")
 
     @audit.command("verify-export")
     def verify(
         file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An export file.")],
     ) -> None:
-        """Check an export on its own: record hashes, links, and its record count."""
+        """Check an export without the database (the audit key comes from the settings):
+        record hashes, links, and its record count."""
+        key = audit_key_from(settings_of())
         with file.open(encoding="utf-8") as handle:
-            check = verify_export(handle)
+            check = verify_export(handle, key=key)
         if check.ok:
             console.print(f"{file}: {check.records} records verify")
             return

@@ -1,23 +1,38 @@
-"""Console sign-in: setting a person's password and checking it.
+"""Console sign-in: setting a person's password, checking it, and signing in and out.
 
 Passwords are for people only (services use API keys), are hashed with scrypt, and every
-change is audited without the secret. A failed sign-in says nothing about which part was
-wrong, so the form cannot be used to find out who has an account.
+change is audited without the secret; a change ends the person's sessions. A failed
+sign-in says nothing about which part was wrong, so the form cannot be used to find out
+who has an account. Sign-in is throttled (``console/throttle.py``); failures and
+lock-outs are audited in the tenant's chain when the tenant exists.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from orderops.config import Settings
 from orderops.console.security import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from orderops.console.throttle import Attempt, SignInThrottle
+from orderops.domain.approver_provenance import IdentityActKind
 from orderops.domain.clock import Clock
 from orderops.domain.errors import NotFound, Unauthorized
 from orderops.domain.roles import Role
+from orderops.storage.tables import Tenant
 from orderops.storage.tables.access import User
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.console_sessions import (
+    LiveSession,
+    SessionPolicy,
+    end_session,
+    revoke_sessions_for_user,
+    start_session,
+)
+from orderops.workflow.identity_acts import record_act
 from orderops.workflow.users import InvalidUser, UserInfo, UserKind, get_user, list_users
 
 LOGIN_REFUSED = "unknown tenant, email or password"
@@ -40,13 +55,17 @@ def set_password(
         if user.kind != UserKind.HUMAN:
             raise InvalidUser("service identities sign in with API keys, not passwords")
         user.password_hash = hash_password(password)
+        ended = revoke_sessions_for_user(uow, user.id, now=clock.now(), reason="password set")
         uow.audit.append(
             at=clock.now(),
             actor=actor,
             action="user.password_set",
             entity_type="user",
             entity_id=user.id,
-            data={"email": user.email},
+            data={"email": user.email, "sessions_ended": ended},
+        )
+        record_act(
+            uow, act=IdentityActKind.PASSWORD_SET, actor=actor, at=clock.now(), user_id=user.id
         )
         uow.commit()
         user_id = user.id
@@ -72,6 +91,116 @@ def check_login(
         user_id = user.id
     (info,) = [u for u in list_users(sessions, tenant_id=tenant_id) if u.id == user_id]
     return info
+
+
+def session_policy(settings: Settings) -> SessionPolicy:
+    return SessionPolicy(
+        lifetime=timedelta(hours=settings.console_session_hours),
+        idle=timedelta(minutes=settings.console_session_idle_minutes),
+    )
+
+
+def sign_in(
+    sessions: sessionmaker[Session],
+    *,
+    settings: Settings,
+    clock: Clock,
+    tenant_id: str,
+    email: str,
+    password: str,
+    address: str,
+) -> tuple[UserInfo, LiveSession]:
+    """Throttle, check the password, open a server-side session (audited).
+
+    Raises ``SignInThrottled`` (even for the right password) while the account or the
+    address has spent its failures, and Unauthorized (one message) for a wrong answer.
+    """
+    throttle = SignInThrottle(
+        sessions,
+        clock,
+        per_account=settings.sign_in_limit_per_account,
+        per_address=settings.sign_in_limit_per_address,
+    )
+    attempt = Attempt(tenant_id, email, address)
+    throttle.reserve(attempt)
+    try:
+        user = check_login(sessions, tenant_id=tenant_id, email=email, password=password)
+    except Unauthorized:
+        failures = throttle.failures(attempt)
+        _audit_failure(
+            sessions, attempt, clock=clock, failures=failures, limit=throttle.account_limit
+        )
+        raise
+    throttle.succeeded(attempt)
+    with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
+        live = start_session(
+            uow,
+            user_id=user.id,
+            now=clock.now(),
+            policy=session_policy(settings),
+            address=address,
+        )
+        uow.audit.append(
+            at=clock.now(),
+            actor=user.subject,
+            action="user.signed_in",
+            entity_type="user",
+            entity_id=user.id,
+            data={"session_id": live.id, "address": address},
+        )
+        uow.commit()
+    return user, live
+
+
+def sign_out(sessions: sessionmaker[Session], live: LiveSession, *, clock: Clock) -> None:
+    with UnitOfWork(sessions, tenant_id=live.tenant_id) as uow:
+        if end_session(uow, live, now=clock.now(), reason="signed out"):
+            uow.audit.append(
+                at=clock.now(),
+                actor=f"user:{live.user_id}",
+                action="user.signed_out",
+                entity_type="user",
+                entity_id=live.user_id,
+                data={"session_id": live.id},
+            )
+        uow.commit()
+
+
+def _audit_failure(
+    sessions: sessionmaker[Session], attempt: Attempt, *, clock: Clock, failures: int, limit: int
+) -> None:
+    """A failure in the tenant's chain (none for an unknown tenant: there is no chain),
+    naming the person only when the email is theirs, never what was typed otherwise."""
+    with sessions() as session:
+        if session.get(Tenant, attempt.tenant) is None:
+            return
+    with UnitOfWork(sessions, tenant_id=attempt.tenant) as uow:
+        user = uow.session.scalar(
+            select(User).where(
+                User.tenant_id == attempt.tenant,
+                func.lower(User.email) == attempt.email.strip().lower(),
+            )
+        )
+        subject = user.id if user is not None else "unknown"
+        facts = {"address": attempt.address, "failures": failures, "limit": limit}
+        uow.audit.append(
+            at=clock.now(),
+            actor="system:sign-in",
+            action="user.sign_in_failed",
+            entity_type="user",
+            entity_id=subject,
+            data=facts,
+        )
+        if failures == limit:
+            uow.audit.append(
+                at=clock.now(),
+                actor="system:sign-in",
+                action="user.sign_in_locked",
+                entity_type="user",
+                entity_id=subject,
+                data=facts,
+            )
+        uow.commit()
 
 
 def active_user(sessions: sessionmaker[Session], *, tenant_id: str, user_id: str) -> UserInfo:

@@ -21,16 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from orderops.bootstrap import App
-from orderops.console.accounts import check_login
+from orderops.console.accounts import sign_in, sign_out
 from orderops.console.case_view import case_page
 from orderops.console.queue_view import QueueFilter, SortKey, queue_cases
-from orderops.console.security import (
-    SessionData,
-    csrf_ok,
-    csrf_token,
-    new_session,
-    sign_session,
-)
+from orderops.console.security import LOGIN_FORM_LIFETIME, login_form_ok, login_form_token
+from orderops.console.throttle import SignInThrottled
 from orderops.console.web import (
     PREFIX,
     SESSION_COOKIE,
@@ -71,15 +66,7 @@ LOGIN_COOKIE = "oo_login"
 
 @router.get("/login")
 async def login_page(request: Request, next: str = "") -> Response:
-    nonce = secrets.token_urlsafe(16)
-    response = render(
-        request,
-        "login.html",
-        next=local_path(next, f"{PREFIX}/queues"),
-        csrf=_login_csrf(request, nonce),
-    )
-    response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="lax", path=PREFIX)
-    return response
+    return _login_form(request, next=local_path(next, f"{PREFIX}/queues"))
 
 
 @router.post("/login")
@@ -88,34 +75,40 @@ async def login(request: Request) -> Response:
     raw = (await request.body()).decode("utf-8", "replace")
     form = dict(parse_qsl(raw, keep_blank_values=True))
     nonce = request.cookies.get(LOGIN_COOKIE, "")
-    pre = SessionData("", "", app.clock.now(), nonce)
-    if not nonce or not csrf_ok(pre, app.settings.secret_key, form.get("csrf")):
+    if not login_form_ok(nonce, app.settings.secret_key, form.get("csrf"), app.clock.now()):
         raise Forbidden("the sign-in form expired; reload the page")
     target = local_path(form.get("next"), f"{PREFIX}/queues")
+    tenant = form.get("tenant", "").strip()
     try:
-        user = await run_in_threadpool(
-            check_login,
-            app.sessions,
-            tenant_id=form.get("tenant", "").strip(),
-            email=form.get("email", ""),
-            password=form.get("password", ""),
+        _, session = await run_in_threadpool(
+            lambda: sign_in(
+                app.sessions,
+                settings=app.settings,
+                clock=app.clock,
+                tenant_id=tenant,
+                email=form.get("email", ""),
+                password=form.get("password", ""),
+                address=request.client.host if request.client else "unknown",
+            )
         )
     except Unauthorized as exc:
-        return render(
+        throttled = isinstance(exc, SignInThrottled)
+        response = _login_form(
             request,
-            "login.html",
-            status=401,
             next=target,
-            csrf=form.get("csrf", ""),
+            status=429 if throttled else 401,
             error=exc.message,
-            tenant=form.get("tenant", ""),
+            tenant=tenant,
             email=form.get("email", ""),
         )
-    session = new_session(user_id=user.id, tenant_id=form["tenant"].strip(), now=app.clock.now())
+        if isinstance(exc, SignInThrottled):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     response = redirect(target)
     response.set_cookie(
         SESSION_COOKIE,
-        sign_session(session, app.settings.secret_key),
+        session.token,
+        max_age=app.settings.console_session_hours * 3600,
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
@@ -128,14 +121,35 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request, viewer: Signed) -> Response:
     await form_of(request, viewer)
+    app = app_of(request)
+    await run_in_threadpool(sign_out, app.sessions, viewer.session, clock=app.clock)
     response = redirect(f"{PREFIX}/login", message="Signed out.")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 
-def _login_csrf(request: Request, nonce: str) -> str:
+def _login_form(request: Request, *, next: str, status: int = 200, **context: Any) -> Response:
+    """The sign-in form with a fresh nonce and token: a token lapses, and is replaced
+    after every attempt, so no one token serves for a stream of guesses."""
     app = app_of(request)
-    return csrf_token(SessionData("", "", app.clock.now(), nonce), app.settings.secret_key)
+    nonce = secrets.token_urlsafe(16)
+    response = render(
+        request,
+        "login.html",
+        status=status,
+        next=next,
+        csrf=login_form_token(nonce, app.settings.secret_key, app.clock.now()),
+        **context,
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        max_age=int(LOGIN_FORM_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        path=PREFIX,
+    )
+    return response
 
 
 # -- queues -------------------------------------------------------------------------
@@ -265,7 +279,11 @@ async def claim(request: Request, viewer: Signed, case_id: str) -> Response:
         case_id,
         lambda form: (
             lambda uow, case: assignment.claim(
-                uow, case, member=viewer.user.display_name, now=app.clock.now()
+                uow,
+                case,
+                member=viewer.user.display_name,
+                actor=viewer.principal.identity,
+                now=app.clock.now(),
             )
         ),
     )
@@ -280,7 +298,11 @@ async def release(request: Request, viewer: Signed, case_id: str) -> Response:
         case_id,
         lambda form: (
             lambda uow, case: assignment.release(
-                uow, case, member=viewer.user.display_name, now=app.clock.now()
+                uow,
+                case,
+                member=viewer.user.display_name,
+                actor=viewer.principal.identity,
+                now=app.clock.now(),
             )
         ),
     )
@@ -295,7 +317,7 @@ async def move(request: Request, viewer: Signed, case_id: str) -> Response:
             raise InvalidWorkRequest(f"unknown move {form.get('move')!r}")
         wanted = MoveRequest(
             move=Move(form["move"]),
-            actor=viewer.user.display_name,
+            actor=viewer.principal.identity,
             reason=form.get("reason", "").strip() or None,
             wake_on_event=form.get("move") == Move.SNOOZE,
         )
@@ -391,7 +413,7 @@ async def recommend(request: Request, viewer: Signed, case_id: str) -> Response:
     def write() -> str:
         with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id) as uow:
             stored = recommend_case(
-                uow, case_id, now=app.clock.now(), actor=viewer.user.display_name
+                uow, case_id, now=app.clock.now(), actor=viewer.principal.identity
             )
             uow.commit()
             top = stored.advice.top
@@ -422,7 +444,7 @@ async def draft_message(request: Request, viewer: Signed, case_id: str) -> Respo
                 channel=form.get("channel") or "email",
                 subject=form.get("subject") or None,
                 body=form.get("body", ""),
-                actor=viewer.user.display_name,
+                actor=viewer.principal.identity,
                 now=app.clock.now(),
             )
         )
@@ -436,7 +458,7 @@ async def message_step(request: Request, viewer: Signed, message_id: str, step: 
     form = await form_of(request, viewer)
     app = app_of(request)
     version = int(form["version"]) if form.get("version", "").isdigit() else None
-    actor, now = viewer.user.display_name, app.clock.now()
+    actor, now = viewer.principal.identity, app.clock.now()
 
     def write() -> tuple[str, int | None]:
         with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id) as uow:

@@ -1,9 +1,10 @@
-"""Passwords, signed session cookies and CSRF tokens. Pure: no I/O, time passed in.
+"""Passwords and CSRF tokens. Pure: no I/O, time passed in.
 
-Sessions are a signed value, not a server-side row, so a restart logs nobody out; the user
-is re-read on every request, so disabling someone or changing their role takes effect at
-once. The CSRF token is derived from the session's random nonce, so it needs no storage
-and a token from one session is useless in another.
+Sessions themselves are server-side rows (``workflow/console_sessions.py``) named by an
+opaque cookie token; the user is also re-read on every request, so disabling someone or
+changing their role takes effect at once. CSRF tokens are derived from the session's
+secret token (or, before sign-in, from the form's nonce and issue time), so they need no
+storage.
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
-SESSION_LIFETIME = timedelta(hours=12)
+LOGIN_FORM_LIFETIME = timedelta(minutes=30)
+CLOCK_SKEW = timedelta(minutes=5)
 MIN_PASSWORD_LENGTH = 10
 
 
@@ -43,59 +43,34 @@ def verify_password(password: str, stored: str | None) -> bool:
     return hmac.compare_digest(actual, _unb64(digest))
 
 
-@dataclass(frozen=True)
-class SessionData:
-    user_id: str
-    tenant_id: str
-    issued_at: datetime
-    nonce: str
-
-    def expired(self, now: datetime) -> bool:
-        return now - self.issued_at > SESSION_LIFETIME or now < self.issued_at - timedelta(
-            minutes=5
-        )
+def csrf_token(session_token: str, secret: str) -> str:
+    """The CSRF token of one session: derived from its secret cookie token, so it needs no
+    storage, changes with every sign-in, and is useless in another session."""
+    return _mac(secret, "csrf", session_token)
 
 
-def new_session(*, user_id: str, tenant_id: str, now: datetime) -> SessionData:
-    return SessionData(user_id, tenant_id, now, secrets.token_urlsafe(16))
+def csrf_ok(session_token: str, secret: str, token: str | None) -> bool:
+    return token is not None and hmac.compare_digest(token, csrf_token(session_token, secret))
 
 
-def sign_session(data: SessionData, secret: str) -> str:
-    body = _b64(
-        json.dumps(
-            {
-                "u": data.user_id,
-                "t": data.tenant_id,
-                "i": int(data.issued_at.timestamp()),
-                "n": data.nonce,
-            },
-            separators=(",", ":"),
-        ).encode()
-    )
-    return f"{body}.{_mac(secret, 'session', body)}"
+def login_form_token(nonce: str, secret: str, now: datetime) -> str:
+    """The sign-in form's CSRF token: bound to the form's nonce cookie and to the time it
+    was issued, so it lapses after ``LOGIN_FORM_LIFETIME`` (the page issues a fresh nonce
+    each time it is shown, and after each refused attempt)."""
+    issued = str(int(now.timestamp()))
+    return f"{issued}.{_mac(secret, 'login', f'{nonce}.{issued}')}"
 
 
-def read_session(value: str | None, secret: str) -> SessionData | None:
-    """The session a cookie carries; None when absent, malformed or not signed by us."""
-    if not value or value.count(".") != 1:
-        return None
-    body, mac = value.split(".")
-    if not hmac.compare_digest(mac, _mac(secret, "session", body)):
-        return None
-    try:
-        raw = json.loads(_unb64(body))
-        issued = datetime.fromtimestamp(int(raw["i"]), tz=UTC)
-        return SessionData(str(raw["u"]), str(raw["t"]), issued, str(raw["n"]))
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-def csrf_token(data: SessionData, secret: str) -> str:
-    return _mac(secret, "csrf", data.nonce)
-
-
-def csrf_ok(data: SessionData, secret: str, token: str | None) -> bool:
-    return token is not None and hmac.compare_digest(token, csrf_token(data, secret))
+def login_form_ok(nonce: str, secret: str, token: str | None, now: datetime) -> bool:
+    if not nonce or not token or token.count(".") != 1:
+        return False
+    issued, mac = token.split(".")
+    if not issued.isdigit() or not hmac.compare_digest(
+        mac, _mac(secret, "login", f"{nonce}.{issued}")
+    ):
+        return False
+    age = now - datetime.fromtimestamp(int(issued), tz=UTC)
+    return -CLOCK_SKEW <= age <= LOGIN_FORM_LIFETIME
 
 
 def _mac(secret: str, purpose: str, message: str) -> str:

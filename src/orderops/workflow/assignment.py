@@ -25,18 +25,35 @@ class Strategy(StrEnum):
     LEAST_LOADED = "least_loaded"
 
 
-def claim(uow: UnitOfWork, case: Case, *, member: str, now: datetime) -> None:
-    """Take the case; refused while someone else holds it. Claiming one's own is a no-op."""
+def claim(
+    uow: UnitOfWork, case: Case, *, member: str, now: datetime, actor: str | None = None
+) -> None:
+    """Take the case; refused while someone else holds it. Claiming one's own is a no-op.
+    ``actor``: who is recorded as acting (a stable id); the member by default."""
     _require_open(case, "claimed")
     if case.assignee == member:
         return
     if case.assignee is not None:
         raise AlreadyClaimed(f"case {case.id} is held by {case.assignee}")
-    _set(uow, case, member, actor=member, now=now, kind="claimed", summary=f"Claimed by {member}")
+    _set(
+        uow,
+        case,
+        member,
+        actor=actor or member,
+        now=now,
+        kind="claimed",
+        summary=f"Claimed by {member}",
+    )
 
 
 def release(
-    uow: UnitOfWork, case: Case, *, member: str, now: datetime, force: bool = False
+    uow: UnitOfWork,
+    case: Case,
+    *,
+    member: str,
+    now: datetime,
+    force: bool = False,
+    actor: str | None = None,
 ) -> None:
     """Give the case back to its queue. Only its holder may, unless ``force`` (a lead)."""
     if case.assignee is None:
@@ -48,7 +65,7 @@ def release(
         uow,
         case,
         None,
-        actor=member,
+        actor=actor or member,
         now=now,
         kind="released",
         summary=f"Released by {member} (was {holder})",

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orderops.audit.chain import GENESIS_HASH, AuditEntry, record_hash
+from orderops.audit.keys import audit_key_of
 from orderops.storage.tables import AuditHead, AuditRecord
 
 
@@ -49,7 +50,8 @@ class AuditRepository:
             entity_id=entity_id,
             data=data,
         )
-        digest = record_hash(head.hash, entry)
+        key = audit_key_of(self._session)
+        digest = record_hash(head.hash, entry, key)
         record = AuditRecord(
             tenant_id=self._tenant,
             seq=entry.seq,
@@ -61,6 +63,7 @@ class AuditRepository:
             data=data,
             prev_hash=head.hash,
             hash=digest,
+            key_id=key.key_id,
         )
         self._session.add(record)
         head.seq, head.hash = entry.seq, digest

@@ -15,6 +15,7 @@ from orderops.storage.tables.commerce import (
     SupportTicket,
     TrackingEvent,
 )
+from orderops.storage.tables.console import ConsoleSession, SignInThrottle
 from orderops.storage.tables.identity import CustomerLink, IdentityRevision, OrderLink
 from orderops.storage.tables.imports import ImportRun, TenantPolicy
 from orderops.storage.tables.incidents import Incident, RecurrenceKey
@@ -54,6 +55,7 @@ __all__ = [
     "CaseTimer",
     "Communication",
     "CommunicationEvent",
+    "ConsoleSession",
     "Customer",
     "CustomerIdentity",
     "CustomerLink",
@@ -80,6 +82,7 @@ __all__ = [
     "RecurrenceKey",
     "RoutingRuleRecord",
     "Shipment",
+    "SignInThrottle",
     "SourceConnection",
     "SupportTicket",
     "Tenant",

@@ -33,6 +33,8 @@ class AuditRecord(Base):
     data: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(32))
+    """The audit key's fingerprint (HMAC-SHA256 hash); None: written before keys (SHA-256)."""
 
 
 class AuditHead(Base):
