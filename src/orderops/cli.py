@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from orderops import redaction
 from orderops.api.app import create_app
-from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App, bootstrap
 from orderops.commands import (
     access,
@@ -30,12 +30,13 @@ from orderops.commands import (
 )
 from orderops.config import Settings
 from orderops.domain.clock import FixedClock
+from orderops.domain.errors import NotFound
 from orderops.domain.roles import Role
 from orderops.ingest.batch import ingest_items
 from orderops.storage.engine import make_engine
 from orderops.storage.migrate import upgrade
-from orderops.storage.repositories.intake import DeadLetterStatus
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.replay import replay_dead_letter
 from orderops.workflow.sweeps import sweep_late_orders
 from orderops.workflow.tenants import ensure_tenant, issue_key
 from orderops.workflow.worker import run_forever
@@ -123,6 +124,7 @@ def serve(
 def worker() -> None:
     """Process pending events and run time sweeps for every tenant, until stopped."""
     logging.basicConfig(level=logging.INFO)
+    redaction.install()
     app = _app()
     stop = threading.Event()
     try:
@@ -267,49 +269,39 @@ def deadletters_show(tenant: TenantOpt, letter_id: str) -> None:
 
 @dead_cli.command("replay")
 def deadletters_replay(tenant: TenantOpt, letter_id: str) -> None:
-    """Send a dead letter's body through intake again, after the cause was fixed."""
+    """Run a dead letter again after the cause was fixed: refused input goes through intake
+    again; an event whose processing failed is processed again from its inbox row."""
     app = _app(demo=True)
-    with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
-        letter = uow.dead_letters.get(letter_id)
-        if letter is None or letter.status != DeadLetterStatus.OPEN:
-            raise typer.BadParameter(f"no open dead letter {letter_id} for tenant {tenant}")
-        body = letter.body
     try:
-        decoded = json.loads(body)
-    except json.JSONDecodeError as exc:
-        console.print(f"still not JSON: {exc}", style="red")
-        raise typer.Exit(1) from exc
-    items = decoded if isinstance(decoded, list) else [decoded]
-    report = ingest_items(
-        app.sessions, tenant_id=tenant, items=items, channel="replay", clock=app.clock
-    )
-    ok = not report.rejected
-    if ok:
-        with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
-            letter = uow.dead_letters.get(letter_id)
-            assert letter is not None
-            letter.status, letter.replayed_at = DeadLetterStatus.REPLAYED, app.clock.now()
-            uow.commit()
-    console.print(
-        f"replayed: accepted {report.accepted}, duplicates {report.duplicates}, "
-        f"rejected {len(report.rejected)}" + ("" if ok else " (left open)")
-    )
-    if not ok:
+        result = replay_dead_letter(
+            app.sessions, tenant_id=tenant, letter_id=letter_id, clock=app.clock
+        )
+    except NotFound as exc:
+        raise typer.BadParameter(exc.message) from exc
+    finally:
+        app.close()
+    console.print(result.message, style=None if result.ok else "red", markup=False)
+    if not result.ok:
         raise typer.Exit(1)
 
 
 @audit_cli.command("verify")
-def audit_verify(tenant: TenantOpt) -> None:
-    """Recompute the tenant's chain; exit 1 on the first edited, deleted or reordered record."""
+def audit_verify(
+    tenant: TenantOpt,
+    against: Annotated[
+        Path | None,
+        typer.Option(help="A signed checkpoint (audit checkpoint/export) the chain must match."),
+    ] = None,
+) -> None:
+    """Recompute the tenant's chain with the audit key; exit 1 on the first edited, deleted
+    or reordered record, or (``--against``) when the checkpoint's record was rewritten."""
     app = _app(demo=True)
-    result = verify_tenant(app.sessions, tenant_id=tenant)
-    if result.ok:
-        console.print(f"audit chain of {tenant} verifies: {result.checked} records")
+    ok, message = audit_export.verify_command(app, tenant, against)
+    app.close()
+    if ok:
+        console.print(message, soft_wrap=True)
         return
-    console.print(
-        f"audit chain of {tenant} BROKEN at seq {result.bad_seq}: {result.problem}",
-        style="bold red",
-    )
+    console.print(message, style="bold red", soft_wrap=True)
     raise typer.Exit(1)
 
 

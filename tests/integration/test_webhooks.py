@@ -54,7 +54,11 @@ from orderops.storage.tables import (
 from orderops.storage.tables.sources import WebhookDelivery
 
 PROBLEM_JSON = "application/problem+json"
-SECRETS = {"acme": "acme-signing-secret-1", "globex": "globex-signing-secret-1"}
+SECRETS = {
+    "acme": "acme-signing-secret-1-0123456789abcdef",
+    "globex": "globex-signing-secret-1-0123456789abcdef",
+}
+ROTATED = "the-rotated-secret-0123456789abcdef"
 
 
 @pytest.fixture
@@ -347,12 +351,12 @@ def test_after_rotation_old_signatures_are_refused_and_new_ones_accepted(
         box=SecretBox(app.settings.secret_key),
         clock=clock,
         actor="test",
-        secret="the-rotated-secret",
+        secret=ROTATED,
     )
     delivery = stripe_event("payment_intent.succeeded", created=clock.now())
 
     old = post(client, delivery, token=token, secret=SECRETS["acme"], now=clock.now())
-    new = post(client, delivery, token=token, secret="the-rotated-secret", now=clock.now())
+    new = post(client, delivery, token=token, secret=ROTATED, now=clock.now())
 
     assert_problem(old, 401)
     assert new.status_code == 200

@@ -28,7 +28,7 @@ from orderops.ingest.connections import SecretBox, WebhookSource, connect_source
 from orderops.storage.tables import Order, Payment, Shipment
 from orderops.workflow.tenants import ensure_tenant
 
-SECRET = "story-signing-secret"
+SECRET = "story-signing-secret-0123456789abcdef"
 ORDER_ID = 5550001
 TRACKING = "1ZSTORY0001"
 

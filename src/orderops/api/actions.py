@@ -14,6 +14,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from orderops.api.auth import app_of, require
+from orderops.api.body import SafeJsonRoute
+from orderops.api.params import Id
+from orderops.api.problems import problem_responses
 from orderops.domain.actions import ActionKind, ActionStatus, catalogue
 from orderops.domain.roles import Permission
 from orderops.evidence.service import default_store
@@ -22,7 +25,7 @@ from orderops.workflow import approvals as approval_service
 from orderops.workflow.actions import ActionView
 from orderops.workflow.tenants import Principal
 
-router = APIRouter(prefix="/v1", tags=["actions"])
+router = APIRouter(prefix="/v1", tags=["actions"], route_class=SafeJsonRoute)
 Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
 Proposer = Annotated[Principal, Depends(require(Permission.ACTIONS_PROPOSE))]
 Approver = Annotated[Principal, Depends(require(Permission.ACTIONS_APPROVE))]
@@ -115,7 +118,7 @@ async def list_kinds(_principal: Reader) -> list[ActionKindRead]:
     summary="Propose an action; it waits for approval or a named rule approves it",
 )
 async def propose(
-    request: Request, principal: Proposer, case_id: str, body: ProposeRequest
+    request: Request, principal: Proposer, case_id: Id, body: ProposeRequest
 ) -> ActionRead:
     app = app_of(request)
     action = await run_in_threadpool(
@@ -135,7 +138,7 @@ async def propose(
 
 
 @router.get("/cases/{case_id}/actions", response_model=list[ActionRead], summary="A case's actions")
-async def case_actions(request: Request, principal: Reader, case_id: str) -> list[ActionRead]:
+async def case_actions(request: Request, principal: Reader, case_id: Id) -> list[ActionRead]:
     app = app_of(request)
     views = await run_in_threadpool(
         lambda: action_service.list_for_case(
@@ -165,6 +168,7 @@ async def list_actions(
 @router.post(
     "/actions/bulk-approve",
     response_model=list[ActionRead],
+    responses=problem_responses(404),
     summary="Approve many actions of one kind: all or nothing",
 )
 async def bulk_approve(
@@ -186,7 +190,7 @@ async def bulk_approve(
 
 
 @router.get("/actions/{action_id}", response_model=ActionRead, summary="One action")
-async def get_action(request: Request, principal: Reader, action_id: str) -> ActionRead:
+async def get_action(request: Request, principal: Reader, action_id: Id) -> ActionRead:
     app = app_of(request)
     action = await run_in_threadpool(
         lambda: action_service.read_action(
@@ -198,7 +202,7 @@ async def get_action(request: Request, principal: Reader, action_id: str) -> Act
 
 @router.post("/actions/{action_id}/approve", response_model=ActionRead, summary="Approve")
 async def approve(
-    request: Request, principal: Approver, action_id: str, body: ApproveRequest | None = None
+    request: Request, principal: Approver, action_id: Id, body: ApproveRequest | None = None
 ) -> ActionRead:
     app = app_of(request)
     action = await run_in_threadpool(
@@ -217,7 +221,7 @@ async def approve(
 
 @router.post("/actions/{action_id}/reject", response_model=ActionRead, summary="Reject")
 async def reject(
-    request: Request, principal: Approver, action_id: str, body: RejectRequest
+    request: Request, principal: Approver, action_id: Id, body: RejectRequest
 ) -> ActionRead:
     app = app_of(request)
     action = await run_in_threadpool(

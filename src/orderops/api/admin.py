@@ -1,7 +1,9 @@
 """Administration: users and service identities, their API keys, the approval policy.
 
 Secrets appear once, in the response that issues them. Policy changes answer with the
-diff they made, which is also what the audit record holds.
+diff they made, which is also what the audit record holds. Each user's provenance (who
+created, re-roled, reset or keyed it, and when) is listed, since it decides whose actions
+that user may approve.
 """
 
 from __future__ import annotations
@@ -9,18 +11,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from orderops.api.auth import app_of, require
+from orderops.api.body import SafeJsonRoute
+from orderops.api.params import MAX_INT32
+from orderops.api.problems import problem_responses
 from orderops.domain.roles import Permission, Role
 from orderops.evidence.service import default_store
-from orderops.workflow import policy_versions, reevaluation, users
+from orderops.workflow import identity_acts, policy_versions, reevaluation, users
 from orderops.workflow.tenants import Principal
 from orderops.workflow.users import UserKind
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=SafeJsonRoute)
 UserAdmin = Annotated[Principal, Depends(require(Permission.USERS_MANAGE))]
 PolicyAdmin = Annotated[Principal, Depends(require(Permission.POLICIES_MANAGE))]
 
@@ -44,6 +49,23 @@ class UserRead(BaseModel):
     role: str
     created_at: datetime
     disabled_at: datetime | None
+
+
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+
+
+class IdentityActRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    act: str
+    actor: str
+    """A stable id: ``user:<id>``, ``key:<id>``, ``cli`` or ``system``."""
+    at: datetime
+    user_id: str | None
+    key_id: str | None
 
 
 class KeyCreate(BaseModel):
@@ -152,6 +174,45 @@ async def disable_user(request: Request, principal: UserAdmin, user_id: str) -> 
 
 
 @router.post(
+    "/users/{user_id}/role",
+    response_model=UserRead,
+    summary="Change a user's role (audited; its keys act with the new role at once)",
+)
+async def change_role(
+    request: Request, principal: UserAdmin, user_id: str, body: RoleChange
+) -> UserRead:
+    app = app_of(request)
+    user = await run_in_threadpool(
+        lambda: users.change_role(
+            app.sessions,
+            tenant_id=principal.tenant_id,
+            user_id=user_id,
+            role=body.role,
+            clock=app.clock,
+            actor=principal.identity,
+        )
+    )
+    return UserRead.model_validate(user)
+
+
+@router.get(
+    "/users/{user_id}/provenance",
+    response_model=list[IdentityActRead],
+    summary="Who created, re-roled, reset or keyed the user, and when",
+)
+async def user_provenance(
+    request: Request, principal: UserAdmin, user_id: str
+) -> list[IdentityActRead]:
+    app = app_of(request)
+    acts = await run_in_threadpool(
+        lambda: identity_acts.list_acts(
+            app.sessions, tenant_id=principal.tenant_id, user_id=user_id
+        )
+    )
+    return [IdentityActRead.model_validate(a) for a in acts]
+
+
+@router.post(
     "/users/{user_id}/keys",
     status_code=201,
     response_model=IssuedKeyRead,
@@ -198,9 +259,16 @@ async def revoke_key(request: Request, principal: UserAdmin, key_id: str) -> Key
     return KeyRead.model_validate(key)
 
 
-@router.get("/approval-policy", response_model=PolicyRead, summary="The current approval policy")
+@router.get(
+    "/approval-policy",
+    response_model=PolicyRead,
+    responses=problem_responses(404),
+    summary="The current approval policy",
+)
 async def show_policy(
-    request: Request, principal: PolicyAdmin, version: int | None = None
+    request: Request,
+    principal: PolicyAdmin,
+    version: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
 ) -> PolicyRead:
     app = app_of(request)
     found = await run_in_threadpool(
@@ -252,6 +320,7 @@ async def set_policy(
 @router.post(
     "/approval-policy/reevaluate",
     response_model=list[CaseReevaluationRead],
+    responses=problem_responses(404),
     summary="Re-decide open cases under a newer policy version, recording what changed",
 )
 async def reevaluate(

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from orderops import __version__
+from orderops import __version__, redaction
 from orderops.api import (
     actions,
     admin,
     case_work,
     cases,
     communications,
+    docs,
     events,
     evidence,
     health,
     incidents,
     metrics,
+    openapi,
     outbox,
     problems,
     queues,
     recommendations,
     webhooks,
 )
+from orderops.api.nul_guard import RefuseNul
+from orderops.api.security_headers import SecurityHeaders
 from orderops.bootstrap import App
 from orderops.console.router import router as console_router
 
@@ -49,10 +53,17 @@ def create_app(app: App) -> FastAPI:
         title="OrderOps",
         version=__version__,
         description="Exception desk for e-commerce orders: events in, cases out.",
+        docs_url=None,
+        redoc_url=None,
     )
     api.state.orderops = app
+    redaction.install()
     problems.install(api)
     webhooks.install(api)
     for router in ROUTERS:
         api.include_router(router)
+    docs.install(api)
+    openapi.install(api)
+    api.add_middleware(RefuseNul)
+    api.add_middleware(SecurityHeaders)  # outermost: on every answer, the guard's too
     return api

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from orderops.api.auth import app_of, require
+from orderops.api.body import SafeJsonRoute
+from orderops.api.params import NO_NUL, Id
 from orderops.api.schemas import CaseDetail, CaseList, CaseRead, TimelineEntryRead
 from orderops.bootstrap import App
 from orderops.domain.cases import CaseStatus, ExceptionType
@@ -19,7 +21,7 @@ from orderops.storage.repositories.cases import CaseFilter, CaseSort
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.tenants import Principal
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=SafeJsonRoute)
 Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
 
 
@@ -29,7 +31,7 @@ async def list_cases(
     principal: Reader,
     status: Annotated[list[CaseStatus] | None, Query()] = None,
     type: Annotated[list[ExceptionType] | None, Query()] = None,
-    order_ref: Annotated[str | None, Query(max_length=200)] = None,
+    order_ref: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
     open: Annotated[bool, Query(description="only cases not resolved or rejected")] = False,
     opened_from: datetime | None = None,
     opened_to: datetime | None = None,
@@ -41,7 +43,7 @@ async def list_cases(
     collapse_incidents: Annotated[
         bool, Query(description="one row per incident plus the ungrouped cases")
     ] = False,
-    incident_id: Annotated[str | None, Query(max_length=32)] = None,
+    incident_id: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
 ) -> CaseList:
     where = CaseFilter(
         status=[str(s) for s in status or []],
@@ -57,7 +59,7 @@ async def list_cases(
 
 
 @router.get("/{case_id}", response_model=CaseDetail, summary="One case with its facts and timeline")
-async def get_case(request: Request, principal: Reader, case_id: str) -> CaseDetail:
+async def get_case(request: Request, principal: Reader, case_id: Id) -> CaseDetail:
     return await run_in_threadpool(_get, app_of(request), principal.tenant_id, case_id)
 
 

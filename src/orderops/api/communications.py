@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 
 from orderops.api.auth import app_of
+from orderops.api.body import SafeJsonRoute
 from orderops.api.case_work_schemas import (
     CommunicationList,
     CommunicationRead,
@@ -21,6 +22,7 @@ from orderops.api.case_work_schemas import (
     EditBody,
     MessageVersion,
 )
+from orderops.api.params import Id
 from orderops.api.problems import problem
 from orderops.api.work_common import (
     Approver,
@@ -39,12 +41,12 @@ from orderops.workflow import communications
 from orderops.workflow.conflicts import StaleCommunication
 from orderops.workflow.tenants import Principal
 
-router = APIRouter(tags=["communications"])
+router = APIRouter(tags=["communications"], route_class=SafeJsonRoute)
 
 
 @router.get("/v1/cases/{case_id}/communications", response_model=CommunicationList)
 async def list_communications(
-    request: Request, principal: Reader, case_id: str
+    request: Request, principal: Reader, case_id: Id
 ) -> CommunicationList:
     app = app_of(request)
 
@@ -61,7 +63,7 @@ async def list_communications(
     "/v1/cases/{case_id}/communications", response_model=CommunicationRead, status_code=201
 )
 async def draft_communication(
-    request: Request, principal: Worker, case_id: str, body: DraftBody
+    request: Request, principal: Worker, case_id: Id, body: DraftBody
 ) -> CommunicationRead:
     app = app_of(request)
 
@@ -86,7 +88,7 @@ async def draft_communication(
 
 @router.patch("/v1/communications/{message_id}", response_model=CommunicationRead)
 async def edit_communication(
-    request: Request, principal: Worker, message_id: str, body: EditBody, if_match: IfMatch = None
+    request: Request, principal: Worker, message_id: Id, body: EditBody, if_match: IfMatch = None
 ) -> Response:
     app = app_of(request)
     return await _message_change(
@@ -109,7 +111,7 @@ async def edit_communication(
 async def approve_communication(
     request: Request,
     principal: Approver,
-    message_id: str,
+    message_id: Id,
     body: MessageVersion,
     if_match: IfMatch = None,
 ) -> Response:
@@ -132,7 +134,7 @@ async def approve_communication(
 async def send_communication(
     request: Request,
     principal: Worker,
-    message_id: str,
+    message_id: Id,
     body: MessageVersion,
     if_match: IfMatch = None,
 ) -> Response:

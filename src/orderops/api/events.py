@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from orderops.api.auth import app_of, require
+from orderops.api.body import SafeJsonRoute
 from orderops.api.problems import problem
 from orderops.api.schemas import CaseChangeRead, IntakeItem, IntakeResponse
 from orderops.bootstrap import App
@@ -17,7 +18,24 @@ from orderops.ingest.intake import DEAD_LETTER_BODY_LIMIT, IntakeResult, Outcome
 from orderops.workflow.pipeline import process_many
 from orderops.workflow.tenants import Principal
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], route_class=SafeJsonRoute)
+
+EVENTS_BODY = {
+    "required": True,
+    "description": "One canonical event envelope (CloudEvents-shaped: id, source, type, "
+    "time, subject, data) or a JSON array of them. Read as raw bytes, so an unusable body "
+    "is kept whole as a dead letter.",
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    {"type": "object"},
+                    {"type": "array", "items": {"type": "object"}, "minItems": 1},
+                ]
+            }
+        }
+    },
+}
 
 
 @router.post(
@@ -25,10 +43,13 @@ router = APIRouter(prefix="/v1", tags=["events"])
     status_code=202,
     response_model=IntakeResponse,
     responses={
+        200: {"description": "Nothing new: every event was a duplicate", "model": IntakeResponse},
         207: {"description": "Some events of the batch were rejected", "model": IntakeResponse},
-        413: {"description": "Body or batch too large (problem+json)"},
-        422: {"description": "Malformed or invalid event (problem+json)"},
+        400: {"description": "Not JSON we can hold (nesting, huge numbers, NUL); dead-lettered"},
+        413: {"description": "Body or batch too large; dead-lettered"},
+        422: {"description": "Invalid event(s); each dead-lettered with its reason"},
     },
+    openapi_extra={"requestBody": EVENTS_BODY},
     summary="Submit one canonical event or a batch (JSON array)",
 )
 async def post_events(

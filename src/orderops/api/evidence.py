@@ -8,11 +8,13 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from orderops.api.auth import app_of
+from orderops.api.body import SafeJsonRoute
 from orderops.api.case_work_schemas import (
     EvidenceRead,
     SnapshotRead,
 )
-from orderops.api.problems import problem
+from orderops.api.params import NO_NUL, Id, Sha256
+from orderops.api.problems import problem, problem_responses
 from orderops.api.work_common import (
     EvidenceReader,
     EvidenceWriter,
@@ -25,15 +27,28 @@ from orderops.evidence.snapshots import snapshot_facts
 from orderops.evidence.store import EvidenceTampered
 from orderops.storage.uow import UnitOfWork
 
-router = APIRouter(tags=["evidence"])
+router = APIRouter(tags=["evidence"], route_class=SafeJsonRoute)
+
+SAFE_MEDIA_TYPES: dict[str, str] = {
+    "application/pdf": ".pdf",
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "text/plain": ".txt",
+    "text/csv": ".csv",
+    "application/json": ".json",
+}
+"""Types a browser will not run as a page; anything else (HTML, SVG, XML, scripts) is
+served as opaque bytes, since the uploader chose the type."""
 
 
 @router.post("/v1/cases/{case_id}/evidence", response_model=EvidenceRead, status_code=201)
 async def upload_evidence(
     request: Request,
     principal: EvidenceWriter,
-    case_id: str,
-    filename: Annotated[str | None, Query(max_length=300)] = None,
+    case_id: Id,
+    filename: Annotated[str | None, Query(max_length=300, pattern=NO_NUL)] = None,
 ) -> EvidenceRead:
     """The request body is the file, stored once per distinct content."""
     app = app_of(request)
@@ -62,7 +77,7 @@ async def upload_evidence(
 
 
 @router.post("/v1/cases/{case_id}/snapshots", response_model=SnapshotRead, status_code=201)
-async def snapshot_case(request: Request, principal: EvidenceWriter, case_id: str) -> SnapshotRead:
+async def snapshot_case(request: Request, principal: EvidenceWriter, case_id: Id) -> SnapshotRead:
     """Freeze the order, payments, shipments, scans and stock as they are now."""
     app = app_of(request)
 
@@ -82,8 +97,20 @@ async def snapshot_case(request: Request, principal: EvidenceWriter, case_id: st
     return await run_in_threadpool(take)
 
 
-@router.get("/v1/evidence/{sha256}", response_class=Response)
-async def download_evidence(request: Request, principal: EvidenceReader, sha256: str) -> Response:
+@router.get(
+    "/v1/evidence/{sha256}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The stored bytes, as an attachment",
+            "content": {media: {} for media in (*SAFE_MEDIA_TYPES, "application/octet-stream")},
+        },
+        **problem_responses(500),
+    },
+)
+async def download_evidence(
+    request: Request, principal: EvidenceReader, sha256: Sha256
+) -> Response:
     """The stored bytes, re-hashed on the way out: altered evidence is refused, never served."""
     app = app_of(request)
 
@@ -96,8 +123,22 @@ async def download_evidence(request: Request, principal: EvidenceReader, sha256:
         data, media_type = await run_in_threadpool(read)
     except EvidenceTampered as exc:
         return problem(500, exc.code, "Evidence tampered", exc.message, sha256=sha256)
+    served, extension = served_type(media_type)
     return Response(
         content=data,
-        media_type=media_type,
-        headers={"ETag": f'"{sha256}"', "Digest": f"sha-256={sha256}"},
+        media_type=served,
+        headers={
+            "ETag": f'"{sha256}"',
+            "Digest": f"sha-256={sha256}",
+            "Content-Disposition": f'attachment; filename="evidence-{sha256[:12]}{extension}"',
+            "X-Content-Type-Options": "nosniff",
+        },
     )
+
+
+def served_type(media_type: str) -> tuple[str, str]:
+    """The content type a download is served with, and its file extension."""
+    essence = media_type.split(";", 1)[0].strip().lower()
+    if essence in SAFE_MEDIA_TYPES:
+        return essence, SAFE_MEDIA_TYPES[essence]
+    return "application/octet-stream", ".bin"

@@ -9,11 +9,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from orderops.api.auth import app_of
+from orderops.api.body import SafeJsonRoute
 from orderops.api.problems import problem
 from orderops.bootstrap import App
 from orderops.storage.migrate import expected_heads
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=SafeJsonRoute)
 
 
 @router.get("/healthz", summary="The process is alive")

@@ -14,6 +14,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from orderops.api.auth import app_of, require
+from orderops.api.body import SafeJsonRoute
+from orderops.api.params import Id
 from orderops.bootstrap import App
 from orderops.domain.errors import NotFound
 from orderops.domain.roles import Permission
@@ -22,7 +24,7 @@ from orderops.storage.uow import UnitOfWork
 from orderops.workflow.incidents import list_incidents
 from orderops.workflow.tenants import Principal
 
-router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+router = APIRouter(prefix="/v1/incidents", tags=["incidents"], route_class=SafeJsonRoute)
 Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
 
 
@@ -59,7 +61,7 @@ async def get_incidents(
 
 
 @router.get("/{incident_id}", response_model=IncidentRead, summary="One incident")
-async def get_incident(request: Request, principal: Reader, incident_id: str) -> IncidentRead:
+async def get_incident(request: Request, principal: Reader, incident_id: Id) -> IncidentRead:
     return await run_in_threadpool(_get, app_of(request), principal.tenant_id, incident_id)
 
 

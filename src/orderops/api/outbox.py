@@ -14,6 +14,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
 
 from orderops.api.auth import app_of, require
+from orderops.api.body import SafeJsonRoute
+from orderops.api.params import NO_NUL, Id
 from orderops.bootstrap import App
 from orderops.domain.roles import Permission
 from orderops.storage.uow import UnitOfWork
@@ -21,7 +23,7 @@ from orderops.workflow.tenants import Principal
 from orderops.writeback import admin
 from orderops.writeback.states import OutboxStatus
 
-router = APIRouter(prefix="/v1/outbox", tags=["outbox"])
+router = APIRouter(prefix="/v1/outbox", tags=["outbox"], route_class=SafeJsonRoute)
 Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
 Manager = Annotated[Principal, Depends(require(Permission.OUTBOX_MANAGE))]
 
@@ -89,10 +91,10 @@ class AttemptList(BaseModel):
 
 
 def _filter(
-    system: Annotated[str | None, Query(max_length=40)] = None,
+    system: Annotated[str | None, Query(max_length=40, pattern=NO_NUL)] = None,
     status: OutboxStatus | None = None,
-    case_id: Annotated[str | None, Query(max_length=32)] = None,
-    order_ref: Annotated[str | None, Query(max_length=200)] = None,
+    case_id: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
+    order_ref: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
 ) -> admin.OutboxFilter:
     return admin.OutboxFilter(
         system=system,
@@ -149,7 +151,7 @@ async def list_attempts(
 
 
 @router.get("/{message_id}", response_model=OutboxDetail, summary="One message and its attempts")
-async def get_outbox(request: Request, principal: Reader, message_id: str) -> OutboxDetail:
+async def get_outbox(request: Request, principal: Reader, message_id: Id) -> OutboxDetail:
     def run(app: App) -> OutboxDetail:
         with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
             return _detail(uow, message_id)
@@ -158,12 +160,12 @@ async def get_outbox(request: Request, principal: Reader, message_id: str) -> Ou
 
 
 @router.post("/{message_id}/retry", response_model=OutboxDetail, summary="Queue it again")
-async def retry_outbox(request: Request, principal: Manager, message_id: str) -> OutboxDetail:
+async def retry_outbox(request: Request, principal: Manager, message_id: Id) -> OutboxDetail:
     return await run_in_threadpool(_change, app_of(request), principal, message_id, "retry")
 
 
 @router.post("/{message_id}/cancel", response_model=OutboxDetail, summary="Stop it")
-async def cancel_outbox(request: Request, principal: Manager, message_id: str) -> OutboxDetail:
+async def cancel_outbox(request: Request, principal: Manager, message_id: Id) -> OutboxDetail:
     return await run_in_threadpool(_change, app_of(request), principal, message_id, "cancel")
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orderops.domain import errors
 
 PROBLEM_TYPE_BASE = "https://orderops.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
 
 STATUS_BY_ERROR: dict[type[errors.OrderOpsError], int] = {
     errors.PayloadTooLarge: 413,
@@ -36,7 +40,7 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
         "detail": detail,
         **extra,
     }
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
 def status_for(exc: errors.OrderOpsError) -> int:
@@ -72,6 +76,48 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(
-            exc.status_code, "http-" + str(exc.status_code), "HTTP error", str(exc.detail)
+        code = getattr(exc, "code", None) or "http-" + str(exc.status_code)
+        response = problem(
+            exc.status_code, code, HTTPStatus(exc.status_code).phrase, str(exc.detail)
         )
+        if exc.headers:  # e.g. the Allow header of a 405
+            response.headers.update(exc.headers)
+        return response
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: every error answer of the API has this shape."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A URI naming the kind of problem; stable for clients.")
+    title: str
+    status: int
+    detail: str
+
+
+PROBLEM_DESCRIPTIONS: dict[int, str] = {
+    400: "Unreadable request: a body the JSON reader refuses, or a malformed header",
+    401: "Missing or unknown bearer API key",
+    403: "The caller's role does not allow this",
+    404: "No such resource in the caller's tenant",
+    405: "Method not allowed on this path (the Allow header lists those that are)",
+    409: "Conflicts with the current state (stale version, decision already taken)",
+    413: "Body over the size limit",
+    415: "Unsupported content type",
+    422: "Invalid request fields or an unacceptable payload",
+    428: "The change needs the version you saw (If-Match or a version field)",
+    429: "Too many requests",
+    500: "Internal error",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries declaring problem+json answers for ``statuses``."""
+    return {
+        status: {
+            "description": PROBLEM_DESCRIPTIONS[status],
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}},
+        }
+        for status in statuses
+    }

@@ -3,12 +3,11 @@ and publishing a new version of the tenant's routing rules."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from orderops.api.auth import app_of
+from orderops.api.body import SafeJsonRoute
 from orderops.api.case_work_schemas import (
     QueueConfigBody,
     QueueList,
@@ -16,6 +15,7 @@ from orderops.api.case_work_schemas import (
     RulesBody,
     RulesRead,
 )
+from orderops.api.params import Member, Name
 from orderops.api.work_common import (
     Manager,
     Reader,
@@ -28,7 +28,7 @@ from orderops.workflow.conflicts import InvalidWorkRequest
 from orderops.workflow.queues import add_member, configure_queue, remove_member
 from orderops.workflow.routing import active_rules, publish_rules
 
-router = APIRouter(tags=["queues"])
+router = APIRouter(tags=["queues"], route_class=SafeJsonRoute)
 
 
 @router.get("/v1/queues", response_model=QueueList, summary="Queues with their open work")
@@ -47,7 +47,7 @@ async def list_queues(request: Request, principal: Reader) -> QueueList:
 async def configure(
     request: Request,
     principal: Manager,
-    name: Annotated[str, Path(max_length=64)],
+    name: Name,
     body: QueueConfigBody,
 ) -> QueueRead:
     app = app_of(request)
@@ -74,7 +74,7 @@ async def configure(
 
 
 @router.put("/v1/queues/{name}/members/{member}", status_code=204, response_class=Response)
-async def join_queue(request: Request, principal: Manager, name: str, member: str) -> Response:
+async def join_queue(request: Request, principal: Manager, name: Name, member: Member) -> Response:
     app = app_of(request)
 
     def write() -> None:
@@ -89,7 +89,7 @@ async def join_queue(request: Request, principal: Manager, name: str, member: st
 
 
 @router.delete("/v1/queues/{name}/members/{member}", status_code=204, response_class=Response)
-async def leave_queue(request: Request, principal: Manager, name: str, member: str) -> Response:
+async def leave_queue(request: Request, principal: Manager, name: Name, member: Member) -> Response:
     app = app_of(request)
 
     def write() -> None:

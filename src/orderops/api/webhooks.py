@@ -18,6 +18,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from orderops.api.auth import app_of, require
+from orderops.api.body import SafeJsonRoute
+from orderops.api.params import Name
 from orderops.api.problems import problem
 from orderops.api.schemas import CaseChangeRead
 from orderops.domain.errors import Forbidden
@@ -47,7 +49,7 @@ from orderops.ingest.webhooks import (
 )
 from orderops.workflow.tenants import Principal
 
-router = APIRouter(prefix="/v1", tags=["webhooks"])
+router = APIRouter(prefix="/v1", tags=["webhooks"], route_class=SafeJsonRoute)
 
 _metrics_lock = threading.Lock()
 
@@ -112,7 +114,7 @@ class ConnectionRead(BaseModel):
     },
     summary="Receive one provider webhook delivery",
 )
-async def post_webhook(source: str, endpoint_token: str, request: Request) -> JSONResponse:
+async def post_webhook(source: Name, endpoint_token: Name, request: Request) -> JSONResponse:
     app = app_of(request)
     metrics = metrics_of(request)
     box = SecretBox(app.settings.secret_key)
@@ -184,7 +186,7 @@ async def post_source(
         source=payload.source,
         box=SecretBox(app.settings.secret_key),
         clock=app.clock,
-        actor=f"api:{principal.name}",
+        actor=principal.identity,
         secret=payload.secret,
     )
     base_url = payload.base_url or str(request.base_url)

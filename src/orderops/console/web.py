@@ -21,10 +21,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from orderops.api.problems import status_for
 from orderops.bootstrap import App
-from orderops.console.accounts import active_user
-from orderops.console.security import SessionData, csrf_ok, csrf_token, read_session
+from orderops.console.accounts import active_user, session_policy
+from orderops.console.security import csrf_ok, csrf_token
 from orderops.domain.errors import Forbidden, InvalidEvent, OrderOpsError, Unauthorized
 from orderops.domain.roles import Permission, allows
+from orderops.workflow.console_sessions import LiveSession, resume_session
 from orderops.workflow.tenants import Principal
 from orderops.workflow.users import UserInfo
 
@@ -43,7 +44,7 @@ class Viewer:
     """The signed-in person as of this request (role re-read from the database)."""
 
     user: UserInfo
-    session: SessionData
+    session: LiveSession
     csrf: str
 
     @property
@@ -75,9 +76,14 @@ def app_of(request: Request) -> App:
 
 async def current_viewer(request: Request) -> Viewer:
     app = app_of(request)
-    secret = app.settings.secret_key
-    session = read_session(request.cookies.get(SESSION_COOKIE), secret)
-    if session is None or session.expired(app.clock.now()):
+    session = await run_in_threadpool(
+        resume_session,
+        app.sessions,
+        request.cookies.get(SESSION_COOKIE),
+        now=app.clock.now(),
+        policy=session_policy(app.settings),
+    )
+    if session is None:
         raise LoginRequired
     try:
         user = await run_in_threadpool(
@@ -85,7 +91,9 @@ async def current_viewer(request: Request) -> Viewer:
         )
     except Unauthorized as exc:
         raise LoginRequired from exc
-    viewer = Viewer(user=user, session=session, csrf=csrf_token(session, secret))
+    viewer = Viewer(
+        user=user, session=session, csrf=csrf_token(session.token, app.settings.secret_key)
+    )
     request.state.viewer = viewer
     return viewer
 
@@ -99,7 +107,7 @@ async def form_of(request: Request, viewer: Viewer) -> dict[str, str]:
     if len(raw) > MAX_FORM_BYTES:
         raise InvalidEvent("the form is too large")
     fields = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-    if not csrf_ok(viewer.session, app_of(request).settings.secret_key, fields.get("csrf")):
+    if not csrf_ok(viewer.session.token, app_of(request).settings.secret_key, fields.get("csrf")):
         raise Forbidden("the form's CSRF token is missing or wrong; reload the page")
     return fields
 

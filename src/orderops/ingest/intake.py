@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.clock import Clock
 from orderops.domain.errors import DuplicateEvent, InvalidEvent, MalformedPayload, PayloadTooLarge
+from orderops.ingest import safe_json
 from orderops.ingest.envelope import MAX_EVENT_BYTES, parse_event
 from orderops.storage.repositories.intake import DeadLetterStatus
 from orderops.storage.tables import DeadLetter
@@ -75,19 +76,19 @@ def accept_body(
         )
         raise PayloadTooLarge(f"body exceeds {limits.max_body_bytes} bytes (dead letter {letter})")
     try:
-        decoded = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        decoded = safe_json.loads(body)
+    except safe_json.UnsafeJson as exc:
         letter = dead_letter(
             sessions,
             tenant_id=tenant_id,
             channel=channel,
             body=body,
             content_type=content_type,
-            code="malformed_json",
+            code=exc.reason_code,
             clock=clock,
-            reason=f"body is not valid JSON: {exc}",
+            reason=exc.message,
         )
-        raise MalformedPayload(f"body is not valid JSON: {exc} (dead letter {letter})") from exc
+        raise MalformedPayload(f"{exc.message} (dead letter {letter})") from exc
     items = decoded if isinstance(decoded, list) else [decoded]
     if not items:
         raise InvalidEvent("an empty batch holds no events")
@@ -223,7 +224,7 @@ def _letter(
         reason_code=code,
         reason=reason,
         content_type=content_type,
-        body=kept.decode("utf-8", errors="replace"),
+        body=kept.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
         body_bytes=len(body),
         body_truncated=len(kept) < len(body),
         status=DeadLetterStatus.OPEN,

@@ -13,13 +13,20 @@ bytes under the same delivery id. So the order of steps is the contract:
    the inbox's own uniqueness keeps the canonical events single.
 4. A payload the adapter cannot map is dead-lettered with its exact bytes (422); the
    mapped events go through the same intake and pipeline as every other channel.
+5. Where the provider signs the body but not the header naming the event (Shopify's
+   topic), a captured body can be resent under another topic with a fresh delivery id.
+   The adapter refuses a body that does not prove its topic (``TopicMismatch``), and a
+   body already accepted under a topic the provider never sends with the same bytes is a
+   replay; both are 422, dead-lettered and counted. The body hash on each delivery row
+   (indexed per tenant and source) is what finds the earlier delivery.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -29,7 +36,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.clock import Clock
 from orderops.domain.errors import InvalidEvent, NotFound, PayloadTooLarge
-from orderops.ingest.adapters import ADAPTERS, UnsupportedEvent
+from orderops.ingest import safe_json
+from orderops.ingest.adapters import ADAPTERS, UnsupportedEvent, shopify
 from orderops.ingest.connections import Endpoint
 from orderops.ingest.intake import DEAD_LETTER_BODY_LIMIT, Outcome, accept_items, dead_letter
 from orderops.ingest.signatures import SignatureError, lower_headers
@@ -40,6 +48,8 @@ from orderops.storage.tables.sources import WebhookDelivery
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import CaseEvent
 from orderops.workflow.pipeline import process_many
+
+log = logging.getLogger(__name__)
 
 READ_LIMIT = DEAD_LETTER_BODY_LIMIT
 """Bytes read from a request at most: a body up to this size can be verified and kept
@@ -78,6 +88,27 @@ COMMON_HEADERS = ("content-type", "user-agent")
 TOO_LARGE_CODE = "payload_too_large"
 """The dead-letter reason code of an oversized body, as the API intake names it too."""
 
+TOPIC_MISMATCH_CODE = "topic_mismatch"
+REPLAY_CODE = "cross_topic_replay"
+
+
+@dataclass(frozen=True)
+class UnsignedTopic:
+    """How to read a provider's unsigned event header, and which values may share a body."""
+
+    read: Callable[[Mapping[str, str]], str | None]
+    companions: Callable[[str, str], bool]
+
+
+UNSIGNED_TOPICS: dict[str, UnsignedTopic] = {
+    "shopify": UnsignedTopic(read=shopify.topic_of, companions=shopify.are_companion_topics),
+}
+"""Providers whose event type travels beside a body-only signature. Only Shopify: Stripe
+and Zendesk sign a timestamp with the body and name the event type inside it, Shippo
+signs a timestamp with the body, and EasyPost and AfterShip name the event (and its id)
+inside the signed body, so a resent body of theirs is the same event under the same id,
+which the delivery row's uniqueness answers as a duplicate."""
+
 
 class DeliveryStatus(StrEnum):
     RECEIVED = "received"
@@ -103,6 +134,25 @@ class WebhookRejected(InvalidEvent):
         super().__init__(message)
         self.delivery = delivery
         self.dead_letter_id = dead_letter_id
+
+
+class WebhookTopicMismatch(WebhookRejected):
+    """A signed body that does not prove the event its unsigned header claims."""
+
+    code = "webhook-topic-mismatch"
+
+
+class WebhookReplayed(WebhookRejected):
+    """A body already accepted under another topic, resent with a fresh delivery id."""
+
+    code = "webhook-replayed"
+
+
+REJECTIONS: dict[str, type[WebhookRejected]] = {
+    TOPIC_MISMATCH_CODE: WebhookTopicMismatch,
+    REPLAY_CODE: WebhookReplayed,
+}
+"""Dead-letter reason codes with their own refusal, so a retry gets the same answer."""
 
 
 class WebhookTooLarge(PayloadTooLarge):
@@ -169,7 +219,8 @@ def receive_webhook(
 ) -> WebhookReceipt:
     """Handle one delivery to ``endpoint``; ``complete`` is False when the body was cut at
     ``READ_LIMIT``. Raises ``SignatureError`` (401), ``WebhookTooLarge`` (413) or
-    ``WebhookRejected`` (422); returns a receipt when the payload is safely stored."""
+    ``WebhookRejected`` (422, or its ``WebhookTopicMismatch`` / ``WebhookReplayed``);
+    returns a receipt when the payload is safely stored."""
     source = str(endpoint.source)
     adapter = ADAPTERS[source]
     if not complete:
@@ -196,15 +247,70 @@ def receive_webhook(
     try:
         items = adapter.to_events(headers=headers, body=body)
     except InvalidEvent as exc:
-        code = "unsupported_event" if isinstance(exc, UnsupportedEvent) else "invalid_payload"
+        code = _reason_code(exc)
         letter = _reject(sessions, tenant, record, body, content_type, code, exc.message, clock)
-        raise WebhookRejected(exc.message, delivery=record.id, dead_letter_id=letter) from exc
+        if code == TOPIC_MISMATCH_CODE:
+            metrics.reject(source=source, reason=RejectReason.TOPIC_MISMATCH)
+        refusal = REJECTIONS.get(code, WebhookRejected)
+        raise refusal(exc.message, delivery=record.id, dead_letter_id=letter) from exc
+    except Exception as exc:  # a stored delivery never stays "received" (issue #18)
+        raise _failed(sessions, tenant, record, body, content_type, clock, exc) from exc
     if not items:
         _finish(sessions, tenant, record.id, DeliveryStatus.IGNORED, clock=clock)
         return WebhookReceipt(
             delivery=record.id, delivery_id=record.delivery_id, outcome=WebhookOutcome.IGNORED
         )
+    replayed = _replay_of(sessions, tenant=tenant, record=record, headers=headers)
+    if replayed is not None:
+        letter = _reject(sessions, tenant, record, body, content_type, REPLAY_CODE, replayed, clock)
+        metrics.reject(source=source, reason=RejectReason.CROSS_TOPIC_REPLAY)
+        raise WebhookReplayed(replayed, delivery=record.id, dead_letter_id=letter)
     return _accept(sessions, tenant=tenant, record=record, items=items, clock=clock)
+
+
+def _reason_code(exc: InvalidEvent) -> str:
+    if isinstance(exc, shopify.TopicMismatch):
+        return TOPIC_MISMATCH_CODE
+    return "unsupported_event" if isinstance(exc, UnsupportedEvent) else "invalid_payload"
+
+
+def _replay_of(
+    sessions: sessionmaker[Session],
+    *,
+    tenant: str,
+    record: _Stored,
+    headers: Mapping[str, str],
+) -> str | None:
+    """Why this delivery is a replay of an accepted one under another topic, or None.
+
+    Only accepted deliveries count: a body refused or ignored under one topic gave it no
+    meaning, and one still in flight may be its companion arriving at the same moment.
+    """
+    rule = UNSIGNED_TOPICS.get(record.source)
+    topic = rule.read(headers) if rule is not None else None
+    if rule is None or topic is None:
+        return None
+    with UnitOfWork(sessions, tenant_id=tenant, write=False) as uow:
+        earlier = uow.session.execute(
+            select(WebhookDelivery.delivery_id, WebhookDelivery.headers)
+            .where(
+                WebhookDelivery.tenant_id == tenant,
+                WebhookDelivery.source == record.source,
+                WebhookDelivery.body_sha256 == record.body_sha256,
+                WebhookDelivery.id != record.id,
+                WebhookDelivery.status == DeliveryStatus.ACCEPTED,
+            )
+            .order_by(WebhookDelivery.received_at)
+        ).all()
+    for delivery_id, stored_headers in earlier:
+        earlier_topic = rule.read(stored_headers)
+        if earlier_topic is not None and not rule.companions(earlier_topic, topic):
+            return (
+                f"this exact body was already accepted as {earlier_topic} "
+                f"(delivery {delivery_id}); resent as {topic} under a new delivery id it is "
+                "a replay, not an event"
+            )
+    return None
 
 
 @dataclass(frozen=True)
@@ -212,6 +318,7 @@ class _Stored:
     id: str
     delivery_id: str
     source: str
+    body_sha256: str
 
 
 def _store(
@@ -252,7 +359,8 @@ def _store(
             )
         )
         assert row is not None, "the delivery row was just inserted or found by its key"
-        stored, status = _Stored(row.id, row.delivery_id, source), DeliveryStatus(row.status)
+        stored = _Stored(row.id, row.delivery_id, source, digest)
+        status = DeliveryStatus(row.status)
         uow.commit()
     return stored, DeliveryStatus.RECEIVED if inserted else status
 
@@ -265,12 +373,13 @@ def _answer_again(
         row = _delivery(uow.session, tenant, record.id)
         status, error, letter = DeliveryStatus(row.status), row.error, row.dead_letter_id
         dead = uow.dead_letters.get(letter) if letter else None
-        too_large = dead is not None and dead.reason_code == TOO_LARGE_CODE
+        reason_code = dead.reason_code if dead is not None else None
     if status is DeliveryStatus.REJECTED:
         message = f"{error} (a retry of a refused delivery; dead letter {letter})"
-        if too_large:
+        if reason_code == TOO_LARGE_CODE:
             raise WebhookTooLarge(message, delivery=record.id, dead_letter_id=letter)
-        raise WebhookRejected(message, delivery=record.id, dead_letter_id=letter)
+        refusal = REJECTIONS.get(reason_code or "", WebhookRejected)
+        raise refusal(message, delivery=record.id, dead_letter_id=letter)
     return WebhookReceipt(
         delivery=record.id, delivery_id=record.delivery_id, outcome=WebhookOutcome.DUPLICATE
     )
@@ -284,9 +393,13 @@ def _accept(
     items: list[dict[str, Any]],
     clock: Clock,
 ) -> WebhookReceipt:
-    results = accept_items(
-        sessions, tenant_id=tenant, items=items, channel=f"webhook:{record.source}", clock=clock
-    )
+    try:
+        results = accept_items(
+            sessions, tenant_id=tenant, items=items, channel=f"webhook:{record.source}", clock=clock
+        )
+    except Exception as exc:  # a stored delivery never stays "received" (issue #18)
+        body = json.dumps(items, default=str).encode()
+        raise _failed(sessions, tenant, record, body, "application/json", clock, exc) from exc
     refused = [r for r in results if r.outcome is Outcome.REJECTED]
     if refused:
         first = refused[0]
@@ -348,6 +461,27 @@ def _reject(
     return letter
 
 
+def _failed(
+    sessions: sessionmaker[Session],
+    tenant: str,
+    record: _Stored,
+    body: bytes,
+    content_type: str | None,
+    clock: Clock,
+    exc: Exception,
+) -> WebhookRejected:
+    """Dead-letter a delivery that broke after it was stored, so no retry loops on it.
+
+    Past mapping, the letter holds the mapped canonical events (what ``deadletters replay``
+    takes); the raw body stays on the delivery row either way."""
+    log.exception("webhook delivery %s failed after it was stored", record.id)
+    reason = f"processing failed ({type(exc).__name__}); replay it once the cause is fixed"
+    letter = _reject(
+        sessions, tenant, record, body, content_type, "processing_error", reason, clock
+    )
+    return WebhookRejected(reason, delivery=record.id, dead_letter_id=letter)
+
+
 def _finish(
     sessions: sessionmaker[Session],
     tenant: str,
@@ -380,8 +514,8 @@ def _delivery(session: Session, tenant: str, record_id: str) -> WebhookDelivery:
 
 def _body_field(body: bytes, key: str) -> str | None:
     try:
-        decoded = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        decoded = safe_json.loads(body)
+    except safe_json.UnsafeJson:
         return None
     value = decoded.get(key) if isinstance(decoded, dict) else None
     if isinstance(value, bool) or not isinstance(value, str | int):

@@ -9,7 +9,6 @@ provider field, instead of deep inside a projector.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 
 from orderops.domain.errors import InvalidEvent
 from orderops.domain.events import DATA_MODELS, EventType
+from orderops.ingest import safe_json
 
 JsonObject = dict[str, Any]
 
@@ -61,9 +61,9 @@ _THREE_DECIMAL = frozenset(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"])
 def load_object(body: bytes, *, provider: str) -> JsonObject:
     """Decode the raw body as one JSON object, or refuse with the decoder's reason."""
     try:
-        value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidEvent(f"{provider} payload is not valid JSON: {exc}") from exc
+        value = safe_json.loads(body)
+    except safe_json.UnsafeJson as exc:
+        raise InvalidEvent(f"{provider} payload refused: {exc.message}") from exc
     if not isinstance(value, dict):
         raise InvalidEvent(f"{provider} payload must be a JSON object, got {type(value).__name__}")
     return value

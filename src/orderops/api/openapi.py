@@ -1,0 +1,74 @@
+"""The OpenAPI document, completed with the problem+json answers each operation can give.
+
+Routes declare their own success answers and the errors peculiar to them (``responses=``
+with ``problem_responses``). The errors that follow from how a route is built are added
+here, from the operation itself, so a new route cannot forget them: a bearer key means
+401/403, a path parameter 404, any parameter or body 422, a JSON body 400 (the safe
+reader's refusals), ``If-Match`` 400/409/428, a changing method 409. Every 4xx/5xx is
+described as problem+json, since that is what the handlers in ``problems`` send.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from orderops.api.problems import (
+    PROBLEM_DESCRIPTIONS,
+    PROBLEM_MEDIA_TYPE,
+    PROBLEM_SCHEMA_REF,
+    Problem,
+)
+
+CHANGING_METHODS = frozenset({"post", "put", "patch", "delete"})
+
+
+def install(api: FastAPI) -> None:
+    """Make ``api.openapi()`` answer the completed document (built once, then cached)."""
+    build = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            api.openapi_schema = complete(build())
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension
+
+
+def complete(document: dict[str, Any]) -> dict[str, Any]:
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = Problem.model_json_schema()
+    for path_item in document.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method in CHANGING_METHODS or method in ("get", "head", "options"):
+                _complete_operation(method, operation)
+    return document
+
+
+def implied_statuses(method: str, operation: dict[str, Any]) -> set[int]:
+    params = operation.get("parameters", [])
+    body = operation.get("requestBody")
+    statuses: set[int] = set()
+    if operation.get("security"):
+        statuses |= {401, 403}
+    if any(p["in"] == "path" for p in params):
+        statuses.add(404)
+    if params or body:
+        statuses.add(422)
+    if body and any("json" in media for media in body.get("content", {})):
+        statuses.add(400)
+    if any(p["in"] == "header" and p["name"].lower() == "if-match" for p in params):
+        statuses |= {400, 409, 428}
+    if method in CHANGING_METHODS and operation.get("security"):
+        statuses.add(409)
+    return statuses
+
+
+def _complete_operation(method: str, operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for status in implied_statuses(method, operation):
+        responses.setdefault(str(status), {"description": PROBLEM_DESCRIPTIONS[status]})
+    for code, response in responses.items():
+        if code[0] in "45":
+            response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}}
