@@ -270,3 +270,24 @@ def test_the_import_command_exits_0_for_a_clean_file_given_its_zone_and_currency
     assert "--currency" in zoneless.output
     assert given.exit_code == 0, given.output
     assert count(app, "acme", Order) == 2
+
+
+def test_jsonl_lines_too_deep_too_long_or_with_nul_are_dead_letters_not_crashes(
+    app: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    good = order_placed("o-10", at=clock.now() - timedelta(days=2))
+    hostile = [
+        "[" * 5000 + "]" * 5000,  # past Python's recursion limit
+        '{"id": ' + "9" * 5000 + "}",  # past Python's integer digit limit
+        '{"id": "a\\u0000b"}',  # PostgreSQL text cannot hold NUL
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps(good) + "\n" + "\n".join(hostile) + "\n", "utf-8")
+
+    summary = import_file(
+        app.sessions, tenant_id="acme", path=path, fmt=ImportFormat.JSONL, clock=clock
+    )
+
+    assert (summary.accepted, summary.rejected) == (1, 3)
+    assert [i.row for i in summary.rejected_rows] == [2, 3, 4]
+    assert count(app, "acme", DeadLetter) == 3

@@ -145,6 +145,23 @@ def test_good_duplicate_and_malformed_messages_are_stored_once_and_all_acked(
     assert consumer_state(stream) == (0, 0)
 
 
+def test_hostile_json_on_the_stream_is_dead_lettered_with_its_reason_and_acked(
+    app: App, clock: FixedClock, stream: Stream
+) -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+    long_number = b'{"id": ' + b"9" * 5000 + b"}"
+    nul = b'{"id": "a\\u0000b"}'
+    publish(stream, deep, long_number, nul)
+
+    report = run(app, clock, stream.options())
+
+    assert (report.received, report.accepted, report.dead_lettered) == (3, 0, 3)
+    with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
+        codes = sorted(uow.session.scalars(select(DeadLetter.reason_code)))
+    assert codes == ["json_nul_character", "json_number_too_long", "json_too_deep"]
+    assert consumer_state(stream) == (0, 0)
+
+
 def test_max_messages_stops_early_and_the_durable_resumes_where_it_stopped(
     app: App, clock: FixedClock, stream: Stream
 ) -> None:

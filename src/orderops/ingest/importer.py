@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.clock import Clock
 from orderops.domain.errors import InvalidEvent
+from orderops.ingest import safe_json
 from orderops.ingest.adapters import ADAPTERS
 from orderops.ingest.batch import BatchReport, ingest_items
 from orderops.ingest.csv_feeds import Feed, FeedItem, FeedKind, FeedOptions, RowIssue, map_feed
@@ -76,8 +77,8 @@ def _jsonl(text: str) -> Feed:
     feed = Feed()
     for number, line in _lines(text):
         try:
-            value: Any = json.loads(line)
-        except json.JSONDecodeError as exc:
+            value: Any = safe_json.loads(line)
+        except safe_json.UnsafeJson as exc:
             value = {"_unparseable_line": number, "text": line[:1000], "error": str(exc)}
         feed.items.append(FeedItem((number,), value))
     return feed
@@ -99,9 +100,9 @@ def _webhooks(text: str) -> Feed:
 
 def _delivery_events(line: str) -> list[dict[str, Any]]:
     try:
-        delivery = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InvalidEvent(f"not JSON: {exc}") from exc
+        delivery = safe_json.loads(line)
+    except safe_json.UnsafeJson as exc:
+        raise InvalidEvent(f"not JSON we can hold: {exc.message}") from exc
     if not isinstance(delivery, dict):
         raise InvalidEvent("a recorded delivery must be a JSON object")
     source, headers, body = delivery.get("source"), delivery.get("headers"), delivery.get("body")

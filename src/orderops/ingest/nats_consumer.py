@@ -19,7 +19,6 @@ be able to pick the tenant its events land in by choosing a subject.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +29,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.clock import Clock
+from orderops.ingest import safe_json
 from orderops.ingest.intake import IntakeResult, Outcome, accept_items, dead_letter
 from orderops.workflow.pipeline import process_many
 
@@ -133,8 +133,8 @@ async def _handle(
     decoded: list[tuple[Any, Any]] = []
     for message in messages:
         try:
-            decoded.append((message, json.loads(message.data)))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            decoded.append((message, safe_json.loads(message.data)))
+        except safe_json.UnsafeJson as exc:
             letter = await asyncio.to_thread(
                 dead_letter,
                 sessions,
@@ -142,8 +142,8 @@ async def _handle(
                 channel=channel,
                 body=message.data,
                 content_type="application/json",
-                code="malformed_json",
-                reason=f"message on {message.subject} is not valid JSON: {exc}",
+                code=exc.reason_code,
+                reason=f"message on {message.subject} is not JSON we can hold: {exc.message}",
                 clock=clock,
                 source=NATS_SOURCE,
             )
