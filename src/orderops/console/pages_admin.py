@@ -5,6 +5,7 @@ exactly once). Changes are made, and audited, as the signed-in person's stable i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -148,20 +149,25 @@ async def _users(request: Request, viewer: Signed, *, issued: Any) -> Response:
     )
 
 
+def _role_of(form: Mapping[str, str]) -> Role:
+    role = form.get("role", "")
+    if role not in set(Role):
+        raise InvalidEvent(f"unknown role {role!r}")
+    return Role(role)
+
+
 @router.post("/users")
 async def add_user(request: Request, viewer: Signed) -> Response:
     viewer.need(Permission.USERS_MANAGE)
     form = await form_of(request, viewer)
     app = app_of(request)
-    role = form.get("role", "")
-    if role not in set(Role):
-        raise InvalidEvent(f"unknown role {role!r}")
+    role = _role_of(form)
     user = await run_in_threadpool(
         lambda: users.add_user(
             app.sessions,
             tenant_id=viewer.tenant_id,
             display_name=form.get("name", ""),
-            role=Role(role),
+            role=role,
             email=form.get("email") or None,
             clock=app.clock,
             actor=viewer.principal.identity,
@@ -203,15 +209,13 @@ async def change_role(request: Request, viewer: Signed, user_id: str) -> Respons
     viewer.need(Permission.USERS_MANAGE)
     form = await form_of(request, viewer)
     app = app_of(request)
-    role = form.get("role", "")
-    if role not in set(Role):
-        raise InvalidEvent(f"unknown role {role!r}")
+    role = _role_of(form)
     user = await run_in_threadpool(
         lambda: users.change_role(
             app.sessions,
             tenant_id=viewer.tenant_id,
             user_id=user_id,
-            role=Role(role),
+            role=role,
             clock=app.clock,
             actor=viewer.principal.identity,
         )
