@@ -15,9 +15,9 @@ import orderops.storage.tables.identity  # noqa: F401 - registers the identity t
 from orderops.bootstrap import App
 from orderops.commands.identity import register
 from orderops.domain.clock import FixedClock
-from orderops.identity import service
-from orderops.identity.evaluation import AIM_PRECISION, AIM_RECALL
 from orderops.ingest.batch import ingest_items
+from orderops.resolve.identity import service
+from orderops.resolve.identity.evaluation import AIM_PRECISION, AIM_RECALL
 from orderops.storage.uow import UnitOfWork
 
 runner = CliRunner()

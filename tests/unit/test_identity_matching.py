@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from orderops.identity.clustering import (
+from orderops.resolve.identity.clustering import (
     assign_golden_ids,
     blocking_keys,
     candidate_pairs,
     pairwise_scores,
     resolve,
 )
-from orderops.identity.matching import (
+from orderops.resolve.identity.matching import (
     DEFAULT_POLICY,
     CustomerRecord,
     compare,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from orderops.identity.normalise import (
+from orderops.resolve.identity.normalise import (
     normalise_email,
     normalise_line1,
     normalise_name,

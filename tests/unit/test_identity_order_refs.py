@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orderops.identity.order_refs import (
+from orderops.resolve.identity.order_refs import (
     OrderCandidate,
     match_payment,
     order_number_digits,

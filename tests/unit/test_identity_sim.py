@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orderops.identity.normalise import normalise_phone
+from orderops.resolve.identity.normalise import normalise_phone
 from orderops.sim import SimConfig, SimResult, read_identities, simulate, write_sim
 from orderops.sim.duplicates import reformat_phone, typo
 

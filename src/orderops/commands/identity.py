@@ -1,6 +1,6 @@
 """`orderops eval identity` and `orderops identity resolve|link-orders|merge|split|show`.
 
-Thin shells: each parses options, calls one function of ``orderops.identity`` in a unit
+Thin shells: each parses options, calls one function of ``orderops.resolve.identity`` in a unit
 of work, commits, and renders. Domain errors (unknown golden id, a split that cannot be
 exact) print their message and exit 1.
 """
@@ -20,9 +20,9 @@ from rich.table import Table
 from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
 from orderops.domain.errors import OrderOpsError
-from orderops.identity import service
-from orderops.identity.evaluation import AIM_PRECISION, AIM_RECALL, evaluate_identity
-from orderops.identity.order_linking import link_orphans
+from orderops.resolve.identity import service
+from orderops.resolve.identity.evaluation import AIM_PRECISION, AIM_RECALL, evaluate_identity
+from orderops.resolve.identity.order_linking import link_orphans
 from orderops.storage.uow import UnitOfWork
 
 console = Console()

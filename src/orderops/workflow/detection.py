@@ -28,13 +28,13 @@ from orderops.domain.facts import (
 )
 from orderops.domain.policy import parse_policy
 from orderops.domain.statuses import FinancialStatus, OrderStatus
+from orderops.resolve.projector import payment_fact
 from orderops.storage.tables import Case, Order
 from orderops.storage.tables.imports import TenantPolicy
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import CaseChange, CaseEvent, clear_exception, raise_exception
 from orderops.workflow.impact import score_case
 from orderops.workflow.incidents import attach_to_incident, release_from_incident
-from orderops.workflow.projector import payment_fact
 from orderops.workflow.recurrence import recurrence_for
 from orderops.workflow.routing import route_case
 from orderops.workflow.sla import cancel_timers

@@ -33,6 +33,7 @@ from tenacity import (
 from orderops.domain.cases import CaseStatus, is_open
 from orderops.domain.clock import Clock
 from orderops.ingest.envelope import parse_event
+from orderops.resolve.projector import OrderNotYetKnown, project
 from orderops.storage.repositories.intake import InboxStatus
 from orderops.storage.tables import CaseTimelineEntry, InboxEvent
 from orderops.storage.transient import transient_kind
@@ -41,7 +42,6 @@ from orderops.workflow.cases import CaseEvent
 from orderops.workflow.detection import evaluate_order
 from orderops.workflow.processing_failures import FailureClass, dead_letter_row, failure_class
 from orderops.workflow.processing_metrics import PROCESSING_METRICS
-from orderops.workflow.projector import OrderNotYetKnown, project
 from orderops.workflow.sla import wake_on_event
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from typing import Any
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
-from orderops.identity.normalise import (
+from orderops.resolve.identity.normalise import (
     normalise_email,
     normalise_line1,
     normalise_name,

@@ -23,9 +23,9 @@ from typing import Any
 from orderops.bootstrap import bootstrap
 from orderops.config import Settings
 from orderops.domain.clock import FixedClock
-from orderops.identity.clustering import pairwise_scores
-from orderops.identity.service import golden_ids, resolve_customers, store
 from orderops.ingest.batch import ingest_items
+from orderops.resolve.identity.clustering import pairwise_scores
+from orderops.resolve.identity.service import golden_ids, resolve_customers, store
 from orderops.sim import SimConfig, simulate
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.tenants import ensure_tenant

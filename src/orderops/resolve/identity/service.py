@@ -15,10 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from orderops.domain.clock import Clock
-from orderops.identity.clustering import BlockingStats, assign_golden_ids, resolve
-from orderops.identity.errors import GoldenNotFound, MergeRefused, SplitConflict
-from orderops.identity.matching import DEFAULT_POLICY, CustomerRecord, MatchPolicy, make_record
-from orderops.identity.store import IdentityStore
+from orderops.resolve.identity.clustering import BlockingStats, assign_golden_ids, resolve
+from orderops.resolve.identity.errors import GoldenNotFound, MergeRefused, SplitConflict
+from orderops.resolve.identity.matching import (
+    DEFAULT_POLICY,
+    CustomerRecord,
+    MatchPolicy,
+    make_record,
+)
+from orderops.resolve.identity.store import IdentityStore
 from orderops.storage.base import new_id
 from orderops.storage.tables.identity import CustomerLink, IdentityRevision
 from orderops.storage.uow import UnitOfWork

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from orderops.identity.matching import DEFAULT_POLICY, CustomerRecord, MatchPolicy, compare
-from orderops.identity.normalise import soundex
+from orderops.resolve.identity.matching import DEFAULT_POLICY, CustomerRecord, MatchPolicy, compare
+from orderops.resolve.identity.normalise import soundex
 
 MAX_BLOCK = 200
 """A block larger than this is skipped: its key does not discriminate."""

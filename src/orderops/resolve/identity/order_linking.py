@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from orderops.domain.clock import Clock
-from orderops.identity.order_refs import (
+from orderops.resolve.identity.order_refs import (
     PAYMENT_SKEW,
     PAYMENT_WINDOW,
     OrderCandidate,
@@ -21,7 +21,7 @@ from orderops.identity.order_refs import (
     order_numbers_in,
     tracking_numbers_in,
 )
-from orderops.identity.store import IdentityStore
+from orderops.resolve.identity.store import IdentityStore
 from orderops.storage.tables import Order, Payment, Shipment, SupportTicket
 from orderops.storage.tables.identity import OrderLink
 from orderops.storage.uow import UnitOfWork
