@@ -109,6 +109,7 @@ OURS: dict[str, str] = {
     "inbox.error": "the pipeline's own diagnosis (Text)",
     "orders.status": "derived from events (open, cancelled)",
     "orders.financial_status": "derived from the payments",
+    "orders.promise_source": "store, or the policy window resolve computed the promise from",
     "orders.fulfillment_status": "derived from the shipments",
 }
 """Text columns of projected tables that no sender writes (ids and foreign keys aside)."""

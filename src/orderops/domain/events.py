@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from orderops.domain.clock import ensure_utc
 from orderops.domain.statuses import PaymentStatus, TicketStatus, TrackingStatus
@@ -43,10 +43,29 @@ class EventType(StrEnum):
     CUSTOMER_UPSERTED = "customer.upserted"
     TICKET_UPDATED = "ticket.updated"
     FRAUD_SIGNAL = "fraud.signal"
+    CATALOG_ITEM = "catalog.item"
+    ORDER_REFUND = "order.refund"
+    FULFILLMENT_HOLD = "fulfillment.hold"
+    ALIAS_OBSERVED = "alias.observed"
 
 
 class _Data(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+
+class ExternalKey(_Data):
+    """A name a provider gives an entity: which kind of key, and its value as sent.
+
+    The kinds are listed in ``domain.aliases.KEY_KINDS``; values are normalised there
+    too, so an adapter passes on exactly what the provider wrote ("#1001", " 1Z99 ").
+    """
+
+    kind: Code
+    value: Ref
+
+
+Keys = Annotated[list[ExternalKey], Field(default_factory=list, max_length=50)]
+"""Other names of a record's order (or of the record itself): resolve tries them in order."""
 
 
 class Address(_Data):
@@ -66,6 +85,7 @@ class CustomerData(_Data):
     name: str | None = None
     tier: str = Field(default="standard", max_length=32)
     address: Address | None = None
+    aliases: Keys
 
 
 class OrderLine(_Data):
@@ -88,6 +108,8 @@ class OrderData(_Data):
     location: Code | None = None
     ship_to: Address | None = None
     lines: list[OrderLine] = Field(default_factory=list, max_length=1000)
+    aliases: Keys
+    """Every other name of this order: its name and number, checkout and cart tokens."""
 
 
 class OrderCancelledData(_Data):
@@ -105,16 +127,23 @@ class PaymentData(_Data):
     amount_refunded_minor: MinorUnits = 0
     failure_code: str | None = Field(default=None, max_length=100)
     failure_message: str | None = None
+    order_keys: Keys
+    """Names of the order when ``order_ref`` is not known (Stripe metadata, tokens)."""
+    aliases: Keys
+    """Other names of this payment (its charges), for records that name only those."""
 
 
 class ShipmentData(_Data):
     shipment_ref: Ref
-    order_ref: Ref
+    order_ref: Ref | None = None
     carrier: str = Field(min_length=1, max_length=40)
     service: str | None = None
     tracking_number: Ref
     origin_location: Code | None = None
     estimated_delivery: UtcDatetime | None = None
+    order_keys: Keys
+    aliases: Keys
+    """The carrier's own shipment or tracker ids."""
 
 
 class TrackingData(_Data):
@@ -128,10 +157,18 @@ class TrackingData(_Data):
 
 
 class InventoryLevelData(_Data):
-    sku: Ref
+    sku: Ref | None = None
+    item_key: ExternalKey | None = None
+    """The provider's item id when it does not send the SKU (Shopify inventory items)."""
     location: Ref
     available: int = Field(ge=-(10**9), le=10**9)
     on_hand: int | None = Field(default=None, ge=-(10**9), le=10**9)
+
+    @model_validator(mode="after")
+    def _names_an_item(self) -> InventoryLevelData:
+        if self.sku is None and self.item_key is None:
+            raise ValueError("a stock level needs a sku or an item_key")
+        return self
 
 
 class TicketData(_Data):
@@ -142,13 +179,65 @@ class TicketData(_Data):
     subject: str | None = Field(default=None, max_length=1000)
     body: str | None = Field(default=None, max_length=100_000)
     status: TicketStatus = TicketStatus.NEW
+    order_keys: Keys
+    """Order keys the ticket names: fields, external id, numbers written in the text."""
 
 
 class FraudSignalData(_Data):
-    order_ref: Ref
+    order_ref: Ref | None = None
     kind: str = Field(min_length=1, max_length=60)
     score: float | None = Field(default=None, ge=0, le=100)
     detail: str | None = None
+    signal_ref: Ref | None = None
+    """The provider's id of the dispute, warning or review, when it has one."""
+    order_keys: Keys
+    """What the provider names instead of the order: a PaymentIntent, a charge."""
+
+    @model_validator(mode="after")
+    def _names_an_order(self) -> FraudSignalData:
+        if self.order_ref is None and not self.order_keys:
+            raise ValueError("a fraud signal needs an order_ref or order_keys")
+        return self
+
+
+class CatalogItemData(_Data):
+    """A sellable item and the provider ids that name it (variant, inventory item)."""
+
+    sku: Ref
+    title: str | None = None
+    aliases: Keys
+
+
+class RefundData(_Data):
+    """Money the store returned on an order: a refund, never a second charge."""
+
+    refund_ref: Ref
+    order_ref: Ref | None = None
+    order_keys: Keys
+    amount_minor: MinorUnits
+    currency: Currency
+    reason: str | None = None
+
+
+class FulfillmentHoldData(_Data):
+    """A fulfillment order placed on hold, released, or otherwise changed."""
+
+    fulfillment_order_ref: Ref
+    order_ref: Ref | None = None
+    order_keys: Keys
+    status: str = Field(min_length=1, max_length=40)
+    reasons: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=20
+    )
+    note: str | None = None
+
+
+class AliasData(_Data):
+    """A provider telling us two of its names are one entity (a charge of a PaymentIntent)."""
+
+    entity: ExternalKey
+    """A key of an entity the desk already knows or will know."""
+    aliases: Keys
 
 
 DATA_MODELS: dict[EventType, type[_Data]] = {
@@ -162,4 +251,8 @@ DATA_MODELS: dict[EventType, type[_Data]] = {
     EventType.CUSTOMER_UPSERTED: CustomerData,
     EventType.TICKET_UPDATED: TicketData,
     EventType.FRAUD_SIGNAL: FraudSignalData,
+    EventType.CATALOG_ITEM: CatalogItemData,
+    EventType.ORDER_REFUND: RefundData,
+    EventType.FULFILLMENT_HOLD: FulfillmentHoldData,
+    EventType.ALIAS_OBSERVED: AliasData,
 }

@@ -38,12 +38,21 @@ from orderops.storage.tables.recommend import (
     RecommendationDraft,
     TenantPlaybook,
 )
+from orderops.storage.tables.resolve import (
+    AliasWait,
+    EntityAlias,
+    FulfillmentHold,
+    LinkSuggestion,
+    OrderRefund,
+    RecordLink,
+)
 from orderops.storage.tables.sources import SourceConnection, WebhookDelivery
 from orderops.storage.tables.tenancy import ApiKey, Tenant
 from orderops.storage.tables.writeback import WritebackAttempt, WritebackSaga, WritebackSagaStep
 
 __all__ = [
     "Action",
+    "AliasWait",
     "ApiKey",
     "Approval",
     "ApprovalPolicyVersion",
@@ -62,23 +71,28 @@ __all__ = [
     "CustomerMessageKey",
     "DeadLetter",
     "DisputeEvidencePack",
+    "EntityAlias",
     "EvidenceBlob",
     "FraudSignal",
+    "FulfillmentHold",
     "IdentityRevision",
     "ImportRun",
     "InboxEvent",
     "Incident",
     "InventoryPosition",
+    "LinkSuggestion",
     "LlmUsage",
     "Order",
     "OrderLineRow",
     "OrderLink",
+    "OrderRefund",
     "OutboxMessage",
     "Payment",
     "Queue",
     "QueueMember",
     "Recommendation",
     "RecommendationDraft",
+    "RecordLink",
     "RecurrenceKey",
     "RoutingRuleRecord",
     "Shipment",

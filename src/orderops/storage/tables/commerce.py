@@ -71,6 +71,9 @@ class Order(Base):
     total_minor: Mapped[int] = mapped_column(BigInteger)
     placed_at: Mapped[datetime]
     promised_by: Mapped[datetime | None]
+    promise_source: Mapped[str | None] = mapped_column(String(64))
+    """Where ``promised_by`` came from: "store" (sent with the order) or
+    "policy:<window>" (computed from the tenant's fulfillment policy)."""
     service_level: Mapped[str | None] = mapped_column(Text)
     """A shipping method's code or, failing that, its title (free text, any length)."""
     location: Mapped[str | None] = mapped_column(String(64))
