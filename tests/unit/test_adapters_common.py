@@ -8,7 +8,14 @@ import pytest
 
 from orderops.domain.errors import InvalidEvent
 from orderops.domain.events import EventType
-from orderops.ingest.adapters.common import derived_id, event, parse_time, to_minor
+from orderops.ingest.adapters.common import (
+    MAX_KEYS,
+    derived_id,
+    event,
+    external_keys,
+    parse_time,
+    to_minor,
+)
 
 
 @pytest.mark.parametrize(
@@ -85,3 +92,30 @@ def test_an_event_whose_data_does_not_fit_the_model_is_refused_naming_the_field(
             subject=None,
             data={"reason": "x"},
         )
+
+
+def test_external_keys_keep_the_order_given_and_drop_blanks_and_repeats() -> None:
+    pairs = [
+        ("shopify.order", "5849871237"),
+        ("order.number", None),
+        ("order.number", "  "),
+        ("shopify.order", "5849871237"),
+        ("order.number", "#1001"),
+        ("order.name", "#1001"),
+    ]
+
+    assert external_keys(pairs) == [
+        {"kind": "shopify.order", "value": "5849871237"},
+        {"kind": "order.number", "value": "#1001"},
+        {"kind": "order.name", "value": "#1001"},
+    ]
+
+
+def test_external_keys_stop_at_what_a_keys_list_holds_keeping_the_surest() -> None:
+    pairs = [("order.number", str(1000 + n)) for n in range(80)]
+
+    kept = external_keys(pairs)
+
+    assert len(kept) == MAX_KEYS == 50
+    assert kept[0] == {"kind": "order.number", "value": "1000"}
+    assert kept[-1] == {"kind": "order.number", "value": "1049"}

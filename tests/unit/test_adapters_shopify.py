@@ -12,7 +12,7 @@ import pytest
 
 from orderops.domain.errors import InvalidEvent
 from orderops.domain.events import EventType
-from orderops.domain.statuses import PaymentStatus, TrackingStatus
+from orderops.domain.statuses import TrackingStatus
 from orderops.ingest.adapters import ADAPTERS, UnsupportedEvent
 from orderops.ingest.adapters.shopify import SHIPMENT_STATUSES
 from orderops.ingest.envelope import CanonicalEvent, parse_event
@@ -57,7 +57,17 @@ def shopify_time(value: str) -> datetime:
             "orders/cancelled",
             [EventType.ORDER_CANCELLED],
         ),
-        (GADGET / "orders__paid.2026-04.json", "orders/paid", []),
+        (GADGET / "orders__paid.2026-04.json", "orders/paid", [EventType.ORDER_UPDATED]),
+        (
+            GADGET / "orders__fulfilled.2026-04.json",
+            "orders/fulfilled",
+            [EventType.ORDER_UPDATED],
+        ),
+        (
+            GADGET / "orders__partially_fulfilled.2026-04.json",
+            "orders/partially_fulfilled",
+            [EventType.ORDER_UPDATED],
+        ),
         (
             GADGET / "fulfillments__create.2026-04.json",
             "fulfillments/create",
@@ -68,7 +78,7 @@ def shopify_time(value: str) -> datetime:
             "fulfillments/update",
             [EventType.SHIPMENT_CREATED],
         ),
-        (GADGET / "refunds__create.2026-04.json", "refunds/create", [EventType.PAYMENT_UPDATED]),
+        (GADGET / "refunds__create.2026-04.json", "refunds/create", [EventType.ORDER_REFUND]),
         (GADGET / "inventory_levels__update.2024-04.json", "inventory_levels/update", []),
         (GADGET / "2025-04__refunds__2.json", "refunds/create", []),
         (
@@ -82,7 +92,7 @@ def shopify_time(value: str) -> datetime:
             [EventType.SHIPMENT_CREATED],
         ),
         (PYTHON_API / "order.json", "orders/create", [EventType.ORDER_PLACED]),
-        (PYTHON_API / "refund.json", "refunds/create", [EventType.PAYMENT_UPDATED]),
+        (PYTHON_API / "refund.json", "refunds/create", [EventType.ORDER_REFUND]),
         (PYTHON_API / "fulfillment.json", "fulfillments/create", [EventType.SHIPMENT_CREATED]),
         (
             PYTHON_API / "inventory_level.json",
@@ -111,7 +121,7 @@ def test_an_order_keeps_customer_lines_money_and_times_exactly() -> None:
     assert data["order_ref"] == str(raw["id"])
     assert data["number"] == raw["name"]
     assert data["currency"] == raw["currency"]
-    assert data["total_minor"] == int(Decimal(raw["current_total_price"]) * 100)
+    assert data["total_minor"] == int(Decimal(raw["total_price"]) * 100)
     assert [line["sku"] for line in data["lines"]] == [i["sku"] for i in raw["line_items"]]
     assert [line["unit_price_minor"] for line in data["lines"]] == [
         int(Decimal(i["price"]) * 100) for i in raw["line_items"]
@@ -124,6 +134,81 @@ def test_an_order_keeps_customer_lines_money_and_times_exactly() -> None:
     assert data["ship_to"]["postal_code"] == raw["shipping_address"]["zip"]
     assert placed.envelope.time == shopify_time(raw["updated_at"])
     assert placed.envelope.subject == str(raw["id"])
+
+
+def test_an_order_carries_every_other_name_it_goes_by() -> None:
+    raw = body_of(GADGET / "orders__create.2026-04.json")
+    raw.update(
+        checkout_token="b1946ac92492d2347c6235b4d2611184",
+        cart_token="68778783ad298f1c80c3bafcddeea02f",
+        checkout_id=901414060,
+    )
+
+    (placed,) = canonical(deliver("orders/create", raw))
+
+    aliases = [(k["kind"], k["value"]) for k in placed.payload.model_dump()["aliases"]]
+    assert aliases == [
+        ("shopify.order", str(raw["id"])),
+        ("shopify.checkout_token", raw["checkout_token"]),
+        ("shopify.cart_token", raw["cart_token"]),
+        ("shopify.checkout", "901414060"),
+        ("order.name", raw["name"]),
+        ("order.number", str(raw["order_number"])),
+    ]
+
+
+def test_an_orders_customer_is_named_by_its_shopify_id_and_email() -> None:
+    raw = body_of(GADGET / "orders__create.2026-04.json")
+
+    (placed,) = canonical(deliver("orders/create", raw))
+
+    customer = placed.payload.model_dump()["customer"]
+    assert customer["aliases"] == [
+        {"kind": "shopify.customer", "value": str(raw["customer"]["id"])},
+        {"kind": "email", "value": raw["customer"]["email"]},
+    ]
+
+
+def test_transactions_in_an_order_body_name_the_order_too() -> None:
+    raw = body_of(PYTHON_API / "order.json")
+    raw["transactions"] = [{"id": 389404469, "kind": "sale"}, {"id": 389404470}, "junk"]
+
+    (placed,) = canonical(deliver("orders/create", raw))
+
+    aliases = placed.payload.model_dump()["aliases"]
+    transactions = [a["value"] for a in aliases if a["kind"] == "shopify.transaction"]
+    assert transactions == ["389404469", "389404470"]
+
+
+def test_a_refunded_order_keeps_its_original_total() -> None:
+    """current_total_price drops to what is left after refunds; the order total does not."""
+    raw = body_of(GADGET / "orders__updated.2026-04.json")
+    raw["current_total_price"] = "0.00"
+    raw["financial_status"] = "refunded"
+
+    (updated,) = canonical(deliver("orders/updated", raw))
+
+    assert updated.payload.model_dump()["total_minor"] == int(Decimal(raw["total_price"]) * 100)
+
+
+def test_an_order_without_total_price_is_refused_even_with_a_current_total() -> None:
+    raw = body_of(GADGET / "orders__create.2026-04.json")
+    del raw["total_price"]
+
+    with pytest.raises(InvalidEvent, match=r"order\.total_price is missing"):
+        deliver("orders/create", raw)
+
+
+@pytest.mark.parametrize("topic", ["orders/paid", "orders/fulfilled", "orders/partially_fulfilled"])
+def test_other_order_state_topics_map_like_orders_updated(topic: str) -> None:
+    raw = body_of(GADGET / "orders__updated.2026-04.json")
+
+    (state,) = canonical(deliver(topic, raw))
+    (updated,) = canonical(deliver("orders/updated", raw))
+
+    assert state.type is EventType.ORDER_UPDATED
+    assert state.payload == updated.payload
+    assert state.envelope.time == updated.envelope.time
 
 
 def test_a_line_without_sku_is_keyed_by_its_variant() -> None:
@@ -158,6 +243,27 @@ def test_a_fulfillment_is_a_shipment_of_the_order_with_its_tracking_number() -> 
     assert data["order_ref"] == str(raw["order_id"])
     assert data["tracking_number"] == raw["tracking_number"]
     assert data["carrier"] == raw["tracking_company"]
+    assert data["order_keys"] == []
+    assert data["aliases"] == [
+        {"kind": "shopify.fulfillment", "value": str(raw["id"])},
+        {"kind": "tracking", "value": raw["tracking_number"]},
+    ]
+
+
+def test_the_fulfillment_id_names_only_the_shipment_of_its_first_tracking_number() -> None:
+    raw = body_of(PYTHON_API / "fulfillment.json")
+    raw["tracking_number"] = "1Z001"
+    raw["tracking_numbers"] = ["1Z001", "1Z002"]
+    raw["shipment_status"] = None
+
+    first, second = canonical(deliver("fulfillments/create", raw))
+
+    assert first.payload.model_dump()["aliases"] == [
+        {"kind": "shopify.fulfillment", "value": str(raw["id"])},
+        {"kind": "tracking", "value": "1Z001"},
+    ]
+    assert second.payload.model_dump()["aliases"] == [{"kind": "tracking", "value": "1Z002"}]
+    assert first.envelope.id != second.envelope.id
 
 
 def test_a_fulfillment_without_tracking_number_is_no_shipment() -> None:
@@ -193,7 +299,7 @@ def test_an_unknown_shipment_status_still_records_the_shipment() -> None:
 @pytest.mark.parametrize(
     "path", [GADGET / "refunds__create.2026-04.json", PYTHON_API / "refund.json"], ids=str
 )
-def test_a_refund_reports_the_money_its_successful_transactions_moved(path: Path) -> None:
+def test_a_refund_is_a_refund_of_the_money_its_successful_transactions_moved(path: Path) -> None:
     raw = body_of(path)
     moved = sum(
         Decimal(t["amount"])
@@ -201,13 +307,26 @@ def test_a_refund_reports_the_money_its_successful_transactions_moved(path: Path
         if t["kind"] == "refund" and t["status"] == "success"
     )
 
-    (payment,) = canonical(deliver("refunds/create", raw))
-    data = payment.payload.model_dump()
+    (refund,) = canonical(deliver("refunds/create", raw))
 
-    assert data["status"] is PaymentStatus.PARTIALLY_REFUNDED
-    assert data["amount_refunded_minor"] == int(moved * 100)
-    assert data["order_ref"] == str(raw["order_id"])
-    assert data["currency"] == "USD"
+    assert refund.type is EventType.ORDER_REFUND
+    assert refund.payload.model_dump() == {
+        "refund_ref": str(raw["id"]),
+        "order_ref": str(raw["order_id"]),
+        "order_keys": [],
+        "amount_minor": int(moved * 100),
+        "currency": "USD",
+        "reason": raw["note"],
+    }
+    assert refund.envelope.time == shopify_time(raw.get("processed_at") or raw["created_at"])
+
+
+def test_a_refund_is_never_a_second_payment() -> None:
+    raw = body_of(GADGET / "refunds__create.2026-04.json")
+
+    events = canonical(deliver("refunds/create", raw))
+
+    assert EventType.PAYMENT_UPDATED not in [e.type for e in events]
 
 
 def test_a_refund_that_moved_no_money_maps_to_nothing() -> None:
@@ -218,13 +337,14 @@ def test_a_refund_that_moved_no_money_maps_to_nothing() -> None:
     assert deliver("refunds/create", raw) == []
 
 
-def test_an_inventory_level_names_item_location_and_quantity() -> None:
+def test_an_inventory_level_is_keyed_by_its_inventory_item_not_a_made_up_sku() -> None:
     raw = body_of(PYTHON_API / "inventory_level.json")
 
     (level,) = canonical(deliver("inventory_levels/update", raw))
 
     assert level.payload.model_dump() == {
-        "sku": f"shopify-item-{raw['inventory_item_id']}",
+        "sku": None,
+        "item_key": {"kind": "shopify.inventory_item", "value": str(raw["inventory_item_id"])},
         "location": str(raw["location_id"]),
         "available": raw["available"],
         "on_hand": None,
@@ -263,11 +383,37 @@ def test_header_names_are_case_insensitive_and_event_id_is_a_fallback() -> None:
         ),
         (
             {"X-Shopify-Topic": "refunds/create", "X-Shopify-Webhook-Id": "w"},
-            b'{"id": 1, "transactions": []}',
+            b'{"id": 1, "refund_line_items": [], "transactions": []}',
             "refund.order_id is missing",
         ),
+        (
+            {"X-Shopify-Topic": "refunds/create", "X-Shopify-Webhook-Id": "w"},
+            b'{"order_id": 1, "refund_line_items": [], "transactions": []}',
+            "refund.id is missing",
+        ),
+        (
+            {"X-Shopify-Topic": "refunds/create", "X-Shopify-Webhook-Id": "w"},
+            b'{"id": 1, "order_id": 1, "refund_line_items": [], "transactions": {"a": 1}}',
+            "refund.transactions is not a list",
+        ),
+        (
+            {"X-Shopify-Topic": "orders/create", "X-Shopify-Webhook-Id": "w"},
+            b'{"id": 1, "currency": "USD", "total_price": "1.00", '
+            b'"created_at": "2026-01-01T00:00:00Z", "line_items": {"sku": "A"}}',
+            "order.line_items is not a list",
+        ),
     ],
-    ids=["truncated", "no-topic", "no-id", "no-order-id", "anonymised-prices", "refund-no-order"],
+    ids=[
+        "truncated",
+        "no-topic",
+        "no-id",
+        "no-order-id",
+        "anonymised-prices",
+        "refund-no-order",
+        "refund-no-id",
+        "refund-transactions-not-a-list",
+        "lines-not-a-list",
+    ],
 )
 def test_malformed_deliveries_are_refused_with_a_reason(
     headers: dict[str, str], body: bytes, reason: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import datetime
 from pathlib import Path
@@ -74,31 +75,143 @@ def test_the_requester_email_is_taken_when_the_trigger_sends_it() -> None:
     assert event.payload.model_dump()["customer_email"] == "ana@example.com"
 
 
-def test_an_order_number_in_the_subject_becomes_the_order_candidate() -> None:
+def keys_of(ticket: dict[str, Any]) -> list[tuple[str, str]]:
+    (event,) = convert({"ticket": ticket})
+    data = event.payload.model_dump()
+    assert data["order_ref"] is None, "a ticket never decides its order itself"
+    return [(k["kind"], k["value"]) for k in data["order_keys"]]
+
+
+def with_field(value: object) -> dict[str, Any]:
+    """A stored ticket whose third custom field holds ``value`` (the others stay null)."""
+    ticket = copy.deepcopy(stored_tickets()[0])
+    ticket["custom_fields"][2]["value"] = value
+    return dict(ticket)
+
+
+def test_a_stored_ticket_naming_nothing_has_no_order_keys() -> None:
+    """The real tickets: null custom fields, no external id, no number in the text."""
+    assert all(keys_of(ticket) == [] for ticket in stored_tickets())
+
+
+def test_an_order_number_in_the_subject_becomes_an_order_number_key() -> None:
     ticket = {**stored_tickets()[0], "subject": "Where is my order #100234?"}
 
-    (event,) = convert({"ticket": ticket})
+    assert keys_of(ticket) == [("order.number", "100234")]
 
-    assert event.payload.model_dump()["order_ref"] == "100234"
+
+def test_every_number_mentioned_is_a_key_subject_first_each_once() -> None:
+    ticket = {
+        **stored_tickets()[0],
+        "subject": "Order #1538 and #1539",
+        "description": "I wrote about order no. 1539 and order 1540 yesterday",
+    }
+
+    assert keys_of(ticket) == [
+        ("order.number", "1538"),
+        ("order.number", "1539"),
+        ("order.number", "1540"),
+    ]
+
+
+def test_the_external_id_may_be_the_shopify_order_id_or_its_number() -> None:
+    ticket = {**stored_tickets()[0], "external_id": "5849871237912"}
+
+    assert keys_of(ticket) == [
+        ("shopify.order", "5849871237912"),
+        ("order.number", "5849871237912"),
+    ]
+
+
+def test_an_external_id_that_is_no_order_key_is_not_offered() -> None:
+    assert keys_of({**stored_tickets()[0], "external_id": "crm-contact-88"}) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1538", [("shopify.order", "1538"), ("order.number", "1538")]),
+        (1538, [("shopify.order", "1538"), ("order.number", "1538")]),
+        ("#1538", [("order.number", "#1538")]),
+        ("# 1538", [("order.number", "# 1538")]),
+        ("5849871237912", [("shopify.order", "5849871237912"), ("order.number", "5849871237912")]),
+        ("12", []),
+        ("next tuesday", []),
+        ("555-123-4567", []),
+        (True, []),
+        (["1538"], []),
+        (None, []),
+    ],
+    ids=[
+        "digits",
+        "number",
+        "hash",
+        "hash-space",
+        "shopify-id",
+        "too-short",
+        "words",
+        "phone",
+        "checkbox",
+        "multi-select",
+        "empty",
+    ],
+)
+def test_a_custom_field_value_that_looks_like_an_order_is_a_key(
+    value: object, expected: list[tuple[str, str]]
+) -> None:
+    assert keys_of(with_field(value)) == expected
+
+
+def test_keys_come_surest_first_external_id_fields_then_mentions() -> None:
+    ticket = {
+        **with_field("#1538"),
+        "external_id": "5849871237912",
+        "subject": "Order #1538 is late, also #2001",
+    }
+
+    assert keys_of(ticket) == [
+        ("shopify.order", "5849871237912"),
+        ("order.number", "5849871237912"),
+        ("order.number", "#1538"),
+        ("order.number", "1538"),
+        ("order.number", "2001"),
+    ]
+
+
+def test_a_ticket_naming_only_its_requester_keeps_the_email_for_resolve() -> None:
+    ticket = {**stored_tickets()[0], "requester": {"email": "Ana@Example.com"}}
+
+    (event,) = convert({"ticket": ticket})
+    data = event.payload.model_dump()
+
+    assert (data["order_keys"], data["customer_email"]) == ([], "Ana@Example.com")
+
+
+def test_a_ticket_with_custom_fields_that_are_not_a_list_is_refused() -> None:
+    ticket = {**stored_tickets()[0], "custom_fields": {"id": 1, "value": "1538"}}
+
+    with pytest.raises(InvalidEvent, match="custom_fields is not a list"):
+        convert({"ticket": ticket})
 
 
 @pytest.mark.parametrize(
     ("subject", "description", "expected"),
     [
-        ("Where is order #1234?", None, "1234"),
-        ("Refund please", "My order 55821 arrived broken", "55821"),
-        ("Order no. 9001 missing", None, "9001"),
-        ("order number: 4444", None, "4444"),
-        ("Order #1001 and #1002", None, "1001"),
-        ("We're the #1 fan of your shop", "thanks!", None),
-        ("Question about sizes", "Do you ship to Norway?", None),
-        (None, None, None),
+        ("Where is order #1234?", None, ["1234"]),
+        ("Refund please", "My order 55821 arrived broken", ["55821"]),
+        ("Order no. 9001 missing", None, ["9001"]),
+        ("order number: 4444", None, ["4444"]),
+        ("Order #1001 and #1002", None, ["1001", "1002"]),
+        ("Order #1001", "about #1001 again", ["1001"]),
+        ("We're the #1 fan of your shop", "thanks!", []),
+        ("Question about sizes", "Do you ship to Norway?", []),
+        (None, None, []),
     ],
 )
-def test_order_number_mentions(
-    subject: str | None, description: str | None, expected: str | None
+def test_all_order_number_mentions(
+    subject: str | None, description: str | None, expected: list[str]
 ) -> None:
-    assert zendesk.find_order_number(subject, description) == expected
+    assert zendesk.find_order_numbers(subject, description) == expected
 
 
 @pytest.mark.parametrize(("status", "expected"), sorted(zendesk.STATUSES.items()))

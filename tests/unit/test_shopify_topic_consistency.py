@@ -17,7 +17,14 @@ import pytest
 from orderops.domain.errors import InvalidEvent
 from orderops.domain.events import EventType
 from orderops.ingest.adapters import ADAPTERS
-from orderops.ingest.adapters.shopify import TopicMismatch, are_companion_topics
+from orderops.ingest.adapters.shopify import (
+    IGNORED_TOPICS,
+    MAPPERS,
+    TOPIC_RESOURCES,
+    TopicMismatch,
+    are_companion_topics,
+)
+from orderops.ingest.adapters.shopify_topics import FULFILLMENT_ORDER_TOPICS
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "shopify"
 GADGET = FIXTURES / "webhook_examples_gadget"
@@ -29,15 +36,34 @@ RESOURCES = {
     "fulfillment": GADGET / "fulfillments__create.2026-04.json",
     "refund": GADGET / "refunds__create.2026-04.json",
     "inventory_level": GADGET / "2025-04__inventory_levels__1.json",
+    "product": GADGET / "products__create.2026-04.json",
+    "inventory_item": GADGET / "inventory_items__create.2026-04.json",
+    "customer": GADGET / "customers__create.2026-04.json",
+    "fulfillment_order": GADGET / "fulfillment_orders__placed_on_hold.2026-04.json",
+    "dispute": GADGET / "disputes__create.2026-04.json",
 }
 TOPIC_RESOURCE = {
     "orders/create": "order",
     "orders/updated": "order",
+    "orders/paid": "order",
+    "orders/fulfilled": "order",
+    "orders/partially_fulfilled": "order",
     "orders/cancelled": "order",
     "fulfillments/create": "fulfillment",
     "fulfillments/update": "fulfillment",
     "refunds/create": "refund",
+    "inventory_levels/connect": "inventory_level",
     "inventory_levels/update": "inventory_level",
+    "products/create": "product",
+    "products/update": "product",
+    "inventory_items/create": "inventory_item",
+    "inventory_items/update": "inventory_item",
+    "customers/create": "customer",
+    "customers/update": "customer",
+    "customers/enable": "customer",
+    "customers/disable": "customer",
+    "disputes/create": "dispute",
+    **dict.fromkeys(sorted(FULFILLMENT_ORDER_TOPICS), "fulfillment_order"),
 }
 
 
@@ -52,7 +78,11 @@ def body_of(path: Path) -> dict[str, Any]:
 
 
 def deliver(topic: str, raw: dict[str, Any]) -> list[dict[str, Any]]:
-    headers = {"X-Shopify-Topic": topic, "X-Shopify-Webhook-Id": "wh-forged"}
+    headers = {
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Webhook-Id": "wh-forged",
+        "X-Shopify-Triggered-At": "2026-03-02T14:05:09Z",
+    }
     return ADAPTER.to_events(headers=headers, body=json.dumps(raw).encode())
 
 
@@ -96,6 +126,12 @@ def test_each_topic_still_maps_its_own_resource(topic: str) -> None:
     assert events, f"{topic} mapped nothing from its own fixture"
 
 
+def test_every_mapped_topic_names_its_resource_and_no_topic_is_both_mapped_and_ignored() -> None:
+    assert TOPIC_RESOURCES == TOPIC_RESOURCE
+    assert set(MAPPERS) == set(TOPIC_RESOURCES)
+    assert not set(MAPPERS) & IGNORED_TOPICS
+
+
 def test_a_mismatch_is_an_invalid_event_so_it_is_dead_lettered() -> None:
     assert issubclass(TopicMismatch, InvalidEvent)
     assert TopicMismatch.code != InvalidEvent.code
@@ -110,6 +146,21 @@ def test_a_mismatch_is_an_invalid_event_so_it_is_dead_lettered() -> None:
         ("orders/create", "orders/cancelled", False),
         ("orders/cancelled", "orders/create", False),
         ("refunds/create", "orders/updated", False),
+        ("orders/create", "orders/paid", True),
+        ("orders/paid", "orders/fulfilled", True),
+        ("orders/paid", "orders/cancelled", False),
+        ("products/create", "products/update", True),
+        ("inventory_items/create", "inventory_items/update", True),
+        ("inventory_levels/connect", "inventory_levels/update", True),
+        ("customers/create", "customers/update", True),
+        ("customers/disable", "customers/update", True),
+        ("fulfillment_orders/placed_on_hold", "fulfillment_orders/hold_released", True),
+        ("fulfillment_orders/order_routing_complete", "fulfillment_orders/hold_released", True),
+        ("products/update", "inventory_items/update", False),
+        ("customers/update", "orders/updated", False),
+        ("fulfillment_orders/cancelled", "orders/cancelled", False),
+        ("disputes/create", "orders/updated", False),
+        ("disputes/create", "disputes/update", False),
     ],
 )
 def test_only_topics_shopify_sends_together_may_share_a_body(

@@ -9,7 +9,7 @@ provider field, instead of deep inside a projector.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -153,6 +153,26 @@ def opt_time(value: Any, *, where: str) -> datetime | None:
     if value is None or value == "":
         return None
     return parse_time(value, where=where)
+
+
+MAX_KEYS = 50
+"""As many keys as a canonical ``Keys`` list holds; the first ones are the surest."""
+
+
+def external_keys(pairs: Iterable[tuple[str, str | None]]) -> list[JsonObject]:
+    """``ExternalKey`` dicts for the pairs that carry a value, first occurrence kept.
+
+    Values go out exactly as the provider wrote them (resolve normalises them), and in
+    the order given, because resolve tries them in that order: surest key first.
+    """
+    seen: set[tuple[str, str]] = set()
+    keys: list[JsonObject] = []
+    for kind, value in pairs:
+        if value is None or not value.strip() or (kind, value) in seen:
+            continue
+        seen.add((kind, value))
+        keys.append({"kind": kind, "value": value})
+    return keys[:MAX_KEYS]
 
 
 def derived_id(source: str, *parts: str) -> str:

@@ -1,8 +1,14 @@
-"""Stripe Event objects to payment updates and fraud signals.
+"""Stripe Event objects to payment updates, charge aliases and fraud signals.
 
 Stripe amounts are already integers in the currency's minor unit, so no conversion
 happens here. The envelope id is the Stripe event id (``evt_...``) and its time is
 the event's ``created``, the only ordering Stripe guarantees between two events.
+
+Stripe names no order. A PaymentIntent names one through metadata the store wrote (a
+checkout or cart token at checkout, the order id or number later); a charge names its
+PaymentIntent; a dispute, early fraud warning or review names a charge and sometimes the
+PaymentIntent. Each goes out with those names as keys and no ``order_ref``: resolve
+follows them to the order.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from orderops.ingest.adapters.common import (
     JsonObject,
     UnsupportedEvent,
     event,
+    external_keys,
     load_object,
     obj,
     opt_obj,
@@ -29,8 +36,19 @@ from orderops.ingest.signatures import verify_stripe
 
 SOURCE = "stripe"
 
-ORDER_METADATA_KEYS = ("order_id", "order_number", "shopify_order_id")
-"""Metadata keys retailers commonly set on a PaymentIntent or Charge to name the order."""
+METADATA_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("checkout_token", ("shopify.checkout_token",)),
+    ("cart_token", ("shopify.cart_token",)),
+    ("shopify_order_id", ("shopify.order", "order.ref", "order.number")),
+    ("order_id", ("shopify.order", "order.ref", "order.number")),
+    ("order_number", ("order.number", "order.name")),
+    ("order_name", ("order.name", "order.number")),
+)
+"""Metadata keys stores set on a PaymentIntent (and Stripe copies to its charges), each
+with the kinds of order key its value may be, surest first. A PaymentIntent made at
+checkout exists before its order and names the checkout or cart token; a payment taken
+later names the order's id or number, and an ``order_id`` may hold either, so it is
+offered as both (an exact id first, then as a number)."""
 
 PAYMENT_INTENT_STATUSES: dict[str, PaymentStatus] = {
     "payment_intent.succeeded": PaymentStatus.CAPTURED,
@@ -40,6 +58,20 @@ PAYMENT_INTENT_STATUSES: dict[str, PaymentStatus] = {
     "payment_intent.amount_capturable_updated": PaymentStatus.AUTHORIZED,
     "payment_intent.processing": PaymentStatus.PENDING,
 }
+
+CHARGE_ALIAS_TYPES = frozenset(
+    {
+        "charge.succeeded",
+        "charge.captured",
+        "charge.failed",
+        "charge.pending",
+        "charge.updated",
+        "charge.expired",
+    }
+)
+"""Charge events whose payment facts the PaymentIntent events already carry; what they
+add is which PaymentIntent a charge belongs to, which is all a dispute or a Radar
+object may name."""
 
 FRAUD_KINDS: dict[str, str] = {
     "charge.dispute.created": "dispute",
@@ -52,12 +84,6 @@ IGNORED_TYPES = frozenset(
     {
         "payment_intent.created",
         "payment_intent.partially_funded",
-        "charge.succeeded",
-        "charge.captured",
-        "charge.failed",
-        "charge.pending",
-        "charge.updated",
-        "charge.expired",
         "charge.refund.updated",
         "charge.dispute.updated",
         "charge.dispute.closed",
@@ -66,7 +92,7 @@ IGNORED_TYPES = frozenset(
         "radar.early_fraud_warning.updated",
     }
 )
-"""Known event types whose facts arrive through a mapped type (the PaymentIntent ones)."""
+"""Known event types whose facts arrive through a mapped type."""
 
 
 class StripeAdapter:
@@ -85,19 +111,27 @@ class StripeAdapter:
         subject = obj(obj(raw, "data", where="event"), "object", where="event.data")
         if event_type in PAYMENT_INTENT_STATUSES:
             data = map_payment_intent(subject, PAYMENT_INTENT_STATUSES[event_type])
-        elif event_type == "charge.refunded":
+            return [_event(event_id, EventType.PAYMENT_UPDATED, created, data)]
+        if event_type == "charge.refunded":
             data = map_refunded_charge(subject)
-        elif event_type in FRAUD_KINDS:
+            return [_event(event_id, EventType.PAYMENT_UPDATED, created, data)]
+        if event_type in CHARGE_ALIAS_TYPES:
+            alias = map_charge_alias(subject)
+            if alias is None:
+                return []
+            return [_event(event_id, EventType.ALIAS_OBSERVED, created, alias)]
+        if event_type in FRAUD_KINDS:
             data = map_fraud_signal(subject, FRAUD_KINDS[event_type])
             return [_event(event_id, EventType.FRAUD_SIGNAL, created, data)]
-        elif event_type in IGNORED_TYPES:
+        if event_type in IGNORED_TYPES:
             return []
-        else:
-            raise UnsupportedEvent(f"stripe event type {event_type!r} is not supported")
-        return [_event(event_id, EventType.PAYMENT_UPDATED, created, data)]
+        raise UnsupportedEvent(f"stripe event type {event_type!r} is not supported")
 
 
 def map_payment_intent(intent: JsonObject, status: PaymentStatus) -> dict[str, Any]:
+    """A PaymentIntent's state. It names its order only through metadata, which may be a
+    checkout token written before the order existed, so the order is left to resolve
+    (``order_keys``); its charges go out as its other names (``aliases``)."""
     where = "payment_intent"
     amount = _amount(intent, "amount", where, required=True)
     if status is PaymentStatus.CAPTURED:
@@ -108,7 +142,6 @@ def map_payment_intent(intent: JsonObject, status: PaymentStatus) -> dict[str, A
     failed = status is PaymentStatus.FAILED
     return {
         "payment_ref": text(intent, "id", where=where),
-        "order_ref": order_ref_from(intent),
         "provider": SOURCE,
         "status": status,
         "amount_minor": amount,
@@ -117,42 +150,64 @@ def map_payment_intent(intent: JsonObject, status: PaymentStatus) -> dict[str, A
         if failed
         else None,
         "failure_message": opt_text(error, "message") if failed else None,
+        "order_keys": order_keys_from(intent),
+        "aliases": external_keys(("stripe.charge", charge) for charge in _charges_of(intent)),
     }
 
 
 def map_refunded_charge(charge: JsonObject) -> dict[str, Any]:
-    """A charge with money returned: fully refunded only when nothing captured is left."""
+    """A charge with money returned: fully refunded only when nothing captured is left.
+
+    The payment is the charge's PaymentIntent (the charge itself for a legacy charge
+    without one), so the refund lands on the payment its other events describe.
+    """
     where = "charge"
+    charge_id = text(charge, "id", where=where)
     amount = _amount(charge, "amount", where, required=True)
     refunded = _amount(charge, "amount_refunded", where)
     captured = _amount(charge, "amount_captured", where) or amount
     status = PaymentStatus.REFUNDED if refunded >= captured else PaymentStatus.PARTIALLY_REFUNDED
     return {
-        "payment_ref": opt_text(charge, "payment_intent") or text(charge, "id", where=where),
-        "order_ref": order_ref_from(charge),
+        "payment_ref": _ref(charge, "payment_intent") or charge_id,
         "provider": SOURCE,
         "status": status,
         "amount_minor": amount,
         "currency": text(charge, "currency", where=where).upper(),
         "amount_refunded_minor": refunded,
+        "order_keys": order_keys_from(charge),
+        "aliases": external_keys([("stripe.charge", charge_id)]),
+    }
+
+
+def map_charge_alias(charge: JsonObject) -> dict[str, Any] | None:
+    """ "This charge belongs to that PaymentIntent", or None for a charge made without one
+    (the legacy Charges API), which no other record can name through a PaymentIntent."""
+    charge_id = text(charge, "id", where="charge")
+    intent = _ref(charge, "payment_intent")
+    if intent is None:
+        return None
+    return {
+        "entity": {"kind": "stripe.payment_intent", "value": intent},
+        "aliases": external_keys([("stripe.charge", charge_id)]),
     }
 
 
 def map_fraud_signal(subject: JsonObject, kind: str) -> dict[str, Any]:
-    """Disputes, early fraud warnings and Radar reviews, tied to an order when possible.
+    """Disputes, early fraud warnings and Radar reviews, named by what they carry.
 
-    Most of these objects carry no order metadata, only the charge or PaymentIntent;
-    the order reference then falls back to that payment id, which identity resolution
-    links to the order through the payment it already knows.
+    These objects name no order, only a charge and often its PaymentIntent; both go out
+    as keys (after any order metadata, the surest) and resolve follows them to the order
+    through the payment it already knows.
     """
-    where = kind
-    order_ref = (
-        order_ref_from(subject)
-        or opt_text(subject, "payment_intent")
-        or opt_text(subject, "charge")
+    keys = external_keys(
+        [
+            *((k["kind"], k["value"]) for k in order_keys_from(subject)),
+            ("stripe.payment_intent", _ref(subject, "payment_intent")),
+            ("stripe.charge", _ref(subject, "charge")),
+        ]
     )
-    if order_ref is None:
-        raise InvalidEvent(f"{where} names neither an order, a payment_intent nor a charge")
+    if not keys:
+        raise InvalidEvent(f"{kind} names neither an order, a payment_intent nor a charge")
     details = [
         f"{label}={value}"
         for label, value in (
@@ -166,16 +221,40 @@ def map_fraud_signal(subject: JsonObject, kind: str) -> dict[str, Any]:
         )
         if value
     ]
-    return {"order_ref": order_ref, "kind": kind, "detail": ", ".join(details) or None}
+    return {
+        "kind": kind,
+        "detail": ", ".join(details) or None,
+        "signal_ref": opt_text(subject, "id"),
+        "order_keys": keys,
+    }
 
 
-def order_ref_from(stripe_object: JsonObject) -> str | None:
+def order_keys_from(stripe_object: JsonObject) -> list[JsonObject]:
+    """The order keys a Stripe object's metadata offers, surest first."""
     metadata = opt_obj(stripe_object, "metadata") or {}
-    for key in ORDER_METADATA_KEYS:
-        value = opt_text(metadata, key)
-        if value:
-            return value
-    return None
+    return external_keys(
+        (kind, opt_text(metadata, key)) for key, kinds in METADATA_KEYS for kind in kinds
+    )
+
+
+def _charges_of(intent: JsonObject) -> list[str]:
+    """The PaymentIntent's charges: ``latest_charge`` (API 2022-11-15 on), and the
+    ``charges`` list older API versions embed."""
+    found = [_ref(intent, "latest_charge")]
+    charges = opt_obj(intent, "charges") or {}
+    listed = charges.get("data")
+    for charge in listed if isinstance(listed, list) else []:
+        if isinstance(charge, dict):
+            found.append(opt_text(charge, "id"))
+    return [c for c in found if c]
+
+
+def _ref(stripe_object: JsonObject, key: str) -> str | None:
+    """An id field, also when the sender expanded it into the object it names."""
+    value = stripe_object.get(key)
+    if isinstance(value, dict):
+        return opt_text(value, "id")
+    return opt_text(stripe_object, key)
 
 
 def _amount(stripe_object: JsonObject, key: str, where: str, *, required: bool = False) -> int:
@@ -190,7 +269,8 @@ def _amount(stripe_object: JsonObject, key: str, where: str, *, required: bool =
 
 
 def _event(event_id: str, type_: EventType, time: datetime, data: dict[str, Any]) -> JsonObject:
-    subject = data.get("order_ref") or data.get("payment_ref")
+    entity = data.get("entity") or {}
+    subject = data.get("payment_ref") or data.get("signal_ref") or entity.get("value")
     return event(
         source=SOURCE, event_id=event_id, type_=type_, time=time, subject=subject, data=data
     )

@@ -1,10 +1,14 @@
-"""Zendesk ticket webhooks to ticket updates, with an order number found in the text.
+"""Zendesk ticket webhooks to ticket updates, with the order keys the ticket carries.
 
 Zendesk delivers two shapes: trigger/automation webhooks whose JSON the admin writes
 (by convention ``{"ticket": {...}}`` with API field names) and event subscriptions
 (``{"type": "zen:event-type:ticket.*", "detail": {...}}``). Both carry the ticket's
 id and ``updated_at``, which together identify one version of the ticket: the envelope
 id is derived from them, so the same version delivered twice dedupes.
+
+A ticket names its order, if at all, in ``external_id``, a custom field, or the digits the
+customer typed; none of these is certain, so they go out as ``order_keys`` and resolve
+decides (falling back to the requester's email).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from orderops.ingest.adapters.common import (
     UnsupportedEvent,
     derived_id,
     event,
+    external_keys,
     load_object,
     opt_obj,
     opt_text,
@@ -51,19 +56,68 @@ _ORDER_MENTION = re.compile(
 )
 
 
-def find_order_number(*texts: str | None) -> str | None:
-    """The first order number a customer mentions ("#1234", "order 1234", "Order no. 1234").
+_NUMBER_OR_ID = re.compile(r"^(?P<hash>#)?\s*(?P<digits>\d{3,20})$")
+"""A whole field value that is an order number ("1538", "#1538") or a Shopify order id."""
 
-    Only a candidate: identity resolution checks it against real orders before any
-    case trusts it. Three to twelve digits, so "#1" in "#1 fan" is not an order.
+
+def find_order_numbers(*texts: str | None) -> list[str]:
+    """Every order number a customer mentions ("#1234", "order 1234", "Order no. 1234"),
+    in the order written, each once.
+
+    Only candidates: resolve checks them against real orders before anything trusts
+    them. Three to twelve digits, so "#1" in "#1 fan" is not an order.
     """
+    found: list[str] = []
     for value in texts:
-        if not value:
-            continue
-        match = _ORDER_MENTION.search(value)
-        if match:
-            return match.group("hash") or match.group("word")
-    return None
+        for match in _ORDER_MENTION.finditer(value or ""):
+            number = match.group("hash") or match.group("word")
+            if number not in found:
+                found.append(number)
+    return found
+
+
+def order_keys(
+    ticket: JsonObject, subject: str | None, description: str | None
+) -> list[JsonObject]:
+    """The order keys a ticket carries, surest first.
+
+    ``external_id`` is where an integration puts the Shopify order id (or, by hand, the
+    number); a custom field value that is all digits may be either, and one written
+    "#1538" is a number; the numbers mentioned in the text come last. An id is tried
+    before a number because an id names one order and a number may name several.
+    """
+    pairs: list[tuple[str, str | None]] = []
+    external = opt_text(ticket, "external_id")
+    if external is not None and _NUMBER_OR_ID.match(external):
+        pairs += _id_or_number(external)
+    for value in _custom_field_values(ticket):
+        pairs += _id_or_number(value)
+    pairs += [("order.number", number) for number in find_order_numbers(subject, description)]
+    return external_keys(pairs)
+
+
+def _id_or_number(value: str) -> list[tuple[str, str | None]]:
+    match = _NUMBER_OR_ID.match(value.strip())
+    if match is None:
+        return []
+    if match.group("hash"):
+        return [("order.number", value)]
+    return [("shopify.order", match.group("digits")), ("order.number", value)]
+
+
+def _custom_field_values(ticket: JsonObject) -> list[str]:
+    fields = ticket.get("custom_fields")
+    if fields is None:
+        return []
+    if not isinstance(fields, list):
+        raise InvalidEvent("ticket.custom_fields is not a list")
+    values = []
+    for field in fields:
+        if isinstance(field, dict):
+            value = opt_text(field, "value")
+            if value is not None and _NUMBER_OR_ID.match(value):
+                values.append(value)
+    return values
 
 
 class ZendeskAdapter:
@@ -105,11 +159,11 @@ def map_ticket(ticket: JsonObject) -> dict[str, Any]:
     return {
         "ticket_ref": text(ticket, "id", where=where),
         "source": SOURCE,
-        "order_ref": find_order_number(subject, description),
         "customer_email": _requester_email(ticket),
         "subject": subject,
         "body": description,
         "status": status,
+        "order_keys": order_keys(ticket, subject, description),
     }
 
 
