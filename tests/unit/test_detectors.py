@@ -1,13 +1,16 @@
 """The rule detectors, judged on order snapshots built directly (no database).
 
-Payment failed opens on events and clears once money arrives or the order is
-cancelled. Shipment late opens only on a sweep, strictly after the promise has passed,
-and a late delivery is both detected (it was late) and cleared (nothing blocks now).
+Payment failed opens once a decline has gone unpaid for the grace (30 minutes by
+default; from a sweep, or from the event itself with a grace of 0) and clears once
+money arrives or the order is cancelled. Shipment late opens only on a sweep, strictly
+after the promise has passed, and a late delivery is both detected (it was late) and
+cleared (nothing blocks now).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -89,6 +92,7 @@ def paid() -> list[PaymentFact]:
 
 DECLINED = pay(P.FAILED, code="card_declined", message="Your card was declined.")
 NOW = PLACED + timedelta(hours=1)
+GRACE = timedelta(minutes=30)
 
 
 # --- payment failed -------------------------------------------------------------------
@@ -103,7 +107,8 @@ def test_payment_failed_fires_and_names_the_order_and_the_failure_code() -> None
     assert "#1001" in verdict.summary
     assert "card_declined" in verdict.summary
     assert "Your card was declined." in verdict.summary
-    assert verdict.detected_at == DECLINED.status_at
+    assert verdict.detected_at == DECLINED.status_at + GRACE
+    assert verdict.time_based is True
     assert verdict.facts["failure_code"] == "card_declined"
     assert verdict.facts["failed_attempts"] == 1
 
@@ -176,6 +181,86 @@ def test_payment_failed_stays_silent_while_payment_is_pending(
 
     assert verdict.detected is False
     assert verdict.cleared is False
+
+
+def test_a_decline_waits_for_its_grace_before_anything_opens() -> None:
+    verdict = PaymentFailedDetector().judge(
+        order(payments=[DECLINED]), now=PLACED + GRACE - timedelta(seconds=1)
+    )
+
+    assert (verdict.detected, verdict.cleared) == (False, False)
+    assert verdict.recheck_at == PLACED + GRACE
+
+
+@pytest.mark.parametrize("after", [timedelta(minutes=3), GRACE], ids=["3 min", "at the grace"])
+def test_a_decline_paid_within_the_grace_opens_nothing(after: timedelta) -> None:
+    """The same PaymentIntent succeeding (or a new one) inside the grace is a recovery."""
+    recovered = pay(P.CAPTURED, at=PLACED + after, ref="pi_2")
+    verdict = PaymentFailedDetector().judge(
+        order(payments=[DECLINED, recovered]), now=PLACED + timedelta(days=1)
+    )
+
+    assert (verdict.detected, verdict.cleared) == (False, True)
+
+
+def test_a_decline_paid_after_the_grace_opens_already_resolved() -> None:
+    late = pay(P.AUTHORIZED, at=PLACED + timedelta(hours=2), ref="pi_2")
+    verdict = PaymentFailedDetector().judge(
+        order(payments=[DECLINED, late]), now=PLACED + timedelta(hours=3)
+    )
+
+    assert (verdict.detected, verdict.cleared) == (True, True)
+    assert verdict.detected_at == PLACED + GRACE
+    assert "payment succeeded" in verdict.clear_reason
+
+
+def test_the_grace_counts_from_the_first_decline_whatever_order_they_are_listed_in() -> None:
+    again = pay(P.FAILED, at=PLACED + timedelta(minutes=20), ref="pi_2", code="expired_card")
+    for payments in ([DECLINED, again], [again, DECLINED]):
+        verdict = PaymentFailedDetector().judge(
+            order(payments=payments), now=PLACED + timedelta(minutes=31)
+        )
+        assert verdict.detected is True
+        assert verdict.detected_at == PLACED + GRACE
+        assert "expired_card" in verdict.summary, "the latest decline is the one reported"
+
+
+def test_an_order_cancelled_within_the_grace_opens_nothing_and_after_it_opens_resolved() -> None:
+    def judged(cancelled_at: datetime) -> tuple[bool, bool]:
+        snapshot = replace(order(payments=[DECLINED], cancelled=True), cancelled_at=cancelled_at)
+        verdict = PaymentFailedDetector().judge(snapshot, now=PLACED + timedelta(days=1))
+        return verdict.detected, verdict.cleared
+
+    assert judged(PLACED + timedelta(minutes=10)) == (False, True)
+    assert judged(PLACED + timedelta(hours=12)) == (True, True)
+
+
+def test_a_failed_extra_charge_on_a_paid_order_is_no_exception() -> None:
+    extra = pay(P.FAILED, at=PLACED + timedelta(hours=5), ref="pi_2", code="card_declined")
+    verdict = PaymentFailedDetector().judge(
+        order(payments=[pay(P.CAPTURED), extra]), now=PLACED + timedelta(days=1)
+    )
+
+    assert (verdict.detected, verdict.cleared) == (False, True)
+
+
+def test_a_grace_of_zero_opens_on_the_decline_itself() -> None:
+    verdict = PaymentFailedDetector().judge(
+        order(payments=[DECLINED]), now=PLACED, thresholds={"grace_minutes": 0}
+    )
+
+    assert verdict.detected is True
+    assert verdict.time_based is False
+    assert verdict.detected_at == DECLINED.status_at
+
+
+def test_the_tenant_sets_the_grace() -> None:
+    detector = PaymentFailedDetector()
+    snapshot = order(payments=[DECLINED])
+    longer = detector.judge(snapshot, now=NOW, thresholds={"grace_minutes": 90})
+
+    assert longer.detected is False
+    assert longer.recheck_at == PLACED + timedelta(minutes=90)
 
 
 # --- shipment late --------------------------------------------------------------------

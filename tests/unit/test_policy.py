@@ -43,7 +43,8 @@ def with_change(path: str, value: Any) -> dict[str, Any]:
 
 def test_the_shipped_example_policy_is_valid_and_round_trips_through_json() -> None:
     policy = read_policy(EXAMPLE_POLICY.read_text("utf-8"))
-    assert policy.promise_windows["standard"].business_days == 3
+    assert policy.promise_windows["standard"].days == 3
+    assert policy.promise_windows["standard"].handling == 1
     assert parse_policy(policy_document(policy)) == policy
 
 
@@ -208,3 +209,17 @@ def test_the_diff_lists_each_changed_leaf_by_path() -> None:
     assert policy_diff(before, before) == []
     first = policy_diff(None, after)
     assert Change("timezone", None, "Europe/London") in first
+
+
+def test_the_example_documents_the_tunable_numbers_of_payments_stuck_orders_and_chasing() -> None:
+    """Every threshold of these detectors is written out, and each is one the detector knows."""
+    from orderops.detect.thresholds import DEFAULTS, config_from_policy
+
+    config = config_from_policy(policy())  # strict: an unknown name would raise
+    for kind in (
+        ExceptionType.PAYMENT_FAILED,
+        ExceptionType.STUCK_ORDER,
+        ExceptionType.CUSTOMER_CHASING,
+    ):
+        assert set(policy().detectors[kind].thresholds) == set(DEFAULTS[kind])
+        assert config.thresholds(kind) == DEFAULTS[kind]

@@ -67,16 +67,28 @@ def _by_subject(events: list[dict[str, Any]]) -> dict[str, _Order]:
 
 
 def expected_labels(events: list[dict[str, Any]], end: datetime) -> set[Label]:
-    """The labelling rules of the brief, applied to the observed events."""
+    """The labelling rules of the brief, applied to the observed events (a decline is
+    labelled once the order is still unpaid and not cancelled 30 minutes after it)."""
     labels: set[Label] = set()
+    grace = timedelta(minutes=30)
     for ref, order in _by_subject([e for e in events if _at(e["time"]) <= end]).items():
         latest: dict[str, str] = {}
+        declined: datetime | None = None
         for payment_ref, status, at in order.statuses:
             good_before = any(s in ("authorized", "captured") for s in latest.values())
-            already = any(label.order_ref == ref for label in labels)
-            if status == "failed" and not good_before and not already:
-                labels.add(Label(ExceptionType.PAYMENT_FAILED, ref, at))
+            if status == "failed" and not good_before and declined is None:
+                declined = at
             latest[payment_ref] = status
+        if declined is not None:
+            made_good = [
+                at
+                for _, status, at in order.statuses
+                if status in ("authorized", "captured") and at >= declined
+            ]
+            settled = [*made_good, *([order.cancelled_at] if order.cancelled_at else [])]
+            due = declined + grace
+            if due <= end and not any(at <= due for at in settled):
+                labels.add(Label(ExceptionType.PAYMENT_FAILED, ref, due))
         if order.placed is None:
             continue
         promised = _at(order.placed["promised_by"])

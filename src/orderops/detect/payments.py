@@ -1,5 +1,9 @@
 """Money exceptions: failed, held, about to expire, suspected fraud, charged twice, refund owed.
 
+Refunds are never payments: detectors count money taken from real payments only
+(``PaymentFact.captured`` leaves out the refund records of the older Shopify mapping)
+and money given back from both the provider's and the store's account of it.
+
 Times come from the payment facts themselves (``authorized_at``, ``captured_at``,
 ``refunded_at``), so a deadline crossed while nobody looked is still seen, with the
 moment it was crossed, and a hold that has since been captured opens already cleared.
@@ -12,7 +16,13 @@ from datetime import datetime, timedelta
 from orderops.detect.thresholds import DEFAULTS
 from orderops.detect.verdict import Thresholds, Verdict, clear, hours, quiet
 from orderops.domain.cases import ExceptionType
-from orderops.domain.facts import OrderSnapshot, PaymentFact
+from orderops.domain.facts import (
+    OrderSnapshot,
+    PaymentFact,
+    returned_at,
+    returned_minor,
+    store_refunds,
+)
 from orderops.domain.statuses import FinancialStatus, PaymentStatus
 
 T = ExceptionType
@@ -30,29 +40,54 @@ def _settings(kind: ExceptionType, given: Thresholds | None) -> dict[str, float]
 
 
 class PaymentFailedDetector:
+    """A declined payment the order has not made good within ``grace_minutes``.
+
+    Customers fix most declines themselves within minutes (another card, or 3-D Secure
+    on the same PaymentIntent), so a decline is only an exception once the grace has
+    passed with the order still unpaid. Until then the verdict waits (``recheck_at``);
+    after it, the verdict is time-based and only a sweep, which reads settled state,
+    opens it, so a recovery still queued in the inbox is seen first. A recovery after
+    the grace opens the case already resolved (it was an exception for a while); with a
+    grace of 0 the decline opens the case from its own event, as it always did. The
+    decline is on the order's timeline either way: it is a payment row.
+    """
+
     exception_type = T.PAYMENT_FAILED
     opens_on_events = True
 
     def judge(
         self, order: OrderSnapshot, *, now: datetime, thresholds: Thresholds | None = None
     ) -> Verdict:
-        failures = [p for p in order.payments if p.status is PaymentStatus.FAILED]
-        if order.financial_status in PAID:
-            return clear(self.exception_type, f"payment succeeded ({order.financial_status})")
-        if order.cancelled:
-            return clear(self.exception_type, "order cancelled")
-        if order.financial_status is not FinancialStatus.FAILED or not failures:
+        grace = timedelta(minutes=_settings(self.exception_type, thresholds)["grace_minutes"])
+        payments = [p for p in order.payments if not p.refund_record]
+        failures = [p for p in payments if p.status is PaymentStatus.FAILED]
+        paid = f"payment succeeded ({order.financial_status})"
+        if not failures:
+            if order.financial_status in PAID:
+                return clear(self.exception_type, paid)
+            if order.cancelled:
+                return clear(self.exception_type, "order cancelled")
             return quiet(self.exception_type)
+        started = min(p.status_at for p in failures)
+        due = started + grace
+        ended = _payment_settled(order, payments, started, paid)
+        if ended is not None and ended[0] <= due:
+            return clear(self.exception_type, ended[1])
+        if due > now:
+            return quiet(self.exception_type, recheck_at=due)
         last = max(failures, key=lambda p: p.status_at)
         reason = last.failure_code or "unknown reason"
         detail = f" ({last.failure_message})" if last.failure_message else ""
+        unpaid = f", still unpaid {hours(grace.total_seconds())} later" if grace else ""
         return Verdict(
             exception_type=self.exception_type,
             detected=True,
-            cleared=False,
-            summary=f"Payment failed for order {order.label}: {reason}{detail}",
+            cleared=ended is not None,
+            clear_reason=ended[1] if ended else "",
+            summary=f"Payment failed for order {order.label}: {reason}{detail}{unpaid}",
             evidence_key=f"{last.provider}:{last.payment_ref}:{last.status_at.isoformat()}",
-            detected_at=last.status_at,
+            detected_at=due,
+            time_based=grace > timedelta(0),
             facts={
                 "payment_ref": last.payment_ref,
                 "provider": last.provider,
@@ -61,8 +96,26 @@ class PaymentFailedDetector:
                 "amount_minor": last.amount_minor,
                 "currency": last.currency,
                 "failed_attempts": len(failures),
+                "failed_at": started.isoformat(),
+                "grace_minutes": grace.total_seconds() / 60,
             },
         )
+
+
+def _payment_settled(
+    order: OrderSnapshot, payments: list[PaymentFact], failed_at: datetime, paid: str
+) -> tuple[datetime, str] | None:
+    """When and how an order with a decline stopped needing money: paid, or cancelled.
+
+    Money made good before the decline counts from the decline (a failed extra charge on
+    a paid order is no exception); a cancellation with no known time counts as early.
+    """
+    good = [t for p in payments if (t := p.good_at) is not None]
+    if good or order.financial_status in PAID:
+        return max(min(good, default=failed_at), failed_at), paid
+    if order.cancelled:
+        return max(order.cancelled_at or failed_at, failed_at), "order cancelled"
+    return None
 
 
 def _uncaptured_auth(order: OrderSnapshot) -> PaymentFact | None:
@@ -75,7 +128,7 @@ def _uncaptured_auth(order: OrderSnapshot) -> PaymentFact | None:
 
 def _hold_ended(order: OrderSnapshot) -> tuple[datetime, str] | None:
     """When and how money held for the order stopped being held."""
-    captures = [p.captured_at for p in order.payments if p.captured_at is not None]
+    captures = [p.captured_at for p in order.payments if p.captured and p.captured_at]
     if captures:
         return min(captures), "payment captured"
     if order.cancelled and order.cancelled_at is not None:
@@ -177,7 +230,7 @@ class AuthorizationExpiringDetector:
         )
 
 
-FRAUD_KINDS = frozenset({"early_fraud_warning", "dispute"})
+FRAUD_KINDS = frozenset({"early_fraud_warning", "dispute", "review_opened"})
 
 
 class FraudReviewDetector:
@@ -223,7 +276,12 @@ class FraudReviewDetector:
 
 
 class DuplicateChargeDetector:
-    """Two or more captured payments whose net sum exceeds the order total."""
+    """Two or more captured payments whose net sum exceeds the order total.
+
+    Only money taken counts as a charge: a store refund (and a refund record of the older
+    Shopify mapping) is money given back, and the total is the order's original total,
+    so refunding part of an order can never make its one payment look like two.
+    """
 
     exception_type = T.DUPLICATE_CHARGE
     opens_on_events = True
@@ -234,7 +292,7 @@ class DuplicateChargeDetector:
         captured = [p for p in order.payments if p.captured]
         if len(captured) < 2:
             return quiet(self.exception_type)
-        net = sum(p.amount_minor - p.amount_refunded_minor for p in captured)
+        net = sum(p.amount_minor for p in captured) - returned_minor(captured, store_refunds(order))
         ordered = sorted(captured, key=lambda p: p.captured_at or p.status_at)
         running, at = 0, None
         for payment in ordered:
@@ -273,7 +331,13 @@ class DuplicateChargeDetector:
 
 
 class RefundPendingDetector:
-    """A cancelled order whose captured money is not fully refunded within the threshold."""
+    """A cancelled order whose captured money is not fully returned within the threshold.
+
+    Money comes back either as the payment provider's refund (a Stripe charge's
+    ``amount_refunded``) or as the store's refund (an ``order_refunds`` row); the larger
+    account counts (``domain.facts.returned_minor``), and the refund is complete at the
+    first moment either account covers everything captured.
+    """
 
     exception_type = T.REFUND_PENDING
     opens_on_events = False
@@ -285,13 +349,10 @@ class RefundPendingDetector:
         captured = [p for p in order.payments if p.captured]
         if not order.cancelled or order.cancelled_at is None or not captured:
             return quiet(self.exception_type)
-        owed = sum(p.amount_minor - p.amount_refunded_minor for p in captured)
-        completions = [p.refunded_at for p in captured]
-        done_at = (
-            max(c for c in completions if c is not None)
-            if owed <= 0 and all(c is not None for c in completions)
-            else None
-        )
+        taken = sum(p.amount_minor for p in captured)
+        refunds = store_refunds(order)
+        owed = taken - returned_minor(captured, refunds)
+        done_at = returned_at(captured, refunds, owed=taken) if owed <= 0 else None
         due = order.cancelled_at + limit
         if due > (done_at or now):
             if done_at is not None:

@@ -19,7 +19,7 @@ T = ExceptionType
 
 DEFAULTS: Mapping[ExceptionType, Mapping[str, float]] = MappingProxyType(
     {
-        T.PAYMENT_FAILED: {},
+        T.PAYMENT_FAILED: {"grace_minutes": 30},
         T.PAYMENT_HOLD: {"capture_wait_hours": 48},
         T.AUTHORIZATION_EXPIRING: {"expiry_days": 7, "warn_hours": 24},
         T.FRAUD_REVIEW: {"risk_score": 75},
@@ -32,7 +32,7 @@ DEFAULTS: Mapping[ExceptionType, Mapping[str, float]] = MappingProxyType(
         T.PRE_DISPATCH_DELAY: {"first_scan_hours": 24},
         T.CARRIER_EXCEPTION: {"pickup_days": 5},
         T.ADDRESS_PROBLEM: {},
-        T.STUCK_ORDER: {"awaiting_payment_hours": 6},
+        T.STUCK_ORDER: {"awaiting_payment_hours": 6, "awaiting_fulfillment_hours": 48},
         T.PARTIAL_FULFILLMENT_OVERDUE: {"remaining_days": 2},
         T.CUSTOMER_CHASING: {"tickets": 3, "window_hours": 72},
         T.INTEGRATION_SILENCE: {

@@ -26,6 +26,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -51,9 +52,18 @@ class _Strict(BaseModel):
 
 
 class PromiseWindow(_Strict):
-    """Orders placed before the cut-off (local time) count that day as day zero."""
+    """A delivery promise in business days: handling (until the parcel is handed to the
+    carrier), then transit.
 
-    business_days: StrictInt = Field(ge=0, le=60)
+    Orders placed before the cut-off (local time) count that day as day zero. Either
+    ``business_days`` alone (handling is then one day, or none for a same-day window) or
+    ``handling_days`` and ``transit_days`` (their sum is ``business_days`` if that is given
+    too): the handling part is what makes "paid and not shipped" a deadline of its own.
+    """
+
+    business_days: StrictInt | None = Field(default=None, ge=0, le=60)
+    handling_days: StrictInt | None = Field(default=None, ge=0, le=60)
+    transit_days: StrictInt | None = Field(default=None, ge=0, le=60)
     cutoff: time
 
     @field_validator("cutoff", mode="before")
@@ -68,6 +78,43 @@ class PromiseWindow(_Strict):
             except ValueError as exc:
                 raise ValueError('must be a time of day like "14:00"') from exc
         return value
+
+    @model_validator(mode="after")
+    def _days_add_up(self) -> PromiseWindow:
+        total, handling, transit = self.business_days, self.handling_days, self.transit_days
+        if total is None:
+            if handling is None or transit is None:
+                raise ValueError("give business_days, or both handling_days and transit_days")
+            if handling + transit > 60:
+                raise ValueError(
+                    f"handling_days + transit_days must be <= 60 ({handling + transit})"
+                )
+            return self
+        if handling is not None and transit is not None and handling + transit != total:
+            raise ValueError(
+                f"business_days ({total}) must equal handling_days + transit_days "
+                f"({handling} + {transit})"
+            )
+        for name, part in (("handling_days", handling), ("transit_days", transit)):
+            if part is not None and part > total:
+                raise ValueError(f"{name} must be <= business_days ({part} > {total})")
+        return self
+
+    @property
+    def days(self) -> int:
+        """Business days from day zero to the promised delivery."""
+        if self.business_days is not None:
+            return self.business_days
+        return (self.handling_days or 0) + (self.transit_days or 0)  # both, by validation
+
+    @property
+    def handling(self) -> int:
+        """Business days from day zero until the parcel should be with the carrier."""
+        if self.handling_days is not None:
+            return self.handling_days
+        if self.transit_days is not None:
+            return self.days - self.transit_days
+        return 1 if self.days >= 1 else 0
 
 
 class SubstitutionRules(_Strict):
@@ -123,6 +170,36 @@ class FulfillmentPolicy(_Strict):
     substitutions: SubstitutionRules
     refund_limits: RefundLimits
     detectors: dict[ExceptionType, DetectorSettings] = Field(default_factory=dict)
+    service_levels: dict[StrictStr, StrictStr] = Field(default_factory=dict, max_length=500)
+    """A shipping line's code or title (any case) -> the promise window it buys."""
+    default_window: StrictStr | None = None
+    """The window of orders whose shipping line names none; without it they get no promise."""
+
+    @field_validator("service_levels")
+    @classmethod
+    def _levels_name_windows(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        windows = info.data.get("promise_windows")
+        seen: dict[str, str] = {}
+        for level, window in value.items():
+            key = level_key(level)
+            if not key:
+                raise ValueError("a service level must not be blank")
+            if key in seen:
+                raise ValueError(f"{seen[key]!r} and {level!r} differ only in case or spaces")
+            seen[key] = level
+            if windows is not None and window not in windows:
+                known = ", ".join(sorted(windows))
+                raise ValueError(f"{level!r} names no promise window {window!r} (known: {known})")
+        return value
+
+    @field_validator("default_window")
+    @classmethod
+    def _known_default(cls, value: str | None, info: ValidationInfo) -> str | None:
+        windows = info.data.get("promise_windows")
+        if value is not None and windows is not None and value not in windows:
+            known = ", ".join(sorted(windows))
+            raise ValueError(f"names no promise window {value!r} (known: {known})")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -191,26 +268,90 @@ def policy_document(policy: FulfillmentPolicy) -> dict[str, Any]:
 # --- decisions the policy drives -------------------------------------------------------
 
 
-def promised_by(policy: FulfillmentPolicy, service_level: str, placed_at: datetime) -> datetime:
-    """End of the business day on which an order placed at ``placed_at`` is due (UTC).
+@dataclass(frozen=True)
+class Promise:
+    """When an order is due (``due``), by which window, and when it should have been handed
+    to the carrier (``handling_due``); both are the end of a business day, in UTC."""
 
-    Weekends and the policy's holidays are not business days; an order placed after
-    the cut-off, or on a non-business day, starts counting from the next business day.
+    due: datetime
+    window: str
+    handling_due: datetime | None = None
+
+
+def level_key(service_level: str) -> str:
+    """How service levels are compared: case and runs of spaces do not matter."""
+    return " ".join(service_level.split()).casefold()
+
+
+def window_for(policy: FulfillmentPolicy, service_level: str | None) -> str | None:
+    """The promise window an order's shipping line buys.
+
+    Tried in order: the policy's ``service_levels`` map, a window of the same name, then
+    ``default_window`` (also for an order that names no shipping line at all).
     """
-    window = policy.promise_windows.get(service_level)
+    key = level_key(service_level) if service_level is not None else ""
+    if key:
+        for level, window in policy.service_levels.items():
+            if level_key(level) == key:
+                return window
+        for name in policy.promise_windows:
+            if level_key(name) == key:
+                return name
+    return policy.default_window
+
+
+def promise_for(
+    policy: FulfillmentPolicy, service_level: str | None, placed_at: datetime
+) -> Promise | None:
+    """The promise of an order placed at ``placed_at``, or None when no window applies.
+
+    Counted in the policy's time zone: an order placed after the cut-off, or on a weekend
+    or holiday, starts from the next business day (day zero); handling and transit days
+    follow, skipping weekends and holidays. Both deadlines are the end (23:59:59) of
+    their last business day in the policy's zone, so "due on Thursday" means all of
+    Thursday as the shop's customers read it, whatever the season's UTC offset.
+    """
+    name = window_for(policy, service_level)
+    if name is None:
+        return None
+    window = policy.promise_windows[name]
+    handling_day, due_day = _promise_days(policy, window, placed_at)
+    zone = policy.zone
+    return Promise(
+        due=_end_of(due_day, zone), window=name, handling_due=_end_of(handling_day, zone)
+    )
+
+
+def promised_by(policy: FulfillmentPolicy, window_name: str, placed_at: datetime) -> datetime:
+    """End of the business day on which an order of window ``window_name`` is due (UTC).
+
+    Unlike ``promise_for`` the window is named directly, so an unknown name is a mistake
+    of the caller (``KeyError``), not an order without a promise.
+    """
+    window = policy.promise_windows.get(window_name)
     if window is None:
         known = ", ".join(sorted(policy.promise_windows))
-        raise KeyError(f"no promise window for service level {service_level!r} (known: {known})")
-    zone = policy.zone
-    local = placed_at.astimezone(zone)
+        raise KeyError(f"no promise window for service level {window_name!r} (known: {known})")
+    return _end_of(_promise_days(policy, window, placed_at)[1], policy.zone)
+
+
+def _promise_days(
+    policy: FulfillmentPolicy, window: PromiseWindow, placed_at: datetime
+) -> tuple[date, date]:
+    """The local business days on which handling ends and the promise falls due."""
+    if placed_at.tzinfo is None or placed_at.utcoffset() is None:
+        raise ValueError(f"placed_at must carry a time zone: {placed_at.isoformat()}")
+    local = placed_at.astimezone(policy.zone)
     holidays = frozenset(policy.holidays)
     day = local.date()
     if local.time() >= window.cutoff or not _business(day, holidays):
         day = _next_business(day, holidays)
-    for _ in range(window.business_days):
-        day = _next_business(day, holidays)
-    end_of_day = datetime.combine(day, time(23, 59, 59), tzinfo=zone)
-    return end_of_day.astimezone(UTC)
+    handling = _after_business_days(day, window.handling, holidays)
+    return handling, _after_business_days(handling, window.days - window.handling, holidays)
+
+
+def _end_of(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(23, 59, 59), tzinfo=zone).astimezone(UTC)
 
 
 def _business(day: date, holidays: frozenset[date]) -> bool:
@@ -221,6 +362,12 @@ def _next_business(day: date, holidays: frozenset[date]) -> date:
     day += timedelta(days=1)
     while not _business(day, holidays):
         day += timedelta(days=1)
+    return day
+
+
+def _after_business_days(day: date, count: int, holidays: frozenset[date]) -> date:
+    for _ in range(count):
+        day = _next_business(day, holidays)
     return day
 
 

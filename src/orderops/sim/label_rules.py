@@ -29,6 +29,7 @@ T = ExceptionType
 CAPTURED = frozenset(
     {PaymentStatus.CAPTURED, PaymentStatus.REFUNDED, PaymentStatus.PARTIALLY_REFUNDED}
 )
+GOOD = CAPTURED | {PaymentStatus.AUTHORIZED}
 
 
 @dataclass
@@ -37,9 +38,23 @@ class _Pay:
     amount: int
     refunded: int
     created_at: datetime
+    status_at: datetime
     authorized_at: datetime | None = None
     captured_at: datetime | None = None
     refunded_at: datetime | None = None
+
+
+def _outcome_at(pay: _Pay) -> datetime | None:
+    """When the payment was first held, taken, declined or voided (pending is no outcome)."""
+    times = [t for t in (pay.authorized_at, pay.captured_at) if t is not None]
+    if pay.status in (PaymentStatus.FAILED, PaymentStatus.VOIDED):
+        times.append(pay.status_at)
+    return min(times, default=None)
+
+
+def _good_at(pay: _Pay) -> datetime:
+    """When money became good: first held or taken, as the projection stamps it."""
+    return min((t for t in (pay.authorized_at, pay.captured_at) if t), default=pay.created_at)
 
 
 @dataclass
@@ -168,8 +183,8 @@ class _Replay:
         status = PaymentStatus(data["status"])
         pay = o.payments.get(data["payment_ref"])
         if pay is None:
-            pay = o.payments[data["payment_ref"]] = _Pay(status, 0, 0, created_at=at)
-        pay.status, pay.amount = status, data["amount_minor"]
+            pay = o.payments[data["payment_ref"]] = _Pay(status, 0, 0, created_at=at, status_at=at)
+        pay.status, pay.amount, pay.status_at = status, data["amount_minor"], at
         pay.refunded = data.get("amount_refunded_minor", 0)
         if status is PaymentStatus.AUTHORIZED and pay.authorized_at is None:
             pay.authorized_at = at
@@ -331,12 +346,28 @@ class _Replay:
             waiting = ship.status == TrackingStatus.AVAILABLE_FOR_PICKUP and ship.status_at
             if waiting and ship.status_at and ship.status_at + pickup <= end:
                 self.label(T.CARRIER_EXCEPTION, ref, ship.status_at + pickup)
-        sla = timedelta(hours=DEFAULTS[T.STUCK_ORDER]["awaiting_payment_hours"])
-        first_pay = min((p.created_at for p in o.payments.values()), default=None)
-        progressed = first_pay or o.cancelled_at
-        if o.placed_at + sla <= min(progressed or end, end):
-            self.label(T.STUCK_ORDER, ref, o.placed_at + sla)
+        self._stuck(ref, o, end)
         self._partial(ref, o, end)
+
+    def _stuck(self, ref: str, o: _Order, end: datetime) -> None:
+        """Placed and no payment outcome within 6 h; paid and nothing handed to a carrier
+        within 48 h of the payment (the simulated store has no policy window). A state
+        left (or the order cancelled) before its deadline labels nothing."""
+        stuck = DEFAULTS[T.STUCK_ORDER]
+        sla = timedelta(hours=stuck["awaiting_payment_hours"])
+        outcomes = [_outcome_at(p) for p in o.payments.values()]
+        first_pay = min((t for t in outcomes if t is not None), default=None)
+        left = min((t for t in (first_pay, o.cancelled_at) if t is not None), default=end)
+        if o.placed_at + sla <= min(left, end):
+            self.label(T.STUCK_ORDER, ref, o.placed_at + sla)
+        paid = [_good_at(p) for p in o.payments.values() if p.status in GOOD]
+        if not paid:
+            return
+        due = min(paid) + timedelta(hours=stuck["awaiting_fulfillment_hours"])
+        handed = [s.label_at or s.status_at for s in o.shipments.values()]
+        moved = [t for t in (*handed, o.delivered_at(), o.cancelled_at) if t is not None]
+        if due <= min([*moved, end]):
+            self.label(T.STUCK_ORDER, ref, due)
 
     def _partial(self, ref: str, o: _Order, end: datetime) -> None:
         locations = {o.line_location(line) for line in o.lines} - {None}

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from orderops.detect.thresholds import DEFAULTS
 from orderops.domain.cases import ExceptionType
 from orderops.domain.events import EventType
 from orderops.domain.statuses import PaymentStatus, TrackingStatus
@@ -33,6 +34,11 @@ class _OrderFacts:
         self.promised_by: datetime | None = None
         self.payments: dict[str, PaymentStatus] = {}
         self.cancelled = False
+        self.cancelled_at: datetime | None = None
+        self.declined_at: datetime | None = None
+        """The first decline while the order had no good payment."""
+        self.good_at: datetime | None = None
+        """The first good payment after that decline."""
         self.first_label_at: datetime | None = None
         self.deliveries: dict[str, datetime | None] = {}
         """Per tracking number, its first delivery scan (None while on its way)."""
@@ -57,8 +63,9 @@ def derive_labels(
 ) -> list[Label]:
     """Apply the labelling rules to a time-sorted event stream observed up to ``end``.
 
-    - ``payment_failed`` at the time of a failed payment that arrives while the order
-      has no authorized or captured payment (once per order);
+    - ``payment_failed`` at ``grace_minutes`` (30) after the first failed payment that
+      arrives while the order has no authorized or captured payment, unless a good
+      payment or the cancellation came within that grace (once per order);
     - ``shipment_late`` at ``promised_by`` for an order not cancelled, holding a good
       payment, whose promise passed before ``end`` with no delivery scan by then;
     - ``shipment_delay_predicted`` at ``promised_by`` for every such late order whose
@@ -69,7 +76,6 @@ def derive_labels(
     orders: dict[str, _OrderFacts] = {}
     order_of_tracking: dict[str, str] = {}
     labels: list[Label] = []
-    failed: set[str] = set()
     for event in events:
         at = datetime.fromisoformat(event["time"])
         if at > end:
@@ -79,19 +85,19 @@ def derive_labels(
             facts = orders.setdefault(data["order_ref"], _OrderFacts())
             facts.promised_by = datetime.fromisoformat(data["promised_by"])
         elif kind is EventType.ORDER_CANCELLED:
-            orders.setdefault(data["order_ref"], _OrderFacts()).cancelled = True
+            facts = orders.setdefault(data["order_ref"], _OrderFacts())
+            facts.cancelled = True
+            facts.cancelled_at = facts.cancelled_at or at
         elif kind is EventType.PAYMENT_UPDATED:
             ref = data["order_ref"]
             facts = orders.setdefault(ref, _OrderFacts())
             status = PaymentStatus(data["status"])
-            if (
-                status is PaymentStatus.FAILED
-                and not facts.has_good_payment()
-                and ref not in failed
-            ):
-                failed.add(ref)
-                labels.append(Label(ExceptionType.PAYMENT_FAILED, ref, at))
+            good_before = facts.has_good_payment()
+            if status is PaymentStatus.FAILED and not good_before and facts.declined_at is None:
+                facts.declined_at = at
             facts.payments[data["payment_ref"]] = status
+            if facts.declined_at is not None and facts.good_at is None and not good_before:
+                facts.good_at = at if facts.has_good_payment() else None
         elif kind is EventType.SHIPMENT_CREATED:
             order_of_tracking[data["tracking_number"]] = data["order_ref"]
             facts = orders.setdefault(data["order_ref"], _OrderFacts())
@@ -107,7 +113,13 @@ def derive_labels(
                 and facts.deliveries.get(number) is None
             ):
                 facts.deliveries[number] = datetime.fromisoformat(data["occurred_at"])
+    grace = timedelta(minutes=DEFAULTS[ExceptionType.PAYMENT_FAILED]["grace_minutes"])
     for ref, facts in orders.items():
+        if facts.declined_at is not None:
+            due = facts.declined_at + grace
+            settled = [t for t in (facts.good_at, facts.cancelled_at) if t is not None]
+            if due <= end and not any(t <= due for t in settled):
+                labels.append(Label(ExceptionType.PAYMENT_FAILED, ref, due))
         promised = facts.promised_by
         if promised is None or promised >= end or facts.cancelled or not facts.has_good_payment():
             continue

@@ -10,6 +10,7 @@ sweep's durable work list: a restart loses nothing and a sweep re-reads nothing 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -21,16 +22,20 @@ from orderops.detect.thresholds import DEFAULT_CONFIG, DetectorConfig, config_fr
 from orderops.detect.verdict import Detector, Verdict
 from orderops.domain.facts import (
     FraudFact,
+    HoldFact,
     LineFact,
     OrderSnapshot,
+    RefundFact,
     ShipmentFact,
     TicketFact,
+    derive_financial_status,
 )
-from orderops.domain.policy import parse_policy
+from orderops.domain.policy import FulfillmentPolicy, InvalidPolicy, parse_policy, promise_for
 from orderops.domain.statuses import FinancialStatus, OrderStatus
 from orderops.resolve.projector import payment_fact
 from orderops.storage.tables import Case, Order
 from orderops.storage.tables.imports import TenantPolicy
+from orderops.storage.tables.resolve import FulfillmentHold, OrderRefund
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import CaseChange, CaseEvent, clear_exception, raise_exception
 from orderops.workflow.impact import score_case
@@ -39,13 +44,16 @@ from orderops.workflow.recurrence import recurrence_for
 from orderops.workflow.routing import route_case
 from orderops.workflow.sla import cancel_timers
 
+log = logging.getLogger(__name__)
+
 _CONFIGS: dict[str, DetectorConfig] = {}
+_POLICIES: dict[str, FulfillmentPolicy | None] = {}
 
 
-def detector_config(uow: UnitOfWork) -> DetectorConfig:
-    """The tenant's detector settings from its current policy (defaults without one).
+def _current_policy(uow: UnitOfWork) -> tuple[int, str, FulfillmentPolicy] | None:
+    """The tenant's policy in force: version, the stored document's key, the policy.
 
-    Parsed settings are cached by the stored document itself, so two databases (or two
+    Parsed policies are cached by the stored document itself, so two databases (or two
     tenants) holding different policies under the same version number never share one.
     """
     newest = (
@@ -59,15 +67,46 @@ def detector_config(uow: UnitOfWork) -> DetectorConfig:
         )
     ).first()
     if row is None:
-        return DEFAULT_CONFIG
+        return None
     version, body = row
     key = json.dumps(body, sort_keys=True, default=str)
+    if key not in _POLICIES:
+        try:
+            _POLICIES[key] = parse_policy(body)
+        except InvalidPolicy as exc:
+            # Stored under rules it no longer meets: judging goes on with the defaults.
+            log.warning("tenant %s policy v%s no longer parses: %s", uow.tenant_id, version, exc)
+            _POLICIES[key] = None
+    policy = _POLICIES[key]
+    return None if policy is None else (int(version), key, policy)
+
+
+def tenant_policy(uow: UnitOfWork) -> FulfillmentPolicy | None:
+    """The tenant's fulfillment policy in force, or None when it has none yet."""
+    current = _current_policy(uow)
+    return current[2] if current is not None else None
+
+
+def detector_config(uow: UnitOfWork) -> DetectorConfig:
+    """The tenant's detector settings from its current policy (defaults without one)."""
+    current = _current_policy(uow)
+    if current is None:
+        return DEFAULT_CONFIG
+    version, key, policy = current
     if key not in _CONFIGS:
-        _CONFIGS[key] = config_from_policy(parse_policy(body), version=int(version), strict=False)
+        _CONFIGS[key] = config_from_policy(policy, version=version, strict=False)
     return _CONFIGS[key]
 
 
 def snapshot(uow: UnitOfWork, order: Order) -> OrderSnapshot:
+    """What the detectors judge: the order with its payments, parcels, stock, tickets,
+    signals, the store's refunds and holds, and its handling deadline.
+
+    ``handling_due`` comes from the tenant's policy (its window for the order's shipping
+    line) when the order is judged, not when it arrived, so a policy loaded later also
+    applies to orders already waiting.
+    """
+    policy = tenant_policy(uow)
     repo = uow.commerce
     shipments = [
         ShipmentFact(
@@ -88,18 +127,25 @@ def snapshot(uow: UnitOfWork, order: Order) -> OrderSnapshot:
     ]
     lines = []
     for line in order.lines:
-        location = line.location or order.location
-        position = repo.inventory(line.sku, location) if location else None
+        available = repo.available(line.sku, line.location or order.location)
         lines.append(
             LineFact(
                 sku=line.sku,
                 quantity=line.quantity,
                 location=line.location,
-                available=position.available if position is not None else None,
+                available=available,
                 short_since=line.short_since,
                 short_cleared_at=line.short_cleared_at,
             )
         )
+    promise = (
+        promise_for(policy, order.service_level, order.placed_at) if policy is not None else None
+    )
+    payments = tuple(payment_fact(p) for p in repo.payments_for(order.order_ref))
+    refunds = _refunds(uow, order.order_ref)
+    financial = FinancialStatus(order.financial_status)
+    if refunds:  # the store's refunds are money returned, whatever the payments say
+        financial = derive_financial_status(payments, refunds)
     return OrderSnapshot(
         order_ref=order.order_ref,
         number=order.number,
@@ -108,9 +154,9 @@ def snapshot(uow: UnitOfWork, order: Order) -> OrderSnapshot:
         total_minor=order.total_minor,
         placed_at=order.placed_at,
         promised_by=order.promised_by,
-        financial_status=FinancialStatus(order.financial_status),
+        financial_status=financial,
         delivered_at=order.delivered_at,
-        payments=tuple(payment_fact(p) for p in repo.payments_for(order.order_ref)),
+        payments=payments,
         shipments=tuple(shipments),
         cancelled_at=order.cancelled_at,
         location=order.location,
@@ -124,7 +170,53 @@ def snapshot(uow: UnitOfWork, order: Order) -> OrderSnapshot:
             TicketFact(ticket_ref=t.ticket_ref, opened_at=t.opened_at, status=t.status)
             for t in repo.tickets_for(order.order_ref)
         ),
+        refunds=refunds,
+        holds=_holds(uow, order.order_ref),
+        handling_due=promise.handling_due if promise is not None else None,
     )
+
+
+def _refunds(uow: UnitOfWork, order_ref: str) -> tuple[RefundFact, ...]:
+    rows = uow.session.scalars(
+        select(OrderRefund)
+        .where(OrderRefund.tenant_id == uow.tenant_id, OrderRefund.order_ref == order_ref)
+        .order_by(OrderRefund.processed_at, OrderRefund.refund_ref)
+    )
+    return tuple(
+        RefundFact(
+            refund_ref=r.refund_ref,
+            source=r.source,
+            amount_minor=r.amount_minor,
+            currency=r.currency,
+            processed_at=r.processed_at,
+            reason=r.reason,
+        )
+        for r in rows
+    )
+
+
+def _holds(uow: UnitOfWork, order_ref: str) -> tuple[HoldFact, ...]:
+    rows = uow.session.scalars(
+        select(FulfillmentHold)
+        .where(FulfillmentHold.tenant_id == uow.tenant_id, FulfillmentHold.order_ref == order_ref)
+        .order_by(FulfillmentHold.status_at, FulfillmentHold.fulfillment_order_ref)
+    )
+    return tuple(
+        HoldFact(
+            fulfillment_order_ref=h.fulfillment_order_ref,
+            status=h.status,
+            reasons=_hold_reasons(h.reasons),
+            held_at=h.held_at,
+            released_at=h.released_at,
+        )
+        for h in rows
+    )
+
+
+def _hold_reasons(stored: object) -> tuple[str, ...]:
+    """The reasons of a hold row, stored as ``{"reasons": [...], "note": ...}``."""
+    reasons = stored.get("reasons") if isinstance(stored, dict) else stored
+    return tuple(str(r) for r in reasons) if isinstance(reasons, list) else ()
 
 
 _NEEDS_ROUTING = (CaseChange.OPENED, CaseChange.REOPENED)
