@@ -98,7 +98,7 @@ def late_case(
     opened = [
         c.case_id
         for c in sweep_late_orders(app.sessions, tenant_id=tenant, clock=clock)
-        if c.order_ref == order_ref
+        if c.order_ref == order_ref and c.exception_type == "shipment_late"
     ]
     assert len(opened) == 1
     return opened[0]

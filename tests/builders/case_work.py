@@ -13,6 +13,7 @@ from orderops.api.app import create_app
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.ingest.batch import ingest_items
+from orderops.workflow.sweeps import sweep
 
 
 def order_facts(
@@ -66,10 +67,10 @@ def open_payment_case(
         app.sessions, tenant_id=tenant_id, items=items, channel="test", clock=clock
     )
     assert report.rejected == []
+    # The decline is two days old: its grace has passed, and the sweep opens its case.
+    changes = [*report.changes, *sweep(app.sessions, tenant_id=tenant_id, clock=clock)]
     opened = [
-        c.case_id
-        for c in report.changes
-        if c.change == "opened" and c.exception_type == "payment_failed"
+        c.case_id for c in changes if c.change == "opened" and c.exception_type == "payment_failed"
     ]
     assert len(opened) == 1, report.changes
     return opened[0]

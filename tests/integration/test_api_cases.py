@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from builders.events import order_placed, payment
+from builders.policies import DECLINES_AT_ONCE, store_detectors
 from orderops.api.app import create_app
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
@@ -45,6 +46,8 @@ def ingest(app: App, clock: FixedClock, items: list[dict[str, Any]]) -> list[str
 
 @pytest.fixture
 def desk(app: App, clock: FixedClock) -> Desk:
+    # Declines open at once; o-3, paid and never shipped, is only late here, not also stuck.
+    store_detectors(app, clock, {**DECLINES_AT_ONCE, "stuck_order": {"enabled": False}})
     placed = clock.now() - timedelta(days=10)
     far = clock.now() + timedelta(days=30)
     (failed_open,) = ingest(

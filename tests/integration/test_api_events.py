@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from builders.events import order_placed, payment
+from builders.policies import DECLINES_AT_ONCE, store_detectors
 from orderops.api.app import create_app
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
@@ -76,6 +77,7 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
 def test_a_single_event_is_accepted_and_a_payment_failure_opens_a_case(
     client: TestClient, app: App, clock: FixedClock
 ) -> None:
+    store_detectors(app, clock, DECLINES_AT_ONCE)
     placed = post_json(client, order_placed("o-1", at=clock.now() - timedelta(hours=2)))
     failed = post_json(
         client,
@@ -103,6 +105,7 @@ def test_a_single_event_is_accepted_and_a_payment_failure_opens_a_case(
 def test_the_same_event_again_is_a_duplicate_with_no_second_effect(
     client: TestClient, app: App, clock: FixedClock
 ) -> None:
+    store_detectors(app, clock, DECLINES_AT_ONCE)
     post_json(client, order_placed("o-1", at=clock.now() - timedelta(hours=2)))
     failure = payment("o-1", status="failed", at=clock.now() - timedelta(hours=1))
     first = post_json(client, failure)

@@ -33,6 +33,7 @@ from orderops.domain.clock import FixedClock
 from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import AuditHead, AuditRecord
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.sweeps import sweep
 
 Rehash = Callable[[str, AuditRecord], str]
 
@@ -83,6 +84,7 @@ def audited(app: App, clock: FixedClock) -> App:
         channel="test",
         clock=clock,
     )
+    sweep(app.sessions, tenant_id="acme", clock=clock)  # the decline's grace is long past
     return app
 
 

@@ -14,11 +14,13 @@ from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import AuditRecord
+from orderops.workflow.sweeps import sweep
 
 
 @pytest.fixture
 def audited(app: App, clock: FixedClock) -> App:
-    """Acme with a payment failure and its recovery: a case opened then resolved."""
+    """Acme with a payment failure and its recovery: a case opened (by the sweep, the
+    grace window long past) then resolved."""
     at = clock.now() - timedelta(days=1)
     ingest_items(
         app.sessions,
@@ -30,6 +32,7 @@ def audited(app: App, clock: FixedClock) -> App:
         channel="test",
         clock=clock,
     )
+    sweep(app.sessions, tenant_id="acme", clock=clock)
     clock.advance(timedelta(minutes=10))
     ingest_items(
         app.sessions,

@@ -66,7 +66,7 @@ def paid_late_case(app: App, clock: FixedClock, intent_id: str) -> str:
     (opened,) = [
         c.case_id
         for c in sweep_late_orders(app.sessions, tenant_id="acme", clock=clock)
-        if c.order_ref == order_ref
+        if c.order_ref == order_ref and c.exception_type == "shipment_late"
     ]
     return opened
 

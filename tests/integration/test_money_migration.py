@@ -14,6 +14,7 @@ from orderops.ingest.batch import ingest_items
 from orderops.storage.base import Base
 from orderops.storage.migrate import downgrade, upgrade
 from orderops.storage.tables import InboxEvent
+from orderops.workflow.sweeps import sweep
 
 REVISION = "0012_bigint_money_and_bounds"
 KEPT = (
@@ -57,6 +58,7 @@ def test_down_and_up_again_keeps_every_row_and_dead_letters_the_failed_ones(
         order_placed("o-2", at=at, event_id="stuck"),
     ]
     ingest_items(app.sessions, tenant_id="acme", items=events, channel="test", clock=clock)
+    sweep(app.sessions, tenant_id="acme", clock=clock)  # opens the cases whose timelines move
     with app.sessions.begin() as session:
         session.execute(
             update(InboxEvent)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from builders.events import cancelled, order_placed, payment, scan, shipment
+from builders.policies import DECLINES_AT_ONCE, store_detectors
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.ingest.batch import BatchReport, ingest_items
@@ -179,6 +180,7 @@ def test_a_late_case_resolves_when_the_delivered_scan_arrives(app: App, clock: F
 def test_a_failed_payment_that_later_succeeds_resolves_its_case(
     app: App, clock: FixedClock
 ) -> None:
+    store_detectors(app, clock, DECLINES_AT_ONCE)
     at = clock.now() - DAY
     failed = ingest(
         app,
@@ -201,6 +203,7 @@ def test_a_failed_payment_that_later_succeeds_resolves_its_case(
 
 def test_a_new_failure_after_a_recovery_reopens_the_same_case(app: App, clock: FixedClock) -> None:
     """The authorisation that resolved the case lapses, and the retry fails too."""
+    store_detectors(app, clock, DECLINES_AT_ONCE)
     at = clock.now() - DAY
     ingest(
         app,
@@ -297,6 +300,7 @@ def test_an_older_scan_arriving_late_does_not_move_the_shipment_back(
 
 
 def test_cases_of_one_tenant_are_invisible_to_another(app: App, clock: FixedClock) -> None:
+    store_detectors(app, clock, DECLINES_AT_ONCE)
     at = clock.now() - DAY
     report = ingest(
         app,

@@ -255,7 +255,7 @@ def stripe_paid_case(
     (case_id,) = [
         c.case_id
         for c in sweep_late_orders(app.sessions, tenant_id="acme", clock=clock)
-        if c.order_ref == order_ref
+        if c.order_ref == order_ref and c.exception_type == "shipment_late"
     ]
     return case_id, order_ref, intent
 

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from builders.events import order_placed
+from builders.policies import DECLINES_AT_ONCE, store_detectors
 from builders.webhooks import (
     SIGNERS,
     TIMESTAMPED,
@@ -52,6 +53,7 @@ from orderops.storage.tables import (
     SupportTicket,
 )
 from orderops.storage.tables.sources import WebhookDelivery
+from orderops.workflow.sweeps import sweep
 
 PROBLEM_JSON = "application/problem+json"
 SECRETS = {
@@ -133,8 +135,7 @@ def test_a_shopify_order_webhook_creates_the_order(
     (stored,) = rows(app, Order)
     assert stored.order_ref == str(order["id"])
     assert stored.number == order["name"]
-    total = order.get("current_total_price", order["total_price"])
-    assert stored.total_minor == int(Decimal(total) * 100)
+    assert stored.total_minor == int(Decimal(order["total_price"]) * 100)
     assert stored.source == "shopify"
     (delivery,) = rows(app, WebhookDelivery)
     assert delivery.status == "accepted"
@@ -145,6 +146,7 @@ def test_a_shopify_order_webhook_creates_the_order(
 def test_a_stripe_payment_failure_for_a_known_order_opens_a_payment_failed_case(
     client: TestClient, app: App, clock: FixedClock
 ) -> None:
+    store_detectors(app, clock, DECLINES_AT_ONCE)
     token = connect(app, "stripe")
     ingest_items(
         app.sessions,
@@ -385,15 +387,75 @@ def test_a_token_of_acme_never_writes_into_globex(
     assert nothing_stored(app, "globex")
     assert count(app, Payment, "globex") == 0
     assert count(app, WebhookDelivery, "acme") == 1
-    assert count(app, Payment, "acme") == 1
+    assert count(app, InboxEvent, "acme") == 1
 
 
 # --- redelivery ------------------------------------------------------------------------------
 
 
+def test_a_decline_the_customer_fixes_within_the_grace_window_never_opens_a_case(
+    client: TestClient, app: App, clock: FixedClock
+) -> None:
+    token = connect(app, "stripe")
+    ingest_items(
+        app.sessions,
+        tenant_id="acme",
+        items=[order_placed("o-88", at=clock.now() - timedelta(minutes=20), total_minor=2000)],
+        channel="test",
+        clock=clock,
+    )
+    declined = stripe_event(
+        "payment_intent.payment_failed",
+        created=clock.now() - timedelta(minutes=15),
+        order_ref="o-88",
+        intent_id="pi_grace_1",
+    )
+    first = post(client, declined, token=token, secret=SECRETS["acme"], now=clock.now())
+    assert first.json()["case_changes"] == []
+
+    clock.advance(timedelta(minutes=10))
+    paid = stripe_event(
+        "payment_intent.succeeded", created=clock.now(), order_ref="o-88", intent_id="pi_grace_1"
+    )
+    post(client, paid, token=token, secret=SECRETS["acme"], now=clock.now())
+    clock.advance(timedelta(hours=1))
+    sweep(app.sessions, tenant_id="acme", clock=clock)
+
+    assert rows(app, Case) == []
+    (payment,) = rows(app, Payment)
+    assert payment.status == "captured"
+
+
+def test_a_decline_still_unpaid_after_the_grace_window_opens_from_the_sweep(
+    client: TestClient, app: App, clock: FixedClock
+) -> None:
+    token = connect(app, "stripe")
+    ingest_items(
+        app.sessions,
+        tenant_id="acme",
+        items=[order_placed("o-89", at=clock.now() - timedelta(minutes=20), total_minor=2000)],
+        channel="test",
+        clock=clock,
+    )
+    declined = stripe_event(
+        "payment_intent.payment_failed",
+        created=clock.now() - timedelta(minutes=15),
+        order_ref="o-89",
+    )
+    post(client, declined, token=token, secret=SECRETS["acme"], now=clock.now())
+    clock.advance(timedelta(minutes=10))
+    assert sweep(app.sessions, tenant_id="acme", clock=clock) == []
+
+    clock.advance(timedelta(minutes=10))
+    changes = sweep(app.sessions, tenant_id="acme", clock=clock)
+
+    assert [(c.change, c.exception_type) for c in changes] == [("opened", "payment_failed")]
+
+
 def test_a_redelivery_is_200_duplicate_with_no_second_effect(
     client: TestClient, app: App, clock: FixedClock
 ) -> None:
+    store_detectors(app, clock, DECLINES_AT_ONCE)
     token = connect(app, "stripe")
     ingest_items(
         app.sessions,
@@ -429,7 +491,7 @@ def test_a_known_topic_without_facts_is_stored_and_ignored(
 
     response = post(
         client,
-        shopify("orders/paid", shopify_order()),
+        shopify("orders/delete", {"id": shopify_order()["id"]}),
         token=token,
         secret=SECRETS["acme"],
         now=clock.now(),

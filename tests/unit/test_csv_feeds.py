@@ -153,6 +153,7 @@ def test_the_fixture_orders_file_maps_good_orders_and_reports_each_bad_row() -> 
         "customer_ref": "C-1",
         "email": "ana@example.com",
         "tier": "standard",
+        "aliases": [],
     }
     assert feed.items[1].envelope["data"]["ship_to"] == {"country": "FR"}
     rejected = reasons(feed)

@@ -55,6 +55,22 @@ MINIMAL_DATA: dict[EventType, dict[str, Any]] = {
     EventType.CUSTOMER_UPSERTED: {"customer_ref": "cust-1"},
     EventType.TICKET_UPDATED: {"ticket_ref": "t-1", "source": "zendesk"},
     EventType.FRAUD_SIGNAL: {"order_ref": "o-1", "kind": "velocity"},
+    EventType.CATALOG_ITEM: {"sku": "SKU-1"},
+    EventType.ORDER_REFUND: {
+        "refund_ref": "r-1",
+        "order_ref": "o-1",
+        "amount_minor": 500,
+        "currency": "USD",
+    },
+    EventType.FULFILLMENT_HOLD: {
+        "fulfillment_order_ref": "gid://shopify/FulfillmentOrder/1",
+        "order_ref": "o-1",
+        "status": "on_hold",
+    },
+    EventType.ALIAS_OBSERVED: {
+        "entity": {"kind": "stripe.payment_intent", "value": "pi_1"},
+        "aliases": [{"kind": "stripe.charge", "value": "ch_1"}],
+    },
 }
 
 

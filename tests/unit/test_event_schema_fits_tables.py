@@ -37,8 +37,15 @@ PROJECTED_TABLES = (
     "inventory_positions",
     "support_tickets",
     "fraud_signals",
+    "entity_aliases",
+    "alias_waits",
+    "record_links",
+    "link_suggestions",
+    "order_refunds",
+    "fulfillment_holds",
 )
-"""The tables canonical events are written into (inbox raw, the rest by the projector)."""
+"""The tables canonical events are written into (inbox raw, the rest by resolve and the
+projector)."""
 
 FROM_EVENTS: dict[str, list[Source]] = {
     "inbox.source": [(Envelope, "source")],
@@ -101,6 +108,39 @@ FROM_EVENTS: dict[str, list[Source]] = {
     "fraud_signals.order_ref": [(ev.FraudSignalData, "order_ref")],
     "fraud_signals.kind": [(ev.FraudSignalData, "kind")],
     "fraud_signals.detail": [(ev.FraudSignalData, "detail")],
+    "entity_aliases.kind": [(ev.ExternalKey, "kind")],
+    # An email (up to 320 characters) is a key too, registered only when it fits the
+    # column (resolve.aliases.KEY_MAX); no real address comes near 200.
+    "entity_aliases.key": [
+        (ev.ExternalKey, "value"),
+        (ev.OrderData, "order_ref"),
+        (ev.PaymentData, "payment_ref"),
+        (ev.ShipmentData, "tracking_number"),
+        (ev.ShipmentData, "shipment_ref"),
+        (ev.TrackingData, "tracking_number"),
+        (ev.CustomerData, "customer_ref"),
+        (ev.TicketData, "ticket_ref"),
+        (ev.CatalogItemData, "sku"),
+    ],
+    "entity_aliases.entity_ref": [(ev.OrderData, "order_ref"), (ev.CatalogItemData, "sku")],
+    "entity_aliases.source": [(Envelope, "source")],
+    "record_links.order_ref": [
+        (ev.PaymentData, "order_ref"),
+        (ev.ShipmentData, "order_ref"),
+        (ev.TicketData, "order_ref"),
+        (ev.FraudSignalData, "order_ref"),
+        (ev.RefundData, "order_ref"),
+        (ev.FulfillmentHoldData, "order_ref"),
+    ],
+    "record_links.key_kind": [(ev.ExternalKey, "kind")],
+    "record_links.key": [(ev.ExternalKey, "value")],
+    "order_refunds.refund_ref": [(ev.RefundData, "refund_ref")],
+    "order_refunds.order_ref": [(ev.RefundData, "order_ref")],
+    "order_refunds.currency": [(ev.RefundData, "currency")],
+    "order_refunds.reason": [(ev.RefundData, "reason")],
+    "fulfillment_holds.fulfillment_order_ref": [(ev.FulfillmentHoldData, "fulfillment_order_ref")],
+    "fulfillment_holds.order_ref": [(ev.FulfillmentHoldData, "order_ref")],
+    "fulfillment_holds.status": [(ev.FulfillmentHoldData, "status")],
 }
 """Column -> the schema fields whose values the projector writes into it."""
 
@@ -111,6 +151,23 @@ OURS: dict[str, str] = {
     "orders.financial_status": "derived from the payments",
     "orders.promise_source": "store, or the policy window resolve computed the promise from",
     "orders.fulfillment_status": "derived from the shipments",
+    "entity_aliases.entity_type": "resolve's entity names (domain.aliases.Entity)",
+    "alias_waits.alias": "kind:normalised key, at most 64 + 1 + 200 characters",
+    "record_links.record_type": "resolve's record types (resolve.links.RecordType)",
+    "record_links.record_ref": "system:ref, the system at most 40 characters (system_of)",
+    "record_links.method": "resolve's link methods (resolve.links.LinkMethod)",
+    "record_links.evidence": "resolve's own account of the match (Text)",
+    "record_links.created_by": "an actor id",
+    "record_links.revoked_by": "an actor id",
+    "record_links.revoked_reason": "a person's reason (Text)",
+    "link_suggestions.record_type": "resolve's record types",
+    "link_suggestions.record_ref": "system:ref, as for record_links",
+    "link_suggestions.reason": "resolve's account of the ambiguity (Text)",
+    "link_suggestions.status": "open, accepted, rejected, superseded",
+    "link_suggestions.decided_by": "an actor id",
+    "link_suggestions.chosen_order_ref": "one of the candidates' order refs",
+    "order_refunds.source": "the sending system, at most 40 characters (system_of)",
+    "fulfillment_holds.source": "the sending system, at most 40 characters (system_of)",
 }
 """Text columns of projected tables that no sender writes (ids and foreign keys aside)."""
 
@@ -120,6 +177,9 @@ NOT_A_COLUMN: dict[Source, str] = {
     (ev.OrderCancelledData, "order_ref"): "finds the order; kept in the raw envelope",
     (ev.OrderCancelledData, "reason"): "timeline summary (Text) and the raw envelope",
     **{(ev.Address, name): "ship_to / address JSON" for name in ev.Address.model_fields},
+    (ev.CatalogItemData, "title"): "not kept: an order line carries its own title",
+    (ev.FraudSignalData, "signal_ref"): "names the signal in record_links.record_ref",
+    (ev.FulfillmentHoldData, "note"): "fulfillment_holds.reasons JSON",
 }
 """Text fields that are not written to a column of their own."""
 

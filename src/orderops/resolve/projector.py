@@ -1,114 +1,170 @@
-"""Apply canonical events to the current commerce state.
+"""Apply canonical events, already resolved, to the current commerce state.
 
 Every update compares the event's own time with the time of the state it would
 replace, so a late-arriving older event never overwrites newer state. Payments,
 shipments and tickets link to orders by ``order_ref`` rather than a foreign key, so
-they can arrive before their order and still be found once it does.
+they can arrive before their order and still be found once it does. Resolve
+(``resolve/linker.py``) has already put the canonical order ref (and SKU) on the event;
+projecting an entity registers its names in the alias store, so records that name it
+their own way find it next.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from orderops.domain.aliases import Entity
+from orderops.domain.errors import InvalidEvent
 from orderops.domain.events import (
+    AliasData,
+    CatalogItemData,
     CustomerData,
     EventType,
     FraudSignalData,
+    FulfillmentHoldData,
     InventoryLevelData,
     OrderCancelledData,
     OrderData,
     PaymentData,
+    RefundData,
     ShipmentData,
     TicketData,
     TrackingData,
 )
-from orderops.domain.facts import CAPTURED_STATUSES, PaymentFact, derive_financial_status
+from orderops.domain.facts import CAPTURED_STATUSES
 from orderops.domain.statuses import (
     FinancialStatus,
     FulfillmentStatus,
     OrderStatus,
     PaymentStatus,
-    TrackingStatus,
 )
 from orderops.ingest.envelope import CanonicalEvent
-from orderops.storage.repositories.commerce import CommerceRepository
+from orderops.resolve.aliases import (
+    SOURCE_ID_KINDS,
+    AliasStore,
+    Target,
+    customer_names,
+    order_names,
+    pairs,
+    payment_names,
+    system_of,
+    ticket_names,
+)
+from orderops.resolve.projection import Projection, refs
+from orderops.resolve.promise import promise
+from orderops.resolve.rollups import payment_fact, refresh_order_rollups
+from orderops.resolve.shipping import project_hold, project_shipment, project_tracking
+from orderops.resolve.stock import judge_lines, project_catalog, project_inventory
+from orderops.storage.repositories.resolve import ResolveRepository
 from orderops.storage.tables import (
     Customer,
     CustomerIdentity,
     FraudSignal,
-    InventoryPosition,
     Order,
     OrderLineRow,
+    OrderRefund,
     Payment,
-    Shipment,
     SupportTicket,
-    TrackingEvent,
 )
+from orderops.storage.uow import UnitOfWork
 
-
-class OrderNotYetKnown(Exception):
-    """The event needs its order, which has not arrived; the event waits for it."""
-
-
-@dataclass(frozen=True)
-class Projection:
-    order_refs: frozenset[str]
-    """Orders whose state this event may have changed: the ones detectors re-judge."""
-    created_order: str | None = None
-    summary: str = ""
+__all__ = ["SOURCE_ID_KINDS", "Projection", "payment_fact", "project", "refresh_order_rollups"]
 
 
 def project(
-    repo: CommerceRepository, event: CanonicalEvent, *, inbox_id: str, now: datetime
+    uow: UnitOfWork,
+    event: CanonicalEvent,
+    *,
+    inbox_id: str,
+    now: datetime,
+    target: Target | None = None,
 ) -> Projection:
+    """Apply one resolved event (``target``: the entity an ``alias.observed`` names)."""
     data, at = event.payload, event.envelope.time
     source = event.envelope.source
+    store = AliasStore(ResolveRepository(uow.session, uow.tenant_id))
+    names = _Names(store, source=source, inbox_id=inbox_id, now=now)
+    repo = uow.commerce
     match event.type:
         case EventType.ORDER_PLACED | EventType.ORDER_UPDATED:
             assert isinstance(data, OrderData)
-            return _order(repo, data, source=source, at=at, now=now)
+            return _order(uow, names, data, source=source, at=at, now=now)
         case EventType.ORDER_CANCELLED:
             assert isinstance(data, OrderCancelledData)
-            return _cancel(repo, data, at=at, now=now)
+            return _cancel(uow, data, at=at, now=now)
         case EventType.PAYMENT_UPDATED:
             assert isinstance(data, PaymentData)
-            return _payment(repo, data, at=at, now=now)
+            return _payment(uow, names, data, at=at)
         case EventType.SHIPMENT_CREATED:
             assert isinstance(data, ShipmentData)
-            return _shipment(repo, data, at=at, now=now)
+            return project_shipment(
+                uow, store, data, source=source, at=at, inbox_id=inbox_id, now=now
+            )
         case EventType.SHIPMENT_TRACKING:
             assert isinstance(data, TrackingData)
-            return _tracking(repo, data, inbox_id=inbox_id, now=now)
+            return project_tracking(uow, store, data, source=source, inbox_id=inbox_id, now=now)
         case EventType.INVENTORY_LEVEL:
             assert isinstance(data, InventoryLevelData)
-            return _inventory(repo, data, at=at)
+            return project_inventory(repo, data, at=at)
         case EventType.CUSTOMER_UPSERTED:
             assert isinstance(data, CustomerData)
-            _customer(repo, data, source=source, at=at)
-            return Projection(frozenset(), summary=f"customer {data.customer_ref} updated")
+            _customer(uow, names, data, source=source, at=at)
+            return Projection(
+                frozenset(),
+                summary=f"customer {data.customer_ref} updated",
+                new_keys=names.new_keys,
+            )
         case EventType.TICKET_UPDATED:
             assert isinstance(data, TicketData)
-            return _ticket(repo, data, at=at)
+            return _ticket(uow, names, data, at=at)
         case EventType.FRAUD_SIGNAL:
             assert isinstance(data, FraudSignalData)
-            repo.add(
-                FraudSignal(
-                    inbox_id=inbox_id,
-                    order_ref=data.order_ref,
-                    kind=data.kind,
-                    score=data.score,
-                    detail=data.detail,
-                    occurred_at=at,
-                )
-            )
-            return Projection(frozenset({data.order_ref}), summary=f"fraud signal {data.kind}")
+            return _fraud_signal(uow, data, inbox_id=inbox_id, at=at)
+        case EventType.CATALOG_ITEM:
+            assert isinstance(data, CatalogItemData)
+            return project_catalog(store, data, source=source, inbox_id=inbox_id, now=now)
+        case EventType.ORDER_REFUND:
+            assert isinstance(data, RefundData)
+            return _refund(uow, data, source=source, inbox_id=inbox_id, at=at)
+        case EventType.FULFILLMENT_HOLD:
+            assert isinstance(data, FulfillmentHoldData)
+            return project_hold(uow, data, source=source, at=at)
+        case EventType.ALIAS_OBSERVED:
+            assert isinstance(data, AliasData)
+            return _alias(names, data, target=target)
     raise AssertionError(f"unhandled event type {event.type}")  # pragma: no cover
 
 
+class _Names:
+    """Registers an event's entity names, collecting the keys that are new."""
+
+    def __init__(self, store: AliasStore, *, source: str, inbox_id: str, now: datetime) -> None:
+        self.store, self._source, self._inbox_id, self._now = store, source, inbox_id, now
+        self._new: list[str] = []
+
+    def add(self, names: list[tuple[str, str]], entity_type: str, entity_ref: str) -> None:
+        self._new += self.store.register_all(
+            names,
+            entity_type=entity_type,
+            entity_ref=entity_ref,
+            source=self._source,
+            inbox_id=self._inbox_id,
+            now=self._now,
+        )
+
+    def gained_order(self, entity_type: str, entity_ref: str) -> None:
+        """The entity now belongs to an order: whoever named it may find the order now."""
+        self._new += self.store.keys_of(entity_type, entity_ref)
+
+    @property
+    def new_keys(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self._new))
+
+
 def _customer(
-    repo: CommerceRepository, data: CustomerData, *, source: str, at: datetime
+    uow: UnitOfWork, names: _Names, data: CustomerData, *, source: str, at: datetime
 ) -> Customer:
+    repo = uow.commerce
     customer = repo.customer_by_identity(source, data.customer_ref)
     email = data.email.strip().lower() if data.email else None
     if customer is None and email:
@@ -128,14 +184,31 @@ def _customer(
         customer.tier = data.tier
         customer.address = data.address.model_dump() if data.address else customer.address
         customer.updated_at = at
+    names.add(
+        customer_names(data.customer_ref, source, email) + pairs(data.aliases),
+        Entity.CUSTOMER,
+        customer.id,
+    )
     return customer
 
 
 def _order(
-    repo: CommerceRepository, data: OrderData, *, source: str, at: datetime, now: datetime
+    uow: UnitOfWork,
+    names: _Names,
+    data: OrderData,
+    *,
+    source: str,
+    at: datetime,
+    now: datetime,
 ) -> Projection:
+    repo = uow.commerce
     order = repo.order_by_ref(data.order_ref)
-    customer_id = _customer(repo, data.customer, source=source, at=at).id if data.customer else None
+    customer = _customer(uow, names, data.customer, source=source, at=at) if data.customer else None
+    keys = order_names(data.order_ref, data.number, source)
+    names.add(keys + pairs(data.aliases), Entity.ORDER, data.order_ref)
+    promised = promise(  # read before the new row is added: a query would flush it half-made
+        uow, sent=data.promised_by, service_level=data.service_level, placed_at=data.placed_at
+    )
     created = order is None
     if order is None:
         order = Order(
@@ -149,13 +222,17 @@ def _order(
         )
         repo.add(order)
     elif at < order.source_updated_at:
-        return Projection(frozenset({data.order_ref}), summary="older order update ignored")
+        return Projection(
+            frozenset({data.order_ref}),
+            summary="older order update ignored",
+            new_keys=names.new_keys,
+        )
     order.number = data.number
-    order.customer_id = customer_id or order.customer_id
+    order.customer_id = customer.id if customer is not None else order.customer_id
     order.currency = data.currency
     order.total_minor = data.total_minor
     order.placed_at = data.placed_at
-    order.promised_by = data.promised_by
+    order.promised_by, order.promise_source = promised
     order.service_level = data.service_level
     order.location = data.location
     order.ship_to = data.ship_to.model_dump() if data.ship_to else None
@@ -178,25 +255,22 @@ def _order(
         if (kept := earlier.get((row.sku, row.location))) is not None:
             row.short_since, row.short_cleared_at = kept.short_since, kept.short_cleared_at
     repo.flush()
-    for row in order.lines:
-        position = repo.inventory(row.sku, row.location or order.location or "")
-        if position is not None:
-            _track_shortfall(repo, order, row, available=position.available, at=at)
+    judge_lines(repo, order, at=at)
     refresh_order_rollups(repo, order)
     verb = "placed" if created else "updated"
     return Projection(
         frozenset({data.order_ref}),
-        created_order=data.order_ref if created else None,
         summary=f"order {order.number or order.order_ref} {verb}",
+        new_keys=names.new_keys,
     )
 
 
 def _cancel(
-    repo: CommerceRepository, data: OrderCancelledData, *, at: datetime, now: datetime
+    uow: UnitOfWork, data: OrderCancelledData, *, at: datetime, now: datetime
 ) -> Projection:
-    order = repo.order_by_ref(data.order_ref)
-    if order is None:
-        raise OrderNotYetKnown(data.order_ref)
+    order = uow.commerce.order_by_ref(data.order_ref)
+    if order is None:  # resolve defers a cancellation until its order is here
+        raise InvalidEvent(f"cancellation of unknown order {data.order_ref}")
     if order.status != OrderStatus.CANCELLED:
         order.status = OrderStatus.CANCELLED
         order.cancelled_at = at
@@ -205,9 +279,8 @@ def _cancel(
     return Projection(frozenset({data.order_ref}), summary=f"order cancelled{reason}")
 
 
-def _payment(
-    repo: CommerceRepository, data: PaymentData, *, at: datetime, now: datetime
-) -> Projection:
+def _payment(uow: UnitOfWork, names: _Names, data: PaymentData, *, at: datetime) -> Projection:
+    repo = uow.commerce
     payment = repo.payment(data.provider, data.payment_ref)
     if payment is None:
         payment = Payment(
@@ -216,145 +289,31 @@ def _payment(
         repo.add(payment)
     payment.created_at = min(payment.created_at, at)  # first seen by provider time, not arrival
     _stamp_payment(payment, data, at=at)
+    before = payment.order_ref
+    if data.order_ref and (before is None or at >= payment.status_at):
+        payment.order_ref = data.order_ref  # a link found late still counts, unless outdated
     if at < payment.status_at:
-        return Projection(
-            _refs(data.order_ref or payment.order_ref), summary="older payment update ignored"
-        )
-    payment.order_ref = data.order_ref or payment.order_ref
-    payment.status = data.status
-    payment.amount_minor = data.amount_minor
-    payment.amount_refunded_minor = data.amount_refunded_minor
-    payment.currency = data.currency
-    payment.failure_code = data.failure_code
-    payment.failure_message = data.failure_message
-    payment.status_at = at
-    repo.flush()
-    if payment.order_ref and (order := repo.order_by_ref(payment.order_ref)) is not None:
-        refresh_order_rollups(repo, order)
-    return Projection(_refs(payment.order_ref), summary=f"payment {data.payment_ref} {data.status}")
-
-
-def _shipment(
-    repo: CommerceRepository, data: ShipmentData, *, at: datetime, now: datetime
-) -> Projection:
-    shipment = repo.shipment(data.carrier, data.tracking_number)
-    if shipment is None:
-        shipment = Shipment(
-            carrier=data.carrier,
-            tracking_number=data.tracking_number,
-            status=TrackingStatus.LABEL_CREATED,
-            status_at=at,
-            created_at=at,
-        )
-        repo.add(shipment)
-    # The label's time, also when a scan that overtook it created the row (label_at).
-    shipment.created_at = min(shipment.created_at, at)
-    shipment.shipment_ref = data.shipment_ref
-    shipment.order_ref = data.order_ref
-    shipment.service = data.service
-    shipment.origin_location = data.origin_location
-    shipment.estimated_delivery = data.estimated_delivery or shipment.estimated_delivery
-    repo.flush()
-    if (order := repo.order_by_ref(data.order_ref)) is not None:
-        refresh_order_rollups(repo, order)
-        for row in order.lines:
-            if (row.location or order.location) == data.origin_location:
-                _end_shortfall(row, at=at)
-    return Projection(
-        frozenset({data.order_ref}), summary=f"label created, {data.carrier} {data.tracking_number}"
-    )
-
-
-def _tracking(
-    repo: CommerceRepository, data: TrackingData, *, inbox_id: str, now: datetime
-) -> Projection:
-    shipment = repo.shipment(data.carrier, data.tracking_number)
-    if shipment is None:
-        # A scan may beat the label event; keep it, the label event fills in the order.
-        shipment = Shipment(
-            carrier=data.carrier,
-            tracking_number=data.tracking_number,
-            status=data.status,
-            status_at=data.occurred_at,
-            created_at=data.occurred_at,
-        )
-        repo.add(shipment)
-        repo.flush()
-    repo.add(
-        TrackingEvent(
-            shipment_id=shipment.id,
-            inbox_id=inbox_id,
-            status=data.status,
-            occurred_at=data.occurred_at,
-            location=data.location,
-            message=data.message,
-        )
-    )
-    if data.status is not TrackingStatus.LABEL_CREATED and (
-        shipment.first_scan_at is None or data.occurred_at < shipment.first_scan_at
-    ):
-        shipment.first_scan_at = data.occurred_at
-    if data.occurred_at >= shipment.status_at:
-        shipment.status = data.status
-        shipment.status_at = data.occurred_at
-        shipment.last_message = data.message
-        shipment.last_location = data.location or shipment.last_location
-        shipment.estimated_delivery = data.estimated_delivery or shipment.estimated_delivery
-    if data.status is TrackingStatus.DELIVERED and (
-        shipment.delivered_at is None or data.occurred_at < shipment.delivered_at
-    ):
-        shipment.delivered_at = data.occurred_at
-    repo.flush()
-    if shipment.order_ref and (order := repo.order_by_ref(shipment.order_ref)) is not None:
-        refresh_order_rollups(repo, order)
-    where = f" at {data.location}" if data.location else ""
-    return Projection(
-        _refs(shipment.order_ref), summary=f"{data.carrier} scan: {data.status}{where}"
-    )
-
-
-def _inventory(repo: CommerceRepository, data: InventoryLevelData, *, at: datetime) -> Projection:
-    position = repo.inventory(data.sku, data.location)
-    if position is None:
-        repo.add(
-            InventoryPosition(
-                sku=data.sku,
-                location=data.location,
-                available=data.available,
-                on_hand=data.on_hand,
-                as_of=at,
-            )
-        )
-    elif at >= position.as_of:
-        position.available, position.on_hand, position.as_of = data.available, data.on_hand, at
+        summary = "older payment update ignored"
     else:
-        return Projection(frozenset(), summary="older stock level ignored")
-    touched: set[str] = set()
-    for order, row in repo.waiting_lines(data.sku, data.location):
-        _track_shortfall(repo, order, row, available=data.available, at=at)
-        touched.add(order.order_ref)
-    return Projection(
-        frozenset(touched), summary=f"stock {data.sku}@{data.location} = {data.available}"
-    )
-
-
-def _track_shortfall(
-    repo: CommerceRepository, order: Order, row: OrderLineRow, *, available: int, at: datetime
-) -> None:
-    """Keep when the line's latest shortfall began and ended (substitution reads both)."""
-    location = row.location or order.location
-    if any(s.origin_location == location for s in repo.shipments_for(order.order_ref)):
-        return
-    if row.quantity > available:
-        if row.short_since is None or row.short_cleared_at is not None:
-            row.short_since, row.short_cleared_at = max(at, order.placed_at), None
-    else:
-        _end_shortfall(row, at=at)
-
-
-def _end_shortfall(row: OrderLineRow, *, at: datetime) -> None:
-    if row.short_since is not None and row.short_cleared_at is None:
-        row.short_cleared_at = max(at, row.short_since)
+        payment.status = data.status
+        payment.amount_minor = data.amount_minor
+        payment.amount_refunded_minor = data.amount_refunded_minor
+        payment.currency = data.currency
+        payment.failure_code = data.failure_code
+        payment.failure_message = data.failure_message
+        payment.status_at = at
+        summary = f"payment {data.payment_ref} {data.status}"
+    repo.flush()
+    entity_ref = payment.id
+    keys = payment_names(data.provider, data.payment_ref)
+    names.add(keys + pairs(data.aliases), Entity.PAYMENT, entity_ref)
+    if payment.order_ref and payment.order_ref != before:
+        names.gained_order(Entity.PAYMENT, entity_ref)
+    order_refs = refs(payment.order_ref, before)
+    for ref in sorted(order_refs):
+        if (order := repo.order_by_ref(ref)) is not None:
+            refresh_order_rollups(repo, order)
+    return Projection(order_refs, summary=summary, new_keys=names.new_keys)
 
 
 def _stamp_payment(payment: Payment, data: PaymentData, *, at: datetime) -> None:
@@ -372,7 +331,8 @@ def _stamp_payment(payment: Payment, data: PaymentData, *, at: datetime) -> None
         payment.refunded_at = at
 
 
-def _ticket(repo: CommerceRepository, data: TicketData, *, at: datetime) -> Projection:
+def _ticket(uow: UnitOfWork, names: _Names, data: TicketData, *, at: datetime) -> Projection:
+    repo = uow.commerce
     ticket = repo.ticket(data.source, data.ticket_ref)
     if ticket is None:
         ticket = SupportTicket(
@@ -380,48 +340,87 @@ def _ticket(repo: CommerceRepository, data: TicketData, *, at: datetime) -> Proj
         )
         repo.add(ticket)
     ticket.opened_at = min(ticket.opened_at, at)  # an older update may arrive after a newer
+    before = ticket.order_ref
+    if data.order_ref and (before is None or at >= ticket.source_updated_at):
+        ticket.order_ref = data.order_ref
     if at < ticket.source_updated_at:
-        return Projection(_refs(ticket.order_ref), summary="older ticket update ignored")
-    ticket.order_ref = data.order_ref or ticket.order_ref
-    ticket.customer_email = data.customer_email or ticket.customer_email
-    ticket.subject = data.subject or ticket.subject
-    ticket.body = data.body or ticket.body
-    ticket.status = data.status
-    ticket.source_updated_at = at
-    return Projection(_refs(ticket.order_ref), summary=f"ticket {data.ticket_ref} {data.status}")
-
-
-def refresh_order_rollups(repo: CommerceRepository, order: Order) -> None:
-    """Recompute the order's money and delivery roll-ups from its payments and shipments."""
-    payments = repo.payments_for(order.order_ref)
-    order.financial_status = derive_financial_status([payment_fact(p) for p in payments])
-    shipments = repo.shipments_for(order.order_ref)
-    if not shipments:
-        order.fulfillment_status, order.delivered_at = FulfillmentStatus.UNFULFILLED, None
-    elif all(s.delivered_at is not None for s in shipments):
-        order.fulfillment_status = FulfillmentStatus.DELIVERED
-        order.delivered_at = max(s.delivered_at for s in shipments if s.delivered_at is not None)
+        summary = "older ticket update ignored"
     else:
-        order.fulfillment_status, order.delivered_at = FulfillmentStatus.SHIPPED, None
+        ticket.customer_email = data.customer_email or ticket.customer_email
+        ticket.subject = data.subject or ticket.subject
+        ticket.body = data.body or ticket.body
+        ticket.status = data.status
+        ticket.source_updated_at = at
+        summary = f"ticket {data.ticket_ref} {data.status}"
+    repo.flush()
+    entity_ref = ticket.id
+    names.add(ticket_names(data.source, data.ticket_ref), Entity.TICKET, entity_ref)
+    if ticket.order_ref and ticket.order_ref != before:
+        names.gained_order(Entity.TICKET, entity_ref)
+    return Projection(refs(ticket.order_ref, before), summary=summary, new_keys=names.new_keys)
 
 
-def payment_fact(payment: Payment) -> PaymentFact:
-    return PaymentFact(
-        payment_ref=payment.payment_ref,
-        provider=payment.provider,
-        status=PaymentStatus(payment.status),
-        amount_minor=payment.amount_minor,
-        amount_refunded_minor=payment.amount_refunded_minor,
-        currency=payment.currency,
-        status_at=payment.status_at,
-        failure_code=payment.failure_code,
-        failure_message=payment.failure_message,
-        created_at=payment.created_at,
-        authorized_at=payment.authorized_at,
-        captured_at=payment.captured_at,
-        refunded_at=payment.refunded_at,
+def _fraud_signal(
+    uow: UnitOfWork, data: FraudSignalData, *, inbox_id: str, at: datetime
+) -> Projection:
+    if data.order_ref is None:  # resolve defers a signal until its order is known
+        raise InvalidEvent(f"fraud signal {data.signal_ref or data.kind} names no order")
+    uow.commerce.add(
+        FraudSignal(
+            inbox_id=inbox_id,
+            order_ref=data.order_ref,
+            kind=data.kind,
+            score=data.score,
+            detail=data.detail,
+            occurred_at=at,
+        )
     )
+    return Projection(frozenset({data.order_ref}), summary=f"fraud signal {data.kind}")
 
 
-def _refs(order_ref: str | None) -> frozenset[str]:
-    return frozenset({order_ref}) if order_ref else frozenset()
+def _refund(
+    uow: UnitOfWork, data: RefundData, *, source: str, inbox_id: str, at: datetime
+) -> Projection:
+    """Money the store returned: a refund row of the order, never a second payment."""
+    if data.order_ref is None:  # resolve defers a refund until its order is known
+        raise InvalidEvent(f"refund {data.refund_ref} names no order")
+    repo = ResolveRepository(uow.session, uow.tenant_id)
+    source = system_of(source)  # the refund is "system:ref" in links: short and stable
+    refund = repo.refund(source, data.refund_ref)
+    before = refund.order_ref if refund is not None else None
+    if refund is None:
+        refund = OrderRefund(
+            source=source,
+            refund_ref=data.refund_ref,
+            order_ref=data.order_ref,
+            amount_minor=data.amount_minor,
+            currency=data.currency,
+            reason=data.reason,
+            processed_at=at,
+            inbox_id=inbox_id,
+        )
+        repo.add(refund)
+    elif at >= refund.processed_at:
+        refund.order_ref = data.order_ref
+        refund.amount_minor, refund.currency = data.amount_minor, data.currency
+        refund.reason = data.reason or refund.reason
+        refund.processed_at, refund.inbox_id = at, inbox_id
+    repo.flush()
+    for ref in sorted(refs(refund.order_ref, before)):
+        if (order := uow.commerce.order_by_ref(ref)) is not None:
+            refresh_order_rollups(uow.commerce, order)
+    amount = f"{data.amount_minor} {data.currency} minor units"
+    return Projection(refs(refund.order_ref, before), summary=f"refund {data.refund_ref}: {amount}")
+
+
+def _alias(names: _Names, data: AliasData, *, target: Target | None) -> Projection:
+    named = f"{data.entity.kind} {data.entity.value}"
+    if target is None:
+        return Projection(frozenset(), summary=f"{named} names several entities; nothing learnt")
+    entity_type, entity_ref = target
+    names.add(pairs(data.aliases), entity_type, entity_ref)
+    learnt = ", ".join(f"{k.kind} {k.value}" for k in data.aliases) or "nothing new"
+    order_refs: frozenset[str] = frozenset()
+    if entity_type == Entity.ORDER:
+        order_refs = frozenset({entity_ref})
+    return Projection(order_refs, summary=f"{named} is also {learnt}", new_keys=names.new_keys)

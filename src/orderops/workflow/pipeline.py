@@ -1,4 +1,9 @@
-"""Processing stored inbox events: project, detect, open or resolve cases.
+"""Processing stored inbox events: resolve, project, detect, open or resolve cases.
+
+Each event is first resolved (``resolve/linker.py``): its references become canonical
+(the order a charge, a checkout token or a ticket's "#1538" names), or, when what it
+names has not arrived yet, its row is deferred with the aliases it waits for and goes
+again, in this same drain, when an event registers one of them (``resolve/waits.py``).
 
 Events are processed in chunks, one transaction per chunk and a savepoint per event: a
 failing event rolls back alone and stays in the inbox (pending, then failed after
@@ -18,9 +23,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import (
     RetryCallState,
@@ -33,7 +40,9 @@ from tenacity import (
 from orderops.domain.cases import CaseStatus, is_open
 from orderops.domain.clock import Clock
 from orderops.ingest.envelope import parse_event
-from orderops.resolve.projector import OrderNotYetKnown, project
+from orderops.resolve.linker import resolve, settle
+from orderops.resolve.projector import project
+from orderops.resolve.waits import DEFERRED, defer, release
 from orderops.storage.repositories.intake import InboxStatus
 from orderops.storage.tables import CaseTimelineEntry, InboxEvent
 from orderops.storage.transient import transient_kind
@@ -44,10 +53,11 @@ from orderops.workflow.processing_failures import FailureClass, dead_letter_row,
 from orderops.workflow.processing_metrics import PROCESSING_METRICS
 from orderops.workflow.sla import wake_on_event
 
+__all__ = ["DEFERRED", "MAX_ATTEMPTS", "process_event", "process_many", "process_pending"]
+
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
-DEFERRED = "deferred"
 CHUNK = 100
 TRANSIENT_TRIES = 5
 """Runs of a chunk before a busy database is left for the next pass."""
@@ -103,7 +113,10 @@ def _drain(
 
     A row that fails stays pending for the next pass (its attempts counted by the
     chunk); this drain passes over it rather than retrying it in a loop, and keeps going
-    with the rows behind it.
+    with the rows behind it. A row that waited for an alias and was released by this
+    drain (its order arrived) is taken in this drain too, in replay order with the rest:
+    the horizon grows to cover it, so a record that arrived before its order is linked as
+    soon as the order is processed, whoever processed it.
     """
     changes: list[CaseEvent] = []
     passed_over: set[str] = set()
@@ -112,21 +125,28 @@ def _drain(
             ids = list(uow.inbox.pending_ids(limit=chunk, up_to=up_to, passed_over=passed_over))
         if not ids:
             return changes
-        chunk_changes, created_orders = _process_chunk(
-            sessions, tenant_id=tenant_id, inbox_ids=ids, clock=clock
-        )
-        changes += chunk_changes
+        done = _process_chunk(sessions, tenant_id=tenant_id, inbox_ids=ids, clock=clock)
+        changes += done.changes
         with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
-            passed_over |= uow.inbox.still_pending(ids)
-        for order_ref in created_orders:
-            changes += _release_deferred(
-                sessions, tenant_id=tenant_id, order_ref=order_ref, clock=clock
-            )
+            passed_over |= uow.inbox.still_pending(ids) - done.released - done.unreached
+            if up_to is not None and done.released:
+                later = uow.inbox.pending_horizon(done.released)
+                up_to = max(up_to, later) if later is not None else up_to
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    changes: list[CaseEvent] = field(default_factory=list)
+    released: frozenset[str] = frozenset()
+    """Waiting rows this chunk sent back to pending (their order arrived)."""
+    unreached: frozenset[str] = frozenset()
+    """Rows of the chunk left for the next one, because a row released earlier events:
+    those go first, in replay order."""
 
 
 def _process_chunk(
     sessions: sessionmaker[Session], *, tenant_id: str, inbox_ids: Sequence[str], clock: Clock
-) -> tuple[list[CaseEvent], list[str]]:
+) -> _Chunk:
     """Run the chunk, again from the start after each transient database error."""
     retrying = Retrying(
         retry=retry_if_exception(lambda exc: transient_kind(exc) is not None),
@@ -153,7 +173,7 @@ def _process_chunk(
             len(inbox_ids),
             exc,
         )
-        return [], []
+        return _Chunk()
 
 
 def _note_transient(state: RetryCallState) -> None:
@@ -166,18 +186,19 @@ def _note_transient(state: RetryCallState) -> None:
 
 def _process_chunk_once(
     sessions: sessionmaker[Session], *, tenant_id: str, inbox_ids: Sequence[str], clock: Clock
-) -> tuple[list[CaseEvent], list[str]]:
+) -> _Chunk:
     changes: list[CaseEvent] = []
-    created: list[str] = []
+    released: list[str] = []
+    unreached: list[str] = []
     dead_lettered: list[FailureClass] = []
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
         uow.inbox.lock_processing()
         rows = uow.inbox.claim_many(inbox_ids)
         now = clock.now()
-        for row in rows:
+        for i, row in enumerate(rows):
             try:
                 with uow.session.begin_nested():
-                    row_changes, created_order = _apply(uow, row, now=now)
+                    row_changes, row_released = _apply(uow, row, now=now)
             except Exception as exc:
                 if transient_kind(exc) is not None:
                     raise  # the whole chunk goes again; no attempt is spent
@@ -193,23 +214,57 @@ def _process_chunk_once(
                 dead_lettered.append(failure)
                 continue
             changes += row_changes
-            if created_order:
-                created.append(created_order)
+            released += row_released
+            rest = rows[i + 1 :]
+            if row_released and rest and _released_first(uow, row_released, rest):
+                unreached = [r.id for r in rest]
+                break
         uow.commit()
     for failure in dead_lettered:
         PROCESSING_METRICS.dead_letter(failure)
-    return changes, created
+    return _Chunk(changes, frozenset(released), frozenset(unreached))
 
 
-def _apply(
-    uow: UnitOfWork, row: InboxEvent, *, now: datetime
-) -> tuple[list[CaseEvent], str | None]:
+def _released_first(uow: UnitOfWork, released: Sequence[str], rest: Sequence[InboxEvent]) -> bool:
+    """Whether a released row happened before some row still ahead in this chunk: then the
+    chunk stops, so the next one takes them in replay order (the chunk's rows stay
+    pending; nothing was done to them)."""
+    earliest = uow.session.scalar(
+        select(func.min(InboxEvent.event_time)).where(
+            InboxEvent.tenant_id == uow.tenant_id, InboxEvent.id.in_(list(released))
+        )
+    )
+    return earliest is not None and any(r.event_time >= earliest for r in rest)
+
+
+def _apply(uow: UnitOfWork, row: InboxEvent, *, now: datetime) -> tuple[list[CaseEvent], list[str]]:
+    """Resolve, project, link, release what waited on the keys now known, then judge.
+
+    Returns the case changes and the inbox ids of the rows this event released.
+    """
     event = parse_event(row.envelope, tenant_id=uow.tenant_id)
-    try:
-        projection = project(uow.commerce, event, inbox_id=row.id, now=now)
-    except OrderNotYetKnown:
-        row.status = DEFERRED
-        return [], None
+    resolution = resolve(uow, event)
+    if resolution.waits is not None:
+        settle(uow, resolution, inbox_id=row.id, now=now)  # a question for a person, if any
+        defer(uow, row, resolution.waits, now=now)
+        row.error = None
+        return [], []
+    projection = project(uow, resolution.event, inbox_id=row.id, now=now, target=resolution.target)
+    link = settle(uow, resolution, inbox_id=row.id, now=now)
+    released = release(uow, projection.new_keys)
+    data: dict[str, Any] = {
+        "type": event.type,
+        "event_id": event.envelope.id,
+        "event_time": event.envelope.time.isoformat(),
+    }
+    if (found := resolution.decision.link) is not None:
+        data["link"] = {
+            "method": found.method,
+            "key_kind": found.key_kind,
+            "key": found.key,
+            "evidence": found.evidence,
+            "link_id": link.id if link is not None else None,
+        }
     changes: list[CaseEvent] = []
     for order_ref in sorted(projection.order_refs):
         order = uow.commerce.order_by_ref(order_ref)
@@ -225,11 +280,7 @@ def _apply(
                     kind="event",
                     summary=projection.summary,
                     actor=event.envelope.source,
-                    data={
-                        "type": event.type,
-                        "event_id": event.envelope.id,
-                        "event_time": event.envelope.time.isoformat(),
-                    },
+                    data=dict(data),
                     inbox_id=row.id,
                 )
             )
@@ -237,31 +288,4 @@ def _apply(
         changes += evaluate_order(uow, order, now=now, from_sweep=False, inbox_id=row.id)
     row.status, row.processed_at, row.error = InboxStatus.PROCESSED, now, None
     row.attempts += 1
-    return changes, projection.created_order
-
-
-def _release_deferred(
-    sessions: sessionmaker[Session], *, tenant_id: str, order_ref: str, clock: Clock
-) -> list[CaseEvent]:
-    """Events that waited for this order (say, a cancellation that overtook it) go again."""
-    with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
-        ids = list(
-            uow.session.scalars(
-                select(InboxEvent.id)
-                .where(
-                    InboxEvent.tenant_id == tenant_id,
-                    InboxEvent.subject == order_ref,
-                    InboxEvent.status == DEFERRED,
-                )
-                .order_by(InboxEvent.event_time)
-            )
-        )
-        if not ids:
-            return []
-        uow.session.execute(
-            update(InboxEvent)
-            .where(InboxEvent.tenant_id == tenant_id, InboxEvent.id.in_(ids))
-            .values(status=InboxStatus.PENDING)
-        )
-        uow.commit()
-    return process_many(sessions, tenant_id=tenant_id, inbox_ids=ids, clock=clock)
+    return changes, released

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, exists, func, or_, select
@@ -18,6 +18,7 @@ from orderops.storage.tables import (
     InventoryPosition,
     Order,
     OrderLineRow,
+    OrderRefund,
     Payment,
     Shipment,
     SupportTicket,
@@ -51,6 +52,16 @@ class CommerceRepository:
             )
         )
 
+    def customers_by_email(self, email: str) -> list[str]:
+        """Ids of the customers stored with this (lower-cased) email, oldest first."""
+        return list(
+            self._session.scalars(
+                select(Customer.id)
+                .where(Customer.tenant_id == self.tenant_id, Customer.email == email)
+                .order_by(Customer.created_at, Customer.id)
+            )
+        )
+
     def customer_by_email(self, email: str) -> Customer | None:
         return self._session.scalar(
             select(Customer)
@@ -70,6 +81,25 @@ class CommerceRepository:
         return self._session.scalar(
             select(Order).where(Order.tenant_id == self.tenant_id, Order.id == order_id)
         )
+
+    def orders_of_customers(
+        self,
+        customer_ids: Collection[str],
+        *,
+        placed_from: datetime | None,
+        placed_to: datetime,
+    ) -> Sequence[Order]:
+        """The customers' orders placed in [placed_from, placed_to], oldest first."""
+        if not customer_ids:
+            return []
+        query = select(Order).where(
+            Order.tenant_id == self.tenant_id,
+            Order.customer_id.in_(sorted(customer_ids)),
+            Order.placed_at <= placed_to,
+        )
+        if placed_from is not None:
+            query = query.where(Order.placed_at >= placed_from)
+        return self._session.scalars(query.order_by(Order.placed_at, Order.order_ref)).all()
 
     def late_candidates(self, *, now: datetime, limit: int) -> Sequence[Order]:
         """Paid, live orders past their promise that were not delivered by it and have no
@@ -107,6 +137,11 @@ class CommerceRepository:
             )
         )
 
+    def payment_by_id(self, payment_id: str) -> Payment | None:
+        return self._session.scalar(
+            select(Payment).where(Payment.tenant_id == self.tenant_id, Payment.id == payment_id)
+        )
+
     def payments_for(self, order_ref: str) -> Sequence[Payment]:
         return self._session.scalars(
             select(Payment)
@@ -121,6 +156,11 @@ class CommerceRepository:
                 Shipment.carrier == carrier,
                 Shipment.tracking_number == tracking_number,
             )
+        )
+
+    def shipment_by_id(self, shipment_id: str) -> Shipment | None:
+        return self._session.scalar(
+            select(Shipment).where(Shipment.tenant_id == self.tenant_id, Shipment.id == shipment_id)
         )
 
     def shipments_for(self, order_ref: str) -> Sequence[Shipment]:
@@ -148,6 +188,13 @@ class CommerceRepository:
             )
         )
 
+    def ticket_by_id(self, ticket_id: str) -> SupportTicket | None:
+        return self._session.scalar(
+            select(SupportTicket).where(
+                SupportTicket.tenant_id == self.tenant_id, SupportTicket.id == ticket_id
+            )
+        )
+
     def inventory(self, sku: str, location: str) -> InventoryPosition | None:
         return self._session.scalar(
             select(InventoryPosition).where(
@@ -157,9 +204,25 @@ class CommerceRepository:
             )
         )
 
+    def available(self, sku: str, location: str | None) -> int | None:
+        """Stock a line can be judged against: at its location when it names one, else the
+        SKU's stock summed over every location the tenant holds it at (Shopify routes an
+        order to any location with stock). None when no stock level was ever reported."""
+        if location is not None:
+            position = self.inventory(sku, location)
+            return position.available if position is not None else None
+        total, count = self._session.execute(
+            select(func.sum(InventoryPosition.available), func.count()).where(
+                InventoryPosition.tenant_id == self.tenant_id, InventoryPosition.sku == sku
+            )
+        ).one()
+        return int(total) if count else None
+
     def waiting_lines(self, sku: str, location: str) -> list[tuple[Order, OrderLineRow]]:
         """Lines of live, undelivered orders that a stock level of ``sku`` at ``location``
-        covers or not (the line's own location, else its order's)."""
+        covers or not: lines at that location (their own, else their order's), and lines
+        that name no location at all, which every location's stock counts for."""
+        where = func.coalesce(OrderLineRow.location, Order.location)
         rows = self._session.execute(
             select(Order, OrderLineRow)
             .join(OrderLineRow, OrderLineRow.order_id == Order.id)
@@ -167,10 +230,11 @@ class CommerceRepository:
                 Order.tenant_id == self.tenant_id,
                 OrderLineRow.tenant_id == self.tenant_id,
                 OrderLineRow.sku == sku,
-                func.coalesce(OrderLineRow.location, Order.location) == location,
+                or_(where == location, where.is_(None)),
                 Order.status == OrderStatus.OPEN,
                 Order.delivered_at.is_(None),
             )
+            .order_by(Order.placed_at, Order.order_ref, OrderLineRow.position)
         ).all()
         return [(order, row) for order, row in rows]
 
@@ -179,6 +243,14 @@ class CommerceRepository:
             select(SupportTicket)
             .where(SupportTicket.tenant_id == self.tenant_id, SupportTicket.order_ref == order_ref)
             .order_by(SupportTicket.opened_at)
+        ).all()
+
+    def refunds_for(self, order_ref: str) -> Sequence[OrderRefund]:
+        """The store's refunds of the order, in the order they were processed."""
+        return self._session.scalars(
+            select(OrderRefund)
+            .where(OrderRefund.tenant_id == self.tenant_id, OrderRefund.order_ref == order_ref)
+            .order_by(OrderRefund.processed_at, OrderRefund.refund_ref)
         ).all()
 
     def fraud_signals_for(self, order_ref: str) -> Sequence[FraudSignal]:

@@ -234,8 +234,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.drop_column("promise_source")
+    # SQLite drops a plain column in place (3.35+): a batch copy of ``orders`` would DROP
+    # the table under rows that reference it, which foreign keys refuse.
+    op.drop_column("orders", "promise_source")
 
     with op.batch_alter_table("record_links", schema=None) as batch_op:
         batch_op.drop_index("ix_record_links_tenant_record")
