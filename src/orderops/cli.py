@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,7 @@ from orderops.commands import (
     evaluate,
     identity,
     imports,
+    links,
     outbox,
     recommend,
     sources,
@@ -57,6 +59,7 @@ access.register(cli)
 outbox.register(cli)
 recommend.register(cli)
 evaluate.register(cli)
+links.register(cli)
 audit_export.register(audit_cli)
 console = Console()
 
@@ -176,6 +179,11 @@ def ingest(
         console.print(f"  line {rejected.index + 1}: {rejected.reason}", style="red")
 
 
+class SimFormat(StrEnum):
+    CANONICAL = "canonical"
+    WEBHOOKS = "webhooks"
+
+
 @cli.command()
 def sim(
     out: Annotated[Path, typer.Option(help="Folder for events.jsonl and labels.jsonl.")] = Path(
@@ -183,13 +191,29 @@ def sim(
     ),
     seed: int = 7,
     days: float = 1.0,
-    history_days: int = 6,
+    history_days: Annotated[
+        int | None, typer.Option(help="Days of trading before the window (6; webhooks: 4).")
+    ] = None,
     orders_per_day: int = 150,
     payment_failed_rate: float = 0.04,
     late_rate: float = 0.05,
+    format_: Annotated[
+        SimFormat,
+        typer.Option(
+            "--format",
+            help="canonical: events.jsonl of canonical events. webhooks: deliveries.jsonl of "
+            "provider webhooks (Shopify, Stripe, EasyPost, Shippo, AfterShip, Zendesk) with "
+            "labels.jsonl, policy.yaml and store.json; the rates do not apply.",
+        ),
+    ] = SimFormat.CANONICAL,
 ) -> None:
     """Simulate a store and write its events and ground-truth labels."""
+    if format_ is SimFormat.WEBHOOKS:
+        _sim_webhooks(out, seed=seed, days=days, history_days=history_days, per_day=orders_per_day)
+        return
     from orderops.sim import SimConfig, simulate, write_sim
+
+    history_days = 6 if history_days is None else history_days
 
     config = SimConfig(
         seed=seed,
@@ -209,6 +233,30 @@ def sim(
         f"window: {config.start.isoformat()} .. {config.end.isoformat()} "
         f"(ingest with --now {config.end.isoformat()})"
     )
+
+
+def _sim_webhooks(
+    out: Path, *, seed: int, days: float, history_days: int | None, per_day: int
+) -> None:
+    from orderops.sim.providers.run import write_store
+
+    try:
+        written = write_store(
+            out,
+            seed=seed,
+            days=days,
+            orders_per_day=per_day,
+            history_days=4 if history_days is None else history_days,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    summary = written.summary
+    counts = ", ".join(f"{name} {n}" for name, n in summary["counts"].items())
+    console.print(f"{written.deliveries} deliveries ({counts}) -> {out / 'deliveries.jsonl'}")
+    console.print(f"{written.labels} labels -> {out / 'labels.jsonl'}")
+    console.print(f"policy -> {out / 'policy.yaml'}, summary -> {out / 'store.json'}")
+    window = summary["window"]
+    console.print(f"window: {window['start']} .. {window['end']}")
 
 
 @cli.command()

@@ -241,8 +241,10 @@ def test_dashboards_render_charts_and_export_the_same_figures_as_csv(
     assert page.text.count("<svg") >= 8
     csv = client.get(f"/console/dashboards.csv?{span}")
     assert csv.headers["content-type"].startswith("text/csv")
+    # each late order was also paid and never handed to a carrier: stuck as well
     assert f"volume,{day} shipment_late,2" in csv.text.replace(".0", "")
-    assert "customer_impact,cases,2" in csv.text
+    assert f"volume,{day} stuck_order,2" in csv.text.replace(".0", "")
+    assert "customer_impact,cases,4" in csv.text
     assert client.get("/console/dashboards?from=2026-13-01").status_code == 422
 
 

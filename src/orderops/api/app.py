@@ -16,6 +16,7 @@ from orderops.api import (
     evidence,
     health,
     incidents,
+    links,
     metrics,
     openapi,
     outbox,
@@ -44,6 +45,7 @@ ROUTERS = (
     outbox.router,
     admin.router,
     recommendations.router,
+    links.router,
     console_router,
 )
 

@@ -1,0 +1,239 @@
+"""`orderops links suggestions|accept|reject|link|unlink|show` and `orderops resolve backfill`.
+
+Thin shells over ``resolve.relink`` and ``resolve.link_queries``, the same calls as the API
+and the console: each parses options, runs one unit of work, commits, and prints. A refused
+decision (decided already, not a candidate, unknown id) prints its reason and exits 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from orderops.bootstrap import App, bootstrap
+from orderops.config import Settings
+from orderops.domain.errors import OrderOpsError
+from orderops.resolve import link_queries, relink
+from orderops.resolve.backfill import backfill_aliases
+from orderops.storage.uow import UnitOfWork
+
+console = Console()
+AppFactory = Callable[[], App]
+TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
+ActorOpt = Annotated[str, typer.Option(help="Who decides (recorded in the audit log).")]
+RecordTypes = ("payment", "ticket", "shipment", "fraud_signal", "refund", "hold")
+
+
+def default_app() -> App:
+    return bootstrap(Settings(demo_mode=True))
+
+
+def _group(cli: typer.Typer, name: str, help_text: str) -> typer.Typer:
+    """The ``name`` group of ``cli``, created if no other module registered it first."""
+    for info in cli.registered_groups:
+        if info.name == name and info.typer_instance is not None:
+            return info.typer_instance
+    group = typer.Typer(no_args_is_help=True, help=help_text)
+    cli.add_typer(group, name=name)
+    return group
+
+
+def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
+    """Add the `links` group and `resolve backfill` to ``cli``."""
+    links_cli = _group(cli, "links", "Records resolve could not place: suggestions and links.")
+    resolve_cli = _group(cli, "resolve", "Resolve: which order each record is about.")
+
+    def decide(tenant: str, act: Callable[[UnitOfWork, datetime], relink.LinkDecision]) -> None:
+        app = make_app()
+        try:
+            with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
+                decision = act(uow, app.clock.now())
+                uow.commit()
+                link = decision.link
+                summary = (
+                    f"link {link.id}: {link.record_type} {link.record_ref} -> {link.order_ref}"
+                    f"{' (revoked)' if link.revoked_at else ''}"
+                    if link is not None
+                    else ""
+                )
+                status = decision.suggestion.status if decision.suggestion else None
+        except OrderOpsError as exc:
+            console.print(exc.message, style="red", highlight=False)
+            raise typer.Exit(1) from exc
+        finally:
+            app.close()
+        if status:
+            console.print(f"suggestion {status}", highlight=False)
+        if summary:
+            console.print(summary, highlight=False)
+        for change in decision.changes:
+            console.print(
+                f"case {change.change}: {change.exception_type} on {change.order_ref}",
+                highlight=False,
+            )
+
+    @links_cli.command("suggestions")
+    def suggestions(
+        tenant: TenantOpt,
+        status: Annotated[
+            str, typer.Option(help="open, accepted, rejected, superseded, or all.")
+        ] = "open",
+        limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    ) -> None:
+        """Records that could belong to more than one order, with each candidate's evidence."""
+        if status != "all" and status not in link_queries.SUGGESTION_STATUSES:
+            console.print(f"unknown status {status!r}", style="red")
+            raise typer.Exit(2)
+        app = make_app()
+        lines: list[str] = []
+        try:
+            with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
+                page = link_queries.list_suggestions(
+                    uow, status=None if status == "all" else status, limit=limit, offset=0
+                )
+                for s in page.items:
+                    lines.append(f"{s.id}  {s.record_type} {s.record_ref}  {s.status}: {s.reason}")
+                    lines += [
+                        f"    {c.get('order_ref')} #{c.get('number') or '-'}: {c.get('evidence')}"
+                        for c in (s.candidates or {}).get("orders", [])
+                        if isinstance(c, dict)
+                    ]
+        finally:
+            app.close()
+        console.print(f"link suggestions ({status}): {page.total}", highlight=False)
+        for line in lines:
+            console.print(line, highlight=False, soft_wrap=True)
+
+    @links_cli.command("accept")
+    def accept(
+        tenant: TenantOpt,
+        suggestion_id: Annotated[str, typer.Argument(help="The suggestion's id.")],
+        order: Annotated[str, typer.Option("--order", help="The chosen candidate order ref.")],
+        reason: Annotated[str, typer.Option(help="Why (optional).")] = "",
+        actor: ActorOpt = "cli",
+    ) -> None:
+        """Link the suggestion's record to one of its candidate orders."""
+        decide(
+            tenant,
+            lambda uow, now: relink.accept_suggestion(
+                uow,
+                suggestion_id=suggestion_id,
+                order_ref=order,
+                actor=actor,
+                reason=reason or None,
+                now=now,
+            ),
+        )
+
+    @links_cli.command("reject")
+    def reject(
+        tenant: TenantOpt,
+        suggestion_id: Annotated[str, typer.Argument(help="The suggestion's id.")],
+        reason: Annotated[str, typer.Option(help="Why none of the candidates.")],
+        actor: ActorOpt = "cli",
+    ) -> None:
+        """None of the candidates: the record stays unlinked."""
+        decide(
+            tenant,
+            lambda uow, now: relink.reject_suggestion(
+                uow, suggestion_id=suggestion_id, actor=actor, reason=reason, now=now
+            ),
+        )
+
+    @links_cli.command("link")
+    def link(
+        tenant: TenantOpt,
+        record_type: Annotated[str, typer.Argument(help=", ".join(RecordTypes))],
+        record_ref: Annotated[str, typer.Argument(help='"source:ref", e.g. zendesk:4711.')],
+        order: Annotated[str, typer.Option("--order", help="The order ref to link to.")],
+        reason: Annotated[str, typer.Option(help="Why (recorded in the audit log).")],
+        actor: ActorOpt = "cli",
+    ) -> None:
+        """Link a record to an order by hand (moving it if it sits on another)."""
+        decide(
+            tenant,
+            lambda uow, now: relink.link_manually(
+                uow,
+                record_type=record_type,
+                record_ref=record_ref,
+                order_ref=order,
+                actor=actor,
+                reason=reason,
+                now=now,
+            ),
+        )
+
+    @links_cli.command("unlink")
+    def unlink(
+        tenant: TenantOpt,
+        link_id: Annotated[str, typer.Argument(help="The link's id (see `links show`).")],
+        reason: Annotated[str, typer.Option(help="Why (recorded in the audit log).")],
+        actor: ActorOpt = "cli",
+    ) -> None:
+        """Take a record off its order; the link stays on record, revoked."""
+        decide(
+            tenant,
+            lambda uow, now: relink.unlink(
+                uow, link_id=link_id, actor=actor, reason=reason, now=now
+            ),
+        )
+
+    @links_cli.command("show")
+    def show(
+        tenant: TenantOpt,
+        order: Annotated[str, typer.Option("--order", help="The order ref.")],
+    ) -> None:
+        """Every link of the order, active and revoked, with its evidence."""
+        app = make_app()
+        lines: list[str] = []
+        try:
+            with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
+                for row in link_queries.order_links(uow, order):
+                    state = (
+                        f"revoked {row.revoked_at:%Y-%m-%d %H:%M} by {row.revoked_by}: "
+                        f"{row.revoked_reason}"
+                        if row.revoked_at
+                        else "active"
+                    )
+                    lines += [
+                        f"{row.id}  {row.record_type} {row.record_ref}  {row.method}  {state}",
+                        f"    by {row.created_by} {row.created_at:%Y-%m-%d %H:%M}: {row.evidence}",
+                    ]
+        except OrderOpsError as exc:
+            console.print(exc.message, style="red", highlight=False)
+            raise typer.Exit(1) from exc
+        finally:
+            app.close()
+        console.print(f"links of order {order}: {len(lines) // 2}", highlight=False)
+        for line in lines:
+            console.print(line, highlight=False, soft_wrap=True)
+
+    @resolve_cli.command("backfill")
+    def backfill(tenant: TenantOpt) -> None:
+        """Register the aliases of rows stored before resolve existed (idempotent).
+
+        Orders, customers, payments, shipments and tickets; records waiting on a new
+        alias go back to pending."""
+        app = make_app()
+        try:
+            with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
+                uow.inbox.lock_processing()
+                report = backfill_aliases(uow, now=app.clock.now())
+                uow.commit()
+        finally:
+            app.close()
+        for entity in sorted(report.scanned):
+            console.print(
+                f"{entity}: {report.scanned[entity]} rows, "
+                f"{report.registered.get(entity, 0)} new aliases",
+                highlight=False,
+            )
+        console.print(
+            f"registered {report.total_registered} aliases; "
+            f"{report.released} waiting records released",
+            highlight=False,
+        )
