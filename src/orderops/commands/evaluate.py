@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich import box
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from orderops.commands.identity import _group
@@ -144,6 +146,54 @@ def render_models(figures: dict[str, Any]) -> None:
     )
 
 
+class Through(StrEnum):
+    PIPELINE = "pipeline"
+    WEBHOOKS = "webhooks"
+
+
+PIPELINE_ORDERS_PER_DAY = 40
+WEBHOOK_ORDERS_PER_DAY = 60
+
+
+def through_webhooks(
+    *,
+    from_dir: Path | None,
+    seed: int,
+    days: float,
+    orders_per_day: int,
+    database_url: str | None,
+    json_path: Path | None,
+) -> bool:
+    """Replay a recorded (or freshly simulated) store into a live desk; True if every aim
+    was met. Bad input is refused with its reasons before anything is posted."""
+    from orderops.evaluation.desk import DatabaseNotFresh
+    from orderops.evaluation.history import HistoryError, read_history
+    from orderops.evaluation.report import render, write_json
+    from orderops.evaluation.simulated import simulated_store
+    from orderops.evaluation.webhook_replay import evaluate_history
+
+    try:
+        with simulated_store(
+            from_dir, seed=seed, days=days, orders_per_day=orders_per_day, console=console
+        ) as folder:
+            history = read_history(folder)
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task("posting deliveries", total=len(history.deliveries))
+                evaluation = evaluate_history(
+                    history,
+                    database_url=database_url,
+                    progress=lambda done, _total: progress.update(task, completed=done),
+                )
+    except (HistoryError, DatabaseNotFresh) as exc:
+        console.print(f"cannot evaluate: {exc}", style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from exc
+    render(evaluation, console)
+    if json_path is not None:
+        write_json(evaluation, json_path)
+        console.print(f"results -> {json_path}")
+    return evaluation.all_aims_met
+
+
 def register(cli: typer.Typer) -> None:
     """Add `eval detectors` to ``cli``."""
     eval_cli = _group(cli, "eval", "Measure the desk's models against ground truth.")
@@ -154,7 +204,10 @@ def register(cli: typer.Typer) -> None:
         rates: Annotated[
             str, typer.Option(help="Comma-separated presets: low, high.")
         ] = "low,high",
-        orders_per_day: Annotated[int, typer.Option(help="Simulated orders per day.")] = 40,
+        orders_per_day: Annotated[
+            int | None,
+            typer.Option(help="Simulated orders per day (default 40; 60 through webhooks)."),
+        ] = None,
         step_hours: Annotated[float, typer.Option(help="Sweep clock step.")] = 1.0,
         datasets: Annotated[
             Path | None, typer.Option(help="Folder with the real-data copies.")
@@ -163,8 +216,55 @@ def register(cli: typer.Typer) -> None:
         json_path: Annotated[
             Path | None, typer.Option("--json", help="Write results here.")
         ] = None,
+        through: Annotated[
+            Through,
+            typer.Option(
+                help="pipeline: canonical events straight into the pipeline; webhooks: the "
+                "providers' own deliveries, signed, over HTTP to a freshly booted desk."
+            ),
+        ] = Through.PIPELINE,
+        from_dir: Annotated[
+            Path | None,
+            typer.Option(
+                "--from",
+                help="(webhooks) A recorded store: deliveries.jsonl, labels.jsonl, "
+                "policy.yaml, store.json. Default: simulate one.",
+            ),
+        ] = None,
+        seed: Annotated[int, typer.Option(help="(webhooks) Simulator seed.")] = 7,
+        days: Annotated[float, typer.Option(help="(webhooks) Simulated days.")] = 10.0,
+        database_url: Annotated[
+            str | None,
+            typer.Option(
+                help="(webhooks) An empty database for the desk (e.g. PostgreSQL); "
+                "default a temporary SQLite file."
+            ),
+        ] = None,
+        require_aims: Annotated[
+            bool, typer.Option(help="(webhooks) Exit 1 when any aim is missed.")
+        ] = False,
     ) -> None:
-        """Ingest simulated stores through the pipeline with hourly sweeps and score every type."""
+        """Score every detector on simulated ground truth: canonical events through the
+        pipeline with hourly sweeps, or (``--through webhooks``) provider deliveries posted
+        to a live desk. A measurement: exit 0 even when aims are missed, unless
+        ``--require-aims``."""
+        if through is Through.PIPELINE and (from_dir or database_url or require_aims):
+            raise typer.BadParameter(
+                "--from, --database-url and --require-aims go with --through webhooks"
+            )
+        if through is Through.WEBHOOKS:
+            met = through_webhooks(
+                from_dir=from_dir,
+                seed=seed,
+                days=days,
+                orders_per_day=orders_per_day or WEBHOOK_ORDERS_PER_DAY,
+                database_url=database_url,
+                json_path=json_path,
+            )
+            if require_aims and not met:
+                raise typer.Exit(1)
+            return
+        orders_per_day = orders_per_day or PIPELINE_ORDERS_PER_DAY
         names = [r.strip() for r in rates.split(",") if r.strip()]
         unknown = [n for n in names if n not in RATE_PRESETS]
         if unknown:
