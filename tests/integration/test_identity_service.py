@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from tests.builders.events import envelope, order_placed
+from tests.builders.events import envelope
 
 import orderops.storage.tables.identity  # noqa: F401 - registers the identity tables
 from orderops.audit.verify import verify_tenant
@@ -16,7 +16,6 @@ from orderops.domain.clock import FixedClock
 from orderops.ingest.batch import ingest_items
 from orderops.resolve.identity import service
 from orderops.resolve.identity.errors import GoldenNotFound, MergeRefused, SplitConflict
-from orderops.resolve.identity.order_linking import link_orphans
 from orderops.resolve.identity.store import IdentityStore
 from orderops.storage.uow import UnitOfWork
 
@@ -241,62 +240,3 @@ def test_show_finds_a_golden_customer_by_a_member_row(app: App, clock: FixedCloc
         view = service.show(uow, key=rows["jane-2"])
     assert {c["customer_id"] for c in view.customers} == {rows["jane-1"], rows["jane-2"]}
     assert len(view.history) == 2
-
-
-def test_tickets_and_payments_without_order_ref_are_linked_to_orders(
-    app: App, clock: FixedClock
-) -> None:
-    at = clock.now()
-    events = [
-        order_placed("o-1", at=at, number="#1001", total_minor=4200),
-        order_placed("o-2", at=at, number="#1002", total_minor=9900),
-        envelope(
-            "shipment.created",
-            {
-                "shipment_ref": "s-2",
-                "order_ref": "o-2",
-                "carrier": "UPS",
-                "tracking_number": "1Z999AA10123456784",
-            },
-            at=at,
-            subject="o-2",
-        ),
-        ticket("t-1", "Where is order #1001?", "Nothing yet.", at=at),
-        ticket("t-2", "Parcel", "Tracking 1z999aa10123456784 has not moved", at=at),
-        ticket("t-3", "Hello", "Just a question about sizes", at=at),
-        unreferenced_payment("pi_a", 4200, at=at + timedelta(minutes=1)),
-        unreferenced_payment("pi_b", 1234, at=at + timedelta(minutes=1)),
-    ]
-    report = ingest_items(app.sessions, tenant_id="acme", items=events, channel="t", clock=clock)
-    assert not report.rejected
-    with UnitOfWork(app.sessions, tenant_id="acme") as uow:
-        linked = link_orphans(uow, clock=clock)
-        uow.commit()
-    assert (linked.tickets, linked.payments) == (2, 1)
-    assert linked.methods == {"order_number": 1, "tracking_number": 1, "amount_time": 1}
-    with UnitOfWork(app.sessions, tenant_id="acme") as uow:
-        again = link_orphans(uow, clock=clock)
-        order = uow.commerce.order_by_ref("o-1")
-        assert order is not None
-        kinds = {
-            (link.record_type, link.method)
-            for link in IdentityStore(uow.session, "acme").order_links_for(order.id)
-        }
-    assert (again.tickets, again.payments) == (0, 0)
-    assert kinds == {("ticket", "order_number"), ("payment", "amount_time")}
-
-
-def ticket(ref: str, subject: str, body: str, *, at: Any) -> dict[str, Any]:
-    data = {"ticket_ref": ref, "source": "zendesk", "subject": subject, "body": body}
-    return envelope("ticket.updated", data, at=at, source="test://zendesk")
-
-
-def unreferenced_payment(ref: str, amount: int, *, at: Any) -> dict[str, Any]:
-    data = {
-        "payment_ref": ref,
-        "provider": "stripe",
-        "status": "authorized",
-        "amount_minor": amount,
-        "currency": "USD",
-    }
-    return envelope("payment.updated", data, at=at, source="test://stripe")

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from orderops.commands.identity import _group
+from orderops.commands.shared import command_group
 from orderops.config import Settings
 from orderops.detect.evaluation import (
     AIM_PRECISION,
@@ -196,7 +196,7 @@ def through_webhooks(
 
 def register(cli: typer.Typer) -> None:
     """Add `eval detectors` to ``cli``."""
-    eval_cli = _group(cli, "eval", "Measure the desk's models against ground truth.")
+    eval_cli = command_group(cli, "eval", "Measure the desk's models against ground truth.")
 
     @eval_cli.command("detectors")
     def eval_detectors(

@@ -1,4 +1,4 @@
-"""`orderops eval identity` and `orderops identity resolve|link-orders|merge|split|show`.
+"""`orderops eval identity` and `orderops identity resolve|merge|split|show`.
 
 Thin shells: each parses options, calls one function of ``orderops.resolve.identity`` in a unit
 of work, commits, and renders. Domain errors (unknown golden id, a split that cannot be
@@ -8,7 +8,6 @@ exact) print their message and exit 1.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -17,39 +16,20 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from orderops.bootstrap import App, bootstrap
-from orderops.config import Settings
+from orderops.commands.shared import ActorOpt, AppFactory, TenantOpt, command_group, default_app
 from orderops.domain.errors import OrderOpsError
 from orderops.resolve.identity import service
 from orderops.resolve.identity.evaluation import AIM_PRECISION, AIM_RECALL, evaluate_identity
-from orderops.resolve.identity.order_linking import link_orphans
 from orderops.storage.uow import UnitOfWork
 
 console = Console()
-AppFactory = Callable[[], App]
-TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
-ActorOpt = Annotated[str, typer.Option(help="Who decides (recorded in the audit log).")]
 ReasonOpt = Annotated[str, typer.Option(help="Why (recorded in the audit log).")]
-
-
-def default_app() -> App:
-    return bootstrap(Settings(demo_mode=True))
-
-
-def _group(cli: typer.Typer, name: str, help_text: str) -> typer.Typer:
-    """The ``name`` group of ``cli``, created if no other module registered it first."""
-    for info in cli.registered_groups:
-        if info.name == name and info.typer_instance is not None:
-            return info.typer_instance
-    group = typer.Typer(no_args_is_help=True, help=help_text)
-    cli.add_typer(group, name=name)
-    return group
 
 
 def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
     """Add `eval identity` and the `identity` group to ``cli``."""
-    eval_cli = _group(cli, "eval", "Measure the desk's models against ground truth.")
-    identity_cli = _group(cli, "identity", "Golden customers: resolve, merge, split, show.")
+    eval_cli = command_group(cli, "eval", "Measure the desk's models against ground truth.")
+    identity_cli = command_group(cli, "identity", "Golden customers: resolve, merge, split, show.")
 
     @eval_cli.command("identity")
     def eval_identity(
@@ -112,21 +92,6 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
             f"{report.changed} relinked, {report.pinned} pinned by merges; "
             f"{report.stats.candidate_pairs} candidate pairs of {report.stats.all_pairs}"
             + (f"; revision {report.revision}" if report.revision else "")
-        )
-
-    @identity_cli.command("link-orders")
-    def link_orders(tenant: TenantOpt) -> None:
-        """Tie tickets and payments without an order ref to their orders."""
-        app = make_app()
-        try:
-            with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
-                report = link_orphans(uow, clock=app.clock)
-                uow.commit()
-        finally:
-            app.close()
-        console.print(
-            f"linked {report.tickets} tickets and {report.payments} payments "
-            f"({report.ambiguous_payments} payments ambiguous): {report.methods}"
         )
 
     @identity_cli.command("merge")

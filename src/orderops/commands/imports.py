@@ -7,7 +7,6 @@ means some input was refused, and the message says where to read why.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -17,8 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from orderops.bootstrap import App, bootstrap
-from orderops.config import Settings
+from orderops.commands.shared import AppFactory, TenantOpt, default_app
 from orderops.domain.clock import FixedClock
 from orderops.domain.policy import FulfillmentPolicy, InvalidPolicy
 from orderops.ingest.csv_cells import FeedError
@@ -29,14 +27,8 @@ from orderops.ingest.policy_file import load_policy_file, store_policy
 from orderops.workflow.tenants import ensure_tenant
 
 console = Console()
-AppFactory = Callable[[], App]
 
-TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
 FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Input file.")]
-
-
-def default_app() -> App:
-    return bootstrap(Settings(demo_mode=True))
 
 
 def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:

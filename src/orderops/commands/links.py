@@ -14,38 +14,22 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from orderops.bootstrap import App, bootstrap
-from orderops.config import Settings
+from orderops.commands.shared import ActorOpt, AppFactory, TenantOpt, command_group, default_app
 from orderops.domain.errors import OrderOpsError
-from orderops.resolve import link_queries, relink
+from orderops.resolve import link_queries, relink, waits
 from orderops.resolve.backfill import backfill_aliases
 from orderops.storage.uow import UnitOfWork
 
 console = Console()
-AppFactory = Callable[[], App]
-TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
-ActorOpt = Annotated[str, typer.Option(help="Who decides (recorded in the audit log).")]
 RecordTypes = ("payment", "ticket", "shipment", "fraud_signal", "refund", "hold")
-
-
-def default_app() -> App:
-    return bootstrap(Settings(demo_mode=True))
-
-
-def _group(cli: typer.Typer, name: str, help_text: str) -> typer.Typer:
-    """The ``name`` group of ``cli``, created if no other module registered it first."""
-    for info in cli.registered_groups:
-        if info.name == name and info.typer_instance is not None:
-            return info.typer_instance
-    group = typer.Typer(no_args_is_help=True, help=help_text)
-    cli.add_typer(group, name=name)
-    return group
 
 
 def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
     """Add the `links` group and `resolve backfill` to ``cli``."""
-    links_cli = _group(cli, "links", "Records resolve could not place: suggestions and links.")
-    resolve_cli = _group(cli, "resolve", "Resolve: which order each record is about.")
+    links_cli = command_group(
+        cli, "links", "Records resolve could not place: suggestions and links."
+    )
+    resolve_cli = command_group(cli, "resolve", "Resolve: which order each record is about.")
 
     def decide(tenant: str, act: Callable[[UnitOfWork, datetime], relink.LinkDecision]) -> None:
         app = make_app()
@@ -211,6 +195,29 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         console.print(f"links of order {order}: {len(lines) // 2}", highlight=False)
         for line in lines:
             console.print(line, highlight=False, soft_wrap=True)
+
+    @resolve_cli.command("waiting")
+    def show_waiting(
+        tenant: TenantOpt,
+        limit: Annotated[int, typer.Option(min=1, max=10_000, help="Rows to list.")] = 50,
+    ) -> None:
+        """Records still waiting for what they name (oldest first), with the keys they wait
+        for; none is lost: each runs again as soon as one of its keys appears."""
+        app = make_app()
+        try:
+            with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
+                total, rows = waits.waiting(uow, limit=limit)
+        finally:
+            app.close()
+        console.print(f"{total} records waiting", highlight=False)
+        for row in rows:
+            keys = ", ".join(row.aliases) or "a person's decision (see: links suggestions)"
+            console.print(
+                f"{row.inbox_id}  {row.event_time:%Y-%m-%d %H:%M}  {row.source}  {row.type}"
+                f"  waits for {keys}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
     @resolve_cli.command("backfill")
     def backfill(tenant: TenantOpt) -> None:

@@ -8,7 +8,6 @@ prints the ranked candidates, their cost and the drafts' fact-check status.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -17,28 +16,13 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from orderops.bootstrap import App, bootstrap
-from orderops.config import Settings
+from orderops.commands.shared import AppFactory, command_group, default_app
 from orderops.domain.errors import OrderOpsError
 from orderops.recommend import service
 from orderops.recommend.evaluation import AIM_REDTEAM, AIM_TOP1, AIM_TOP3, evaluate_recommend
 from orderops.storage.uow import UnitOfWork
 
 console = Console()
-AppFactory = Callable[[], App]
-
-
-def default_app() -> App:
-    return bootstrap(Settings(demo_mode=True))
-
-
-def _group(cli: typer.Typer, name: str, help_text: str) -> typer.Typer:
-    for info in cli.registered_groups:
-        if info.name == name and info.typer_instance is not None:
-            return info.typer_instance
-    group = typer.Typer(no_args_is_help=True, help=help_text)
-    cli.add_typer(group, name=name)
-    return group
 
 
 def _mark(value: float, aim: float) -> str:
@@ -47,8 +31,8 @@ def _mark(value: float, aim: float) -> str:
 
 def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
     """Add `eval recommend` and the `recommend` group to ``cli``."""
-    eval_cli = _group(cli, "eval", "Measure the desk's models against ground truth.")
-    recommend_cli = _group(cli, "recommend", "Recommendations and drafts for cases.")
+    eval_cli = command_group(cli, "eval", "Measure the desk's models against ground truth.")
+    recommend_cli = command_group(cli, "recommend", "Recommendations and drafts for cases.")
 
     @eval_cli.command("recommend")
     def eval_recommend(

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from orderops.storage.tables import Customer, CustomerIdentity
-from orderops.storage.tables.identity import CustomerLink, IdentityRevision, OrderLink
+from orderops.storage.tables.identity import CustomerLink, IdentityRevision
 
 
 class IdentityStore:
@@ -134,25 +134,3 @@ class IdentityStore:
         revision.tenant_id = self.tenant_id
         self._session.add(revision)
         self._session.flush()
-
-    # order links -----------------------------------------------------------------
-
-    def order_linked(self, record_type: str) -> set[str]:
-        return set(
-            self._session.scalars(
-                select(OrderLink.record_id).where(
-                    OrderLink.tenant_id == self.tenant_id, OrderLink.record_type == record_type
-                )
-            )
-        )
-
-    def order_links_for(self, order_id: str) -> Sequence[OrderLink]:
-        return self._session.scalars(
-            select(OrderLink)
-            .where(OrderLink.tenant_id == self.tenant_id, OrderLink.order_id == order_id)
-            .order_by(OrderLink.record_type, OrderLink.record_id)
-        ).all()
-
-    def add_order_link(self, link: OrderLink) -> None:
-        link.tenant_id = self.tenant_id
-        self._session.add(link)

@@ -55,7 +55,10 @@ class CustomerLink(Base):
 
 
 class OrderLink(Base):
-    """A payment, shipment or ticket that arrived without an order ref, tied to its order."""
+    """Links written by the offline ``identity link-orders`` before migration 0016.
+
+    Superseded by ``record_links``, which resolve writes on the event path; kept so the
+    rows already written stay readable. Nothing writes here any more."""
 
     __tablename__ = "order_links"
     __table_args__ = (

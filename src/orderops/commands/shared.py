@@ -1,0 +1,30 @@
+"""What every command group shares: the app it runs against, its option types, and how
+two modules add commands to one group (``eval`` has several authors)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from orderops.bootstrap import App, bootstrap
+from orderops.config import Settings
+
+AppFactory = Callable[[], App]
+TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
+ActorOpt = Annotated[str, typer.Option(help="Who decides (recorded in the audit log).")]
+
+
+def default_app() -> App:
+    return bootstrap(Settings(demo_mode=True))
+
+
+def command_group(cli: typer.Typer, name: str, help_text: str) -> typer.Typer:
+    """The ``name`` group of ``cli``, created if no other module registered it first."""
+    for info in cli.registered_groups:
+        if info.name == name and info.typer_instance is not None:
+            return info.typer_instance
+    group = typer.Typer(no_args_is_help=True, help=help_text)
+    cli.add_typer(group, name=name)
+    return group
