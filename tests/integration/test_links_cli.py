@@ -188,6 +188,10 @@ def test_backfill_names_rows_stored_before_resolve_and_releases_what_waited(
             select(InboxEvent.status).where(InboxEvent.type == "fraud.signal")
         ).all()
     assert waiting == ["deferred"]
+    listed = _run(app, "resolve", "waiting", "--tenant", "acme")
+    assert listed.exit_code == 0, listed.output
+    assert "1 records waiting" in listed.output
+    assert "waits for stripe.payment_intent:pi_B" in listed.output
 
     first = _run(app, "resolve", "backfill", "--tenant", "acme")
     assert first.exit_code == 0, first.output
@@ -209,6 +213,7 @@ def test_backfill_names_rows_stored_before_resolve_and_releases_what_waited(
     with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
         kinds = [s.kind for s in uow.commerce.fraud_signals_for("4411223344556")]
     assert kinds == ["dispute"]
+    assert "0 records waiting" in _run(app, "resolve", "waiting", "--tenant", "acme").output
 
     second = _run(app, "resolve", "backfill", "--tenant", "acme")
     assert second.exit_code == 0, second.output

@@ -11,13 +11,14 @@ pipeline's drain then takes it in replay order with everything else that is pend
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from orderops.storage.repositories.intake import InboxStatus
 from orderops.storage.repositories.resolve import ResolveRepository
-from orderops.storage.tables import InboxEvent
+from orderops.storage.tables import AliasWait, InboxEvent
 from orderops.storage.uow import UnitOfWork
 
 DEFERRED = "deferred"
@@ -60,3 +61,40 @@ def release(uow: UnitOfWork, aliases: Iterable[str]) -> list[str]:
         )
     repo.clear_waits(waiting)
     return deferred
+
+
+@dataclass(frozen=True)
+class Waiting:
+    inbox_id: str
+    source: str
+    type: str
+    event_time: datetime
+    received_at: datetime
+    aliases: tuple[str, ...]
+    """Empty: it waits for a person (a suggestion), not for a key."""
+
+
+def waiting(uow: UnitOfWork, *, limit: int = 100) -> tuple[int, list[Waiting]]:
+    """How many records wait, and the oldest ``limit`` of them with the keys they wait for:
+    what ops reads to see records that never found their order (nothing is dropped)."""
+    tenant = uow.tenant_id
+    deferred = (InboxEvent.tenant_id == tenant) & (InboxEvent.status == DEFERRED)
+    total = uow.session.scalar(select(func.count()).select_from(InboxEvent).where(deferred))
+    rows = uow.session.scalars(
+        select(InboxEvent)
+        .where(deferred)
+        .order_by(InboxEvent.event_time, InboxEvent.id)
+        .limit(limit)
+    ).all()
+    keys: dict[str, list[str]] = {row.id: [] for row in rows}
+    if keys:
+        for inbox_id, alias in uow.session.execute(
+            select(AliasWait.inbox_id, AliasWait.alias)
+            .where(AliasWait.tenant_id == tenant, AliasWait.inbox_id.in_(list(keys)))
+            .order_by(AliasWait.alias)
+        ):
+            keys[inbox_id].append(alias)
+    return int(total or 0), [
+        Waiting(r.id, r.source, r.type, r.event_time, r.received_at, tuple(keys[r.id]))
+        for r in rows
+    ]
