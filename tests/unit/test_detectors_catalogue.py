@@ -333,3 +333,16 @@ def test_policy_thresholds_unknown_to_a_detector_are_named() -> None:
     assert lenient.thresholds(ExceptionType.FRAUD_REVIEW) == {"risk_score": 60.0}
     assert not lenient.enabled(ExceptionType.PAYMENT_HOLD)
     assert lenient.enabled(ExceptionType.PAYMENT_FAILED)
+
+
+def test_a_line_no_location_names_is_short_until_the_order_ships_from_anywhere() -> None:
+    """Shopify lines name no location: stock summed over all locations judges them, and
+    the order's first parcel (from whichever location) takes them."""
+    unrouted = replace(order(lines=[SHORT]), location=None)
+    shipped = replace(order(lines=[SHORT], shipments=[parcel(origin="wh-west")]), location=None)
+
+    waiting = InventoryShortfallDetector().judge(unrouted, now=T0 + H)
+    gone = InventoryShortfallDetector().judge(shipped, now=T0 + H)
+
+    assert (waiting.detected, waiting.cleared) == (True, False)
+    assert (gone.detected, gone.cleared, gone.clear_reason) == (False, True, "order shipped")

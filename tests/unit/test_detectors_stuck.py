@@ -202,3 +202,22 @@ def test_the_tenant_sets_the_fallback_hours() -> None:
 def test_every_state_sla_is_a_default_threshold_a_policy_can_override() -> None:
     assert set(STATE_SLAS.values()) <= set(DEFAULTS[ExceptionType.STUCK_ORDER])
     assert DEFAULTS[ExceptionType.STUCK_ORDER]["awaiting_fulfillment_hours"] == 48
+
+
+def test_a_decline_is_an_outcome_even_after_the_intent_is_voided_days_later() -> None:
+    """The void moves the payment's status time; its first decline still answered the
+    order within the hour, so the order never waited for a payment outcome."""
+    declined_then_voided = replace(
+        pay(P.VOIDED, at=T0 + 30 * H), failed_at=T0 + 10 * 60 * SEC, created_at=T0 + 600 * SEC
+    )
+    never_answered = replace(declined_then_voided, failed_at=None)
+
+    answered = StuckOrderDetector().judge(
+        order(payments=[declined_then_voided], cancelled_at=T0 + 30 * H), now=T0 + 40 * H
+    )
+    silent = StuckOrderDetector().judge(
+        order(payments=[never_answered], cancelled_at=T0 + 30 * H), now=T0 + 40 * H
+    )
+
+    assert answered.detected is False
+    assert (silent.detected, silent.cleared) == (True, True)

@@ -28,10 +28,18 @@ def shipped_from(order: OrderSnapshot) -> set[str]:
 
 
 def unshipped_lines(order: OrderSnapshot) -> list[LineFact]:
+    """Lines no shipment has taken yet. A line that names no location (Shopify routes it
+    to any location with stock) left with the order's first parcel: what is still
+    missing after a partial shipment is partial_fulfillment_overdue's to judge."""
     gone = shipped_from(order)
     if order.shipments and not gone:
         return []  # shipped, origin unknown: assume the whole order left
-    return [line for line in order.lines if line_location(order, line) not in gone]
+    return [
+        line
+        for line in order.lines
+        if (where := line_location(order, line)) not in gone
+        and not (where is None and order.shipments)
+    ]
 
 
 def short_lines(order: OrderSnapshot) -> list[LineFact]:

@@ -38,6 +38,8 @@ class PaymentFact:
     captured_at: datetime | None = None
     refunded_at: datetime | None = None
     """When the refunds first covered the whole captured amount."""
+    failed_at: datetime | None = None
+    """First decline: the payment's outcome, even when the intent is voided later."""
 
     @property
     def captured(self) -> bool:
@@ -66,7 +68,7 @@ class PaymentFact:
         voided. A payment still pending (or awaiting 3-D Secure) has no outcome yet."""
         if self.refund_record:
             return None
-        times = [t for t in (self.authorized_at, self.captured_at) if t is not None]
+        times = [t for t in (self.authorized_at, self.captured_at, self.failed_at) if t]
         if self.status in (PaymentStatus.FAILED, PaymentStatus.VOIDED):
             times.append(self.status_at)
         return min(times, default=None)

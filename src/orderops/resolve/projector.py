@@ -317,7 +317,12 @@ def _payment(uow: UnitOfWork, names: _Names, data: PaymentData, *, at: datetime)
 
 
 def _stamp_payment(payment: Payment, data: PaymentData, *, at: datetime) -> None:
-    """Remember when money was first held, taken and fully returned, whatever arrives late."""
+    """Remember when money was first held, declined, taken and fully returned, whatever
+    arrives late."""
+    if data.status is PaymentStatus.FAILED and (
+        payment.failed_at is None or at < payment.failed_at
+    ):
+        payment.failed_at = at
     if data.status is PaymentStatus.AUTHORIZED and (
         payment.authorized_at is None or at < payment.authorized_at
     ):

@@ -54,4 +54,5 @@ def payment_fact(payment: Payment) -> PaymentFact:
         authorized_at=payment.authorized_at,
         captured_at=payment.captured_at,
         refunded_at=payment.refunded_at,
+        failed_at=payment.failed_at,
     )

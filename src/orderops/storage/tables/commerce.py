@@ -132,6 +132,8 @@ class Payment(Base):
     authorized_at: Mapped[datetime | None]
     captured_at: Mapped[datetime | None]
     refunded_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    """First decline the provider reported: an outcome, even after a later void."""
 
 
 class Shipment(Base):
