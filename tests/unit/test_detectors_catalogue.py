@@ -346,3 +346,23 @@ def test_a_line_no_location_names_is_short_until_the_order_ships_from_anywhere()
 
     assert (waiting.detected, waiting.cleared) == (True, False)
     assert (gone.detected, gone.cleared, gone.clear_reason) == (False, True, "order shipped")
+
+
+def test_a_source_quiet_every_night_is_not_silent_at_dawn_but_one_quiet_by_day_is() -> None:
+    """A support desk with 20 tickets a day, all between 08:00 and 18:00 UTC: 13 quiet
+    night hours are its habit, while 13 quiet hours from 08:00 miss about 20 tickets."""
+    by_hour = tuple(14 if 8 <= h < 18 else 0 for h in range(24))  # 7 days x 2 per hour
+    evening = datetime(2026, 11, 9, 18, 0, tzinfo=UTC)
+    desk = SourceActivity(
+        "zendesk",
+        evening,
+        events_in_lookback=140,
+        first_in_lookback=evening - 7 * 24 * H,
+        by_hour=by_hour,
+    )
+    morning = replace(desk, last_event_at=evening - 10 * H)  # quiet since 08:00
+
+    assert judge_source(desk, now=evening + 13 * H).detected is False  # 07:00 next day
+    assert silence_deadline(desk) == evening + 19 * H  # 10 tickets in by 13:00 next day
+    assert silence_deadline(morning) == morning.last_event_at + 12 * H  # the 12 h floor
+    assert judge_source(morning, now=morning.last_event_at + 13 * H).detected is True

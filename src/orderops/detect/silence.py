@@ -1,10 +1,13 @@
 """Integration silence: a source that normally talks has gone quiet.
 
-Judged per tenant and source, not per order. The usual gap is the mean gap between
-the source's events over ``lookback_days`` ending at its last event (so it does not
-drift as the silence goes on); the source is silent once nothing has arrived for
-``gap_factor`` usual gaps and at least ``min_silence_hours``. Sources with fewer than
-``min_events`` events in the lookback have no "usual" yet and are never judged.
+Judged per tenant and source, not per order, against the source's own habit over
+``lookback_days`` ending at its last event (so it does not drift as the silence goes on):
+the source is silent once the quiet has lasted long enough that ``gap_factor`` events
+should have arrived, and at least ``min_silence_hours``. When the habit is known hour by
+hour of the day (``by_hour``), the events expected are counted hour by hour, so a support
+desk quiet every night is not an outage at dawn while a storefront quiet all afternoon
+is; without it, the mean gap stands for every hour. Sources with fewer than
+``min_events`` events in the lookback have no habit yet and are never judged.
 
 A case needs an order, so the silence of source ``S`` is filed against the synthetic
 order ref ``source:S`` (see ``silence_order_ref``), which keeps the one-open-case-per-
@@ -33,6 +36,8 @@ class SourceActivity:
     last_event_at: datetime
     events_in_lookback: int
     first_in_lookback: datetime
+    by_hour: tuple[int, ...] | None = None
+    """Events of the lookback per UTC hour of the day (24 counts), when known."""
 
 
 def silence_deadline(
@@ -42,10 +47,31 @@ def silence_deadline(
     settings = {**DEFAULTS[ExceptionType.INTEGRATION_SILENCE], **(thresholds or {})}
     if activity.events_in_lookback < max(2, int(settings["min_events"])):
         return None
+    floor = activity.last_event_at + timedelta(hours=settings["min_silence_hours"])
     span = activity.last_event_at - activity.first_in_lookback
-    usual = span / (activity.events_in_lookback - 1)
-    quiet_for = max(usual * settings["gap_factor"], timedelta(hours=settings["min_silence_hours"]))
-    return activity.last_event_at + quiet_for
+    if activity.by_hour is None or len(activity.by_hour) != HOURS_A_DAY:
+        usual = span / (activity.events_in_lookback - 1)
+        return max(activity.last_event_at + usual * settings["gap_factor"], floor)
+    days = max(span / timedelta(days=1), 1.0)
+    rates = [count / days for count in activity.by_hour]  # expected events in that hour
+    return max(_expected_by(activity.last_event_at, rates, settings["gap_factor"]), floor)
+
+
+HOURS_A_DAY = 24
+
+
+def _expected_by(start: datetime, rates: list[float], wanted: float) -> datetime:
+    """When ``wanted`` events would have arrived since ``start`` at each hour's rate."""
+    at, owed = start, wanted
+    for _ in range(HOURS_A_DAY * 8):  # rates sum to at least one event a day: a week suffices
+        hour_end = at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        rate = rates[at.hour]
+        left = (hour_end - at) / timedelta(hours=1)
+        if rate * left >= owed:
+            return at + timedelta(hours=owed / rate)
+        owed -= rate * left
+        at = hour_end
+    return at
 
 
 def judge_source(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from orderops.detect.orders import first_crowded
@@ -296,7 +296,10 @@ class _Replay:
         for source, times in sorted(self.source_times.items()):
             last = max(times)
             recent = [t for t in times if t >= last - lookback]
-            activity = SourceActivity(source, last, len(recent), min(recent))
+            by_hour = [0] * 24
+            for at in recent:
+                by_hour[at.astimezone(UTC).hour] += 1
+            activity = SourceActivity(source, last, len(recent), min(recent), tuple(by_hour))
             deadline = silence_deadline(activity)
             if deadline is not None and deadline <= end:
                 self.label(T.INTEGRATION_SILENCE, silence_order_ref(source), deadline)

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import extract, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.detect.registry import DETECTORS, build_detectors
 from orderops.detect.silence import (
+    HOURS_A_DAY,
     SOURCE_PREFIX,
     SourceActivity,
     judge_source,
@@ -132,10 +134,34 @@ def source_activity(uow: UnitOfWork, *, lookback: timedelta) -> list[SourceActiv
         ).one()
         activity.append(
             SourceActivity(
-                source=source, last_event_at=last, events_in_lookback=count, first_in_lookback=first
+                source=source,
+                last_event_at=last,
+                events_in_lookback=count,
+                first_in_lookback=first,
+                by_hour=_by_hour(uow, source, since=last - lookback),
             )
         )
     return activity
+
+
+def _by_hour(uow: UnitOfWork, source: str, *, since: datetime) -> tuple[int, ...]:
+    """The source's events since ``since`` per UTC hour of the day."""
+    stamp: Any = InboxEvent.event_time
+    if uow.session.get_bind().dialect.name == "postgresql":
+        stamp = func.timezone("UTC", stamp)  # the session's zone must not move the hours
+    hour = extract("hour", stamp)
+    counts = [0] * HOURS_A_DAY
+    for at_hour, count in uow.session.execute(
+        select(hour, func.count())
+        .where(
+            InboxEvent.tenant_id == uow.tenant_id,
+            InboxEvent.source == source,
+            InboxEvent.event_time >= since,
+        )
+        .group_by(hour)
+    ):
+        counts[int(at_hour)] = int(count)
+    return tuple(counts)
 
 
 def sweep_sources(uow: UnitOfWork, *, now: datetime, config: DetectorConfig) -> list[CaseEvent]:
