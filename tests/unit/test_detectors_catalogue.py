@@ -293,7 +293,7 @@ def test_every_order_type_has_exactly_one_detector() -> None:
     assert set(kinds) == set(ExceptionType) - {ExceptionType.INTEGRATION_SILENCE}
 
 
-BUSY = SourceActivity("sim://shopify", T0, events_in_lookback=101, first_in_lookback=T0 - 100 * H)
+BUSY = SourceActivity("sim://shopify", T0, events_in_lookback=201, first_in_lookback=T0 - 200 * H)
 
 
 @pytest.mark.parametrize(
@@ -301,7 +301,7 @@ BUSY = SourceActivity("sim://shopify", T0, events_in_lookback=101, first_in_look
     [
         (BUSY, T0 + 12 * H - SEC, False),  # usual gap 1h x 10 = 10h < 12h floor
         (BUSY, T0 + 12 * H, True),
-        (replace(BUSY, events_in_lookback=49), T0 + 100 * H, False),  # no habit yet
+        (replace(BUSY, events_in_lookback=167), T0 + 100 * H, False),  # no habit yet
         (replace(BUSY, events_in_lookback=11), T0 + 100 * H, False),
     ],
 )
@@ -312,7 +312,7 @@ def test_integration_silence(activity: SourceActivity, now: datetime, detected: 
 
 
 def test_the_usual_gap_scales_the_silence() -> None:
-    sparse = replace(BUSY, first_in_lookback=T0 - 200 * H)  # usual gap 2h
+    sparse = replace(BUSY, first_in_lookback=T0 - 400 * H)  # usual gap 2h
     assert silence_deadline(sparse) == T0 + 20 * H
 
 
@@ -349,20 +349,20 @@ def test_a_line_no_location_names_is_short_until_the_order_ships_from_anywhere()
 
 
 def test_a_source_quiet_every_night_is_not_silent_at_dawn_but_one_quiet_by_day_is() -> None:
-    """A support desk with 20 tickets a day, all between 08:00 and 18:00 UTC: 13 quiet
-    night hours are its habit, while 13 quiet hours from 08:00 miss about 20 tickets."""
-    by_hour = tuple(14 if 8 <= h < 18 else 0 for h in range(24))  # 7 days x 2 per hour
+    """A support desk with 40 tickets a day, all between 08:00 and 18:00 UTC: 13 quiet
+    night hours are its habit, while 13 quiet hours from 08:00 miss about 40 tickets."""
+    by_hour = tuple(28 if 8 <= h < 18 else 0 for h in range(24))  # 7 days x 4 per hour
     evening = datetime(2026, 11, 9, 18, 0, tzinfo=UTC)
     desk = SourceActivity(
         "zendesk",
         evening,
-        events_in_lookback=140,
+        events_in_lookback=280,
         first_in_lookback=evening - 7 * 24 * H,
         by_hour=by_hour,
     )
     morning = replace(desk, last_event_at=evening - 10 * H)  # quiet since 08:00
 
     assert judge_source(desk, now=evening + 13 * H).detected is False  # 07:00 next day
-    assert silence_deadline(desk) == evening + 19 * H  # 10 tickets in by 13:00 next day
+    assert silence_deadline(desk) == evening + 16.5 * H  # 10 tickets in by 10:30 next day
     assert silence_deadline(morning) == morning.last_event_at + 12 * H  # the 12 h floor
     assert judge_source(morning, now=morning.last_event_at + 13 * H).detected is True

@@ -7,7 +7,10 @@ should have arrived, and at least ``min_silence_hours``. When the habit is known
 hour of the day (``by_hour``), the events expected are counted hour by hour, so a support
 desk quiet every night is not an outage at dawn while a storefront quiet all afternoon
 is; without it, the mean gap stands for every hour. Sources with fewer than
-``min_events`` events in the lookback have no habit yet and are never judged.
+``min_events`` events in the lookback have no habit yet and are never judged: the default,
+168, is one event per hour of the day per day of a 7-day lookback on average, the least
+that says anything about each hour (a store's 20 tickets a day do not, and their quiet
+nights are no outage).
 
 A case needs an order, so the silence of source ``S`` is filed against the synthetic
 order ref ``source:S`` (see ``silence_order_ref``), which keeps the one-open-case-per-

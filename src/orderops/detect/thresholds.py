@@ -38,7 +38,7 @@ DEFAULTS: Mapping[ExceptionType, Mapping[str, float]] = MappingProxyType(
         T.INTEGRATION_SILENCE: {
             "gap_factor": 10,
             "min_silence_hours": 12,
-            "min_events": 50,
+            "min_events": 168,
             "lookback_days": 7,
         },
     }
