@@ -390,32 +390,30 @@ def test_a_token_of_acme_never_writes_into_globex(
     assert count(app, InboxEvent, "acme") == 1
 
 
-# --- redelivery ------------------------------------------------------------------------------
+def _declined_order(client: TestClient, app: App, clock: FixedClock, order_ref: str) -> str:
+    """An order placed 20 minutes ago whose card was declined 5 minutes later, delivered
+    by Stripe's webhook now: no case yet (the grace window is still open). Its token."""
+    token = connect(app, "stripe")
+    placed = order_placed(order_ref, at=clock.now() - timedelta(minutes=20), total_minor=2000)
+    ingest_items(app.sessions, tenant_id="acme", items=[placed], channel="test", clock=clock)
+    declined = stripe_event(
+        "payment_intent.payment_failed",
+        created=clock.now() - timedelta(minutes=15),
+        order_ref=order_ref,
+        intent_id=f"pi_{order_ref}",
+    )
+    first = post(client, declined, token=token, secret=SECRETS["acme"], now=clock.now())
+    assert first.json()["case_changes"] == []
+    return token
 
 
 def test_a_decline_the_customer_fixes_within_the_grace_window_never_opens_a_case(
     client: TestClient, app: App, clock: FixedClock
 ) -> None:
-    token = connect(app, "stripe")
-    ingest_items(
-        app.sessions,
-        tenant_id="acme",
-        items=[order_placed("o-88", at=clock.now() - timedelta(minutes=20), total_minor=2000)],
-        channel="test",
-        clock=clock,
-    )
-    declined = stripe_event(
-        "payment_intent.payment_failed",
-        created=clock.now() - timedelta(minutes=15),
-        order_ref="o-88",
-        intent_id="pi_grace_1",
-    )
-    first = post(client, declined, token=token, secret=SECRETS["acme"], now=clock.now())
-    assert first.json()["case_changes"] == []
-
+    token = _declined_order(client, app, clock, "o-88")
     clock.advance(timedelta(minutes=10))
     paid = stripe_event(
-        "payment_intent.succeeded", created=clock.now(), order_ref="o-88", intent_id="pi_grace_1"
+        "payment_intent.succeeded", created=clock.now(), order_ref="o-88", intent_id="pi_o-88"
     )
     post(client, paid, token=token, secret=SECRETS["acme"], now=clock.now())
     clock.advance(timedelta(hours=1))
@@ -429,20 +427,7 @@ def test_a_decline_the_customer_fixes_within_the_grace_window_never_opens_a_case
 def test_a_decline_still_unpaid_after_the_grace_window_opens_from_the_sweep(
     client: TestClient, app: App, clock: FixedClock
 ) -> None:
-    token = connect(app, "stripe")
-    ingest_items(
-        app.sessions,
-        tenant_id="acme",
-        items=[order_placed("o-89", at=clock.now() - timedelta(minutes=20), total_minor=2000)],
-        channel="test",
-        clock=clock,
-    )
-    declined = stripe_event(
-        "payment_intent.payment_failed",
-        created=clock.now() - timedelta(minutes=15),
-        order_ref="o-89",
-    )
-    post(client, declined, token=token, secret=SECRETS["acme"], now=clock.now())
+    _declined_order(client, app, clock, "o-89")
     clock.advance(timedelta(minutes=10))
     assert sweep(app.sessions, tenant_id="acme", clock=clock) == []
 
@@ -450,6 +435,9 @@ def test_a_decline_still_unpaid_after_the_grace_window_opens_from_the_sweep(
     changes = sweep(app.sessions, tenant_id="acme", clock=clock)
 
     assert [(c.change, c.exception_type) for c in changes] == [("opened", "payment_failed")]
+
+
+# --- redelivery ------------------------------------------------------------------------------
 
 
 def test_a_redelivery_is_200_duplicate_with_no_second_effect(

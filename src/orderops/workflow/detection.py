@@ -9,12 +9,11 @@ sweep's durable work list: a restart loses nothing and a sweep re-reads nothing 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from orderops.detect.registry import DETECTORS
 from orderops.detect.silence import SOURCE_PREFIX
@@ -30,11 +29,11 @@ from orderops.domain.facts import (
     TicketFact,
     derive_financial_status,
 )
-from orderops.domain.policy import FulfillmentPolicy, InvalidPolicy, parse_policy, promise_for
+from orderops.domain.policy import FulfillmentPolicy, promise_for
 from orderops.domain.statuses import FinancialStatus, OrderStatus
+from orderops.resolve.policy_in_force import policy_in_force
 from orderops.resolve.projector import payment_fact
 from orderops.storage.tables import Case, Order
-from orderops.storage.tables.imports import TenantPolicy
 from orderops.storage.tables.resolve import FulfillmentHold, OrderRefund
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import CaseChange, CaseEvent, clear_exception, raise_exception
@@ -47,49 +46,17 @@ from orderops.workflow.sla import cancel_timers
 log = logging.getLogger(__name__)
 
 _CONFIGS: dict[str, DetectorConfig] = {}
-_POLICIES: dict[str, FulfillmentPolicy | None] = {}
-
-
-def _current_policy(uow: UnitOfWork) -> tuple[int, str, FulfillmentPolicy] | None:
-    """The tenant's policy in force: version, the stored document's key, the policy.
-
-    Parsed policies are cached by the stored document itself, so two databases (or two
-    tenants) holding different policies under the same version number never share one.
-    """
-    newest = (
-        select(func.max(TenantPolicy.version))
-        .where(TenantPolicy.tenant_id == uow.tenant_id)
-        .scalar_subquery()
-    )
-    row = uow.session.execute(
-        select(TenantPolicy.version, TenantPolicy.body).where(
-            TenantPolicy.tenant_id == uow.tenant_id, TenantPolicy.version == newest
-        )
-    ).first()
-    if row is None:
-        return None
-    version, body = row
-    key = json.dumps(body, sort_keys=True, default=str)
-    if key not in _POLICIES:
-        try:
-            _POLICIES[key] = parse_policy(body)
-        except InvalidPolicy as exc:
-            # Stored under rules it no longer meets: judging goes on with the defaults.
-            log.warning("tenant %s policy v%s no longer parses: %s", uow.tenant_id, version, exc)
-            _POLICIES[key] = None
-    policy = _POLICIES[key]
-    return None if policy is None else (int(version), key, policy)
 
 
 def tenant_policy(uow: UnitOfWork) -> FulfillmentPolicy | None:
     """The tenant's fulfillment policy in force, or None when it has none yet."""
-    current = _current_policy(uow)
-    return current[2] if current is not None else None
+    current = policy_in_force(uow)
+    return current.policy if current is not None else None
 
 
 def detector_config(uow: UnitOfWork) -> DetectorConfig:
     """The tenant's detector settings from its current policy (defaults without one)."""
-    current = _current_policy(uow)
+    current = policy_in_force(uow)
     if current is None:
         return DEFAULT_CONFIG
     version, key, policy = current
