@@ -100,7 +100,7 @@ def ids(response: Any) -> list[str]:
 
 
 def test_cases_are_listed_newest_first_with_paging(client: TestClient, desk: Desk) -> None:
-    everything = client.get("/v1/cases")
+    everything = client.get("/v1/cases", params={"count": "true"})
     first_page = client.get("/v1/cases", params={"limit": 2})
     last_page = client.get("/v1/cases", params={"limit": 2, "offset": 2})
 
@@ -112,7 +112,7 @@ def test_cases_are_listed_newest_first_with_paging(client: TestClient, desk: Des
         "next_offset": None,
     }
     assert ids(first_page) == [desk.late_open, desk.failed_resolved]
-    assert (first_page.json()["total"], first_page.json()["next_offset"]) == (3, 2)
+    assert (first_page.json()["total"], first_page.json()["next_offset"]) == (None, 2)
     assert ids(last_page) == [desk.failed_open]
     assert last_page.json()["next_offset"] is None
 
@@ -133,7 +133,7 @@ def test_cases_are_listed_newest_first_with_paging(client: TestClient, desk: Des
 def test_cases_can_be_filtered(
     client: TestClient, desk: Desk, params: dict[str, str], expected: list[str]
 ) -> None:
-    response = client.get("/v1/cases", params=params)
+    response = client.get("/v1/cases", params={**params, "count": "true"})
 
     assert ids(response) == [getattr(desk, name) for name in expected]
     assert response.json()["total"] == len(expected)
@@ -142,7 +142,7 @@ def test_cases_can_be_filtered(
 @pytest.mark.parametrize(
     ("params", "location"),
     [
-        ({"limit": "201"}, "query.limit"),
+        ({"limit": "501"}, "query.limit"),
         ({"limit": "0"}, "query.limit"),
         ({"offset": "-1"}, "query.offset"),
         ({"status": "lost"}, "query.status.0"),
@@ -196,7 +196,7 @@ def test_another_tenant_never_sees_the_case(
 
     with TestClient(create_app(app), headers=bearer(globex.secret)) as other:
         one = other.get(f"/v1/cases/{desk.failed_open}")
-        listed = other.get("/v1/cases")
+        listed = other.get("/v1/cases", params={"count": "true"})
 
     assert client.get(f"/v1/cases/{desk.failed_open}").status_code == 200
     assert one.status_code == 404

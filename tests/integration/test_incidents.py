@@ -127,9 +127,13 @@ def test_the_collapsed_queue_shows_one_row_for_the_storm_plus_ungrouped_cases(
     attach(app, clock, lone)
     headers = reader(app, clock, "acme")
 
-    full = client.get("/v1/cases", params={"open": True, "limit": 200}, headers=headers).json()
+    full = client.get(
+        "/v1/cases", params={"open": True, "limit": 200, "count": True}, headers=headers
+    ).json()
     collapsed = client.get(
-        "/v1/cases", params={"open": True, "collapse_incidents": True}, headers=headers
+        "/v1/cases",
+        params={"open": True, "collapse_incidents": True, "count": True},
+        headers=headers,
     ).json()
 
     assert full["total"] == STORM + 1
@@ -225,7 +229,9 @@ def test_tenants_never_share_or_see_each_others_incidents(
     globex = reader(app, clock, "globex")
     listed = client.get("/v1/incidents", headers=globex).json()
     detail = client.get(f"/v1/incidents/{acme_incident}", headers=globex)
-    members = client.get("/v1/cases", params={"incident_id": acme_incident}, headers=globex)
+    members = client.get(
+        "/v1/cases", params={"incident_id": acme_incident, "count": True}, headers=globex
+    )
 
     assert listed["total"] == 0
     assert detail.status_code == 404

@@ -168,6 +168,16 @@ OURS: dict[str, str] = {
     "link_suggestions.chosen_order_ref": "one of the candidates' order refs",
     "order_refunds.source": "the sending system, at most 40 characters (system_of)",
     "fulfillment_holds.source": "the sending system, at most 40 characters (system_of)",
+    **{
+        f"{table}.inbox_id": "our inbox row id, hot or archived (no foreign key: retention)"
+        for table in (
+            "entity_aliases",
+            "link_suggestions",
+            "order_refunds",
+            "record_links",
+            "tracking_events",
+        )
+    },
 }
 """Text columns of projected tables that no sender writes (ids and foreign keys aside)."""
 

@@ -110,16 +110,20 @@ def _days_late(order: Order, *, now: datetime) -> float:
 
 
 def _prior_exceptions(uow: UnitOfWork, case: Case, order: Order) -> int:
-    """Other cases of the same customer opened in the 90 days before this one."""
+    """Other cases of the same customer opened in the 90 days before this one.
+
+    Spelled as "cases of these orders" rather than a join, so both databases start from
+    the customer's few orders (``ix_orders_tenant_customer``, then ``ix_cases_tenant_order``);
+    as a join SQLite started from the 90-day window, every recent case (issue #19)."""
     if order.customer_id is None:
         return 0
+    customer_orders = select(Order.id).where(
+        Order.tenant_id == uow.tenant_id, Order.customer_id == order.customer_id
+    )
     count = uow.session.scalar(
-        select(func.count(Case.id))
-        .join(Order, Order.id == Case.order_id)
-        .where(
+        select(func.count(Case.id)).where(
             Case.tenant_id == uow.tenant_id,
-            Order.tenant_id == uow.tenant_id,
-            Order.customer_id == order.customer_id,
+            Case.order_id.in_(customer_orders),
             Case.id != case.id,
             Case.opened_at >= case.opened_at - PRIOR_WINDOW,
             Case.opened_at <= case.opened_at,

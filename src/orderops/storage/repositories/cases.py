@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Subquery, func, select
+from sqlalchemy import Select, Subquery, func, select
 from sqlalchemy.orm import Session
 
 from orderops.domain.cases import CLOSED_STATUSES
+from orderops.storage.repositories.keyset import SortPart, ordering
 from orderops.storage.tables import Case, CaseTimelineEntry
 from orderops.storage.tables.queues import CaseTimer
 
@@ -27,6 +28,9 @@ class CaseFilter:
     opened_from: datetime | None = None
     opened_to: datetime | None = None
     incident_id: str | None = None
+    queue: Sequence[str] = ()
+    priority: Sequence[str] = ()
+    assignee: str | None = None
 
 
 class CaseSort(StrEnum):
@@ -98,36 +102,16 @@ class CaseRepository:
         sort: CaseSort = CaseSort.OPENED,
         collapse_incidents: bool = False,
     ) -> CasePage:
-        """A page of matching cases. With ``collapse_incidents`` an incident's cases show
-        as one row (its first case in the chosen order), so a storm does not bury the
-        queue; ``grouped`` says how many cases each such row stands for."""
-        query = select(Case).where(Case.tenant_id == self._tenant)
-        if where.status:
-            query = query.where(Case.status.in_(list(where.status)))
-        if where.open_only:
-            query = query.where(Case.status.not_in([str(s) for s in CLOSED_STATUSES]))
-        if where.exception_type:
-            query = query.where(Case.exception_type.in_(list(where.exception_type)))
-        if where.order_ref:
-            query = query.where(Case.order_ref == where.order_ref)
-        if where.opened_from:
-            query = query.where(Case.opened_at >= where.opened_from)
-        if where.opened_to:
-            query = query.where(Case.opened_at < where.opened_to)
-        if where.incident_id:
-            query = query.where(Case.incident_id == where.incident_id)
-        due = (
-            select(CaseTimer.case_id, CaseTimer.due_at)
-            .where(
-                CaseTimer.tenant_id == self._tenant,
-                CaseTimer.kind == "sla_breach",
-                CaseTimer.fired_at.is_(None),
-            )
-            .subquery()
-        )
+        """A page of matching whole cases with the exact total, for the services, the CLI
+        and evaluations that read a tenant's cases in bulk. The API's list pages through
+        ``case_list.py`` instead (keyset, no count). With ``collapse_incidents`` an
+        incident's cases show as one row (its first case in the chosen order), so a storm
+        does not bury the queue; ``grouped`` says how many cases each such row stands for."""
+        query = filtered_cases(self._tenant, where)
+        due = pending_sla_due(self._tenant)
         if sort is not CaseSort.OPENED:
             query = query.outerjoin(due, due.c.case_id == Case.id)
-        order = _ORDERINGS[sort](due.c.due_at)
+        order = ordering(sort_parts(sort, due))
         if collapse_incidents:
             return self._collapsed(query, sort, due, limit=limit, offset=offset)
         total = self._session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -137,21 +121,13 @@ class CaseRepository:
     def _collapsed(
         self, query: Select[Any], sort: CaseSort, due: Subquery, *, limit: int, offset: int
     ) -> CasePage:
-        group = func.coalesce(Case.incident_id, Case.id)
-        ranked = query.with_only_columns(
-            Case.id,
-            func.row_number()
-            .over(partition_by=group, order_by=_ORDERINGS[sort](due.c.due_at))
-            .label("rank"),
-            func.count().over(partition_by=group).label("members"),
-        ).subquery()
-        firsts = select(ranked.c.id, ranked.c.members).where(ranked.c.rank == 1).subquery()
+        firsts = incident_firsts(query, sort, due)
         total = self._session.scalar(select(func.count()).select_from(firsts)) or 0
         picked = select(Case, firsts.c.members).join(firsts, firsts.c.id == Case.id)
         if sort is not CaseSort.OPENED:
             picked = picked.outerjoin(due, due.c.case_id == Case.id)
         result = self._session.execute(
-            picked.order_by(*_ORDERINGS[sort](due.c.due_at)).limit(limit).offset(offset)
+            picked.order_by(*ordering(sort_parts(sort, due))).limit(limit).offset(offset)
         ).all()
         items = [row[0] for row in result]
         grouped = {row[0].id: int(row[1]) for row in result if row[0].incident_id is not None}
@@ -171,30 +147,70 @@ class CaseRepository:
         ).all()
 
 
-def _by_opened(due_at: ColumnElement[Any]) -> list[ColumnElement[Any]]:
-    return [Case.opened_at.desc(), Case.id.asc()]
+def filtered_cases(tenant_id: str, where: CaseFilter) -> Select[Case]:
+    """The tenant's cases matching ``where``, unordered."""
+    query = select(Case).where(Case.tenant_id == tenant_id)
+    if where.status:
+        query = query.where(Case.status.in_(list(where.status)))
+    if where.open_only:
+        query = query.where(Case.status.not_in(sorted(_CLOSED)))
+    if where.exception_type:
+        query = query.where(Case.exception_type.in_(list(where.exception_type)))
+    if where.queue:
+        query = query.where(Case.queue.in_(list(where.queue)))
+    if where.priority:
+        query = query.where(Case.priority.in_(list(where.priority)))
+    if where.assignee:
+        query = query.where(Case.assignee == where.assignee)
+    if where.order_ref:
+        query = query.where(Case.order_ref == where.order_ref)
+    if where.opened_from:
+        query = query.where(Case.opened_at >= where.opened_from)
+    if where.opened_to:
+        query = query.where(Case.opened_at < where.opened_to)
+    if where.incident_id:
+        query = query.where(Case.incident_id == where.incident_id)
+    return query
 
 
-def _by_impact(due_at: ColumnElement[Any]) -> list[ColumnElement[Any]]:
-    return [
-        Case.impact_score.desc().nulls_last(),
-        due_at.asc().nulls_last(),
-        Case.opened_at.desc(),
-        Case.id.asc(),
-    ]
+def pending_sla_due(tenant_id: str) -> Subquery:
+    """Each case's running SLA clock (at most one pending per case): ``case_id, due_at``."""
+    return (
+        select(CaseTimer.case_id, CaseTimer.due_at)
+        .where(
+            CaseTimer.tenant_id == tenant_id,
+            CaseTimer.kind == "sla_breach",
+            CaseTimer.fired_at.is_(None),
+        )
+        .subquery()
+    )
 
 
-def _by_sla(due_at: ColumnElement[Any]) -> list[ColumnElement[Any]]:
-    return [
-        due_at.asc().nulls_last(),
-        Case.impact_score.desc().nulls_last(),
-        Case.opened_at.desc(),
-        Case.id.asc(),
-    ]
+def sort_parts(sort: CaseSort, due: Subquery) -> list[SortPart]:
+    """The order of a sort, ending in the case id so that every row has a unique key.
+
+    ``due`` must be outer-joined to the query for every sort but ``opened``.
+    """
+    opened = SortPart(Case.opened_at, descending=True)
+    impact = SortPart(Case.impact_score, descending=True, nullable=True)
+    sla = SortPart(due.c.due_at, nullable=True)
+    by_id = SortPart(Case.id)
+    if sort is CaseSort.IMPACT:
+        return [impact, sla, opened, by_id]
+    if sort is CaseSort.SLA:
+        return [sla, impact, opened, by_id]
+    return [opened, by_id]
 
 
-_ORDERINGS: dict[CaseSort, Callable[[ColumnElement[Any]], list[ColumnElement[Any]]]] = {
-    CaseSort.OPENED: _by_opened,
-    CaseSort.IMPACT: _by_impact,
-    CaseSort.SLA: _by_sla,
-}
+def incident_firsts(query: Select[Any], sort: CaseSort, due: Subquery) -> Subquery:
+    """One row per incident (its first case in the sort) and per ungrouped case:
+    ``id`` and ``members``, the number of matching cases the row stands for."""
+    group = func.coalesce(Case.incident_id, Case.id)
+    ranked = query.with_only_columns(
+        Case.id,
+        func.row_number()
+        .over(partition_by=group, order_by=ordering(sort_parts(sort, due)))
+        .label("rank"),
+        func.count().over(partition_by=group).label("members"),
+    ).subquery()
+    return select(ranked.c.id, ranked.c.members).where(ranked.c.rank == 1).subquery()

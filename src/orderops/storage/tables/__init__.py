@@ -1,6 +1,7 @@
 """Every table, imported here so ``Base.metadata`` is complete for Alembic and tests."""
 
 from orderops.storage.tables.access import ApprovalPolicyVersion, CasePolicyPin, User
+from orderops.storage.tables.archive import InboxArchive, WebhookDeliveryArchive
 from orderops.storage.tables.audit import AuditHead, AuditRecord
 from orderops.storage.tables.cases import Action, Approval, Case, CaseTimelineEntry
 from orderops.storage.tables.commerce import (
@@ -77,6 +78,7 @@ __all__ = [
     "FulfillmentHold",
     "IdentityRevision",
     "ImportRun",
+    "InboxArchive",
     "InboxEvent",
     "Incident",
     "InventoryPosition",
@@ -105,6 +107,7 @@ __all__ = [
     "TrackingEvent",
     "User",
     "WebhookDelivery",
+    "WebhookDeliveryArchive",
     "WritebackAttempt",
     "WritebackSaga",
     "WritebackSagaStep",

@@ -56,6 +56,8 @@ class Order(Base):
         UniqueConstraint("tenant_id", "order_ref"),
         Index("ix_orders_tenant_promised_by", "tenant_id", "promised_by"),
         Index("ix_orders_tenant_next_check_at", "tenant_id", "next_check_at"),
+        # A customer's orders: impact's lifetime value and prior exceptions (issue #19).
+        Index("ix_orders_tenant_customer", "tenant_id", "customer_id"),
     )
 
     id: Mapped[str] = id_column()
@@ -168,7 +170,7 @@ class TrackingEvent(Base):
     id: Mapped[str] = id_column()
     tenant_id: Mapped[str] = tenant_column()
     shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
-    inbox_id: Mapped[str] = mapped_column(ForeignKey("inbox.id"))
+    inbox_id: Mapped[str] = mapped_column(String(32))  # hot or archived: get_any
     status: Mapped[str] = mapped_column(String(32))
     occurred_at: Mapped[datetime]
     location: Mapped[str | None] = mapped_column(Text)
@@ -216,7 +218,7 @@ class FraudSignal(Base):
 
     id: Mapped[str] = id_column()
     tenant_id: Mapped[str] = tenant_column()
-    inbox_id: Mapped[str] = mapped_column(ForeignKey("inbox.id"))
+    inbox_id: Mapped[str] = mapped_column(ForeignKey("inbox.id"), index=True)
     order_ref: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(60))
     score: Mapped[float | None]

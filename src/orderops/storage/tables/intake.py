@@ -58,7 +58,7 @@ class DeadLetter(Base):
     body_truncated: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(16))
     replayed_at: Mapped[datetime | None]
-    replay_inbox_id: Mapped[str | None] = mapped_column(ForeignKey("inbox.id"))
+    replay_inbox_id: Mapped[str | None] = mapped_column(ForeignKey("inbox.id"), index=True)
     inbox_id: Mapped[str | None] = mapped_column(ForeignKey("inbox.id"), index=True)
     """Set when the input was accepted but its processing failed: the inbox row to run
     again. Replay resets that row (re-ingesting would only meet the inbox's dedupe)."""

@@ -37,7 +37,7 @@ class EntityAlias(Base):
     entity_type: Mapped[str] = mapped_column(String(16))
     entity_ref: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(200))
-    inbox_id: Mapped[str | None] = mapped_column(ForeignKey("inbox.id"))
+    inbox_id: Mapped[str | None] = mapped_column(String(32))  # hot or archived: get_any
     created_at: Mapped[datetime]
 
 
@@ -53,7 +53,7 @@ class AliasWait(Base):
 
     id: Mapped[str] = id_column()
     tenant_id: Mapped[str] = tenant_column()
-    inbox_id: Mapped[str] = mapped_column(ForeignKey("inbox.id", ondelete="CASCADE"))
+    inbox_id: Mapped[str] = mapped_column(ForeignKey("inbox.id", ondelete="CASCADE"), index=True)
     alias: Mapped[str] = mapped_column(String(270))
     created_at: Mapped[datetime]
 
@@ -81,7 +81,7 @@ class RecordLink(Base):
     key_kind: Mapped[str | None] = mapped_column(String(64))
     key: Mapped[str | None] = mapped_column(String(200))
     evidence: Mapped[str] = mapped_column(Text)
-    inbox_id: Mapped[str | None] = mapped_column(ForeignKey("inbox.id"))
+    inbox_id: Mapped[str | None] = mapped_column(String(32))  # hot or archived: get_any
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None]
@@ -107,7 +107,7 @@ class LinkSuggestion(Base):
     reason: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     """open, accepted, rejected, or superseded (a later key settled it)."""
-    inbox_id: Mapped[str | None] = mapped_column(ForeignKey("inbox.id"))
+    inbox_id: Mapped[str | None] = mapped_column(String(32))  # hot or archived: get_any
     created_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(200))
@@ -130,7 +130,7 @@ class OrderRefund(Base):
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime]
-    inbox_id: Mapped[str | None] = mapped_column(ForeignKey("inbox.id"))
+    inbox_id: Mapped[str | None] = mapped_column(String(32))  # hot or archived: get_any
 
 
 class FulfillmentHold(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orderops.storage.base import Base, id_column, tenant_column
@@ -17,6 +17,8 @@ class Tenant(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    retention_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
+    """How long processed events stay in the hot tables (``workflow/retention.py``)."""
 
 
 class ApiKey(Base):
