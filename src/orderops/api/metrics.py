@@ -1,25 +1,79 @@
-"""GET /metrics: Prometheus exposition of this process's counters (the app's webhook
-counters and the process-wide processing counters, two registries, one page).
+"""GET /metrics: Prometheus exposition of this process's counters and the processing lag.
 
-Unauthenticated like /healthz, as scrapers expect; it carries counts, never tenant data.
+Three registries, one page: the app's webhook counters, the process-wide processing
+counters, and the app's lag collector (``workflow/lag_metrics.py``), which reads the
+database at each scrape; the page is rendered in a worker thread so that read never
+holds the event loop that answers webhooks.
+
+The lag gauges carry tenant ids as labels, so the page says which tenants this desk
+serves. It is open by default, as scrapers expect; set ``ORDEROPS_METRICS_TOKEN`` and it
+answers only ``Authorization: Bearer <that token>`` (a token of its own: scrapers hold no
+tenant's API key, and no tenant key opens it).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+import hmac
+import threading
 
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from orderops.api.auth import app_of
 from orderops.api.body import SafeJsonRoute
+from orderops.api.problems import problem_responses
 from orderops.api.webhooks import metrics_of
+from orderops.domain.errors import Unauthorized
+from orderops.workflow.lag import inbox_lag
+from orderops.workflow.lag_metrics import LagCollector
 from orderops.workflow.processing_metrics import PROCESSING_METRICS
 
 router = APIRouter(tags=["health"], route_class=SafeJsonRoute)
 
+_scraper = HTTPBearer(
+    scheme_name="MetricsToken",
+    auto_error=False,
+    description="`ORDEROPS_METRICS_TOKEN`; required only when that setting is set.",
+)
+_lag_lock = threading.Lock()
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+
+def lag_registry(api: FastAPI) -> CollectorRegistry:
+    """The app's lag collector on a registry of its own, made at the first scrape (the
+    app factory need not know about it; tests get one per app)."""
+    with _lag_lock:
+        registry: CollectorRegistry | None = getattr(api.state, "lag_registry", None)
+        if registry is None:
+            app = api.state.orderops
+            registry = CollectorRegistry()
+            registry.register(LagCollector(lambda: inbox_lag(app.sessions, now=app.clock.now())))
+            api.state.lag_registry = registry
+        return registry
+
+
+def require_scraper(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_scraper)
+) -> None:
+    token = app_of(request).settings.metrics_token
+    if token is None:
+        return
+    offered = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(offered.encode(), token.get_secret_value().encode()):
+        raise Unauthorized("/metrics needs the metrics bearer token")
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    dependencies=[Depends(require_scraper)],
+    responses=problem_responses(401),
+)
 async def prometheus_metrics(request: Request) -> Response:
-    body = generate_latest(metrics_of(request).registry) + generate_latest(
-        PROCESSING_METRICS.registry
-    )
+    registries = (metrics_of(request).registry, PROCESSING_METRICS.registry)
+    lag = lag_registry(request.app)
+    body = await run_in_threadpool(lambda: b"".join(generate_latest(r) for r in (*registries, lag)))
     return Response(body, media_type=CONTENT_TYPE_LATEST)
