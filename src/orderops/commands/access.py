@@ -10,29 +10,30 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
-from orderops.bootstrap import App, bootstrap
-from orderops.config import Settings
-from orderops.console.accounts import set_password
 from orderops.domain.errors import OrderOpsError
 from orderops.domain.roles import Role
-from orderops.evidence.service import default_store
-from orderops.workflow import identity_acts, policy_versions, reevaluation, users
-from orderops.workflow.approvals import expire_due
-from orderops.workflow.users import UserKind
 
-AppFactory = Callable[[], App]
+if TYPE_CHECKING:
+    from orderops.bootstrap import App
+
+# The services are imported inside each command: loading them (and the database layer)
+# at import would slow every `orderops` command, `--help` included.
+
+AppFactory = Callable[[], "App"]
 TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
 ACTOR = "cli"
 
 
 def _default_app() -> App:
+    from orderops.bootstrap import bootstrap
+    from orderops.config import Settings
+
     return bootstrap(Settings())
 
 
@@ -73,6 +74,9 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         service: Annotated[bool, typer.Option(help="A service identity, not a person.")] = False,
     ) -> None:
         """Add a person (with an email) or a service identity."""
+        from orderops.workflow import users
+        from orderops.workflow.users import UserKind
+
         with opened() as app:
             user = users.add_user(
                 app.sessions,
@@ -88,6 +92,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
 
     @users_cli.command("list")
     def users_list(tenant: TenantOpt) -> None:
+        from orderops.workflow import users
+
         with opened() as app:
             table = Table("id", "kind", "name", "email", "role", "state")
             for user in users.list_users(app.sessions, tenant_id=tenant):
@@ -100,6 +106,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @users_cli.command("disable")
     def users_disable(tenant: TenantOpt, user_id: str) -> None:
         """Stop the identity and every key that acts as it, at once."""
+        from orderops.workflow import users
+
         with opened() as app:
             user = users.disable_user(
                 app.sessions, tenant_id=tenant, user_id=user_id, clock=app.clock, actor=ACTOR
@@ -113,6 +121,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         role: Annotated[Role, typer.Option(help="The new role.")],
     ) -> None:
         """Change what the identity may do; its keys act with the new role at once."""
+        from orderops.workflow import users
+
         with opened() as app:
             user = users.change_role(
                 app.sessions,
@@ -130,6 +140,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
 
         An identity a proposer acted on within the approval policy's provenance window
         cannot approve that proposer's actions."""
+        from orderops.workflow import identity_acts
+
         with opened() as app:
             table = Table("at", "act", "by", "key")
             for act in identity_acts.list_acts(app.sessions, tenant_id=tenant, user_id=user_id):
@@ -148,6 +160,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         ],
     ) -> None:
         """Set a person's console password (stored as an scrypt hash, never shown)."""
+        from orderops.console.accounts import set_password
+
         with opened() as app:
             info = set_password(
                 app.sessions,
@@ -166,6 +180,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
     ) -> None:
         """Issue a key; the secret is printed once and stored only as a hash."""
+        from orderops.workflow import users
+
         with opened() as app:
             issued = users.issue_user_key(
                 app.sessions,
@@ -180,6 +196,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
 
     @keys_cli.command("revoke")
     def keys_revoke(tenant: TenantOpt, key_id: str) -> None:
+        from orderops.workflow import users
+
         with opened() as app:
             key = users.revoke_key(
                 app.sessions, tenant_id=tenant, key_id=key_id, clock=app.clock, actor=ACTOR
@@ -188,6 +206,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
 
     @keys_cli.command("list")
     def keys_list(tenant: TenantOpt) -> None:
+        from orderops.workflow import users
+
         with opened() as app:
             table = Table("id", "name", "prefix", "role", "user", "last used", "state")
             for key in users.list_keys(app.sessions, tenant_id=tenant):
@@ -208,6 +228,10 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         version: Annotated[int | None, typer.Option(help="Default: the current one.")] = None,
     ) -> None:
         """Print a policy version as YAML (version 0 is the built-in default)."""
+        import yaml
+
+        from orderops.workflow import policy_versions
+
         with opened() as app:
             info = policy_versions.read_version(app.sessions, tenant_id=tenant, version=version)
             console.print(f"# approval policy v{info.version} by {info.created_by}")
@@ -220,6 +244,10 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         note: Annotated[str | None, typer.Option(help="Why it changed.")] = None,
     ) -> None:
         """Store the file as the next version and print what changed."""
+        import yaml
+
+        from orderops.workflow import policy_versions
+
         text = file.read_text("utf-8")
         body = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
         with opened() as app:
@@ -241,6 +269,9 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @policy_cli.command("reevaluate")
     def policy_reevaluate(tenant: TenantOpt) -> None:
         """Re-decide open cases pinned to an older version under the current one."""
+        from orderops.evidence.service import default_store
+        from orderops.workflow import reevaluation
+
         with opened() as app:
             done = reevaluation.reevaluate_open_cases(
                 app.sessions,
@@ -259,6 +290,9 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @approvals_cli.command("expire")
     def approvals_expire(tenant: TenantOpt) -> None:
         """Expire approval requests past their time (the worker does this on its sweeps)."""
+        from orderops.evidence.service import default_store
+        from orderops.workflow.approvals import expire_due
+
         with opened() as app:
             expired = expire_due(
                 app.sessions,

@@ -10,31 +10,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from orderops.audit.checkpoints import (
-    CheckpointError,
-    parse,
-    sign,
-    take_checkpoint,
-    verify_against,
-)
-from orderops.audit.export import ExportFilter, export_audit, verify_export
-from orderops.audit.keys import audit_key_from
-from orderops.audit.verify import verify_tenant
-from orderops.bootstrap import App, bootstrap
-from orderops.config import Settings
+if TYPE_CHECKING:
+    from orderops.bootstrap import App
+    from orderops.config import Settings
 
-AppFactory = Callable[[], App]
+# The audit services (and with them the database layer) are imported inside each command,
+# so that `orderops --help` does not load them.
+
+AppFactory = Callable[[], "App"]
 
 TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
 
 
 def _default_app() -> App:
+    from orderops.bootstrap import bootstrap
+    from orderops.config import Settings
+
     return bootstrap(Settings())
+
+
+def _default_settings() -> Settings:
+    from orderops.config import Settings
+
+    return Settings()
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -51,6 +54,9 @@ def checkpoint_beside(export: Path) -> Path:
 
 def verify_command(app: App, tenant: str, against: Path | None) -> tuple[bool, str]:
     """``audit verify``: the chain alone, or also against a checkpoint kept outside."""
+    from orderops.audit.checkpoints import CheckpointError, parse, verify_against
+    from orderops.audit.verify import verify_tenant
+
     if against is None:
         result = verify_tenant(app.sessions, tenant_id=tenant)
         suffix = ""
@@ -75,7 +81,7 @@ def register(
 ) -> None:
     """Add ``export``, ``verify-export`` and ``checkpoint`` to the ``audit`` group."""
     factory = app_factory or _default_app
-    settings_of = settings_factory or Settings
+    settings_of = settings_factory or _default_settings
     console = Console(stderr=True)
 
     @audit.command("export")
@@ -94,6 +100,10 @@ def register(
     ) -> None:
         """Write audit records as verifiable JSON lines, and a signed checkpoint of the head
         beside them (``<name>.checkpoint.json``); exit 1 if the stored chain is broken."""
+        from orderops.audit.checkpoints import sign
+        from orderops.audit.export import ExportFilter, export_audit
+        from orderops.audit.keys import audit_key_from
+
         app = factory()
         try:
             with out.open("w", encoding="utf-8") as handle:
@@ -130,6 +140,8 @@ def register(
     ) -> None:
         """Sign the chain's current head; keep the file outside the database, and check the
         chain later with ``audit verify --against``. Exit 1 if the chain does not verify."""
+        from orderops.audit.checkpoints import CheckpointError, take_checkpoint
+
         app = factory()
         try:
             signed = take_checkpoint(app.sessions, tenant_id=tenant, now=app.clock.now())
@@ -147,6 +159,9 @@ def register(
     ) -> None:
         """Check an export without the database (the audit key comes from the settings):
         record hashes, links, and its record count."""
+        from orderops.audit.export import verify_export
+        from orderops.audit.keys import audit_key_from
+
         key = audit_key_from(settings_of())
         with file.open(encoding="utf-8") as handle:
             check = verify_export(handle, key=key)

@@ -14,23 +14,20 @@ from dataclasses import asdict
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
 from orderops.commands.shared import command_group
-from orderops.config import Settings
-from orderops.detect.evaluation import (
-    AIM_PRECISION,
-    MODEL_TYPES,
-    RATE_PRESETS,
-    SimEvaluation,
-    evaluate_detectors,
-)
+
+if TYPE_CHECKING:
+    from orderops.detect.evaluation import SimEvaluation
+
+# The evaluation (simulator, pipeline, models) is imported when the command runs, so that
+# `orderops --help` does not load it.
 
 console = Console()
 AIM_TEXT_MARGIN = 0.1
@@ -96,6 +93,8 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 
 def render_sim(result: SimEvaluation) -> None:
+    from orderops.detect.evaluation import AIM_PRECISION, MODEL_TYPES, RATE_PRESETS
+
     for rate, scores in result.per_rate.items():
         table = Table(
             title=f"detectors on simulated ground truth, rate {rate} ({RATE_PRESETS[rate]}), "
@@ -166,6 +165,8 @@ def through_webhooks(
 ) -> bool:
     """Replay a recorded (or freshly simulated) store into a live desk; True if every aim
     was met. Bad input is refused with its reasons before anything is posted."""
+    from rich.progress import Progress
+
     from orderops.evaluation.desk import DatabaseNotFresh
     from orderops.evaluation.history import HistoryError, read_history
     from orderops.evaluation.report import render, write_json
@@ -248,6 +249,9 @@ def register(cli: typer.Typer) -> None:
         pipeline with hourly sweeps, or (``--through webhooks``) provider deliveries posted
         to a live desk. A measurement: exit 0 even when aims are missed, unless
         ``--require-aims``."""
+        from orderops.config import Settings
+        from orderops.detect.evaluation import RATE_PRESETS, evaluate_detectors
+
         if through is Through.PIPELINE and (from_dir or database_url or require_aims):
             raise typer.BadParameter(
                 "--from, --database-url and --require-aims go with --through webhooks"

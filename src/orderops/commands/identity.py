@@ -18,9 +18,9 @@ from rich.table import Table
 
 from orderops.commands.shared import ActorOpt, AppFactory, TenantOpt, command_group, default_app
 from orderops.domain.errors import OrderOpsError
-from orderops.resolve.identity import service
-from orderops.resolve.identity.evaluation import AIM_PRECISION, AIM_RECALL, evaluate_identity
-from orderops.storage.uow import UnitOfWork
+
+# The services (and with them the database layer and the models) are imported inside
+# each command, so that `orderops --help` does not load them.
 
 console = Console()
 ReasonOpt = Annotated[str, typer.Option(help="Why (recorded in the audit log).")]
@@ -43,6 +43,12 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         ] = None,
     ) -> None:
         """Simulate duplicate customers, ingest them, resolve, and score against the truth."""
+        from orderops.resolve.identity.evaluation import (
+            AIM_PRECISION,
+            AIM_RECALL,
+            evaluate_identity,
+        )
+
         result = evaluate_identity(
             seeds=range(seed, seed + seeds), rate=rate, days=days, orders_per_day=orders_per_day
         )
@@ -80,6 +86,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
     @identity_cli.command("resolve")
     def resolve(tenant: TenantOpt) -> None:
         """Link every customer of the tenant to a golden customer (idempotent)."""
+        from orderops.resolve.identity import service
+        from orderops.storage.uow import UnitOfWork
+
         app = make_app()
         try:
             with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
@@ -103,6 +112,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         actor: ActorOpt = "cli",
     ) -> None:
         """Merge two golden customers; prints the revision that `split` undoes."""
+        from orderops.resolve.identity import service
+        from orderops.storage.uow import UnitOfWork
+
         app = make_app()
         try:
             with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
@@ -128,6 +140,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         actor: ActorOpt = "cli",
     ) -> None:
         """Undo a merge exactly: each moved customer gets its previous link back."""
+        from orderops.resolve.identity import service
+        from orderops.storage.uow import UnitOfWork
+
         app = make_app()
         try:
             with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
@@ -151,6 +166,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         key: Annotated[str, typer.Argument(help="Golden id or customer id.")],
     ) -> None:
         """A golden customer's records and the history of their links."""
+        from orderops.resolve.identity import service
+        from orderops.storage.uow import UnitOfWork
+
         app = make_app()
         try:
             with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from orderops.commands.shared import ActorOpt, AppFactory, TenantOpt, command_group, default_app
 from orderops.domain.errors import OrderOpsError
-from orderops.resolve import link_queries, relink, waits
-from orderops.resolve.backfill import backfill_aliases
-from orderops.storage.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from orderops.resolve import relink
+    from orderops.storage.uow import UnitOfWork
+
+# The services (and with them the database layer and the models) are imported inside
+# each command, so that `orderops --help` does not load them.
 
 console = Console()
 RecordTypes = ("payment", "ticket", "shipment", "fraud_signal", "refund", "hold")
@@ -32,6 +36,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
     resolve_cli = command_group(cli, "resolve", "Resolve: which order each record is about.")
 
     def decide(tenant: str, act: Callable[[UnitOfWork, datetime], relink.LinkDecision]) -> None:
+        from orderops.storage.uow import UnitOfWork
+
         app = make_app()
         try:
             with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
@@ -69,6 +75,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
     ) -> None:
         """Records that could belong to more than one order, with each candidate's evidence."""
+        from orderops.resolve import link_queries
+        from orderops.storage.uow import UnitOfWork
+
         if status != "all" and status not in link_queries.SUGGESTION_STATUSES:
             console.print(f"unknown status {status!r}", style="red")
             raise typer.Exit(2)
@@ -101,6 +110,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         actor: ActorOpt = "cli",
     ) -> None:
         """Link the suggestion's record to one of its candidate orders."""
+        from orderops.resolve import relink
+
         decide(
             tenant,
             lambda uow, now: relink.accept_suggestion(
@@ -121,6 +132,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         actor: ActorOpt = "cli",
     ) -> None:
         """None of the candidates: the record stays unlinked."""
+        from orderops.resolve import relink
+
         decide(
             tenant,
             lambda uow, now: relink.reject_suggestion(
@@ -138,6 +151,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         actor: ActorOpt = "cli",
     ) -> None:
         """Link a record to an order by hand (moving it if it sits on another)."""
+        from orderops.resolve import relink
+
         decide(
             tenant,
             lambda uow, now: relink.link_manually(
@@ -159,6 +174,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         actor: ActorOpt = "cli",
     ) -> None:
         """Take a record off its order; the link stays on record, revoked."""
+        from orderops.resolve import relink
+
         decide(
             tenant,
             lambda uow, now: relink.unlink(
@@ -172,6 +189,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         order: Annotated[str, typer.Option("--order", help="The order ref.")],
     ) -> None:
         """Every link of the order, active and revoked, with its evidence."""
+        from orderops.resolve import link_queries
+        from orderops.storage.uow import UnitOfWork
+
         app = make_app()
         lines: list[str] = []
         try:
@@ -203,6 +223,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
     ) -> None:
         """Records still waiting for what they name (oldest first), with the keys they wait
         for; none is lost: each runs again as soon as one of its keys appears."""
+        from orderops.resolve import waits
+        from orderops.storage.uow import UnitOfWork
+
         app = make_app()
         try:
             with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
@@ -225,6 +248,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         Orders, customers, payments, shipments and tickets; records waiting on a new
         alias go back to pending."""
+        from orderops.resolve.backfill import backfill_aliases
+        from orderops.storage.uow import UnitOfWork
+
         app = make_app()
         try:
             with UnitOfWork(app.sessions, tenant_id=tenant) as uow:

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from orderops.bootstrap import App, bootstrap
-from orderops.config import Settings
 from orderops.domain.errors import OrderOpsError
-from orderops.storage.uow import UnitOfWork
-from orderops.writeback import admin
 from orderops.writeback.states import OutboxStatus
 
-AppFactory = Callable[[], App]
+if TYPE_CHECKING:
+    from orderops.bootstrap import App
+    from orderops.storage.uow import UnitOfWork
+    from orderops.writeback import admin
+
+# The unit of work and ``writeback.admin`` (the database layer) are imported when a
+# command runs, so that `orderops --help` does not load them.
+
+AppFactory = Callable[[], "App"]
 TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
 SystemOpt = Annotated[str | None, typer.Option("--system", help="stripe, shopify, ...")]
 StatusOpt = Annotated[OutboxStatus | None, typer.Option("--status")]
@@ -31,6 +35,9 @@ ACTOR = "cli"
 
 
 def _default_app() -> App:
+    from orderops.bootstrap import bootstrap
+    from orderops.config import Settings
+
     return bootstrap(Settings())
 
 
@@ -43,6 +50,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
 
     @contextmanager
     def opened(tenant: str, *, write: bool = False) -> Iterator[tuple[App, UnitOfWork]]:
+        from orderops.storage.uow import UnitOfWork
+
         app = factory()
         try:
             with UnitOfWork(app.sessions, tenant_id=tenant, write=write) as uow:
@@ -56,6 +65,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     def where(
         system: str | None, status: OutboxStatus | None, case: str | None, order: str | None
     ) -> admin.OutboxFilter:
+        from orderops.writeback import admin
+
         return admin.OutboxFilter(
             system=system,
             status=str(status) if status is not None else None,
@@ -73,6 +84,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     ) -> None:
         """Messages, newest first."""
+        from orderops.writeback import admin
+
         with opened(tenant) as (_, uow):
             page = admin.list_messages(uow, where(system, status, case, order), limit=limit)
             table = Table("id", "system", "operation", "status", "tries", "order", "error")
@@ -92,6 +105,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @group.command("show")
     def show_command(tenant: TenantOpt, message_id: str) -> None:
         """One message, its payload and every attempt."""
+        from orderops.writeback import admin
+
         with opened(tenant) as (_, uow):
             m = admin.get_message(uow, message_id)
             console.print(f"{m.id}  {m.system}.{m.operation}  [bold]{m.status}[/bold]")
@@ -124,6 +139,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
     ) -> None:
         """Delivery attempts by case, order or system, newest first."""
+        from orderops.writeback import admin
+
         with opened(tenant) as (_, uow):
             rows = admin.search_attempts(uow, where(system, None, case, order), limit=limit)
             table = Table("message", "#", "system", "operation", "outcome", "worker", "error")
@@ -142,6 +159,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @group.command("retry")
     def retry_command(tenant: TenantOpt, message_id: str) -> None:
         """Queue a failed, conflicted or cancelled message again."""
+        from orderops.writeback import admin
+
         with opened(tenant, write=True) as (app, uow):
             m = admin.retry_message(uow, message_id, actor=ACTOR, now=app.clock.now())
             status = m.status
@@ -151,6 +170,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @group.command("cancel")
     def cancel_command(tenant: TenantOpt, message_id: str) -> None:
         """Stop a message that has not been delivered."""
+        from orderops.writeback import admin
+
         with opened(tenant, write=True) as (app, uow):
             m = admin.cancel_message(uow, message_id, actor=ACTOR, now=app.clock.now())
             status = m.status

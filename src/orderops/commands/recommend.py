@@ -18,9 +18,9 @@ from rich.table import Table
 
 from orderops.commands.shared import AppFactory, command_group, default_app
 from orderops.domain.errors import OrderOpsError
-from orderops.recommend import service
-from orderops.recommend.evaluation import AIM_REDTEAM, AIM_TOP1, AIM_TOP3, evaluate_recommend
-from orderops.storage.uow import UnitOfWork
+
+# The services (and with them the database layer and the models) are imported inside
+# each command, so that `orderops --help` does not load them.
 
 console = Console()
 
@@ -45,6 +45,13 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         ] = None,
     ) -> None:
         """Top-1/top-3 accuracy per exception type on the simulator, and the red-team set."""
+        from orderops.recommend.evaluation import (
+            AIM_REDTEAM,
+            AIM_TOP1,
+            AIM_TOP3,
+            evaluate_recommend,
+        )
+
         result = evaluate_recommend(
             seeds=range(seed, seed + seeds), days=days, orders_per_day=orders_per_day
         )
@@ -90,6 +97,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         language: Annotated[str | None, typer.Option(help="en, es, pt or de.")] = None,
     ) -> None:
         """Recommend for a case now (stored with its drafts) and print it."""
+        from orderops.recommend import service
+        from orderops.storage.uow import UnitOfWork
+
         app = make_app()
         try:
             with UnitOfWork(app.sessions, tenant_id=tenant) as uow:

@@ -4,19 +4,23 @@ two modules add commands to one group (``eval`` has several authors)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orderops.bootstrap import App, bootstrap
-from orderops.config import Settings
+if TYPE_CHECKING:
+    from orderops.bootstrap import App
 
-AppFactory = Callable[[], App]
+AppFactory = Callable[[], "App"]
 TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
 ActorOpt = Annotated[str, typer.Option(help="Who decides (recorded in the audit log).")]
 
 
 def default_app() -> App:
+    """The desk on the configured database; imported on call, as the CLI must start fast."""
+    from orderops.bootstrap import bootstrap
+    from orderops.config import Settings
+
     return bootstrap(Settings(demo_mode=True))
 
 

@@ -9,25 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from orderops.bootstrap import App, bootstrap
-from orderops.config import Settings
 from orderops.domain.errors import OrderOpsError
-from orderops.ingest.connections import (
-    SecretBox,
-    SecretChange,
-    WebhookSource,
-    connect_source,
-    disconnect_source,
-    list_connections,
-    rotate_secret,
-)
+from orderops.ingest.webhook_sources import WebhookSource
 
-AppFactory = Callable[[], App]
+if TYPE_CHECKING:
+    from orderops.bootstrap import App
+    from orderops.ingest.connections import SecretChange
+
+# ``orderops.ingest.connections`` (storage, cryptography) is imported inside each command,
+# so that `orderops --help` does not load it.
+
+AppFactory = Callable[[], "App"]
 
 TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
 SourceOpt = Annotated[WebhookSource, typer.Option("--source", "-s", help="Provider.")]
@@ -51,6 +48,9 @@ ACTOR = "cli"
 
 
 def _default_app() -> App:
+    from orderops.bootstrap import bootstrap
+    from orderops.config import Settings
+
     return bootstrap(Settings())
 
 
@@ -89,6 +89,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         tenant: TenantOpt, source: SourceOpt, secret: SecretOpt = None, base_url: BaseUrlOpt = None
     ) -> None:
         """Connect a provider and print the URL to paste into its webhook settings."""
+        from orderops.ingest.connections import SecretBox, connect_source
+
         with opened() as app:
             change = connect_source(
                 app.sessions,
@@ -106,6 +108,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         tenant: TenantOpt, source: SourceOpt, secret: SecretOpt = None, base_url: BaseUrlOpt = None
     ) -> None:
         """Replace the signing secret; deliveries signed with the old one are refused."""
+        from orderops.ingest.connections import SecretBox, rotate_secret
+
         with opened() as app:
             change = rotate_secret(
                 app.sessions,
@@ -121,6 +125,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @group.command("disconnect")
     def disconnect(tenant: TenantOpt, source: SourceOpt) -> None:
         """Stop accepting this provider's deliveries (its URL answers 404 from now on)."""
+        from orderops.ingest.connections import disconnect_source
+
         with opened() as app:
             info = disconnect_source(
                 app.sessions, tenant_id=tenant, source=source, clock=app.clock, actor=ACTOR
@@ -131,6 +137,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     def list_(tenant: TenantOpt, base_url: BaseUrlOpt = None) -> None:
         """Connected providers with their URLs (never their secrets), one per line so a URL
         is never cut to fit the terminal."""
+        from orderops.ingest.connections import list_connections
+
         with opened() as app:
             connections = list_connections(app.sessions, tenant_id=tenant)
             if not connections:

@@ -13,7 +13,6 @@ import base64
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.clock import Clock
 from orderops.domain.errors import ConfigurationError, IllegalTransition, NotFound, OrderOpsError
+from orderops.ingest.webhook_sources import WebhookSource as WebhookSource
 from orderops.storage.tables.sources import SourceConnection
 from orderops.storage.uow import UnitOfWork
 
@@ -35,15 +35,6 @@ as strong as its key, and a short one can be guessed offline from a single captu
 signed delivery. Generated secrets have 43 characters (32 random bytes, base64url);
 providers' own secrets already meet it (a Shopify app secret is 32 hex characters, or
 ``shpss_`` and 32; Stripe's ``whsec_`` secrets are longer)."""
-
-
-class WebhookSource(StrEnum):
-    SHOPIFY = "shopify"
-    STRIPE = "stripe"
-    EASYPOST = "easypost"
-    SHIPPO = "shippo"
-    AFTERSHIP = "aftership"
-    ZENDESK = "zendesk"
 
 
 class EndpointNotFound(NotFound):

@@ -16,8 +16,6 @@ import math
 import re
 from typing import Any
 
-import numpy as np
-
 from orderops.domain.errors import MalformedPayload
 
 MAX_DEPTH = 64
@@ -30,8 +28,12 @@ conversion past 4,300 digits anyway."""
 
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_OPENERS = np.frombuffer(b"[{", dtype=np.uint8)
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+"""Openers to +1 and closers to -1, read as signed bytes."""
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPE_OR_SURROGATE = re.compile(rb"\\u|\xed[\xa0-\xbf]")
+"""A ``\\u`` escape, or a surrogate's UTF-8 bytes (json decodes bytes with surrogatepass);
+raw control characters are not JSON, so strings without either hold no NUL or surrogate."""
 
 
 class UnsafeJson(MalformedPayload):
@@ -47,12 +49,13 @@ class UnsafeJson(MalformedPayload):
 def loads(body: bytes | str) -> Any:
     """Decode ``body`` as JSON, or raise ``UnsafeJson`` with the reason and its code."""
     raw = body.encode("utf-8", errors="surrogatepass") if isinstance(body, str) else body
-    depth = nesting_depth(raw)
-    if depth > MAX_DEPTH:
-        raise UnsafeJson(
-            f"JSON nested {depth} levels deep; at most {MAX_DEPTH} are accepted",
-            reason_code="json_too_deep",
-        )
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:  # fewer brackets cannot nest deeper
+        depth = nesting_depth(raw)
+        if depth > MAX_DEPTH:
+            raise UnsafeJson(
+                f"JSON nested {depth} levels deep; at most {MAX_DEPTH} are accepted",
+                reason_code="json_too_deep",
+            )
     try:
         value = json.loads(raw, parse_int=_integer, parse_float=_float, parse_constant=_constant)
     except UnsafeJson:
@@ -61,18 +64,23 @@ def loads(body: bytes | str) -> Any:
         raise UnsafeJson(f"body is not valid JSON: {exc}", reason_code="malformed_json") from exc
     except RecursionError as exc:  # only if the depth count above was wrong; never a 500
         raise UnsafeJson("JSON nested too deep", reason_code="json_too_deep") from exc
-    _check_strings(value)
+    if _ESCAPE_OR_SURROGATE.search(raw):  # the only ways a NUL or a lone surrogate gets in
+        _check_strings(value)
     return value
 
 
 def nesting_depth(raw: bytes) -> int:
-    """The deepest bracket nesting outside strings, counted at C speed (no recursion)."""
+    """The deepest bracket nesting outside strings, counted at C speed (no recursion).
+
+    numpy is imported here, not with the module: the CLI and anything else that merely
+    imports the intake should not pay for it before the first body arrives."""
+    import numpy as np
+
     brackets = _STRING.sub(b'""', raw).translate(None, _NOT_BRACKETS)
     if not brackets:
         return 0
-    codes = np.frombuffer(brackets, dtype=np.uint8)
-    steps = np.where(np.isin(codes, _OPENERS), 1, -1)
-    return int(np.cumsum(steps).max())
+    steps = np.frombuffer(brackets.translate(_STEPS), dtype=np.int8)
+    return int(np.cumsum(steps, dtype=np.int64).max())
 
 
 def _integer(text: str) -> int:
