@@ -26,8 +26,10 @@ from orderops.domain.cases import ExceptionType
 from orderops.domain.clock import AcceleratedClock, Clock, FixedClock
 from orderops.domain.roles import Role
 from orderops.ingest.batch import ingest_items
+from orderops.ingest.bulk_intake import store_items
 from orderops.sim import SimConfig, simulate
 from orderops.workflow.cases import CaseChange, CaseEvent
+from orderops.workflow.pipeline import process_pending
 from orderops.workflow.tenants import ensure_tenant, issue_key
 from orderops.workflow.users import UserExists, add_user
 from orderops.workflow.worker import run_forever, run_once
@@ -86,7 +88,8 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None
     console.print(
         f"[dim]backfilling {len(history)} events of {sim.history_days} days of history...[/]"
     )
-    ingest_items(app.sessions, tenant_id=TENANT, items=history, channel="demo", clock=app.clock)
+    store_items(app.sessions, tenant_id=TENANT, items=history, channel="demo", clock=app.clock)
+    process_pending(app.sessions, tenant_id=TENANT, clock=app.clock)
 
     app.clock = AcceleratedClock(sim.start, options.speed)
     server = _start_server(app, settings)

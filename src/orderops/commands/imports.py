@@ -9,22 +9,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from orderops.commands.shared import AppFactory, TenantOpt, default_app
-from orderops.domain.clock import FixedClock
-from orderops.domain.policy import FulfillmentPolicy, InvalidPolicy
-from orderops.ingest.csv_cells import FeedError
-from orderops.ingest.csv_feeds import FeedOptions
-from orderops.ingest.importer import ImportFormat, default_report_path, import_file
-from orderops.ingest.nats_consumer import ConsumeOptions, run_consumer
-from orderops.ingest.policy_file import load_policy_file, store_policy
-from orderops.workflow.tenants import ensure_tenant
+from orderops.ingest.import_formats import ImportFormat
+
+if TYPE_CHECKING:
+    from orderops.domain.policy import FulfillmentPolicy
+
+# The services (and with them the database layer) are imported inside each command, so
+# that `orderops --help` does not load them.
 
 console = Console()
 
@@ -54,8 +52,31 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         now: Annotated[
             datetime | None, typer.Option(help="Judge time-based checks at this time (UTC).")
         ] = None,
+        process: Annotated[
+            bool,
+            typer.Option(
+                "--process",
+                help="Also process the tenant's pending events and run the sweeps before "
+                "exiting (small installs, demos); otherwise `orderops worker` does it.",
+            ),
+        ] = False,
+        batch_size: Annotated[
+            int | None,
+            typer.Option(min=1, max=10_000, help="Units stored per transaction (default 500)."),
+        ] = None,
     ) -> None:
-        """Import a file; an interrupted import of the same file resumes where it stopped."""
+        """Store a file's events; an interrupted import of the same file resumes where it stopped.
+
+        Workers process the stored events, or this command does with --process.
+        """
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+        from orderops.domain.clock import FixedClock
+        from orderops.ingest.csv_cells import FeedError
+        from orderops.ingest.csv_feeds import FeedOptions
+        from orderops.ingest.importer import BATCH, default_report_path, import_file
+        from orderops.workflow.tenants import ensure_tenant
+
         app = make_app()
         if now is not None:
             app.clock = FixedClock(now if now.tzinfo else now.replace(tzinfo=ZoneInfo("UTC")))
@@ -66,9 +87,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
             as_of=app.clock.now(),
         )
         ensure_tenant(app.sessions, tenant_id=tenant, name=tenant, clock=app.clock)
-        columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
         with Progress(*Progress.get_default_columns()[:1], *columns, console=console) as bar:
-            task = bar.add_task(f"importing {file.name}", total=None)
+            task = bar.add_task(f"importing {file.name}", total=file.stat().st_size)
             try:
                 summary = import_file(
                     app.sessions,
@@ -78,24 +99,33 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
                     clock=app.clock,
                     options=options,
                     report_path=report,
-                    on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+                    batch=batch_size or BATCH,
+                    process=process,
+                    on_progress=lambda step: bar.update(
+                        task,
+                        completed=step.bytes_read,
+                        description=f"importing {file.name}: {step.units_done} units",
+                    ),
                 )
             except FeedError as exc:
                 console.print(f"cannot import {file}: {exc.message}", style="red")
                 raise typer.Exit(2) from exc
         if summary.resumed_from:
             console.print(f"resumed at unit {summary.resumed_from} of {summary.rows_total}")
-        skipped = len(summary.issues) - len(summary.rejected_rows)
         console.print(
             f"accepted {summary.accepted}, duplicates {summary.duplicates}, "
-            f"rejected rows {len(summary.rejected_rows)}, skipped rows {skipped}, "
-            f"case changes {summary.case_changes}"
+            f"dead letters {summary.rejected}, rejected rows {summary.rejected_rows}, "
+            f"skipped rows {summary.skipped_rows}"
         )
-        report_file = report or default_report_path(file)
-        for issue in summary.rejected_rows[:10]:
+        if process:
+            console.print(f"processed: case changes {summary.case_changes}")
+        else:
+            console.print("stored as pending; `orderops worker` processes them")
+        rejected = [issue for issue in summary.issues if not issue.skipped]
+        for issue in rejected[:10]:
             console.print(f"  row {issue.row}: {issue.reason}", style="red", markup=False)
-        if summary.issues:
-            console.print(f"report: {report_file}")
+        if summary.rejected_rows or summary.skipped_rows:
+            console.print(f"report: {report or default_report_path(file)}")
         if summary.rejected_rows:
             raise typer.Exit(1)
 
@@ -112,6 +142,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         ] = None,
     ) -> None:
         """Store canonical events from a JetStream durable pull consumer, for one tenant."""
+        from orderops.ingest.nats_consumer import ConsumeOptions, run_consumer
+        from orderops.workflow.tenants import ensure_tenant
+
         app = make_app()
         ensure_tenant(app.sessions, tenant_id=tenant, name=tenant, clock=app.clock)
         options = ConsumeOptions(
@@ -145,6 +178,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         actor: Annotated[str, typer.Option(help="Who loads it (audit).")] = "cli",
     ) -> None:
         """Store the file as the tenant's next policy version, audited with its diff."""
+        from orderops.ingest.policy_file import store_policy
+
         policy = _load_or_exit(file)
         app = make_app()
         stored = store_policy(
@@ -159,6 +194,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
 
 def _load_or_exit(file: Path) -> FulfillmentPolicy:
+    from orderops.domain.policy import InvalidPolicy
+    from orderops.ingest.policy_file import load_policy_file
+
     try:
         return load_policy_file(file)
     except InvalidPolicy as exc:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 
@@ -62,19 +63,37 @@ Row = tuple[int, dict[str, str]]
 
 
 def read_csv(text: str) -> tuple[list[str], list[Row]]:
-    text = text.removeprefix("\ufeff")
-    first = text.split("\n", 1)[0]
+    header, rows = stream_csv(io.StringIO(text))
+    return header, list(rows)
+
+
+def stream_csv(lines: Iterable[str]) -> tuple[list[str], Iterator[Row]]:
+    """The header now, the data rows as they are read: a file is never held whole.
+
+    The delimiter is whichever of ``, ; tab |`` the header line holds most of.
+    """
+    iterator = iter(lines)
+    first = next(iterator, "").removeprefix("\ufeff")
     delimiter = max(",;\t|", key=first.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.reader(itertools.chain([first], iterator), delimiter=delimiter)
     header = next(reader, None)
     if not header:
         raise FeedError("the file is empty: a header row is required")
-    rows: list[Row] = []
-    for index, values in enumerate(reader):
-        if not any(v.strip() for v in values):
-            continue
-        rows.append((index + 2, dict(zip(header, values, strict=False))))
-    return header, rows
+    return header, _data_rows(reader, header)
+
+
+def _data_rows(reader: Iterator[list[str]], header: list[str]) -> Iterator[Row]:
+    index = 0
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise FeedError(f"row {index + 2}: not readable as CSV: {exc}") from exc
+        index += 1
+        if any(v.strip() for v in values):
+            yield index + 1, dict(zip(header, values, strict=False))
 
 
 def resolve_columns(

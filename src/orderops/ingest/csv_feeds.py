@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -133,12 +133,53 @@ _CREDIT_NOTE = re.compile(r"^C\d+$")
 
 def map_feed(kind: FeedKind, text: str, options: FeedOptions) -> Feed:
     """Map a whole CSV text of one feed kind to envelopes and per-row issues."""
-    rows = read_csv(text)
+    header, rows = read_csv(text)
+    feed = Feed()
+    for mapped in iter_feed(kind, header, rows, options):
+        if isinstance(mapped, RowIssue):
+            feed.issues.append(mapped)
+        else:
+            feed.items.append(mapped)
+    feed.issues.sort(key=lambda issue: issue.row)
+    return feed
+
+
+def iter_feed(
+    kind: FeedKind,
+    header: list[str],
+    rows: Iterable[Row],
+    options: FeedOptions,
+    *,
+    order_ends: Mapping[str, int] | None = None,
+) -> Iterator[FeedItem | RowIssue]:
+    """Map rows as they are read; header problems raise ``FeedError`` before the first row.
+
+    An order is complete only after its last row, so without ``order_ends`` (from
+    ``order_ends``) every order comes out at the end of the rows; with it, each order
+    comes out as soon as its last row has gone by.
+    """
     if kind is FeedKind.ORDERS:
-        return _orders(rows, options)
+        return _orders(header, rows, options, order_ends)
     if kind is FeedKind.INVENTORY:
-        return _simple(rows, INVENTORY_COLUMNS, INVENTORY_REQUIRED, _inventory_row, options)
-    return _simple(rows, CUSTOMER_COLUMNS, CUSTOMER_REQUIRED, _customer_row, options)
+        resolved = resolve_columns(header, INVENTORY_COLUMNS, INVENTORY_REQUIRED)
+        return _simple(rows, resolved, _inventory_row, options)
+    resolved = resolve_columns(header, CUSTOMER_COLUMNS, CUSTOMER_REQUIRED)
+    return _simple(rows, resolved, _customer_row, options)
+
+
+def order_ends(header: list[str], rows: Iterable[Row]) -> dict[str, int]:
+    """The last row of each order, from a first read of an orders file.
+
+    With it a second read holds only the orders still open (one, for an export sorted
+    by order), not every order of the file.
+    """
+    resolved = resolve_columns(header, ORDER_COLUMNS, ORDER_REQUIRED)
+    ends: dict[str, int] = {}
+    for number, raw in rows:
+        ref = Cells(raw, resolved).opt("order_ref")
+        if ref is not None:
+            ends[ref] = number
+    return ends
 
 
 def _envelope(
@@ -172,23 +213,15 @@ RowMapper = Callable[[Cells, FeedOptions], dict[str, Any]]
 
 
 def _simple(
-    read: tuple[list[str], list[Row]],
-    columns: Mapping[str, frozenset[str]],
-    required: tuple[str, ...],
-    mapper: RowMapper,
-    options: FeedOptions,
-) -> Feed:
-    header, rows = read
-    resolved = resolve_columns(header, columns, required)
-    feed = Feed()
+    rows: Iterable[Row], resolved: dict[str, str], mapper: RowMapper, options: FeedOptions
+) -> Iterator[FeedItem | RowIssue]:
     for number, raw in rows:
         try:
             envelope = mapper(Cells(raw, resolved), options)
         except RowProblem as exc:
-            feed.issues.append(RowIssue(number, str(exc)))
+            yield RowIssue(number, str(exc))
             continue
-        feed.items.append(FeedItem((number,), envelope))
-    return feed
+        yield FeedItem((number,), envelope)
 
 
 def _inventory_row(cells: Cells, options: FeedOptions) -> dict[str, Any]:
@@ -246,25 +279,37 @@ class _Order:
     problem: RowIssue | None = None
 
 
-def _orders(read: tuple[list[str], list[Row]], options: FeedOptions) -> Feed:
-    header, rows = read
+def _orders(
+    header: list[str],
+    rows: Iterable[Row],
+    options: FeedOptions,
+    ends: Mapping[str, int] | None,
+) -> Iterator[FeedItem | RowIssue]:
     resolved = resolve_columns(header, ORDER_COLUMNS, ORDER_REQUIRED)
     if "currency" not in resolved and options.currency is None:
         raise FeedError("no currency column: pass the file's currency (--currency)")
-    feed = Feed()
+    return _order_units(rows, resolved, options, ends)
+
+
+def _order_units(
+    rows: Iterable[Row],
+    resolved: dict[str, str],
+    options: FeedOptions,
+    ends: Mapping[str, int] | None,
+) -> Iterator[FeedItem | RowIssue]:
     orders: dict[str, _Order] = {}
     for number, raw in rows:
         cells = Cells(raw, resolved)
         ref = cells.opt("order_ref")
         if ref is not None and _CREDIT_NOTE.match(ref) and _negative(cells.opt("quantity")):
-            feed.issues.append(RowIssue(number, _CREDIT_NOTE_REASON.format(ref=ref), True))
+            yield RowIssue(number, _CREDIT_NOTE_REASON.format(ref=ref), True)
             continue
         try:
             ref = cells.req("order_ref")
             head, line, placed_at = _order_row(cells, options)
         except RowProblem as exc:
             if ref is None:
-                feed.issues.append(RowIssue(number, str(exc)))
+                yield RowIssue(number, str(exc))
                 continue
             head, line, placed_at = {}, {}, datetime.min.replace(tzinfo=UTC)
             problem: RowIssue | None = RowIssue(number, str(exc))
@@ -282,18 +327,22 @@ def _orders(read: tuple[list[str], list[Row]], options: FeedOptions) -> Feed:
                 number, f"{', '.join(changed)} differ from row {order.first_row} of order {ref}"
             )
         order.problem = order.problem or problem
+        if ends is not None and ends.get(ref) == number:
+            yield from _complete_order(ref, orders.pop(ref), options)
     for ref, order in orders.items():
-        if order.problem is not None:
-            feed.issues.extend(_rejected_order(ref, order, order.problem))
-            continue
-        try:
-            envelope = _order_envelope(ref, order, options)
-        except RowProblem as exc:
-            feed.issues.extend(_rejected_order(ref, order, RowIssue(order.first_row, str(exc))))
-            continue
-        feed.items.append(FeedItem(tuple(order.rows), envelope))
-    feed.issues.sort(key=lambda issue: issue.row)
-    return feed
+        yield from _complete_order(ref, order, options)
+
+
+def _complete_order(ref: str, order: _Order, options: FeedOptions) -> Iterator[FeedItem | RowIssue]:
+    if order.problem is not None:
+        yield from _rejected_order(ref, order, order.problem)
+        return
+    try:
+        envelope = _order_envelope(ref, order, options)
+    except RowProblem as exc:
+        yield from _rejected_order(ref, order, RowIssue(order.first_row, str(exc)))
+        return
+    yield FeedItem(tuple(order.rows), envelope)
 
 
 _CREDIT_NOTE_REASON = (

@@ -1,152 +1,106 @@
-"""Importing a file of events (JSONL, CSV feeds, recorded webhooks), resumably.
+"""Importing a file of events (JSONL, CSV feeds, recorded webhooks): streamed, stored in
+bulk, resumable.
 
-A file is first mapped, purely and deterministically, to an ordered list of envelopes
-(the "units" of the import) and a list of row issues. The units then go through the
-ordinary intake (``ingest_items``) in chunks; after each chunk the ``import_runs`` row
-records how many units are done, so running the same file again after an interruption
-(same sha256, same format, run not completed) carries on from there. A chunk committed
-just before a crash but not yet recorded is sent again: the inbox dedupes its events.
+The file is read as a stream of units (``import_units``), never whole. Each batch of
+units (``batch`` of them, or ``BATCH_BYTES`` of file, whichever comes first) is checked
+like the intake and written with a few statements (``bulk_intake``), and the run's
+progress in ``import_runs`` is written in the same transaction. So a batch is stored and
+counted, or neither: running the same file again after a crash (same sha256 and format,
+run not completed) carries on after the last committed batch, and the inbox's unique key
+would catch a repeated event anyway.
 
-Event times come from the payloads; after the import the late-order sweep judges
-against the clock, so a backfill opens the cases that are overdue *now*.
+On PostgreSQL a writer thread stores each batch while the next one is read and checked,
+so the server's time and the decoding's overlap instead of adding up; it takes a batch
+only once the previous one is committed, so batches still commit in file order and at
+most one is in flight. SQLite does its work in this process, handing the GIL back and
+forth for every row, so there a thread only adds waiting: batches are stored inline.
 
-Recorded webhooks are mapped with the provider adapters *without* a signature check:
-the file is trusted operator input (recorded deliveries), not a request from outside.
+Importing only stores. The events wait in the inbox, pending, for a worker to apply them
+in replay order; ``process=True`` (``orderops import --process``) drains the tenant's
+inbox and runs the time sweeps before returning, for small installs and the demo. Event
+times come from the payloads and the sweep judges against the clock, so a processed
+backfill opens the cases that are overdue *now*.
+
+Rows that cannot be used go to the error report (``import_report``); a refused event is
+also a dead letter naming its file and row. A resumed run re-reads the units it skips
+without storing them, so its report covers the whole file.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.clock import Clock
-from orderops.domain.errors import InvalidEvent
-from orderops.ingest import safe_json
-from orderops.ingest.adapters import ADAPTERS
-from orderops.ingest.batch import BatchReport, ingest_items
-from orderops.ingest.csv_feeds import Feed, FeedItem, FeedKind, FeedOptions, RowIssue, map_feed
-from orderops.ingest.envelope import MAX_EVENT_BYTES, parse_event
+from orderops.ingest import arrivals
+from orderops.ingest.bulk_intake import (
+    BATCH,
+    Refusal,
+    StoreCounts,
+    check_item,
+    dead_letter,
+    write_batch,
+)
+from orderops.ingest.csv_feeds import FeedOptions, RowIssue
+from orderops.ingest.import_formats import ImportFormat
+from orderops.ingest.import_report import IssueReport, default_report_path
+from orderops.ingest.import_units import Mapped, Unit, UnitStream, read_units
+from orderops.storage.repositories.inbox_bulk import PendingRow
+from orderops.storage.tables import DeadLetter
 from orderops.storage.tables.imports import ImportRun, ImportRunStatus
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.cases import CaseEvent
 from orderops.workflow.pipeline import process_pending
 from orderops.workflow.sweeps import sweep_late_orders
 
+__all__ = [
+    "BATCH",
+    "ImportFormat",
+    "ImportProgress",
+    "ImportSummary",
+    "default_report_path",
+    "import_file",
+]
 
-class ImportFormat(StrEnum):
-    JSONL = "jsonl"
-    CSV_ORDERS = "csv-orders"
-    CSV_INVENTORY = "csv-inventory"
-    CSV_CUSTOMERS = "csv-customers"
-    WEBHOOKS = "webhooks"
-
-
-_CSV_KINDS = {
-    ImportFormat.CSV_ORDERS: FeedKind.ORDERS,
-    ImportFormat.CSV_INVENTORY: FeedKind.INVENTORY,
-    ImportFormat.CSV_CUSTOMERS: FeedKind.CUSTOMERS,
-}
+BATCH_BYTES = 32 * 1024 * 1024
+"""A batch also ends after this much file, so a file of large events holds a bounded
+amount in memory whatever ``batch`` says."""
 
 
-def map_file(fmt: ImportFormat, text: str, *, tenant_id: str, options: FeedOptions) -> Feed:
-    """The file's units and issues; pure, so a resumed import sees the same list."""
-    if fmt in _CSV_KINDS:
-        feed = map_feed(_CSV_KINDS[fmt], text, options)
-    elif fmt is ImportFormat.JSONL:
-        feed = _jsonl(text)
-    else:
-        feed = _webhooks(text)
-    feed.issues += _intake_issues(feed.items, tenant_id)
-    feed.issues.sort(key=lambda issue: issue.row)
-    return feed
+@dataclass(frozen=True)
+class ImportProgress:
+    units_done: int
+    bytes_read: int
+    bytes_total: int
 
 
-def _lines(text: str) -> list[tuple[int, str]]:
-    return [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-
-
-def _jsonl(text: str) -> Feed:
-    """Every line goes to the intake; a line that is not JSON becomes a dead letter there."""
-    feed = Feed()
-    for number, line in _lines(text):
-        try:
-            value: Any = safe_json.loads(line)
-        except safe_json.UnsafeJson as exc:
-            value = {"_unparseable_line": number, "text": line[:1000], "error": str(exc)}
-        feed.items.append(FeedItem((number,), value))
-    return feed
-
-
-def _webhooks(text: str) -> Feed:
-    feed = Feed()
-    for number, line in _lines(text):
-        try:
-            envelopes = _delivery_events(line)
-        except InvalidEvent as exc:
-            feed.issues.append(RowIssue(number, exc.message))
-            continue
-        if not envelopes:
-            feed.issues.append(RowIssue(number, "skipped: maps to no canonical event", True))
-        feed.items += [FeedItem((number,), envelope) for envelope in envelopes]
-    return feed
-
-
-def _delivery_events(line: str) -> list[dict[str, Any]]:
-    try:
-        delivery = safe_json.loads(line)
-    except safe_json.UnsafeJson as exc:
-        raise InvalidEvent(f"not JSON we can hold: {exc.message}") from exc
-    if not isinstance(delivery, dict):
-        raise InvalidEvent("a recorded delivery must be a JSON object")
-    source, headers, body = delivery.get("source"), delivery.get("headers"), delivery.get("body")
-    if source not in ADAPTERS:
-        raise InvalidEvent(f"source: {source!r} is not one of {', '.join(sorted(ADAPTERS))}")
-    if not isinstance(headers, dict) or not isinstance(body, str):
-        raise InvalidEvent("a recorded delivery needs headers (an object) and body (a string)")
-    return ADAPTERS[source].to_events(
-        headers={str(k): str(v) for k, v in headers.items()}, body=body.encode("utf-8")
-    )
-
-
-def _intake_issues(items: list[FeedItem], tenant_id: str) -> list[RowIssue]:
-    """What the intake will refuse, known up front so a resumed run reports it too."""
-    issues: list[RowIssue] = []
-    for item in items:
-        try:
-            raw = json.dumps(item.envelope, ensure_ascii=False, default=str)
-            if len(raw.encode("utf-8")) > MAX_EVENT_BYTES:
-                raise InvalidEvent(f"event exceeds {MAX_EVENT_BYTES} bytes")
-            parse_event(item.envelope, tenant_id=tenant_id)
-        except InvalidEvent as exc:
-            issues += [RowIssue(row, exc.message) for row in item.rows]
-    return issues
+Progress = Callable[[ImportProgress], None]
+"""Called after each batch (committed, or skipped over by a resumed run)."""
 
 
 @dataclass
 class ImportSummary:
     run_id: str
     rows_total: int
+    """Units in the file (lines, CSV rows, orders)."""
     resumed_from: int
     accepted: int
     duplicates: int
     rejected: int
+    """Events refused and dead-lettered."""
+    rejected_rows: int = 0
+    skipped_rows: int = 0
     issues: list[RowIssue] = field(default_factory=list)
+    """The first issues, for a glance; the report holds every one."""
     case_changes: int = 0
-
-    @property
-    def rejected_rows(self) -> list[RowIssue]:
-        return [issue for issue in self.issues if not issue.skipped]
-
-
-Progress = Callable[[int, int], None]
-"""Called with (units done, units total) after each committed chunk."""
 
 
 def import_file(
@@ -158,94 +112,203 @@ def import_file(
     clock: Clock,
     options: FeedOptions | None = None,
     report_path: Path | None = None,
-    chunk: int = 200,
+    batch: int = BATCH,
+    process: bool = False,
     on_progress: Progress | None = None,
 ) -> ImportSummary:
-    """Import ``path`` for ``tenant_id``, resuming an unfinished run of the same file."""
-    data = path.read_bytes()
+    """Store ``path`` in ``tenant_id``'s inbox, resuming an unfinished run of the same file."""
     options = options or FeedOptions()
     if options.as_of is None:
         options = replace(options, as_of=clock.now())
-    feed = map_file(fmt, data.decode("utf-8-sig"), tenant_id=tenant_id, options=options)
-    run_id, start = _open_run(
-        sessions,
-        tenant_id=tenant_id,
-        sha256=hashlib.sha256(data).hexdigest(),
-        name=path.name,
-        fmt=fmt,
-        total=len(feed.items),
-        clock=clock,
-    )
-    base = _counters(sessions, tenant_id, run_id)
-    done = start
+    size = path.stat().st_size
 
-    def after_chunk(report: BatchReport, size: int) -> None:
-        nonlocal done
-        done += size
-        _record(sessions, tenant_id, run_id, done, _add(base, report), clock=clock)
+    def settle(checked: _Checked, writing: Future[None] | None) -> None:
+        if writing is not None:
+            writing.result()
         if on_progress:
-            on_progress(done, len(feed.items))
+            on_progress(ImportProgress(checked.units_after, checked.bytes_read, size))
 
-    try:
-        report = ingest_items(
-            sessions,
-            tenant_id=tenant_id,
-            items=[item.envelope for item in feed.items[start:]],
-            channel=f"import:{fmt}"[:64],
-            clock=clock,
-            chunk=chunk,
-            on_chunk=after_chunk,
-        )
-    except BaseException as exc:
-        _finish(sessions, tenant_id, run_id, ImportRunStatus.INTERRUPTED, repr(exc), clock)
-        raise
-    changes = process_pending(sessions, tenant_id=tenant_id, clock=clock)
-    changes += sweep_late_orders(sessions, tenant_id=tenant_id, clock=clock)
-    _finish(sessions, tenant_id, run_id, ImportRunStatus.COMPLETED, None, clock)
-    totals = _add(base, report)
-    summary = ImportSummary(
-        run_id=run_id,
-        rows_total=len(feed.items),
-        resumed_from=start,
-        accepted=totals[0],
-        duplicates=totals[1],
-        rejected=totals[2],
-        issues=feed.issues,
-        case_changes=len(report.changes) + len(changes),
+    with path.open("rb") as handle:
+        stream = read_units(fmt, handle, options)
+        run = _open_run(sessions, tenant_id, _sha256(path), path.name, fmt, clock)
+        job = _Job(sessions, tenant_id, run, clock, channel=f"import:{fmt}", file=path.name)
+        try:
+            with (
+                IssueReport(report_path or default_report_path(path)) as report,
+                _writer(sessions) as writer,
+            ):
+                previous: tuple[_Checked, Future[None] | None] | None = None
+                for part in _batches(stream, batch):
+                    checked = job.check(part, bytes_read=stream.bytes_read)
+                    report.add(checked.issues)
+                    if previous is not None:
+                        settle(*previous)
+                    previous = checked, _write(writer, job, checked)
+                if previous is not None:
+                    settle(*previous)
+        except BaseException as exc:
+            _finish(sessions, tenant_id, run.id, ImportRunStatus.INTERRUPTED, repr(exc), clock)
+            raise
+    _finish(sessions, tenant_id, run.id, ImportRunStatus.COMPLETED, None, clock, job.units)
+    changes: list[CaseEvent] = []
+    if process:
+        changes = process_pending(sessions, tenant_id=tenant_id, clock=clock)
+        changes += sweep_late_orders(sessions, tenant_id=tenant_id, clock=clock)
+    return ImportSummary(
+        run_id=run.id,
+        rows_total=job.units,
+        resumed_from=run.start,
+        accepted=job.counts.accepted,
+        duplicates=job.counts.duplicates,
+        rejected=job.counts.rejected,
+        rejected_rows=report.rejected,
+        skipped_rows=report.skipped,
+        issues=report.first,
+        case_changes=len(changes),
     )
-    write_report(report_path or default_report_path(path), feed.issues)
-    return summary
 
 
-def default_report_path(path: Path) -> Path:
-    return path.with_name(f"{path.name}.errors.jsonl")
+def _writer(sessions: sessionmaker[Session]) -> AbstractContextManager[Executor | None]:
+    with sessions() as session:
+        server = session.get_bind().dialect.name == "postgresql"
+    return ThreadPoolExecutor(1, thread_name_prefix="import-writer") if server else nullcontext()
 
 
-def write_report(path: Path, issues: list[RowIssue]) -> None:
-    """One JSON object per line: row, reason, and whether it was rejected or skipped."""
-    lines = [
-        json.dumps(
-            {
-                "row": issue.row,
-                "reason": issue.reason,
-                "kind": "skipped" if issue.skipped else "rejected",
-            }
+def _write(writer: Executor | None, job: _Job, checked: _Checked) -> Future[None] | None:
+    """Store the batch, in the writer thread when there is one; what to wait for."""
+    if not checked.fresh:
+        return None
+    if writer is None:
+        job.store(checked)
+        return None
+    return writer.submit(job.store, checked)
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _batches(stream: UnitStream, size: int) -> Iterator[list[Mapped]]:
+    """At most ``size`` units (and the row issues among them) or ``BATCH_BYTES`` of file."""
+    part: list[Mapped] = []
+    units, start = 0, stream.bytes_read
+    for mapped in stream:
+        part.append(mapped)
+        if isinstance(mapped, Unit):
+            units += 1
+            if units >= size or stream.bytes_read - start >= BATCH_BYTES:
+                yield part
+                part, units, start = [], 0, stream.bytes_read
+    if part:
+        yield part
+
+
+@dataclass
+class _Run:
+    id: str
+    start: int
+    """Units an earlier run of this file committed."""
+    counts: StoreCounts
+
+
+@dataclass
+class _Checked:
+    """A batch read and checked, ready for the writer."""
+
+    rows: list[PendingRow]
+    letters: list[DeadLetter]
+    issues: list[RowIssue]
+    fresh: bool
+    """Holds units the run has not stored yet (a resumed run skips the others)."""
+    units_after: int
+    bytes_read: int
+
+
+class _Job:
+    """One import's batches: checks each (reader), stores what the run has not (writer)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        tenant_id: str,
+        run: _Run,
+        clock: Clock,
+        *,
+        channel: str,
+        file: str,
+    ) -> None:
+        self._sessions, self._tenant, self._run, self._clock = sessions, tenant_id, run, clock
+        self._channel, self._file = channel, file
+        self.units = 0
+        self.counts = replace(run.counts)
+
+    def check(self, part: list[Mapped], *, bytes_read: int) -> _Checked:
+        """The inbox rows and dead letters of the batch's new units; the issues of all."""
+        now = self._clock.now()
+        rows: list[PendingRow] = []
+        letters: list[DeadLetter] = []
+        issues: list[RowIssue] = []
+        fresh = False
+        for mapped in part:
+            if isinstance(mapped, RowIssue):
+                issues.append(mapped)
+                continue
+            store = self.units >= self._run.start
+            fresh |= store
+            self.units += 1
+            refusals = [mapped.refused] if mapped.refused else []
+            for item in mapped.items:
+                checked = check_item(item, tenant_id=self._tenant, received_at=now)
+                if isinstance(checked, Refusal):
+                    refusals.append(checked)
+                elif store:
+                    rows.append(checked)
+            for refusal in refusals:
+                issues += [RowIssue(row, refusal.reason) for row in mapped.rows]
+                if store:
+                    letters.append(self._letter(refusal, mapped.rows, now))
+        return _Checked(rows, letters, issues, fresh, self.units, bytes_read)
+
+    def _letter(self, refusal: Refusal, rows: tuple[int, ...], now: datetime) -> DeadLetter:
+        where = f"{self._file} row{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows))}"
+        return dead_letter(
+            refusal, tenant_id=self._tenant, channel=self._channel, received_at=now, where=where
         )
-        for issue in issues
-    ]
-    path.write_text("".join(line + "\n" for line in lines), "utf-8")
+
+    def store(self, checked: _Checked) -> None:
+        """One transaction: the batch's rows, its dead letters and the run's progress."""
+        with UnitOfWork(self._sessions, tenant_id=self._tenant) as uow:
+            stored = write_batch(uow.session, self._tenant, checked.rows, checked.letters)
+            counts = replace(self.counts)
+            counts += stored
+            uow.session.execute(
+                update(ImportRun)
+                .where(ImportRun.tenant_id == self._tenant, ImportRun.id == self._run.id)
+                .values(
+                    rows_done=checked.units_after,
+                    rows_total=checked.units_after,
+                    accepted=counts.accepted,
+                    duplicates=counts.duplicates,
+                    rejected=counts.rejected,
+                    updated_at=self._clock.now(),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            uow.commit()
+        self.counts = counts
+        if stored.accepted:
+            arrivals.announce()
 
 
 def _open_run(
     sessions: sessionmaker[Session],
-    *,
     tenant_id: str,
     sha256: str,
     name: str,
     fmt: ImportFormat,
-    total: int,
     clock: Clock,
-) -> tuple[str, int]:
+) -> _Run:
     """The unfinished run of this file to resume, or a new run from unit zero."""
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
         unfinished = uow.session.scalar(
@@ -260,21 +323,25 @@ def _open_run(
             .limit(1)
         )
         now = clock.now()
-        if unfinished is not None and unfinished.rows_total == total:
+        if unfinished is not None:
             unfinished.status, unfinished.updated_at, unfinished.error = (
                 ImportRunStatus.RUNNING,
                 now,
                 None,
             )
-            run_id, start = unfinished.id, unfinished.rows_done
+            run = _Run(
+                unfinished.id,
+                unfinished.rows_done,
+                StoreCounts(unfinished.accepted, unfinished.duplicates, unfinished.rejected),
+            )
         else:
-            run = ImportRun(
+            created = ImportRun(
                 tenant_id=tenant_id,
                 file_sha256=sha256,
                 file_name=name[:500],
                 format=fmt,
                 rows_done=0,
-                rows_total=total,
+                rows_total=0,
                 accepted=0,
                 duplicates=0,
                 rejected=0,
@@ -282,41 +349,11 @@ def _open_run(
                 started_at=now,
                 updated_at=now,
             )
-            uow.session.add(run)
+            uow.session.add(created)
             uow.session.flush()
-            run_id, start = run.id, 0
+            run = _Run(created.id, 0, StoreCounts())
         uow.commit()
-    return run_id, start
-
-
-_Counts = tuple[int, int, int]
-
-
-def _counters(sessions: sessionmaker[Session], tenant_id: str, run_id: str) -> _Counts:
-    with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
-        run = _get(uow, run_id)
-        return run.accepted, run.duplicates, run.rejected
-
-
-def _add(base: _Counts, report: BatchReport) -> _Counts:
-    return base[0] + report.accepted, base[1] + report.duplicates, base[2] + len(report.rejected)
-
-
-def _record(
-    sessions: sessionmaker[Session],
-    tenant_id: str,
-    run_id: str,
-    done: int,
-    counts: _Counts,
-    *,
-    clock: Clock,
-) -> None:
-    with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
-        run = _get(uow, run_id)
-        run.rows_done = done
-        run.accepted, run.duplicates, run.rejected = counts
-        run.updated_at = clock.now()
-        uow.commit()
+    return run
 
 
 def _finish(
@@ -326,19 +363,17 @@ def _finish(
     status: str,
     error: str | None,
     clock: Clock,
+    total: int | None = None,
 ) -> None:
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
-        run = _get(uow, run_id)
+        run = uow.session.scalar(
+            select(ImportRun).where(ImportRun.tenant_id == tenant_id, ImportRun.id == run_id)
+        )
+        if run is None:
+            raise LookupError(f"import run {run_id} vanished")
         now = clock.now()
         run.status, run.error, run.updated_at = status, error and error[:4000], now
         run.finished_at = now if status == ImportRunStatus.COMPLETED else None
+        if total is not None:
+            run.rows_done = run.rows_total = total
         uow.commit()
-
-
-def _get(uow: UnitOfWork, run_id: str) -> ImportRun:
-    run = uow.session.scalar(
-        select(ImportRun).where(ImportRun.tenant_id == uow.tenant_id, ImportRun.id == run_id)
-    )
-    if run is None:
-        raise LookupError(f"import run {run_id} vanished")
-    return run
