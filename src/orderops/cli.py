@@ -8,40 +8,33 @@ import threading
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
-from orderops import redaction
-from orderops.api.app import create_app
-from orderops.bootstrap import App, bootstrap
 from orderops.commands import (
     access,
     audit_export,
     evaluate,
     identity,
     imports,
+    inbox,
     links,
     outbox,
     recommend,
+    retention,
     sources,
 )
-from orderops.config import Settings
-from orderops.domain.clock import FixedClock
-from orderops.domain.errors import NotFound
 from orderops.domain.roles import Role
-from orderops.ingest.batch import ingest_items
-from orderops.storage.engine import make_engine
-from orderops.storage.migrate import upgrade
-from orderops.storage.uow import UnitOfWork
-from orderops.workflow.replay import replay_dead_letter
-from orderops.workflow.sweeps import sweep_late_orders
-from orderops.workflow.tenants import ensure_tenant, issue_key
-from orderops.workflow.worker import run_forever
+
+if TYPE_CHECKING:
+    from orderops.bootstrap import App
+    from orderops.config import Settings
+
+# Everything else is imported inside the command that needs it: the API app, the web
+# server, the database layer and the models' numeric stack take seconds to load, and
+# `orderops --help` (like every command's help) should answer at once.
 
 cli = typer.Typer(no_args_is_help=True, help="OrderOps: the exception desk for e-commerce orders.")
 db_cli = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -60,6 +53,8 @@ outbox.register(cli)
 recommend.register(cli)
 evaluate.register(cli)
 links.register(cli)
+inbox.register(cli)
+retention.register(cli)
 audit_export.register(audit_cli)
 console = Console()
 
@@ -67,16 +62,23 @@ TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
 
 
 def _settings(**overrides: object) -> Settings:
+    from orderops.config import Settings
+
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
 def _app(*, demo: bool = False) -> App:
+    from orderops.bootstrap import bootstrap
+
     return bootstrap(_settings(demo_mode=True) if demo else _settings())
 
 
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema to the newest revision."""
+    from orderops.storage.engine import make_engine
+    from orderops.storage.migrate import upgrade
+
     settings = _settings(demo_mode=True)
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
@@ -89,6 +91,8 @@ def tenant_create(
     tenant: Annotated[str, typer.Argument(help="Tenant id, e.g. acme.")],
     name: Annotated[str, typer.Option(help="Display name.")] = "",
 ) -> None:
+    from orderops.workflow.tenants import ensure_tenant
+
     app = _app(demo=True)
     created = ensure_tenant(app.sessions, tenant_id=tenant, name=name or tenant, clock=app.clock)
     console.print(f"tenant {tenant} {'created' if created else 'already exists'}")
@@ -101,6 +105,8 @@ def tenant_key(
     name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
 ) -> None:
     """Issue an API key; it is shown once and stored only as a hash."""
+    from orderops.workflow.tenants import issue_key
+
     app = _app(demo=True)
     key = issue_key(app.sessions, tenant_id=tenant, name=name, role=role, clock=app.clock)
     console.print(key.secret)
@@ -111,6 +117,11 @@ def serve(
     worker: Annotated[bool, typer.Option(help="Also run a worker thread in this process.")] = True,
 ) -> None:
     """Run the HTTP API (and, by default, a worker) until stopped."""
+    import uvicorn
+
+    from orderops.api.app import create_app
+    from orderops.workflow.worker import run_forever
+
     app = _app()
     stop = threading.Event()
     if worker:
@@ -126,6 +137,9 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Process pending events and run time sweeps for every tenant, until stopped."""
+    from orderops import redaction
+    from orderops.workflow.worker import run_forever
+
     logging.basicConfig(level=logging.INFO)
     redaction.install()
     app = _app()
@@ -147,6 +161,13 @@ def ingest(
     ] = None,
 ) -> None:
     """Ingest a JSONL file of canonical events, then sweep; bad lines become dead letters."""
+    from rich.progress import Progress
+
+    from orderops.domain.clock import FixedClock
+    from orderops.ingest.batch import ingest_items
+    from orderops.workflow.sweeps import sweep_late_orders
+    from orderops.workflow.tenants import ensure_tenant
+
     app = _app(demo=True)
     if now is not None:
         app.clock = FixedClock(
@@ -285,6 +306,10 @@ def demo(
 
 @dead_cli.command("list")
 def deadletters_list(tenant: TenantOpt, limit: int = 50) -> None:
+    from rich.table import Table
+
+    from orderops.storage.uow import UnitOfWork
+
     app = _app(demo=True)
     with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
         letters = uow.dead_letters.list(limit=limit)
@@ -303,6 +328,8 @@ def deadletters_list(tenant: TenantOpt, limit: int = 50) -> None:
 
 @dead_cli.command("show")
 def deadletters_show(tenant: TenantOpt, letter_id: str) -> None:
+    from orderops.storage.uow import UnitOfWork
+
     app = _app(demo=True)
     with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
         letter = uow.dead_letters.get(letter_id)
@@ -319,6 +346,9 @@ def deadletters_show(tenant: TenantOpt, letter_id: str) -> None:
 def deadletters_replay(tenant: TenantOpt, letter_id: str) -> None:
     """Run a dead letter again after the cause was fixed: refused input goes through intake
     again; an event whose processing failed is processed again from its inbox row."""
+    from orderops.domain.errors import NotFound
+    from orderops.workflow.replay import replay_dead_letter
+
     app = _app(demo=True)
     try:
         result = replay_dead_letter(

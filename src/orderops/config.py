@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_batch_events: int = Field(default=1000, ge=1)
     sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    inbox_poll_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        description="How often a worker looks for new inbox rows between full passes; a "
+        "worker in the API's own process is also woken at once by each accept.",
+    )
     log_sql: bool = False
     audit_key: SecretStr | None = Field(
         default=None,
@@ -38,6 +44,12 @@ class Settings(BaseSettings):
         default=False,
         description="Accept audit records written before keys (a prefix of the chain) "
         "without a checkpoint vouching for them.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="When set, /metrics answers only `Authorization: Bearer <token>` "
+        "(its lag gauges name tenants). Unset: open, as scrapers expect.",
     )
     console_session_idle_minutes: int = Field(default=30, ge=1)
     console_session_hours: int = Field(default=12, ge=1)

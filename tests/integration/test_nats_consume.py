@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from builders.events import order_placed, payment
+from builders.worker import work
 from orderops.bootstrap import App
 from orderops.commands.imports import register
 from orderops.domain.clock import FixedClock
@@ -136,6 +137,7 @@ def test_good_duplicate_and_malformed_messages_are_stored_once_and_all_acked(
     assert (report.received, report.accepted, report.duplicates) == (5, 2, 1)
     assert report.dead_lettered == 2
     assert count(app, InboxEvent) == 2
+    work(app)  # accepting stores; the worker makes the orders
     assert count(app, Order) == 1
     with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
         codes = sorted(uow.session.scalars(select(DeadLetter.reason_code)))
@@ -174,6 +176,7 @@ def test_max_messages_stops_early_and_the_durable_resumes_where_it_stopped(
 
     rest = run(app, clock, stream.options())
     assert rest.received == 3
+    work(app)  # accepting stores; the worker makes the orders
     assert count(app, Order) == 5
     assert consumer_state(stream) == (0, 0)
 
@@ -217,6 +220,7 @@ def test_a_message_fetched_but_never_acked_is_delivered_again(
     report = run(app, clock, stream.options(ack_wait=1.0, idle_timeout=3.0))
 
     assert report.accepted == 1
+    work(app)  # accepting stores; the worker makes the orders
     assert count(app, Order) == 1
     assert consumer_state(stream) == (0, 0)
 
@@ -233,5 +237,6 @@ def test_the_consume_command_drains_the_stream_for_its_tenant(
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "received 1, accepted 1" in result.output
+    work(app)  # accepting stores; the worker makes the orders
     assert count(app, Order) == 1
     assert consumer_state(stream) == (0, 0)

@@ -205,14 +205,13 @@ def test_a_new_failure_after_a_recovery_reopens_the_same_case(app: App, clock: F
     """The authorisation that resolved the case lapses, and the retry fails too."""
     store_detectors(app, clock, DECLINES_AT_ONCE)
     at = clock.now() - DAY
-    ingest(
-        app,
-        clock,
+    for arriving in (  # one worker pass each: a chunk is judged on the state it leaves
         order_placed("o-1", at=at),
         payment("o-1", status="failed", at=at + timedelta(minutes=1), payment_ref="pi_1"),
         payment("o-1", status="authorized", at=at + timedelta(minutes=5), payment_ref="pi_1"),
         payment("o-1", status="voided", at=at + timedelta(hours=2), payment_ref="pi_1"),
-    )
+    ):
+        ingest(app, clock, arriving)
     (resolved,) = all_cases(app)
     clock.advance(timedelta(hours=1))
 

@@ -395,7 +395,7 @@ def test_an_admin_connects_over_the_api_and_the_url_works(app: App, clock: Fixed
 
     assert response.status_code == 201
     assert body["endpoint_url"] == f"https://ops.example.com/v1/webhooks/stripe/{token}"
-    assert webhook.status_code == 200
+    assert webhook.status_code == 202
     assert [r.actor for r in audit_records(app)] == [f"key:{admin.key_id}"]  # not the name
 
 

@@ -1,4 +1,9 @@
-"""POST /v1/events: one canonical event or a JSON array of them."""
+"""POST /v1/events: one canonical event or a JSON array of them.
+
+The request only stores: each event is validated and written to the inbox (or dead-lettered
+with its reason) and the answer is 202. Projection, detection and cases happen on the
+workers (workflow/worker.py), so a slow detector or a large backlog never slows a sender.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,9 @@ from fastapi.responses import JSONResponse
 from orderops.api.auth import app_of, require
 from orderops.api.body import SafeJsonRoute
 from orderops.api.problems import problem
-from orderops.api.schemas import CaseChangeRead, IntakeItem, IntakeResponse
-from orderops.bootstrap import App
+from orderops.api.schemas import IntakeItem, IntakeResponse
 from orderops.domain.roles import Permission
 from orderops.ingest.intake import DEAD_LETTER_BODY_LIMIT, IntakeResult, Outcome, accept_body
-from orderops.workflow.pipeline import process_many
 from orderops.workflow.tenants import Principal
 
 router = APIRouter(prefix="/v1", tags=["events"], route_class=SafeJsonRoute)
@@ -67,19 +70,18 @@ async def post_events(
         clock=app.clock,
         limits=app.limits,
     )
-    return await run_in_threadpool(_respond, app, principal.tenant_id, results)
+    return _respond(results)
 
 
-def _respond(app: App, tenant_id: str, results: list[IntakeResult]) -> JSONResponse:
+def _respond(results: list[IntakeResult]) -> JSONResponse:
+    """The answer says what was stored; workers process it after the answer (202)."""
     accepted = [r.inbox_id for r in results if r.outcome is Outcome.ACCEPTED and r.inbox_id]
-    changes = process_many(app.sessions, tenant_id=tenant_id, inbox_ids=accepted, clock=app.clock)
     rejected = [r for r in results if r.outcome is Outcome.REJECTED]
     body = IntakeResponse(
         accepted=len(accepted),
         duplicates=sum(r.outcome is Outcome.DUPLICATE for r in results),
         rejected=len(rejected),
         results=[IntakeItem(**asdict(r)) for r in results],
-        case_changes=[CaseChangeRead(**asdict(c)) for c in changes],
     )
     if len(results) == 1 and rejected:
         return problem(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class IntakeItem(BaseModel):
@@ -30,7 +30,6 @@ class IntakeResponse(BaseModel):
     duplicates: int
     rejected: int
     results: list[IntakeItem]
-    case_changes: list[CaseChangeRead]
 
 
 class CaseRead(BaseModel):
@@ -77,8 +76,19 @@ class CaseDetail(CaseRead):
 
 
 class CaseList(BaseModel):
+    """A page of the case list. Follow ``next_cursor`` (also the ``Link: rel="next"``
+    header) for the next page: it resumes after this page's last row, so cases opened
+    meanwhile never shift a row onto two pages or off all of them."""
+
     items: list[CaseRead]
-    total: int
     limit: int
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page."
+    )
+    total: int | None = Field(
+        default=None, description="Every matching case (row, collapsed); only with count=true."
+    )
     offset: int
-    next_offset: int | None
+    next_offset: int | None = Field(
+        default=None, description="For offset paging: the next page's offset (null with cursor)."
+    )

@@ -9,7 +9,6 @@ is retried, which is harmless because a retry is recognised and answered the sam
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -21,7 +20,6 @@ from orderops.api.auth import app_of, require
 from orderops.api.body import SafeJsonRoute
 from orderops.api.params import Name
 from orderops.api.problems import problem
-from orderops.api.schemas import CaseChangeRead
 from orderops.domain.errors import Forbidden
 from orderops.domain.roles import Permission, Role
 from orderops.ingest.adapters import ADAPTERS
@@ -76,9 +74,8 @@ class WebhookAnswer(BaseModel):
     delivery: str = Field(description="OrderOps' id of the stored delivery.")
     delivery_id: str = Field(description="The provider's id of the delivery (or body hash).")
     outcome: str = Field(description="accepted, duplicate (a retry) or ignored (known topic).")
-    accepted: int
+    accepted: int = Field(description="Canonical events stored for the workers to process.")
     duplicates: int
-    case_changes: list[CaseChangeRead]
 
 
 class ConnectRequest(BaseModel):
@@ -105,8 +102,10 @@ class ConnectionRead(BaseModel):
 
 @router.post(
     "/webhooks/{source}/{endpoint_token}",
+    status_code=202,
     response_model=WebhookAnswer,
     responses={
+        200: {"description": "Nothing new (a retry, or a topic with nothing to act on)"},
         401: {"description": "Missing, wrong or stale signature; nothing stored"},
         404: {"description": "No enabled connection at this address"},
         413: {"description": "Body over the limit; dead-lettered when verifiable"},
@@ -161,7 +160,8 @@ async def post_webhook(source: Name, endpoint_token: Name, request: Request) -> 
             delivery=exc.delivery,
             dead_letter_id=exc.dead_letter_id,
         )
-    return JSONResponse(_answer(receipt).model_dump(mode="json"), status_code=200)
+    status = 202 if receipt.accepted else 200
+    return JSONResponse(_answer(receipt).model_dump(mode="json"), status_code=status)
 
 
 @router.post(
@@ -224,5 +224,4 @@ def _answer(receipt: WebhookReceipt) -> WebhookAnswer:
         outcome=str(receipt.outcome),
         accepted=receipt.accepted,
         duplicates=receipt.duplicates,
-        case_changes=[CaseChangeRead(**asdict(c)) for c in receipt.case_changes],
     )

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.clock import Clock
 from orderops.domain.errors import DuplicateEvent, InvalidEvent, MalformedPayload, PayloadTooLarge
-from orderops.ingest import safe_json
+from orderops.ingest import arrivals, safe_json
 from orderops.ingest.envelope import MAX_EVENT_BYTES, parse_event
 from orderops.storage.repositories.intake import DeadLetterStatus
 from orderops.storage.tables import DeadLetter
@@ -162,7 +162,9 @@ def accept_items(
                     envelope=item,
                 )
             except DuplicateEvent:
-                first = uow.inbox.find(envelope.source, envelope.id)
+                first = uow.inbox.find(envelope.source, envelope.id) or uow.inbox.find_archived(
+                    envelope.source, envelope.id
+                )
                 results.append(
                     IntakeResult(
                         index=index,
@@ -178,6 +180,8 @@ def accept_items(
                 )
             )
         uow.commit()
+    if any(r.outcome is Outcome.ACCEPTED for r in results):
+        arrivals.announce()
     return results
 
 

@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from orderops.domain.clock import Clock
 from orderops.ingest import safe_json
 from orderops.ingest.intake import IntakeResult, Outcome, accept_items, dead_letter
-from orderops.workflow.pipeline import process_many
 
 NATS_SOURCE = "nats"
 
@@ -57,7 +56,6 @@ class ConsumeReport:
     accepted: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
-    case_changes: int = 0
     dead_letter_ids: list[str] = field(default_factory=list)
 
 
@@ -169,8 +167,3 @@ async def _handle(
             report.accepted += result.outcome is Outcome.ACCEPTED
             report.duplicates += result.outcome is Outcome.DUPLICATE
             await message.ack_sync()
-    accepted = [r.inbox_id for r in results if r.outcome is Outcome.ACCEPTED and r.inbox_id]
-    changes = await asyncio.to_thread(
-        process_many, sessions, tenant_id=tenant_id, inbox_ids=accepted, clock=clock
-    )
-    report.case_changes += len(changes)

@@ -1,4 +1,4 @@
-"""Receiving one provider webhook: verify, store raw, map, accept, process.
+"""Receiving one provider webhook: verify, store raw, map, accept. Nothing more.
 
 Providers retry whatever they do not see answered with 2xx, and they retry the same
 bytes under the same delivery id. So the order of steps is the contract:
@@ -12,7 +12,9 @@ bytes under the same delivery id. So the order of steps is the contract:
    and nothing runs twice. A row left ``received`` by a crash is simply mapped again;
    the inbox's own uniqueness keeps the canonical events single.
 4. A payload the adapter cannot map is dead-lettered with its exact bytes (422); the
-   mapped events go through the same intake and pipeline as every other channel.
+   mapped events go through the same intake as every other channel, and the answer is
+   given once they are in the inbox: workers process them after it (workflow/worker.py),
+   so a provider's timeout never depends on how much work an event causes.
 5. Where the provider signs the body but not the header naming the event (Shopify's
    topic), a captured body can be resent under another topic with a fresh delivery id.
    The adapter refuses a body that does not prove its topic (``TopicMismatch``), and a
@@ -27,7 +29,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -46,8 +48,6 @@ from orderops.storage.base import new_id
 from orderops.storage.repositories._dialect import insert_if_absent
 from orderops.storage.tables.sources import WebhookDelivery
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.cases import CaseEvent
-from orderops.workflow.pipeline import process_many
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,6 @@ class WebhookReceipt:
     outcome: WebhookOutcome
     accepted: int = 0
     duplicates: int = 0
-    case_changes: list[CaseEvent] = field(default_factory=list)
 
 
 def delivery_key(source: str, headers: Mapping[str, str], body: bytes) -> str:
@@ -416,14 +415,12 @@ def _accept(
         raise WebhookRejected(reason, delivery=record.id, dead_letter_id=first.dead_letter_id)
     _finish(sessions, tenant, record.id, DeliveryStatus.ACCEPTED, clock=clock)
     accepted = [r.inbox_id for r in results if r.outcome is Outcome.ACCEPTED and r.inbox_id]
-    changes = process_many(sessions, tenant_id=tenant, inbox_ids=accepted, clock=clock)
     return WebhookReceipt(
         delivery=record.id,
         delivery_id=record.delivery_id,
         outcome=WebhookOutcome.ACCEPTED,
         accepted=len(accepted),
         duplicates=sum(r.outcome is Outcome.DUPLICATE for r in results),
-        case_changes=changes,
     )
 
 

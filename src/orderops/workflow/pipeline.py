@@ -5,8 +5,12 @@ Each event is first resolved (``resolve/linker.py``): its references become cano
 names has not arrived yet, its row is deferred with the aliases it waits for and goes
 again, in this same drain, when an event registers one of them (``resolve/waits.py``).
 
-Events are processed in chunks, one transaction per chunk and a savepoint per event: a
-failing event rolls back alone and stays in the inbox (pending, then failed after
+Events are processed in chunks, one transaction per chunk and a savepoint per event. The
+detectors run once per order per chunk, after the chunk's events are applied, on the state
+they leave (not once per event: an order with five events in a chunk is judged once). If
+judging fails, the chunk is rolled back and run again in isolated mode, each event judged
+in its own savepoint, so the event that makes judging fail is found and only it is held
+back. A failing event rolls back alone and stays in the inbox (pending, then failed after
 ``MAX_ATTEMPTS``) with its error, so nothing is lost and the worker retries it, while
 the chunk's good events commit together (one commit instead of one per event). A failed
 row becomes a dead letter in the same transaction, counted on /metrics, for
@@ -95,10 +99,21 @@ def process_many(
 
 
 def process_pending(
-    sessions: sessionmaker[Session], *, tenant_id: str, clock: Clock, batch: int = CHUNK
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    clock: Clock,
+    batch: int = CHUNK,
+    wait_for_lock: bool = True,
 ) -> list[CaseEvent]:
-    """Drain the tenant's pending inbox in replay order (whatever a request left behind)."""
-    return _drain(sessions, tenant_id=tenant_id, clock=clock, up_to=None, chunk=batch)
+    """Drain the tenant's pending inbox in replay order.
+
+    With ``wait_for_lock=False`` (workers) a tenant another processor holds is left to
+    it: this call returns at once with what it did, and the holder drains the rest.
+    """
+    return _drain(
+        sessions, tenant_id=tenant_id, clock=clock, up_to=None, chunk=batch, wait=wait_for_lock
+    )
 
 
 def _drain(
@@ -108,6 +123,7 @@ def _drain(
     clock: Clock,
     up_to: datetime | None,
     chunk: int,
+    wait: bool = True,
 ) -> list[CaseEvent]:
     """Process pending rows oldest first, up to ``up_to``, until none is left.
 
@@ -125,8 +141,10 @@ def _drain(
             ids = list(uow.inbox.pending_ids(limit=chunk, up_to=up_to, passed_over=passed_over))
         if not ids:
             return changes
-        done = _process_chunk(sessions, tenant_id=tenant_id, inbox_ids=ids, clock=clock)
+        done = _process_chunk(sessions, tenant_id=tenant_id, inbox_ids=ids, clock=clock, wait=wait)
         changes += done.changes
+        if done.busy:
+            return changes
         with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
             passed_over |= uow.inbox.still_pending(ids) - done.released - done.unreached
             if up_to is not None and done.released:
@@ -142,10 +160,17 @@ class _Chunk:
     unreached: frozenset[str] = frozenset()
     """Rows of the chunk left for the next one, because a row released earlier events:
     those go first, in replay order."""
+    busy: bool = False
+    """Another processor holds the tenant: nothing was done."""
 
 
 def _process_chunk(
-    sessions: sessionmaker[Session], *, tenant_id: str, inbox_ids: Sequence[str], clock: Clock
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    inbox_ids: Sequence[str],
+    clock: Clock,
+    wait: bool = True,
 ) -> _Chunk:
     """Run the chunk, again from the start after each transient database error."""
     retrying = Retrying(
@@ -158,9 +183,26 @@ def _process_chunk(
         reraise=True,
     )
     try:
-        return retrying(
-            _process_chunk_once, sessions, tenant_id=tenant_id, inbox_ids=inbox_ids, clock=clock
-        )
+        try:
+            return retrying(
+                _process_chunk_once,
+                sessions,
+                tenant_id=tenant_id,
+                inbox_ids=inbox_ids,
+                clock=clock,
+                wait=wait,
+            )
+        except _JudgingFailed as failed:
+            log.warning("judging a chunk failed (%r); running it event by event", failed.cause)
+            return retrying(
+                _process_chunk_once,
+                sessions,
+                tenant_id=tenant_id,
+                inbox_ids=inbox_ids,
+                clock=clock,
+                wait=wait,
+                isolated=True,
+            )
     except Exception as exc:
         kind = transient_kind(exc)
         if kind is None:
@@ -184,21 +226,43 @@ def _note_transient(state: RetryCallState) -> None:
     log.info("transient database error (%s), running the chunk again: %r", kind, exc)
 
 
+class _JudgingFailed(Exception):
+    """The detectors failed on an order at the end of a chunk: which event caused it is not
+    known, so the chunk is rolled back and run again event by event."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(repr(cause))
+        self.cause = cause
+
+
 def _process_chunk_once(
-    sessions: sessionmaker[Session], *, tenant_id: str, inbox_ids: Sequence[str], clock: Clock
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    inbox_ids: Sequence[str],
+    clock: Clock,
+    wait: bool = True,
+    isolated: bool = False,
 ) -> _Chunk:
+    """Apply the rows, then judge every order they touched once (``isolated``: judge each
+    event's orders inside its own savepoint instead)."""
+    touched: dict[str, str] = {}
+    """Order ref -> the last inbox row of the chunk that touched it (named on the case)."""
     changes: list[CaseEvent] = []
     released: list[str] = []
     unreached: list[str] = []
     dead_lettered: list[FailureClass] = []
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
-        uow.inbox.lock_processing()
+        if not uow.inbox.lock_processing(wait=wait):
+            return _Chunk(busy=True)
         rows = uow.inbox.claim_many(inbox_ids)
         now = clock.now()
         for i, row in enumerate(rows):
             try:
                 with uow.session.begin_nested():
-                    row_changes, row_released = _apply(uow, row, now=now)
+                    order_refs, row_released = _apply(uow, row, now=now)
+                    if isolated:
+                        changes += _judge(uow, dict.fromkeys(order_refs, row.id), now=now)
             except Exception as exc:
                 if transient_kind(exc) is not None:
                     raise  # the whole chunk goes again; no attempt is spent
@@ -213,12 +277,20 @@ def _process_chunk_once(
                 dead_letter_row(uow, row, failure=failure, now=now)
                 dead_lettered.append(failure)
                 continue
-            changes += row_changes
+            touched.update(dict.fromkeys(order_refs, row.id))
             released += row_released
             rest = rows[i + 1 :]
             if row_released and rest and _released_first(uow, row_released, rest):
                 unreached = [r.id for r in rest]
                 break
+        if not isolated:
+            try:
+                with uow.session.begin_nested():
+                    changes += _judge(uow, touched, now=now)
+            except Exception as exc:
+                if transient_kind(exc) is not None:
+                    raise
+                raise _JudgingFailed(exc) from exc
         uow.commit()
     for failure in dead_lettered:
         PROCESSING_METRICS.dead_letter(failure)
@@ -237,10 +309,22 @@ def _released_first(uow: UnitOfWork, released: Sequence[str], rest: Sequence[Inb
     return earliest is not None and any(r.event_time >= earliest for r in rest)
 
 
-def _apply(uow: UnitOfWork, row: InboxEvent, *, now: datetime) -> tuple[list[CaseEvent], list[str]]:
-    """Resolve, project, link, release what waited on the keys now known, then judge.
+def _judge(uow: UnitOfWork, touched: dict[str, str], *, now: datetime) -> list[CaseEvent]:
+    """Run the detectors on each touched order, once, on the state the chunk left."""
+    changes: list[CaseEvent] = []
+    for order_ref, inbox_id in sorted(touched.items()):
+        order = uow.commerce.order_by_ref(order_ref)
+        if order is not None:
+            changes += evaluate_order(uow, order, now=now, from_sweep=False, inbox_id=inbox_id)
+    return changes
 
-    Returns the case changes and the inbox ids of the rows this event released.
+
+def _apply(uow: UnitOfWork, row: InboxEvent, *, now: datetime) -> tuple[list[str], list[str]]:
+    """Resolve, project, link, release what waited on the keys now known, and note the
+    event on its orders' open cases; judging is left to the end of the chunk.
+
+    Returns the refs of the orders the event touched and the inbox ids of the rows it
+    released.
     """
     event = parse_event(row.envelope, tenant_id=uow.tenant_id)
     resolution = resolve(uow, event)
@@ -265,8 +349,8 @@ def _apply(uow: UnitOfWork, row: InboxEvent, *, now: datetime) -> tuple[list[Cas
             "evidence": found.evidence,
             "link_id": link.id if link is not None else None,
         }
-    changes: list[CaseEvent] = []
-    for order_ref in sorted(projection.order_refs):
+    order_refs = sorted(projection.order_refs)
+    for order_ref in order_refs:
         order = uow.commerce.order_by_ref(order_ref)
         if order is None:
             continue
@@ -285,7 +369,6 @@ def _apply(uow: UnitOfWork, row: InboxEvent, *, now: datetime) -> tuple[list[Cas
                 )
             )
             wake_on_event(uow, case, now=now, inbox_id=row.id)
-        changes += evaluate_order(uow, order, now=now, from_sweep=False, inbox_id=row.id)
     row.status, row.processed_at, row.error = InboxStatus.PROCESSED, now, None
     row.attempts += 1
-    return changes, released
+    return order_refs, released

@@ -1,10 +1,18 @@
-"""The worker loop: for every tenant, drain pending inbox events, run time sweeps, fire due
-timers, refresh SLA jeopardy, close finished incidents, recommend fixes for new cases,
-expire stale approval requests, and deliver due writebacks.
+"""The worker loop. Accepting only stores events, so this is where they are processed.
 
-Any number of workers may run: inbox rows and outbox messages are claimed (SKIP LOCKED on
-PostgreSQL, serialised writers on SQLite), timers are rows fired once, and sweeps are
-idempotent (the unique open-case index holds whatever two sweeps race on).
+Between full passes the worker only drains the inbox: it looks every
+``inbox_poll_seconds`` (and at once when an accept in its own process announces new rows)
+for tenants with pending events and processes them. A full pass, every
+``sweep_interval_seconds``, also runs time sweeps, fires due timers, refreshes SLA
+jeopardy, closes finished incidents, recommends fixes for new cases, expires stale
+approval requests, delivers due writebacks and, once an hour, moves inbox rows and raw
+deliveries past the tenant's retention window to the archive (workflow/retention.py).
+
+Any number of workers may run: a tenant's inbox is processed by one worker at a time
+(a transaction-scoped advisory lock on PostgreSQL; a worker that finds a tenant busy goes
+on to the next one rather than waiting), outbox messages are claimed (SKIP LOCKED), timers
+are rows fired once, and sweeps are idempotent (the unique open-case index holds whatever
+two sweeps race on). SQLite has one writer at a time, so there extra workers only wait.
 """
 
 from __future__ import annotations
@@ -13,24 +21,38 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import ParamSpec, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.bootstrap import App
 from orderops.detect.registry import DETECTORS
 from orderops.evidence.service import default_store
+from orderops.ingest import arrivals
 from orderops.recommend.auto import recommend_new_cases
+from orderops.storage.repositories.intake import InboxStatus
+from orderops.storage.tables import InboxEvent
 from orderops.storage.uow import tenant_ids
 from orderops.workflow.approvals import expire_due
 from orderops.workflow.cases import CaseEvent
 from orderops.workflow.incidents import close_finished_incidents
 from orderops.workflow.jeopardy import refresh_jeopardy
 from orderops.workflow.pipeline import process_pending
+from orderops.workflow.retention import retention_due, run_retention
 from orderops.workflow.sla import fire_due_timers
 from orderops.workflow.sweeps import detectors_for, sweep
 from orderops.writeback.worker import run_writeback_once
 
 log = logging.getLogger(__name__)
+RETENTION_BATCHES_PER_PASS = 20
+"""Batches of 1,000 rows per tenant a pass may move: a year of backlog drains over hours
+of passes instead of stalling one."""
+_retention_ran_at: dict[int, datetime] = {}
+"""When this process last ran retention, per app."""
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -49,8 +71,11 @@ def run_once(app: App, *, worker_id: str | None = None) -> list[CaseEvent]:
     changes: list[CaseEvent] = []
     detectors = _guarded(None, detectors_for, app.settings.data_dir / "models") or DETECTORS
     sessions, clock = app.sessions, app.clock
+    retain = retention_due(_retention_ran_at.get(id(app)), now=clock.now())
+    if retain:
+        _retention_ran_at[id(app)] = clock.now()
     for tenant in tenant_ids(sessions):
-        changes += _guarded(tenant, process_pending, sessions, tenant_id=tenant, clock=clock) or []
+        changes += _drain_tenant(app, tenant)
         changes += (
             _guarded(tenant, sweep, sessions, tenant_id=tenant, clock=clock, detectors=detectors)
             or []
@@ -61,8 +86,50 @@ def run_once(app: App, *, worker_id: str | None = None) -> list[CaseEvent]:
         _guarded(tenant, recommend_new_cases, sessions, tenant_id=tenant, clock=clock)
         evidence = default_store(app.settings)
         _guarded(tenant, expire_due, sessions, tenant_id=tenant, clock=clock, evidence=evidence)
+        if retain:
+            _guarded(
+                tenant,
+                run_retention,
+                sessions,
+                tenant_id=tenant,
+                clock=clock,
+                max_batches=RETENTION_BATCHES_PER_PASS,
+            )
     _guarded(None, run_writeback_once, app, worker_id=worker_id or default_worker_id())
     return changes
+
+
+def drain_inbox(app: App) -> list[CaseEvent]:
+    """Process the pending events of every tenant that has some, and nothing else."""
+    changes: list[CaseEvent] = []
+    for tenant in tenants_with_pending(app.sessions):
+        changes += _drain_tenant(app, tenant)
+    return changes
+
+
+def _drain_tenant(app: App, tenant: str) -> list[CaseEvent]:
+    drained = _guarded(
+        tenant,
+        process_pending,
+        app.sessions,
+        tenant_id=tenant,
+        clock=app.clock,
+        wait_for_lock=False,
+    )
+    return drained or []
+
+
+def tenants_with_pending(sessions: sessionmaker[Session]) -> list[str]:
+    """Tenants whose inbox holds pending rows (the inbox's status index answers this)."""
+    with sessions() as session:
+        return list(
+            session.scalars(
+                select(InboxEvent.tenant_id)
+                .where(InboxEvent.status == InboxStatus.PENDING)
+                .distinct()
+                .order_by(InboxEvent.tenant_id)
+            )
+        )
 
 
 def _guarded(
@@ -82,14 +149,23 @@ def run_forever(
     stop: threading.Event,
     interval: float,
     on_changes: Callable[[list[CaseEvent]], None] | None = None,
+    poll: float | None = None,
 ) -> None:
-    """Pass after pass until ``stop``; nothing a pass or a listener raises ends the loop."""
+    """Full passes every ``interval`` seconds and inbox drains every ``poll`` seconds (or
+    when an accept in this process wakes it) until ``stop``; nothing a pass or a listener
+    raises ends the loop."""
     worker_id = default_worker_id()
+    poll = min(poll or app.settings.inbox_poll_seconds, interval)
+    next_full = 0.0
     while not stop.is_set():
+        full = time.monotonic() >= next_full
         try:
-            changes = run_once(app, worker_id=worker_id)
+            changes = run_once(app, worker_id=worker_id) if full else drain_inbox(app)
             if changes and on_changes:
                 on_changes(changes)
         except Exception:
             log.exception("worker pass failed; retrying after the interval")
-        stop.wait(interval)
+        if full:
+            next_full = time.monotonic() + interval
+        if not stop.is_set():
+            arrivals.wait(min(poll, max(next_full - time.monotonic(), 0.0)))

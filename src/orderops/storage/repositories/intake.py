@@ -7,13 +7,13 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import exists, func, select, text
 from sqlalchemy.orm import Session
 
 from orderops.domain.errors import DuplicateEvent
 from orderops.storage.base import new_id
-from orderops.storage.repositories._dialect import insert_if_absent
-from orderops.storage.tables import DeadLetter, InboxEvent
+from orderops.storage.repositories._dialect import insert_if_absent_unless
+from orderops.storage.tables import DeadLetter, InboxArchive, InboxEvent
 
 REPLAY_ORDER = (InboxEvent.event_time, InboxEvent.source, InboxEvent.event_id)
 """The order in which a tenant's events are applied: when they happened, then a stable key."""
@@ -41,9 +41,15 @@ class InboxRepository:
         received_at: datetime,
         envelope: dict[str, Any],
     ) -> str:
-        """Store a raw event; raise DuplicateEvent if (tenant, source, id) is already here."""
+        """Store a raw event; raise DuplicateEvent if (tenant, source, id) is already here,
+        in the inbox or in its archive."""
         inbox_id = new_id()
-        inserted = insert_if_absent(
+        archived = exists().where(
+            InboxArchive.tenant_id == self._tenant,
+            InboxArchive.source == source,
+            InboxArchive.event_id == event_id,
+        )
+        inserted = insert_if_absent_unless(
             self._session,
             InboxEvent.__table__,  # type: ignore[arg-type]
             {
@@ -59,6 +65,7 @@ class InboxRepository:
                 "status": InboxStatus.PENDING,
                 "attempts": 0,
             },
+            unless=archived,  # retention moved it: a redelivery still, however old
         )
         if not inserted:
             raise DuplicateEvent(f"event {source}/{event_id} was already received")
@@ -146,19 +153,56 @@ class InboxRepository:
             )
         )
 
-    def lock_processing(self) -> None:
+    def lock_processing(self, *, wait: bool = True) -> bool:
         """Make this transaction the tenant's one event processor until it ends.
 
         Processing is a fold over the inbox in replay order, and stock levels reach across
         orders, so two processors of one tenant must take turns, not split the work: on
         PostgreSQL a transaction-scoped advisory lock keyed by the tenant; SQLite already
-        runs one writing transaction at a time (``BEGIN IMMEDIATE``).
+        runs one writing transaction at a time (``BEGIN IMMEDIATE``). With ``wait=False``
+        the answer is whether this transaction got it: a worker that finds the tenant
+        busy moves on to another tenant instead of queueing behind the holder, which is
+        how many workers share many tenants.
         """
-        if self._session.get_bind().dialect.name == "postgresql":
+        if self._session.get_bind().dialect.name != "postgresql":
+            return True
+        key = {"key": f"orderops.inbox:{self._tenant}"}
+        if wait:
             self._session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                {"key": f"orderops.inbox:{self._tenant}"},
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), key
             )
+            return True
+        return bool(
+            self._session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))"), key
+            )
+        )
+
+    # -- rows retention moved to ``inbox_archive`` (workflow/retention.py) --------------------
+
+    def get_any(self, inbox_id: str) -> InboxEvent | InboxArchive | None:
+        """The row an id names, hot or archived.
+
+        For ids kept by records that outlive the hot row (timeline entries, record links,
+        aliases, refunds, tracking events): what the event said stays readable after
+        retention moved it. Archived rows are history, never work: nothing processes them.
+        """
+        return self.get(inbox_id) or self._session.scalar(
+            select(InboxArchive).where(
+                InboxArchive.tenant_id == self._tenant, InboxArchive.id == inbox_id
+            )
+        )
+
+    def find_archived(self, source: str, event_id: str) -> InboxArchive | None:
+        """The archived row of (source, event id): a redelivery of an event retention has
+        moved is still a duplicate, not a new event."""
+        return self._session.scalar(
+            select(InboxArchive).where(
+                InboxArchive.tenant_id == self._tenant,
+                InboxArchive.source == source,
+                InboxArchive.event_id == event_id,
+            )
+        )
 
 
 class DeadLetterStatus:
