@@ -37,7 +37,7 @@ TRIALS = 100
 PER_TRIAL = 3
 SEED = 20261120
 WORKER_FLAGS = ["--lease", "0.4", "--base-delay", "0.05", "--max-attempts", "100000"]
-WORKER_FLAGS += ["--batch", "2", "--interval", "0.05", "--max-delay", "1"]
+WORKER_FLAGS += ["--batch", "4", "--interval", "0.05", "--max-delay", "1"]
 # A message claimed by many killed workers has many attempts; without a cap its backoff
 # (0.05 s doubled per attempt) outgrows the finisher's minute on a slow machine.
 

@@ -5,6 +5,11 @@ each take different rows without waiting; on SQLite the claiming unit of work be
 ``IMMEDIATE``, which serialises claimers, and the transaction holds nothing but the claim.
 A lease that has expired (its worker died) makes the row claimable again; the attempt the
 dead worker started is marked abandoned so the history shows it.
+
+A batch is leased with the same few statements whatever its size (one select, one update
+of abandoned attempts, the leases and the attempt rows each flushed as one batch), plus
+what the claimed hook reads: on SQLite every claimer waits for the one before it to
+commit, so the claim must stay short for several workers to help at all.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
+from orderops.storage.base import new_id
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.tables.writeback import WritebackAttempt
 from orderops.storage.uow import UnitOfWork
@@ -25,6 +31,8 @@ Summarise = Callable[[OutboxMessage], dict[str, Any]]
 ClaimedHook = Callable[[UnitOfWork, OutboxMessage, datetime], None]
 """Called for each message as it is leased, in the claiming transaction (a case starts
 executing when its first effect is claimed)."""
+
+_IN_FLIGHT = str(OutboxStatus.IN_FLIGHT)
 
 
 def claim_due(
@@ -62,12 +70,30 @@ def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
+    _abandon_started_attempts(uow, [row.id for row in rows if row.status == _IN_FLIGHT])
     claimed = [_lease(uow, row, worker_id, now, lease, summarise) for row in rows]
+    uow.session.flush()
     if on_claimed is not None:
         for row in rows:
             on_claimed(uow, row, now)
-    uow.session.flush()
+        uow.session.flush()
     return claimed
+
+
+def _abandon_started_attempts(uow: UnitOfWork, message_ids: list[str]) -> None:
+    """The attempts of workers whose lease expired: they will never finish them."""
+    if not message_ids:
+        return
+    uow.session.execute(
+        update(WritebackAttempt)
+        .where(
+            WritebackAttempt.tenant_id == uow.tenant_id,
+            WritebackAttempt.message_id.in_(message_ids),
+            WritebackAttempt.outcome == str(AttemptOutcome.STARTED),
+        )
+        .values(outcome=str(AttemptOutcome.ABANDONED)),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def _lease(
@@ -79,20 +105,12 @@ def _lease(
     summarise: Summarise,
 ) -> Claimed:
     previous = OutboxStatus(row.status)
-    if previous is OutboxStatus.IN_FLIGHT:
-        uow.session.execute(
-            update(WritebackAttempt)
-            .where(
-                WritebackAttempt.message_id == row.id,
-                WritebackAttempt.outcome == str(AttemptOutcome.STARTED),
-            )
-            .values(outcome=str(AttemptOutcome.ABANDONED))
-        )
-    row.status = str(OutboxStatus.IN_FLIGHT)
+    row.status = _IN_FLIGHT
     row.leased_by = worker_id
     row.leased_until = now + lease
     row.attempts += 1
     attempt = WritebackAttempt(
+        id=new_id(),
         tenant_id=uow.tenant_id,
         message_id=row.id,
         number=row.attempts,
@@ -102,7 +120,6 @@ def _lease(
         started_at=now,
     )
     uow.session.add(attempt)
-    uow.session.flush()
     return Claimed(
         id=row.id,
         tenant_id=row.tenant_id,

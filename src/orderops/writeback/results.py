@@ -1,18 +1,29 @@
-"""Recording what a delivery attempt came to, in a transaction of its own.
+"""Recording what delivery attempts came to, several to a transaction.
 
-The status change, the attempt row, the audit record (``writeback.delivered`` /
-``writeback.failed`` / ``writeback.conflict``), the conflict hook and the saga's next
-step all commit together. A worker whose lease was taken over while it delivered records
-only its attempt (``lease_lost``): the message belongs to the worker holding the lease.
+For each message the status change, the attempt row, the audit record
+(``writeback.delivered`` / ``writeback.failed`` / ``writeback.conflict``), the conflict
+hook and the saga's next step commit together. A worker whose lease was taken over while
+it delivered records only its attempt (``lease_lost``): the message belongs to the worker
+holding the lease.
+
+A worker records the attempts that finished while it was recording the previous ones in
+one transaction (``record_outcomes``), because per message the commit (a disk flush) and
+the round trips are what recording costs: the group's rows are locked with one statement,
+its attempt rows and status changes are written with one batched statement each. Nothing
+is lost if the process dies before that commit: the messages stay in flight until their
+leases expire, and the next attempt's precheck finds the effect by its key or marker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from orderops.storage.repositories.audit import AuditDraft
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.tables.writeback import WritebackAttempt
 from orderops.storage.uow import UnitOfWork
@@ -31,6 +42,15 @@ AUDIT_ACTIONS = {
 }
 
 
+@dataclass(frozen=True)
+class Finished:
+    """One delivery attempt as the worker ends it: what it was, what happened, what next."""
+
+    claimed: Claimed
+    outcome: Outcome
+    decision: Decision
+
+
 def record_outcome(
     uow: UnitOfWork,
     claimed: Claimed,
@@ -43,22 +63,79 @@ def record_outcome(
     on_settled: SettledHook,
 ) -> bool:
     """Write the decision down; False when the lease was lost and the message left alone."""
-    message = uow.session.scalar(
-        select(OutboxMessage)
-        .where(OutboxMessage.tenant_id == uow.tenant_id, OutboxMessage.id == claimed.id)
-        .with_for_update()
+    (kept,) = record_outcomes(
+        uow,
+        [Finished(claimed, outcome, decision)],
+        worker_id=worker_id,
+        now=now,
+        on_conflict=on_conflict,
+        on_settled=on_settled,
     )
-    attempt = uow.session.get(WritebackAttempt, claimed.attempt_id)
-    still_ours = (
+    return kept
+
+
+def record_outcomes(
+    uow: UnitOfWork,
+    finished: Sequence[Finished],
+    *,
+    worker_id: str,
+    now: datetime,
+    on_conflict: ConflictHook,
+    on_settled: SettledHook,
+) -> list[bool]:
+    """Write each decision down; per message, False when its lease was lost.
+
+    In three steps over the group, each in the group's order: every attempt and status
+    change, then the audit record of every settled message, then the hooks. A hook (a
+    case moving on, a saga's next step) thus sees the whole group settled and is
+    chained after the writeback records it follows from. The messages are locked in id
+    order, so two workers recording overlapping groups (one after a lease takeover) queue
+    instead of deadlocking.
+    """
+    ids = sorted({f.claimed.id for f in finished})
+    messages = {
+        m.id: m
+        for m in uow.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.tenant_id == uow.tenant_id, OutboxMessage.id.in_(ids))
+            .order_by(OutboxMessage.id)
+            .with_for_update()
+        )
+    }
+    kept = [_still_ours(messages.get(f.claimed.id), f.claimed, worker_id) for f in finished]
+    uow.session.execute(
+        update(WritebackAttempt),
+        [
+            _finished_attempt(f, now=now, lost=not ours)
+            for f, ours in zip(finished, kept, strict=True)
+        ],
+    )
+    settled: list[tuple[OutboxMessage, Outcome]] = []
+    for item, ours in zip(finished, kept, strict=True):
+        message = messages[item.claimed.id] if ours else None
+        if message is not None and _apply(message, item, now=now):
+            settled.append((message, item.outcome))
+    uow.audit.append_many([_audit_draft(message, now) for message, _ in settled])
+    for message, outcome in settled:
+        if message.status == str(OutboxStatus.CONFLICT):
+            on_conflict(uow, message, outcome.differences, now)
+        on_settled(uow, message, now)
+    uow.session.flush()
+    return kept
+
+
+def _still_ours(message: OutboxMessage | None, claimed: Claimed, worker_id: str) -> bool:
+    return (
         message is not None
         and message.status == str(OutboxStatus.IN_FLIGHT)
         and message.leased_by == worker_id
         and message.attempts == claimed.attempts
     )
-    if attempt is not None:
-        _finish_attempt(attempt, outcome, decision, now=now, lost=not still_ours)
-    if not still_ours or message is None:
-        return False
+
+
+def _apply(message: OutboxMessage, item: Finished, *, now: datetime) -> bool:
+    """The message's new state; True when it settled (no further attempt will be made)."""
+    outcome, decision = item.outcome, item.decision
     message.status = str(check_outbox_move(OutboxStatus.IN_FLIGHT, decision.status))
     message.leased_by, message.leased_until = None, None
     message.last_error = outcome.error
@@ -72,30 +149,27 @@ def record_outcome(
         message.conflict = {"differences": [d.as_json() for d in outcome.differences]}
     if decision.settled:
         message.completed_at = now
-        _audit(uow, message, now)
-        if decision.status is OutboxStatus.CONFLICT:
-            on_conflict(uow, message, outcome.differences, now)
-        on_settled(uow, message, now)
-    uow.session.flush()
-    return True
+    return decision.settled
 
 
-def _finish_attempt(
-    attempt: WritebackAttempt, outcome: Outcome, decision: Decision, *, now: datetime, lost: bool
-) -> None:
-    attempt.outcome = str(AttemptOutcome.LEASE_LOST if lost else decision.attempt)
-    attempt.finished_at = now
-    attempt.response_status = outcome.response_status
-    attempt.response_excerpt = outcome.response_excerpt
-    attempt.error = outcome.error
+def _finished_attempt(item: Finished, *, now: datetime, lost: bool) -> dict[str, Any]:
+    """The attempt row's closing values, for a bulk update by primary key."""
+    outcome = item.outcome
+    return {
+        "id": item.claimed.attempt_id,
+        "outcome": str(AttemptOutcome.LEASE_LOST if lost else item.decision.attempt),
+        "finished_at": now,
+        "response_status": outcome.response_status,
+        "response_excerpt": outcome.response_excerpt,
+        "error": outcome.error,
+    }
 
 
-def _audit(uow: UnitOfWork, message: OutboxMessage, now: datetime) -> None:
-    status = OutboxStatus(message.status)
-    uow.audit.append(
+def _audit_draft(message: OutboxMessage, now: datetime) -> AuditDraft:
+    return AuditDraft(
         at=now,
         actor="writeback",
-        action=AUDIT_ACTIONS[status],
+        action=AUDIT_ACTIONS[OutboxStatus(message.status)],
         entity_type="outbox",
         entity_id=message.id,
         data={

@@ -1,18 +1,28 @@
 """The writeback worker: lease due outbox messages, deliver them, record what happened.
 
 ``orderops worker`` calls ``run_writeback_once`` each pass. One pass serves every tenant:
-a short claiming transaction, delivery outside any transaction, then one recording
-transaction per message. Any number of workers (threads or processes) may run at once;
-give each its own ``worker_id``, because a lease is only as exclusive as that id.
+a short claiming transaction for a batch, delivery outside any transaction on a bounded
+thread pool, and recording in groups: whatever attempts finished while the previous group
+was being recorded go into the next transaction. A vendor call mostly waits on the
+network, so a worker keeps ``concurrency`` of them in flight instead of one.
+
+Two messages about the same order are delivered one after the other, in claim order, as a
+single worker always did: the second one's precheck then reads what the first one wrote,
+rather than both reading the vendor before either writes.
+
+Any number of workers (threads or processes) may run at once; give each its own
+``worker_id``, because a lease is only as exclusive as that id.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -32,7 +42,7 @@ from orderops.writeback.delivery import Claimed, deliver, request_summary
 from orderops.writeback.outcomes import Outcome, OutcomeKind, decide
 from orderops.writeback.policy import DeliveryPolicy
 from orderops.writeback.registry import Registry, default_registry
-from orderops.writeback.results import SettledHook, record_outcome
+from orderops.writeback.results import Finished, SettledHook, record_outcomes
 from orderops.writeback.sagas import on_message_settled
 from orderops.writeback.states import OPEN
 
@@ -57,12 +67,33 @@ class WritebackRuntime:
     on_settled: SettledHook = settle_message
     on_claimed: ClaimedHook = on_message_claimed
     rand: Callable[[], float] = random.random
+    concurrency: int = 8
+    """Deliveries one worker keeps in flight at once (threads; the connectors are shared)."""
+    _executor: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    _executor_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
 
     def systems(self) -> frozenset[str]:
         """Systems both configured and known to the registry; others stay queued."""
         return self.connectors.settings.configured_systems() & self.registry.systems()
 
+    def executor(self) -> ThreadPoolExecutor:
+        """The delivery threads, started on first use (after any fork, never before)."""
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.concurrency, thread_name_prefix="writeback"
+                )
+            return self._executor
+
     def close(self) -> None:
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
         self.connectors.close()
 
 
@@ -100,6 +131,7 @@ def run_writeback_once(app: App, *, worker_id: str, runtime: WritebackRuntime | 
 
 
 def deliver_due(app: App, runtime: WritebackRuntime, *, tenant_id: str, worker_id: str) -> int:
+    """Claim a batch of the tenant's due messages, deliver it, record it; the batch size."""
     systems = [
         system
         for system in runtime.systems()
@@ -117,10 +149,60 @@ def deliver_due(app: App, runtime: WritebackRuntime, *, tenant_id: str, worker_i
             on_claimed=runtime.on_claimed,
         )
         uow.commit()
-    for item in claimed:
-        outcome = _deliver(runtime, item)
-        _record(app, runtime, item, outcome, worker_id=worker_id)
+    if not claimed:
+        return 0
+    done: queue.Queue[Delivered] = queue.Queue()
+    for chain in _chains(claimed):
+        runtime.executor().submit(_deliver_chain, runtime, chain, done)
+    failure: Exception | None = None
+    waiting = len(claimed)
+    while waiting:
+        group = [done.get()]  # then whatever else finished meanwhile: one transaction
+        while True:
+            try:
+                group.append(done.get_nowait())
+            except queue.Empty:
+                break
+        waiting -= len(group)
+        failure = failure or next((e for _, e in group if isinstance(e, Exception)), None)
+        delivered = [(item, e) for item, e in group if isinstance(e, Outcome)]
+        if delivered:
+            failure = _record(app, runtime, delivered, worker_id=worker_id) or failure
+    if failure is not None:
+        raise failure
     return len(claimed)
+
+
+Delivered = tuple[Claimed, Outcome | Exception]
+"""A message and what its delivery came to, or the unexpected error that ended it."""
+
+
+def _chains(claimed: Sequence[Claimed]) -> list[list[Claimed]]:
+    """The batch cut into runs that may be delivered side by side: one per order."""
+    chains: dict[str, list[Claimed]] = {}
+    alone: list[list[Claimed]] = []
+    for item in claimed:
+        if item.order_ref is None:
+            alone.append([item])
+        else:
+            chains.setdefault(item.order_ref, []).append(item)
+    return [*chains.values(), *alone]
+
+
+def _deliver_chain(
+    runtime: WritebackRuntime, chain: list[Claimed], done: queue.Queue[Delivered]
+) -> None:
+    """Deliver each message in turn, handing each outcome over as soon as it is known.
+
+    An unexpected error is handed over instead of an outcome: that message is not
+    recorded, stays in flight until its lease expires, and its next attempt's precheck
+    finds whatever this one did; the pass raises the error once the others are recorded.
+    """
+    for item in chain:
+        try:
+            done.put((item, _deliver(runtime, item)))
+        except Exception as error:  # noqa: BLE001 - handed over; the pass raises it
+            done.put((item, error))
 
 
 def _deliver(runtime: WritebackRuntime, item: Claimed) -> Outcome:
@@ -132,26 +214,66 @@ def _deliver(runtime: WritebackRuntime, item: Claimed) -> Outcome:
 
 
 def _record(
-    app: App, runtime: WritebackRuntime, item: Claimed, outcome: Outcome, *, worker_id: str
-) -> None:
+    app: App,
+    runtime: WritebackRuntime,
+    delivered: list[tuple[Claimed, Outcome]],
+    *,
+    worker_id: str,
+) -> Exception | None:
+    """Record a group in one transaction; if that fails, each message in its own, so one
+    bad message (a hook that raises) costs only its own record. The first error is
+    returned for the pass to raise once every outcome has had its chance."""
     now = app.clock.now()
-    decision = decide(
-        outcome, attempts=item.tries, policy=runtime.policy, now=now, rand=runtime.rand()
-    )
-    with UnitOfWork(app.sessions, tenant_id=item.tenant_id) as uow:
-        kept = record_outcome(
-            uow,
+    finished = [
+        Finished(
             item,
             outcome,
-            decision,
+            decide(
+                outcome, attempts=item.tries, policy=runtime.policy, now=now, rand=runtime.rand()
+            ),
+        )
+        for item, outcome in delivered
+    ]
+    if len(finished) > 1:
+        try:
+            _record_in_one_transaction(app, runtime, finished, worker_id=worker_id, now=now)
+            return None
+        except Exception:
+            log.warning(
+                "recording %d outbox messages together failed", len(finished), exc_info=True
+            )
+    failure: Exception | None = None
+    for one in finished:
+        try:
+            _record_in_one_transaction(app, runtime, [one], worker_id=worker_id, now=now)
+        except Exception as error:
+            log.exception("recording outbox message %s failed", one.claimed.id)
+            failure = failure or error
+    return failure
+
+
+def _record_in_one_transaction(
+    app: App,
+    runtime: WritebackRuntime,
+    finished: list[Finished],
+    *,
+    worker_id: str,
+    now: datetime,
+) -> None:
+    tenant_id = finished[0].claimed.tenant_id
+    with UnitOfWork(app.sessions, tenant_id=tenant_id) as uow:
+        kept = record_outcomes(
+            uow,
+            finished,
             worker_id=worker_id,
             now=now,
             on_conflict=runtime.on_conflict,
             on_settled=runtime.on_settled,
         )
         uow.commit()
-    if not kept:
-        log.warning("lease on outbox message %s was lost while delivering it", item.id)
+    for item, ours in zip(finished, kept, strict=True):
+        if not ours:
+            log.warning("lease on outbox message %s was lost while delivering it", item.claimed.id)
 
 
 def _summary(registry: Registry, row: OutboxMessage) -> dict[str, object]:
