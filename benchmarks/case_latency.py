@@ -33,8 +33,10 @@ from orderops.api.app import create_app
 from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
 from orderops.domain.clock import FixedClock
+from orderops.domain.policy import parse_policy
 from orderops.domain.roles import Role
 from orderops.ingest.intake import accept_items
+from orderops.ingest.policy_file import EXAMPLE_POLICY, load_policy_file, store_policy
 from orderops.storage.tables import Case, Order
 from orderops.workflow.tenants import ensure_tenant, issue_key
 from orderops.workflow.worker import run_forever
@@ -175,6 +177,20 @@ def measure(
     }
 
 
+def declines_at_once(app: App) -> None:
+    """A decline opens its case from its own event (no grace window), so what is timed is
+    the event path, not the next sweep."""
+    document = load_policy_file(EXAMPLE_POLICY).model_dump(mode="json")
+    document["detectors"] = {"payment_failed": {"thresholds": {"grace_minutes": 0}}}
+    store_policy(
+        app.sessions,
+        tenant_id=TENANT,
+        policy=parse_policy(document),
+        actor="bench",
+        clock=app.clock,
+    )
+
+
 def send_load(app: App, rate: float, stop: threading.Event) -> None:
     """Accept ``rate`` other events a second (orders placed) until ``stop``."""
     while not stop.is_set():
@@ -197,6 +213,7 @@ def run(
     with scratch_database(kind) as url:
         app = bootstrap(Settings(database_url=url, demo_mode=True), clock=FixedClock(NOW))
         ensure_tenant(app.sessions, tenant_id=TENANT, name="Bench", clock=app.clock)
+        declines_at_once(app)
         secret = issue_key(
             app.sessions, tenant_id=TENANT, name="b", role=Role.VIEWER, clock=app.clock
         ).secret

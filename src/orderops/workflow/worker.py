@@ -1,12 +1,12 @@
 """The worker loop. Accepting only stores events, so this is where they are processed.
 
-Between full passes the worker only drains the inbox: it looks every
-``inbox_poll_seconds`` (and at once when an accept in its own process announces new rows)
-for tenants with pending events and processes them. A full pass, every
-``sweep_interval_seconds``, also runs time sweeps, fires due timers, refreshes SLA
-jeopardy, closes finished incidents, recommends fixes for new cases, expires stale
-approval requests, delivers due writebacks and, once an hour, moves inbox rows and raw
-deliveries past the tenant's retention window to the archive (workflow/retention.py).
+One loop drains the inbox: every ``inbox_poll_seconds`` (and at once when an accept in
+its own process announces new rows) it processes the tenants with pending events.
+Another, on its own thread, runs a full pass every ``sweep_interval_seconds``: it also
+runs time sweeps, fires due timers, refreshes SLA jeopardy, closes finished incidents,
+recommends fixes for new cases, expires stale approval requests, delivers due writebacks
+and, once an hour, moves inbox rows and raw deliveries past the tenant's retention window
+to the archive (workflow/retention.py).
 
 Any number of workers may run: a tenant's inbox is processed by one worker at a time
 (a transaction-scoped advisory lock on PostgreSQL; a worker that finds a tenant busy goes
@@ -21,7 +21,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import ParamSpec, TypeVar
@@ -151,21 +150,50 @@ def run_forever(
     on_changes: Callable[[list[CaseEvent]], None] | None = None,
     poll: float | None = None,
 ) -> None:
-    """Full passes every ``interval`` seconds and inbox drains every ``poll`` seconds (or
-    when an accept in this process wakes it) until ``stop``; nothing a pass or a listener
-    raises ends the loop."""
+    """Inbox drains every ``poll`` seconds (or at once when an accept in this process
+    wakes it) and, on a thread of their own, full passes every ``interval`` seconds, until
+    ``stop``; nothing a pass or a listener raises ends either loop.
+
+    The two loops are separate so that a long full pass (a sweep over many orders, the
+    recommendations for a backlog of cases) never holds back the events waiting to become
+    cases: they are drained while it runs. They share nothing but the database, where the
+    tenant lock (or SQLite's single writer) keeps each event processed once.
+    """
     worker_id = default_worker_id()
     poll = min(poll or app.settings.inbox_poll_seconds, interval)
-    next_full = 0.0
+    passes = threading.Thread(
+        target=_every,
+        args=(stop, interval, lambda: run_once(app, worker_id=worker_id), on_changes),
+        name="orderops-full-pass",
+        daemon=True,
+    )
+    passes.start()
+    try:
+        while not stop.is_set():
+            _step(lambda: drain_inbox(app), on_changes)
+            arrivals.wait(poll)
+    finally:
+        passes.join()
+
+
+def _every(
+    stop: threading.Event,
+    interval: float,
+    step: Callable[[], list[CaseEvent]],
+    on_changes: Callable[[list[CaseEvent]], None] | None,
+) -> None:
     while not stop.is_set():
-        full = time.monotonic() >= next_full
-        try:
-            changes = run_once(app, worker_id=worker_id) if full else drain_inbox(app)
-            if changes and on_changes:
-                on_changes(changes)
-        except Exception:
-            log.exception("worker pass failed; retrying after the interval")
-        if full:
-            next_full = time.monotonic() + interval
-        if not stop.is_set():
-            arrivals.wait(min(poll, max(next_full - time.monotonic(), 0.0)))
+        _step(step, on_changes)
+        stop.wait(interval)
+
+
+def _step(
+    step: Callable[[], list[CaseEvent]],
+    on_changes: Callable[[list[CaseEvent]], None] | None,
+) -> None:
+    try:
+        changes = step()
+        if changes and on_changes:
+            on_changes(changes)
+    except Exception:
+        log.exception("worker pass failed; retrying after the interval")
