@@ -7,8 +7,8 @@ the audit log tells console changes from API ones.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orderops.domain.errors import OrderOpsError
+from orderops.commands.shared import opened_app
 from orderops.domain.roles import Role
 
 if TYPE_CHECKING:
@@ -54,16 +54,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     cli.add_typer(policy_cli, name="approval-policy")
     cli.add_typer(approvals_cli, name="approvals")
 
-    @contextmanager
-    def opened() -> Iterator[App]:
-        app = factory()
-        try:
-            yield app
-        except OrderOpsError as exc:
-            console.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
-            raise typer.Exit(1) from exc
-        finally:
-            app.close()
+    def opened() -> AbstractContextManager[App]:
+        return opened_app(factory, console)
 
     @users_cli.command("add")
     def users_add(

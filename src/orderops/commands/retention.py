@@ -7,8 +7,7 @@ how many days a tenant keeps hot. The worker also runs retention, once an hour a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,14 +15,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orderops.domain.errors import OrderOpsError
+from orderops.commands.shared import AppFactory, TenantOpt, default_app, opened_app
 
 if TYPE_CHECKING:
     from orderops.bootstrap import App
     from orderops.workflow.retention import RetentionReport
 
-AppFactory = Callable[[], "App"]
-TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
 SomeTenantOpt = Annotated[
     str | None, typer.Option("--tenant", "-t", help="Tenant id (default: every tenant).")
 ]
@@ -31,32 +28,17 @@ BatchOpt = Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transa
 ACTOR = "cli"
 
 
-def _default_app() -> App:
-    from orderops.bootstrap import bootstrap
-    from orderops.config import Settings
-
-    return bootstrap(Settings())
-
-
 def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None:
     """Add the ``retention`` group to ``cli``; tests pass a factory for their own app."""
-    factory = app_factory or _default_app
+    factory = app_factory or default_app
     group = typer.Typer(
         no_args_is_help=True, help="Retention: old processed events to the archive tables."
     )
     cli.add_typer(group, name="retention")
     console = Console(width=160)
 
-    @contextmanager
-    def opened() -> Iterator[App]:
-        app = factory()
-        try:
-            yield app
-        except OrderOpsError as exc:
-            console.print(f"[red]error:[/red] {exc.message}")
-            raise typer.Exit(1) from exc
-        finally:
-            app.close()
+    def opened() -> AbstractContextManager[App]:
+        return opened_app(factory, console)
 
     def reports(app: App, tenant: str | None, *, dry_run: bool, batch: int) -> None:
         from orderops.storage.uow import tenant_ids

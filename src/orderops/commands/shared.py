@@ -3,10 +3,14 @@ two modules add commands to one group (``eval`` has several authors)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
+
+from orderops.domain.errors import OrderOpsError
 
 if TYPE_CHECKING:
     from orderops.bootstrap import App
@@ -32,3 +36,17 @@ def command_group(cli: typer.Typer, name: str, help_text: str) -> typer.Typer:
     group = typer.Typer(no_args_is_help=True, help=help_text)
     cli.add_typer(group, name=name)
     return group
+
+
+@contextmanager
+def opened_app(make_app: AppFactory, console: Console) -> Iterator[App]:
+    """The app for one command, closed after it. A refusal (``OrderOpsError``) is one red
+    line and exit code 1, not a traceback: it is the user's input, not a bug."""
+    app = make_app()
+    try:
+        yield app
+    except OrderOpsError as exc:
+        console.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    finally:
+        app.close()

@@ -7,14 +7,14 @@ it is stored encrypted and cannot be displayed again).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from orderops.domain.errors import OrderOpsError
+from orderops.commands.shared import opened_app
 from orderops.ingest.webhook_sources import WebhookSource
 
 if TYPE_CHECKING:
@@ -61,16 +61,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     cli.add_typer(group, name="sources")
     console = Console()
 
-    @contextmanager
-    def opened() -> Iterator[App]:
-        app = factory()
-        try:
-            yield app
-        except OrderOpsError as exc:
-            console.print(f"[red]error:[/red] {exc.message}")
-            raise typer.Exit(1) from exc
-        finally:
-            app.close()
+    def opened() -> AbstractContextManager[App]:
+        return opened_app(factory, console)
 
     def base(app: App, base_url: str | None) -> str:
         return base_url or f"http://{app.settings.host}:{app.settings.port}"

@@ -29,6 +29,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select
@@ -182,27 +183,21 @@ def _process_chunk(
         before_sleep=_note_transient,
         reraise=True,
     )
+    run = partial(
+        retrying,
+        _process_chunk_once,
+        sessions,
+        tenant_id=tenant_id,
+        inbox_ids=inbox_ids,
+        clock=clock,
+        wait=wait,
+    )
     try:
         try:
-            return retrying(
-                _process_chunk_once,
-                sessions,
-                tenant_id=tenant_id,
-                inbox_ids=inbox_ids,
-                clock=clock,
-                wait=wait,
-            )
+            return run()
         except _JudgingFailed as failed:
             log.warning("judging a chunk failed (%r); running it event by event", failed.cause)
-            return retrying(
-                _process_chunk_once,
-                sessions,
-                tenant_id=tenant_id,
-                inbox_ids=inbox_ids,
-                clock=clock,
-                wait=wait,
-                isolated=True,
-            )
+            return run(isolated=True)
     except Exception as exc:
         kind = transient_kind(exc)
         if kind is None:
