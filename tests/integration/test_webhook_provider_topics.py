@@ -128,7 +128,7 @@ def test_every_new_shopify_topic_is_accepted_with_its_events_and_nothing_dead_le
         response = post(client, sent, token=token, secret=SECRET, now=clock.now())
         answers[topic] = (response.status_code, response.json().get("outcome"))
 
-    assert answers == dict.fromkeys(ACCEPTED, (200, "accepted"))
+    assert answers == dict.fromkeys(ACCEPTED, (202, "accepted"))
     inbox = rows(app, InboxEvent)
     by_delivery = {
         topic: sorted(e.type for e in inbox if e.event_id.startswith(f"wh-{topic}"))
@@ -165,7 +165,7 @@ def test_a_stripe_charge_event_is_accepted_as_the_charges_payment_intent(
 
     response = post(client, charge, token=token, secret=SECRET, now=clock.now())
 
-    assert (response.status_code, response.json()["outcome"]) == (200, "accepted")
+    assert (response.status_code, response.json()["outcome"]) == (202, "accepted")
     (stored,) = rows(app, InboxEvent)
     body = json.loads(charge.body)["data"]["object"]
     assert (stored.event_id, stored.type) == ("evt_charge_1", "alias.observed")
@@ -272,7 +272,7 @@ def test_a_cancellation_resent_as_orders_paid_is_a_replay(
     cancelled order's body as a payment: the same bytes under it are a replay."""
     token = connect(app, "shopify")
     cancelled = delivery("orders/cancelled", example("orders/cancelled"), webhook_id="wh-c1")
-    assert post(client, cancelled, token=token, secret=SECRET, now=clock.now()).status_code == 200
+    assert post(client, cancelled, token=token, secret=SECRET, now=clock.now()).status_code == 202
     forged = Delivery(
         cancelled.source,
         cancelled.body,
@@ -301,6 +301,6 @@ def test_the_same_fulfillment_order_body_under_two_of_its_topics_is_ordinary_tra
         for sent in (routed, released)
     ]
 
-    assert answers == [200, 200]
+    assert answers == [202, 202]
     assert [e.type for e in rows(app, InboxEvent)] == ["fulfillment.hold"] * 2
     assert rows(app, DeadLetter) == []

@@ -5,12 +5,11 @@ Each event is first resolved (``resolve/linker.py``): its references become cano
 names has not arrived yet, its row is deferred with the aliases it waits for and goes
 again, in this same drain, when an event registers one of them (``resolve/waits.py``).
 
-Events are processed in chunks, one transaction per chunk and a savepoint per event. The
-detectors run once per order per chunk, after the chunk's events are applied, on the state
-they leave (not once per event: an order with five events in a chunk is judged once). If
-judging fails, the chunk is rolled back and run again in isolated mode, each event judged
-in its own savepoint, so the event that makes judging fail is found and only it is held
-back. A failing event rolls back alone and stays in the inbox (pending, then failed after
+Events are processed in chunks, one transaction per chunk and a savepoint per event, and
+each event's orders are judged right after it, on the state it leaves: an exception that
+opens and clears within one chunk (an address fixed hours later, in a backfill) is still
+seen, and the same events give the same cases however they were chunked. A failing event
+rolls back alone and stays in the inbox (pending, then failed after
 ``MAX_ATTEMPTS``) with its error, so nothing is lost and the worker retries it, while
 the chunk's good events commit together (one commit instead of one per event). A failed
 row becomes a dead letter in the same transaction, counted on /metrics, for
@@ -29,7 +28,6 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select
@@ -183,21 +181,15 @@ def _process_chunk(
         before_sleep=_note_transient,
         reraise=True,
     )
-    run = partial(
-        retrying,
-        _process_chunk_once,
-        sessions,
-        tenant_id=tenant_id,
-        inbox_ids=inbox_ids,
-        clock=clock,
-        wait=wait,
-    )
     try:
-        try:
-            return run()
-        except _JudgingFailed as failed:
-            log.warning("judging a chunk failed (%r); running it event by event", failed.cause)
-            return run(isolated=True)
+        return retrying(
+            _process_chunk_once,
+            sessions,
+            tenant_id=tenant_id,
+            inbox_ids=inbox_ids,
+            clock=clock,
+            wait=wait,
+        )
     except Exception as exc:
         kind = transient_kind(exc)
         if kind is None:
@@ -221,15 +213,6 @@ def _note_transient(state: RetryCallState) -> None:
     log.info("transient database error (%s), running the chunk again: %r", kind, exc)
 
 
-class _JudgingFailed(Exception):
-    """The detectors failed on an order at the end of a chunk: which event caused it is not
-    known, so the chunk is rolled back and run again event by event."""
-
-    def __init__(self, cause: Exception) -> None:
-        super().__init__(repr(cause))
-        self.cause = cause
-
-
 def _process_chunk_once(
     sessions: sessionmaker[Session],
     *,
@@ -237,12 +220,7 @@ def _process_chunk_once(
     inbox_ids: Sequence[str],
     clock: Clock,
     wait: bool = True,
-    isolated: bool = False,
 ) -> _Chunk:
-    """Apply the rows, then judge every order they touched once (``isolated``: judge each
-    event's orders inside its own savepoint instead)."""
-    touched: dict[str, str] = {}
-    """Order ref -> the last inbox row of the chunk that touched it (named on the case)."""
     changes: list[CaseEvent] = []
     released: list[str] = []
     unreached: list[str] = []
@@ -255,9 +233,7 @@ def _process_chunk_once(
         for i, row in enumerate(rows):
             try:
                 with uow.session.begin_nested():
-                    order_refs, row_released = _apply(uow, row, now=now)
-                    if isolated:
-                        changes += _judge(uow, dict.fromkeys(order_refs, row.id), now=now)
+                    row_changes, row_released = _apply(uow, row, now=now)
             except Exception as exc:
                 if transient_kind(exc) is not None:
                     raise  # the whole chunk goes again; no attempt is spent
@@ -272,20 +248,12 @@ def _process_chunk_once(
                 dead_letter_row(uow, row, failure=failure, now=now)
                 dead_lettered.append(failure)
                 continue
-            touched.update(dict.fromkeys(order_refs, row.id))
+            changes += row_changes
             released += row_released
             rest = rows[i + 1 :]
             if row_released and rest and _released_first(uow, row_released, rest):
                 unreached = [r.id for r in rest]
                 break
-        if not isolated:
-            try:
-                with uow.session.begin_nested():
-                    changes += _judge(uow, touched, now=now)
-            except Exception as exc:
-                if transient_kind(exc) is not None:
-                    raise
-                raise _JudgingFailed(exc) from exc
         uow.commit()
     for failure in dead_lettered:
         PROCESSING_METRICS.dead_letter(failure)
@@ -304,22 +272,23 @@ def _released_first(uow: UnitOfWork, released: Sequence[str], rest: Sequence[Inb
     return earliest is not None and any(r.event_time >= earliest for r in rest)
 
 
-def _judge(uow: UnitOfWork, touched: dict[str, str], *, now: datetime) -> list[CaseEvent]:
-    """Run the detectors on each touched order, once, on the state the chunk left."""
+def _judge(
+    uow: UnitOfWork, order_refs: list[str], *, inbox_id: str, now: datetime
+) -> list[CaseEvent]:
+    """Run the detectors on each order the event touched, on the state it left."""
     changes: list[CaseEvent] = []
-    for order_ref, inbox_id in sorted(touched.items()):
+    for order_ref in order_refs:
         order = uow.commerce.order_by_ref(order_ref)
         if order is not None:
             changes += evaluate_order(uow, order, now=now, from_sweep=False, inbox_id=inbox_id)
     return changes
 
 
-def _apply(uow: UnitOfWork, row: InboxEvent, *, now: datetime) -> tuple[list[str], list[str]]:
-    """Resolve, project, link, release what waited on the keys now known, and note the
-    event on its orders' open cases; judging is left to the end of the chunk.
+def _apply(uow: UnitOfWork, row: InboxEvent, *, now: datetime) -> tuple[list[CaseEvent], list[str]]:
+    """Resolve, project, link, release what waited on the keys now known, note the event
+    on its orders' open cases, then judge those orders.
 
-    Returns the refs of the orders the event touched and the inbox ids of the rows it
-    released.
+    Returns the case changes and the inbox ids of the rows this event released.
     """
     event = parse_event(row.envelope, tenant_id=uow.tenant_id)
     resolution = resolve(uow, event)
@@ -364,6 +333,7 @@ def _apply(uow: UnitOfWork, row: InboxEvent, *, now: datetime) -> tuple[list[str
                 )
             )
             wake_on_event(uow, case, now=now, inbox_id=row.id)
+    changes = _judge(uow, order_refs, inbox_id=row.id, now=now)
     row.status, row.processed_at, row.error = InboxStatus.PROCESSED, now, None
     row.attempts += 1
-    return order_refs, released
+    return changes, released
