@@ -4,7 +4,7 @@ For each database, the simulator's store history (canonical events) is:
 
 * (a) INSERTed into a scratch table, one executemany per 500 rows: the floor;
 * (b) stored in the inbox through the intake (validate, dedupe), 500 per transaction;
-* (c) processed by one worker (resolve, project, judge once per order per chunk, cases):
+* (c) processed by one worker (resolve, project, judge each event's orders, cases):
   events/s and the ratio to (a), aim >= 0.25x;
 * (d) on PostgreSQL, the same history in 4 tenants drained by 1 and then by 2 worker
   processes (a tenant is processed by one worker at a time): the speed-up, aim >= 1.6x.
