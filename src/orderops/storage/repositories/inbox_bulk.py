@@ -135,14 +135,15 @@ def _executemany(session: Session, tenant_id: str, rows: list[PendingRow]) -> se
     are new, so those found are exactly the rows this batch inserted. Events retention
     moved to the archive are left out first: they are duplicates, however old.
     """
-    archived = set(
-        session.execute(
+    archived = {
+        (source, event_id)
+        for source, event_id in session.execute(
             select(InboxArchive.source, InboxArchive.event_id).where(
                 InboxArchive.tenant_id == tenant_id,
                 InboxArchive.event_id.in_([row.event_id for row in rows]),
             )
-        ).tuples()
-    )
+        )
+    }
     rows = [row for row in rows if row.key not in archived]
     if not rows:
         return set()
