@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orderops.domain.actions import ActionStatus
+from orderops.domain.actions import WAS_APPROVED, ActionStatus
 from orderops.recommend.similar import (
     FEATURE_SCALES,
     TEXT_WEIGHT,
@@ -268,15 +268,23 @@ def _write_case(
     return case.id
 
 
-def add_resolution(session: Session, case: Case, *, kind: str, amount_minor: int) -> None:
-    """The approved action a resolved case counts as resolved by."""
+def add_resolution(
+    session: Session,
+    case: Case,
+    *,
+    kind: str,
+    amount_minor: int,
+    status: ActionStatus = ActionStatus.APPROVED,
+) -> None:
+    """The approved action a resolved case counts as resolved by (``status`` EXECUTED once
+    its writeback was delivered)."""
     session.add(
         Action(
             tenant_id=case.tenant_id,
             case_id=case.id,
             kind=kind,
             params={"amount_minor": amount_minor},
-            status=str(ActionStatus.APPROVED),
+            status=str(status),
             proposed_by="test",
             created_at=case.opened_at + timedelta(hours=1),
             evaluation={"inputs": {"amount_minor": amount_minor}},
@@ -285,7 +293,13 @@ def add_resolution(session: Session, case: Case, *, kind: str, amount_minor: int
 
 
 def resolve_now(
-    sessions: sessionmaker[Session], *, tenant_id: str, case_id: str, at: datetime, kind: str
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    case_id: str,
+    at: datetime,
+    kind: str,
+    status: ActionStatus = ActionStatus.APPROVED,
 ) -> None:
     """Close an open case with an approved ``kind``, as a reviewer's decision would."""
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
@@ -294,7 +308,7 @@ def resolve_now(
         )
         assert case is not None
         case.status, case.closed_at, case.updated_at = "resolved", at, at
-        add_resolution(uow.session, case, kind=kind, amount_minor=1000)
+        add_resolution(uow.session, case, kind=kind, amount_minor=1000, status=status)
         uow.commit()
 
 
@@ -316,7 +330,7 @@ def rebuild_per_case(uow: UnitOfWork, *, now: datetime, limit: int = 2000) -> li
             .where(
                 Action.tenant_id == uow.tenant_id,
                 Action.case_id == case.id,
-                Action.status == ActionStatus.APPROVED,
+                Action.status.in_([str(s) for s in WAS_APPROVED]),
             )
             .order_by(Action.created_at, Action.id)
             .limit(1)

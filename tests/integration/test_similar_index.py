@@ -20,6 +20,7 @@ from builders.similar_corpus import (
     write_corpus,
 )
 from orderops.bootstrap import App
+from orderops.domain.actions import ActionStatus
 from orderops.domain.clock import FixedClock
 from orderops.recommend.auto import recommend_new_cases
 from orderops.recommend.history_index import KeptIndex, similar_cases
@@ -114,8 +115,17 @@ def test_an_empty_history_finds_no_similar_cases(app: App, clock: FixedClock) ->
     )
 
 
+@pytest.mark.parametrize(
+    ("action_status", "is_history"),
+    [
+        (ActionStatus.APPROVED, True),
+        (ActionStatus.EXECUTED, True),  # its refund or reship was delivered since
+        (ActionStatus.FAILED, True),  # approved; the delivery is another matter
+        (ActionStatus.REJECTED, False),  # nobody decided to do it
+    ],
+)
 def test_a_case_resolved_after_a_pass_is_found_by_the_next_pass(
-    app: App, clock: FixedClock
+    app: App, clock: FixedClock, action_status: ActionStatus, is_history: bool
 ) -> None:
     first = write_corpus(app.sessions, tenant_id="acme", now=clock.now(), resolved=0, open_cases=2)
     _set_type(app, "acme", first.open, "shipment_late")
@@ -128,6 +138,7 @@ def test_a_case_resolved_after_a_pass_is_found_by_the_next_pass(
         case_id=first.open[1],
         at=clock.now() + timedelta(minutes=5),
         kind="reship",
+        status=action_status,
     )
     clock.advance(timedelta(minutes=10))
     second = write_corpus(
@@ -135,7 +146,7 @@ def test_a_case_resolved_after_a_pass_is_found_by_the_next_pass(
     )
     _set_type(app, "acme", second.open, "shipment_late")
     assert recommend_new_cases(app.sessions, tenant_id="acme", clock=clock) == 1
-    assert _similar_of(app, second.open[0]) == [first.open[1]]
+    assert _similar_of(app, second.open[0]) == ([first.open[1]] if is_history else [])
 
 
 def test_a_single_recommendation_sees_a_case_resolved_just_before(

@@ -64,6 +64,11 @@ class ActionStatus(StrEnum):
     """One of its effects failed or met a conflict; an operator's retry may still deliver it."""
 
 
+WAS_APPROVED = frozenset({ActionStatus.APPROVED, ActionStatus.EXECUTED, ActionStatus.FAILED})
+"""An action in any of these was approved by the people its policy asks for; delivery moves
+it on from APPROVED, so "approved" in a query means all three, not the one status."""
+
+
 ACTION_TRANSITIONS: dict[ActionStatus, frozenset[ActionStatus]] = {
     ActionStatus.PROPOSED: frozenset({ActionStatus.AWAITING_APPROVAL, ActionStatus.APPROVED}),
     ActionStatus.AWAITING_APPROVAL: frozenset(

@@ -22,7 +22,7 @@ from datetime import datetime
 
 from sqlalchemy import exists, select
 
-from orderops.domain.actions import ActionStatus
+from orderops.domain.actions import WAS_APPROVED
 from orderops.domain.cases import CaseStatus, ExceptionType
 from orderops.domain.statuses import PaymentStatus, TrackingStatus
 from orderops.recommend.facts import (
@@ -33,6 +33,7 @@ from orderops.recommend.facts import (
     TicketFact,
 )
 from orderops.recommend.similar import ResolvedCase, features_of, summary_of
+from orderops.recommend.store_facts import PENDING_REFUND
 from orderops.storage.tables import (
     Action,
     Case,
@@ -49,11 +50,10 @@ from orderops.storage.uow import UnitOfWork
 HISTORY_LIMIT = 2000
 """The newest resolved cases a tenant's index holds; older ones are forgotten."""
 
-RESOLVED_BY = (ActionStatus.APPROVED,)
-"""The statuses of the action a case counts as resolved by: its first such action."""
+RESOLVED_BY = WAS_APPROVED
+"""The statuses of the action a case counts as resolved by (its first such action):
+approved, whether or not its writeback has been delivered since."""
 
-PENDING_REFUND = (ActionStatus.AWAITING_APPROVAL, ActionStatus.APPROVED)
-"""As ``store_facts``: refunds proposed or approved that payments may not show yet."""
 
 CHUNK = 500
 """Ids per ``IN (...)`` list: well inside every driver's parameter limit."""

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from sqlalchemy import func, select
 
-from orderops.domain.actions import ActionStatus
+from orderops.domain.actions import WAS_APPROVED
 from orderops.domain.errors import NotFound
 from orderops.domain.policy import FulfillmentPolicy, parse_policy
 from orderops.recommend.drafting import Drafter, DraftSet, TemplateSource
@@ -356,13 +356,14 @@ def playbook_yaml(playbook: Playbook) -> str:
 
 
 def approved_actions(uow: UnitOfWork, case_id: str) -> list[dict[str, Any]]:
-    """The case's approved actions, for the approvals part of an evidence pack."""
+    """The case's approved actions (delivered or not), for the approvals part of an
+    evidence pack and the facts a draft is checked against."""
     rows = uow.session.scalars(
         select(Action)
         .where(
             Action.tenant_id == uow.tenant_id,
             Action.case_id == case_id,
-            Action.status == ActionStatus.APPROVED,
+            Action.status.in_([str(s) for s in WAS_APPROVED]),
         )
         .order_by(Action.created_at, Action.id)
     )
