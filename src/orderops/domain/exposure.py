@@ -25,7 +25,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from orderops.domain.actions import ActionContext, ActionKind, ActionStatus, MoneyFlow, catalogue
+from orderops.domain.actions import (
+    WAS_APPROVED,
+    ActionContext,
+    ActionKind,
+    ActionStatus,
+    MoneyFlow,
+    catalogue,
+)
 from orderops.domain.errors import Conflict
 
 
@@ -108,7 +115,7 @@ class CommittedAction:
         """Still committed: undecided, or approved with an effect not dropped."""
         if self.awaiting:
             return True
-        if self.status not in {ActionStatus.APPROVED, ActionStatus.EXECUTED, ActionStatus.FAILED}:
+        if self.status not in WAS_APPROVED:
             return False
         states = self.effect_states
         return not states or any(s is not EffectState.DROPPED for s in states)

@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.actions import (
+    WAS_APPROVED,
     ActionContext,
     ActionKind,
     ActionStatus,
@@ -54,7 +55,7 @@ from orderops.storage.tables import Action, Approval, Case
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.action_context import context_for
 from orderops.workflow.cases import record
-from orderops.workflow.execution import DECIDED_FOR, follow_through
+from orderops.workflow.execution import follow_through
 from orderops.workflow.policy_versions import ensure_pin, load_policy, pin_for
 from orderops.workflow.tenants import Principal
 from orderops.writeback.outbox import DuplicateEffect, enqueue
@@ -346,7 +347,7 @@ def settle_case(uow: UnitOfWork, case: Case, *, at: datetime, actor: str) -> Non
     pin = pin_for(uow, case)
     current_round = pin.decision_round if pin is not None else 0
     approved = any(
-        a.status in DECIDED_FOR and (a.evaluation or {}).get("round") == current_round
+        a.status in WAS_APPROVED and (a.evaluation or {}).get("round") == current_round
         for a in actions
     )
     if approved:

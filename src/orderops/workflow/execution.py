@@ -21,7 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from orderops.domain.actions import ActionStatus, check_action_transition
+from orderops.domain.actions import WAS_APPROVED, ActionStatus, check_action_transition
 from orderops.domain.cases import CaseStatus, check_transition
 from orderops.storage.tables import Action, Case, OutboxMessage
 from orderops.storage.uow import UnitOfWork
@@ -31,8 +31,6 @@ from orderops.workflow.sla import cancel_timers
 from orderops.writeback.states import OutboxStatus
 
 ACTOR = "writeback"
-DECIDED_FOR = frozenset({ActionStatus.APPROVED, ActionStatus.EXECUTED, ActionStatus.FAILED})
-"""Action statuses that mean "approved", whatever its effects have come to since."""
 UNSUCCESSFUL = frozenset({str(OutboxStatus.FAILED), str(OutboxStatus.CONFLICT)})
 
 
@@ -145,7 +143,7 @@ def _round_actions(uow: UnitOfWork, case: Case) -> list[Action]:
     return [
         a
         for a in actions
-        if a.status in DECIDED_FOR and (a.evaluation or {}).get("round") == current_round
+        if a.status in WAS_APPROVED and (a.evaluation or {}).get("round") == current_round
     ]
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 
 from sqlalchemy import select
 
-from orderops.domain.actions import ActionKind, ActionStatus
+from orderops.domain.actions import WAS_APPROVED, ActionKind, ActionStatus
 from orderops.domain.errors import InvalidEvent
 from orderops.domain.exposure import (
     CommittedAction,
@@ -30,15 +30,7 @@ from orderops.storage.tables import Action, Case, Order, OutboxMessage, Payment
 from orderops.storage.uow import UnitOfWork
 from orderops.writeback.states import OutboxStatus
 
-COUNTED = frozenset(
-    {
-        ActionStatus.PROPOSED,
-        ActionStatus.AWAITING_APPROVAL,
-        ActionStatus.APPROVED,
-        ActionStatus.EXECUTED,
-        ActionStatus.FAILED,
-    }
-)
+COUNTED = WAS_APPROVED | {ActionStatus.PROPOSED, ActionStatus.AWAITING_APPROVAL}
 """Action statuses that may hold money; rejected and expired ones never do."""
 
 STATE_OF: dict[OutboxStatus, EffectState] = {
