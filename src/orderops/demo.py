@@ -25,7 +25,6 @@ from orderops.console.accounts import set_password
 from orderops.domain.cases import ExceptionType
 from orderops.domain.clock import AcceleratedClock, Clock, FixedClock
 from orderops.domain.roles import Role
-from orderops.ingest.batch import ingest_items
 from orderops.ingest.bulk_intake import store_items
 from orderops.sim import SimConfig, simulate
 from orderops.workflow.cases import CaseChange, CaseEvent
@@ -123,7 +122,7 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None
     )
     started = time.monotonic()
     try:
-        _stream(app, live, console, stop, started, options.duration)
+        _stream(app, live, stop, started, options.duration)
         while not stop.is_set() and not _expired(started, options.duration):
             stop.wait(0.5)
     except KeyboardInterrupt:
@@ -168,7 +167,6 @@ def demo_login(app: App, clock: Clock) -> str:
 def _stream(
     app: App,
     events: list[dict[str, Any]],
-    console: Console,
     stop: threading.Event,
     started: float,
     duration: float | None,
@@ -180,14 +178,15 @@ def _stream(
         while due < len(events) and _time(events[due]) <= now:
             due += 1
         if due > position:
-            report = ingest_items(
+            # Stored only, as a webhook would be: the worker thread, woken by the store,
+            # processes them and prints what changed.
+            store_items(
                 app.sessions,
                 tenant_id=TENANT,
                 items=events[position:due],
                 channel="demo",
                 clock=app.clock,
             )
-            _show(console, app, report.changes)
             position = due
         stop.wait(0.2)
 
