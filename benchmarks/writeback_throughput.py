@@ -5,9 +5,11 @@ Same run, same Stripe sandbox server, the same kind of refund. For k = 1, 2 and 
 ``N`` refunds:
 
 - ``direct``: each process calls ``POST /v1/refunds`` for its share, one after another;
-- ``checked``: the same, through the outbox's operation but without the outbox: the
-  precheck reads (refunds of the intent, the intent), the write, the read-back; this is
-  the vendor traffic every outbox effect costs, whatever the outbox does around it;
+- ``checked``: the same, through the outbox's operation on a first attempt but without
+  the outbox: the read of the decision's facts (the intent with its charge expanded:
+  status, amount received, amount refunded) and the write, confirmed from Stripe's
+  answer; this is the vendor traffic every outbox effect costs, whatever the outbox does
+  around it (a retry also looks through the intent's refunds for its own first);
 - ``outbox``: ``N`` refunds enqueued, then drained by k outbox workers
   (``run_writeback_once`` with its own worker id), each claiming batches and delivering
   them on ``--concurrency`` threads, recording outcomes with their audit records.

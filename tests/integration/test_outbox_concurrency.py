@@ -9,12 +9,13 @@ a write until another one has started; the real vendors are test_outbox_delivery
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
@@ -25,7 +26,13 @@ from orderops.writeback.connections import ConnectorPool, WritebackSettings
 from orderops.writeback.outbox import enqueue
 from orderops.writeback.policy import DeliveryPolicy
 from orderops.writeback.registry import Call, Connectors, Operation, Precheck, Registry, Result
-from orderops.writeback.worker import WritebackRuntime, run_writeback_once, settle_message
+from orderops.writeback.results import each
+from orderops.writeback.worker import (
+    WritebackRuntime,
+    run_writeback_once,
+    settle_message,
+    settle_messages,
+)
 
 WAIT = 20.0
 """Seconds a held write waits for its signal: only reached when the behaviour is wrong."""
@@ -164,7 +171,7 @@ def test_a_message_whose_record_fails_stays_leased_and_its_next_attempt_finds_th
             raise RuntimeError("the settled hook broke")
         settle_message(uow, message, now)
 
-    worker = runtime(clock, vendor, on_settled=on_settled)
+    worker = runtime(clock, vendor, on_settled=each(on_settled))
 
     with pytest.raises(RuntimeError, match="the settled hook broke"):
         run_writeback_once(app, worker_id="w-1", runtime=worker)
@@ -190,3 +197,67 @@ def test_a_message_whose_record_fails_stays_leased_and_its_next_attempt_finds_th
             )
         )
     assert outcomes == ["abandoned", "delivered"]
+
+
+def test_a_batch_whose_deliveries_end_together_is_recorded_in_one_transaction(
+    app: App, clock: FixedClock, vendor: Vendor
+) -> None:
+    for key in ("a", "b", "c", "d"):
+        queue(app, clock.now(), key)
+    staggered = {"a": 0.0, "b": 0.01, "c": 0.02, "d": 0.03}  # well within group_wait
+    vendor.before_write = lambda key: time.sleep(staggered[key])
+    closing: list[str] = []  # each recording closes its attempts with one bulk UPDATE
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("UPDATE writeback_attempts"):
+            closing.append(statement)
+
+    event.listen(app.engine, "before_cursor_execute", seen)
+    worker = runtime(clock, vendor)
+    try:
+        assert run_writeback_once(app, worker_id="w-1", runtime=worker) == 4
+    finally:
+        event.remove(app.engine, "before_cursor_execute", seen)
+        worker.close()
+
+    assert len(closing) == 1
+    assert statuses(app) == {"a": "delivered", "b": "delivered", "c": "delivered", "d": "delivered"}
+
+
+def test_a_slow_delivery_holds_the_others_records_back_no_longer_than_the_group_wait(
+    app: App, clock: FixedClock, vendor: Vendor
+) -> None:
+    for key in ("fast-1", "fast-2", "slow"):
+        queue(app, clock.now(), key)
+    slow_may_finish = threading.Event()
+    recorded_before_slow: list[dict[str, str]] = []
+
+    def hold(key: str) -> None:
+        if key == "slow":  # finishes only once the fast ones are recorded (or WAIT passes)
+            slow_may_finish.wait(WAIT)
+            deadline = time.monotonic() + WAIT
+            seen = statuses(app)  # the hook runs just before its group commits
+            while seen["fast-2"] != "delivered" and time.monotonic() < deadline:
+                time.sleep(0.01)
+                seen = statuses(app)
+            recorded_before_slow.append(seen)
+
+    fast_recorded: set[str] = set()
+
+    def settled(uow: UnitOfWork, messages: Sequence[OutboxMessage], now: datetime) -> None:
+        settle_messages(uow, messages, now)
+        # On a busy machine the two fast ones may land in two groups: wait for both.
+        fast_recorded.update(m.idempotency_key for m in messages if m.idempotency_key != "slow")
+        if fast_recorded == {"fast-1", "fast-2"}:
+            slow_may_finish.set()
+
+    vendor.before_write = hold
+    worker = runtime(clock, vendor, group_wait=0.05, on_settled=settled)
+
+    assert run_writeback_once(app, worker_id="w-1", runtime=worker) == 3
+    worker.close()
+
+    assert recorded_before_slow == [
+        {"fast-1": "delivered", "fast-2": "delivered", "slow": "in_flight"}
+    ]
+    assert statuses(app) == {"fast-1": "delivered", "fast-2": "delivered", "slow": "delivered"}

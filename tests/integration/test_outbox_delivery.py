@@ -20,9 +20,11 @@ from conftest import T0
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.sandbox import Fault, FaultKind
+from orderops.sandbox.stripe import StripeSandbox
 from orderops.storage.tables import AuditRecord, CaseTimelineEntry, OutboxMessage
 from orderops.storage.tables.writeback import WritebackAttempt
 from orderops.storage.uow import UnitOfWork
+from orderops.writeback.claims import claim_due
 from orderops.writeback.outbox import enqueue
 from orderops.writeback.worker import run_writeback_once
 
@@ -323,8 +325,6 @@ def test_a_crash_after_the_write_is_finished_by_the_next_worker_without_a_second
     message_id = EFFECTS[0].seed_and_queue(app, clock, sandboxes, key="k-crash")
     runtime = fast_runtime(sandboxes.settings(), clock)
     with UnitOfWork(app.sessions, tenant_id="acme") as uow:
-        from orderops.writeback.claims import claim_due
-
         (claimed,) = claim_due(
             uow,
             worker_id="dies",
@@ -349,7 +349,106 @@ def test_a_crash_after_the_write_is_finished_by_the_next_worker_without_a_second
     finished = message(app, message_id)
     assert (finished.status, (finished.result or {}).get("found_earlier")) == ("delivered", True)
     assert len(sandboxes.stripe.control.ledger.entries("refund.created")) == 1
+    assert sandboxes.stripe.control.requests().count(("POST", "/v1/refunds")) == 1
     assert [(a.worker_id, a.outcome) for a in attempts(app, message_id)] == [
         ("dies", "abandoned"),
         ("w-2", "delivered"),
     ]
+
+
+def writes(box: Sandboxes, effect: Effect, requests: list[tuple[str, str]]) -> list[int]:
+    """Positions of the effect's writes among a vendor's requests."""
+    method = WRITE_METHODS.get(effect.name, "POST")
+    return [i for i, (m, path) in enumerate(requests) if m == method and effect.write_path in path]
+
+
+def test_a_first_stripe_refund_reads_the_facts_once_and_writes_once(
+    app: App, clock: FixedClock, sandboxes: Sandboxes
+) -> None:
+    message_id = EFFECTS[0].seed_and_queue(app, clock, sandboxes, key="k-first")
+    intent = message(app, message_id).payload["payment_intent"]
+
+    run_writeback_once(app, worker_id="w-1", runtime=fast_runtime(sandboxes.settings(), clock))
+
+    assert sandboxes.stripe.control.requests() == [
+        ("GET", f"/v1/payment_intents/{intent}"),
+        ("POST", "/v1/refunds"),
+    ]
+    delivered = message(app, message_id)
+    assert (delivered.status, (delivered.result or {}).get("status")) == ("delivered", "succeeded")
+    assert EFFECTS[0].count(sandboxes) == 1
+
+
+@pytest.mark.parametrize("effect", EFFECTS, ids=lambda e: e.name)
+def test_a_first_attempt_ends_with_its_one_write_whose_answer_confirms_it(
+    app: App, clock: FixedClock, sandboxes: Sandboxes, effect: Effect
+) -> None:
+    message_id = effect.seed_and_queue(app, clock, sandboxes, key=f"k-once-{effect.name}")
+    control = getattr(sandboxes, effect.name.partition(".")[0]).control
+    before = len(control.requests())
+
+    run_writeback_once(app, worker_id="w-1", runtime=fast_runtime(sandboxes.settings(), clock))
+
+    requests = control.requests()[before:]
+    assert writes(sandboxes, effect, requests) == [len(requests) - 1], requests
+    assert message(app, message_id).status == "delivered"
+    assert effect.count(sandboxes) == 1
+
+
+def test_a_retried_refund_finds_its_own_refund_and_does_not_refund_twice(
+    app: App, clock: FixedClock, sandboxes: Sandboxes
+) -> None:
+    message_id = EFFECTS[0].seed_and_queue(app, clock, sandboxes, key="k-lost-answers")
+    sandboxes.stripe.control.inject(  # both tries of the first attempt land, neither answers
+        Fault(kind=FaultKind.CRASH_AFTER_EFFECT, count=2, method="POST", path_contains="/refunds")
+    )
+
+    drain(app, fast_runtime(sandboxes.settings(), clock), clock)
+
+    delivered = message(app, message_id)
+    assert (delivered.status, (delivered.result or {}).get("found_earlier")) == ("delivered", True)
+    assert [a.outcome for a in attempts(app, message_id)] == ["retry", "delivered"]
+    intent = delivered.payload["payment_intent"]
+    assert sandboxes.stripe.control.requests() == [
+        ("GET", f"/v1/payment_intents/{intent}"),  # first attempt: the facts,
+        ("POST", "/v1/refunds"),  # and two tries of the write, whose answers are lost
+        ("POST", "/v1/refunds"),
+        ("GET", "/v1/refunds"),  # second attempt: ours is found, so no write,
+        ("GET", "/v1/refunds"),  # and it is read back
+    ]
+    assert EFFECTS[0].count(sandboxes) == 1
+
+
+def test_a_refund_that_reached_stripe_unrecorded_is_not_sent_again_after_its_key_expired(
+    app: App, clock: FixedClock, sandboxes: Sandboxes
+) -> None:
+    stripe = StripeSandbox(clock=clock)  # keys kept 24 h by this clock, as Stripe keeps them
+    sandboxes.stripe, sandboxes.slots["stripe"].app = stripe, stripe.app
+    message_id = EFFECTS[0].seed_and_queue(app, clock, sandboxes, key="k-stale")
+    runtime = fast_runtime(sandboxes.settings(), clock)
+    with UnitOfWork(app.sessions, tenant_id="acme") as uow:
+        (claimed,) = claim_due(
+            uow,
+            worker_id="dies",
+            now=clock.now(),
+            lease=runtime.policy.lease,
+            limit=5,
+            systems=["stripe"],
+            summarise=lambda row: {},
+        )
+        uow.commit()
+    # the worker's refund lands, then the worker dies before recording anything
+    runtime.connectors.for_tenant("acme").stripe().refund(
+        payment_intent=claimed.payload["payment_intent"],
+        amount_minor=claimed.payload["amount_minor"],
+        idempotency_key=claimed.idempotency_key,
+        metadata={"orderops_key": claimed.idempotency_key},
+    )
+    clock.advance(timedelta(hours=25))  # the lease is long gone, and so is Stripe's key
+
+    assert run_writeback_once(app, worker_id="w-2", runtime=runtime) == 1
+
+    finished = message(app, message_id)
+    assert (finished.status, (finished.result or {}).get("found_earlier")) == ("delivered", True)
+    assert len(stripe.control.ledger.entries("refund.created")) == 1
+    assert stripe.control.requests().count(("POST", "/v1/refunds")) == 1

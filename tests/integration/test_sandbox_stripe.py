@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
+from orderops.domain.clock import FixedClock
 from orderops.sandbox import AppSlot, run_sandbox
 from orderops.sandbox.stripe import StripeSandbox
 
@@ -174,4 +176,68 @@ def test_faults_and_ledger_are_controllable_over_http(
     assert limited[0].headers["retry-after"] == "3"
     assert [(e["action"], e["target"], e["data"]["amount"]) for e in ledger] == [
         ("refund.created", intent, 100)
+    ]
+
+
+def test_an_intent_read_with_its_charge_expanded_says_how_much_is_refunded(
+    stripe: tuple[StripeSandbox, httpx.Client],
+) -> None:
+    sandbox, client = stripe
+    intent = sandbox.add_payment_intent(amount=5000)
+    client.post("/v1/refunds", data={"payment_intent": intent, "amount": "1200"})
+    client.post("/v1/refunds", data={"payment_intent": intent, "amount": "300"})
+
+    plain = client.get(f"/v1/payment_intents/{intent}").json()
+    expanded = client.get(
+        f"/v1/payment_intents/{intent}", params={"expand[]": "latest_charge"}
+    ).json()
+
+    assert plain["latest_charge"] == expanded["latest_charge"]["id"]
+    assert expanded["latest_charge"]["amount_refunded"] == 1500
+    assert expanded["latest_charge"]["refunded"] is False
+    assert (expanded["status"], expanded["amount_received"]) == ("succeeded", 5000)
+
+
+def test_an_unknown_expansion_is_refused(stripe: tuple[StripeSandbox, httpx.Client]) -> None:
+    sandbox, client = stripe
+    intent = sandbox.add_payment_intent(amount=5000)
+
+    refused = client.get(f"/v1/payment_intents/{intent}", params={"expand[]": "customer"})
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_a_key_reused_after_24_hours_is_a_new_request(served: tuple[AppSlot, str]) -> None:
+    slot, url = served
+    clock = FixedClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    sandbox = StripeSandbox(api_key=KEY, clock=clock)
+    slot.app = sandbox.app
+    intent = sandbox.add_payment_intent(amount=5000)
+    form = {"payment_intent": intent, "amount": "1000"}
+    with httpx.Client(base_url=url, auth=(KEY, "")) as client:
+        client.post("/v1/refunds", data=form, headers={"Idempotency-Key": "k-old"})
+        clock.advance(timedelta(hours=23, minutes=59))
+        replayed = client.post("/v1/refunds", data=form, headers={"Idempotency-Key": "k-old"})
+        clock.advance(timedelta(minutes=1))
+        anew = client.post("/v1/refunds", data=form, headers={"Idempotency-Key": "k-old"})
+
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in anew.headers
+    assert [r["amount"] for r in sandbox.refunds_for(intent)] == [1000, 1000]
+
+
+def test_the_control_lists_every_vendor_request_but_not_its_own(
+    stripe: tuple[StripeSandbox, httpx.Client],
+) -> None:
+    sandbox, client = stripe
+    intent = sandbox.add_payment_intent(amount=5000)
+
+    client.get(f"/v1/payment_intents/{intent}")
+    client.post("/v1/refunds", data={"payment_intent": intent, "amount": "100"})
+    client.get("/_sandbox/ledger")
+
+    assert sandbox.control.requests() == [
+        ("GET", f"/v1/payment_intents/{intent}"),
+        ("POST", "/v1/refunds"),
     ]

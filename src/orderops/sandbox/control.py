@@ -48,6 +48,7 @@ class SandboxControl:
         self.render_error = render_error
         self._idle = threading.Condition()
         self._in_flight = 0
+        self._requests: list[tuple[str, str]] = []
 
     def inject(self, fault: Fault) -> None:
         self.faults.add(fault)
@@ -57,9 +58,16 @@ class SandboxControl:
         with self._idle:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
 
-    def request_started(self) -> None:
+    def requests(self) -> list[tuple[str, str]]:
+        """Every vendor request so far as (method, path), in arrival order: what an effect
+        cost in calls, which tests count (the control routes are not in it)."""
+        with self._idle:
+            return list(self._requests)
+
+    def request_started(self, method: str, path: str) -> None:
         with self._idle:
             self._in_flight += 1
+            self._requests.append((method, path))
 
     def request_finished(self) -> None:
         with self._idle:
@@ -117,7 +125,7 @@ class FaultMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
             await self.app(scope, receive, send)
             return
-        self.control.request_started()
+        self.control.request_started(scope["method"], scope["path"])
         try:
             fault = self.control.faults.take(scope["method"], scope["path"])
             await self._handle(fault, scope, receive, send)

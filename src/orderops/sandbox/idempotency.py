@@ -3,6 +3,10 @@
 The first request with a key runs and its answer is stored; the same key with the same
 parameters replays that answer; the same key with other parameters is refused. The check
 and the effect happen under one lock, so two concurrent retries cannot both run.
+
+A store may forget answers older than a retention window, as Stripe prunes keys once they
+are 24 hours old: a key reused after that runs as a new request, and a second effect is
+what a client relying on the key alone would get.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from orderops.domain.clock import Clock, SystemClock
 from orderops.sandbox.http import ApiError, fingerprint
 
 
@@ -31,9 +37,12 @@ class IdempotencyMismatch(Exception):
 
 
 class IdempotencyStore:
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Clock | None = None, retention: timedelta | None = None) -> None:
+        """``retention``: how long an answer is kept (None: for ever), by ``clock``."""
         self._lock = threading.RLock()
-        self._answers: dict[tuple[str, str], tuple[str, int, dict[str, Any]]] = {}
+        self._answers: dict[tuple[str, str], tuple[str, int, dict[str, Any], datetime]] = {}
+        self._clock = clock or SystemClock()
+        self._retention = retention
 
     @property
     def lock(self) -> threading.RLock:
@@ -53,15 +62,19 @@ class IdempotencyStore:
             if key is None:
                 status, body = action()
                 return StoredAnswer(status, body, replayed=False)
+            now = self._clock.now()
             stored = self._answers.get((scope, key))
-            if stored is not None:
-                seen_fingerprint, status, body = stored
+            if stored is not None and not self._expired(stored[3], now):
+                seen_fingerprint, status, body, _ = stored
                 if seen_fingerprint != request_fingerprint:
                     raise IdempotencyMismatch(key)
                 return StoredAnswer(status, body, replayed=True)
             status, body = action()
-            self._answers[(scope, key)] = (request_fingerprint, status, body)
+            self._answers[(scope, key)] = (request_fingerprint, status, body, now)
             return StoredAnswer(status, body, replayed=False)
+
+    def _expired(self, stored_at: datetime, now: datetime) -> bool:
+        return self._retention is not None and now - stored_at >= self._retention
 
 
 JsonEffect = Callable[[dict[str, Any], str | None], tuple[int, dict[str, Any]]]

@@ -4,16 +4,20 @@ like Stripe.
 It keeps the parts of Stripe's contract a refund worker depends on: ``Idempotency-Key``
 replays (``Idempotent-Replayed: true``) and refuses reuse with other parameters, errors
 are ``{"error": {"type", "code", "message"}}``, and over-refunding fails with
-``charge_already_refunded`` or ``amount_too_large`` instead of moving money twice.
+``charge_already_refunded`` or ``amount_too_large`` instead of moving money twice. Keys
+are kept 24 hours, as Stripe keeps them; a key reused later is a new request.
 Disputes take evidence as Stripe's Update a dispute does (``evidence[field]``, ``submit``
 defaulting to true): a submission moves the dispute to review and cannot be repeated, so a
 second submission of the same evidence has to come from an idempotent replay.
+A payment intent read with ``expand[]=latest_charge`` carries its charge, whose
+``amount_refunded`` says how much is refunded without listing the refunds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -52,6 +56,11 @@ def render_stripe_error(status: int, code: str, message: str) -> dict[str, Any]:
     return {"error": {"type": error_type, "code": code, "message": message}}
 
 
+KEY_RETENTION = timedelta(hours=24)
+"""Stripe prunes idempotency keys once they are at least 24 hours old; a key reused after
+that is a new request."""
+EXPANDABLE = frozenset({"latest_charge"})
+"""Paths the sandbox expands on a payment intent (Stripe refuses other unknown ones)."""
 RESPONDABLE = {"needs_response": "under_review", "warning_needs_response": "warning_under_review"}
 """Statuses that still take evidence, and the status a submission moves each to."""
 EVIDENCE_LIMIT = 150_000
@@ -135,7 +144,7 @@ class StripeSandbox:
         self.api_key = api_key
         self._clock = clock or SystemClock()
         self.control = SandboxControl(render_error=render_stripe_error)
-        self._idempotency = IdempotencyStore()
+        self._idempotency = IdempotencyStore(clock=self._clock, retention=KEY_RETENTION)
         self._intents: dict[str, PaymentIntent] = {}
         self._refunds: list[dict[str, Any]] = []
         self._disputes: dict[str, Dispute] = {}
@@ -358,8 +367,19 @@ class StripeSandbox:
             return self.dispute(dispute_id)
 
         @app.get("/v1/payment_intents/{intent_id}", dependencies=auth)
-        async def get_intent(intent_id: str) -> dict[str, Any]:
-            return self.payment_intent(intent_id)
+        async def get_intent(intent_id: str, request: Request) -> dict[str, Any]:
+            expand = request.query_params.getlist("expand[]")
+            unknown = sorted(set(expand) - EXPANDABLE)
+            if unknown:
+                raise ApiError(
+                    400, "parameter_invalid", f"This property cannot be expanded ({unknown[0]})."
+                )
+            with self._idempotency.lock:
+                intent = self._intent(intent_id, status=404)
+                body = intent.as_json()
+                if "latest_charge" in expand:
+                    body["latest_charge"] = self._charge(intent)
+                return body
 
         @app.get("/v1/refunds", dependencies=auth)
         async def list_refunds(payment_intent: str | None = None) -> dict[str, Any]:
@@ -427,6 +447,23 @@ class StripeSandbox:
         if dispute is None:
             raise ApiError(404, "resource_missing", f"No such dispute: '{dispute_id}'")
         return dispute
+
+    def _charge(self, intent: PaymentIntent) -> dict[str, Any]:
+        """The intent's charge as ``expand[]=latest_charge`` shows it: what was captured and
+        how much of it is refunded (``amount_refunded`` counts every refund of the charge)."""
+        refunded = self._refunded(intent.id)
+        return {
+            "id": intent.latest_charge,
+            "object": "charge",
+            "amount": intent.amount,
+            "amount_captured": intent.amount_received,
+            "amount_refunded": refunded,
+            "refunded": intent.amount_received > 0 and refunded >= intent.amount_received,
+            "captured": intent.amount_received > 0,
+            "currency": intent.currency,
+            "payment_intent": intent.id,
+            "status": "succeeded" if intent.amount_received > 0 else "pending",
+        }
 
     def _refunded(self, intent_id: str) -> int:
         return sum(int(r["amount"]) for r in self._refunds if r["payment_intent"] == intent_id)

@@ -1,4 +1,4 @@
-"""Deliver one claimed message: precheck, write, read back; never touches the database.
+"""Deliver one claimed message: precheck, write, confirm; never touches the database.
 
 This runs outside any transaction: the claim has committed (the lease is ours) and the
 result is recorded in a new transaction afterwards, so a slow vendor never holds a lock
@@ -44,7 +44,7 @@ class Claimed:
 
 
 def deliver(operation: Operation, connectors: Connectors, claimed: Claimed) -> Outcome:
-    call = Call(claimed.idempotency_key, claimed.payload)
+    call = Call(claimed.idempotency_key, claimed.payload, sent_before=sent_before(claimed))
     try:
         return _attempt(operation, connectors, call, claimed)
     except CircuitOpen as error:
@@ -79,8 +79,22 @@ def _attempt(operation: Operation, connectors: Connectors, call: Call, claimed: 
         )
     else:
         result = operation.execute(connectors, call)
+        if operation.answer_confirms is not None and operation.answer_confirms(result):
+            return _written(OutcomeKind.DELIVERED, result)
     confirmed = operation.confirm(connectors, call, result)
     return _written(OutcomeKind.DELIVERED if confirmed else OutcomeKind.UNCONFIRMED, result)
+
+
+def sent_before(claimed: Claimed) -> bool:
+    """Whether a request for this message may already have reached the vendor.
+
+    The claim that leased it committed its attempt count before any request was made, so
+    a count of 1 means this claim is the first ever: no worker, not even one killed
+    mid-request, sent anything under its key. Any later claim (a retry, a read-back, a
+    lease taken over from a dead or slow worker, an operator's retry, however old its key)
+    may follow a request that landed, and must look for our own effect before writing.
+    """
+    return claimed.attempts > 1
 
 
 def _written(kind: OutcomeKind, result: Result) -> Outcome:

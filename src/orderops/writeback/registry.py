@@ -3,11 +3,15 @@
 Every operation has three parts the worker runs in order:
 
 - ``precheck`` reads the vendor and compares it with the facts the decision was taken on
-  (the payload's ``expect``); a difference stops the write (status ``conflict``). It also
-  recognises our own earlier effect (a crash after the write), returning its result so the
-  write is not repeated.
+  (the payload's ``expect``); a difference stops the write (status ``conflict``). When an
+  earlier attempt may have reached the vendor (``Call.sent_before``) it also looks for our
+  own earlier effect (a crash after the write), returning its result so the write is not
+  repeated; on a message's first attempt nothing was ever sent under its key, so there is
+  nothing of ours to find and that look is skipped.
 - ``execute`` performs the write with the message's idempotency key.
-- ``confirm`` reads back and says whether the effect is really there.
+- ``confirm`` reads back and says whether the effect is really there. It is skipped when
+  ``answer_confirms`` finds the effect in the write's own answer (the vendor answered with
+  the resource in its resulting state): reading it again right away tells nothing new.
 
 Operations are plain values in one explicit table; the vendor knowledge lives in the
 ``operations`` modules and the connectors beneath them.
@@ -47,6 +51,10 @@ class Call:
 
     idempotency_key: str
     payload: Mapping[str, Any]
+    sent_before: bool = True
+    """Whether an earlier attempt may have reached the vendor under this key: False only
+    on the message's first claim (its durable attempt count is 1), when no request was
+    ever sent for it, so there is no earlier effect of ours to look for."""
 
     def expect(self, fact: str, default: Any) -> Any:
         expected = self.payload.get("expect") or {}
@@ -76,6 +84,7 @@ Result = dict[str, Any]
 PrecheckFn = Callable[[Connectors, Call], Precheck]
 ExecuteFn = Callable[[Connectors, Call], Result]
 ConfirmFn = Callable[[Connectors, Call, Result], bool]
+AnswerCheck = Callable[[Result], bool]
 
 
 def no_precheck(_connectors: Connectors, _call: Call) -> Precheck:
@@ -92,6 +101,15 @@ class Operation:
     precheck: PrecheckFn = field(default=no_precheck)
     summary_fields: tuple[str, ...] = ()
     """Payload fields copied into each attempt's request summary (no personal data)."""
+    answer_confirms: AnswerCheck | None = None
+    """Whether a fresh write's result already shows the effect in the state wanted; None
+    when the vendor's answer does not tell, and only ``confirm``'s read-back can."""
+
+
+def fresh_answer(result: Result) -> bool:
+    """The answer came from the write itself, not replayed from an earlier request (whose
+    stored answer describes the resource as it was then) nor found by a look-first."""
+    return not result.get("replayed")
 
 
 class Registry:

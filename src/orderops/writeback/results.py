@@ -34,6 +34,20 @@ from orderops.writeback.states import AttemptOutcome, OutboxStatus, check_outbox
 
 SettledHook = Callable[[UnitOfWork, OutboxMessage, datetime], None]
 """Called when a message settles (delivered, failed, conflict): sagas advance here."""
+SettledGroupHook = Callable[[UnitOfWork, Sequence[OutboxMessage], datetime], None]
+"""Called once with every message of a recorded group that settled, in the group's order,
+so a hook can read what it needs about all of them at once."""
+
+
+def each(hook: SettledHook) -> SettledGroupHook:
+    """A one-message hook called for each settled message in turn."""
+
+    def settle_each(uow: UnitOfWork, messages: Sequence[OutboxMessage], now: datetime) -> None:
+        for message in messages:
+            hook(uow, message, now)
+
+    return settle_each
+
 
 AUDIT_ACTIONS = {
     OutboxStatus.DELIVERED: "writeback.delivered",
@@ -69,7 +83,7 @@ def record_outcome(
         worker_id=worker_id,
         now=now,
         on_conflict=on_conflict,
-        on_settled=on_settled,
+        on_settled=each(on_settled),
     )
     return kept
 
@@ -81,13 +95,14 @@ def record_outcomes(
     worker_id: str,
     now: datetime,
     on_conflict: ConflictHook,
-    on_settled: SettledHook,
+    on_settled: SettledGroupHook,
 ) -> list[bool]:
     """Write each decision down; per message, False when its lease was lost.
 
     In three steps over the group, each in the group's order: every attempt and status
-    change, then the audit record of every settled message, then the hooks. A hook (a
-    case moving on, a saga's next step) thus sees the whole group settled and is
+    change, then the audit record of every settled message (one append), then the hooks:
+    the conflict hook per conflicted message, the settled hook once for the group. A
+    hook (a case moving on, a saga's next step) thus sees the whole group settled and is
     chained after the writeback records it follows from. The messages are locked in id
     order, so two workers recording overlapping groups (one after a lease takeover) queue
     instead of deadlocking.
@@ -119,7 +134,7 @@ def record_outcomes(
     for message, outcome in settled:
         if message.status == str(OutboxStatus.CONFLICT):
             on_conflict(uow, message, outcome.differences, now)
-        on_settled(uow, message, now)
+    on_settled(uow, [message for message, _ in settled], now)
     uow.session.flush()
     return kept
 
@@ -153,9 +168,11 @@ def _apply(message: OutboxMessage, item: Finished, *, now: datetime) -> bool:
 
 
 def _finished_attempt(item: Finished, *, now: datetime, lost: bool) -> dict[str, Any]:
-    """The attempt row's closing values, for a bulk update by primary key."""
+    """The attempt row's closing values, for a bulk update by primary key (the tenant
+    and the id: tenant-owned tables are keyed ``(tenant_id, id)``)."""
     outcome = item.outcome
     return {
+        "tenant_id": item.claimed.tenant_id,
         "id": item.claimed.attempt_id,
         "outcome": str(AttemptOutcome.LEASE_LOST if lost else item.decision.attempt),
         "finished_at": now,

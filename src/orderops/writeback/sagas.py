@@ -150,18 +150,38 @@ def start_saga(
 
 
 def on_message_settled(uow: UnitOfWork, message: OutboxMessage, now: datetime) -> None:
-    """Advance the saga a settled message belongs to, if any (the worker's settled hook)."""
-    step = uow.session.scalar(
+    """Advance the saga a settled message belongs to, if any."""
+    on_messages_settled(uow, [message], now)
+
+
+def on_messages_settled(uow: UnitOfWork, messages: Sequence[OutboxMessage], now: datetime) -> None:
+    """Advance the sagas settled messages belong to (the worker's settled hook): one read
+    finds the steps of the whole group, since most messages belong to no saga at all."""
+    if not messages:
+        return
+    ids = [m.id for m in messages]
+    steps: dict[str, WritebackSagaStep] = {}
+    for step in uow.session.scalars(
         select(WritebackSagaStep).where(
             WritebackSagaStep.tenant_id == uow.tenant_id,
             or_(
-                WritebackSagaStep.message_id == message.id,
-                WritebackSagaStep.undo_message_id == message.id,
+                WritebackSagaStep.message_id.in_(ids),
+                WritebackSagaStep.undo_message_id.in_(ids),
             ),
         )
-    )
-    if step is None:
-        return
+    ):
+        for message_id in (step.message_id, step.undo_message_id):
+            if message_id is not None:
+                steps[message_id] = step
+    for message in messages:
+        found = steps.get(message.id)
+        if found is not None:
+            _step_settled(uow, found, message, now)
+
+
+def _step_settled(
+    uow: UnitOfWork, step: WritebackSagaStep, message: OutboxMessage, now: datetime
+) -> None:
     saga = uow.session.get(WritebackSaga, step.saga_id)
     assert saga is not None
     delivered = message.status == str(OutboxStatus.DELIVERED)

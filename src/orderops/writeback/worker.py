@@ -2,9 +2,11 @@
 
 ``orderops worker`` calls ``run_writeback_once`` each pass. One pass serves every tenant:
 a short claiming transaction for a batch, delivery outside any transaction on a bounded
-thread pool, and recording in groups: whatever attempts finished while the previous group
-was being recorded go into the next transaction. A vendor call mostly waits on the
-network, so a worker keeps ``concurrency`` of them in flight instead of one.
+thread pool, and recording in groups: the batch's outcomes go into one transaction when
+its deliveries end within ``group_wait`` of each other, and otherwise whatever has
+finished by then. A vendor call mostly waits on the network, so a worker keeps
+``concurrency`` of them in flight instead of one; a transaction costs mostly per
+transaction, not per row, so fewer and fuller ones cost less per effect.
 
 Two messages about the same order are delivered one after the other, in claim order, as a
 single worker always did: the second one's precheck then reads what the first one wrote,
@@ -20,6 +22,7 @@ import logging
 import queue
 import random
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,18 +45,24 @@ from orderops.writeback.delivery import Claimed, deliver, request_summary
 from orderops.writeback.outcomes import Outcome, OutcomeKind, decide
 from orderops.writeback.policy import DeliveryPolicy
 from orderops.writeback.registry import Registry, default_registry
-from orderops.writeback.results import Finished, SettledHook, record_outcomes
-from orderops.writeback.sagas import on_message_settled
+from orderops.writeback.results import Finished, SettledGroupHook, record_outcomes
+from orderops.writeback.sagas import on_messages_settled
 from orderops.writeback.states import OPEN
 
 log = logging.getLogger(__name__)
 
 
 def settle_message(uow: UnitOfWork, message: OutboxMessage, now: datetime) -> None:
-    """The default settled hook: advance the message's saga, then conclude its action (and
-    move the action's case: resolved when all is delivered, failed otherwise)."""
-    on_message_settled(uow, message, now)
-    on_action_message_settled(uow, message, now)
+    """Settle one message as ``settle_messages`` settles a group."""
+    settle_messages(uow, [message], now)
+
+
+def settle_messages(uow: UnitOfWork, messages: Sequence[OutboxMessage], now: datetime) -> None:
+    """The default settled hook: advance the messages' sagas, then conclude their actions
+    (and move each action's case: resolved when all is delivered, failed otherwise)."""
+    on_messages_settled(uow, messages, now)
+    for message in messages:
+        on_action_message_settled(uow, message, now)
 
 
 @dataclass
@@ -64,17 +73,22 @@ class WritebackRuntime:
     registry: Registry = field(default_factory=default_registry)
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     on_conflict: ConflictHook = send_back_for_review
-    on_settled: SettledHook = settle_message
+    on_settled: SettledGroupHook = settle_messages
     on_claimed: ClaimedHook = on_message_claimed
     rand: Callable[[], float] = random.random
     concurrency: int = 8
     """Deliveries one worker keeps in flight at once (threads; the connectors are shared)."""
+    group_wait: float = 0.05
+    """Seconds a finished delivery may wait for the rest of its batch, to be recorded in
+    the same transaction (0: record whatever has finished, as soon as it has)."""
     _executor: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _executor_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if self.group_wait < 0:
+            raise ValueError("group_wait must not be negative")
 
     def systems(self) -> frozenset[str]:
         """Systems both configured and known to the registry; others stay queued."""
@@ -157,12 +171,7 @@ def deliver_due(app: App, runtime: WritebackRuntime, *, tenant_id: str, worker_i
     failure: Exception | None = None
     waiting = len(claimed)
     while waiting:
-        group = [done.get()]  # then whatever else finished meanwhile: one transaction
-        while True:
-            try:
-                group.append(done.get_nowait())
-            except queue.Empty:
-                break
+        group = _next_group(done, waiting, runtime.group_wait)
         waiting -= len(group)
         failure = failure or next((e for _, e in group if isinstance(e, Exception)), None)
         delivered = [(item, e) for item, e in group if isinstance(e, Outcome)]
@@ -175,6 +184,22 @@ def deliver_due(app: App, runtime: WritebackRuntime, *, tenant_id: str, worker_i
 
 Delivered = tuple[Claimed, Outcome | Exception]
 """A message and what its delivery came to, or the unexpected error that ended it."""
+
+
+def _next_group(done: queue.Queue[Delivered], waiting: int, wait: float) -> list[Delivered]:
+    """The next outcomes to record together: the first to finish, then the others as they
+    finish, until all ``waiting`` are in or the first has waited ``wait`` seconds (after
+    which only those already there join). A transaction's cost is mostly per transaction,
+    so the batch is recorded at once when its deliveries end close together, and a slow
+    one holds the others' records back no longer than ``wait``."""
+    group = [done.get()]
+    deadline = time.monotonic() + wait
+    while len(group) < waiting:
+        try:
+            group.append(done.get(timeout=max(0.0, deadline - time.monotonic())))
+        except queue.Empty:
+            break
+    return group
 
 
 def _chains(claimed: Sequence[Claimed]) -> list[list[Claimed]]:

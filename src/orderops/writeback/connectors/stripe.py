@@ -43,6 +43,8 @@ class PaymentIntentState:
     amount_capturable_minor: int
     currency: str
     replayed: bool = False
+    amount_refunded_minor: int | None = None
+    """Refunded from the intent's charge; known only when the charge was expanded."""
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,16 @@ class StripeConnector(ConnectorBase):
         response = self._post(f"/v1/payment_intents/{payment_intent}/cancel", form, idempotency_key)
         return _intent(self._api.body(response), replayed=_replayed(response))
 
-    def get_payment_intent(self, payment_intent: str) -> PaymentIntentState:
+    def get_payment_intent(
+        self, payment_intent: str, *, with_charge: bool = False
+    ) -> PaymentIntentState:
+        """The intent; ``with_charge`` expands its latest charge in the same call, so the
+        amount already refunded is known without listing the refunds."""
+        params = {"expand[]": "latest_charge"} if with_charge else None
         body = self._api.run(
-            lambda: self._api.request_json("GET", f"/v1/payment_intents/{payment_intent}")
+            lambda: self._api.request_json(
+                "GET", f"/v1/payment_intents/{payment_intent}", params=params
+            )
         )
         return _intent(body, replayed=False)
 
@@ -178,7 +187,16 @@ def _intent(body: dict[str, Any], *, replayed: bool) -> PaymentIntentState:
         amount_capturable_minor=int(body.get("amount_capturable") or 0),
         currency=str(body["currency"]),
         replayed=replayed,
+        amount_refunded_minor=_refunded(body.get("latest_charge", "")),
     )
+
+
+def _refunded(charge: Any) -> int | None:
+    """What an intent's ``latest_charge`` says was refunded: the expanded charge's
+    ``amount_refunded``, 0 when the intent has no charge, None when only its id is known."""
+    if isinstance(charge, dict):
+        return int(charge.get("amount_refunded") or 0)
+    return 0 if charge is None else None
 
 
 def _dispute(body: dict[str, Any], *, replayed: bool) -> DisputeState:

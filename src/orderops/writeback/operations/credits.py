@@ -9,7 +9,15 @@ CRM replays by Idempotency-Key, so a retry returns the first credit.
 from __future__ import annotations
 
 from orderops.writeback.connectors.crm import CustomerAccount
-from orderops.writeback.registry import Call, Connectors, Difference, Operation, Precheck, Result
+from orderops.writeback.registry import (
+    Call,
+    Connectors,
+    Difference,
+    Operation,
+    Precheck,
+    Result,
+    fresh_answer,
+)
 
 # crm.store_credit payload: customer_email, amount_minor, currency, reason
 
@@ -50,6 +58,11 @@ def store_credit_confirm(connectors: Connectors, call: Call, result: Result) -> 
     return any(c.id == result["credit_id"] for c in credits)
 
 
+def store_credit_answered(result: Result) -> bool:
+    """The CRM answers with the credit it issued; a replayed answer is read back."""
+    return fresh_answer(result) and result.get("credit_id") is not None
+
+
 OPERATIONS = [
     Operation(
         system="crm",
@@ -58,5 +71,6 @@ OPERATIONS = [
         execute=store_credit,
         confirm=store_credit_confirm,
         summary_fields=("amount_minor", "currency"),
+        answer_confirms=store_credit_answered,
     ),
 ]

@@ -18,7 +18,15 @@ from typing import Any
 
 from orderops.writeback.connectors.base import PermanentError
 from orderops.writeback.connectors.stripe import DisputeState
-from orderops.writeback.registry import Call, Connectors, Difference, Operation, Precheck, Result
+from orderops.writeback.registry import (
+    Call,
+    Connectors,
+    Difference,
+    Operation,
+    Precheck,
+    Result,
+    fresh_answer,
+)
 
 KEY_METADATA = "orderops_key"
 """Dispute metadata naming the idempotency key, so a read-back can tell our submission."""
@@ -85,6 +93,12 @@ def submit_evidence_confirm(connectors: Connectors, call: Call, result: Result) 
     return _ours(dispute, call) and submitted and bool(dispute.evidence)
 
 
+def submit_evidence_answered(result: Result) -> bool:
+    """Stripe answers with the dispute as our update left it: in review once submitted.
+    Evidence saved without submitting, and replayed answers, are read back."""
+    return fresh_answer(result) and result.get("status") in IN_REVIEW
+
+
 def _ours(dispute: DisputeState, call: Call) -> bool:
     return dispute.metadata.get(KEY_METADATA) == call.idempotency_key
 
@@ -105,5 +119,6 @@ OPERATIONS = [
         execute=submit_evidence,
         confirm=submit_evidence_confirm,
         summary_fields=("dispute_id", "submit"),
+        answer_confirms=submit_evidence_answered,
     ),
 ]

@@ -9,7 +9,7 @@ crash while creating one leaves an unbought shipment, which costs nothing).
 from __future__ import annotations
 
 from orderops.writeback.connectors.easypost import REFUND_STANDS
-from orderops.writeback.registry import Call, Connectors, Operation, Precheck, Result
+from orderops.writeback.registry import Call, Connectors, Operation, Precheck, Result, fresh_answer
 
 # -- WMS ----------------------------------------------------------------------------------
 # reserve payload: order_id, sku, quantity        release payload: order_id, reservation_id
@@ -22,7 +22,17 @@ def wms_reserve(connectors: Connectors, call: Call) -> Result:
         quantity=int(call.payload["quantity"]),
         idempotency_key=call.idempotency_key,
     )
-    return {"reservation_id": reservation.id, "sku": reservation.sku, "status": reservation.status}
+    return {
+        "reservation_id": reservation.id,
+        "sku": reservation.sku,
+        "status": reservation.status,
+        "replayed": reservation.replayed,
+    }
+
+
+def wms_reserve_answered(result: Result) -> bool:
+    """The WMS answers with the reservation, ``active``; a replayed answer is read back."""
+    return fresh_answer(result) and result.get("status") == "active"
 
 
 def wms_reserve_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
@@ -44,7 +54,16 @@ def wms_release(connectors: Connectors, call: Call) -> Result:
     reservation = connectors.wms().release(
         reservation_id=str(call.payload["reservation_id"]), idempotency_key=call.idempotency_key
     )
-    return {"reservation_id": reservation.id, "status": reservation.status}
+    return {
+        "reservation_id": reservation.id,
+        "status": reservation.status,
+        "replayed": reservation.replayed,
+    }
+
+
+def wms_release_answered(result: Result) -> bool:
+    """The WMS answers with the reservation, no longer active; replays are read back."""
+    return fresh_answer(result) and result.get("status") not in (None, "active")
 
 
 def wms_release_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
@@ -75,6 +94,11 @@ def easypost_create_shipment(connectors: Connectors, call: Call) -> Result:
     return {"shipment_id": shipment.id, "rate_id": cheapest.id, "rate": str(cheapest.amount)}
 
 
+def easypost_shipment_created(result: Result) -> bool:
+    """EasyPost answers with the shipment it created: its id is what a read-back finds."""
+    return result.get("shipment_id") is not None
+
+
 def easypost_shipment_exists(connectors: Connectors, call: Call, result: Result) -> bool:
     return connectors.easypost().get_shipment(str(result["shipment_id"])).id == str(
         result["shipment_id"]
@@ -92,6 +116,11 @@ def easypost_buy_label(connectors: Connectors, call: Call) -> Result:
         "tracking_code": shipment.tracking_code,
         "label_url": shipment.label_url,
     }
+
+
+def easypost_label_answered(result: Result) -> bool:
+    """EasyPost answers a purchase with the shipment carrying its tracking code."""
+    return result.get("tracking_code") is not None
 
 
 def easypost_label_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
@@ -118,6 +147,12 @@ def easypost_refund_label(connectors: Connectors, call: Call) -> Result:
     }
 
 
+def easypost_refund_answered(result: Result) -> bool:
+    """EasyPost answers a refund request with the shipment and its refund status; the
+    connector's look-first answers with the shipment as read: either shows it standing."""
+    return result.get("refund_status") in REFUND_STANDS
+
+
 def easypost_refund_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
     """Read back: the refund stands on the shipment (or there was never a label to refund)."""
     shipment = connectors.easypost().get_shipment(str(result["shipment_id"]))
@@ -133,6 +168,7 @@ OPERATIONS = [
         execute=wms_reserve,
         confirm=wms_reserve_confirm,
         summary_fields=("order_id", "sku", "quantity"),
+        answer_confirms=wms_reserve_answered,
     ),
     Operation(
         system="wms",
@@ -141,6 +177,7 @@ OPERATIONS = [
         execute=wms_release,
         confirm=wms_release_confirm,
         summary_fields=("order_id", "reservation_id"),
+        answer_confirms=wms_release_answered,
     ),
     Operation(
         system="easypost",
@@ -148,6 +185,7 @@ OPERATIONS = [
         execute=easypost_create_shipment,
         confirm=easypost_shipment_exists,
         summary_fields=("reference", "service"),
+        answer_confirms=easypost_shipment_created,
     ),
     Operation(
         system="easypost",
@@ -155,6 +193,7 @@ OPERATIONS = [
         execute=easypost_buy_label,
         confirm=easypost_label_confirm,
         summary_fields=("shipment_id", "rate_id"),
+        answer_confirms=easypost_label_answered,
     ),
     Operation(
         system="easypost",
@@ -163,5 +202,6 @@ OPERATIONS = [
         execute=easypost_refund_label,
         confirm=easypost_refund_confirm,
         summary_fields=("shipment_id",),
+        answer_confirms=easypost_refund_answered,
     ),
 ]

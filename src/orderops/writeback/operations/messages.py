@@ -3,6 +3,9 @@
 Notes carry the key as a marker (Shopify, Zendesk tag) or travel under Idempotency-Key
 (CRM), so a retry after a lost answer finds the first note instead of writing a second.
 An optional ``expect`` guards notes that only make sense while the order is live.
+The Shopify and Zendesk connectors look for the marker themselves before writing, so on a
+first attempt without ``expect`` the precheck reads nothing; and each answer (the order,
+the ticket) shows the marker, so it needs no read-back.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from orderops.writeback.registry import Call, Connectors, Difference, Operation,
 
 
 def shopify_note_precheck(connectors: Connectors, call: Call) -> Precheck:
+    if not call.sent_before and call.expect("cancelled", None) is None:
+        return Precheck()  # no fact to compare, and no note of ours can be there yet
     order = connectors.shopify().get_order(int(call.payload["order_id"]))
     if has_text_marker(order.note, call.idempotency_key):
         return Precheck(earlier_result={"order_id": order.id})
@@ -37,12 +42,19 @@ def shopify_note(connectors: Connectors, call: Call) -> Result:
         text=text,
         idempotency_key=call.idempotency_key,
     )
-    return {"order_id": order.id, "replayed": order.replayed}
+    noted = has_text_marker(order.note, call.idempotency_key)
+    return {"order_id": order.id, "replayed": order.replayed, "noted": noted}
 
 
 def shopify_note_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
     order = connectors.shopify().get_order(int(call.payload["order_id"]))
     return has_text_marker(order.note, call.idempotency_key)
+
+
+def shopify_note_answered(result: Result) -> bool:
+    """The connector answers with the order as Shopify stored it (or as its look-first
+    read it): its note carrying our marker is what the read-back would check."""
+    return result.get("noted") is True
 
 
 def crm_note(connectors: Connectors, call: Call) -> Result:
@@ -60,6 +72,8 @@ def crm_note_confirm(connectors: Connectors, call: Call, result: Result) -> bool
 
 
 def zendesk_comment_precheck(connectors: Connectors, call: Call) -> Precheck:
+    if not call.sent_before and not call.expect("open", None):
+        return Precheck()  # no fact to compare, and no comment of ours can be there yet
     ticket = connectors.zendesk().get_ticket(int(call.payload["ticket_id"]))
     if tag_marker(call.idempotency_key) in ticket.tags:
         return Precheck(earlier_result={"ticket_id": ticket.id, "status": ticket.status})
@@ -76,7 +90,19 @@ def zendesk_comment(connectors: Connectors, call: Call) -> Result:
         public=bool(call.payload.get("public", False)),
         status=call.payload.get("status"),
     )
-    return {"ticket_id": ticket.id, "status": ticket.status, "replayed": ticket.replayed}
+    tagged = tag_marker(call.idempotency_key) in ticket.tags
+    return {
+        "ticket_id": ticket.id,
+        "status": ticket.status,
+        "replayed": ticket.replayed,
+        "tagged": tagged,
+    }
+
+
+def zendesk_comment_answered(result: Result) -> bool:
+    """Zendesk answers an update with the ticket; our marker tag on it (or on the ticket
+    the connector's look-first read) is what the read-back would check."""
+    return result.get("tagged") is True
 
 
 def zendesk_comment_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
@@ -94,12 +120,24 @@ def zendesk_create(connectors: Connectors, call: Call) -> Result:
         tags=tuple(str(t) for t in call.payload.get("tags") or ()),
         public=bool(call.payload.get("public", False)),
     )
-    return {"ticket_id": ticket.id, "status": ticket.status, "replayed": ticket.replayed}
+    ours = ticket.external_id == external_id_for(call.idempotency_key)
+    return {
+        "ticket_id": ticket.id,
+        "status": ticket.status,
+        "replayed": ticket.replayed,
+        "ours": ours,
+    }
 
 
 def zendesk_create_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
     ticket = connectors.zendesk().get_ticket(int(result["ticket_id"]))
     return ticket.external_id == external_id_for(call.idempotency_key)
+
+
+def zendesk_create_answered(result: Result) -> bool:
+    """Zendesk answers with the ticket it created (or the connector with the one it found
+    by our external id): carrying our external id is what the read-back would check."""
+    return result.get("ours") is True
 
 
 OPERATIONS = [
@@ -110,6 +148,7 @@ OPERATIONS = [
         execute=shopify_note,
         confirm=shopify_note_confirm,
         summary_fields=("order_id",),
+        answer_confirms=shopify_note_answered,
     ),
     Operation(
         system="crm",
@@ -125,6 +164,7 @@ OPERATIONS = [
         execute=zendesk_comment,
         confirm=zendesk_comment_confirm,
         summary_fields=("ticket_id", "public", "status"),
+        answer_confirms=zendesk_comment_answered,
     ),
     Operation(
         system="zendesk",
@@ -132,5 +172,6 @@ OPERATIONS = [
         execute=zendesk_create,
         confirm=zendesk_create_confirm,
         summary_fields=("public",),
+        answer_confirms=zendesk_create_answered,
     ),
 ]

@@ -141,6 +141,11 @@ def cancel_line(connectors: Connectors, call: Call) -> Result:
     return {"refund_id": refund.id, "amount": str(refund.amount), "replayed": refund.replayed}
 
 
+def cancel_line_answered(result: Result) -> bool:
+    """The connector answers with the refund Shopify created, or ours found by marker."""
+    return result.get("refund_id") is not None
+
+
 def cancel_line_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
     refunds = connectors.shopify().list_refunds(int(call.payload["order_id"]))
     return any(r.id == result["refund_id"] for r in refunds)
@@ -170,5 +175,6 @@ OPERATIONS = [
         execute=cancel_line,
         confirm=cancel_line_confirm,
         summary_fields=("order_id", "sku", "quantity", "amount"),
+        answer_confirms=cancel_line_answered,
     ),
 ]

@@ -13,7 +13,15 @@ from collections.abc import Callable
 
 from orderops.writeback.connectors.base import PermanentError
 from orderops.writeback.connectors.stripe import PaymentIntentState
-from orderops.writeback.registry import Call, Connectors, Difference, Operation, Precheck, Result
+from orderops.writeback.registry import (
+    Call,
+    Connectors,
+    Difference,
+    Operation,
+    Precheck,
+    Result,
+    fresh_answer,
+)
 
 ON_HOLD = "requires_capture"
 
@@ -96,6 +104,16 @@ def cancel_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
     return intent.status == "canceled"
 
 
+def capture_answered(result: Result) -> bool:
+    """Stripe answers a capture with the intent: ``succeeded`` with the amount received."""
+    return fresh_answer(result) and result.get("status") == "succeeded"
+
+
+def cancel_answered(result: Result) -> bool:
+    """Stripe answers a cancel with the intent, ``canceled``."""
+    return fresh_answer(result) and result.get("status") == "canceled"
+
+
 def _intent_result(intent: PaymentIntentState) -> Result:
     return {
         "payment_intent": intent.id,
@@ -113,6 +131,7 @@ OPERATIONS = [
         execute=capture,
         confirm=capture_confirm,
         summary_fields=("payment_intent", "amount_minor"),
+        answer_confirms=capture_answered,
     ),
     Operation(
         system="stripe",
@@ -121,5 +140,6 @@ OPERATIONS = [
         execute=cancel,
         confirm=cancel_confirm,
         summary_fields=("payment_intent", "cancellation_reason"),
+        answer_confirms=cancel_answered,
     ),
 ]

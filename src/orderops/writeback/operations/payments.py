@@ -10,6 +10,12 @@ arrived by webhook and is only as good as the webhook (Shopify signs the body, n
 topic). Its payload expects ``cancelled: True``, and the precheck reads the order back
 from Shopify, for money held at Stripe too: a cancellation Shopify does not show stops
 the refund as a conflict, and the case goes back to a person.
+
+The facts are read on every attempt, the first included: they guard against the world
+changing after the decision (a refund made by hand in the dashboard), which no
+idempotency key can. The look for a refund of our own is made only when an earlier
+attempt may have reached the vendor. Stripe answers a refund with the refund object and
+its status, so a ``succeeded`` answer needs no read-back.
 """
 
 from __future__ import annotations
@@ -17,10 +23,19 @@ from __future__ import annotations
 from decimal import Decimal
 
 from orderops.writeback.connectors.markers import has_text_marker
-from orderops.writeback.registry import Call, Connectors, Difference, Operation, Precheck, Result
+from orderops.writeback.registry import (
+    Call,
+    Connectors,
+    Difference,
+    Operation,
+    Precheck,
+    Result,
+    fresh_answer,
+)
 
 KEY_METADATA = "orderops_key"
 """Stripe refund metadata naming the idempotency key, so a read-back can tell ours apart."""
+SUCCEEDED = "succeeded"
 
 
 # -- Stripe refund ------------------------------------------------------------------------
@@ -29,14 +44,21 @@ KEY_METADATA = "orderops_key"
 
 
 def stripe_refund_precheck(connectors: Connectors, call: Call) -> Precheck:
+    """The decision's facts from one read of the intent with its charge expanded; first,
+    when an earlier attempt may have reached Stripe, a look through the intent's refunds
+    for ours (by metadata, which outlives Stripe's 24 h idempotency-key window)."""
     stripe = connectors.stripe()
     intent_id = str(call.payload["payment_intent"])
-    refunds = stripe.list_refunds(intent_id)
-    for refund in refunds:
-        if refund.metadata.get(KEY_METADATA) == call.idempotency_key:
-            return Precheck(earlier_result=_stripe_result(refund.refund_id, refund.amount_minor))
-    intent = stripe.get_payment_intent(intent_id)
-    refunded_by_others = sum(r.amount_minor for r in refunds)
+    if call.sent_before:
+        for refund in stripe.list_refunds(intent_id):
+            if refund.metadata.get(KEY_METADATA) == call.idempotency_key:
+                return Precheck(
+                    earlier_result=_stripe_result(refund.refund_id, refund.amount_minor)
+                )
+    intent = stripe.get_payment_intent(intent_id, with_charge=True)
+    # None of the refunds is ours (we looked, or nothing was ever sent), so every refunded
+    # amount on the charge was made by someone else.
+    refunded_by_others = intent.amount_refunded_minor or 0
     amount = int(call.payload["amount_minor"])
     differences = []
     expected_status = call.expect("status", "succeeded")
@@ -75,12 +97,21 @@ def stripe_refund(connectors: Connectors, call: Call) -> Result:
         metadata=metadata,
         reason=call.payload.get("reason"),
     )
-    return _stripe_result(refund.refund_id, refund.amount_minor) | {"replayed": refund.replayed}
+    return _stripe_result(refund.refund_id, refund.amount_minor) | {
+        "status": refund.status,
+        "replayed": refund.replayed,
+    }
 
 
 def stripe_refund_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
     refunds = connectors.stripe().list_refunds(str(call.payload["payment_intent"]))
-    return any(r.refund_id == result["refund_id"] and r.status == "succeeded" for r in refunds)
+    return any(r.refund_id == result["refund_id"] and r.status == SUCCEEDED for r in refunds)
+
+
+def stripe_refund_answered(result: Result) -> bool:
+    """Stripe answers a refund with the refund object: ``succeeded`` is the read-back's
+    answer already; ``pending`` (some payment methods) and replays are read back."""
+    return fresh_answer(result) and result.get("status") == SUCCEEDED
 
 
 def _stripe_result(refund_id: str, amount_minor: int) -> Result:
@@ -134,6 +165,12 @@ def shopify_refund_confirm(connectors: Connectors, call: Call, result: Result) -
     return any(r.id == result["refund_id"] for r in refunds)
 
 
+def shopify_refund_answered(result: Result) -> bool:
+    """The connector answers with the refund Shopify created, or with ours found by its
+    marker in a fresh read of the order's refunds: either way it is there."""
+    return result.get("refund_id") is not None
+
+
 def _shopify_refund_result(refund_id: int, amount: Decimal) -> Result:
     return {"refund_id": refund_id, "amount": str(amount)}
 
@@ -165,6 +202,12 @@ def shopify_cancel_confirm(connectors: Connectors, call: Call, result: Result) -
     return connectors.shopify().get_order(int(call.payload["order_id"])).cancelled_at is not None
 
 
+def shopify_cancel_answered(result: Result) -> bool:
+    """Shopify answers a cancel with the order, cancelled; the connector's look-first
+    answers with the order as read: ``cancelled_at`` is what the read-back would check."""
+    return result.get("cancelled_at") is not None
+
+
 OPERATIONS = [
     Operation(
         system="stripe",
@@ -173,6 +216,7 @@ OPERATIONS = [
         execute=stripe_refund,
         confirm=stripe_refund_confirm,
         summary_fields=("payment_intent", "amount_minor", "reason"),
+        answer_confirms=stripe_refund_answered,
     ),
     Operation(
         system="shopify",
@@ -181,6 +225,7 @@ OPERATIONS = [
         execute=shopify_refund,
         confirm=shopify_refund_confirm,
         summary_fields=("order_id", "amount"),
+        answer_confirms=shopify_refund_answered,
     ),
     Operation(
         system="shopify",
@@ -189,5 +234,6 @@ OPERATIONS = [
         execute=shopify_cancel,
         confirm=shopify_cancel_confirm,
         summary_fields=("order_id", "reason"),
+        answer_confirms=shopify_cancel_answered,
     ),
 ]

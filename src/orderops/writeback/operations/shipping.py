@@ -88,6 +88,11 @@ def ship(connectors: Connectors, call: Call) -> Result:
     return _label(bought) | {"service": cheapest.service, "rate": str(cheapest.amount)}
 
 
+def ship_answered(result: Result) -> bool:
+    """EasyPost answers the purchase with the shipment carrying its tracking code."""
+    return result.get("tracking_code") is not None
+
+
 def ship_confirm(connectors: Connectors, call: Call, result: Result) -> bool:
     shipment = connectors.easypost().get_shipment(str(result["shipment_id"]))
     return shipment.tracking_code is not None and shipment.tracking_code == result["tracking_code"]
@@ -125,6 +130,7 @@ OPERATIONS = [
         execute=ship,
         confirm=ship_confirm,
         summary_fields=("origin", "service"),
+        answer_confirms=ship_answered,
     ),
     Operation(
         system="easypost",
