@@ -75,9 +75,9 @@ def case_facts(uow: UnitOfWork, case: Case, *, now: datetime) -> CaseFacts:
     scores = [s.score for s in signals if s.score is not None]
     dispute = dispute_ref_from(s.detail for s in signals if s.kind == "dispute")
     tickets = uow.session.scalars(
-        select(SupportTicket).where(
-            SupportTicket.tenant_id == uow.tenant_id, SupportTicket.order_ref == order.order_ref
-        )
+        select(SupportTicket)
+        .where(SupportTicket.tenant_id == uow.tenant_id, SupportTicket.order_ref == order.order_ref)
+        .order_by(SupportTicket.opened_at, SupportTicket.id)
     ).all()
     exception_type = ExceptionType(case.exception_type)
     verified = (case.facts or {}).get("address_verified")

@@ -10,19 +10,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orderops.storage.base import Base, id_column, tenant_column
+from orderops.storage.base import Base, tenant_column
+from orderops.storage.tables.keys import row_id, tenant_fk, tenant_primary_key
 
 
 class User(Base):
     """A person (kind ``human``, with an email) or a service identity (kind ``service``)."""
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("tenant_id", "email"),)
+    __table_args__ = (tenant_primary_key(), UniqueConstraint("tenant_id", "email"))
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     kind: Mapped[str] = mapped_column(String(16))
     email: Mapped[str | None] = mapped_column(String(320))
@@ -32,6 +33,8 @@ class User(Base):
     disabled_at: Mapped[datetime | None]
     password_hash: Mapped[str | None] = mapped_column(String(255))
     """scrypt hash for console sign-in (``console/accounts.py``); None: no console login."""
+
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
 
 
 class IdentityAct(Base):
@@ -44,23 +47,30 @@ class IdentityAct(Base):
     """
 
     __tablename__ = "identity_acts"
-    __table_args__ = (Index("ix_identity_acts_tenant_user_at", "tenant_id", "user_id", "at"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "user_id", "users"),
+        tenant_fk(__tablename__, "key_id", "api_keys"),
+        Index("ix_identity_acts_tenant_user_at", "tenant_id", "user_id", "at"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
-    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
-    key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"))
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    key_id: Mapped[str | None] = mapped_column(String(32))
     act: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(200))
     """A stable id (``user:<id>``, ``key:<id>``, ``cli``, ``system``), never a display name."""
     at: Mapped[datetime]
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class ApprovalPolicyVersion(Base):
     __tablename__ = "approval_policies"
-    __table_args__ = (UniqueConstraint("tenant_id", "version"),)
+    __table_args__ = (tenant_primary_key(), UniqueConstraint("tenant_id", "version"))
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     version: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict[str, Any]]
@@ -68,17 +78,25 @@ class ApprovalPolicyVersion(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class CasePolicyPin(Base):
     """The policy version a case's actions are decided under (0: the built-in default)."""
 
     __tablename__ = "case_policy_pins"
-    __table_args__ = (UniqueConstraint("tenant_id", "case_id"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "case_id", "cases", ondelete="CASCADE"),
+        UniqueConstraint("tenant_id", "case_id"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    case_id: Mapped[str] = mapped_column(String(32))
     policy_version: Mapped[int] = mapped_column(Integer)
     pinned_at: Mapped[datetime]
     decision_round: Mapped[int] = mapped_column(Integer, default=1)
     """Counts the case's approval rounds: each entry into awaiting approval starts one."""
+
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012

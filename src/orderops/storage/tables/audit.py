@@ -12,17 +12,19 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orderops.storage.base import Base, id_column, tenant_column
+from orderops.storage.base import Base, tenant_column
+from orderops.storage.tables.keys import row_id, tenant_primary_key
 
 
 class AuditRecord(Base):
     __tablename__ = "audit_log"
     __table_args__ = (
+        tenant_primary_key(),
         UniqueConstraint("tenant_id", "seq"),
         Index("ix_audit_log_tenant_entity", "tenant_id", "entity_type", "entity_id"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     seq: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime]
@@ -35,6 +37,8 @@ class AuditRecord(Base):
     hash: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str | None] = mapped_column(String(32))
     """The audit key's fingerprint (HMAC-SHA256 hash); None: written before keys (SHA-256)."""
+
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
 
 
 class AuditHead(Base):

@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import Boolean, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orderops.storage.base import Base, id_column, new_sortable_id, tenant_column
+from orderops.storage.base import Base, tenant_column
+from orderops.storage.tables.keys import row_id, tenant_fk, tenant_primary_key
 
 OPEN_CASE_PREDICATE = text("status NOT IN ('resolved', 'rejected')")
 
@@ -20,6 +21,9 @@ OPEN_CASE_PREDICATE = text("status NOT IN ('resolved', 'rejected')")
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "order_id", "orders"),
+        tenant_fk(__tablename__, "incident_id", "incidents"),
         Index(
             "uq_cases_open_per_order_type",
             "tenant_id",
@@ -48,9 +52,9 @@ class Case(Base):
         Index("ix_cases_tenant_order_ref", "tenant_id", "order_ref"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
-    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
+    order_id: Mapped[str] = mapped_column(String(32))
     order_ref: Mapped[str] = mapped_column(String(200))
     exception_type: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(32))
@@ -76,18 +80,22 @@ class Case(Base):
     """The score's explanation: one contribution per factor, summing to ``impact_score``."""
     jeopardy: Mapped[str | None] = mapped_column(String(16))
     incident_key: Mapped[str | None] = mapped_column(Text)
-    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
+    incident_id: Mapped[str | None] = mapped_column(String(32))
 
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __mapper_args__ = {"primary_key": [id], "version_id_col": version}  # noqa: RUF012
 
 
 class CaseTimelineEntry(Base):
     __tablename__ = "case_timeline"
-    __table_args__ = (Index("ix_case_timeline_case_at", "tenant_id", "case_id", "at"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "case_id", "cases", ondelete="CASCADE"),
+        Index("ix_case_timeline_case_at", "tenant_id", "case_id", "at"),
+    )
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_sortable_id)
+    id: Mapped[str] = row_id(sortable=True)
     tenant_id: Mapped[str] = tenant_column()
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    case_id: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(64))
     summary: Mapped[str] = mapped_column(Text)
@@ -95,20 +103,24 @@ class CaseTimelineEntry(Base):
     data: Mapped[dict[str, Any]]
     inbox_id: Mapped[str | None] = mapped_column(String(32))  # hot or archived: get_any
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class Action(Base):
     """A resolution step proposed for a case (refund, reship, ...), typed by ``kind``."""
 
     __tablename__ = "actions"
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "case_id", "cases", ondelete="CASCADE"),
         Index("ix_actions_tenant_case", "tenant_id", "case_id"),
         Index("ix_actions_tenant_status_expires", "tenant_id", "status", "expires_at"),
     )
 
     # Sortable ids keep a case's actions in proposal order when their times are equal.
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_sortable_id)
+    id: Mapped[str] = row_id(sortable=True)
     tenant_id: Mapped[str] = tenant_column()
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    case_id: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(32))
@@ -122,12 +134,16 @@ class Action(Base):
     expires_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class Approval(Base):
     """One person's decision on one action; the unique index makes it one per person."""
 
     __tablename__ = "approvals"
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "action_id", "actions", ondelete="CASCADE"),
         Index("ix_approvals_tenant_action", "tenant_id", "action_id"),
         Index(
             "uq_approvals_tenant_action_approver",
@@ -139,9 +155,9 @@ class Approval(Base):
     )
 
     # Sortable ids keep decisions in the order they were taken when their times are equal.
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_sortable_id)
+    id: Mapped[str] = row_id(sortable=True)
     tenant_id: Mapped[str] = tenant_column()
-    action_id: Mapped[str] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
+    action_id: Mapped[str] = mapped_column(String(32))
     approver: Mapped[str] = mapped_column(String(200))
     decision: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
@@ -149,3 +165,5 @@ class Approval(Base):
     role: Mapped[str | None] = mapped_column(String(32))
     policy_version: Mapped[int | None] = mapped_column(Integer)
     bulk_id: Mapped[str | None] = mapped_column(String(32))
+
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012

@@ -15,17 +15,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from orderops.storage.base import Base, id_column, tenant_column
+from orderops.storage.base import Base, tenant_column
+from orderops.storage.tables.keys import row_id, tenant_fk, tenant_primary_key
 
 
 class Customer(Base):
     __tablename__ = "customers"
-    __table_args__ = (Index("ix_customers_tenant_email", "tenant_id", "email"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        Index("ix_customers_tenant_email", "tenant_id", "email"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(40))
@@ -35,24 +39,34 @@ class Customer(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class CustomerIdentity(Base):
     """A customer's id in one external system (Shopify customer id, Stripe customer, ...)."""
 
     __tablename__ = "customer_identities"
-    __table_args__ = (UniqueConstraint("tenant_id", "source", "external_ref"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "customer_id", "customers", ondelete="CASCADE"),
+        UniqueConstraint("tenant_id", "source", "external_ref"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    customer_id: Mapped[str] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(200))
     """The envelope's source, as for ``orders.source``."""
     external_ref: Mapped[str] = mapped_column(String(200))
+
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
 
 
 class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "customer_id", "customers"),
         UniqueConstraint("tenant_id", "order_ref"),
         Index("ix_orders_tenant_promised_by", "tenant_id", "promised_by"),
         Index("ix_orders_tenant_next_check_at", "tenant_id", "next_check_at"),
@@ -60,12 +74,12 @@ class Order(Base):
         Index("ix_orders_tenant_customer", "tenant_id", "customer_id"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     order_ref: Mapped[str] = mapped_column(String(200))
     number: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(200))
-    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(32))
     financial_status: Mapped[str] = mapped_column(String(32))
     fulfillment_status: Mapped[str] = mapped_column(String(32))
@@ -92,14 +106,20 @@ class Order(Base):
         cascade="all, delete-orphan", order_by="OrderLineRow.position"
     )
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class OrderLineRow(Base):
     __tablename__ = "order_lines"
-    __table_args__ = (Index("ix_order_lines_tenant_sku", "tenant_id", "sku"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "order_id", "orders", ondelete="CASCADE"),
+        Index("ix_order_lines_tenant_sku", "tenant_id", "sku"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
-    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[str] = mapped_column(String(32), index=True)
     position: Mapped[int] = mapped_column(Integer)
     sku: Mapped[str] = mapped_column(String(200))
     title: Mapped[str | None] = mapped_column(Text)
@@ -110,15 +130,18 @@ class OrderLineRow(Base):
     """Start of the latest stretch in which the location's stock could not cover the line."""
     short_cleared_at: Mapped[datetime | None]
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class Payment(Base):
     __tablename__ = "payments"
     __table_args__ = (
+        tenant_primary_key(),
         UniqueConstraint("tenant_id", "provider", "payment_ref"),
         Index("ix_payments_tenant_order_ref", "tenant_id", "order_ref"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     provider: Mapped[str] = mapped_column(String(40))
     payment_ref: Mapped[str] = mapped_column(String(200))
@@ -137,15 +160,18 @@ class Payment(Base):
     failed_at: Mapped[datetime | None]
     """First decline the provider reported: an outcome, even after a later void."""
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class Shipment(Base):
     __tablename__ = "shipments"
     __table_args__ = (
+        tenant_primary_key(),
         UniqueConstraint("tenant_id", "carrier", "tracking_number"),
         Index("ix_shipments_tenant_order_ref", "tenant_id", "order_ref"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     shipment_ref: Mapped[str | None] = mapped_column(String(200))
     order_ref: Mapped[str | None] = mapped_column(String(200))
@@ -162,28 +188,39 @@ class Shipment(Base):
     first_scan_at: Mapped[datetime | None]
     last_message: Mapped[str | None] = mapped_column(Text)
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class TrackingEvent(Base):
     __tablename__ = "tracking_events"
-    __table_args__ = (Index("ix_tracking_events_shipment", "tenant_id", "shipment_id"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "shipment_id", "shipments", ondelete="CASCADE"),
+        Index("ix_tracking_events_shipment", "tenant_id", "shipment_id"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
-    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
+    shipment_id: Mapped[str] = mapped_column(String(32))
     inbox_id: Mapped[str] = mapped_column(String(32))  # hot or archived: get_any
     status: Mapped[str] = mapped_column(String(32))
     occurred_at: Mapped[datetime]
     location: Mapped[str | None] = mapped_column(Text)
     message: Mapped[str | None] = mapped_column(Text)
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class InventoryPosition(Base):
     """Stock of one SKU at one location."""
 
     __tablename__ = "inventory_positions"
-    __table_args__ = (UniqueConstraint("tenant_id", "sku", "location"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        UniqueConstraint("tenant_id", "sku", "location"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     sku: Mapped[str] = mapped_column(String(200))
     location: Mapped[str] = mapped_column(String(200))
@@ -191,15 +228,18 @@ class InventoryPosition(Base):
     on_hand: Mapped[int | None]
     as_of: Mapped[datetime]
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class SupportTicket(Base):
     __tablename__ = "support_tickets"
     __table_args__ = (
+        tenant_primary_key(),
         UniqueConstraint("tenant_id", "source", "ticket_ref"),
         Index("ix_support_tickets_tenant_order_ref", "tenant_id", "order_ref"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     source: Mapped[str] = mapped_column(String(40))
     ticket_ref: Mapped[str] = mapped_column(String(200))
@@ -211,16 +251,24 @@ class SupportTicket(Base):
     opened_at: Mapped[datetime]
     source_updated_at: Mapped[datetime]
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class FraudSignal(Base):
     __tablename__ = "fraud_signals"
-    __table_args__ = (Index("ix_fraud_signals_tenant_order_ref", "tenant_id", "order_ref"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "inbox_id", "inbox"),
+        Index("ix_fraud_signals_tenant_order_ref", "tenant_id", "order_ref"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
-    inbox_id: Mapped[str] = mapped_column(ForeignKey("inbox.id"), index=True)
+    inbox_id: Mapped[str] = mapped_column(String(32), index=True)
     order_ref: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(60))
     score: Mapped[float | None]
     detail: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[datetime]
+
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012

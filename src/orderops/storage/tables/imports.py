@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orderops.storage.base import Base, id_column, tenant_column
+from orderops.storage.base import Base, tenant_column
+from orderops.storage.tables.keys import row_id, tenant_primary_key
 
 
 class ImportRunStatus:
@@ -28,9 +29,12 @@ class ImportRunStatus:
 
 class ImportRun(Base):
     __tablename__ = "import_runs"
-    __table_args__ = (Index("ix_import_runs_tenant_file", "tenant_id", "file_sha256", "format"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        Index("ix_import_runs_tenant_file", "tenant_id", "file_sha256", "format"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     file_sha256: Mapped[str] = mapped_column(String(64))
     file_name: Mapped[str] = mapped_column(String(500))
@@ -46,14 +50,21 @@ class ImportRun(Base):
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class TenantPolicy(Base):
     __tablename__ = "tenant_policies"
-    __table_args__ = (UniqueConstraint("tenant_id", "version"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        UniqueConstraint("tenant_id", "version"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     version: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200))
+
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orderops.storage.base import Base, id_column, tenant_column
+from orderops.storage.base import Base, tenant_column
+from orderops.storage.tables.keys import row_id, tenant_fk, tenant_primary_key
 
 OPEN_INCIDENT_PREDICATE = text("closed_at IS NULL")
 
@@ -20,6 +21,7 @@ OPEN_INCIDENT_PREDICATE = text("closed_at IS NULL")
 class Incident(Base):
     __tablename__ = "incidents"
     __table_args__ = (
+        tenant_primary_key(),
         Index(
             "uq_incidents_open_key",
             "tenant_id",
@@ -31,7 +33,7 @@ class Incident(Base):
         Index("ix_incidents_tenant_opened", "tenant_id", "opened_at"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     key: Mapped[str] = mapped_column(Text)
     """What the grouped cases share, e.g. ``shipment_late|lane:ups:WH-1:DE``. Text: a lane
@@ -46,6 +48,8 @@ class Incident(Base):
     case_count: Mapped[int] = mapped_column(Integer, default=0)
     """Every case ever attached, open or closed."""
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class RecurrenceKey(Base):
     """One thing a case is about (its customer, a SKU, its carrier lane, its warehouse,
@@ -53,14 +57,18 @@ class RecurrenceKey(Base):
 
     __tablename__ = "recurrence_keys"
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "case_id", "cases", ondelete="CASCADE"),
         Index("ix_recurrence_keys_lookup", "tenant_id", "dimension", "value", "opened_at"),
         Index("ix_recurrence_keys_tenant_case", "tenant_id", "case_id"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    case_id: Mapped[str] = mapped_column(String(32))
     dimension: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(String(300))
     exception_type: Mapped[str] = mapped_column(String(64))
     opened_at: Mapped[datetime]
+
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012

@@ -11,15 +11,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orderops.storage.base import Base, id_column, tenant_column
+from orderops.storage.base import Base, tenant_column
+from orderops.storage.tables.keys import row_id, tenant_fk, tenant_primary_key
 
 
 class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "action_id", "actions"),
+        tenant_fk(__tablename__, "case_id", "cases"),
         UniqueConstraint("tenant_id", "idempotency_key"),
         Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
         Index("ix_outbox_tenant_case", "tenant_id", "case_id"),
@@ -27,10 +31,10 @@ class OutboxMessage(Base):
         Index("ix_outbox_tenant_system_status", "tenant_id", "system", "status"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
-    action_id: Mapped[str | None] = mapped_column(ForeignKey("actions.id"))
-    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"))
+    action_id: Mapped[str | None] = mapped_column(String(32))
+    case_id: Mapped[str | None] = mapped_column(String(32))
     order_ref: Mapped[str | None] = mapped_column(String(200))
     system: Mapped[str] = mapped_column(String(40))
     operation: Mapped[str] = mapped_column(String(64))
@@ -49,3 +53,5 @@ class OutboxMessage(Base):
     result: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012

@@ -10,19 +10,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orderops.storage.base import Base, id_column, new_sortable_id, tenant_column
+from orderops.storage.base import Base, tenant_column
+from orderops.storage.tables.keys import row_id, tenant_fk, tenant_primary_key
 
 PENDING_TIMER_PREDICATE = text("fired_at IS NULL")
 
 
 class Queue(Base):
     __tablename__ = "queues"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        UniqueConstraint("tenant_id", "name"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     name: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
@@ -34,25 +38,36 @@ class Queue(Base):
     """The member round robin gave the last case to."""
     created_at: Mapped[datetime]
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class QueueMember(Base):
     __tablename__ = "queue_members"
-    __table_args__ = (UniqueConstraint("tenant_id", "queue_id", "member"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "queue_id", "queues", ondelete="CASCADE"),
+        UniqueConstraint("tenant_id", "queue_id", "member"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
-    queue_id: Mapped[str] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"))
+    queue_id: Mapped[str] = mapped_column(String(32))
     member: Mapped[str] = mapped_column(String(200))
     added_at: Mapped[datetime]
+
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
 
 
 class RoutingRuleRecord(Base):
     """One rule of one published version of a tenant's routing rules; never updated."""
 
     __tablename__ = "routing_rules"
-    __table_args__ = (UniqueConstraint("tenant_id", "version", "position"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        UniqueConstraint("tenant_id", "version", "position"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     version: Mapped[int] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer)
@@ -60,10 +75,14 @@ class RoutingRuleRecord(Base):
     published_by: Mapped[str] = mapped_column(String(200))
     published_at: Mapped[datetime]
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class CaseTimer(Base):
     __tablename__ = "case_timers"
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "case_id", "cases", ondelete="CASCADE"),
         Index(
             "uq_case_timers_pending",
             "tenant_id",
@@ -76,9 +95,9 @@ class CaseTimer(Base):
         Index("ix_case_timers_tenant_due", "tenant_id", "fired_at", "due_at"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    case_id: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(32))
     due_at: Mapped[datetime]
     fired_at: Mapped[datetime | None]
@@ -86,16 +105,22 @@ class CaseTimer(Base):
     outcome: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class Communication(Base):
     """A message to the customer about a case, from draft to sent."""
 
     __tablename__ = "communications"
-    __table_args__ = (Index("ix_communications_tenant_case", "tenant_id", "case_id"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "case_id", "cases", ondelete="CASCADE"),
+        Index("ix_communications_tenant_case", "tenant_id", "case_id"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    case_id: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str | None] = mapped_column(Text)
@@ -106,7 +131,7 @@ class Communication(Base):
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __mapper_args__ = {"primary_key": [id], "version_id_col": version}  # noqa: RUF012
 
 
 class CommunicationEvent(Base):
@@ -114,28 +139,33 @@ class CommunicationEvent(Base):
 
     __tablename__ = "communication_events"
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "communication_id", "communications", ondelete="CASCADE"),
         Index("ix_communication_events_tenant_comm", "tenant_id", "communication_id", "at"),
     )
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_sortable_id)
+    id: Mapped[str] = row_id(sortable=True)
     tenant_id: Mapped[str] = tenant_column()
-    communication_id: Mapped[str] = mapped_column(
-        ForeignKey("communications.id", ondelete="CASCADE")
-    )
+    communication_id: Mapped[str] = mapped_column(String(32))
     step: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime]
     subject: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class EvidenceBlob(Base):
     """What a tenant stored in the evidence store: one row per distinct content."""
 
     __tablename__ = "evidence_blobs"
-    __table_args__ = (UniqueConstraint("tenant_id", "sha256"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        UniqueConstraint("tenant_id", "sha256"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     sha256: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(Integer)
@@ -143,3 +173,5 @@ class EvidenceBlob(Base):
     kind: Mapped[str] = mapped_column(String(16))
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012

@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orderops.storage.base import Base, id_column, tenant_column
+from orderops.storage.base import Base, tenant_column
+from orderops.storage.tables.keys import row_id, tenant_fk, tenant_primary_key
 
 
 class EntityAlias(Base):
@@ -25,11 +26,12 @@ class EntityAlias(Base):
 
     __tablename__ = "entity_aliases"
     __table_args__ = (
+        tenant_primary_key(),
         UniqueConstraint("tenant_id", "kind", "key", "entity_type", "entity_ref"),
         Index("ix_entity_aliases_tenant_entity", "tenant_id", "entity_type", "entity_ref"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     kind: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(200))
@@ -40,6 +42,8 @@ class EntityAlias(Base):
     inbox_id: Mapped[str | None] = mapped_column(String(32))  # hot or archived: get_any
     created_at: Mapped[datetime]
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class AliasWait(Base):
     """An inbox event that names an entity by a key no entity has yet: it runs again
@@ -47,15 +51,19 @@ class AliasWait(Base):
 
     __tablename__ = "alias_waits"
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "inbox_id", "inbox", ondelete="CASCADE"),
         UniqueConstraint("tenant_id", "inbox_id", "alias"),
         Index("ix_alias_waits_tenant_alias", "tenant_id", "alias"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
-    inbox_id: Mapped[str] = mapped_column(ForeignKey("inbox.id", ondelete="CASCADE"), index=True)
+    inbox_id: Mapped[str] = mapped_column(String(32), index=True)
     alias: Mapped[str] = mapped_column(String(270))
     created_at: Mapped[datetime]
+
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
 
 
 class RecordLink(Base):
@@ -66,11 +74,12 @@ class RecordLink(Base):
 
     __tablename__ = "record_links"
     __table_args__ = (
+        tenant_primary_key(),
         Index("ix_record_links_tenant_order", "tenant_id", "order_ref"),
         Index("ix_record_links_tenant_record", "tenant_id", "record_type", "record_ref"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     record_type: Mapped[str] = mapped_column(String(16))
     record_ref: Mapped[str] = mapped_column(String(260))
@@ -88,17 +97,20 @@ class RecordLink(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(200))
     revoked_reason: Mapped[str | None] = mapped_column(Text)
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class LinkSuggestion(Base):
     """A record that could belong to more than one order: a reviewer chooses."""
 
     __tablename__ = "link_suggestions"
     __table_args__ = (
+        tenant_primary_key(),
         Index("ix_link_suggestions_tenant_status", "tenant_id", "status", "created_at"),
         UniqueConstraint("tenant_id", "record_type", "record_ref"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     record_type: Mapped[str] = mapped_column(String(16))
     record_ref: Mapped[str] = mapped_column(String(260))
@@ -113,15 +125,18 @@ class LinkSuggestion(Base):
     decided_by: Mapped[str | None] = mapped_column(String(200))
     chosen_order_ref: Mapped[str | None] = mapped_column(String(200))
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class OrderRefund(Base):
     __tablename__ = "order_refunds"
     __table_args__ = (
+        tenant_primary_key(),
         UniqueConstraint("tenant_id", "source", "refund_ref"),
         Index("ix_order_refunds_tenant_order", "tenant_id", "order_ref"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     source: Mapped[str] = mapped_column(String(200))
     refund_ref: Mapped[str] = mapped_column(String(200))
@@ -132,17 +147,20 @@ class OrderRefund(Base):
     processed_at: Mapped[datetime]
     inbox_id: Mapped[str | None] = mapped_column(String(32))  # hot or archived: get_any
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class FulfillmentHold(Base):
     """The latest state of one fulfillment order that was held (Shopify fulfillment orders)."""
 
     __tablename__ = "fulfillment_holds"
     __table_args__ = (
+        tenant_primary_key(),
         UniqueConstraint("tenant_id", "source", "fulfillment_order_ref"),
         Index("ix_fulfillment_holds_tenant_order", "tenant_id", "order_ref"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     source: Mapped[str] = mapped_column(String(200))
     fulfillment_order_ref: Mapped[str] = mapped_column(String(200))
@@ -153,3 +171,5 @@ class FulfillmentHold(Base):
     held_at: Mapped[datetime | None]
     released_at: Mapped[datetime | None]
     status_at: Mapped[datetime]
+
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012

@@ -2,7 +2,11 @@
 
 A connection holds the tenant's signing secret for one provider, encrypted at rest, and
 a random endpoint token that goes in the webhook URL: the tenant of a delivery is found
-from the URL, never from the payload a sender controls.
+from the URL, never from the payload a sender controls. So a connection is found by its
+token alone, through a plain index on ``endpoint_token``; the token is unique per tenant
+(a database distributed by tenant keeps no uniqueness across tenants), and tokens are
+random 192-bit values (``ingest/connections.py``), so two connections never share one in
+practice.
 
 A delivery row is written, and committed, before a payload is mapped, so a payload the
 adapters cannot read yet is still kept byte for byte. Its uniqueness on (tenant, source,
@@ -17,36 +21,45 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orderops.storage.base import Base, id_column, tenant_column
+from orderops.storage.base import Base, tenant_column
+from orderops.storage.tables.keys import row_id, tenant_fk, tenant_primary_key
 
 
 class SourceConnection(Base):
     __tablename__ = "source_connections"
-    __table_args__ = (UniqueConstraint("tenant_id", "source"),)
+    __table_args__ = (
+        tenant_primary_key(),
+        UniqueConstraint("tenant_id", "source"),
+        UniqueConstraint("tenant_id", "endpoint_token"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     source: Mapped[str] = mapped_column(String(40))
     secret_ciphertext: Mapped[str] = mapped_column(Text)
     """Fernet token of the signing secret; the plaintext is never stored or logged."""
-    endpoint_token: Mapped[str] = mapped_column(String(64), unique=True)
+    endpoint_token: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime]
     rotated_at: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
+
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
 
 
 class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "dead_letter_id", "dead_letters"),
         UniqueConstraint("tenant_id", "source", "delivery_id", "body_sha256"),
         Index("ix_webhook_deliveries_tenant_status", "tenant_id", "status", "received_at"),
         Index("ix_webhook_deliveries_tenant_body_sha256", "tenant_id", "source", "body_sha256"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
     source: Mapped[str] = mapped_column(String(40))
     delivery_id: Mapped[str] = mapped_column(String(200))
@@ -61,5 +74,7 @@ class WebhookDelivery(Base):
     body_bytes: Mapped[int]
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
-    dead_letter_id: Mapped[str | None] = mapped_column(ForeignKey("dead_letters.id"))
+    dead_letter_id: Mapped[str | None] = mapped_column(String(32))
     completed_at: Mapped[datetime | None]
+
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012

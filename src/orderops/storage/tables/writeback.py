@@ -11,22 +11,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orderops.storage.base import Base, id_column, tenant_column
+from orderops.storage.base import Base, tenant_column
+from orderops.storage.tables.keys import row_id, tenant_fk, tenant_primary_key
 
 
 class WritebackAttempt(Base):
     __tablename__ = "writeback_attempts"
     __table_args__ = (
-        UniqueConstraint("message_id", "number"),
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "message_id", "outbox", ondelete="CASCADE"),
+        UniqueConstraint("tenant_id", "message_id", "number"),
         Index("ix_writeback_attempts_tenant_started", "tenant_id", "started_at"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
-    message_id: Mapped[str] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(32))
     number: Mapped[int] = mapped_column(Integer)
     worker_id: Mapped[str] = mapped_column(String(100))
     outcome: Mapped[str] = mapped_column(String(16))
@@ -37,17 +40,21 @@ class WritebackAttempt(Base):
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class WritebackSaga(Base):
     __tablename__ = "writeback_sagas"
     __table_args__ = (
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "case_id", "cases"),
         UniqueConstraint("tenant_id", "saga_key"),
         Index("ix_writeback_sagas_tenant_case", "tenant_id", "case_id"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
-    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"))
+    case_id: Mapped[str | None] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(64))
     saga_key: Mapped[str] = mapped_column(String(160))
     status: Mapped[str] = mapped_column(String(16))
@@ -56,18 +63,24 @@ class WritebackSaga(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
+
 
 class WritebackSagaStep(Base):
     __tablename__ = "writeback_saga_steps"
     __table_args__ = (
-        UniqueConstraint("saga_id", "position"),
+        tenant_primary_key(),
+        tenant_fk(__tablename__, "saga_id", "writeback_sagas", ondelete="CASCADE"),
+        tenant_fk(__tablename__, "message_id", "outbox"),
+        tenant_fk(__tablename__, "undo_message_id", "outbox"),
+        UniqueConstraint("tenant_id", "saga_id", "position"),
         Index("ix_writeback_saga_steps_message", "message_id"),
         Index("ix_writeback_saga_steps_undo_message", "undo_message_id"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = row_id()
     tenant_id: Mapped[str] = tenant_column()
-    saga_id: Mapped[str] = mapped_column(ForeignKey("writeback_sagas.id", ondelete="CASCADE"))
+    saga_id: Mapped[str] = mapped_column(String(32))
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(64))
     system: Mapped[str] = mapped_column(String(40))
@@ -75,7 +88,9 @@ class WritebackSagaStep(Base):
     payload: Mapped[dict[str, Any]]
     undo: Mapped[dict[str, Any] | None]
     state: Mapped[str] = mapped_column(String(16))
-    message_id: Mapped[str | None] = mapped_column(ForeignKey("outbox.id"))
-    undo_message_id: Mapped[str | None] = mapped_column(ForeignKey("outbox.id"))
+    message_id: Mapped[str | None] = mapped_column(String(32))
+    undo_message_id: Mapped[str | None] = mapped_column(String(32))
     result: Mapped[dict[str, Any] | None]
     updated_at: Mapped[datetime]
+
+    __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
