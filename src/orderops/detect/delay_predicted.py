@@ -30,13 +30,20 @@ class DelayScorer:
     history: LaneHistory
 
 
+def _dispatched(order: OrderSnapshot, shipment: ShipmentFact) -> datetime | None:
+    """When the parcel left, if the model can score it (it has left and a promise)."""
+    if order.promised_by is None:
+        return None
+    return shipment.first_scan_at or shipment.label_at
+
+
 def shipment_record(order: OrderSnapshot, shipment: ShipmentFact) -> ShipmentRecord | None:
     """The model's view of a live shipment (see ``detect.models.shipments`` for the mapping)."""
-    from orderops.detect.models.shipments import ShipmentRecord
-
-    dispatched = shipment.first_scan_at or shipment.label_at
+    dispatched = _dispatched(order, shipment)
     if dispatched is None or order.promised_by is None:
         return None
+    from orderops.detect.models.shipments import ShipmentRecord
+
     region = ""
     if order.ship_to:
         region = str(order.ship_to.get("region") or order.ship_to.get("country") or "")
@@ -70,18 +77,19 @@ class ShipmentDelayPredictedDetector:
             return clear(self.exception_type, "delivered")
         if order.promised_by is None or order.promised_by <= now:
             return quiet(self.exception_type)
-        records = [
-            r
-            for s in order.shipments
-            if s.delivered_at is None and (r := shipment_record(order, s)) is not None
-        ]
-        records = [r for r in records if r.dispatched_at <= now]
-        if not records:
+        live = [s for s in order.shipments if s.delivered_at is None]
+        if not any((at := _dispatched(order, s)) is not None and at <= now for s in live):
             return quiet(self.exception_type)
         recheck = min(now + timedelta(hours=settings["recheck_hours"]), order.promised_by)
         if self.scorer is None:
-            # Events are judged without the model; the sweep, which holds it, looks next.
+            # Events are judged without the model (nor scikit-learn, which its records
+            # import); the sweep, which holds it, looks next.
             return quiet(self.exception_type, recheck_at=recheck)
+        records = [
+            r
+            for s in live
+            if (r := shipment_record(order, s)) is not None and r.dispatched_at <= now
+        ]
         from orderops.detect.models.delay_features import features_at
 
         model = self.scorer.model

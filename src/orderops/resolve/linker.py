@@ -49,9 +49,13 @@ from orderops.resolve.links import (
     record_ref,
     revoke_link,
 )
+from orderops.resolve.reads import hold as hold_of
+from orderops.resolve.reads import record_links
+from orderops.resolve.reads import refund as refund_of
 from orderops.resolve.shipping import find_shipment
 from orderops.resolve.suggestions import suggest, supersede
 from orderops.resolve.tickets import decide_ticket
+from orderops.storage.repositories.loaded import loaded_rows
 from orderops.storage.repositories.resolve import ResolveRepository
 from orderops.storage.tables import RecordLink
 from orderops.storage.uow import UnitOfWork
@@ -78,7 +82,7 @@ class Resolution:
 
 def resolve(uow: UnitOfWork, event: CanonicalEvent) -> Resolution:
     """Find what the event is about. Reads only; raises InvalidEvent for unusable keys."""
-    store = AliasStore(ResolveRepository(uow.session, uow.tenant_id))
+    store = AliasStore(ResolveRepository(uow.session, uow.tenant_id), loaded_rows(uow.session))
     data, source = event.payload, event.envelope.source
     match event.type:
         case EventType.ORDER_CANCELLED:
@@ -130,7 +134,7 @@ def resolve(uow: UnitOfWork, event: CanonicalEvent) -> Resolution:
         case EventType.ORDER_REFUND:
             assert isinstance(data, RefundData)
             system = system_of(source)
-            refund = ResolveRepository(uow.session, uow.tenant_id).refund(system, data.refund_ref)
+            refund = refund_of(uow, system, data.refund_ref)
             record = (RecordType.REFUND, record_ref(system, data.refund_ref))
             return _record(
                 uow,
@@ -144,8 +148,7 @@ def resolve(uow: UnitOfWork, event: CanonicalEvent) -> Resolution:
             )
         case EventType.FULFILLMENT_HOLD:
             assert isinstance(data, FulfillmentHoldData)
-            repo = ResolveRepository(uow.session, uow.tenant_id)
-            hold = repo.hold(system_of(source), data.fulfillment_order_ref)
+            hold = hold_of(uow, system_of(source), data.fulfillment_order_ref)
             record = (RecordType.HOLD, record_ref(system_of(source), data.fulfillment_order_ref))
             return _record(
                 uow,
@@ -297,7 +300,7 @@ def settle(
 def _refused(uow: UnitOfWork, record: Record) -> frozenset[str]:
     """Orders a person took this record away from: resolve never links it back there by
     the same keys (the person saw the key and judged it wrong); only a person can."""
-    history = ResolveRepository(uow.session, uow.tenant_id).links_for_record(*record, active=False)
+    history = record_links(uow, *record)
     return frozenset(
         link.order_ref
         for link in history

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 
+from orderops.resolve.reads import active_links_for_record
 from orderops.storage.base import new_sortable_id
 from orderops.storage.repositories.resolve import ResolveRepository
 from orderops.storage.tables import RecordLink
@@ -77,7 +78,7 @@ def add_link(
     except ValueError as exc:
         raise BadLink(str(exc)) from None
     repo = ResolveRepository(uow.session, uow.tenant_id)
-    for existing in repo.links_for_record(kind, record_ref):
+    for existing in active_links_for_record(uow, kind, record_ref):
         if existing.order_ref == order_ref:
             return existing
     link = RecordLink(
@@ -145,4 +146,4 @@ def active_links(uow: UnitOfWork, order_ref: str) -> Sequence[RecordLink]:
 
 def links_for_record(uow: UnitOfWork, record_type: str, record_ref: str) -> Sequence[RecordLink]:
     """The record's links in force (normally one), oldest first."""
-    return ResolveRepository(uow.session, uow.tenant_id).links_for_record(record_type, record_ref)
+    return active_links_for_record(uow, record_type, record_ref)

@@ -16,6 +16,7 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 
 from orderops.domain.policy import FulfillmentPolicy, InvalidPolicy, parse_policy
+from orderops.storage.repositories.loaded import loaded_rows
 from orderops.storage.tables import TenantPolicy
 from orderops.storage.uow import UnitOfWork
 
@@ -32,6 +33,14 @@ class PolicyInForce(NamedTuple):
 
 
 def policy_in_force(uow: UnitOfWork) -> PolicyInForce | None:
+    """The newest stored policy; read once per processing chunk (no event writes one)."""
+    loaded = loaded_rows(uow.session)
+    if loaded is not None and loaded.tenant_id == uow.tenant_id:
+        return loaded.value("policy_in_force", lambda: _read(uow))
+    return _read(uow)
+
+
+def _read(uow: UnitOfWork) -> PolicyInForce | None:
     newest = (
         select(func.max(TenantPolicy.version))
         .where(TenantPolicy.tenant_id == uow.tenant_id)

@@ -52,9 +52,11 @@ from orderops.resolve.aliases import (
 )
 from orderops.resolve.projection import Projection, refs
 from orderops.resolve.promise import promise
+from orderops.resolve.reads import refund as refund_of
 from orderops.resolve.rollups import payment_fact, refresh_order_rollups
 from orderops.resolve.shipping import project_hold, project_shipment, project_tracking
 from orderops.resolve.stock import judge_lines, project_catalog, project_inventory
+from orderops.storage.repositories.loaded import loaded_rows
 from orderops.storage.repositories.resolve import ResolveRepository
 from orderops.storage.tables import (
     Customer,
@@ -82,7 +84,7 @@ def project(
     """Apply one resolved event (``target``: the entity an ``alias.observed`` names)."""
     data, at = event.payload, event.envelope.time
     source = event.envelope.source
-    store = AliasStore(ResolveRepository(uow.session, uow.tenant_id))
+    store = AliasStore(ResolveRepository(uow.session, uow.tenant_id), loaded_rows(uow.session))
     names = _Names(store, source=source, inbox_id=inbox_id, now=now)
     repo = uow.commerce
     match event.type:
@@ -391,7 +393,7 @@ def _refund(
         raise InvalidEvent(f"refund {data.refund_ref} names no order")
     repo = ResolveRepository(uow.session, uow.tenant_id)
     source = system_of(source)  # the refund is "system:ref" in links: short and stable
-    refund = repo.refund(source, data.refund_ref)
+    refund = refund_of(uow, source, data.refund_ref)
     before = refund.order_ref if refund is not None else None
     if refund is None:
         refund = OrderRefund(

@@ -16,6 +16,7 @@ from orderops.domain.events import FulfillmentHoldData, ShipmentData, TrackingDa
 from orderops.domain.statuses import TrackingStatus
 from orderops.resolve.aliases import AliasStore, pairs, shipment_names, system_of
 from orderops.resolve.projection import Projection, refs
+from orderops.resolve.reads import hold as hold_of
 from orderops.resolve.rollups import refresh_order_rollups
 from orderops.resolve.stock import end_shortfall
 from orderops.storage.base import new_id
@@ -174,7 +175,7 @@ def project_hold(
         raise InvalidEvent(f"fulfillment order {data.fulfillment_order_ref} names no order")
     repo = ResolveRepository(uow.session, uow.tenant_id)
     source = system_of(source)  # the hold is "system:ref" in links: short and stable
-    hold = repo.hold(source, data.fulfillment_order_ref)
+    hold = hold_of(uow, source, data.fulfillment_order_ref)
     if hold is None:
         hold = FulfillmentHold(
             source=source,

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from orderops.resolve.follow import Candidate
 from orderops.resolve.links import RESOLVE_ACTOR
+from orderops.resolve.reads import suggestion as suggestion_of
 from orderops.storage.base import new_sortable_id
 from orderops.storage.repositories.resolve import ResolveRepository
 from orderops.storage.tables import LinkSuggestion
@@ -40,7 +41,7 @@ def suggest(
     """Open (or refresh the open) suggestion for the record."""
     repo = ResolveRepository(uow.session, uow.tenant_id)
     body = {"orders": [c.as_json() for c in candidates]}
-    existing = repo.suggestion_for(record_type, record_ref)
+    existing = suggestion_of(uow, record_type, record_ref)
     if existing is not None:
         if existing.status == SuggestionStatus.OPEN:
             existing.candidates, existing.reason = body, reason
@@ -65,8 +66,7 @@ def supersede(
     uow: UnitOfWork, *, record_type: str, record_ref: str, order_ref: str, now: datetime
 ) -> LinkSuggestion | None:
     """A key proved the record's order: its open suggestion, if any, is answered."""
-    repo = ResolveRepository(uow.session, uow.tenant_id)
-    suggestion = repo.suggestion_for(record_type, record_ref)
+    suggestion = suggestion_of(uow, record_type, record_ref)
     if suggestion is None or suggestion.status != SuggestionStatus.OPEN:
         return None
     suggestion.status = SuggestionStatus.SUPERSEDED

@@ -6,6 +6,10 @@ neither an error nor a dead letter: its inbox row becomes "deferred" with one wa
 alias it could be found by, and goes back to pending, in the same transaction, as soon
 as one of those aliases is registered, or the entity it names is tied to an order. The
 pipeline's drain then takes it in replay order with everything else that is pending.
+
+While a chunk is processed, who waits on which alias is read once for the keys its events
+name and kept with the chunk's rows (``WAITS``), updated by ``defer`` and ``release``,
+which write every wait.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from orderops.storage.repositories.intake import InboxStatus
+from orderops.storage.repositories.loaded import loaded_rows
+from orderops.storage.repositories.prefetch import ChunkReads
 from orderops.storage.repositories.resolve import ResolveRepository
 from orderops.storage.tables import AliasWait, InboxEvent
 from orderops.storage.uow import UnitOfWork
@@ -24,12 +30,46 @@ from orderops.storage.uow import UnitOfWork
 DEFERRED = "deferred"
 """The inbox status of a row waiting for an alias (``alias_waits`` says which)."""
 
+WAITS = "waits"
+"""The chunk's memo: alias -> inbox ids of the rows waiting on it."""
+
+
+def _known(uow: UnitOfWork) -> dict[str, set[str]] | None:
+    loaded = loaded_rows(uow.session)
+    if loaded is None or loaded.tenant_id != uow.tenant_id:
+        return None
+    known: dict[str, set[str]] = loaded.values().setdefault(WAITS, {})
+    return known
+
+
+def learn_waits(uow: UnitOfWork, aliases: Iterable[str]) -> None:
+    """Read who waits on these aliases at once, for the rest of the chunk."""
+    loaded = loaded_rows(uow.session)
+    known = _known(uow)
+    if loaded is None or known is None:
+        return
+    wanted = set(aliases) - set(known)
+    if wanted:
+        known.update(ChunkReads(uow.session, loaded).waits(wanted))
+
+
+def _waiting_on(uow: UnitOfWork, aliases: Iterable[str]) -> set[str]:
+    wanted = set(aliases)
+    known = _known(uow)
+    if known is None:
+        return ResolveRepository(uow.session, uow.tenant_id).waiting_on(wanted)
+    learn_waits(uow, wanted)
+    return set().union(*(known[alias] for alias in wanted))
+
 
 def defer(uow: UnitOfWork, row: InboxEvent, aliases: Iterable[str], *, now: datetime) -> None:
     """Park the row until one of ``aliases`` appears (none: until a person links it)."""
     repo = ResolveRepository(uow.session, uow.tenant_id)
+    known = _known(uow)
     for alias in sorted(set(aliases)):
         repo.add_wait(inbox_id=row.id, alias=alias, now=now)
+        if known is not None and alias in known:
+            known[alias].add(row.id)
     row.status = DEFERRED
 
 
@@ -40,7 +80,7 @@ def release(uow: UnitOfWork, aliases: Iterable[str]) -> list[str]:
     whatever it still cannot find.
     """
     repo = ResolveRepository(uow.session, uow.tenant_id)
-    waiting = sorted(repo.waiting_on(aliases))
+    waiting = sorted(_waiting_on(uow, aliases))
     if not waiting:
         return []
     deferred = sorted(
@@ -60,6 +100,10 @@ def release(uow: UnitOfWork, aliases: Iterable[str]) -> list[str]:
             .execution_options(synchronize_session="fetch")
         )
     repo.clear_waits(waiting)
+    if (known := _known(uow)) is not None:
+        gone = set(waiting)
+        for inbox_ids in known.values():
+            inbox_ids -= gone
     return deferred
 
 

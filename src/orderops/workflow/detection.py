@@ -13,8 +13,6 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
-
 from orderops.detect.registry import DETECTORS
 from orderops.detect.silence import SOURCE_PREFIX
 from orderops.detect.thresholds import DEFAULT_CONFIG, DetectorConfig, config_from_policy
@@ -32,9 +30,9 @@ from orderops.domain.facts import (
 from orderops.domain.policy import FulfillmentPolicy, promise_for
 from orderops.domain.statuses import FinancialStatus, OrderStatus
 from orderops.resolve.policy_in_force import policy_in_force
-from orderops.resolve.projector import payment_fact
+from orderops.resolve.reads import holds_for
+from orderops.resolve.rollups import payment_fact, refund_fact
 from orderops.storage.tables import Case, Order
-from orderops.storage.tables.resolve import FulfillmentHold, OrderRefund
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import CaseChange, CaseEvent, clear_exception, raise_exception
 from orderops.workflow.impact import score_case
@@ -144,30 +142,10 @@ def snapshot(uow: UnitOfWork, order: Order) -> OrderSnapshot:
 
 
 def _refunds(uow: UnitOfWork, order_ref: str) -> tuple[RefundFact, ...]:
-    rows = uow.session.scalars(
-        select(OrderRefund)
-        .where(OrderRefund.tenant_id == uow.tenant_id, OrderRefund.order_ref == order_ref)
-        .order_by(OrderRefund.processed_at, OrderRefund.refund_ref)
-    )
-    return tuple(
-        RefundFact(
-            refund_ref=r.refund_ref,
-            source=r.source,
-            amount_minor=r.amount_minor,
-            currency=r.currency,
-            processed_at=r.processed_at,
-            reason=r.reason,
-        )
-        for r in rows
-    )
+    return tuple(refund_fact(r) for r in uow.commerce.refunds_for(order_ref))
 
 
 def _holds(uow: UnitOfWork, order_ref: str) -> tuple[HoldFact, ...]:
-    rows = uow.session.scalars(
-        select(FulfillmentHold)
-        .where(FulfillmentHold.tenant_id == uow.tenant_id, FulfillmentHold.order_ref == order_ref)
-        .order_by(FulfillmentHold.status_at, FulfillmentHold.fulfillment_order_ref)
-    )
     return tuple(
         HoldFact(
             fulfillment_order_ref=h.fulfillment_order_ref,
@@ -176,7 +154,7 @@ def _holds(uow: UnitOfWork, order_ref: str) -> tuple[HoldFact, ...]:
             held_at=h.held_at,
             released_at=h.released_at,
         )
-        for h in rows
+        for h in holds_for(uow, order_ref)
     )
 
 

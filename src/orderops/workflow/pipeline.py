@@ -15,6 +15,15 @@ the chunk's good events commit together (one commit instead of one per event). A
 row becomes a dead letter in the same transaction, counted on /metrics, for
 ``orderops deadletters replay`` (workflow/processing_failures.py).
 
+Per-event work is made cheap rather than skipped. What a chunk's events will read is
+loaded at its start in a few set-based queries (``resolve/prefetch.py``) and kept with
+the chunk's session (``storage/repositories/loaded.py``): resolve, project and judge find
+their orders, records, cases, aliases and the policy there instead of asking for each,
+an event's writes are what the next event reads, and a failing event's savepoint
+rollback makes the chunk forget what it kept. The chunk's audit records are chained in
+one append before it commits (``storage/repositories/chunk_audit.py``) and its applied
+rows are stamped processed in one statement.
+
 A transient database error (deadlock, serialization failure, lock timeout, SQLite busy,
 a dropped connection: storage/transient.py) says nothing about the event, so it spends
 no attempt: the whole chunk is rolled back and run again after a short backoff, and if
@@ -42,12 +51,15 @@ from tenacity import (
 
 from orderops.domain.cases import CaseStatus, is_open
 from orderops.domain.clock import Clock
-from orderops.ingest.envelope import parse_event
+from orderops.ingest.envelope import CanonicalEvent, parse_event
 from orderops.resolve.linker import resolve, settle
+from orderops.resolve.prefetch import prefetch
 from orderops.resolve.projector import project
 from orderops.resolve.waits import DEFERRED, defer, release
+from orderops.storage.repositories.chunk_audit import chunk_audit
 from orderops.storage.repositories.intake import InboxStatus
-from orderops.storage.tables import CaseTimelineEntry, InboxEvent
+from orderops.storage.repositories.loaded import LoadedRows, remember_rows
+from orderops.storage.tables import CaseTimelineEntry, InboxEvent, Order
 from orderops.storage.transient import transient_kind
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import CaseEvent
@@ -221,43 +233,91 @@ def _process_chunk_once(
     clock: Clock,
     wait: bool = True,
 ) -> _Chunk:
-    changes: list[CaseEvent] = []
-    released: list[str] = []
-    unreached: list[str] = []
-    dead_lettered: list[FailureClass] = []
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
         if not uow.inbox.lock_processing(wait=wait):
             return _Chunk(busy=True)
         rows = uow.inbox.claim_many(inbox_ids)
-        now = clock.now()
-        for i, row in enumerate(rows):
-            try:
-                with uow.session.begin_nested():
-                    row_changes, row_released = _apply(uow, row, now=now)
-            except Exception as exc:
-                if transient_kind(exc) is not None:
-                    raise  # the whole chunk goes again; no attempt is spent
-                log.exception("processing inbox event %s failed", row.id)
-                row.attempts += 1
-                row.error = repr(exc)[:4000]
-                if row.attempts < MAX_ATTEMPTS:
-                    row.status = InboxStatus.PENDING
-                    continue
-                row.status = InboxStatus.FAILED
-                failure = failure_class(exc)
-                dead_letter_row(uow, row, failure=failure, now=now)
-                dead_lettered.append(failure)
-                continue
-            changes += row_changes
-            released += row_released
-            rest = rows[i + 1 :]
-            if row_released and rest and _released_first(uow, row_released, rest):
-                unreached = [r.id for r in rest]
-                break
+        with (
+            remember_rows(uow.session, tenant_id) as loaded,
+            chunk_audit(uow.session, tenant_id) as audit,
+        ):
+            uow.audit = audit  # the chunk's records are chained once, before the commit
+            events = _parsed(uow, rows)
+            _load_ahead(uow, loaded, list(events.values()))
+            done, dead_lettered = _apply_rows(uow, rows, events, now=clock.now())
+            audit.write()
         uow.commit()
     for failure in dead_lettered:
         PROCESSING_METRICS.dead_letter(failure)
-    return _Chunk(changes, frozenset(released), frozenset(unreached))
+    return done
+
+
+def _apply_rows(
+    uow: UnitOfWork,
+    rows: Sequence[InboxEvent],
+    events: dict[str, CanonicalEvent],
+    *,
+    now: datetime,
+) -> tuple[_Chunk, list[FailureClass]]:
+    """Apply the chunk's rows in order, each in a savepoint of its own."""
+    changes: list[CaseEvent] = []
+    released: list[str] = []
+    unreached: list[str] = []
+    dead_lettered: list[FailureClass] = []
+    processed: list[InboxEvent] = []
+    for i, row in enumerate(rows):
+        try:
+            with uow.session.begin_nested():
+                applied = _apply(uow, row, now=now, event=events.get(row.id))
+        except Exception as exc:
+            if transient_kind(exc) is not None:
+                raise  # the whole chunk goes again; no attempt is spent
+            log.exception("processing inbox event %s failed", row.id)
+            row.attempts += 1
+            row.error = repr(exc)[:4000]
+            if row.attempts < MAX_ATTEMPTS:
+                row.status = InboxStatus.PENDING
+                continue
+            row.status = InboxStatus.FAILED
+            failure = failure_class(exc)
+            dead_letter_row(uow, row, failure=failure, now=now)
+            dead_lettered.append(failure)
+            continue
+        if not applied.deferred:
+            processed.append(row)
+        changes += applied.changes
+        released += applied.released
+        rest = rows[i + 1 :]
+        if applied.released and rest and _released_first(uow, applied.released, rest):
+            unreached = [r.id for r in rest]
+            break
+    uow.inbox.mark_processed(processed, now=now)
+    return _Chunk(changes, frozenset(released), frozenset(unreached)), dead_lettered
+
+
+def _parsed(uow: UnitOfWork, rows: Sequence[InboxEvent]) -> dict[str, CanonicalEvent]:
+    """Each row's event, parsed once for the chunk's reads and its own run; a row that
+    does not parse is left out here and fails on its own when applied."""
+    events: dict[str, CanonicalEvent] = {}
+    for row in rows:
+        try:
+            events[row.id] = parse_event(row.envelope, tenant_id=uow.tenant_id)
+        except Exception:  # noqa: BLE001 - reported when the row is applied, in its savepoint
+            continue
+    return events
+
+
+def _load_ahead(uow: UnitOfWork, loaded: LoadedRows, events: Sequence[CanonicalEvent]) -> None:
+    """Load what the events will read (``resolve/prefetch.py``), in a savepoint: it only
+    saves queries, so if it fails for any reason but a transient one the events read
+    as they would without it."""
+    try:
+        with uow.session.begin_nested():
+            prefetch(uow, loaded, events)
+    except Exception as exc:
+        if transient_kind(exc) is not None:
+            raise
+        log.exception("loading a chunk's rows ahead failed; its events read them one by one")
 
 
 def _released_first(uow: UnitOfWork, released: Sequence[str], rest: Sequence[InboxEvent]) -> bool:
@@ -273,30 +333,38 @@ def _released_first(uow: UnitOfWork, released: Sequence[str], rest: Sequence[Inb
 
 
 def _judge(
-    uow: UnitOfWork, order_refs: list[str], *, inbox_id: str, now: datetime
+    uow: UnitOfWork, orders: Sequence[Order], *, inbox_id: str, now: datetime
 ) -> list[CaseEvent]:
     """Run the detectors on each order the event touched, on the state it left."""
     changes: list[CaseEvent] = []
-    for order_ref in order_refs:
-        order = uow.commerce.order_by_ref(order_ref)
-        if order is not None:
-            changes += evaluate_order(uow, order, now=now, from_sweep=False, inbox_id=inbox_id)
+    for order in orders:
+        changes += evaluate_order(uow, order, now=now, from_sweep=False, inbox_id=inbox_id)
     return changes
 
 
-def _apply(uow: UnitOfWork, row: InboxEvent, *, now: datetime) -> tuple[list[CaseEvent], list[str]]:
-    """Resolve, project, link, release what waited on the keys now known, note the event
-    on its orders' open cases, then judge those orders.
+@dataclass(frozen=True)
+class _Applied:
+    changes: list[CaseEvent] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    """Inbox ids of the waiting rows this event released."""
+    deferred: bool = False
+    """The row waits for a key; otherwise it was applied, and the chunk stamps its applied
+    rows processed together (``InboxRepository.mark_processed``)."""
 
-    Returns the case changes and the inbox ids of the rows this event released.
-    """
-    event = parse_event(row.envelope, tenant_id=uow.tenant_id)
+
+def _apply(
+    uow: UnitOfWork, row: InboxEvent, *, now: datetime, event: CanonicalEvent | None = None
+) -> _Applied:
+    """Resolve, project, link, release what waited on the keys now known, note the event
+    on its orders' open cases, then judge those orders."""
+    if event is None:
+        event = parse_event(row.envelope, tenant_id=uow.tenant_id)
     resolution = resolve(uow, event)
     if resolution.waits is not None:
         settle(uow, resolution, inbox_id=row.id, now=now)  # a question for a person, if any
         defer(uow, row, resolution.waits, now=now)
         row.error = None
-        return [], []
+        return _Applied(deferred=True)
     projection = project(uow, resolution.event, inbox_id=row.id, now=now, target=resolution.target)
     link = settle(uow, resolution, inbox_id=row.id, now=now)
     released = release(uow, projection.new_keys)
@@ -313,11 +381,12 @@ def _apply(uow: UnitOfWork, row: InboxEvent, *, now: datetime) -> tuple[list[Cas
             "evidence": found.evidence,
             "link_id": link.id if link is not None else None,
         }
-    order_refs = sorted(projection.order_refs)
-    for order_ref in order_refs:
-        order = uow.commerce.order_by_ref(order_ref)
-        if order is None:
-            continue
+    orders = [
+        order
+        for order_ref in sorted(projection.order_refs)
+        if (order := uow.commerce.order_by_ref(order_ref)) is not None
+    ]
+    for order in orders:
         for case in uow.cases.by_type_for_order(order.id).values():
             if not is_open(CaseStatus(case.status)):
                 continue
@@ -333,7 +402,4 @@ def _apply(uow: UnitOfWork, row: InboxEvent, *, now: datetime) -> tuple[list[Cas
                 )
             )
             wake_on_event(uow, case, now=now, inbox_id=row.id)
-    changes = _judge(uow, order_refs, inbox_id=row.id, now=now)
-    row.status, row.processed_at, row.error = InboxStatus.PROCESSED, now, None
-    row.attempts += 1
-    return changes, released
+    return _Applied(_judge(uow, orders, inbox_id=row.id, now=now), released)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from orderops.domain.cases import CLOSED_STATUSES
 from orderops.storage.repositories.keyset import SortPart, ordering
+from orderops.storage.repositories.loaded import loaded_rows
 from orderops.storage.tables import Case, CaseTimelineEntry
 from orderops.storage.tables.queues import CaseTimer
 
@@ -80,12 +81,24 @@ class CaseRepository:
         )
 
     def by_type_for_order(self, order_id: str) -> dict[str, Case]:
-        """Per exception type, the order's open case, else its most recently opened one."""
-        cases = self._session.scalars(
-            select(Case)
-            .where(Case.tenant_id == self._tenant, Case.order_id == order_id)
-            .order_by(Case.opened_at)
-        ).all()
+        """Per exception type, the order's open case, else its most recently opened one.
+
+        Within a processing chunk, the order's cases are read once and then kept
+        (``storage/repositories/loaded.py``)."""
+
+        def fetch() -> Sequence[Case]:
+            return self._session.scalars(
+                select(Case)
+                .where(Case.tenant_id == self._tenant, Case.order_id == order_id)
+                .order_by(Case.opened_at)
+            ).all()
+
+        loaded = loaded_rows(self._session)
+        cases: Sequence[Case]
+        if loaded is not None and loaded.tenant_id == self._tenant:
+            cases = loaded.rows(Case, {"order_id": order_id}, order_by=("opened_at",), fetch=fetch)
+        else:
+            cases = fetch()
         chosen: dict[str, Case] = {}
         for case in cases:  # later and open cases override earlier and closed ones
             current = chosen.get(case.exception_type)

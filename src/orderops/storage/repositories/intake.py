@@ -7,8 +7,9 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import exists, func, select, text
+from sqlalchemy import Table, bindparam, exists, func, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from orderops.domain.errors import DuplicateEvent
 from orderops.storage.base import new_id
@@ -152,6 +153,33 @@ class InboxRepository:
                 )
             )
         )
+
+    def mark_processed(self, rows: Sequence[InboxEvent], *, now: datetime) -> None:
+        """Stamp the rows processed (one more attempt each) in one statement for all of
+        them, at the end of their chunk, rather than one UPDATE per row flushed with
+        each row's work. The rows in memory show the same."""
+        if not rows:
+            return
+        table: Table = InboxEvent.__table__  # type: ignore[assignment]
+        self._session.execute(
+            update(table)
+            .where(table.c.tenant_id == self._tenant, table.c.id == bindparam("row_id"))
+            .values(
+                status=InboxStatus.PROCESSED,
+                processed_at=now,
+                error=None,
+                attempts=bindparam("row_attempts"),
+            ),
+            [{"row_id": row.id, "row_attempts": row.attempts + 1} for row in rows],
+        )
+        for row in rows:
+            for name, value in (
+                ("status", InboxStatus.PROCESSED),
+                ("processed_at", now),
+                ("error", None),
+                ("attempts", row.attempts + 1),
+            ):
+                set_committed_value(row, name, value)
 
     def lock_processing(self, *, wait: bool = True) -> bool:
         """Make this transaction the tenant's one event processor until it ends.

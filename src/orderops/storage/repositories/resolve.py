@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from orderops.storage.base import new_id
 from orderops.storage.repositories._dialect import insert_if_absent
+from orderops.storage.repositories.alias_rows import add_aliases
 from orderops.storage.tables import (
     AliasWait,
     EntityAlias,
@@ -54,21 +55,17 @@ class ResolveRepository:
         The database decides (unique on tenant, kind, key, entity), so a redelivered or
         replayed event adds nothing twice.
         """
-        return insert_if_absent(
+        new = add_aliases(
             self._session,
-            EntityAlias.__table__,  # type: ignore[arg-type]
-            {
-                "id": new_id(),
-                "tenant_id": self.tenant_id,
-                "kind": kind,
-                "key": key,
-                "entity_type": entity_type,
-                "entity_ref": entity_ref,
-                "source": source,
-                "inbox_id": inbox_id,
-                "created_at": now,
-            },
+            self.tenant_id,
+            [(kind, key)],
+            entity_type=entity_type,
+            entity_ref=entity_ref,
+            source=source,
+            inbox_id=inbox_id,
+            now=now,
         )
+        return bool(new)
 
     def aliases(self, kind: str, key: str) -> Sequence[EntityAlias]:
         return self._session.scalars(
