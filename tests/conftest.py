@@ -22,6 +22,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from builders.access import Person, client, person
+from builders.database_roles import (
+    APP_LOGIN,
+    PG_URL,
+    as_login,
+    dispose_owner_engines,
+    ensure_login_of_app_role,
+    postgres_clone,
+)
 from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
 from orderops.domain.clock import FixedClock
@@ -30,10 +38,11 @@ from orderops.storage.engine import make_engine
 from orderops.storage.migrate import upgrade
 from orderops.workflow.tenants import ensure_tenant, issue_key
 
-PG_URL = os.environ.get(
-    "ORDEROPS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+AS_APP_ROLE = os.environ.get("ORDEROPS_TEST_PG_APP_ROLE", "1").lower() in {"1", "true", "yes"}
+"""Run the app on PostgreSQL as a login of the app role (row-level security enforced), not
+as the superuser that migrates. On by default, so the whole PostgreSQL suite runs under the
+policies a deployment has; ``ORDEROPS_TEST_PG_APP_ROLE=0`` runs it as the owner."""
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 _pg_state: dict[str, str | None] = {}
@@ -83,6 +92,8 @@ def postgres_template() -> Iterator[str]:
     engine = create_engine(make_url(PG_URL).set(database=name))
     upgrade(engine)
     engine.dispose()
+    with admin.connect() as connection:
+        ensure_login_of_app_role(connection, APP_LOGIN)  # the migration made its group
     yield name
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -90,22 +101,33 @@ def postgres_template() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A real, already migrated database of its own for each test."""
+def owner_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A real, already migrated database of its own for each test, as the role that owns
+    (and migrates) it."""
     if request.param == "sqlite":
         target = tmp_path / "orderops.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
         yield f"sqlite:///{target}"
         return
-    template = request.getfixturevalue("postgres_template")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with postgres_clone(request.getfixturevalue("postgres_template")) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_owner_url(postgres_template: str) -> Iterator[str]:
+    """For PostgreSQL-only tests (mark them ``postgres``): a migrated database of their
+    own, as the superuser that owns it; ``APP_LOGIN`` may connect to it as the app role."""
+    with postgres_clone(postgres_template) as url:
+        yield url
+
+
+@pytest.fixture
+def database_url(owner_database_url: str) -> str:
+    """The same database as the application connects to it: on PostgreSQL with
+    ORDEROPS_TEST_PG_APP_ROLE=1, as a login of the app role, under row-level security."""
+    if AS_APP_ROLE and make_url(owner_database_url).get_backend_name() == "postgresql":
+        return as_login(owner_database_url, APP_LOGIN)
+    return owner_database_url
 
 
 @pytest.fixture
@@ -114,13 +136,21 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def app(database_url: str, clock: FixedClock, tmp_path: Path) -> Iterator[App]:
-    settings = Settings(database_url=database_url, data_dir=tmp_path, demo_mode=True)
+def app(
+    database_url: str, owner_database_url: str, clock: FixedClock, tmp_path: Path
+) -> Iterator[App]:
+    settings = Settings(
+        database_url=database_url,
+        migration_database_url=owner_database_url if owner_database_url != database_url else None,
+        data_dir=tmp_path,
+        demo_mode=True,
+    )
     application = bootstrap(settings, clock=clock)
     ensure_tenant(application.sessions, tenant_id="acme", name="Acme", clock=clock)
     ensure_tenant(application.sessions, tenant_id="globex", name="Globex", clock=clock)
     yield application
     application.close()
+    dispose_owner_engines()
 
 
 @pytest.fixture

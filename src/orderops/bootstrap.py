@@ -12,7 +12,7 @@ from orderops.config import Settings
 from orderops.domain.clock import Clock, SystemClock
 from orderops.ingest.intake import IntakeLimits
 from orderops.storage.engine import make_engine, make_session_factory
-from orderops.storage.migrate import upgrade
+from orderops.storage.migrate import upgrade, upgrade_url
 
 
 @dataclass
@@ -37,8 +37,11 @@ class App:
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
     engine = make_engine(settings.resolved_database_url, echo=settings.log_sql)
-    if migrate:
-        upgrade(engine)
+    if migrate and settings.migration_database_url:
+        # The owner migrates; the app connects as a role row-level security applies to.
+        upgrade_url(settings.migration_database_url, app_role=settings.database_app_role)
+    elif migrate:
+        upgrade(engine, app_role=settings.database_app_role)
     sessions = make_session_factory(engine)
     bind_audit_key(sessions, audit_key_from(settings))
     return App(settings=settings, engine=engine, sessions=sessions, clock=clock or SystemClock())

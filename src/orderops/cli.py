@@ -80,8 +80,8 @@ def db_upgrade() -> None:
     from orderops.storage.migrate import upgrade
 
     settings = _settings(demo_mode=True)
-    engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
+    engine = make_engine(settings.resolved_migration_database_url)
+    upgrade(engine, app_role=settings.database_app_role)
     engine.dispose()
     console.print(f"schema is current on {engine.url.render_as_string(hide_password=True)}")
 

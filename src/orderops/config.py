@@ -21,6 +21,18 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; defaults to a SQLite file under data_dir."
     )
+    migration_database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL migrations run with: the role that owns the tables. Unset: "
+        "database_url (one role; see docs/DEPLOYMENT.md for what row-level security then "
+        "enforces).",
+    )
+    database_app_role: str = Field(
+        default="orderops_app",
+        min_length=1,
+        max_length=63,
+        description="PostgreSQL group role migrations grant the application's privileges to.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     secret_key: str = DEMO_SECRET
@@ -75,3 +87,7 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'orderops.db').as_posix()}"
+
+    @property
+    def resolved_migration_database_url(self) -> str:
+        return self.migration_database_url or self.resolved_database_url

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from builders.database_roles import owner_sessions
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
 from orderops.storage.tables import (
@@ -35,7 +36,7 @@ def work(app: App) -> list[CaseEvent]:
 def desk_state(app: App, tenant: str) -> dict[str, Any]:
     """What processing made of a tenant's inbox, without ids or wall-clock times: two runs
     of the same events must give equal states."""
-    with app.sessions() as s:
+    with owner_sessions(app)() as s:
 
         def rows(*columns: Any) -> list[tuple[Any, ...]]:
             table = columns[0].class_

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from builders.database_roles import owner_sessions
 from builders.policies import DECLINES_AT_ONCE, store_detectors
 from builders.worker import desk_state, work
 from orderops.bootstrap import App
@@ -61,7 +62,7 @@ def spawn(database_url: str, now: datetime) -> subprocess.Popen[str]:
 
 
 def pending(app: App, tenant: str) -> int:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         count = session.scalar(
             select(func.count())
             .select_from(InboxEvent)

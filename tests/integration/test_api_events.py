@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from builders.database_roles import owner_sessions
 from builders.events import order_placed, payment
 from builders.policies import DECLINES_AT_ONCE, store_detectors
 from builders.worker import work
@@ -47,7 +48,7 @@ def dead_letters(app: App, tenant_id: str = "acme") -> list[DeadLetter]:
 
 
 def inbox_count(app: App, tenant_id: str) -> int:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         count = session.scalar(
             select(func.count()).select_from(InboxEvent).where(InboxEvent.tenant_id == tenant_id)
         )
@@ -55,7 +56,7 @@ def inbox_count(app: App, tenant_id: str) -> int:
 
 
 def cases_of(app: App, tenant_id: str = "acme") -> list[Case]:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         rows = list(session.scalars(select(Case).where(Case.tenant_id == tenant_id)))
         session.expunge_all()
         return rows

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from builders.access import late_case
 from builders.console import console_person, post_form, signed_in
+from builders.database_roles import owner_sessions
 from orderops.api.app import create_app
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
@@ -22,7 +23,7 @@ from orderops.workflow.tenants import issue_key
 
 
 def records_about(app: App, case_id: str) -> list[AuditRecord]:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         return list(
             session.scalars(
                 select(AuditRecord)

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 import orderops.storage.tables.queues  # noqa: F401  (the case-work tables)
 from builders.case_work import open_payment_case
+from builders.database_roles import owner_sessions
 from orderops.audit.export import verify_export
 from orderops.audit.keys import audit_key_from
 from orderops.bootstrap import App, bootstrap
@@ -159,7 +160,7 @@ def test_an_altered_export_file_fails_verification(
 def test_an_export_of_a_tampered_database_says_so_and_fails(
     app: App, tmp_path: Path, two_cases: tuple[str, str]
 ) -> None:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         row = session.query(AuditRecord).filter_by(tenant_id="acme", seq=3).one()
         row.actor = "forger"
         session.commit()

@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from builders.database_roles import owner_sessions
 from builders.events import order_placed, payment
 from orderops.audit.keys import audit_key_of
 from orderops.audit.verify import verify_tenant
@@ -94,7 +95,7 @@ def rewrite(
     """Edit record ``seq``, then recompute every later hash and the head, as a forger with
     write access to the database would. ``key_id``: True keeps each row's marker, a
     string or None replaces it (None claims the rows predate keys)."""
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         rows = session.scalars(
             select(AuditRecord).where(AuditRecord.tenant_id == "acme").order_by(AuditRecord.seq)
         ).all()
@@ -229,7 +230,7 @@ def test_removing_records_after_a_checkpoint_is_caught(
 ) -> None:
     out = tmp_path / "cp.json"
     checkpoint(audited, monkeypatch, out)
-    with audited.sessions() as session:
+    with owner_sessions(audited)() as session:
         last = session.scalars(
             select(AuditRecord).where(AuditRecord.tenant_id == "acme", AuditRecord.seq == 4)
         ).one()

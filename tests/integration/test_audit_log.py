@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
+from builders.database_roles import owner_engine, owner_sessions
 from builders.events import order_placed, payment
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
@@ -45,7 +46,7 @@ def audited(app: App, clock: FixedClock) -> App:
 
 
 def actions(app: App, tenant_id: str) -> list[str]:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         return list(
             session.scalars(
                 select(AuditRecord.action)
@@ -56,7 +57,7 @@ def actions(app: App, tenant_id: str) -> list[str]:
 
 
 def count(app: App, tenant_id: str) -> int:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         total = session.scalar(
             select(func.count()).select_from(AuditRecord).where(AuditRecord.tenant_id == tenant_id)
         )
@@ -64,7 +65,7 @@ def count(app: App, tenant_id: str) -> int:
 
 
 def tamper(app: App, sql: str, **params: object) -> None:
-    with app.engine.begin() as connection:
+    with owner_engine(app).begin() as connection:
         result = connection.execute(text(sql), params)
         assert result.rowcount == 1
 

@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from builders.database_roles import owner_sessions
 from builders.events import order_placed
 from builders.webhooks import post, shopify, shopify_order, stripe_event, webhook_client
 from orderops.api.app import create_app
@@ -53,21 +54,21 @@ def hooks(app: App) -> Iterator[TestClient]:
 
 
 def letters(app: App) -> list[DeadLetter]:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         found = list(session.scalars(select(DeadLetter).where(DeadLetter.tenant_id == "acme")))
         session.expunge_all()
         return found
 
 
 def deliveries(app: App) -> list[WebhookDelivery]:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         found = list(session.scalars(select(WebhookDelivery)))
         session.expunge_all()
         return found
 
 
 def inbox_rows(app: App) -> int:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         return len(list(session.scalars(select(InboxEvent.id))))
 
 

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, update
 
+from builders.database_roles import owner_sessions
 from orderops.api.app import create_app
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
@@ -46,7 +47,7 @@ def add_case(
     running SLA clock and an already-fired one that the SLA order must ignore."""
     n = next(_serial)
     order_id, case_id = uuid.uuid4().hex, uuid.uuid4().hex
-    with app.sessions.begin() as session:
+    with owner_sessions(app).begin() as session:
         session.add(
             Order(
                 id=order_id,
@@ -256,7 +257,7 @@ def test_a_collapsed_list_pages_one_row_per_incident(
     app: App, clock: FixedClock, client: TestClient, seeded: list[Seeded], sort: str
 ) -> None:
     storm = seeded[5:45:4]
-    with app.sessions.begin() as session:
+    with owner_sessions(app).begin() as session:
         incident = Incident(
             tenant_id="acme",
             key="shipment_late|lane:test",

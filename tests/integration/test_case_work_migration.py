@@ -10,6 +10,7 @@ from sqlalchemy import inspect
 
 import orderops.storage.tables
 import orderops.storage.tables.queues  # noqa: F401
+from builders.database_roles import owner_engine
 from orderops.bootstrap import App
 from orderops.storage.base import Base
 from orderops.storage.migrate import downgrade, upgrade
@@ -41,7 +42,7 @@ def _flatten(differences: list[Any]) -> list[Any]:
 
 
 def test_case_work_schema_matches_the_models(app: App) -> None:
-    with app.engine.connect() as connection:
+    with owner_engine(app).connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = _flatten(compare_metadata(context, Base.metadata))
 
@@ -49,13 +50,13 @@ def test_case_work_schema_matches_the_models(app: App) -> None:
 
 
 def test_case_work_migration_goes_down_and_up_again(app: App) -> None:
-    downgrade(app.engine, "0007-1")  # this branch only: other branches also start at 0004
-    after_down = inspect(app.engine)
+    downgrade(owner_engine(app), "0007-1")  # this branch only: other branches also start at 0004
+    after_down = inspect(owner_engine(app))
     tables_down = set(after_down.get_table_names())
     case_columns_down = {c["name"] for c in after_down.get_columns("cases")}
     case_indexes_down = {i["name"] for i in after_down.get_indexes("cases")}
-    upgrade(app.engine)
-    after_up = inspect(app.engine)
+    upgrade(owner_engine(app))
+    after_up = inspect(owner_engine(app))
 
     assert tables_down & CASE_WORK_TABLES == set()
     assert case_columns_down & CASE_COLUMNS == set()

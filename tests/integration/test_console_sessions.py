@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from builders.console import PASSWORD, ConsolePerson, console_person, csrf_of, signed_in
+from builders.database_roles import owner_sessions
 from orderops.api.app import create_app
 from orderops.bootstrap import App
 from orderops.console.accounts import set_password
@@ -55,7 +56,7 @@ def attempt(client: TestClient, person: ConsolePerson, password: str, *, email: 
 
 
 def audit_actions(app: App) -> list[str]:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         return list(
             session.scalars(
                 select(AuditRecord.action)
@@ -99,7 +100,7 @@ def test_disabling_a_person_revokes_their_sessions(app: App, clock: FixedClock) 
     disable_user(app.sessions, tenant_id="acme", user_id=person.user_id, clock=clock, actor="t")
 
     assert replay(app, cookie) == 303
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         rows = session.scalars(
             select(ConsoleSession).where(ConsoleSession.user_id == person.user_id)
         ).all()
@@ -125,7 +126,7 @@ def test_the_cookie_is_an_opaque_token_and_only_its_hash_is_stored(
     person = console_person(app, clock, role=Role.AGENT)
     cookie = stolen_cookie(signed_in(app, person))
 
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         row = session.scalars(
             select(ConsoleSession).where(ConsoleSession.user_id == person.user_id)
         ).one()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from builders.database_roles import owner_engine
 from orderops.bootstrap import App
 from orderops.console.accounts import set_password
 from orderops.domain.clock import FixedClock
@@ -61,7 +62,7 @@ def test_acts_made_before_the_upgrade_are_copied_from_the_audit_log(
         "role_changed",
     ]
 
-    downgrade(app.engine, "0013_identity_provenance-1")
-    upgrade(app.engine)
+    downgrade(owner_engine(app), "0013_identity_provenance-1")
+    upgrade(owner_engine(app))
 
     assert acts(app) == recorded

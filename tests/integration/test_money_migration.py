@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, inspect, select, text, update
 
+from builders.database_roles import owner_engine, owner_sessions
 from builders.events import order_placed, payment, scan, shipment
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
@@ -32,7 +33,7 @@ KEPT = (
 
 
 def _counts(app: App) -> dict[str, int]:
-    with app.engine.connect() as connection:
+    with owner_engine(app).connect() as connection:
         return {
             name: int(
                 connection.scalar(select(func.count()).select_from(Base.metadata.tables[name])) or 0
@@ -42,7 +43,7 @@ def _counts(app: App) -> dict[str, int]:
 
 
 def _column_type(app: App, table: str, column: str) -> str:
-    columns = inspect(app.engine).get_columns(table)
+    columns = inspect(owner_engine(app)).get_columns(table)
     return str(next(c["type"] for c in columns if c["name"] == column)).upper()
 
 
@@ -59,7 +60,7 @@ def test_down_and_up_again_keeps_every_row_and_dead_letters_the_failed_ones(
     ]
     ingest_items(app.sessions, tenant_id="acme", items=events, channel="test", clock=clock)
     sweep(app.sessions, tenant_id="acme", clock=clock)  # opens the cases whose timelines move
-    with app.sessions.begin() as session:
+    with owner_sessions(app).begin() as session:
         session.execute(
             update(InboxEvent)
             .where(InboxEvent.event_id == "stuck")
@@ -72,16 +73,16 @@ def test_down_and_up_again_keeps_every_row_and_dead_letters_the_failed_ones(
     before = _counts(app)
     assert min(before[t] for t in ("order_lines", "case_timeline", "tracking_events")) > 0
 
-    downgrade(app.engine, f"{REVISION}-1")  # this branch only
+    downgrade(owner_engine(app), f"{REVISION}-1")  # this branch only
     assert _counts(app) == before
     assert _column_type(app, "orders", "total_minor") == "INTEGER"
     assert _column_type(app, "orders", "service_level") == "VARCHAR(64)"
 
-    upgrade(app.engine)
+    upgrade(owner_engine(app))
     assert _counts(app) == before
     assert _column_type(app, "orders", "total_minor") == "BIGINT"
     assert _column_type(app, "orders", "service_level") == "TEXT"
-    with app.engine.connect() as connection:
+    with owner_engine(app).connect() as connection:
         letters = connection.execute(
             text(
                 "SELECT d.reason_code, d.status, d.channel, i.event_id FROM dead_letters d "

@@ -8,6 +8,7 @@ from sqlalchemy import inspect
 
 import orderops.storage.tables
 import orderops.storage.tables.writeback  # noqa: F401 - registers the writeback tables
+from builders.database_roles import owner_engine
 from orderops.bootstrap import App
 from orderops.storage.base import Base
 from orderops.storage.migrate import downgrade, upgrade
@@ -16,7 +17,7 @@ OURS = ("outbox", "writeback_attempts", "writeback_sagas", "writeback_saga_steps
 
 
 def our_differences(app: App) -> list[str]:
-    with app.engine.connect() as connection:
+    with owner_engine(app).connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, Base.metadata)
     return [repr(d) for d in differences if any(f"'{name}'" in repr(d) for name in OURS)]
@@ -27,13 +28,13 @@ def test_the_writeback_tables_match_their_models(app: App) -> None:
 
 
 def test_migration_0005_goes_down_to_0004_and_up_again(app: App) -> None:
-    downgrade(app.engine, "0004")
-    with app.engine.connect() as connection:
+    downgrade(owner_engine(app), "0004")
+    with owner_engine(app).connect() as connection:
         tables = set(inspect(connection).get_table_names())
         outbox_columns = {c["name"] for c in inspect(connection).get_columns("outbox")}
     assert not tables & set(OURS[1:])
     assert "leased_until" not in outbox_columns
 
-    upgrade(app.engine)
+    upgrade(owner_engine(app))
 
     assert our_differences(app) == []

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
+from builders.database_roles import owner_sessions
 from builders.events import order_placed, payment
 from builders.webhooks import post, stripe_event, webhook_client
 from orderops.bootstrap import App
@@ -89,12 +90,12 @@ def archived_ids(app: App, tenant: str = "acme") -> set[str]:
 
 
 def _event_ids(app: App, table: Any, tenant: str) -> set[str]:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         return set(session.scalars(select(table.event_id).where(table.tenant_id == tenant)))
 
 
 def inbox_row(app: App, event_id: str) -> InboxEvent:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         row = session.scalar(select(InboxEvent).where(InboxEvent.event_id == event_id))
         assert row is not None, f"{event_id} is not in the hot inbox"
         session.expunge(row)
@@ -102,7 +103,7 @@ def inbox_row(app: App, event_id: str) -> InboxEvent:
 
 
 def set_status(app: App, event_id: str, status: str) -> None:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         session.execute(
             update(InboxEvent).where(InboxEvent.event_id == event_id).values(status=status)
         )
@@ -110,7 +111,7 @@ def set_status(app: App, event_id: str, status: str) -> None:
 
 
 def count(app: App, table: Any, tenant: str = "acme") -> int:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         found = session.scalar(
             select(func.count()).select_from(table).where(table.tenant_id == tenant)
         )
@@ -263,7 +264,7 @@ def test_a_dead_letters_inbox_row_stays_hot_and_replayable(
     a_season_later(app, clock)
 
     run_retention(app.sessions, tenant_id="acme", clock=clock)
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         (letter_id,) = session.scalars(select(DeadLetter.id).where(DeadLetter.status == "open"))
     replayed = replay_dead_letter(app.sessions, tenant_id="acme", letter_id=letter_id, clock=clock)
     a_season_later(app, clock, days=101)
@@ -296,7 +297,7 @@ def deliver_payment(client: TestClient, app: App, clock: FixedClock, token: str,
 
 
 def delivery_ids(app: App, table: Any) -> set[str]:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         return set(session.scalars(select(table.id).where(table.tenant_id == "acme")))
 
 
@@ -315,7 +316,7 @@ def test_a_delivery_moves_once_every_event_that_came_from_it_moved(
     moving = deliver_payment(client, app, clock, token, "o-1")
     clock.advance(timedelta(minutes=1))
     held = deliver_payment(client, app, clock, token, "o-2")
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         held_events = session.scalars(
             select(InboxEvent.event_id).where(InboxEvent.received_at == clock.now())
         ).all()
@@ -331,7 +332,7 @@ def test_a_delivery_moves_once_every_event_that_came_from_it_moved(
     assert delivery_ids(app, WebhookDeliveryArchive) == {moving}
     assert delivery_ids(app, WebhookDelivery) == {held, fresh}
     assert report.oldest_delivery_kept is not None
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         archived = session.get(WebhookDeliveryArchive, ("acme", moving))
         assert archived is not None
         assert (archived.status, archived.archived_at) == ("accepted", clock.now())
@@ -351,7 +352,7 @@ def test_a_delivery_still_in_flight_never_moves(
         secret=SECRET,
     ).connection.endpoint_token
     crashed = deliver_payment(client, app, clock, token, "o-1")
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         session.execute(
             update(WebhookDelivery)
             .where(WebhookDelivery.id == crashed)
@@ -382,7 +383,7 @@ def test_a_window_below_a_week_is_refused_and_a_change_is_audited(
     )
 
     assert previous == 90
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         record = session.scalar(
             select(AuditRecord).where(AuditRecord.action == "tenant.retention_window_set")
         )

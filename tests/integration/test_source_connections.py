@@ -14,6 +14,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from builders.database_roles import owner_engine, owner_sessions
 from builders.webhooks import post, stripe_event, webhook_client
 from orderops.bootstrap import App
 from orderops.commands.sources import register
@@ -59,7 +60,7 @@ def connect(app: App, *, tenant: str = "acme", secret: str | None = SECRET) -> A
 
 
 def stored_row(app: App, tenant: str = "acme") -> SourceConnection:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         row = session.scalar(
             select(SourceConnection).where(
                 SourceConnection.tenant_id == tenant, SourceConnection.source == "stripe"
@@ -71,7 +72,7 @@ def stored_row(app: App, tenant: str = "acme") -> SourceConnection:
 
 
 def audit_records(app: App, tenant: str = "acme") -> list[AuditRecord]:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         found = list(
             session.scalars(
                 select(AuditRecord)
@@ -425,10 +426,10 @@ def test_the_api_refuses_a_short_secret(app: App, clock: FixedClock) -> None:
 
 def test_the_migration_builds_exactly_the_source_tables_of_the_models(app: App) -> None:
     mine = {SourceConnection.__tablename__, WebhookDelivery.__tablename__}
-    with app.engine.connect() as connection:
+    with owner_engine(app).connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, Base.metadata)
-        tables = set(app.engine.dialect.get_table_names(connection))
+        tables = set(owner_engine(app).dialect.get_table_names(connection))
 
     mentions_mine = [d for d in differences if any(name in repr(d) for name in mine)]
 

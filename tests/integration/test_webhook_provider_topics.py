@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from builders.database_roles import owner_sessions
 from builders.webhooks import Delivery, load, post, shopify, stripe_event, webhook_client
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
@@ -50,7 +51,7 @@ def connect(app: App, source: str) -> str:
 
 
 def rows(app: App, table: Any) -> list[Any]:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         found = list(session.scalars(select(table).where(table.tenant_id == "acme")))
         session.expunge_all()
         return found

@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from builders.database_roles import owner_sessions
 from builders.webhooks import Delivery, metrics_of, post, shopify, shopify_order, webhook_client
 from builders.worker import work
 from orderops.bootstrap import App
@@ -62,7 +63,7 @@ def resent_as(delivery: Delivery, topic: str, webhook_id: str) -> Delivery:
 
 
 def rows(app: App, table: Any) -> list[Any]:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         found = list(session.scalars(select(table).where(table.tenant_id == "acme")))
         session.expunge_all()
         return found

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from builders.database_roles import owner_sessions
 from builders.events import order_placed
 from builders.policies import DECLINES_AT_ONCE, store_detectors
 from builders.webhooks import (
@@ -84,7 +85,7 @@ def connect(app: App, source: str, tenant: str = "acme", secret: str | None = No
 
 
 def count(app: App, table: Any, tenant: str = "acme") -> int:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         total = session.scalar(
             select(func.count()).select_from(table).where(table.tenant_id == tenant)
         )
@@ -92,7 +93,7 @@ def count(app: App, table: Any, tenant: str = "acme") -> int:
 
 
 def rows(app: App, table: Any, tenant: str = "acme") -> list[Any]:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         found = list(session.scalars(select(table).where(table.tenant_id == tenant)))
         session.expunge_all()
         return found

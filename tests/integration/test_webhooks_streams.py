@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from builders.database_roles import owner_sessions
 from builders.webhooks import (
     Delivery,
     easypost_tracker,
@@ -137,7 +138,7 @@ def deliver(app: App, clock: FixedClock, tenant: str, stream: list[Delivery]) ->
 
 
 def final_state(app: App, tenant: str) -> dict[str, Any]:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         orders = session.scalars(select(Order).where(Order.tenant_id == tenant)).all()
         payments = session.scalars(select(Payment).where(Payment.tenant_id == tenant)).all()
         shipments = session.scalars(select(Shipment).where(Shipment.tenant_id == tenant)).all()

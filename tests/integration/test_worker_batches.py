@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from builders.database_roles import owner_sessions
 from builders.events import order_placed, payment, scan, shipment
 from builders.policies import DECLINES_AT_ONCE, store_detectors
 from builders.worker import desk_state, work
@@ -27,7 +28,7 @@ def accept(app: App, clock: FixedClock, *items: dict[str, Any], tenant: str = "a
 
 
 def inbox_rows(app: App, tenant: str = "acme") -> list[InboxEvent]:
-    with app.sessions() as session:
+    with owner_sessions(app)() as session:
         rows = list(session.scalars(select(InboxEvent).where(InboxEvent.tenant_id == tenant)))
         session.expunge_all()
         return rows

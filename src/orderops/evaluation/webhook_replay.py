@@ -3,11 +3,13 @@
 The desk is judged the way a retailer would meet it: every delivery is posted over HTTP,
 in ``deliver_at`` order, to the tenant's URL for that provider, signed with that
 provider's scheme at ``deliver_at`` while the desk's clock reads ``deliver_at``. The
-worker's own pass (``workflow.worker.run_once``, what ``orderops worker`` runs each
-tick) runs every 15 simulated minutes of delivery time and once more at the window's
-end. Only then is anything read back: every case ever opened, the inbox rows still
-deferred, the link suggestions, and how many passes records that came before their order
-waited for their link.
+endpoint only stores a delivery, so after each one the worker's inbox drain
+(``workflow.worker.drain_inbox``, what ``orderops worker`` runs whenever events wait)
+processes it at that same time, as a worker keeping up would; the worker's full pass
+(``run_once``: sweeps, timers, recommendations) runs every 15 simulated minutes of
+delivery time and once more at the window's end. Only then is anything read back: every
+case ever opened, the inbox rows still deferred, the link suggestions, and how many
+passes records that came before their order waited for their link.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from orderops.evaluation.scoring import LinkLatency, TypeScore, link_latency, sc
 from orderops.evaluation.signing import sign
 from orderops.storage.repositories.intake import InboxStatus
 from orderops.workflow.pipeline import DEFERRED
-from orderops.workflow.worker import run_once
+from orderops.workflow.worker import drain_inbox, run_once
 
 PASS_INTERVAL = timedelta(minutes=15)
 TENANT = "eval"
@@ -158,8 +160,8 @@ def replay_deliveries(
     client: httpx.Client,
     progress: Progress | None = None,
 ) -> Replay:
-    """Post each delivery at its time with worker passes every ``PASS_INTERVAL`` between,
-    then passes on to ``end`` and one at ``end``."""
+    """Post each delivery at its time and drain the inbox after it, with full worker
+    passes every ``PASS_INTERVAL`` between, then passes on to ``end`` and one at ``end``."""
     posted: Counter[str] = Counter()
     refusals = Refusals()
     passes: list[datetime] = []
@@ -176,6 +178,7 @@ def replay_deliveries(
             next_pass += PASS_INTERVAL
         desk.clock.set(delivery.deliver_at)
         refusal = post_delivery(desk, delivery, client=client)
+        drain_inbox(desk.app)
         posted[delivery.provider] += 1
         if refusal is not None:
             refusals.add(delivery.provider, *refusal)

@@ -24,6 +24,7 @@ from orderops.domain.clock import Clock
 from orderops.domain.errors import ConfigurationError, IllegalTransition, NotFound, OrderOpsError
 from orderops.ingest.webhook_sources import WebhookSource as WebhookSource
 from orderops.storage.tables.sources import SourceConnection
+from orderops.storage.tenant_lookups import tenant_of_endpoint
 from orderops.storage.uow import UnitOfWork
 
 KEY_INFO = b"orderops/webhook-signing-secrets/v1"
@@ -237,14 +238,21 @@ def list_connections(sessions: sessionmaker[Session], *, tenant_id: str) -> list
 def resolve_endpoint(
     sessions: sessionmaker[Session], *, source: str, endpoint_token: str, box: SecretBox
 ) -> Endpoint:
-    """Find the tenant from the URL alone; this lookup is the one that crosses tenants.
+    """Find the tenant from the URL alone (``tenant_of_endpoint``, which crosses tenants),
+    then the connection within it.
 
     Unknown token, a token of another source, and a disconnected source all get the same
     answer, so probing the URL space teaches nothing.
     """
-    with sessions() as session:
-        row = session.scalar(
-            select(SourceConnection).where(SourceConnection.endpoint_token == endpoint_token)
+    tenant_id = tenant_of_endpoint(sessions, endpoint_token)
+    if tenant_id is None:
+        raise EndpointNotFound("no webhook endpoint at this address")
+    with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
+        row = uow.session.scalar(
+            select(SourceConnection).where(
+                SourceConnection.tenant_id == tenant_id,
+                SourceConnection.endpoint_token == endpoint_token,
+            )
         )
         if row is None or row.source != source or row.disabled_at is not None:
             raise EndpointNotFound("no webhook endpoint at this address")

@@ -13,6 +13,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from orderops.storage.tenant_guard import install
+
 SQLITE_BEGIN_OPTION = "orderops_sqlite_begin"
 
 
@@ -24,7 +26,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+    factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+    install(factory)  # units of work bound to a tenant are guarded (tenant_guard.py)
+    return factory
 
 
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.storage.engine import SQLITE_BEGIN_OPTION
@@ -18,6 +18,7 @@ from orderops.storage.repositories.cases import CaseRepository
 from orderops.storage.repositories.commerce import CommerceRepository
 from orderops.storage.repositories.intake import DeadLetterRepository, InboxRepository
 from orderops.storage.tables import Tenant
+from orderops.storage.tenant_guard import bind_tenant, install
 
 
 class UnitOfWork:
@@ -31,15 +32,14 @@ class UnitOfWork:
         self._write = write
 
     def __enter__(self) -> Self:
+        install(self._factory)  # a no-op for factories made by make_session_factory
         self.session = self._factory()
+        # Before the first statement: the guard filters ORM reads and refuses foreign
+        # writes, and each transaction begins by naming the tenant to PostgreSQL's
+        # row-level security (storage/tenant_guard.py).
+        bind_tenant(self.session, self.tenant_id)
         options = {SQLITE_BEGIN_OPTION: "IMMEDIATE"} if self._write else {}
-        connection = self.session.connection(execution_options=options)
-        if connection.dialect.name == "postgresql":
-            # Row-level security policies read this setting; it lives only for this transaction.
-            connection.execute(
-                text("SELECT set_config('orderops.tenant_id', :tenant, true)"),
-                {"tenant": self.tenant_id},
-            )
+        self.session.connection(execution_options=options)
         self.inbox = InboxRepository(self.session, self.tenant_id)
         self.dead_letters = DeadLetterRepository(self.session, self.tenant_id)
         self.commerce = CommerceRepository(self.session, self.tenant_id)
@@ -64,6 +64,9 @@ class UnitOfWork:
 
 
 def tenant_ids(session_factory: sessionmaker[Session]) -> list[str]:
-    """All tenants, for processes (worker sweeps) that serve every tenant in turn."""
+    """All tenants, for processes (worker sweeps) that serve every tenant in turn.
+
+    ``tenants`` is the registry of tenants, not a tenant-owned table: it has no row-level
+    security, so this plain session reads it as the app role."""
     with session_factory() as session:
         return list(session.scalars(select(Tenant.id).order_by(Tenant.id)))

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from orderops.storage.engine import SQLITE_BEGIN_OPTION
 from orderops.storage.tables.console import ConsoleSession
+from orderops.storage.tenant_lookups import tenant_of_console_session
 from orderops.storage.uow import UnitOfWork
 
 SEEN_RESOLUTION = timedelta(minutes=1)
@@ -69,9 +69,15 @@ def resume_session(
     """The live session a cookie names; None when unknown, revoked, expired or idle."""
     if not token or len(token) > 128:
         return None
-    with sessions() as session:
-        row = session.scalar(
-            select(ConsoleSession).where(ConsoleSession.token_hash == token_hash(token))
+    hashed = token_hash(token)
+    tenant_id = tenant_of_console_session(sessions, hashed)
+    if tenant_id is None:
+        return None
+    with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
+        row = uow.session.scalar(
+            select(ConsoleSession).where(
+                ConsoleSession.tenant_id == tenant_id, ConsoleSession.token_hash == hashed
+            )
         )
         if row is None or row.revoked_at is not None:
             return None
@@ -80,7 +86,7 @@ def resume_session(
         live = LiveSession(row.id, row.tenant_id, row.user_id, token)
         stale = now - row.last_seen_at >= SEEN_RESOLUTION
     if stale:
-        _touch(sessions, live.id, now)
+        _touch(sessions, live, now)
     return live
 
 
@@ -113,15 +119,15 @@ def revoke_sessions_for_user(uow: UnitOfWork, user_id: str, *, now: datetime, re
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _touch(sessions: sessionmaker[Session], session_id: str, now: datetime) -> None:
-    with sessions() as session:
-        session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-        session.execute(
+def _touch(sessions: sessionmaker[Session], live: LiveSession, now: datetime) -> None:
+    with UnitOfWork(sessions, tenant_id=live.tenant_id) as uow:
+        uow.session.execute(
             update(ConsoleSession)
             .where(
-                ConsoleSession.id == session_id,
+                ConsoleSession.tenant_id == live.tenant_id,
+                ConsoleSession.id == live.id,
                 ConsoleSession.last_seen_at < now - SEEN_RESOLUTION,
             )
             .values(last_seen_at=now)
         )
-        session.commit()
+        uow.commit()

@@ -12,8 +12,10 @@ tenants, each reading only rows that still wait. In the inbox each (tenant, stat
 range of ``ix_inbox_tenant_status_received``, its count and oldest ``received_at`` read
 from the index alone; the outbox's due rows are a range of ``ix_outbox_status_next_attempt``.
 
-Cross-tenant on purpose (the metrics scrape is an operator's view); ``tenant_lag`` is the
-one-tenant form for a tenant-bound unit of work (the API and the CLI).
+Cross-tenant on purpose (the metrics scrape is an operator's view): on PostgreSQL, where
+row-level security hides every tenant's rows from a session bound to none, through the
+lookup functions of ``storage/tenant_lookups.py`` (the same statements, as SQL functions);
+``tenant_lag`` is the one-tenant form for a tenant-bound unit of work (the API and the CLI).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from orderops.resolve.waits import DEFERRED
 from orderops.storage.repositories.intake import InboxStatus
 from orderops.storage.tables import InboxEvent, OutboxMessage, Tenant
+from orderops.storage.tenant_guard import bound_tenant
+from orderops.storage.tenant_lookups import inbox_waiting, outbox_due
 from orderops.storage.uow import UnitOfWork
 from orderops.writeback.states import CLAIMABLE, OutboxStatus
 
@@ -99,6 +103,8 @@ def _inbox_waiting(
     statistics (a table that small rarely gets them from autovacuum); otherwise it scans
     the whole inbox (benchmarks/lag_query.py). A subquery per figure has no other plan.
     """
+    if _across_tenants(session):
+        return _inbox_waiting_through_lookup(session, only)
 
     def of(status: str, figure: ColumnElement[Any]) -> ScalarSelect[Any]:
         return (
@@ -122,12 +128,46 @@ def _inbox_waiting(
     ]
 
 
+def _across_tenants(session: Session) -> bool:
+    """A session bound to no tenant, on PostgreSQL: row-level security shows it no inbox or
+    outbox row, so the figures come from the lookup functions (``storage/tenant_lookups.py``)."""
+    return bound_tenant(session) is None and session.get_bind().dialect.name == "postgresql"
+
+
+def _inbox_waiting_through_lookup(
+    session: Session, only: str | None
+) -> list[tuple[str, int, datetime | None, int, int]]:
+    statuses = (InboxStatus.PENDING, DEFERRED, InboxStatus.FAILED)
+    figures: dict[str, dict[str, tuple[int, datetime | None]]] = {}
+    for tenant, status, waiting, oldest in inbox_waiting(session, statuses, only):
+        figures.setdefault(tenant, {})[status] = (waiting, oldest)
+    return [
+        (
+            tenant,
+            of[InboxStatus.PENDING][0],
+            of[InboxStatus.PENDING][1],
+            of[DEFERRED][0],
+            of[InboxStatus.FAILED][0],
+        )
+        for tenant, of in figures.items()
+    ]
+
+
 Counted = tuple[int, datetime | None]
 
 
 def _outbox_due(session: Session, now: datetime, only: str | None) -> dict[str, Counted]:
     """Due exactly as ``writeback.claims.claim_due`` leases: claimable and its time has
     come, or in flight under a lease that has run out (its worker died)."""
+    if _across_tenants(session):
+        rows = outbox_due(
+            session,
+            claimable=sorted(CLAIMABLE),
+            in_flight=OutboxStatus.IN_FLIGHT,
+            now=now,
+            only=only,
+        )
+        return {tenant: (count, oldest) for tenant, count, oldest in rows}
     claimable = and_(
         OutboxMessage.status.in_([str(s) for s in CLAIMABLE]),
         OutboxMessage.next_attempt_at <= now,

@@ -23,9 +23,9 @@ from orderops.domain.approver_provenance import IdentityActKind
 from orderops.domain.clock import Clock
 from orderops.domain.errors import Unauthorized
 from orderops.domain.roles import Role
-from orderops.storage.engine import SQLITE_BEGIN_OPTION
 from orderops.storage.tables import ApiKey, Tenant
 from orderops.storage.tables.access import User
+from orderops.storage.tenant_lookups import tenant_of_api_key
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.identity_acts import record_act
 
@@ -146,11 +146,18 @@ def authenticate(
     sessions: sessionmaker[Session], secret: str, *, clock: Clock | None = None
 ) -> Principal:
     """The caller behind a key; with a clock, also note when the key was last used."""
-    with sessions() as session:
-        key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret)))
+    hashed = hash_key(secret)
+    tenant_id = tenant_of_api_key(sessions, hashed)
+    if tenant_id is None:
+        raise Unauthorized("unknown or revoked API key")
+    with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
+        key = uow.session.scalar(
+            select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.key_hash == hashed)
+        )
         if key is None or key.revoked_at is not None:
             raise Unauthorized("unknown or revoked API key")
-        user = session.get(User, key.user_id) if key.user_id else None
+        user = uow.session.get(User, key.user_id) if key.user_id else None
+        uow.session.expunge_all()  # read on after the unit of work, whose rollback expires
     if user is not None and (user.disabled_at is not None or user.tenant_id != key.tenant_id):
         raise Unauthorized("the identity behind this API key is disabled")
     if clock is not None:
@@ -176,11 +183,11 @@ def _touch(sessions: sessionmaker[Session], key: ApiKey, clock: Clock) -> None:
     now = clock.now()
     if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
         return
-    with sessions() as session:
-        session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-        session.execute(
+    with UnitOfWork(sessions, tenant_id=key.tenant_id) as uow:
+        uow.session.execute(
             update(ApiKey)
             .where(
+                ApiKey.tenant_id == key.tenant_id,
                 ApiKey.id == key.id,
                 or_(
                     ApiKey.last_used_at.is_(None),
@@ -189,4 +196,4 @@ def _touch(sessions: sessionmaker[Session], key: ApiKey, clock: Clock) -> None:
             )
             .values(last_used_at=now)
         )
-        session.commit()
+        uow.commit()

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.bootstrap import App
@@ -34,7 +33,7 @@ from orderops.evidence.service import default_store
 from orderops.ingest import arrivals
 from orderops.recommend.auto import recommend_new_cases
 from orderops.storage.repositories.intake import InboxStatus
-from orderops.storage.tables import InboxEvent
+from orderops.storage.tenant_lookups import tenants_with_inbox_status
 from orderops.storage.uow import tenant_ids
 from orderops.workflow.approvals import expire_due
 from orderops.workflow.cases import CaseEvent
@@ -119,16 +118,9 @@ def _drain_tenant(app: App, tenant: str) -> list[CaseEvent]:
 
 
 def tenants_with_pending(sessions: sessionmaker[Session]) -> list[str]:
-    """Tenants whose inbox holds pending rows (the inbox's status index answers this)."""
-    with sessions() as session:
-        return list(
-            session.scalars(
-                select(InboxEvent.tenant_id)
-                .where(InboxEvent.status == InboxStatus.PENDING)
-                .distinct()
-                .order_by(InboxEvent.tenant_id)
-            )
-        )
+    """Tenants whose inbox holds pending rows (the inbox's status index answers this); it
+    reads across tenants, through ``storage/tenant_lookups.py``."""
+    return tenants_with_inbox_status(sessions, InboxStatus.PENDING)
 
 
 def _guarded(
