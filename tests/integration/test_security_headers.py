@@ -36,6 +36,18 @@ def assert_protected(response: object) -> None:
     assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
 
 
+def test_strict_transport_security_is_sent_over_tls_only(app: App, service_key: str) -> None:
+    auth = {"Authorization": f"Bearer {service_key}"}
+    with TestClient(create_app(app), base_url="https://desk.example", headers=auth) as tls:
+        over_tls = tls.get("/v1/cases")
+    with TestClient(create_app(app), base_url="http://desk.example", headers=auth) as plain:
+        over_http = plain.get("/v1/cases")
+
+    assert over_tls.status_code == over_http.status_code == 200
+    assert over_tls.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+    assert "strict-transport-security" not in over_http.headers
+
+
 def test_a_console_page_carries_the_security_headers(app: App, clock: FixedClock) -> None:
     client = signed_in(app, console_person(app, clock, role=Role.AGENT))
 

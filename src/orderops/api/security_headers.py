@@ -56,6 +56,12 @@ SECURITY_HEADERS = {
 }
 
 
+STRICT_TRANSPORT = "max-age=31536000; includeSubDomains"
+"""HSTS, sent only on answers that went out over TLS (the request's scheme is https:
+directly, or as a trusted proxy's X-Forwarded-Proto, which uvicorn applies): on plain
+http a browser ignores it, and a local install without TLS must stay reachable."""
+
+
 def policy_for(path: str) -> str:
     if path in DOCS_PATHS:
         return DOCS_CONTENT_SECURITY_POLICY
@@ -72,12 +78,14 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = policy_for(scope["path"])
+        added = [*SECURITY_HEADERS.items(), ("Content-Security-Policy", policy_for(scope["path"]))]
+        if scope.get("scheme") == "https":
+            added.append(("Strict-Transport-Security", STRICT_TRANSPORT))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in (*SECURITY_HEADERS.items(), ("Content-Security-Policy", policy)):
+                for name, value in added:
                     if name not in headers:
                         headers[name] = value
             await send(message)
