@@ -26,7 +26,7 @@ from orderops.storage.tables.writeback import WritebackAttempt
 from orderops.storage.uow import UnitOfWork
 from orderops.writeback.claims import claim_due
 from orderops.writeback.outbox import enqueue
-from orderops.writeback.worker import run_writeback_once
+from orderops.writeback.worker import WritebackRuntime, run_writeback_once
 
 
 @pytest.fixture(scope="module")
@@ -319,11 +319,8 @@ def test_a_refund_made_by_hand_since_the_decision_is_a_conflict_in_stripe(
     assert len(sandboxes.stripe.control.ledger.entries("refund.created")) == 1
 
 
-def test_a_crash_after_the_write_is_finished_by_the_next_worker_without_a_second_refund(
-    app: App, clock: FixedClock, sandboxes: Sandboxes
-) -> None:
-    message_id = EFFECTS[0].seed_and_queue(app, clock, sandboxes, key="k-crash")
-    runtime = fast_runtime(sandboxes.settings(), clock)
+def _claim_and_refund_then_die(app: App, clock: FixedClock, runtime: WritebackRuntime) -> None:
+    """A worker claims the refund and Stripe makes it; the worker dies before recording."""
     with UnitOfWork(app.sessions, tenant_id="acme") as uow:
         (claimed,) = claim_due(
             uow,
@@ -341,6 +338,14 @@ def test_a_crash_after_the_write_is_finished_by_the_next_worker_without_a_second
         idempotency_key=claimed.idempotency_key,
         metadata={"orderops_key": claimed.idempotency_key},
     )
+
+
+def test_a_crash_after_the_write_is_finished_by_the_next_worker_without_a_second_refund(
+    app: App, clock: FixedClock, sandboxes: Sandboxes
+) -> None:
+    message_id = EFFECTS[0].seed_and_queue(app, clock, sandboxes, key="k-crash")
+    runtime = fast_runtime(sandboxes.settings(), clock)
+    _claim_and_refund_then_die(app, clock, runtime)
     assert run_writeback_once(app, worker_id="w-2", runtime=runtime) == 0  # lease still held
 
     clock.advance(runtime.policy.lease)
@@ -426,24 +431,8 @@ def test_a_refund_that_reached_stripe_unrecorded_is_not_sent_again_after_its_key
     sandboxes.stripe, sandboxes.slots["stripe"].app = stripe, stripe.app
     message_id = EFFECTS[0].seed_and_queue(app, clock, sandboxes, key="k-stale")
     runtime = fast_runtime(sandboxes.settings(), clock)
-    with UnitOfWork(app.sessions, tenant_id="acme") as uow:
-        (claimed,) = claim_due(
-            uow,
-            worker_id="dies",
-            now=clock.now(),
-            lease=runtime.policy.lease,
-            limit=5,
-            systems=["stripe"],
-            summarise=lambda row: {},
-        )
-        uow.commit()
     # the worker's refund lands, then the worker dies before recording anything
-    runtime.connectors.for_tenant("acme").stripe().refund(
-        payment_intent=claimed.payload["payment_intent"],
-        amount_minor=claimed.payload["amount_minor"],
-        idempotency_key=claimed.idempotency_key,
-        metadata={"orderops_key": claimed.idempotency_key},
-    )
+    _claim_and_refund_then_die(app, clock, runtime)
     clock.advance(timedelta(hours=25))  # the lease is long gone, and so is Stripe's key
 
     assert run_writeback_once(app, worker_id="w-2", runtime=runtime) == 1
