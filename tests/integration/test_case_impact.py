@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from builders.incidents import Lane, customer, late_case
@@ -16,6 +17,7 @@ from orderops.domain.routing import Priority
 from orderops.domain.sla import DEFAULT_SLA
 from orderops.storage.tables import Case
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow import jeopardy as jeopardy_sweep
 from orderops.workflow.impact import score_case
 from orderops.workflow.jeopardy import refresh_jeopardy
 from orderops.workflow.recurrence import recurrence_for
@@ -125,6 +127,33 @@ def test_jeopardy_follows_the_sla_clock_as_time_passes(app: App, clock: FixedClo
     assert tier_after(timedelta(0)) == (0, Jeopardy.ON_TRACK)
     assert tier_after(window * 0.75) == (1, Jeopardy.AT_RISK)
     assert tier_after(window * 0.25) == (1, Jeopardy.BREACHED)
+
+
+def test_a_tier_set_between_the_sweeps_read_and_its_write_is_kept(
+    app: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case_id = late_case(app, now=clock.now(), total_minor=1_000, days_late=0.1)
+    route_and_score(app, clock, case_id)
+    refresh_jeopardy(app.sessions, tenant_id="acme", clock=clock)
+    clock.advance(DEFAULT_SLA[Priority.P3])  # due now: the sweep will judge it breached
+    read_breaches = jeopardy_sweep._breached_before
+
+    def an_event_lands_meanwhile(uow: UnitOfWork, case_ids: list[str]) -> set[str]:
+        found = read_breaches(uow, case_ids)
+        with UnitOfWork(app.sessions, tenant_id="acme") as other:
+            case = other.cases.get(case_id)
+            assert case is not None
+            case.jeopardy = str(Jeopardy.AT_RISK)  # e.g. a re-timed SLA, written first
+            other.commit()
+        return found
+
+    monkeypatch.setattr(jeopardy_sweep, "_breached_before", an_event_lands_meanwhile)
+
+    assert refresh_jeopardy(app.sessions, tenant_id="acme", clock=clock) == 0
+    with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
+        case = uow.cases.get(case_id)
+        assert case is not None
+        assert case.jeopardy == Jeopardy.AT_RISK
 
 
 def test_the_queue_sorts_by_impact_and_shows_priority_and_jeopardy(

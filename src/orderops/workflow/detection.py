@@ -37,7 +37,7 @@ from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import CaseChange, CaseEvent, clear_exception, raise_exception
 from orderops.workflow.impact import score_case
 from orderops.workflow.incidents import attach_to_incident, release_from_incident
-from orderops.workflow.recurrence import recurrence_for
+from orderops.workflow.recurrence import context_for, recurrence_for
 from orderops.workflow.routing import route_case
 from orderops.workflow.sla import cancel_timers
 
@@ -247,10 +247,11 @@ def apply_verdict(
 def _take_in(uow: UnitOfWork, case: Case, *, now: datetime) -> None:
     """What a newly open case gets before anyone sees it: a queue and SLA, its impact and
     priority, its recurrence, and its incident when many cases share its root cause."""
-    route_case(uow, case, now=now)
-    score_case(uow, case, now=now)
-    recurrence_for(uow, case, now=now)
-    attach_to_incident(uow, case, now=now)
+    routed = route_case(uow, case, now=now)
+    score_case(uow, case, now=now, routed=routed.priority)
+    context = context_for(uow, case)
+    recurrence_for(uow, case, now=now, context=context)
+    attach_to_incident(uow, case, now=now, recorded=context)
 
 
 def _covered(case: Case | None, verdict: Verdict) -> bool:

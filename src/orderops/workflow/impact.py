@@ -73,13 +73,18 @@ def blocked_value(uow: UnitOfWork, case: Case, order: Order) -> int:
     return order.total_minor
 
 
-def score_case(uow: UnitOfWork, case: Case, *, now: datetime) -> ImpactScore:
+def score_case(
+    uow: UnitOfWork, case: Case, *, now: datetime, routed: Priority | None = None
+) -> ImpactScore:
     """Score the case, store the score and its explanation on it, and raise its priority
     to the impact's when that is more urgent than the routing rules' (a timeline entry
-    and a restarted SLA clock come with the change, through ``set_priority``)."""
+    and a restarted SLA clock come with the change, through ``set_priority``).
+    ``routed``: the rules' priority when the caller has just routed the case (saves
+    asking the rules again)."""
     scored = score_impact(impact_inputs(uow, case, now=now))
     case.impact_score, case.impact = scored.score, scored.to_dict()
-    routed = route(active_rules(uow), routing_input(uow, case)).priority
+    if routed is None:
+        routed = route(active_rules(uow), routing_input(uow, case)).priority
     target = target_priority(routed, scored)
     if parse_priority(case.priority) != target:
         set_priority(uow, case, priority=target, actor=IMPACT_ACTOR, now=now)

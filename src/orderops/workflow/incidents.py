@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.cases import CLOSED_STATUSES
 from orderops.domain.clock import Clock
-from orderops.domain.root_causes import DEFAULT_STORM_RULE, IncidentKey, StormRule, incident_key
+from orderops.domain.root_causes import (
+    DEFAULT_STORM_RULE,
+    CaseContext,
+    IncidentKey,
+    StormRule,
+    incident_key,
+)
 from orderops.storage.tables import Case
 from orderops.storage.tables.incidents import Incident
 from orderops.storage.uow import UnitOfWork
@@ -30,13 +36,22 @@ _CLOSED = [str(s) for s in CLOSED_STATUSES]
 
 
 def attach_to_incident(
-    uow: UnitOfWork, case: Case, *, now: datetime, rule: StormRule = DEFAULT_STORM_RULE
+    uow: UnitOfWork,
+    case: Case,
+    *,
+    now: datetime,
+    rule: StormRule = DEFAULT_STORM_RULE,
+    recorded: CaseContext | None = None,
 ) -> Incident | None:
     """Call when a case opens or reopens: record what it shares with other cases, and put
     it (with the open cases it shares a root cause with) under an incident once there
-    are enough of them. Returns the case's incident, or None while it stands alone."""
-    context = context_for(uow, case)
-    record_keys(uow, case, context=context)
+    are enough of them. Returns the case's incident, or None while it stands alone.
+    ``recorded``: the case's context when the caller has just recorded its keys
+    (``recurrence_for`` does), so they are not read and written twice."""
+    context = recorded
+    if context is None:
+        context = context_for(uow, case)
+        record_keys(uow, case, context=context)
     key = incident_key(context)
     case.incident_key = key.key if key else None
     if key is None:

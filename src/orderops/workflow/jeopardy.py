@@ -30,12 +30,20 @@ _BREACHED = [str(TimerOutcome.ESCALATED), str(TimerOutcome.NOTIFIED)]
 def refresh_jeopardy(
     sessions: sessionmaker[Session], *, tenant_id: str, clock: Clock, batch: int = 2_000
 ) -> int:
-    """Recompute the tier of every open case of the tenant, ``batch`` cases per
-    transaction; return how many changed."""
+    """Recompute the tier of every open case of the tenant, ``batch`` cases at a time;
+    return how many changed.
+
+    Each batch is read in a read-only transaction and only the moves are written, in a
+    short one of their own: on SQLite a write transaction holds the database's one writer
+    lock, and holding it while 2,000 tiers are read and computed (most of them unchanged)
+    stalls every event waiting to become a case. A move is written only if the case
+    still has the tier it was read with, so an event that re-timed the case meanwhile
+    wins and the next pass judges it again.
+    """
     changed = 0
     after = ""
     while True:
-        with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
+        with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
             rows = uow.session.execute(
                 select(Case.id, Case.jeopardy, CaseTimer.created_at, CaseTimer.due_at)
                 .outerjoin(
@@ -55,23 +63,39 @@ def refresh_jeopardy(
                 return changed
             after = rows[-1][0]
             breached = _breached_before(uow, [r[0] for r in rows])
-            now = clock.now()
-            moves: dict[str, list[str]] = defaultdict(list)
-            for case_id, current, started, due in rows:
-                tier = jeopardy(
-                    started_at=started, due_at=due, now=now, breached_before=case_id in breached
+        now = clock.now()
+        moves: dict[tuple[str | None, str], list[str]] = defaultdict(list)
+        for case_id, current, started, due in rows:
+            tier = jeopardy(
+                started_at=started, due_at=due, now=now, breached_before=case_id in breached
+            )
+            if current != tier:
+                moves[(current, str(tier))].append(case_id)
+        if moves:
+            changed += _move(sessions, tenant_id, moves)
+
+
+def _move(
+    sessions: sessionmaker[Session],
+    tenant_id: str,
+    moves: dict[tuple[str | None, str], list[str]],
+) -> int:
+    moved = 0
+    with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
+        for (was, tier_name), ids in moves.items():
+            result = uow.session.execute(
+                update(Case)
+                .where(
+                    Case.tenant_id == tenant_id,
+                    Case.id.in_(ids),
+                    Case.jeopardy.is_(None) if was is None else Case.jeopardy == was,
                 )
-                if current != tier:
-                    moves[str(tier)].append(case_id)
-            for tier_name, ids in moves.items():
-                uow.session.execute(
-                    update(Case)
-                    .where(Case.tenant_id == tenant_id, Case.id.in_(ids))
-                    .values(jeopardy=tier_name)
-                    .execution_options(synchronize_session=False)
-                )
-                changed += len(ids)
-            uow.commit()
+                .values(jeopardy=tier_name)
+                .execution_options(synchronize_session=False)
+            )
+            moved += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        uow.commit()
+    return moved
 
 
 def jeopardy_of(uow: UnitOfWork, case: Case, *, now: datetime) -> Jeopardy:
