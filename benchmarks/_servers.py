@@ -84,3 +84,28 @@ def serve(kind: str, database_url: str) -> Iterator[str]:
     finally:
         child.terminate()
         child.wait(timeout=30)
+
+
+WORKER = """
+import sys, threading
+from orderops.bootstrap import bootstrap
+from orderops.config import Settings
+from orderops.workflow.worker import run_forever
+app = bootstrap(Settings(database_url=sys.argv[1], demo_mode=True))
+run_forever(app, stop=threading.Event(), interval=3600.0)
+"""
+
+
+@contextmanager
+def worker_process(database_url: str) -> Iterator[None]:
+    """``orderops worker``'s loop in a child process, at the default poll: it learns of
+    an accept in this process only from the database (LISTEN/NOTIFY on PostgreSQL)."""
+    child = subprocess.Popen([sys.executable, "-c", WORKER, database_url])
+    try:
+        time.sleep(3)  # started, migrated nothing (already done), first drain behind it
+        if child.poll() is not None:
+            raise RuntimeError("worker process did not start")
+        yield
+    finally:
+        child.terminate()
+        child.wait(timeout=30)

@@ -8,10 +8,15 @@ until the case shows; with ``--load N`` a sender thread accepts N other events a
 meanwhile (the aim: p99 <= 1 s at half the accept rate; <= 50 ms idle at 100k cases); p50 and p99 of
 that latency are printed beside the same measurement on the empty database (the
 baseline, same run), with their ratios. The plain GET is timed too, to separate the
-list query from the pipeline. Open cases are pre-loaded by bulk INSERT (orders, then
-cases), not through the pipeline, so a 100k run takes a minute, not an hour.
+list query from the pipeline. ``--worker process`` runs the worker in a process of its
+own at the default poll, as ``orderops worker`` beside ``orderops serve`` does: on
+PostgreSQL it is woken by the inbox trigger's NOTIFY, on SQLite only by its poll.
+Open cases are pre-loaded by bulk INSERT (orders, cases and the recommendation each would
+have had, so the worker's first full pass does not spend the run recommending for
+them), not through the pipeline, so a 100k run takes a minute, not an hour.
 
     .venv/bin/python benchmarks/case_latency.py [--quick] [--db sqlite --db postgres]
+        [--load N] [--worker thread|process]
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ import statistics
 import threading
 import time
 import uuid
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from _db import scratch_database
+from _servers import worker_process
 from fastapi.testclient import TestClient
 from rich.console import Console
 from rich.table import Table
@@ -38,6 +45,7 @@ from orderops.domain.roles import Role
 from orderops.ingest.intake import accept_items
 from orderops.ingest.policy_file import EXAMPLE_POLICY, load_policy_file, store_policy
 from orderops.storage.tables import Case, Order
+from orderops.storage.tables.recommend import Recommendation
 from orderops.workflow.tenants import ensure_tenant, issue_key
 from orderops.workflow.worker import run_forever
 
@@ -89,7 +97,7 @@ def preload(app: App, count: int, *, start: int) -> None:
     """``count`` open cases on as many orders, by executemany INSERT in chunks."""
     for first in range(start, start + count, CHUNK):
         last = min(first + CHUNK, start + count)
-        orders, cases = [], []
+        orders, cases, recommended = [], [], []
         for n in range(first, last):
             order_id, at = uuid.uuid4().hex, NOW - timedelta(minutes=n % 50_000)
             orders.append(
@@ -129,11 +137,26 @@ def preload(app: App, count: int, *, start: int) -> None:
                     "priority": "P3",
                     "wake_on_event": False,
                     "impact_score": n % 100,
+                    "jeopardy": "on_track",
+                }
+            )
+            recommended.append(
+                {
+                    "id": uuid.uuid4().hex,
+                    "tenant_id": TENANT,
+                    "case_id": cases[-1]["id"],
+                    "order_ref": f"pre-{n}",
+                    "exception_type": "shipment_late",
+                    "policy": "preloaded",
+                    "body": {},
+                    "created_by": "preload",
+                    "created_at": at,
                 }
             )
         with app.engine.begin() as connection:
             connection.execute(Order.__table__.insert(), orders)
             connection.execute(Case.__table__.insert(), cases)
+            connection.execute(Recommendation.__table__.insert(), recommended)
     with app.engine.begin() as connection:
         if app.engine.dialect.name == "postgresql":
             connection.exec_driver_sql("ANALYZE")
@@ -166,6 +189,7 @@ def measure(
             gets.append(time.perf_counter() - asked)
             if body["items"]:
                 break
+            time.sleep(0.002)  # a reader polling, not a spin that starves a worker thread
             if time.perf_counter() - started > 30:
                 raise RuntimeError(f"case for {ref} never became visible")
         if sample:  # the first round warms caches and connections; it is not counted
@@ -207,7 +231,7 @@ def send_load(app: App, rate: float, stop: threading.Event) -> None:
 
 
 def run(
-    kind: str, sizes: list[int], samples: int, load: float
+    kind: str, sizes: list[int], samples: int, load: float, separate: bool
 ) -> list[tuple[int, dict[str, float]]]:
     results = []
     with scratch_database(kind) as url:
@@ -224,18 +248,21 @@ def run(
                 preload(app, size - loaded, start=loaded)
                 loaded = size
                 stop = threading.Event()
-                threads = [
-                    threading.Thread(
-                        target=run_forever,
-                        kwargs={"app": app, "stop": stop, "interval": 3600.0, "poll": 0.05},
+                threads = []
+                if not separate:
+                    threads.append(
+                        threading.Thread(
+                            target=run_forever,
+                            kwargs={"app": app, "stop": stop, "interval": 3600.0, "poll": 0.05},
+                        )
                     )
-                ]
                 if load:
                     threads.append(threading.Thread(target=send_load, args=(app, load, stop)))
                 for thread in threads:
                     thread.start()
                 try:
-                    results.append((size, measure(app, client, headers, samples)))
+                    with worker_process(url) if separate else nullcontext():
+                        results.append((size, measure(app, client, headers, samples)))
                 finally:
                     stop.set()
                     for thread in threads:
@@ -250,6 +277,13 @@ def main() -> None:
     parser.add_argument("--db", action="append", choices=["sqlite", "postgres"])
     parser.add_argument("--samples", type=int, default=None)
     parser.add_argument("--load", type=float, default=0.0, help="other events accepted per second")
+    parser.add_argument(
+        "--worker",
+        choices=["thread", "process"],
+        default="thread",
+        help="the worker in this process (woken by the accept, as in `orderops serve`) or in "
+        "its own (`orderops worker`, at the default poll; woken by NOTIFY on PostgreSQL)",
+    )
     args = parser.parse_args()
     sizes = [0, 1_000, 10_000] if args.quick else [0, 10_000, 100_000]
     samples = args.samples or (30 if args.quick else 100)
@@ -263,7 +297,7 @@ def main() -> None:
         "p99 / empty",
     )
     for kind in args.db or ["sqlite", "postgres"]:
-        results = run(kind, sizes, samples, args.load)
+        results = run(kind, sizes, samples, args.load, args.worker == "process")
         base = results[0][1]
         for size, r in results:
             table.add_row(

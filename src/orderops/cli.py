@@ -20,13 +20,17 @@ from orderops.commands import (
     identity,
     imports,
     inbox,
+    limits,
     links,
     outbox,
     recommend,
     retention,
+    scopes,
     sources,
+    sso,
+    tenancy,
+    usage,
 )
-from orderops.domain.roles import Role
 
 if TYPE_CHECKING:
     from orderops.bootstrap import App
@@ -49,13 +53,18 @@ sources.register(cli)
 imports.register(cli)
 identity.register(cli)
 access.register(cli)
+sso.register(cli)  # after access: adds `users totp` to its `users` group
+scopes.register(cli)  # after access: it adds set-scope to the users and keys groups
 outbox.register(cli)
 recommend.register(cli)
 evaluate.register(cli)
 links.register(cli)
 inbox.register(cli)
 retention.register(cli)
+usage.register(cli)
 audit_export.register(audit_cli)
+tenancy.register(tenant_cli)  # tenant create, tenant key [issue|list|rotate|revoke]
+limits.register(tenant_cli)
 console = Console()
 
 TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
@@ -84,32 +93,6 @@ def db_upgrade() -> None:
     upgrade(engine, app_role=settings.database_app_role)
     engine.dispose()
     console.print(f"schema is current on {engine.url.render_as_string(hide_password=True)}")
-
-
-@tenant_cli.command("create")
-def tenant_create(
-    tenant: Annotated[str, typer.Argument(help="Tenant id, e.g. acme.")],
-    name: Annotated[str, typer.Option(help="Display name.")] = "",
-) -> None:
-    from orderops.workflow.tenants import ensure_tenant
-
-    app = _app(demo=True)
-    created = ensure_tenant(app.sessions, tenant_id=tenant, name=name or tenant, clock=app.clock)
-    console.print(f"tenant {tenant} {'created' if created else 'already exists'}")
-
-
-@tenant_cli.command("key")
-def tenant_key(
-    tenant: TenantOpt,
-    role: Annotated[Role, typer.Option(help="Role the key acts with.")] = Role.SERVICE,
-    name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
-) -> None:
-    """Issue an API key; it is shown once and stored only as a hash."""
-    from orderops.workflow.tenants import issue_key
-
-    app = _app(demo=True)
-    key = issue_key(app.sessions, tenant_id=tenant, name=name, role=role, clock=app.clock)
-    console.print(key.secret)
 
 
 @cli.command()

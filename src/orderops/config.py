@@ -63,15 +63,77 @@ class Settings(BaseSettings):
         description="When set, /metrics answers only `Authorization: Bearer <token>` "
         "(its lag gauges name tenants). Unset: open, as scrapers expect.",
     )
+    webhook_secret_overlap_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="After `orderops sources rotate`, how long deliveries signed with the "
+        "replaced secret still verify (the command's --overlap overrides it; 0: not at all).",
+    )
     console_session_idle_minutes: int = Field(default=30, ge=1)
     console_session_hours: int = Field(default=12, ge=1)
     sign_in_limit_per_account: str = "5 per 15 minutes"
     sign_in_limit_per_address: str = "20 per 15 minutes"
+    sign_in_limit_per_tenant: str = Field(
+        default="200 per 15 minutes",
+        description="Failed console sign-ins a tenant may have, over all its accounts and "
+        "addresses; spent, password sign-in to the tenant waits for the window to end.",
+    )
+    sso_http_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a single sign-on request to a tenant's identity provider "
+        "(discovery, keys, token exchange) may take before the sign-in fails with a clear page.",
+    )
+    sso_clock_leeway_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=300,
+        description="Clock skew tolerated on an ID token's exp and iat.",
+    )
+    rate_limit_ingest_per_tenant: str = Field(
+        default="600/second",
+        description="Webhook deliveries and POST /v1/events requests a tenant may make; "
+        "windows are fixed, so a whole window's worth may come at once.",
+    )
+    rate_limit_ingest_per_key: str = Field(
+        default="300/second", description="POST /v1/events requests one API key may make."
+    )
+    rate_limit_api_per_tenant: str = Field(
+        default="200/second", description="Other API requests all of a tenant's keys may make."
+    )
+    rate_limit_api_per_key: str = Field(
+        default="50/second", description="Other API requests one API key may make."
+    )
+    ingest_concurrency_per_tenant: int = Field(
+        default=4,
+        ge=1,
+        description="Webhook deliveries of one tenant an API process accepts at once; the "
+        "rest of a tenant's burst waits for them, not in front of other tenants.",
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Count rate limits in this Redis (redis://host:port/db) instead of the "
+        "database.",
+    )
 
-    @field_validator("sign_in_limit_per_account", "sign_in_limit_per_address")
+    @field_validator(
+        "sign_in_limit_per_account", "sign_in_limit_per_address", "sign_in_limit_per_tenant"
+    )
     @classmethod
     def _a_rate(cls, value: str) -> str:
         parse(value)  # refuse a malformed limit at start, not at the first failed sign-in
+        return value
+
+    @field_validator(
+        "rate_limit_ingest_per_tenant",
+        "rate_limit_ingest_per_key",
+        "rate_limit_api_per_tenant",
+        "rate_limit_api_per_key",
+    )
+    @classmethod
+    def _a_positive_rate(cls, value: str) -> str:
+        if parse(value).amount < 1:
+            raise ValueError(f"a rate limit admits at least one request: {value!r}")
         return value
 
     @model_validator(mode="after")

@@ -222,6 +222,14 @@ ROUTES = [
         tenant_scoped_ids=True,
     ),
     Route(
+        "POST",
+        "/v1/admin/keys/{key_id}/rotate",
+        Permission.USERS_MANAGE,
+        200,
+        lambda w: (f"/v1/admin/keys/{w.fresh_key()}/rotate", {"overlap": "1h"}),
+        tenant_scoped_ids=True,
+    ),
+    Route(
         "GET",
         "/v1/admin/approval-policy",
         Permission.POLICIES_MANAGE,

@@ -277,10 +277,13 @@ def _a_row_in_many_tables(
 
 
 def _counts(app: App) -> dict[str, int]:
+    """Rows per table, of the tables the database has at its revision."""
     with owner_engine(app).connect() as connection:
+        present = set(inspect(connection).get_table_names())
         return {
             name: int(connection.scalar(select(func.count()).select_from(table)) or 0)
             for name, table in Base.metadata.tables.items()
+            if name in present
         }
 
 
@@ -313,11 +316,12 @@ def test_down_and_up_again_keeps_every_row(
 
     downgrade(owner_engine(app), BEFORE)
     assert _primary_key(app, "order_lines") == ["id"]
-    assert {k: v for k, v in _counts(app).items() if v != before[k]} == {}
+    kept = _counts(app)  # a table a later revision adds goes, with its rows, on the way down
+    assert {k: v for k, v in kept.items() if v != before[k]} == {}
 
     upgrade(owner_engine(app))
     assert _primary_key(app, "order_lines") == ["tenant_id", "id"]
-    assert _counts(app) == before
+    assert {k: v for k, v in _counts(app).items() if k in kept} == kept
     assert not_led_by_the_tenant(database_keys(owner_engine(app))) == []
     if owner_engine(app).dialect.name == "sqlite":
         with owner_engine(app).connect() as connection:

@@ -142,7 +142,7 @@ async def case_actions(request: Request, principal: Reader, case_id: Id) -> list
     app = app_of(request)
     views = await run_in_threadpool(
         lambda: action_service.list_for_case(
-            app.sessions, tenant_id=principal.tenant_id, case_id=case_id
+            app.sessions, tenant_id=principal.tenant_id, case_id=case_id, scope=principal.scope
         )
     )
     return [_read(v) for v in views]
@@ -159,7 +159,12 @@ async def list_actions(
     app = app_of(request)
     views = await run_in_threadpool(
         lambda: action_service.list_actions(
-            app.sessions, tenant_id=principal.tenant_id, status=status, kind=kind, limit=limit
+            app.sessions,
+            tenant_id=principal.tenant_id,
+            status=status,
+            kind=kind,
+            limit=limit,
+            scope=principal.scope,
         )
     )
     return [_read(v) for v in views]
@@ -194,7 +199,7 @@ async def get_action(request: Request, principal: Reader, action_id: Id) -> Acti
     app = app_of(request)
     action = await run_in_threadpool(
         lambda: action_service.read_action(
-            app.sessions, tenant_id=principal.tenant_id, action_id=action_id
+            app.sessions, tenant_id=principal.tenant_id, action_id=action_id, scope=principal.scope
         )
     )
     return _read(action)

@@ -19,10 +19,11 @@ from orderops.api.auth import app_of, require
 from orderops.api.body import SafeJsonRoute
 from orderops.api.params import MAX_INT32
 from orderops.api.problems import problem_responses
+from orderops.domain.durations import parse_duration
 from orderops.domain.roles import Permission, Role
 from orderops.evidence.service import default_store
-from orderops.workflow import identity_acts, policy_versions, reevaluation, users
-from orderops.workflow.tenants import Principal
+from orderops.workflow import identity_acts, key_lifecycle, policy_versions, reevaluation, users
+from orderops.workflow.tenants import IssuedKey, Principal
 from orderops.workflow.users import UserKind
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=SafeJsonRoute)
@@ -72,12 +73,33 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
+    expires_in: str | None = Field(
+        default=None, max_length=32, description="Lifetime, e.g. 90d or 12h; default: none."
+    )
+    expires_at: datetime | None = Field(default=None, description="Or an expiry time.")
+
+
+class KeyRotate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    overlap: str = Field(
+        default="24h", max_length=32, description="How long the old key keeps working."
+    )
+    expires_in: str | None = Field(
+        default=None,
+        max_length=32,
+        description="The successor's lifetime; default: as long as the old key's.",
+    )
+    expires_at: datetime | None = None
 
 
 class IssuedKeyRead(BaseModel):
     key_id: str
     secret: str
     """Shown once; only its hash is stored."""
+    prefix: str = ""
+    """``oo_<environment>_<short id>``: how listings and refusals name the key."""
+    expires_at: datetime | None = None
 
 
 class KeyRead(BaseModel):
@@ -91,6 +113,19 @@ class KeyRead(BaseModel):
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    environment: str = "live"
+    state: str = Field(
+        default="active", description="active, rotating, expired, retired or revoked."
+    )
+    expires_at: datetime | None = None
+    rotated_at: datetime | None = None
+    successor_id: str | None = None
+
+
+class RotationRead(BaseModel):
+    successor: IssuedKeyRead
+    rotated: KeyRead
+    """The old key: it works until ``rotated.expires_at``."""
 
 
 class PolicyRead(BaseModel):
@@ -222,26 +257,65 @@ async def issue_key(
     request: Request, principal: UserAdmin, user_id: str, body: KeyCreate
 ) -> IssuedKeyRead:
     app = app_of(request)
+    expires_at = key_lifecycle.requested_expiry(
+        app.clock, expires_in=body.expires_in, expires_at=body.expires_at
+    )
     issued = await run_in_threadpool(
-        lambda: users.issue_user_key(
+        lambda: key_lifecycle.issue_identity_key(
             app.sessions,
             tenant_id=principal.tenant_id,
             user_id=user_id,
             name=body.name,
             clock=app.clock,
             actor=principal.identity,
+            expires_at=expires_at,
         )
     )
-    return IssuedKeyRead(key_id=issued.key_id, secret=issued.secret)
+    return _issued(issued)
 
 
 @router.get("/keys", response_model=list[KeyRead], summary="API keys (never their secrets)")
 async def list_keys(request: Request, principal: UserAdmin) -> list[KeyRead]:
     app = app_of(request)
     found = await run_in_threadpool(
-        lambda: users.list_keys(app.sessions, tenant_id=principal.tenant_id)
+        lambda: key_lifecycle.list_keys(
+            app.sessions, tenant_id=principal.tenant_id, clock=app.clock
+        )
     )
     return [KeyRead.model_validate(k) for k in found]
+
+
+@router.post(
+    "/keys/{key_id}/rotate",
+    response_model=RotationRead,
+    summary="Rotate a key: its successor's secret is shown once; it works until the overlap ends",
+)
+async def rotate_key(
+    request: Request, principal: UserAdmin, key_id: str, body: KeyRotate
+) -> RotationRead:
+    app = app_of(request)
+    overlap = parse_duration(body.overlap)
+    expires_at = (
+        key_lifecycle.requested_expiry(
+            app.clock, expires_in=body.expires_in, expires_at=body.expires_at
+        )
+        if body.expires_in is not None or body.expires_at is not None
+        else None
+    )
+    rotation = await run_in_threadpool(
+        lambda: key_lifecycle.rotate_key(
+            app.sessions,
+            tenant_id=principal.tenant_id,
+            key_id=key_id,
+            clock=app.clock,
+            actor=principal.identity,
+            overlap=overlap,
+            expires_at=expires_at,
+        )
+    )
+    return RotationRead(
+        successor=_issued(rotation.successor), rotated=KeyRead.model_validate(rotation.rotated)
+    )
 
 
 @router.post("/keys/{key_id}/revoke", response_model=KeyRead, summary="Revoke an API key")
@@ -256,7 +330,21 @@ async def revoke_key(request: Request, principal: UserAdmin, key_id: str) -> Key
             actor=principal.identity,
         )
     )
-    return KeyRead.model_validate(key)
+    details = await run_in_threadpool(
+        lambda: key_lifecycle.key_details(
+            app.sessions, tenant_id=principal.tenant_id, key_id=key.id, clock=app.clock
+        )
+    )
+    return KeyRead.model_validate(details)
+
+
+def _issued(issued: IssuedKey) -> IssuedKeyRead:
+    return IssuedKeyRead(
+        key_id=issued.key_id,
+        secret=issued.secret,
+        prefix=issued.prefix,
+        expires_at=issued.expires_at,
+    )
 
 
 @router.get(

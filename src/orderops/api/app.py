@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from orderops import __version__, redaction
 from orderops.api import (
+    access_scopes,
     actions,
     admin,
     case_work,
@@ -23,9 +24,12 @@ from orderops.api import (
     outbox,
     problems,
     queues,
+    rate_limits,
     recommendations,
+    usage,
     webhooks,
 )
+from orderops.api.environment_header import EnvironmentHeader
 from orderops.api.nul_guard import RefuseNul
 from orderops.api.security_headers import SecurityHeaders
 from orderops.bootstrap import App
@@ -46,8 +50,10 @@ ROUTERS = (
     evidence.router,
     outbox.router,
     admin.router,
+    access_scopes.router,
     recommendations.router,
     links.router,
+    usage.router,
     console_router,
 )
 
@@ -64,10 +70,13 @@ def create_app(app: App) -> FastAPI:
     redaction.install()
     problems.install(api)
     webhooks.install(api)
+    usage.install(api)  # API calls counted, quota warnings on answers, quota refusals: 429
     for router in ROUTERS:
         api.include_router(router)
     docs.install(api)
     openapi.install(api)
+    rate_limits.install(api)  # after openapi: it adds 429 to the limited operations
+    api.add_middleware(EnvironmentHeader)  # the key's environment on every answer to it
     api.add_middleware(RefuseNul)
     api.add_middleware(SecurityHeaders)  # outermost: on every answer, the guard's too
     return api

@@ -1,4 +1,9 @@
-"""Bearer API keys and per-route permissions."""
+"""Bearer API keys and per-route permissions.
+
+The authenticated key's environment is noted on the request, and
+``api/environment_header.py`` puts it on the answer (``OrderOps-Environment``), so a
+client can see whether it just talked to live or test.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,12 @@ from collections.abc import Callable
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from orderops.api.environment_header import note_environment
+from orderops.api.rate_limits import hold
+from orderops.api.usage_meter import note_caller
 from orderops.bootstrap import App
 from orderops.domain.errors import Forbidden, Unauthorized
+from orderops.domain.rate_limits import RateScope
 from orderops.domain.roles import Permission, allows
 from orderops.workflow.tenants import Principal, authenticate
 
@@ -22,8 +31,9 @@ def app_of(request: Request) -> App:
     return app
 
 
-def require(permission: Permission) -> Callable[..., Principal]:
-    """A dependency that authenticates the caller and checks one permission."""
+def require(permission: Permission, *, rate: RateScope = RateScope.API) -> Callable[..., Principal]:
+    """A dependency that authenticates the caller, holds the request to the key's and the
+    tenant's ``rate`` limits (429 when over), and checks one permission."""
 
     def dependency(
         request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
@@ -32,6 +42,9 @@ def require(permission: Permission) -> Callable[..., Principal]:
             raise Unauthorized("missing bearer API key")
         app = app_of(request)
         principal = authenticate(app.sessions, credentials.credentials, clock=app.clock)
+        note_environment(request, principal.environment)
+        note_caller(request, principal.tenant_id)  # an API call of the tenant's (usage)
+        hold(request, tenant_id=principal.tenant_id, scope=rate, key_id=principal.key_id)
         if not allows(principal.role, permission):
             raise Forbidden(f"role {principal.role} may not {permission}")
         return principal

@@ -170,18 +170,19 @@ async def _change(
     app: App, principal: Principal, case_id: str, version: int, action: CaseAction
 ) -> Response:
     try:
-        case = await run_in_threadpool(_apply, app, principal.tenant_id, case_id, version, action)
+        case = await run_in_threadpool(_apply, app, principal, case_id, version, action)
     except IllegalTransition as exc:  # stale versions and illegal moves alike: show the case
-        current = await run_in_threadpool(_current, app, principal.tenant_id, case_id)
+        current = await run_in_threadpool(_current, app, principal, case_id)
         return problem(409, exc.code, type(exc).__name__, exc.message, case=current)
     return JSONResponse(case.model_dump(mode="json"), headers={"ETag": f'"{case.version}"'})
 
 
 def _apply(
-    app: App, tenant_id: str, case_id: str, version: int, action: CaseAction
+    app: App, principal: Principal, case_id: str, version: int, action: CaseAction
 ) -> WorkCaseRead:
+    """In the caller's scope: a case outside it is not found, as another tenant's is."""
     try:
-        with UnitOfWork(app.sessions, tenant_id=tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
             case = load_case(uow, case_id, expected_version=version)
             action(uow, case)
             uow.commit()
@@ -192,8 +193,10 @@ def _apply(
         ) from exc
 
 
-def _current(app: App, tenant_id: str, case_id: str) -> dict[str, Any] | None:
-    with UnitOfWork(app.sessions, tenant_id=tenant_id, write=False) as uow:
+def _current(app: App, principal: Principal, case_id: str) -> dict[str, Any] | None:
+    with UnitOfWork(
+        app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
+    ) as uow:
         case = uow.cases.get(case_id)
         return (
             WorkCaseRead.model_validate(case, from_attributes=True).model_dump(mode="json")

@@ -100,7 +100,7 @@ async def list_cases(
         start_after=start_after,
         count=count,
     )
-    listing, last = await run_in_threadpool(_list, app, principal.tenant_id, where, view)
+    listing, last = await run_in_threadpool(_list, app, principal, where, view)
     if last is not None:
         listing.next_cursor = codec.encode(last)
         following = request.url.remove_query_params("offset").include_query_params(
@@ -112,7 +112,7 @@ async def list_cases(
 
 @router.get("/{case_id}", response_model=CaseDetail, summary="One case with its facts and timeline")
 async def get_case(request: Request, principal: Reader, case_id: Id) -> CaseDetail:
-    return await run_in_threadpool(_get, app_of(request), principal.tenant_id, case_id)
+    return await run_in_threadpool(_get, app_of(request), principal, case_id)
 
 
 @dataclass(frozen=True)
@@ -126,10 +126,12 @@ class _View:
 
 
 def _list(
-    app: App, tenant_id: str, where: CaseFilter, view: _View
+    app: App, principal: Principal, where: CaseFilter, view: _View
 ) -> tuple[CaseList, CasePosition | None]:
-    """The page (without its cursor, which the caller signs) and where it ended."""
-    with UnitOfWork(app.sessions, tenant_id=tenant_id, write=False) as uow:
+    """The page (without its cursor, which the caller signs) and where it ended; only the
+    cases in the caller's scope (the unit of work's guard)."""
+    tenant_id, scope = principal.tenant_id, principal.scope
+    with UnitOfWork(app.sessions, tenant_id=tenant_id, write=False, scope=scope) as uow:
         page = CaseListing(uow.session, tenant_id).page(
             where,
             sort=view.sort,
@@ -154,8 +156,10 @@ def _list(
     return listing, page.next
 
 
-def _get(app: App, tenant_id: str, case_id: str) -> CaseDetail:
-    with UnitOfWork(app.sessions, tenant_id=tenant_id, write=False) as uow:
+def _get(app: App, principal: Principal, case_id: str) -> CaseDetail:
+    """Another tenant's case, or one outside the caller's scope, is not found."""
+    tenant_id, scope = principal.tenant_id, principal.scope
+    with UnitOfWork(app.sessions, tenant_id=tenant_id, write=False, scope=scope) as uow:
         case = uow.cases.get(case_id)
         if case is None:
             raise NotFound(f"no case {case_id}")

@@ -51,7 +51,9 @@ async def list_communications(
     app = app_of(request)
 
     def read() -> CommunicationList:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
+        ) as uow:
             case_or_404(uow, case_id)
             views = communications.history(uow, case_id)
         return CommunicationList(items=[CommunicationRead.model_validate(v) for v in views])
@@ -68,7 +70,7 @@ async def draft_communication(
     app = app_of(request)
 
     def write() -> CommunicationRead:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
             case = case_or_404(uow, case_id)
             message = communications.draft(
                 uow,
@@ -159,7 +161,9 @@ async def _message_change(
 ) -> Response:
     def write() -> CommunicationRead:
         try:
-            with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+            with UnitOfWork(
+                app.sessions, tenant_id=principal.tenant_id, scope=principal.scope
+            ) as uow:
                 action(uow)
                 uow.commit()
                 return _message(uow, message_id)
@@ -169,7 +173,7 @@ async def _message_change(
     try:
         message = await run_in_threadpool(write)
     except IllegalTransition as exc:
-        current = await run_in_threadpool(_current_message, app, principal.tenant_id, message_id)
+        current = await run_in_threadpool(_current_message, app, principal, message_id)
         return problem(409, exc.code, type(exc).__name__, exc.message, communication=current)
     return JSONResponse(message.model_dump(mode="json"), headers={"ETag": f'"{message.version}"'})
 
@@ -182,8 +186,10 @@ def _message(uow: UnitOfWork, message_id: str) -> CommunicationRead:
     return CommunicationRead.model_validate(views[0])
 
 
-def _current_message(app: App, tenant_id: str, message_id: str) -> dict[str, Any] | None:
-    with UnitOfWork(app.sessions, tenant_id=tenant_id, write=False) as uow:
+def _current_message(app: App, principal: Principal, message_id: str) -> dict[str, Any] | None:
+    with UnitOfWork(
+        app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
+    ) as uow:
         try:
             return _message(uow, message_id).model_dump(mode="json")
         except NotFound:

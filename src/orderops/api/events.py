@@ -17,6 +17,7 @@ from orderops.api.auth import app_of, require
 from orderops.api.body import SafeJsonRoute
 from orderops.api.problems import problem
 from orderops.api.schemas import IntakeItem, IntakeResponse
+from orderops.domain.rate_limits import RateScope
 from orderops.domain.roles import Permission
 from orderops.ingest.intake import DEAD_LETTER_BODY_LIMIT, IntakeResult, Outcome, accept_body
 from orderops.workflow.tenants import Principal
@@ -56,7 +57,8 @@ EVENTS_BODY = {
     summary="Submit one canonical event or a batch (JSON array)",
 )
 async def post_events(
-    request: Request, principal: Principal = Depends(require(Permission.EVENTS_WRITE))
+    request: Request,
+    principal: Principal = Depends(require(Permission.EVENTS_WRITE, rate=RateScope.INGEST)),
 ) -> JSONResponse:
     app = app_of(request)
     body = await _read_capped(request, DEAD_LETTER_BODY_LIMIT)

@@ -58,7 +58,7 @@ async def upload_evidence(
     media_type = request.headers.get("content-type", "application/octet-stream")[:100]
 
     def store() -> EvidenceRead:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
             case = case_or_404(uow, case_id)
             info = attach_evidence(
                 uow,
@@ -82,7 +82,7 @@ async def snapshot_case(request: Request, principal: EvidenceWriter, case_id: Id
     app = app_of(request)
 
     def take() -> SnapshotRead:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
             case = case_or_404(uow, case_id)
             sha = snapshot_facts(
                 uow,
@@ -115,7 +115,9 @@ async def download_evidence(
     app = app_of(request)
 
     def read() -> tuple[bytes, str]:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
+        ) as uow:
             data, info = read_evidence(uow, default_store(app.settings), sha256)
         return data, info.media_type
 

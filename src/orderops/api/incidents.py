@@ -57,12 +57,12 @@ async def get_incidents(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> IncidentList:
-    return await run_in_threadpool(_list, app_of(request), principal.tenant_id, open, limit, offset)
+    return await run_in_threadpool(_list, app_of(request), principal, open, limit, offset)
 
 
 @router.get("/{incident_id}", response_model=IncidentRead, summary="One incident")
 async def get_incident(request: Request, principal: Reader, incident_id: Id) -> IncidentRead:
-    return await run_in_threadpool(_get, app_of(request), principal.tenant_id, incident_id)
+    return await run_in_threadpool(_get, app_of(request), principal, incident_id)
 
 
 def _read(incident: Incident, open_cases: int) -> IncidentRead:
@@ -79,8 +79,11 @@ def _read(incident: Incident, open_cases: int) -> IncidentRead:
     )
 
 
-def _list(app: App, tenant_id: str, open_only: bool, limit: int, offset: int) -> IncidentList:
-    with UnitOfWork(app.sessions, tenant_id=tenant_id, write=False) as uow:
+def _list(app: App, principal: Principal, open_only: bool, limit: int, offset: int) -> IncidentList:
+    """A scoped caller sees the incidents with cases in scope, counting only those."""
+    with UnitOfWork(
+        app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
+    ) as uow:
         rows, total = list_incidents(uow, open_only=open_only, limit=limit, offset=offset)
         items = [_read(incident, count) for incident, count in rows]
     next_offset = offset + len(items) if offset + len(items) < total else None
@@ -89,8 +92,10 @@ def _list(app: App, tenant_id: str, open_only: bool, limit: int, offset: int) ->
     )
 
 
-def _get(app: App, tenant_id: str, incident_id: str) -> IncidentRead:
-    with UnitOfWork(app.sessions, tenant_id=tenant_id, write=False) as uow:
+def _get(app: App, principal: Principal, incident_id: str) -> IncidentRead:
+    with UnitOfWork(
+        app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
+    ) as uow:
         rows, _ = list_incidents(uow, open_only=False, limit=1, offset=0, incident_id=incident_id)
         if not rows:
             raise NotFound(f"no incident {incident_id}")

@@ -27,6 +27,7 @@ from orderops.bootstrap import App
 from orderops.resolve import link_queries, relink
 from orderops.storage.tables import LinkSuggestion, Order, RecordLink
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.tenants import Principal
 
 router = APIRouter(tags=["links"], route_class=SafeJsonRoute)
 T = TypeVar("T")
@@ -151,7 +152,7 @@ async def list_suggestions(
             next_offset=end if end < page.total else None,
         )
 
-    return await _read(app_of(request), principal.tenant_id, read)
+    return await _read(app_of(request), principal, read)
 
 
 @router.get(
@@ -165,7 +166,7 @@ async def get_suggestion(request: Request, principal: Reader, suggestion_id: Id)
         orders = link_queries.orders_by_ref(uow, link_queries.candidate_refs(suggestion))
         return suggestion_read(suggestion, orders)
 
-    return await _read(app_of(request), principal.tenant_id, read)
+    return await _read(app_of(request), principal, read)
 
 
 @router.post(
@@ -181,7 +182,7 @@ async def accept_suggestion(
     app = app_of(request)
     return await _decide(
         app,
-        principal.tenant_id,
+        principal,
         lambda uow: relink.accept_suggestion(
             uow,
             suggestion_id=suggestion_id,
@@ -205,7 +206,7 @@ async def reject_suggestion(
     app = app_of(request)
     return await _decide(
         app,
-        principal.tenant_id,
+        principal,
         lambda uow: relink.reject_suggestion(
             uow,
             suggestion_id=suggestion_id,
@@ -226,7 +227,7 @@ async def get_order_links(request: Request, principal: Reader, order_ref: OrderR
         links = link_queries.order_links(uow, order_ref)
         return OrderLinks(order_ref=order_ref, items=[link_read(link) for link in links])
 
-    return await _read(app_of(request), principal.tenant_id, read)
+    return await _read(app_of(request), principal, read)
 
 
 @router.post(
@@ -240,7 +241,7 @@ async def create_link(request: Request, principal: Worker, body: LinkBody) -> De
     app = app_of(request)
     return await _decide(
         app,
-        principal.tenant_id,
+        principal,
         lambda uow: relink.link_manually(
             uow,
             record_type=body.record_type,
@@ -265,7 +266,7 @@ async def unlink(
     app = app_of(request)
     return await _decide(
         app,
-        principal.tenant_id,
+        principal,
         lambda uow: relink.unlink(
             uow, link_id=link_id, actor=actor_of(principal), reason=body.reason, now=app.clock.now()
         ),
@@ -347,19 +348,24 @@ def decision_read(decision: relink.LinkDecision, uow: UnitOfWork) -> DecisionRea
     )
 
 
-async def _read(app: App, tenant_id: str, read: Callable[[UnitOfWork], T]) -> T:
+async def _read(app: App, principal: Principal, read: Callable[[UnitOfWork], T]) -> T:
+    """In the caller's scope: a scoped caller sees no suggestions (records that name no
+    order yet are tenant-wide) and only links of orders in scope."""
+
     def run() -> T:
-        with UnitOfWork(app.sessions, tenant_id=tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
+        ) as uow:
             return read(uow)
 
     return await run_in_threadpool(run)
 
 
 async def _decide(
-    app: App, tenant_id: str, decide: Callable[[UnitOfWork], relink.LinkDecision]
+    app: App, principal: Principal, decide: Callable[[UnitOfWork], relink.LinkDecision]
 ) -> DecisionRead:
     def run() -> DecisionRead:
-        with UnitOfWork(app.sessions, tenant_id=tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
             decision = decide(uow)
             answer = decision_read(decision, uow)
             uow.commit()

@@ -1,9 +1,10 @@
 """GET /metrics: Prometheus exposition of this process's counters and the processing lag.
 
-Three registries, one page: the app's webhook counters, the process-wide processing
-counters, and the app's lag collector (``workflow/lag_metrics.py``), which reads the
-database at each scrape; the page is rendered in a worker thread so that read never
-holds the event loop that answers webhooks.
+Registries on one page: the app's webhook counters, the process-wide processing and
+quota counters, and two collectors that read the database at each scrape, the app's lag
+(``workflow/lag_metrics.py``) and usage (``workflow/usage_metrics.py``); the page is
+rendered in a worker thread so those reads never hold the event loop that answers
+webhooks.
 
 The lag gauges carry tenant ids as labels, so the page says which tenants this desk
 serves. It is open by default, as scrapers expect; set ``ORDEROPS_METRICS_TOKEN`` and it
@@ -25,11 +26,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from orderops.api.auth import app_of
 from orderops.api.body import SafeJsonRoute
 from orderops.api.problems import problem_responses
+from orderops.api.usage import usage_registry
 from orderops.api.webhooks import metrics_of
 from orderops.domain.errors import Unauthorized
 from orderops.workflow.lag import inbox_lag
 from orderops.workflow.lag_metrics import LagCollector
 from orderops.workflow.processing_metrics import PROCESSING_METRICS
+from orderops.workflow.usage_metrics import USAGE_METRICS
 
 router = APIRouter(tags=["health"], route_class=SafeJsonRoute)
 
@@ -73,7 +76,9 @@ def require_scraper(
     responses=problem_responses(401),
 )
 async def prometheus_metrics(request: Request) -> Response:
-    registries = (metrics_of(request).registry, PROCESSING_METRICS.registry)
-    lag = lag_registry(request.app)
-    body = await run_in_threadpool(lambda: b"".join(generate_latest(r) for r in (*registries, lag)))
+    registries = (metrics_of(request).registry, PROCESSING_METRICS.registry, USAGE_METRICS.registry)
+    read_at_scrape = (lag_registry(request.app), usage_registry(request.app))
+    body = await run_in_threadpool(
+        lambda: b"".join(generate_latest(r) for r in (*registries, *read_at_scrape))
+    )
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -116,7 +116,9 @@ async def list_outbox(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> OutboxList:
     def run(app: App) -> OutboxList:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
+        ) as uow:
             page = admin.list_messages(uow, where, limit=limit, offset=offset)
             items = [OutboxRead.model_validate(m) for m in page.items]
         return OutboxList(items=items, total=page.total, limit=limit, offset=offset)
@@ -132,7 +134,9 @@ async def list_attempts(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AttemptList:
     def run(app: App) -> AttemptList:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
+        ) as uow:
             rows = admin.search_attempts(uow, where, limit=limit)
             return AttemptList(
                 items=[
@@ -153,7 +157,9 @@ async def list_attempts(
 @router.get("/{message_id}", response_model=OutboxDetail, summary="One message and its attempts")
 async def get_outbox(request: Request, principal: Reader, message_id: Id) -> OutboxDetail:
     def run(app: App) -> OutboxDetail:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
+        ) as uow:
             return _detail(uow, message_id)
 
     return await run_in_threadpool(run, app_of(request))
@@ -172,7 +178,7 @@ async def cancel_outbox(request: Request, principal: Manager, message_id: Id) ->
 def _change(app: App, principal: Principal, message_id: str, verb: str) -> OutboxDetail:
     change = admin.retry_message if verb == "retry" else admin.cancel_message
     actor = principal.subject or principal.name
-    with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+    with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
         change(uow, message_id, actor=actor, now=app.clock.now())
         detail = _detail(uow, message_id)
         uow.commit()

@@ -33,9 +33,12 @@ router = APIRouter(tags=["queues"], route_class=SafeJsonRoute)
 
 @router.get("/v1/queues", response_model=QueueList, summary="Queues with their open work")
 async def list_queues(request: Request, principal: Reader) -> QueueList:
-    def read() -> QueueList:
+    def read() -> QueueList:  # counts of the cases the caller may see
         with UnitOfWork(
-            app_of(request).sessions, tenant_id=principal.tenant_id, write=False
+            app_of(request).sessions,
+            tenant_id=principal.tenant_id,
+            write=False,
+            scope=principal.scope,
         ) as uow:
             counts = queues_of(uow).counts()
         return QueueList(items=[QueueRead(**vars(c)) for c in counts])
@@ -53,7 +56,7 @@ async def configure(
     app = app_of(request)
 
     def write() -> QueueRead:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
             try:
                 configure_queue(
                     uow,
@@ -78,7 +81,7 @@ async def join_queue(request: Request, principal: Manager, name: Name, member: M
     app = app_of(request)
 
     def write() -> None:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
             add_member(
                 uow, queue=name, member=member, actor=actor_of(principal), now=app.clock.now()
             )
@@ -93,7 +96,7 @@ async def leave_queue(request: Request, principal: Manager, name: Name, member: 
     app = app_of(request)
 
     def write() -> None:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
             remove_member(
                 uow, queue=name, member=member, actor=actor_of(principal), now=app.clock.now()
             )
@@ -126,7 +129,7 @@ async def publish(request: Request, principal: Manager, body: RulesBody) -> Rule
         raise InvalidWorkRequest(str(exc)) from exc
 
     def write() -> RulesRead:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
             version = publish_rules(
                 uow, rules=rules, actor=actor_of(principal), now=app.clock.now()
             )

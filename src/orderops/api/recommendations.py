@@ -83,7 +83,9 @@ async def list_recommendations(request: Request, principal: Reader, case_id: Id)
     app = app_of(request)
 
     def read() -> dict[str, Any]:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
+        ) as uow:
             case_or_404(uow, case_id)
             return {"items": service.recommendations_for(uow, case_id)}
 
@@ -100,7 +102,9 @@ async def create_recommendation(
     def write() -> dict[str, Any]:
         llm = LlmClient(llm_settings) if llm_settings.enabled else None
         try:
-            with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+            with UnitOfWork(
+                app.sessions, tenant_id=principal.tenant_id, scope=principal.scope
+            ) as uow:
                 stored = service.recommend_case(
                     uow,
                     case_id,
@@ -127,7 +131,7 @@ async def handoff(request: Request, principal: Worker, recommendation_id: Id) ->
     settings, _ = _settings(request)
 
     def write() -> dict[str, str]:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
             row = service.get_recommendation(uow, recommendation_id)
             link = f"{settings.console_base_url.rstrip('/')}/console/cases/{row.case_id}"
             outbox_id = hand_off(
@@ -146,7 +150,7 @@ async def customer_message(
     app = app_of(request)
 
     def write() -> dict[str, str]:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
             message_id = voice.speak(
                 uow,
                 order_ref,
@@ -166,7 +170,9 @@ async def read_playbook(request: Request, principal: Reader) -> dict[str, Any]:
     app = app_of(request)
 
     def read() -> dict[str, Any]:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
+        ) as uow:
             playbook, version = service.current_playbook(uow)
         return {"version": version, "yaml": service.playbook_yaml(playbook)}
 
@@ -180,7 +186,7 @@ async def put_playbook(
     app = app_of(request)
 
     def write() -> dict[str, int]:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
             version = service.store_playbook(
                 uow, text, actor=actor_of(principal), now=app.clock.now()
             )
@@ -197,7 +203,9 @@ async def llm_usage(
     app = app_of(request)
 
     def read() -> dict[str, Any]:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
+        ) as uow:
             return {"items": service.usage_summary(uow, since=since)}
 
     return await run_in_threadpool(read)
@@ -211,7 +219,7 @@ async def assemble_evidence(
 
     def write() -> dict[str, Any]:
         now = app.clock.now()
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
             case = case_or_404(uow, case_id)
             facts = case_facts(uow, case, now=now)
             approvals = [f"{a['kind']} approved" for a in service.approved_actions(uow, case_id)]
@@ -234,7 +242,9 @@ async def read_evidence(request: Request, principal: EvidenceReader, case_id: Id
     app = app_of(request)
 
     def read() -> dict[str, Any]:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
+        ) as uow:
             case_or_404(uow, case_id)
             packs = disputes.packs_for(uow, case_id)
             if not packs:
@@ -249,7 +259,7 @@ async def approve_evidence(request: Request, principal: Approver, pack_id: Id) -
     app = app_of(request)
 
     def write() -> dict[str, Any]:
-        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
             pack = disputes.approve(uow, pack_id, principal=principal, now=app.clock.now())
             uow.commit()
             return _pack(pack)

@@ -20,6 +20,7 @@ from orderops.api.auth import app_of, require
 from orderops.api.body import SafeJsonRoute
 from orderops.api.params import Name
 from orderops.api.problems import problem
+from orderops.api.rate_limits import RATE_LIMITED, hold_webhook
 from orderops.domain.errors import Forbidden
 from orderops.domain.roles import Permission, Role
 from orderops.ingest.adapters import ADAPTERS
@@ -110,6 +111,7 @@ class ConnectionRead(BaseModel):
         404: {"description": "No enabled connection at this address"},
         413: {"description": "Body over the limit; dead-lettered when verifiable"},
         422: {"description": "Verified but not mappable; dead-lettered"},
+        429: RATE_LIMITED,
     },
     summary="Receive one provider webhook delivery",
 )
@@ -129,6 +131,9 @@ async def post_webhook(source: Name, endpoint_token: Name, request: Request) -> 
         label = source if source in ADAPTERS else UNKNOWN_SOURCE
         metrics.reject(source=label, reason=RejectReason.UNKNOWN_ENDPOINT)
         raise
+    # The tenant is known now; over its limit, nothing is read or stored and the provider
+    # retries (429 with Retry-After), which is stored like a first delivery.
+    await hold_webhook(request, tenant_id=endpoint.tenant_id, endpoint_token=endpoint_token)
     body, complete = await read_capped(request, READ_LIMIT)
     try:
         receipt = await run_in_threadpool(

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from orderops.commands import tenancy
 from orderops.commands.shared import opened_app
 from orderops.domain.roles import Role
 
@@ -170,21 +171,34 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         tenant: TenantOpt,
         user_id: Annotated[str, typer.Option("--user", help="User id the key acts as.")],
         name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
+        expires_in: tenancy.ExpiresInOpt = None,
+        expires_at: tenancy.ExpiresAtOpt = None,
     ) -> None:
         """Issue a key; the secret is printed once and stored only as a hash."""
-        from orderops.workflow import users
+        from orderops.workflow import key_lifecycle
 
         with opened() as app:
-            issued = users.issue_user_key(
+            issued = key_lifecycle.issue_identity_key(
                 app.sessions,
                 tenant_id=tenant,
                 user_id=user_id,
                 name=name,
                 clock=app.clock,
                 actor=ACTOR,
+                expires_at=tenancy.expiry_of(app, expires_in, expires_at),
             )
-            console.print(f"key {issued.key_id} (secret shown once):")
-            console.print(issued.secret, soft_wrap=True, markup=False, highlight=False)
+            tenancy.print_issued(console, issued)
+
+    @keys_cli.command("rotate")
+    def keys_rotate(
+        tenant: TenantOpt,
+        key_id: tenancy.KeyIdArg,
+        overlap: tenancy.OverlapOpt = "24h",
+        expires_in: tenancy.ExpiresInOpt = None,
+        expires_at: tenancy.ExpiresAtOpt = None,
+    ) -> None:
+        """Issue a key's successor; the old key works until the overlap ends."""
+        tenancy.rotate_command(factory, console, tenant, key_id, overlap, expires_in, expires_at)
 
     @keys_cli.command("revoke")
     def keys_revoke(tenant: TenantOpt, key_id: str) -> None:
@@ -198,21 +212,12 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
 
     @keys_cli.command("list")
     def keys_list(tenant: TenantOpt) -> None:
-        from orderops.workflow import users
+        """Keys with their prefix, state, expiry and last use (never secrets)."""
+        from orderops.workflow import key_lifecycle
 
         with opened() as app:
-            table = Table("id", "name", "prefix", "role", "user", "last used", "state")
-            for key in users.list_keys(app.sessions, tenant_id=tenant):
-                table.add_row(
-                    key.id,
-                    key.name,
-                    key.prefix,
-                    key.role,
-                    key.user_id or "-",
-                    _when(key.last_used_at),
-                    "revoked" if key.revoked_at else "active",
-                )
-            console.print(table)
+            keys = key_lifecycle.list_keys(app.sessions, tenant_id=tenant, clock=app.clock)
+            tenancy.print_keys(console, keys)
 
     @policy_cli.command("show")
     def policy_show(

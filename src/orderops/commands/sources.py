@@ -97,12 +97,30 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
 
     @group.command("rotate")
     def rotate(
-        tenant: TenantOpt, source: SourceOpt, secret: SecretOpt = None, base_url: BaseUrlOpt = None
+        tenant: TenantOpt,
+        source: SourceOpt,
+        secret: SecretOpt = None,
+        base_url: BaseUrlOpt = None,
+        overlap: Annotated[
+            str | None,
+            typer.Option(
+                help="How long deliveries signed with the old secret still verify, e.g. 24h "
+                "or 0 (a leaked secret). Default: ORDEROPS_WEBHOOK_SECRET_OVERLAP_HOURS (24h).",
+            ),
+        ] = None,
     ) -> None:
-        """Replace the signing secret; deliveries signed with the old one are refused."""
+        """Replace the signing secret; the old one still verifies until the overlap ends."""
+        from datetime import timedelta
+
+        from orderops.domain.durations import parse_duration
         from orderops.ingest.connections import SecretBox, rotate_secret
 
         with opened() as app:
+            window = (
+                parse_duration(overlap)
+                if overlap is not None
+                else timedelta(hours=app.settings.webhook_secret_overlap_hours)
+            )
             change = rotate_secret(
                 app.sessions,
                 tenant_id=tenant,
@@ -111,8 +129,16 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
                 clock=app.clock,
                 actor=ACTOR,
                 secret=secret,
+                overlap=window,
             )
             show(change, base(app, base_url), "secret rotated")
+            until = change.connection.previous_secret_until
+            if until is None:
+                console.print("the old secret no longer verifies")
+            else:
+                console.print(
+                    f"the old secret still verifies until {until.isoformat(timespec='seconds')}"
+                )
 
     @group.command("disconnect")
     def disconnect(tenant: TenantOpt, source: SourceOpt) -> None:
@@ -139,9 +165,12 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
                 state = "enabled" if info.enabled else "disconnected"
                 url = info.url(base(app, base_url)) if info.enabled else "-"
                 rotated = info.rotated_at.isoformat(timespec="seconds") if info.rotated_at else "-"
+                until = info.previous_secret_until
+                old = f"  old secret until {until.isoformat(timespec='seconds')}" if until else ""
                 console.print(
                     f"{info.source}  {state}  {url}  "
-                    f"created {info.created_at.isoformat(timespec='seconds')}  rotated {rotated}",
+                    f"created {info.created_at.isoformat(timespec='seconds')}  rotated {rotated}"
+                    f"{old}",
                     soft_wrap=True,
                     highlight=False,
                 )

@@ -5,6 +5,12 @@ change is audited without the secret; a change ends the person's sessions. A fai
 sign-in says nothing about which part was wrong, so the form cannot be used to find out
 who has an account. Sign-in is throttled (``console/throttle.py``); failures and
 lock-outs are audited in the tenant's chain when the tenant exists.
+
+A person who uses an authenticator (``workflow/totp.py``) also gives its code; a wrong code
+is a failure like a wrong password. A tenant whose single sign-on allows no passwords
+(``workflow/sso_config.py``) refuses every password before one is checked, so none can be
+guessed there. Signing out of a session that single sign-on opened also answers where the
+provider ends its own session (``workflow/sso_sign_in.py``).
 """
 
 from __future__ import annotations
@@ -33,9 +39,16 @@ from orderops.workflow.console_sessions import (
     start_session,
 )
 from orderops.workflow.identity_acts import record_act
+from orderops.workflow.sso_config import passwords_allowed
+from orderops.workflow.sso_sign_in import issuer_sign_out_url
+from orderops.workflow.totp import CodeRefused, CodeRequired, check_code
 from orderops.workflow.users import InvalidUser, UserInfo, UserKind, get_user, list_users
 
 LOGIN_REFUSED = "unknown tenant, email or password"
+
+
+class PasswordsNotAllowed(Unauthorized):
+    code = "passwords-not-allowed"
 
 
 def set_password(
@@ -109,12 +122,19 @@ def sign_in(
     email: str,
     password: str,
     address: str,
+    code: str = "",
 ) -> tuple[UserInfo, LiveSession]:
-    """Throttle, check the password, open a server-side session (audited).
+    """Throttle, check the password (and the authenticator code of a person who uses one),
+    open a server-side session (audited).
 
     Raises ``SignInThrottled`` (even for the right password) while the account or the
-    address has spent its failures, and Unauthorized (one message) for a wrong answer.
+    address has spent its failures, and Unauthorized (one message) for a wrong password;
+    ``CodeRequired``/``CodeRefused`` after a right password without a good code.
     """
+    if tenant_id and not passwords_allowed(sessions, tenant_id=tenant_id):
+        raise PasswordsNotAllowed(
+            f"{tenant_id} signs in with single sign-on only; use its sign-in button instead."
+        )
     throttle = SignInThrottle(
         sessions,
         clock,
@@ -125,10 +145,24 @@ def sign_in(
     throttle.reserve(attempt)
     try:
         user = check_login(sessions, tenant_id=tenant_id, email=email, password=password)
-    except Unauthorized:
+        check_code(
+            sessions,
+            tenant_id=tenant_id,
+            user_id=user.id,
+            code=code,
+            secret_key=settings.secret_key,
+            clock=clock,
+        )
+    except Unauthorized as exc:
         failures = throttle.failures(attempt)
+        reason = "code" if isinstance(exc, CodeRequired | CodeRefused) else "password"
         _audit_failure(
-            sessions, attempt, clock=clock, failures=failures, limit=throttle.account_limit
+            sessions,
+            attempt,
+            clock=clock,
+            failures=failures,
+            limit=throttle.account_limit,
+            reason=reason,
         )
         raise
     throttle.succeeded(attempt)
@@ -152,22 +186,40 @@ def sign_in(
     return user, live
 
 
-def sign_out(sessions: sessionmaker[Session], live: LiveSession, *, clock: Clock) -> None:
+def sign_out(
+    sessions: sessionmaker[Session],
+    live: LiveSession,
+    *,
+    clock: Clock,
+    secret_key: str | None = None,
+) -> str | None:
+    """End the session; the identity provider's logout URL when single sign-on opened it
+    and the provider has one (given ``secret_key``, which opens the ID token it hints with)."""
     with UnitOfWork(sessions, tenant_id=live.tenant_id) as uow:
+        issuer_logout = None
         if end_session(uow, live, now=clock.now(), reason="signed out"):
+            if secret_key is not None:
+                issuer_logout = issuer_sign_out_url(uow, live.id, secret_key=secret_key)
             uow.audit.append(
                 at=clock.now(),
                 actor=f"user:{live.user_id}",
                 action="user.signed_out",
                 entity_type="user",
                 entity_id=live.user_id,
-                data={"session_id": live.id},
+                data={"session_id": live.id, "issuer_logout": issuer_logout is not None},
             )
         uow.commit()
+    return issuer_logout
 
 
 def _audit_failure(
-    sessions: sessionmaker[Session], attempt: Attempt, *, clock: Clock, failures: int, limit: int
+    sessions: sessionmaker[Session],
+    attempt: Attempt,
+    *,
+    clock: Clock,
+    failures: int,
+    limit: int,
+    reason: str = "password",
 ) -> None:
     """A failure in the tenant's chain (none for an unknown tenant: there is no chain),
     naming the person only when the email is theirs, never what was typed otherwise."""
@@ -182,7 +234,12 @@ def _audit_failure(
             )
         )
         subject = user.id if user is not None else "unknown"
-        facts = {"address": attempt.address, "failures": failures, "limit": limit}
+        facts = {
+            "address": attempt.address,
+            "failures": failures,
+            "limit": limit,
+            "reason": reason,
+        }
         uow.audit.append(
             at=clock.now(),
             actor="system:sign-in",

@@ -18,7 +18,7 @@ from orderops.console.web import PREFIX, ConsoleRoute, Signed, app_of, form_of, 
 from orderops.domain.approval_policy import diff_bodies, parse_policy
 from orderops.domain.errors import InvalidEvent
 from orderops.domain.roles import Permission, Role
-from orderops.workflow import identity_acts, policy_versions, users
+from orderops.workflow import identity_acts, key_lifecycle, policy_versions, users
 
 router = APIRouter(prefix=f"{PREFIX}/admin", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -132,7 +132,9 @@ async def users_page(request: Request, viewer: Signed) -> Response:
 async def _users(request: Request, viewer: Signed, *, issued: Any) -> Response:
     app = app_of(request)
     people = await run_in_threadpool(users.list_users, app.sessions, tenant_id=viewer.tenant_id)
-    keys = await run_in_threadpool(users.list_keys, app.sessions, tenant_id=viewer.tenant_id)
+    keys = await run_in_threadpool(
+        lambda: key_lifecycle.list_keys(app.sessions, tenant_id=viewer.tenant_id, clock=app.clock)
+    )
     acts = await run_in_threadpool(
         identity_acts.acts_by_user, app.sessions, tenant_id=viewer.tenant_id
     )

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 
 from orderops.audit.export import ExportFilter
 from orderops.audit.verify import verify_tenant
@@ -20,6 +20,7 @@ from orderops.console.web import PREFIX, ConsoleRoute, Signed, app_of, form_of, 
 from orderops.domain.cases import CLOSED_STATUSES
 from orderops.domain.errors import InvalidEvent
 from orderops.domain.roles import Permission
+from orderops.storage.repositories.queue_scopes import queue_scopes, shown_in_queues
 from orderops.storage.tables import AuditRecord, Case, CaseTimelineEntry, OutboxMessage
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.actions import get_case
@@ -52,7 +53,9 @@ async def _board(request: Request, viewer: Signed) -> Dashboard:
     start, end = date_range(request.query_params, app.clock.now().date())
 
     def read() -> Dashboard:
-        with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=viewer.tenant_id, write=False, scope=viewer.scope
+        ) as uow:
             return build(uow, start=start, end=end)
 
     return await run_in_threadpool(read)
@@ -118,7 +121,9 @@ async def audit_page(request: Request, viewer: Signed) -> Response:
 
     def read() -> Response:
         # Rendered inside the unit of work, which expires its rows when it closes.
-        with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=viewer.tenant_id, write=False, scope=viewer.scope
+        ) as uow:
             if case_id is not None:
                 get_case(uow, case_id)
                 records = [r for r in uow.audit.records() if where.keeps(r)][-AUDIT_PAGE:][::-1]
@@ -156,7 +161,9 @@ async def live_case(request: Request, viewer: Signed, case_id: str) -> Response:
     app = app_of(request)
 
     def read() -> str:
-        with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=viewer.tenant_id, write=False, scope=viewer.scope
+        ) as uow:
             case = get_case(uow, case_id)
             entries = uow.session.scalar(
                 select(func.count()).where(
@@ -180,12 +187,16 @@ async def live_queue(request: Request, viewer: Signed, name: str) -> Response:
     app = app_of(request)
 
     def read() -> str:
-        with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=viewer.tenant_id, write=False, scope=viewer.scope
+        ) as uow:
+            shown = shown_in_queues(queue_scopes(uow.session, uow.tenant_id, [name]))
             row = uow.session.execute(
                 select(func.count(), func.max(Case.updated_at), func.sum(Case.version)).where(
                     Case.tenant_id == uow.tenant_id,
                     Case.queue == name,
                     Case.status.not_in([str(s) for s in CLOSED_STATUSES]),
+                    true() if shown is None else shown,
                 )
             ).one()
             return _stamp(*row)

@@ -48,7 +48,9 @@ async def links_to_check(request: Request, viewer: Signed) -> Response:
 
     def read() -> Response:
         # Rendered inside the unit of work, which expires its rows when it closes.
-        with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=viewer.tenant_id, write=False, scope=viewer.scope
+        ) as uow:
             page = link_queries.list_suggestions(uow, status="open", limit=PAGE, offset=0)
             refs = [ref for s in page.items for ref in link_queries.candidate_refs(s)]
             return render(
@@ -72,7 +74,9 @@ async def order_links(request: Request, viewer: Signed, order_ref: str) -> Respo
     app = app_of(request)
 
     def read() -> Response:
-        with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=viewer.tenant_id, write=False, scope=viewer.scope
+        ) as uow:
             links = link_queries.order_links(uow, order_ref)
             order = uow.commerce.order_by_ref(order_ref)
             return render(
@@ -159,7 +163,7 @@ async def _decide(
     app = app_of(request)
 
     def run() -> relink.LinkDecision:
-        with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id, scope=viewer.scope) as uow:
             decision = decide(uow)
             uow.commit()
             return decision

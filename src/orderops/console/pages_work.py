@@ -25,6 +25,7 @@ from orderops.console.accounts import sign_in, sign_out
 from orderops.console.case_view import case_page
 from orderops.console.queue_view import QueueFilter, SortKey, queue_cases
 from orderops.console.security import LOGIN_FORM_LIFETIME, login_form_ok, login_form_token
+from orderops.console.sso import leave_through_provider
 from orderops.console.throttle import SignInThrottled
 from orderops.console.web import (
     PREFIX,
@@ -89,6 +90,7 @@ async def login(request: Request) -> Response:
                 email=form.get("email", ""),
                 password=form.get("password", ""),
                 address=request.client.host if request.client else "unknown",
+                code=form.get("code", ""),
             )
         )
     except Unauthorized as exc:
@@ -122,8 +124,15 @@ async def login(request: Request) -> Response:
 async def logout(request: Request, viewer: Signed) -> Response:
     await form_of(request, viewer)
     app = app_of(request)
-    await run_in_threadpool(sign_out, app.sessions, viewer.session, clock=app.clock)
-    response = redirect(f"{PREFIX}/login", message="Signed out.")
+    provider_logout = await run_in_threadpool(
+        lambda: sign_out(
+            app.sessions, viewer.session, clock=app.clock, secret_key=app.settings.secret_key
+        )
+    )
+    if provider_logout:
+        response = leave_through_provider(request, provider_logout)
+    else:
+        response = redirect(f"{PREFIX}/login", message="Signed out.")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -166,7 +175,9 @@ async def queues_page(request: Request, viewer: Signed) -> Response:
     app = app_of(request)
 
     def read() -> tuple[list[Any], set[str]]:
-        with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=viewer.tenant_id, write=False, scope=viewer.scope
+        ) as uow:
             repo = queues_of(uow)
             counts = repo.counts()
             mine = {q.name for q in repo.all() if viewer.user.display_name in repo.members(q)}
@@ -193,7 +204,9 @@ async def queue_page(request: Request, viewer: Signed, name: str) -> Response:
     now = app.clock.now()
 
     def read() -> list[Any]:
-        with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=viewer.tenant_id, write=False, scope=viewer.scope
+        ) as uow:
             return queue_cases(uow, name, where, me=viewer.user.display_name, now=now)
 
     rows = await run_in_threadpool(read)
@@ -228,7 +241,9 @@ async def case_detail(request: Request, viewer: Signed, case_id: str) -> Respons
 
     def read() -> Response:
         # Rendered inside the unit of work: the page reads lazily loaded rows.
-        with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id, write=False) as uow:
+        with UnitOfWork(
+            app.sessions, tenant_id=viewer.tenant_id, write=False, scope=viewer.scope
+        ) as uow:
             page = case_page(uow, case_id, viewer=viewer, now=app.clock.now())
             return render(
                 request,
@@ -255,13 +270,13 @@ async def _change_case(
     app = app_of(request)
     change = act(form)
     version = int(form["version"]) if form.get("version", "").isdigit() else None
-    await run_in_threadpool(_apply, app, viewer.tenant_id, case_id, version, change)
+    await run_in_threadpool(_apply, app, viewer, case_id, version, change)
     return redirect(f"{PREFIX}/cases/{case_id}", message=form.get("done") or "Saved.")
 
 
-def _apply(app: App, tenant_id: str, case_id: str, version: int | None, act: CaseChange) -> None:
+def _apply(app: App, viewer: Viewer, case_id: str, version: int | None, act: CaseChange) -> None:
     try:
-        with UnitOfWork(app.sessions, tenant_id=tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id, scope=viewer.scope) as uow:
             act(uow, load_case(uow, case_id, expected_version=version))
             uow.commit()
     except StaleDataError as exc:
@@ -411,7 +426,7 @@ async def recommend(request: Request, viewer: Signed, case_id: str) -> Response:
     app = app_of(request)
 
     def write() -> str:
-        with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id, scope=viewer.scope) as uow:
             stored = recommend_case(
                 uow, case_id, now=app.clock.now(), actor=viewer.principal.identity
             )
@@ -461,7 +476,7 @@ async def message_step(request: Request, viewer: Signed, message_id: str, step: 
     actor, now = viewer.principal.identity, app.clock.now()
 
     def write() -> tuple[str, int | None]:
-        with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id) as uow:
+        with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id, scope=viewer.scope) as uow:
             if step == "edit":
                 message = communications.edit(
                     uow,

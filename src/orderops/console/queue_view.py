@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from orderops.domain.cases import CLOSED_STATUSES, CaseStatus
+from orderops.storage.repositories.queue_scopes import queue_scopes, shown_in_queues
 from orderops.storage.tables import Case
 from orderops.storage.tables.queues import CaseTimer
 from orderops.storage.uow import UnitOfWork
@@ -133,6 +134,9 @@ def queue_cases(
         query = query.where(Case.exception_type == where.exception_type)
     if where.priority:
         query = query.where(Case.priority == where.priority)
+    shown = shown_in_queues(queue_scopes(uow.session, uow.tenant_id, [queue]))
+    if shown is not None:  # a scoped queue shows only its cases in scope
+        query = query.where(shown)
     cases = uow.session.scalars(query.order_by(Case.opened_at, Case.id).limit(MAX_ROWS)).all()
     timers = sla_timers(uow, [c.id for c in cases])
     rows = [row_of(case, timers.get(case.id, ()), now=now) for case in cases]

@@ -7,9 +7,12 @@ multiplied by every worker: an attacker would simply get five guesses per proces
 table works the same on SQLite and PostgreSQL, needs no extra service, and reads the
 application clock, so the windows are testable.
 
-Each attempt reserves a slot on both counters *before* the password is checked (one
-atomic upsert), so concurrent guesses cannot slip past the limit; a success then clears
-the account's counter and gives the address its slot back, so only failures count. The
+Each attempt reserves a slot on every counter *before* the password is checked (one
+atomic upsert each), so concurrent guesses cannot slip past the limit; a success then
+clears the account's counter and gives the address and the tenant their slots back, so
+only failures count. The tenant's counter catches guessing spread over many accounts and
+addresses; it is generous, because spending it locks the tenant's password sign-in for
+everyone until the window ends (single sign-on and open sessions are unaffected). The
 account is keyed by tenant and email whether or not such a person exists, so a refusal
 says nothing about who has an account. Keys are hashes: the table holds no emails or
 addresses.
@@ -35,6 +38,9 @@ from orderops.domain.errors import Unauthorized
 from orderops.storage.base import UtcDateTime
 from orderops.storage.engine import SQLITE_BEGIN_OPTION
 from orderops.storage.tables.console import SignInThrottle as Counter
+
+PER_TENANT = "200 per 15 minutes"
+"""Failed sign-ins a tenant may have in a window (``Settings.sign_in_limit_per_tenant``)."""
 
 
 class SignInThrottled(Unauthorized):
@@ -133,6 +139,10 @@ class Attempt:
     def origin(self) -> tuple[str, str]:
         return ("sign-in-address", _digest(self.address))
 
+    @property
+    def tenant_wide(self) -> tuple[str, str]:
+        return ("sign-in-tenant", _digest(self.tenant))
+
 
 class SignInThrottle:
     """Reserve before checking a password, settle after; refusals carry Retry-After."""
@@ -144,31 +154,30 @@ class SignInThrottle:
         *,
         per_account: str,
         per_address: str,
+        per_tenant: str = PER_TENANT,
     ) -> None:
         self._storage = SqlWindowStorage(sessions, clock)
         self._limiter = FixedWindowRateLimiter(self._storage)
         self._clock = clock
         self._account: RateLimitItem = parse(per_account)
         self._address: RateLimitItem = parse(per_address)
+        self._tenant: RateLimitItem = parse(per_tenant)
 
     @property
     def account_limit(self) -> int:
         return self._account.amount
 
     def reserve(self, attempt: Attempt) -> None:
-        """Count this attempt on both counters; SignInThrottled when either is spent."""
-        account_ok = self._limiter.hit(self._account, *attempt.account)
-        address_ok = self._limiter.hit(self._address, *attempt.origin)
-        if account_ok and address_ok:
+        """Count this attempt on every counter; SignInThrottled when any is spent."""
+        counters = (
+            (self._account, attempt.account),
+            (self._address, attempt.origin),
+            (self._tenant, attempt.tenant_wide),
+        )
+        spent = [(item, ident) for item, ident in counters if not self._limiter.hit(item, *ident)]
+        if not spent:
             return
-        waits = [
-            self._wait(item, *ident)
-            for ok, item, ident in (
-                (account_ok, self._account, attempt.account),
-                (address_ok, self._address, attempt.origin),
-            )
-            if not ok
-        ]
+        waits = [self._wait(item, *ident) for item, ident in spent]
         raise SignInThrottled(max(waits))
 
     def failures(self, attempt: Attempt) -> int:
@@ -178,6 +187,7 @@ class SignInThrottle:
     def succeeded(self, attempt: Attempt) -> None:
         self._limiter.clear(self._account, *attempt.account)
         self._storage.incr(self._address.key_for(*attempt.origin), 0, amount=-1)
+        self._storage.incr(self._tenant.key_for(*attempt.tenant_wide), 0, amount=-1)
 
     def _wait(self, item: RateLimitItem, *ident: str) -> int:
         reset = self._limiter.get_window_stats(item, *ident).reset_time

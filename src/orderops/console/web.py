@@ -25,6 +25,8 @@ from orderops.console.accounts import active_user, session_policy
 from orderops.console.security import csrf_ok, csrf_token
 from orderops.domain.errors import Forbidden, InvalidEvent, OrderOpsError, Unauthorized
 from orderops.domain.roles import Permission, allows
+from orderops.domain.scopes import UNRESTRICTED, AccessScope
+from orderops.workflow.access_scopes import user_scope
 from orderops.workflow.console_sessions import LiveSession, resume_session
 from orderops.workflow.tenants import Principal
 from orderops.workflow.users import UserInfo
@@ -46,6 +48,9 @@ class Viewer:
     user: UserInfo
     session: LiveSession
     csrf: str
+    scope: AccessScope = UNRESTRICTED
+    """The person's scope below the tenant (re-read each request, like the role): every
+    page reads through units of work carrying it."""
 
     @property
     def principal(self) -> Principal:
@@ -54,6 +59,7 @@ class Viewer:
             role=self.user.role,
             name=self.user.display_name,
             subject=self.user.subject,
+            scope=self.scope,
         )
 
     @property
@@ -91,8 +97,14 @@ async def current_viewer(request: Request) -> Viewer:
         )
     except Unauthorized as exc:
         raise LoginRequired from exc
+    scope = await run_in_threadpool(
+        user_scope, app.sessions, tenant_id=session.tenant_id, user_id=session.user_id
+    )
     viewer = Viewer(
-        user=user, session=session, csrf=csrf_token(session.token, app.settings.secret_key)
+        user=user,
+        session=session,
+        csrf=csrf_token(session.token, app.settings.secret_key),
+        scope=scope,
     )
     request.state.viewer = viewer
     return viewer

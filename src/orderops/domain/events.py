@@ -110,6 +110,12 @@ class OrderData(_Data):
     lines: list[OrderLine] = Field(default_factory=list, max_length=1000)
     aliases: Keys
     """Every other name of this order: its name and number, checkout and cart tokens."""
+    store: Code | None = None
+    """The shop it was placed in (a Shopify shop domain); none: the envelope's source."""
+    channel: Code | None = None
+    """The sales channel (Shopify's ``source_name``: web, pos, an app's id)."""
+    tags: list[str] = Field(default_factory=list, max_length=250)
+    """The store's tags on the order; a tenant's brand rules may name a brand by tag."""
 
 
 class OrderCancelledData(_Data):

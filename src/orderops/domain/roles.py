@@ -37,6 +37,8 @@ class Permission(StrEnum):
     POLICIES_MANAGE = "policies:manage"
     USERS_MANAGE = "users:manage"
     SOURCES_MANAGE = "sources:manage"
+    USAGE_READ = "usage:read"
+    """Usage, quotas and the invoice export: what the tenant used and may use."""
 
 
 _HUMANS = frozenset(
@@ -74,6 +76,7 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.POLICIES_MANAGE: frozenset({Role.ADMIN}),
     Permission.USERS_MANAGE: frozenset({Role.ADMIN}),
     Permission.SOURCES_MANAGE: frozenset({Role.ADMIN}),
+    Permission.USAGE_READ: frozenset({Role.ADMIN, Role.FINANCE_APPROVER}),
 }
 
 

@@ -15,10 +15,12 @@ from sqlalchemy import select
 
 from orderops.config import Settings
 from orderops.domain.errors import NotFound
+from orderops.domain.usage import Meter
 from orderops.evidence.store import BlobStore, FileBlobStore, is_address
 from orderops.storage.tables import Case
 from orderops.storage.tables.queues import EvidenceBlob
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow import usage
 from orderops.workflow.cases import record
 
 
@@ -76,6 +78,7 @@ def store_evidence(
         entity_id=stored.sha256,
         data={"size_bytes": stored.size_bytes, "media_type": media_type, "kind": str(kind)},
     )
+    usage.count(uow, Meter.EVIDENCE_BYTES, str(kind), stored.size_bytes, at=now)
     return EvidenceInfo(stored.sha256, stored.size_bytes, media_type, kind, deduplicated=False)
 
 

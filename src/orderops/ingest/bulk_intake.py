@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.clock import Clock
 from orderops.domain.errors import InvalidEvent, PayloadTooLarge
+from orderops.domain.usage import Meter
 from orderops.ingest import arrivals
 from orderops.ingest.envelope import MAX_EVENT_BYTES, parse_event
 from orderops.ingest.intake import DEAD_LETTER_BODY_LIMIT
@@ -27,6 +28,7 @@ from orderops.storage.repositories.inbox_bulk import PendingRow, insert_pending
 from orderops.storage.repositories.intake import DeadLetterStatus
 from orderops.storage.tables import DeadLetter
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow import usage
 
 BATCH = 500
 """Events per transaction: large enough that statements stop mattering, small enough
@@ -119,12 +121,23 @@ def dead_letter(
 
 
 def write_batch(
-    session: Session, tenant_id: str, rows: Sequence[PendingRow], letters: Sequence[DeadLetter]
+    uow: UnitOfWork,
+    rows: Sequence[PendingRow],
+    letters: Sequence[DeadLetter],
+    *,
+    channel: str,
+    now: datetime,
 ) -> StoreCounts:
-    """Write a checked batch in the caller's transaction; a repeated event is a duplicate."""
-    session.add_all(letters)
-    session.flush()
-    inserted = insert_pending(session, tenant_id, rows)
+    """Write a checked batch in the caller's transaction; a repeated event is a duplicate.
+
+    Refused before it writes (``QuotaExceeded``) when the tenant's hard monthly events
+    quota is reached (an import stops there, resumable); its accepted events are counted
+    once for the batch."""
+    usage.hold_to_quota(uow, Meter.EVENTS, now=now)
+    uow.session.add_all(letters)
+    uow.session.flush()
+    inserted = insert_pending(uow.session, uow.tenant_id, rows)
+    usage.count(uow, Meter.EVENTS, channel, len(inserted), at=now)
     return StoreCounts(
         accepted=len(inserted), duplicates=len(rows) - len(inserted), rejected=len(letters)
     )
@@ -155,7 +168,7 @@ def store_items(
             else:
                 rows.append(checked)
         with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
-            stored = write_batch(uow.session, tenant_id, rows, letters)
+            stored = write_batch(uow, rows, letters, channel=channel, now=now)
             uow.commit()
         counts += stored
         if stored.accepted:

@@ -5,6 +5,12 @@ carrier or desk account, so it is stored encrypted (Fernet, with a key derived f
 ``Settings.secret_key``) and shown only once, when OrderOps generated it. The endpoint
 token in the URL only routes a delivery to its tenant; the signature is still what
 authenticates it. Every change is audited, without the secret.
+
+A rotation can keep the replaced secret valid for an overlap: a provider switches to a new
+secret when someone pastes it into its dashboard, and deliveries it signed before (or
+retries of them) still carry the old signature. Until the overlap ends, a delivery signed
+with either secret verifies; after it, only the new one does. One previous secret is
+kept: rotating again during an overlap replaces it with the secret just retired.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -106,6 +112,8 @@ class ConnectionInfo:
     created_at: datetime
     rotated_at: datetime | None
     disabled_at: datetime | None
+    previous_secret_until: datetime | None = None
+    """Until when the secret a rotation replaced still verifies (None: it does not)."""
 
     @property
     def enabled(self) -> bool:
@@ -132,6 +140,16 @@ class Endpoint:
     tenant_id: str
     source: WebhookSource
     secret: str
+    previous_secret: str | None = None
+    """The secret a rotation replaced, valid until ``previous_secret_until``."""
+    previous_secret_until: datetime | None = None
+
+    def secrets_at(self, now: datetime) -> tuple[str, ...]:
+        """The secrets a delivery may be signed with at ``now``: the current one first."""
+        until = self.previous_secret_until
+        if self.previous_secret is None or until is None or now >= until:
+            return (self.secret,)
+        return (self.secret, self.previous_secret)
 
 
 def webhook_url(base_url: str, source: str, endpoint_token: str) -> str:
@@ -170,6 +188,8 @@ def connect_source(
             row.disabled_at = None
             row.rotated_at = now
         row.secret_ciphertext = box.seal(chosen, now=now)
+        row.previous_secret_ciphertext = None  # a reconnect trusts no earlier secret
+        row.previous_secret_until = None
         row.endpoint_token = secrets.token_urlsafe(24)
         uow.session.flush()
         _audit(
@@ -194,15 +214,30 @@ def rotate_secret(
     clock: Clock,
     actor: str,
     secret: str | None = None,
+    overlap: timedelta = timedelta(0),
 ) -> SecretChange:
-    """Replace the signing secret; the URL stays, signatures with the old secret fail."""
+    """Replace the signing secret; the URL stays. Signatures with the old secret verify
+    until ``overlap`` has passed (none: they fail at once, as after a leak)."""
+    if overlap < timedelta(0):
+        raise InvalidSecret("a rotation's overlap cannot be negative")
     chosen, generated = _choose_secret(secret)
     now = clock.now()
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
         row = _enabled(uow.session, tenant_id, source)
+        until = now + overlap if overlap > timedelta(0) else None
+        row.previous_secret_ciphertext = row.secret_ciphertext if until else None
+        row.previous_secret_until = until
         row.secret_ciphertext = box.seal(chosen, now=now)
         row.rotated_at = now
-        _audit(uow, row, "source.secret_rotated", actor=actor, at=now, generated=generated)
+        _audit(
+            uow,
+            row,
+            "source.secret_rotated",
+            actor=actor,
+            at=now,
+            generated=generated,
+            previous_valid_until=until.isoformat() if until else None,
+        )
         uow.commit()
         return SecretChange(connection=_info(row), generated_secret=chosen if generated else None)
 
@@ -256,11 +291,14 @@ def resolve_endpoint(
         )
         if row is None or row.source != source or row.disabled_at is not None:
             raise EndpointNotFound("no webhook endpoint at this address")
+        previous = row.previous_secret_ciphertext
         return Endpoint(
             connection_id=row.id,
             tenant_id=row.tenant_id,
             source=WebhookSource(row.source),
             secret=box.open(row.secret_ciphertext),
+            previous_secret=box.open(previous) if previous is not None else None,
+            previous_secret_until=row.previous_secret_until,
         )
 
 
@@ -294,7 +332,13 @@ def _enabled(session: Session, tenant_id: str, source: WebhookSource) -> SourceC
 
 
 def _audit(
-    uow: UnitOfWork, row: SourceConnection, action: str, *, actor: str, at: datetime, **data: bool
+    uow: UnitOfWork,
+    row: SourceConnection,
+    action: str,
+    *,
+    actor: str,
+    at: datetime,
+    **data: bool | str | None,
 ) -> None:
     uow.audit.append(
         at=at,
@@ -315,4 +359,5 @@ def _info(row: SourceConnection) -> ConnectionInfo:
         created_at=row.created_at,
         rotated_at=row.rotated_at,
         disabled_at=row.disabled_at,
+        previous_secret_until=row.previous_secret_until,
     )

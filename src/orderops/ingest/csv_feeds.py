@@ -100,6 +100,9 @@ ORDER_COLUMNS: dict[str, frozenset[str]] = {
     "service_level": aliases("service_level", "shipping_method", "shipping_service"),
     "location": aliases("location", "warehouse", "fulfillment_location", "ship_from"),
     "country": aliases("country", "ship_to_country", "shipping_country"),
+    "store": aliases("store", "shop", "store_domain", "shop_domain"),
+    "channel": aliases("channel", "sales_channel", "source_name"),
+    "tags": aliases("tags", "order_tags"),
 }
 ORDER_REQUIRED = ("order_ref", "placed_at", "sku", "quantity", "unit_price")
 
@@ -383,6 +386,7 @@ def _order_row(
         "service_level": cells.opt("service_level"),
         "customer": customer,
         "ship_to": {"country": country} if country else None,
+        **_placement(cells),
     }
     line = {
         "sku": cells.req("sku"),
@@ -392,6 +396,23 @@ def _order_row(
         "location": cells.opt("location"),
     }
     return head, line, placed_at
+
+
+def _placement(cells: Cells) -> dict[str, Any]:
+    """Store, channel and tags for scopes, only when the file has them: an envelope's id
+    is its content, so a file without these columns still dedupes against earlier
+    imports of it."""
+    placement: dict[str, Any] = {}
+    for name in ("store", "channel"):
+        value = cells.opt(name)
+        if value is not None:
+            if len(value) > 64:
+                raise RowProblem(f"{name}: at most 64 characters")
+            placement[name] = value
+    tags = cells.opt("tags")
+    if tags is not None:
+        placement["tags"] = [t.strip() for t in tags.split(",") if t.strip()]
+    return placement
 
 
 def _order_envelope(ref: str, order: _Order, options: FeedOptions) -> dict[str, Any]:

@@ -279,7 +279,9 @@ class _Job:
     def store(self, checked: _Checked) -> None:
         """One transaction: the batch's rows, its dead letters and the run's progress."""
         with UnitOfWork(self._sessions, tenant_id=self._tenant) as uow:
-            stored = write_batch(uow.session, self._tenant, checked.rows, checked.letters)
+            stored = write_batch(
+                uow, checked.rows, checked.letters, channel=self._channel, now=self._clock.now()
+            )
             counts = replace(self.counts)
             counts += stored
             uow.session.execute(

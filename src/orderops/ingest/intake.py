@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.clock import Clock
 from orderops.domain.errors import DuplicateEvent, InvalidEvent, MalformedPayload, PayloadTooLarge
+from orderops.domain.usage import Meter
 from orderops.ingest import arrivals, safe_json
 from orderops.ingest.envelope import MAX_EVENT_BYTES, parse_event
 from orderops.storage.repositories.intake import DeadLetterStatus
 from orderops.storage.tables import DeadLetter
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow import usage
 
 DEAD_LETTER_BODY_LIMIT = 16 * 1024 * 1024
 """Bodies are kept whole up to this size; beyond it only the head is kept, and says so."""
@@ -116,11 +118,18 @@ def accept_items(
     items: list[Any],
     channel: str,
     clock: Clock,
+    quota_checked: bool = False,
 ) -> list[IntakeResult]:
-    """Validate and store decoded events in one transaction: inbox rows and dead letters."""
+    """Validate and store decoded events in one transaction: inbox rows and dead letters.
+
+    Refused whole (``QuotaExceeded``, nothing stored) when the tenant's hard monthly
+    events quota is reached, unless the caller held it to that already
+    (``quota_checked``: a webhook, before storing the delivery)."""
     now = clock.now()
     results: list[IntakeResult] = []
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
+        if not quota_checked:
+            usage.hold_to_quota(uow, Meter.EVENTS, now=now)
         for index, item in enumerate(items):
             raw = json.dumps(item, ensure_ascii=False, separators=(",", ":"), default=str)
             source = item.get("source") if isinstance(item, dict) else None
@@ -179,6 +188,8 @@ def accept_items(
                     index=index, outcome=Outcome.ACCEPTED, event_id=envelope.id, inbox_id=inbox_id
                 )
             )
+        accepted = sum(r.outcome is Outcome.ACCEPTED for r in results)
+        usage.count(uow, Meter.EVENTS, channel, accepted, at=now)
         uow.commit()
     if any(r.outcome is Outcome.ACCEPTED for r in results):
         arrivals.announce()

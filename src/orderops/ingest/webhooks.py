@@ -30,6 +30,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -38,8 +39,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.clock import Clock
 from orderops.domain.errors import InvalidEvent, NotFound, PayloadTooLarge
+from orderops.domain.usage import Meter
 from orderops.ingest import safe_json
-from orderops.ingest.adapters import ADAPTERS, UnsupportedEvent, shopify
+from orderops.ingest.adapters import ADAPTERS, UnsupportedEvent, WebhookAdapter, shopify
 from orderops.ingest.connections import Endpoint
 from orderops.ingest.intake import DEAD_LETTER_BODY_LIMIT, Outcome, accept_items, dead_letter
 from orderops.ingest.signatures import SignatureError, lower_headers
@@ -48,6 +50,7 @@ from orderops.storage.base import new_id
 from orderops.storage.repositories._dialect import insert_if_absent
 from orderops.storage.tables.sources import WebhookDelivery
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow import usage
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +229,7 @@ def receive_webhook(
         metrics.reject(source=source, reason=RejectReason.TOO_LARGE_UNVERIFIED)
         raise WebhookTooLarge(f"body exceeds {READ_LIMIT} bytes and cannot be verified")
     try:
-        adapter.verify(headers=headers, body=body, secret=endpoint.secret, now=clock.now())
+        _verify(adapter, endpoint, headers=headers, body=body, now=clock.now())
     except SignatureError as exc:
         metrics.reject(source=source, reason=signature_reason(exc))
         raise
@@ -265,6 +268,41 @@ def receive_webhook(
         metrics.reject(source=source, reason=RejectReason.CROSS_TOPIC_REPLAY)
         raise WebhookReplayed(replayed, delivery=record.id, dead_letter_id=letter)
     return _accept(sessions, tenant=tenant, record=record, items=items, clock=clock)
+
+
+def _verify(
+    adapter: WebhookAdapter,
+    endpoint: Endpoint,
+    *,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+) -> None:
+    """Accept a delivery signed with the current secret or, during a rotation's overlap,
+    the previous one. A refusal gives the current secret's reason (the one to fix), unless
+    the previous secret's signature matched and only its time was stale: then that."""
+    current, *previous = endpoint.secrets_at(now)
+    try:
+        adapter.verify(headers=headers, body=body, secret=current, now=now)
+        return
+    except SignatureError as exc:
+        refusal = exc
+    for secret in previous:
+        try:
+            adapter.verify(headers=headers, body=body, secret=secret, now=now)
+        except SignatureError as exc:
+            if signature_reason(exc) is RejectReason.STALE_TIMESTAMP:
+                refusal = exc
+            continue
+        log.info(
+            "%s delivery for tenant %s verified with the previous signing secret "
+            "(accepted until %s); the provider has not switched to the new one yet",
+            endpoint.source,
+            endpoint.tenant_id,
+            endpoint.previous_secret_until,
+        )
+        return
+    raise refusal
 
 
 def _reason_code(exc: InvalidEvent) -> str:
@@ -329,7 +367,11 @@ def _store(
     body: bytes,
     clock: Clock,
 ) -> tuple[_Stored, DeliveryStatus]:
-    """Commit the raw delivery, or find the row an earlier attempt of it committed."""
+    """Commit the raw delivery, or find the row an earlier attempt of it committed.
+
+    A new delivery of a tenant at its hard monthly events quota is refused here
+    (``QuotaExceeded``, rolled back: nothing stored), so the provider retries it; a retry
+    of one already stored is answered as before."""
     delivery_id = delivery_key(source, headers, body)
     digest = hashlib.sha256(body).hexdigest()
     with UnitOfWork(sessions, tenant_id=tenant) as uow:
@@ -349,6 +391,8 @@ def _store(
                 "status": DeliveryStatus.RECEIVED,
             },
         )
+        if inserted:
+            usage.hold_to_quota(uow, Meter.EVENTS, now=clock.now())
         row = uow.session.scalar(
             select(WebhookDelivery).where(
                 WebhookDelivery.tenant_id == tenant,
@@ -394,7 +438,12 @@ def _accept(
 ) -> WebhookReceipt:
     try:
         results = accept_items(
-            sessions, tenant_id=tenant, items=items, channel=f"webhook:{record.source}", clock=clock
+            sessions,
+            tenant_id=tenant,
+            items=items,
+            channel=f"webhook:{record.source}",
+            clock=clock,
+            quota_checked=True,  # when its delivery was stored
         )
     except Exception as exc:  # a stored delivery never stays "received" (issue #18)
         body = json.dumps(items, default=str).encode()

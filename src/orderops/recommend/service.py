@@ -7,7 +7,7 @@ console and the API read ``recommendations_for``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -50,6 +50,7 @@ from orderops.storage.tables.recommend import (
     TenantPlaybook,
 )
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow import usage
 from orderops.workflow.cases import record
 
 
@@ -175,6 +176,13 @@ def meter(uow: UnitOfWork, drafts: DraftSet, *, case_id: str | None, now: dateti
             completion_tokens=drafts.usage.completion_tokens,
         )
     )
+    usage.count_model_use(
+        uow,
+        model=drafts.usage.model,
+        prompt_tokens=drafts.usage.prompt_tokens,
+        completion_tokens=drafts.usage.completion_tokens,
+        at=now,
+    )
 
 
 def recommend_case(
@@ -203,9 +211,13 @@ def recommend_case(
         index=index if index is not None else similar_cases(uow, settings),
     )
     tenant_dir = Path(settings.templates_dir) / uow.tenant_id if settings.templates_dir else None
-    drafter = Drafter(TemplateSource(tenant_dir), llm)
+    # A tenant at its hard model quota gets the templates' drafts, and the reason.
+    refusal = usage.model_refusal(uow, now=now) if llm is not None else None
+    drafter = Drafter(TemplateSource(tenant_dir), None if refusal else llm)
     link = f"{settings.console_base_url.rstrip('/')}/console/cases/{case.id}"
     drafts = drafter.draft(facts, advice, language=language, link=link)
+    if refusal:
+        drafts = replace(drafts, model_error=refusal)
     top = advice.top
     row = Recommendation(
         tenant_id=uow.tenant_id,

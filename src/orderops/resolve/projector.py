@@ -50,6 +50,7 @@ from orderops.resolve.aliases import (
     system_of,
     ticket_names,
 )
+from orderops.resolve.order_scope import place_order
 from orderops.resolve.projection import Projection, refs
 from orderops.resolve.promise import promise
 from orderops.resolve.reads import refund as refund_of
@@ -238,6 +239,15 @@ def _order(
     order.service_level = data.service_level
     order.location = data.location
     order.ship_to = data.ship_to.model_dump() if data.ship_to else None
+    place_order(
+        uow,
+        order,
+        store=data.store or source,
+        channel=data.channel,
+        country=data.ship_to.country if data.ship_to else None,
+        tags=data.tags,
+        created=created,
+    )
     order.source_updated_at = at
     order.updated_at = now
     earlier = {(line.sku, line.location): line for line in order.lines}

@@ -24,6 +24,14 @@ them; on SQLite only the repositories' own ``WHERE`` clauses do.
 A session with no tenant (the named cross-tenant lookups, ``storage/tenant_lookups.py``;
 tenant creation) is left alone: on PostgreSQL, as the app role, it sees no tenant-owned
 rows at all.
+
+A session may also be bound to an ``AccessScope`` (``bind_scope``, done by a unit of work
+acting for a principal limited to some brands, stores, channels or regions): its ORM
+statements then also gain "sits in the scope" for orders, cases and the rows that hang
+off them (``storage/scope_criteria.py``), so another region's case answers 404 exactly
+as another tenant's does. A Core statement on those tables must add the limits itself
+(none does today); database row-level security knows tenants only. The worker and sweeps
+bind no scope.
 """
 
 from __future__ import annotations
@@ -44,10 +52,14 @@ from sqlalchemy.orm import (
     with_loader_criteria,
 )
 
+from orderops.domain.scopes import AccessScope
+from orderops.storage import scope_criteria
 from orderops.storage.base import Base
 
 TENANT_KEY = "orderops.tenant_id"
 """``Session.info`` key holding the bound tenant."""
+SCOPE_KEY = "orderops.access_scope"
+"""``Session.info`` key holding the bound scope (absent: the whole tenant)."""
 PARAMETER = "orderops_guard_tenant"
 SET_DATABASE_TENANT = text("SELECT set_config('orderops.tenant_id', :tenant, true)")
 
@@ -99,6 +111,19 @@ def bound_tenant(session: Session) -> str | None:
     return tenant if isinstance(tenant, str) else None
 
 
+def bind_scope(session: Session, scope: AccessScope) -> None:
+    """Limit the session's ORM reads and changes to ``scope`` (with a tenant bound)."""
+    if scope.unrestricted:
+        session.info.pop(SCOPE_KEY, None)
+    else:
+        session.info[SCOPE_KEY] = scope
+
+
+def bound_scope(session: Session) -> AccessScope | None:
+    scope = session.info.get(SCOPE_KEY)
+    return scope if isinstance(scope, AccessScope) else None
+
+
 _installed: WeakSet[sessionmaker[Session]] = WeakSet()
 """Not ``event.contains``: it reports a listener on a new factory whose session class got
 the id of a collected one's, and the guard would silently be missing."""
@@ -122,8 +147,14 @@ def _filter_statements(state: ORMExecuteState) -> None:
         return
     if state.parameters is not None and not isinstance(state.parameters, Mapping):
         return  # a bulk UPDATE by primary key (one parameter set per row): keys decide
-    state.statement = state.statement.options(_CRITERIA)
-    state.parameters = {**(state.parameters or {}), PARAMETER: tenant}
+    parameters = {**(state.parameters or {}), PARAMETER: tenant}
+    scope = bound_scope(state.session)
+    if scope is None:
+        state.statement = state.statement.options(_CRITERIA)
+    else:
+        state.statement = state.statement.options(_CRITERIA, *scope_criteria.options())
+        parameters.update(scope_criteria.parameters(scope))
+    state.parameters = parameters
 
 
 def _refuse_foreign_writes(session: Session, _context: Any, _instances: Any) -> None:

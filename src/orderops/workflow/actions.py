@@ -49,6 +49,7 @@ from orderops.domain.clock import Clock
 from orderops.domain.decision_errors import EffectAlreadyQueued
 from orderops.domain.errors import IllegalTransition, NotFound
 from orderops.domain.exposure import by_flow_json, refuse_if_pending
+from orderops.domain.scopes import UNRESTRICTED, AccessScope
 from orderops.evidence.snapshots import freeze_facts
 from orderops.evidence.store import BlobStore
 from orderops.storage.tables import Action, Approval, Case
@@ -166,7 +167,7 @@ def propose(
     note: str | None = None,
 ) -> ActionView:
     now = clock.now()
-    with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
+    with UnitOfWork(sessions, tenant_id=tenant_id, scope=principal.scope) as uow:
         case = get_case(uow, case_id)
         if CaseStatus(case.status) not in PROPOSABLE:
             raise IllegalTransition(f"a case in status {case.status} takes no new proposals")
@@ -374,9 +375,13 @@ def move_case(
 
 
 def list_for_case(
-    sessions: sessionmaker[Session], *, tenant_id: str, case_id: str
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    case_id: str,
+    scope: AccessScope = UNRESTRICTED,
 ) -> list[ActionView]:
-    with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
+    with UnitOfWork(sessions, tenant_id=tenant_id, write=False, scope=scope) as uow:
         case = get_case(uow, case_id)
         actions = uow.session.scalars(
             select(Action)
@@ -393,9 +398,11 @@ def list_actions(
     status: ActionStatus | None = None,
     kind: ActionKind | None = None,
     limit: int = 100,
+    scope: AccessScope = UNRESTRICTED,
 ) -> list[ActionView]:
-    """The tenant's actions, oldest first (the approval queue when ``status`` is awaiting)."""
-    with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
+    """The tenant's actions, oldest first (the approval queue when ``status`` is awaiting);
+    with a scope, only those on cases in it."""
+    with UnitOfWork(sessions, tenant_id=tenant_id, write=False, scope=scope) as uow:
         query = select(Action).where(Action.tenant_id == tenant_id)
         if status is not None:
             query = query.where(Action.status == status)
@@ -405,6 +412,12 @@ def list_actions(
         return [view(uow, a) for a in rows]
 
 
-def read_action(sessions: sessionmaker[Session], *, tenant_id: str, action_id: str) -> ActionView:
-    with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
+def read_action(
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    action_id: str,
+    scope: AccessScope = UNRESTRICTED,
+) -> ActionView:
+    with UnitOfWork(sessions, tenant_id=tenant_id, write=False, scope=scope) as uow:
         return view(uow, get_action(uow, action_id))

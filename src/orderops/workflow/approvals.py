@@ -102,7 +102,7 @@ def approve(
     evidence: BlobStore,
     reason: str | None = None,
 ) -> ActionView:
-    with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
+    with UnitOfWork(sessions, tenant_id=tenant_id, scope=principal.scope) as uow:
         action = approve_in(
             uow, action_id, principal=principal, at=clock.now(), reason=reason, evidence=evidence
         )
@@ -126,7 +126,7 @@ def approve_many(
     if not ids or len(ids) > MAX_BULK:
         raise InvalidAction(f"a bulk approval takes 1 to {MAX_BULK} distinct action ids")
     now, bulk_id = clock.now(), new_id()
-    with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
+    with UnitOfWork(sessions, tenant_id=tenant_id, scope=principal.scope) as uow:
         kinds = {get_action(uow, action_id).kind for action_id in ids}
         if len(kinds) != 1:
             raise InvalidAction(f"a bulk approval needs actions of one kind, got {sorted(kinds)}")
@@ -231,7 +231,7 @@ def reject(
     if len(reason.strip()) < 3:
         raise InvalidAction("a rejection needs a reason")
     now = clock.now()
-    with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
+    with UnitOfWork(sessions, tenant_id=tenant_id, scope=principal.scope) as uow:
         action = _decidable(uow, action_id, at=now)
         if any(d.approver == principal.identity for d in decisions_of(uow, action.id)):
             raise AlreadyDecided(f"you already decided on action {action.id}")

@@ -16,8 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from orderops.detect.rules import Verdict
 from orderops.domain.cases import CaseStatus, can_auto_resolve, check_transition, is_open
 from orderops.domain.errors import CaseAlreadyOpen
+from orderops.domain.scopes import ScopeValues
+from orderops.domain.usage import Meter
 from orderops.storage.tables import Case, CaseTimelineEntry, Order
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow import usage
 
 
 class CaseChange(StrEnum):
@@ -122,6 +125,7 @@ def raise_exception(
         data={"facts": verdict.facts},
         inbox_id=inbox_id,
     )
+    usage.count(uow, Meter.CASES, str(verdict.exception_type), 1, at=now)
     return _event(CaseChange.OPENED, case)
 
 
@@ -197,6 +201,7 @@ def _insert(uow: UnitOfWork, *, order: Order, verdict: Verdict, now: datetime) -
         occurrences=1,
         reopen_count=0,
     )
+    ScopeValues.of_row(order).place(case)  # its order's scope; resolve keeps them in step
     try:
         with uow.session.begin_nested():
             uow.cases.add(case)

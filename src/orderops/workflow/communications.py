@@ -16,9 +16,11 @@ from enum import StrEnum
 from sqlalchemy import select
 
 from orderops.domain.errors import Forbidden, IllegalTransition, NotFound
+from orderops.domain.usage import Meter
 from orderops.storage.tables import Case
 from orderops.storage.tables.queues import Communication, CommunicationEvent
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow import usage
 from orderops.workflow.cases import record
 from orderops.workflow.conflicts import InvalidWorkRequest, StaleCommunication
 
@@ -138,6 +140,7 @@ def mark_sent(
     message.status = _advance(message, Step.SENT)
     message.updated_at = now
     _log(uow, case, message, Step.SENT, actor=actor, now=now)
+    usage.count(uow, Meter.MESSAGES, message.channel, 1, at=now)
     return message
 
 

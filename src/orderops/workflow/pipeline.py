@@ -106,7 +106,7 @@ def process_many(
         horizon = uow.inbox.pending_horizon(inbox_ids)
     if horizon is None:
         return []
-    return _drain(sessions, tenant_id=tenant_id, clock=clock, up_to=horizon, chunk=chunk)
+    return _drain(sessions, tenant_id=tenant_id, clock=clock, up_to=horizon, chunk=chunk).changes
 
 
 def process_pending(
@@ -124,6 +124,35 @@ def process_pending(
     """
     return _drain(
         sessions, tenant_id=tenant_id, clock=clock, up_to=None, chunk=batch, wait=wait_for_lock
+    ).changes
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One tenant's turn at its inbox."""
+
+    changes: list[CaseEvent]
+    more: bool
+    """The turn used all its chunks: rows may still be pending for the tenant's next turn."""
+
+
+def process_turn(
+    sessions: sessionmaker[Session], *, tenant_id: str, clock: Clock, chunks: int
+) -> Turn:
+    """At most ``chunks`` chunks of the tenant's pending inbox, in replay order, leaving a
+    tenant another processor holds to it (as ``process_pending(wait_for_lock=False)``).
+
+    Workers give each tenant a turn in rounds (``workflow/worker.py``), so a tenant with a
+    large backlog, or one that keeps sending, delays the others by a turn and not by all
+    of its events."""
+    return _drain(
+        sessions,
+        tenant_id=tenant_id,
+        clock=clock,
+        up_to=None,
+        chunk=CHUNK,
+        wait=False,
+        max_chunks=chunks,
     )
 
 
@@ -135,8 +164,10 @@ def _drain(
     up_to: datetime | None,
     chunk: int,
     wait: bool = True,
-) -> list[CaseEvent]:
-    """Process pending rows oldest first, up to ``up_to``, until none is left.
+    max_chunks: int | None = None,
+) -> Turn:
+    """Process pending rows oldest first, up to ``up_to``, until none is left (or until
+    ``max_chunks`` chunks are done).
 
     A row that fails stays pending for the next pass (its attempts counted by the
     chunk); this drain passes over it rather than retrying it in a loop, and keeps going
@@ -147,15 +178,19 @@ def _drain(
     """
     changes: list[CaseEvent] = []
     passed_over: set[str] = set()
+    chunks = 0
     while True:
+        if max_chunks is not None and chunks >= max_chunks:
+            return Turn(changes, more=True)
         with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
             ids = list(uow.inbox.pending_ids(limit=chunk, up_to=up_to, passed_over=passed_over))
         if not ids:
-            return changes
+            return Turn(changes, more=False)
         done = _process_chunk(sessions, tenant_id=tenant_id, inbox_ids=ids, clock=clock, wait=wait)
+        chunks += 1
         changes += done.changes
         if done.busy:
-            return changes
+            return Turn(changes, more=False)
         with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
             passed_over |= uow.inbox.still_pending(ids) - done.released - done.unreached
             if up_to is not None and done.released:

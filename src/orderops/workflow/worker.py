@@ -37,9 +37,10 @@ from orderops.storage.tenant_lookups import tenants_with_inbox_status
 from orderops.storage.uow import tenant_ids
 from orderops.workflow.approvals import expire_due
 from orderops.workflow.cases import CaseEvent
+from orderops.workflow.inbox_wakeups import start_listening
 from orderops.workflow.incidents import close_finished_incidents
 from orderops.workflow.jeopardy import refresh_jeopardy
-from orderops.workflow.pipeline import process_pending
+from orderops.workflow.pipeline import process_pending, process_turn
 from orderops.workflow.retention import retention_due, run_retention
 from orderops.workflow.sla import fire_due_timers
 from orderops.workflow.sweeps import detectors_for, sweep
@@ -51,6 +52,8 @@ RETENTION_BATCHES_PER_PASS = 20
 of passes instead of stalling one."""
 _retention_ran_at: dict[int, datetime] = {}
 """When this process last ran retention, per app."""
+TURN_CHUNKS = 5
+"""Chunks (of 100 events) a tenant's turn at the inbox may take before the next tenant's."""
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -97,12 +100,30 @@ def run_once(app: App, *, worker_id: str | None = None) -> list[CaseEvent]:
     return changes
 
 
-def drain_inbox(app: App) -> list[CaseEvent]:
-    """Process the pending events of every tenant that has some, and nothing else."""
+def drain_inbox(app: App, *, turn_chunks: int = TURN_CHUNKS) -> list[CaseEvent]:
+    """Process the pending events of every tenant that has some, and nothing else: a turn
+    of ``turn_chunks`` chunks each, in rounds, until no tenant has more.
+
+    Each round asks again which tenants have events waiting, so a tenant whose first
+    events arrive while another works through a backlog (or keeps flooding) waits for
+    one round, not for the backlog. A tenant another worker holds is left to it."""
     changes: list[CaseEvent] = []
-    for tenant in tenants_with_pending(app.sessions):
-        changes += _drain_tenant(app, tenant)
-    return changes
+    while True:
+        more = False
+        for tenant in tenants_with_pending(app.sessions):
+            turn = _guarded(
+                tenant,
+                process_turn,
+                app.sessions,
+                tenant_id=tenant,
+                clock=app.clock,
+                chunks=turn_chunks,
+            )
+            if turn is not None:
+                changes += turn.changes
+                more = more or turn.more
+        if not more:
+            return changes
 
 
 def _drain_tenant(app: App, tenant: str) -> list[CaseEvent]:
@@ -142,9 +163,10 @@ def run_forever(
     on_changes: Callable[[list[CaseEvent]], None] | None = None,
     poll: float | None = None,
 ) -> None:
-    """Inbox drains every ``poll`` seconds (or at once when an accept in this process
-    wakes it) and, on a thread of their own, full passes every ``interval`` seconds, until
-    ``stop``; nothing a pass or a listener raises ends either loop.
+    """Inbox drains every ``poll`` seconds (or at once when an accept in this process,
+    or on PostgreSQL in any process, wakes it: ``inbox_wakeups.py``) and, on a thread of
+    their own, full passes every ``interval`` seconds, until ``stop``; nothing a pass or a
+    listener raises ends either loop.
 
     The two loops are separate so that a long full pass (a sweep over many orders, the
     recommendations for a backlog of cases) never holds back the events waiting to become
@@ -160,12 +182,15 @@ def run_forever(
         daemon=True,
     )
     passes.start()
+    listening = start_listening(app.engine, stop)
     try:
         while not stop.is_set():
             _step(lambda: drain_inbox(app), on_changes)
             arrivals.wait(poll)
     finally:
         passes.join()
+        if listening is not None:
+            listening.join()
 
 
 def _every(

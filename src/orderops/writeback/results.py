@@ -23,10 +23,12 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from orderops.domain.usage import Meter
 from orderops.storage.repositories.audit import AuditDraft
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.tables.writeback import WritebackAttempt
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow import usage
 from orderops.writeback.conflicts import ConflictHook
 from orderops.writeback.delivery import Claimed
 from orderops.writeback.outcomes import Decision, Outcome, OutcomeKind
@@ -131,6 +133,8 @@ def record_outcomes(
         if message is not None and _apply(message, item, now=now):
             settled.append((message, item.outcome))
     uow.audit.append_many([_audit_draft(message, now) for message, _ in settled])
+    delivered = (m.system for m, _ in settled if m.status == str(OutboxStatus.DELIVERED))
+    usage.count_each(uow, Meter.WRITEBACKS, delivered, at=now)
     for message, outcome in settled:
         if message.status == str(OutboxStatus.CONFLICT):
             on_conflict(uow, message, outcome.differences, now)

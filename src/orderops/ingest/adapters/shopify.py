@@ -132,5 +132,6 @@ class ShopifyAdapter:
             topic=topic,
             id=delivery_id.strip(),
             triggered_at=(lowered.get("x-shopify-triggered-at") or "").strip() or None,
+            shop=(lowered.get("x-shopify-shop-domain") or "").strip().lower()[:64] or None,
         )
         return mapper(raw, delivery)

@@ -28,6 +28,8 @@ class ShopifyDelivery:
     id: str
     triggered_at: str | None = None
     """``X-Shopify-Triggered-At``: read only for bodies that carry no time of their own."""
+    shop: str | None = None
+    """``X-Shopify-Shop-Domain``: the shop an order was placed in (its store, for scopes)."""
 
 
 def shopify_event(

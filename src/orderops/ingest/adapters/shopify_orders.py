@@ -59,9 +59,26 @@ def map_order(raw: JsonObject, type_: EventType, delivery: ShopifyDelivery) -> l
         "ship_to": address(opt_obj(raw, "shipping_address")),
         "lines": _lines(raw, currency),
         "aliases": order_aliases(raw, order_ref),
+        **_placement(raw, delivery),
     }
     time = version_time(raw, where)
     return [shopify_event(delivery.id, type_, time, order_ref, data)]
+
+
+def _placement(raw: JsonObject, delivery: ShopifyDelivery) -> JsonObject:
+    """Where the order sits for scopes (domain/scopes.py): its shop, its sales channel
+    (``source_name``: web, pos, an app's id) and its tags (one comma-separated string).
+    Only what is there: a longer channel than the schema takes is dropped, not refused."""
+    placement: JsonObject = {}
+    if delivery.shop:
+        placement["store"] = delivery.shop
+    channel = opt_text(raw, "source_name")
+    if channel and len(channel) <= 64:
+        placement["channel"] = channel
+    tags = raw.get("tags")
+    if isinstance(tags, str) and tags.strip():
+        placement["tags"] = [t.strip() for t in tags.split(",") if t.strip()][:250]
+    return placement
 
 
 def order_aliases(raw: JsonObject, order_ref: str) -> list[JsonObject]:

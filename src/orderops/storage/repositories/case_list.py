@@ -26,6 +26,7 @@ from orderops.storage.repositories.cases import (
     sort_parts,
 )
 from orderops.storage.repositories.keyset import after, ordering
+from orderops.storage.repositories.queue_scopes import queue_scopes, shown_in_queues
 from orderops.storage.tables import Case
 
 KeyValue = datetime | int | None
@@ -106,6 +107,9 @@ class CaseListing:
             raise ValueError(f"a position in sort {start_after.sort} cannot page sort {sort}")
         due = pending_sla_due(self._tenant)
         matching = filtered_cases(self._tenant, where)
+        if where.queue:  # a scoped queue shows only its cases in scope
+            in_view = shown_in_queues(queue_scopes(self._session, self._tenant, where.queue))
+            matching = matching if in_view is None else matching.where(in_view)
         if sort is not CaseSort.OPENED:
             matching = matching.outerjoin(due, due.c.case_id == Case.id)
         firsts = incident_firsts(matching, sort, due) if collapse_incidents else None

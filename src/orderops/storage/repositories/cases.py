@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from orderops.domain.cases import CLOSED_STATUSES
 from orderops.storage.repositories.keyset import SortPart, ordering
 from orderops.storage.repositories.loaded import loaded_rows
+from orderops.storage.repositories.queue_scopes import queue_scopes, shown_in_queues
 from orderops.storage.tables import Case, CaseTimelineEntry
 from orderops.storage.tables.queues import CaseTimer
 
@@ -121,6 +122,9 @@ class CaseRepository:
         incident's cases show as one row (its first case in the chosen order), so a storm
         does not bury the queue; ``grouped`` says how many cases each such row stands for."""
         query = filtered_cases(self._tenant, where)
+        if where.queue:  # a scoped queue shows only its cases in scope
+            in_view = shown_in_queues(queue_scopes(self._session, self._tenant, where.queue))
+            query = query if in_view is None else query.where(in_view)
         due = pending_sla_due(self._tenant)
         if sort is not CaseSort.OPENED:
             query = query.outerjoin(due, due.c.case_id == Case.id)

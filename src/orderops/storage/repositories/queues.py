@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from orderops.domain.cases import CLOSED_STATUSES, CaseStatus
+from orderops.storage.repositories.queue_scopes import queue_scopes, shown_in_queues
 from orderops.storage.tables import Case
 from orderops.storage.tables.queues import CaseTimer, Queue, QueueMember, RoutingRuleRecord
 from orderops.storage.uow import UnitOfWork
@@ -99,8 +100,10 @@ class QueueRepository:
         return {m: counted.get(m, 0) for m in members}
 
     def counts(self) -> list[QueueCounts]:
-        """Every queue with its open work, for the queue overview."""
+        """Every queue with its open work, for the queue overview (a scoped queue counts
+        only its cases in scope)."""
         open_ = Case.status.not_in(_CLOSED)
+        shown = shown_in_queues(queue_scopes(self._session, self._tenant))
         stats = {
             queue: (int(total), int(unassigned or 0), int(escalated or 0), int(snoozed or 0))
             for queue, total, unassigned, escalated, snoozed in self._session.execute(
@@ -112,6 +115,7 @@ class QueueRepository:
                     func.sum(_flag(Case.status == CaseStatus.SNOOZED)),
                 )
                 .where(Case.tenant_id == self._tenant, open_, Case.queue.is_not(None))
+                .where(true() if shown is None else shown)
                 .group_by(Case.queue)
             ).all()
         }

@@ -31,6 +31,7 @@ from orderops.storage.tables.queues import (
     QueueMember,
     RoutingRuleRecord,
 )
+from orderops.storage.tables.rate_limits import RateLimitWindow, TenantRateLimit
 from orderops.storage.tables.recommend import (
     CustomerMessageKey,
     DisputeEvidencePack,
@@ -47,8 +48,11 @@ from orderops.storage.tables.resolve import (
     OrderRefund,
     RecordLink,
 )
+from orderops.storage.tables.scopes import BrandRule
 from orderops.storage.tables.sources import SourceConnection, WebhookDelivery
+from orderops.storage.tables.sso import SsoConfig, SsoLogin, UserIdentity
 from orderops.storage.tables.tenancy import ApiKey, Tenant
+from orderops.storage.tables.usage import UsageCounter, UsageQuota
 from orderops.storage.tables.writeback import WritebackAttempt, WritebackSaga, WritebackSagaStep
 
 __all__ = [
@@ -59,6 +63,7 @@ __all__ = [
     "ApprovalPolicyVersion",
     "AuditHead",
     "AuditRecord",
+    "BrandRule",
     "Case",
     "CasePolicyPin",
     "CaseTimelineEntry",
@@ -92,6 +97,7 @@ __all__ = [
     "Payment",
     "Queue",
     "QueueMember",
+    "RateLimitWindow",
     "Recommendation",
     "RecommendationDraft",
     "RecordLink",
@@ -100,12 +106,18 @@ __all__ = [
     "Shipment",
     "SignInThrottle",
     "SourceConnection",
+    "SsoConfig",
+    "SsoLogin",
     "SupportTicket",
     "Tenant",
     "TenantPlaybook",
     "TenantPolicy",
+    "TenantRateLimit",
     "TrackingEvent",
+    "UsageCounter",
+    "UsageQuota",
     "User",
+    "UserIdentity",
     "WebhookDelivery",
     "WebhookDeliveryArchive",
     "WritebackAttempt",

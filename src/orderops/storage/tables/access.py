@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orderops.storage.base import Base, tenant_column
@@ -33,6 +33,14 @@ class User(Base):
     disabled_at: Mapped[datetime | None]
     password_hash: Mapped[str | None] = mapped_column(String(255))
     """scrypt hash for console sign-in (``console/accounts.py``); None: no console login."""
+    totp_secret_ciphertext: Mapped[str | None] = mapped_column(Text)
+    """Sealed TOTP secret (``workflow/totp.py``); set: password sign-in also needs a code."""
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    """The 30-second step of the last code accepted: a code is good once."""
+    scope: Mapped[dict[str, Any] | None]
+    """The brands, stores, channels and regions the user may see (``domain/scopes.py``,
+    as ``AccessScope.to_json``); None: the whole tenant."""
 
     __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
 

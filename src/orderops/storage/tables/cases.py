@@ -81,6 +81,12 @@ class Case(Base):
     jeopardy: Mapped[str | None] = mapped_column(String(16))
     incident_key: Mapped[str | None] = mapped_column(Text)
     incident_id: Mapped[str | None] = mapped_column(String(32))
+    # The order's place for scopes below the tenant, copied when the case opens and kept
+    # in step with the order (resolve/order_scope.py); the unit of work's guard reads them.
+    brand: Mapped[str | None] = mapped_column(String(64))
+    store: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(64))
 
     __mapper_args__ = {"primary_key": [id], "version_id_col": version}  # noqa: RUF012
 

@@ -101,6 +101,12 @@ class Order(Base):
     updated_at: Mapped[datetime]
     next_check_at: Mapped[datetime | None]
     """When a time-based detector may next change its answer; the sweep's work list."""
+    # Where the order sits for scopes below the tenant (domain/scopes.py; resolve derives
+    # them when it projects the order, and its cases carry copies).
+    brand: Mapped[str | None] = mapped_column(String(64))
+    store: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(64))
 
     lines: Mapped[list[OrderLineRow]] = relationship(
         cascade="all, delete-orphan", order_by="OrderLineRow.position"

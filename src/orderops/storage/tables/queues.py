@@ -37,6 +37,8 @@ class Queue(Base):
     rr_last_member: Mapped[str | None] = mapped_column(String(200))
     """The member round robin gave the last case to."""
     created_at: Mapped[datetime]
+    scope: Mapped[dict[str, Any] | None]
+    """The queue shows only cases in this scope (``domain/scopes.py``); None: all its cases."""
 
     __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
 

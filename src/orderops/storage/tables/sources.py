@@ -41,6 +41,10 @@ class SourceConnection(Base):
     source: Mapped[str] = mapped_column(String(40))
     secret_ciphertext: Mapped[str] = mapped_column(Text)
     """Fernet token of the signing secret; the plaintext is never stored or logged."""
+    previous_secret_ciphertext: Mapped[str | None] = mapped_column(Text)
+    """The secret a rotation replaced, still accepted until ``previous_secret_until``, so
+    deliveries the provider signed before it switched are not refused."""
+    previous_secret_until: Mapped[datetime | None]
     endpoint_token: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime]
     rotated_at: Mapped[datetime | None]

@@ -1,0 +1,242 @@
+"""`orderops tenant create|key ...`: accounts, their environments, and their API keys.
+
+``tenant create acme`` makes acme's live environment (tenant ``acme``) and its test
+environment (tenant ``acme.test``); ``--environment`` makes one. ``tenant key`` issues a
+key as it always did (``orderops tenant key --tenant acme`` prints one secret and nothing
+else on stdout, so scripts can capture it) and groups what follows a key's issue: list,
+rotate, revoke. The same services as the admin API, acting as ``cli``.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from orderops.commands.shared import AppFactory, TenantOpt, default_app, opened_app
+from orderops.domain.environments import Environment
+from orderops.domain.roles import Role
+
+if TYPE_CHECKING:
+    from orderops.bootstrap import App
+    from orderops.workflow.key_lifecycle import KeyDetails, Rotation
+    from orderops.workflow.tenants import IssuedKey
+
+# Services are imported inside each command: `orderops --help` must not load the database.
+
+ACTOR = "cli"
+
+ExpiresInOpt = Annotated[
+    str | None, typer.Option("--expires-in", help="Lifetime, e.g. 90d or 12h (default: none).")
+]
+ExpiresAtOpt = Annotated[
+    str | None,
+    typer.Option("--expires-at", help="Or an expiry time, ISO 8601 with a zone."),
+]
+OverlapOpt = Annotated[
+    str, typer.Option("--overlap", help="How long the old key keeps working, e.g. 24h or 0.")
+]
+KeyIdArg = Annotated[str, typer.Argument(help="The key's id (see `tenant key list`).")]
+
+
+def expiry_of(app: App, expires_in: str | None, expires_at: str | None) -> datetime | None:
+    """The expiry asked for on the command line (domain errors become one red line)."""
+    from orderops.workflow.key_lifecycle import requested_expiry
+
+    at = None
+    if expires_at is not None:
+        try:
+            at = datetime.fromisoformat(expires_at)
+        except ValueError as exc:
+            raise typer.BadParameter(
+                f"{expires_at!r} is not an ISO 8601 time", param_hint="--expires-at"
+            ) from exc
+    return requested_expiry(app.clock, expires_in=expires_in, expires_at=at)
+
+
+def print_issued(console: Console, issued: IssuedKey) -> None:
+    """What the key is on stderr; the secret alone on stdout, once."""
+    expires = _when(issued.expires_at) if issued.expires_at else "never"
+    Console(stderr=True).print(
+        f"key {issued.key_id} ({issued.prefix}...), expires {expires}; secret shown once:",
+        highlight=False,
+    )
+    console.print(issued.secret, soft_wrap=True, markup=False, highlight=False)
+
+
+def print_keys(console: Console, keys: list[KeyDetails]) -> None:
+    table = Table("id", "name", "prefix", "role", "user", "state", "expires", "last used")
+    for key in keys:
+        table.add_row(
+            key.id,
+            key.name,
+            key.prefix,
+            key.role,
+            key.user_id or "-",
+            key.state,
+            _when(key.expires_at),
+            _when(key.last_used_at),
+        )
+    console.print(table)
+
+
+def print_rotation(console: Console, rotation: Rotation) -> None:
+    old = rotation.rotated
+    Console(stderr=True).print(
+        f"key {old.id} ({old.prefix}...) keeps working until {_when(old.expires_at)}",
+        highlight=False,
+    )
+    print_issued(console, rotation.successor)
+
+
+def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None:
+    """Add ``create`` and the ``key`` group to the ``tenant`` group."""
+    factory = app_factory or default_app
+    console = Console()
+    key_cli = typer.Typer(help="API keys of a tenant: issue (the default), list, rotate, revoke.")
+    tenant_cli.add_typer(key_cli, name="key")
+
+    def app_for() -> AbstractContextManager[App]:
+        return opened_app(factory, console)
+
+    @tenant_cli.command("create")
+    def create(
+        account: Annotated[str, typer.Argument(help="Account id, e.g. acme.")],
+        name: Annotated[str, typer.Option(help="Display name.")] = "",
+        environment: Annotated[
+            Environment | None,
+            typer.Option(help="Create only this environment (default: live and test)."),
+        ] = None,
+    ) -> None:
+        """Create an account's live and test environments.
+
+        Live is tenant ACCOUNT, test is tenant ACCOUNT.test: their data, keys and sources
+        never mix."""
+        from orderops.domain.environments import check_account_id
+        from orderops.workflow.tenants import create_account
+
+        with app_for() as app:
+            made = create_account(
+                app.sessions,
+                account_id=check_account_id(account),
+                name=name or account,
+                clock=app.clock,
+                environments=(environment,) if environment else tuple(Environment),
+            )
+            for info in made:
+                state = "created" if info.created else "already exists"
+                console.print(
+                    f"tenant {info.tenant_id} {state} ({info.environment} environment of "
+                    f"account {info.account_id})",
+                    highlight=False,
+                )
+
+    @key_cli.callback(invoke_without_command=True)
+    def key(
+        context: typer.Context,
+        tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Tenant id.")] = None,
+        role: Annotated[Role, typer.Option(help="Role the key acts with.")] = Role.SERVICE,
+        name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
+        expires_in: ExpiresInOpt = None,
+        expires_at: ExpiresAtOpt = None,
+    ) -> None:
+        """Issue an API key (shown once, stored only as a hash), or manage keys."""
+        if context.invoked_subcommand is not None:
+            return
+        if tenant is None:
+            console.print(context.get_help())
+            raise typer.Exit(2)
+        issue_key(tenant, role, name, expires_in, expires_at)
+
+    @key_cli.command("issue")
+    def issue_key(
+        tenant: TenantOpt,
+        role: Annotated[Role, typer.Option(help="Role the key acts with.")] = Role.SERVICE,
+        name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
+        expires_in: ExpiresInOpt = None,
+        expires_at: ExpiresAtOpt = None,
+    ) -> None:
+        """Issue a key with no identity behind it, acting with ROLE."""
+        from orderops.workflow import tenants
+
+        with app_for() as app:
+            issued = tenants.issue_key(
+                app.sessions,
+                tenant_id=tenant,
+                name=name,
+                role=role,
+                clock=app.clock,
+                actor=ACTOR,
+                expires_at=expiry_of(app, expires_in, expires_at),
+            )
+            print_issued(console, issued)
+
+    @key_cli.command("list")
+    def list_keys(tenant: TenantOpt) -> None:
+        """The tenant's keys with their prefix, state, expiry and last use (never secrets)."""
+        from orderops.workflow import key_lifecycle
+
+        with app_for() as app:
+            print_keys(
+                console, key_lifecycle.list_keys(app.sessions, tenant_id=tenant, clock=app.clock)
+            )
+
+    @key_cli.command("rotate")
+    def rotate(
+        tenant: TenantOpt,
+        key_id: KeyIdArg,
+        overlap: OverlapOpt = "24h",
+        expires_in: ExpiresInOpt = None,
+        expires_at: ExpiresAtOpt = None,
+    ) -> None:
+        """Issue a key's successor; the old key works until the overlap ends.
+
+        The successor acts as the same identity (or role) and is shown once; after the
+        overlap the old key is refused with a message naming its successor."""
+        rotate_command(factory, console, tenant, key_id, overlap, expires_in, expires_at)
+
+    @key_cli.command("revoke")
+    def revoke(tenant: TenantOpt, key_id: KeyIdArg) -> None:
+        """Stop the key at once (final)."""
+        from orderops.workflow import users
+
+        with app_for() as app:
+            key = users.revoke_key(
+                app.sessions, tenant_id=tenant, key_id=key_id, clock=app.clock, actor=ACTOR
+            )
+            console.print(f"key {key.id} ({key.prefix}...) revoked at {_when(key.revoked_at)}")
+
+
+def rotate_command(
+    factory: AppFactory,
+    console: Console,
+    tenant: str,
+    key_id: str,
+    overlap: str,
+    expires_in: str | None,
+    expires_at: str | None,
+) -> None:
+    """``tenant key rotate`` and ``keys rotate``: one command under two groups."""
+    from orderops.domain.durations import parse_duration
+    from orderops.workflow import key_lifecycle
+
+    with opened_app(factory, console) as app:
+        asked = expires_in is not None or expires_at is not None
+        rotation = key_lifecycle.rotate_key(
+            app.sessions,
+            tenant_id=tenant,
+            key_id=key_id,
+            clock=app.clock,
+            actor=ACTOR,
+            overlap=parse_duration(overlap),
+            expires_at=expiry_of(app, expires_in, expires_at) if asked else None,
+        )
+        print_rotation(console, rotation)
+
+
+def _when(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else "-"
