@@ -32,8 +32,10 @@ from orderops.api.app import create_app
 from orderops.api.rate_limits import limiter_for
 from orderops.bootstrap import App
 from orderops.commands.limits import register
+from orderops.console.accounts import sign_in
 from orderops.console.throttle import Attempt, SignInThrottle, SignInThrottled
 from orderops.domain.clock import FixedClock
+from orderops.domain.errors import Unauthorized
 from orderops.domain.rate_limits import RateScope
 from orderops.domain.roles import Role
 from orderops.ingest.connections import SecretBox, WebhookSource, connect_source
@@ -374,6 +376,26 @@ def test_failed_sign_ins_spread_over_accounts_and_addresses_are_limited_per_tena
     throttle.reserve(Attempt("globex", "p4@acme.example", "10.0.0.4"))
     clock.advance(timedelta(minutes=15))
     throttle.reserve(attempts[5])
+
+
+def test_the_per_tenant_sign_in_setting_reaches_the_console(app: App, clock: FixedClock) -> None:
+    settings = app.settings.model_copy(update={"sign_in_limit_per_tenant": "1 per 15 minutes"})
+
+    def wrong_password(n: int) -> Exception:
+        with pytest.raises(Unauthorized) as refused:
+            sign_in(
+                app.sessions,
+                settings=settings,
+                clock=clock,
+                tenant_id="acme",
+                email=f"p{n}@acme.example",
+                password="not-the-password",
+                address=f"10.0.1.{n}",
+            )
+        return refused.value
+
+    assert not isinstance(wrong_password(1), SignInThrottled)
+    assert isinstance(wrong_password(2), SignInThrottled)  # another account, another address
 
 
 # --- Redis ------------------------------------------------------------------------------

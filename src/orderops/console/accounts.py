@@ -140,6 +140,7 @@ def sign_in(
         clock,
         per_account=settings.sign_in_limit_per_account,
         per_address=settings.sign_in_limit_per_address,
+        per_tenant=settings.sign_in_limit_per_tenant,
     )
     attempt = Attempt(tenant_id, email, address)
     throttle.reserve(attempt)
