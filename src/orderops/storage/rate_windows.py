@@ -38,7 +38,6 @@ class WindowCounts(Protocol):
         self, *, tenant_id: str, bucket: str, window: Window, amount: int, now: datetime
     ) -> int:
         """Add ``amount`` to the bucket's count in ``window``; the count after."""
-        ...
 
 
 class DatabaseWindows:
