@@ -24,6 +24,7 @@ The aim (issue #19): the outbox with 4 workers at >= 0.8x direct calls. Not part
 test suite.
 
     python benchmarks/writeback_throughput.py [--quick] [--postgres-url URL] [--sqlite]
+        [--workers 1,2,4] [--rounds R] [--batch 32] [--concurrency 8]
 """
 
 from __future__ import annotations
@@ -112,6 +113,10 @@ class Cpu:
     workers: float
     sandbox: float
 
+    @property
+    def total(self) -> float:
+        return self.workers + self.sandbox
+
     @staticmethod
     def per_effect(seconds: float, count: int) -> float:
         return 1000 * seconds / count
@@ -128,7 +133,14 @@ class Vendor:
     api_key: str
 
     def settings(self) -> WritebackSettings:
-        return WritebackSettings(_env_file=None, stripe_url=self.url, stripe_api_key=self.api_key)
+        """The sandbox as the bench tenant's account (a test-mode key, the tenant live)."""
+        return WritebackSettings(
+            _env_file=None,
+            tenant="bench",
+            allow_test_mode=True,
+            stripe_url=self.url,
+            stripe_api_key=self.api_key,
+        )
 
 
 @dataclass(frozen=True)
@@ -324,11 +336,15 @@ def sqlite_file(_unused: str) -> Iterator[str]:
 def measure(
     name: str, scratch: Callable[[str], Any], args: argparse.Namespace, count: int
 ) -> list[tuple[Run, Run, Run]]:
+    """For each k, ``--rounds`` rounds of direct, checked and outbox back to back; a ratio
+    is the median of the rounds' ratios, so a burst of other work on a shared machine
+    skews one round instead of one side of every ratio."""
     slot = AppSlot()
     results: list[tuple[Run, Run, Run]] = []
     print(
-        f"{name}: {count} refunds per run; k worker processes; each outbox worker claims "
-        f"batches of {args.batch} and delivers on {args.concurrency} threads"
+        f"{name}: {count} refunds per run, {args.rounds} round(s) per k; k worker processes; "
+        f"each outbox worker claims batches of {args.batch} and delivers on "
+        f"{args.concurrency} threads"
     )
     with run_sandbox(slot) as url:
 
@@ -337,34 +353,47 @@ def measure(
             slot.app = box.app
             return box, Vendor(url, box.api_key)
 
-        for workers in WORKERS:
-            plain = direct(*fresh(), count=count, workers=workers, checked=False)
-            print(plain.line(), flush=True)
-            checked = direct(*fresh(), count=count, workers=workers, checked=True)
-            print(checked.line(), flush=True)
-            with scratch(args.postgres_url) as database_url:
-                queued = through_outbox(*fresh(), database_url, args, count=count, workers=workers)
-            print(queued.line(), flush=True)
-            results.append((plain, checked, queued))
+        for workers in args.workers:
+            for _ in range(args.rounds):
+                plain = direct(*fresh(), count=count, workers=workers, checked=False)
+                print(plain.line(), flush=True)
+                checked = direct(*fresh(), count=count, workers=workers, checked=True)
+                print(checked.line(), flush=True)
+                with scratch(args.postgres_url) as database_url:
+                    queued = through_outbox(
+                        *fresh(), database_url, args, count=count, workers=workers
+                    )
+                print(queued.line(), flush=True)
+                results.append((plain, checked, queued))
     print()
-    print("k  outbox/direct  outbox/checked  checked/direct  p99 outbox/direct")
-    for plain, checked, queued in results:
+    print("k  outbox/direct  outbox/checked  checked/direct  p99 outbox/direct  cpu direct/outbox")
+    for workers in args.workers:
+        rounds = [r for r in results if r[0].workers == workers]
         print(
-            f"{plain.workers}  {queued.per_second / plain.per_second:13.2f}"
-            f"  {queued.per_second / checked.per_second:14.2f}"
-            f"  {checked.per_second / plain.per_second:14.2f}"
-            f"  {queued.p99_ms / plain.p99_ms:17.2f}"
+            f"{workers}  {_median(rounds, lambda p, c, q: q.per_second / p.per_second):13.2f}"
+            f"  {_median(rounds, lambda p, c, q: q.per_second / c.per_second):14.2f}"
+            f"  {_median(rounds, lambda p, c, q: c.per_second / p.per_second):14.2f}"
+            f"  {_median(rounds, lambda p, c, q: q.p99_ms / p.p99_ms):17.2f}"
+            f"  {_median(rounds, lambda p, c, q: p.cpu.total / q.cpu.total):17.2f}"
         )
-    plain, checked, queued = next(r for r in results if r[0].workers == AIM_WORKERS)
-    ratio = queued.per_second / plain.per_second
-    verdict = "met" if ratio >= AIM_RATIO else "not met"
-    print(
-        f"aim: outbox with {AIM_WORKERS} workers >= {AIM_RATIO}x direct calls: "
-        f"{ratio:.2f}x, {verdict} (the vendor traffic alone allows "
-        f"{checked.per_second / plain.per_second:.2f}x)"
-    )
+    if AIM_WORKERS in args.workers:
+        rounds = [r for r in results if r[0].workers == AIM_WORKERS]
+        ratio = _median(rounds, lambda p, c, q: q.per_second / p.per_second)
+        verdict = "met" if ratio >= AIM_RATIO else "not met"
+        print(
+            f"aim: outbox with {AIM_WORKERS} workers >= {AIM_RATIO}x direct calls: "
+            f"{ratio:.2f}x, {verdict} (the vendor traffic alone allows "
+            f"{_median(rounds, lambda p, c, q: c.per_second / p.per_second):.2f}x; "
+            f"with every core busy, CPU per effect allows "
+            f"{_median(rounds, lambda p, c, q: p.cpu.total / q.cpu.total):.2f}x, "
+            "PostgreSQL's own CPU not counted)"
+        )
     print()
     return results
+
+
+def _median(rounds: list[tuple[Run, Run, Run]], ratio: Callable[[Run, Run, Run], float]) -> float:
+    return statistics.median(ratio(*r) for r in rounds)
 
 
 def main() -> None:
@@ -377,8 +406,23 @@ def main() -> None:
         ),
     )
     parser.add_argument("--sqlite", action="store_true", help="also run the outbox on SQLite")
-    parser.add_argument("--batch", type=int, default=8, help="messages per claim")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=32,
+        help=(
+            "messages per claim (32 against 8, measured: worker CPU per effect 2.4 vs 3.4 ms "
+            "with one worker, about equal with four; p99 several times higher)"
+        ),
+    )
     parser.add_argument("--concurrency", type=int, default=8, help="delivery threads per worker")
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(k) for k in text.split(",")],
+        default=list(WORKERS),
+        help="worker process counts to run, comma-separated (default 1,2,4)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds per k")
     args = parser.parse_args()
     count = 200 if args.quick else 1000
     measure("PostgreSQL", postgres_schema, args, count)

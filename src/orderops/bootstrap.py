@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -23,6 +24,9 @@ class App:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock = field(default_factory=SystemClock)
+    _closing: list[Callable[[], None]] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
 
     @property
     def limits(self) -> IntakeLimits:
@@ -31,7 +35,14 @@ class App:
             max_batch_events=self.settings.max_batch_events,
         )
 
+    def on_close(self, stop: Callable[[], None]) -> None:
+        """Run ``stop`` when the app closes, before its engine goes: a background thread
+        that writes (the API call meter) gets a last write, then ends with the app."""
+        self._closing.append(stop)
+
     def close(self) -> None:
+        while self._closing:
+            self._closing.pop()()
         self.engine.dispose()
 
 

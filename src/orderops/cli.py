@@ -16,14 +16,18 @@ from rich.console import Console
 from orderops.commands import (
     access,
     audit_export,
+    connections,
     evaluate,
+    holds,
     identity,
     imports,
     inbox,
     limits,
     links,
     outbox,
+    playbook,
     recommend,
+    reconcile,
     retention,
     scopes,
     sources,
@@ -50,6 +54,7 @@ cli.add_typer(tenant_cli, name="tenant")
 cli.add_typer(dead_cli, name="deadletters")
 cli.add_typer(audit_cli, name="audit")
 sources.register(cli)
+connections.register(cli)
 imports.register(cli)
 identity.register(cli)
 access.register(cli)
@@ -57,8 +62,11 @@ sso.register(cli)  # after access: adds `users totp` to its `users` group
 scopes.register(cli)  # after access: it adds set-scope to the users and keys groups
 outbox.register(cli)
 recommend.register(cli)
+playbook.register(cli)
 evaluate.register(cli)
 links.register(cli)
+holds.register(cli)
+reconcile.register(cli)
 inbox.register(cli)
 retention.register(cli)
 usage.register(cli)
@@ -275,16 +283,20 @@ def demo(
     orders_per_day: int = 120,
 ) -> None:
     """Start the desk on the embedded database and stream a simulated store into it."""
-    from orderops.demo import DemoOptions, run_demo
+    from orderops.demo import DemoCannotStart, DemoOptions, run_demo
 
     settings = _settings(demo_mode=True, port=port)
-    run_demo(
-        settings,
-        DemoOptions(
-            seed=seed, days=days, speed=speed, duration=duration, orders_per_day=orders_per_day
-        ),
-        console,
-    )
+    try:
+        run_demo(
+            settings,
+            DemoOptions(
+                seed=seed, days=days, speed=speed, duration=duration, orders_per_day=orders_per_day
+            ),
+            console,
+        )
+    except DemoCannotStart as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from exc
 
 
 @dead_cli.command("list")

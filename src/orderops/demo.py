@@ -8,6 +8,8 @@ promises pass and late shipments surface while you watch.
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -24,8 +26,11 @@ from orderops.config import Settings
 from orderops.console.accounts import set_password
 from orderops.domain.cases import ExceptionType
 from orderops.domain.clock import AcceleratedClock, Clock, FixedClock
+from orderops.domain.errors import OrderOpsError
 from orderops.domain.roles import Role
 from orderops.ingest.bulk_intake import store_items
+from orderops.sandbox.connected import VendorSandboxes, connected_sandboxes
+from orderops.sandbox.seeding import StoreMirror
 from orderops.sim import SimConfig, simulate
 from orderops.workflow.cases import CaseChange, CaseEvent
 from orderops.workflow.pipeline import process_pending
@@ -56,6 +61,12 @@ STYLE = {
 }
 
 
+class DemoCannotStart(OrderOpsError):
+    """The demo could not serve its web address; nothing was started or stored."""
+
+    code = "demo-cannot-start"
+
+
 @dataclass(frozen=True, kw_only=True)
 class DemoOptions:
     seed: int
@@ -66,6 +77,9 @@ class DemoOptions:
 
 
 def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None:
+    # The port first: a demo that cannot serve its console is no demo, and finding out
+    # after the backfill would leave a store streaming into a desk no one can open.
+    listener = bind_listener(settings)
     sim = SimConfig(
         seed=options.seed,
         days=options.days,
@@ -87,11 +101,25 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None
     console.print(
         f"[dim]backfilling {len(history)} events of {sim.history_days} days of history...[/]"
     )
+    # The sandboxes hold the simulated store's records under the events' ids before the
+    # desk sees them, so its writebacks meet the same orders, payments and tickets there.
+    mirror = mirror_store(app, tenant_id=TENANT, history=history)
     store_items(app.sessions, tenant_id=TENANT, items=history, channel="demo", clock=app.clock)
     process_pending(app.sessions, tenant_id=TENANT, clock=app.clock)
 
     app.clock = AcceleratedClock(sim.start, options.speed)
-    server = _start_server(app, settings)
+    # Writeback goes to the local sandboxes through the tenant's stored connections, the
+    # same mechanism as production (sandbox/connected.py), never ORDEROPS_WRITEBACK_*.
+    vendors = contextlib.ExitStack()
+    sandbox_urls = vendors.enter_context(
+        connected_sandboxes(app, tenant_id=TENANT, sandboxes=mirror.sandboxes)
+    )
+    try:
+        server = _start_server(app, settings, listener)
+    except DemoCannotStart:
+        vendors.close()
+        app.close()
+        raise
     stop = threading.Event()
     worker = threading.Thread(
         target=run_forever,
@@ -113,6 +141,8 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None
             f"(a second approver: [bold]{DEMO_APPROVER}[/], same password)\n"
             f"tenant: [bold]{TENANT}[/]   API key (admin): [bold]{key.secret}[/]\n"
             f"try: curl -H 'Authorization: Bearer {key.secret}' '{url}/v1/cases?open=true'\n"
+            f"vendor sandboxes ({len(sandbox_urls)}, connected as test accounts): "
+            f"{url}/console/admin/connections\n"
             f"simulated store: {len(result.events)} events, "
             f"{len(result.labels)} labelled exceptions, "
             f"1 wall second = {options.speed:.0f} simulated seconds.  Ctrl-C stops.",
@@ -122,7 +152,7 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None
     )
     started = time.monotonic()
     try:
-        _stream(app, live, stop, started, options.duration)
+        _stream(app, live, stop, started, options.duration, mirror)
         while not stop.is_set() and not _expired(started, options.duration):
             stop.wait(0.5)
     except KeyboardInterrupt:
@@ -133,6 +163,32 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None
         server.should_exit = True
         _show(console, app, run_once(app))
         app.close()
+        vendors.close()
+
+
+def bind_listener(settings: Settings) -> socket.socket:
+    """The web server's listening socket, bound now so a taken port is a clear error
+    before anything runs; uvicorn then serves on this very socket (no window in which
+    another process could take the port)."""
+    host, port = settings.host, settings.port
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family, reuse_port=False)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise DemoCannotStart(
+            f"cannot serve the demo on {host}:{port} ({reason}); choose another port with --port"
+        ) from exc
+
+
+def mirror_store(app: App, *, tenant_id: str, history: list[dict[str, Any]]) -> StoreMirror:
+    """Fresh sandboxes holding the store the desk will know: first what earlier runs over
+    this database stored (a restart serves the orders its cases and outbox rows name),
+    then this run's history (only what is new to the mirror)."""
+    mirror = StoreMirror(VendorSandboxes())
+    mirror.seed_stored(app.sessions, tenant_id=tenant_id)
+    mirror.seed(history)
+    return mirror
 
 
 def demo_login(app: App, clock: Clock) -> str:
@@ -170,6 +226,7 @@ def _stream(
     stop: threading.Event,
     started: float,
     duration: float | None,
+    mirror: StoreMirror,
 ) -> None:
     position = 0
     while position < len(events) and not stop.is_set() and not _expired(started, duration):
@@ -178,6 +235,7 @@ def _stream(
         while due < len(events) and _time(events[due]) <= now:
             due += 1
         if due > position:
+            mirror.seed(events[position:due])
             # Stored only, as a webhook would be: the worker thread, woken by the store,
             # processes them and prints what changed.
             store_items(
@@ -201,15 +259,24 @@ def _show(console: Console, app: App, changes: list[CaseEvent]) -> None:
         )
 
 
-def _start_server(app: App, settings: Settings) -> uvicorn.Server:
+def _start_server(app: App, settings: Settings, listener: socket.socket) -> uvicorn.Server:
     config = uvicorn.Config(
         create_app(app), host=settings.host, port=settings.port, log_level="warning"
     )
     server = uvicorn.Server(config)
-    threading.Thread(target=server.run, daemon=True).start()
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
     deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
+    if not server.started:
+        server.should_exit = True
+        thread.join(timeout=5)
+        listener.close()
+        raise DemoCannotStart(
+            f"the demo's web server did not start on {settings.host}:{settings.port}; "
+            f"choose another port with --port"
+        )
     return server
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
+from orderops.domain.vendor_connections import AccountMode, VendorSystem
 from orderops.sandbox import AppSlot, run_sandbox
 from orderops.sandbox.crm import CrmSandbox
 from orderops.sandbox.easypost import EasyPostSandbox
@@ -19,7 +20,8 @@ from orderops.sandbox.wms import WmsSandbox
 from orderops.sandbox.zendesk import ZendeskSandbox
 from orderops.storage.tables import Case, Order
 from orderops.storage.uow import UnitOfWork
-from orderops.writeback.connections import ConnectorPool, WritebackSettings
+from orderops.workflow.vendor_connections import StoredAccounts, add_connection
+from orderops.writeback.connections import AccountSource, ConnectorPool, WritebackSettings
 from orderops.writeback.connectors.base import CircuitBreaker, RetryPolicy
 from orderops.writeback.policy import DeliveryPolicy
 from orderops.writeback.worker import WritebackRuntime, open_messages, run_writeback_once
@@ -39,9 +41,13 @@ class Sandboxes:
     crm: CrmSandbox
     zendesk: ZendeskSandbox
 
-    def settings(self) -> WritebackSettings:
+    def settings(self, tenant: str = "acme") -> WritebackSettings:
+        """The sandboxes as ``ORDEROPS_WRITEBACK_*`` for ``tenant`` (the fallback applies to
+        the one tenant it names; the Stripe sandbox's key is a test-mode key)."""
         return WritebackSettings(
             _env_file=None,
+            tenant=tenant,
+            allow_test_mode=True,
             stripe_url=self.urls["stripe"],
             stripe_api_key=self.stripe.api_key,
             shopify_url=self.urls["shopify"],
@@ -85,8 +91,37 @@ def served_sandboxes() -> Iterator[Sandboxes]:
         yield sandboxes
 
 
+def connect_sandboxes(app: App, clock: FixedClock, box: Sandboxes, *, tenant: str = "acme") -> None:
+    """Store a vendor connection to each sandbox for ``tenant``, as an admin would."""
+    for system in SYSTEMS:
+        sandbox = getattr(box, system)
+        secret = next(
+            getattr(sandbox, name)
+            for name in ("api_key", "access_token", "api_token")
+            if hasattr(sandbox, name)
+        )
+        add_connection(
+            app.sessions,
+            tenant_id=tenant,
+            system=VendorSystem(system),
+            base_url=box.urls[system],
+            secret=secret,
+            mode=None if system == "stripe" else AccountMode.TEST,
+            username=box.zendesk.email if system == "zendesk" else None,
+            allow_test_mode=True,
+            secret_key=app.settings.secret_key,
+            clock=clock,
+            actor="test-admin",
+        )
+
+
+def stored_accounts(app: App, fallback: WritebackSettings | None = None) -> StoredAccounts:
+    """The worker's production source of accounts: the tenants' stored connections."""
+    return StoredAccounts(app.sessions, secret_key=app.settings.secret_key, fallback=fallback)
+
+
 def fast_runtime(
-    settings: WritebackSettings,
+    settings: WritebackSettings | AccountSource,
     clock: FixedClock,
     *,
     policy: DeliveryPolicy | None = None,

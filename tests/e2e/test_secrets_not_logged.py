@@ -243,6 +243,7 @@ def test_a_simulated_day_leaves_no_secret_in_logs_metrics_or_error_bodies(
         every_logger_at_debug() as logs,
         run_sandbox(zendesk.app) as zendesk_url,
     ):
+        monkeypatch.setenv("ORDEROPS_WRITEBACK_TENANT", TENANT)
         monkeypatch.setenv("ORDEROPS_WRITEBACK_ZENDESK_URL", zendesk_url)
         monkeypatch.setenv("ORDEROPS_WRITEBACK_ZENDESK_EMAIL", zendesk.email)
         monkeypatch.setenv("ORDEROPS_WRITEBACK_ZENDESK_API_TOKEN", zendesk.api_token)

@@ -55,6 +55,8 @@ def worker_env(database_url: str, box: Sandboxes) -> dict[str, str]:
         {
             "ORDEROPS_DATABASE_URL": database_url,
             "ORDEROPS_DEMO_MODE": "true",
+            "ORDEROPS_WRITEBACK_TENANT": "acme",
+            "ORDEROPS_WRITEBACK_ALLOW_TEST_MODE": "true",
             "ORDEROPS_WRITEBACK_STRIPE_URL": box.urls["stripe"],
             "ORDEROPS_WRITEBACK_STRIPE_API_KEY": settings.stripe_api_key,
             "ORDEROPS_WRITEBACK_SHOPIFY_URL": box.urls["shopify"],

@@ -18,18 +18,24 @@ from fastapi.routing import APIRoute
 
 from builders.access import Person, client, late_case, person
 from builders.events import order_placed
+from builders.holds import place_hold
 from orderops.api import actions as actions_api
 from orderops.api import admin as admin_api
 from orderops.api import cases as cases_api
+from orderops.api import connections as connections_api
 from orderops.api import events as events_api
+from orderops.api import holds as holds_api
+from orderops.api import playbook_pins as playbook_pins_api
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
 from orderops.domain.approval_policy import DEFAULT_POLICY
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Permission, Role, allows
+from orderops.domain.vendor_connections import AccountMode, VendorSystem
 from orderops.evidence.service import default_store
 from orderops.workflow.actions import propose
 from orderops.workflow.users import issue_user_key
+from orderops.workflow.vendor_connections import add_connection, list_connections
 
 _n = itertools.count(1)
 
@@ -55,6 +61,10 @@ class World:
             clock=self.clock,
             evidence=default_store(self.app.settings),
         ).id
+
+    def fresh_hold(self) -> str:
+        """An acme hold on a case of its own, placed by the maker (approved by rule)."""
+        return place_hold(self.app, self.clock, self.maker).hold_id
 
     def fresh_user(self) -> str:
         return person(self.app, self.clock, tenant="acme", role=Role.VIEWER).user_id
@@ -85,6 +95,38 @@ class Route:
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
+
+
+def _acme_connection(w: World, system: str) -> None:
+    """acme's ``system`` connection, added unless there (globex never has one)."""
+    if any(c.system == system for c in list_connections(w.app.sessions, tenant_id="acme")):
+        return
+    add_connection(
+        w.app.sessions,
+        tenant_id="acme",
+        system=VendorSystem(system),
+        base_url="http://127.0.0.1:9",
+        secret="wms-test-key-0001",
+        mode=AccountMode.TEST,
+        secret_key=w.app.settings.secret_key,
+        clock=w.clock,
+        actor="test",
+    )
+
+
+def _connection_route(action: str, body: dict[str, Any] | None = None) -> Route:
+    def prepare(w: World) -> Request:
+        _acme_connection(w, "wms")
+        return f"/v1/admin/connections/wms/{action}", body
+
+    return Route(
+        "POST",
+        f"/v1/admin/connections/{{system}}/{action}",
+        Permission.SOURCES_MANAGE,
+        200,
+        prepare,
+        tenant_scoped_ids=True,
+    )
 
 
 def _policy(_w: World) -> Request:
@@ -251,6 +293,55 @@ ROUTES = [
         200,
         lambda w: ("/v1/admin/approval-policy/reevaluate", {}),
     ),
+    Route(
+        "GET",
+        "/v1/admin/connections",
+        Permission.SOURCES_MANAGE,
+        200,
+        lambda w: ("/v1/admin/connections", None),
+    ),
+    Route(  # one admin per tenant: each adds its own tenant's first crm connection
+        "POST",
+        "/v1/admin/connections",
+        Permission.SOURCES_MANAGE,
+        201,
+        lambda w: (
+            "/v1/admin/connections",
+            {
+                "system": "crm",
+                "base_url": "https://crm.example.com",
+                "secret": "crm-token-0001",
+                "mode": "test",
+            },
+        ),
+    ),
+    _connection_route("rotate", {"secret": "wms-test-key-0002"}),
+    _connection_route("test"),
+    _connection_route("remove"),
+    Route(
+        "POST",
+        "/v1/cases/{case_id}/playbook/reevaluate",
+        Permission.POLICIES_MANAGE,
+        200,
+        lambda w: (f"/v1/cases/{w.case_id}/playbook/reevaluate", None),
+        tenant_scoped_ids=True,
+    ),
+    Route("GET", "/v1/holds", Permission.CASES_READ, 200, lambda w: ("/v1/holds", None)),
+    Route(
+        "POST",
+        "/v1/holds/{hold_id}/release",
+        Permission.ACTIONS_APPROVE,
+        200,
+        lambda w: (f"/v1/holds/{w.fresh_hold()}/release", None),
+        tenant_scoped_ids=True,
+    ),
+    Route(
+        "POST",
+        "/v1/playbook/reevaluate",
+        Permission.POLICIES_MANAGE,
+        200,
+        lambda w: ("/v1/playbook/reevaluate?dry_run=true", None),
+    ),
 ]
 
 
@@ -273,7 +364,15 @@ def declared_permission(route: APIRoute) -> Permission | None:
 
 
 def test_the_table_covers_every_route_with_the_permission_it_declares() -> None:
-    routers = (events_api.router, cases_api.router, actions_api.router, admin_api.router)
+    routers = (
+        events_api.router,
+        cases_api.router,
+        actions_api.router,
+        admin_api.router,
+        connections_api.router,
+        playbook_pins_api.router,
+        holds_api.router,
+    )
     declared = {
         (method, route.path): declared_permission(route)
         for router in routers

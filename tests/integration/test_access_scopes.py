@@ -17,6 +17,7 @@ The console's queues, case page and dashboards are held to the same rule below.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -42,11 +43,18 @@ from builders.scopes import (
 from orderops.api.app import ROUTERS, create_app
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
+from orderops.console.pages_insight import AUDIT_PAGE
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.domain.scopes import AccessScope, ScopeValues, parse
 from orderops.ingest.batch import ingest_items
-from orderops.storage.tables import Case, OutboxMessage, WritebackAttempt
+from orderops.storage.tables import (
+    AuditRecord,
+    Case,
+    CaseTimelineEntry,
+    OutboxMessage,
+    WritebackAttempt,
+)
 from orderops.storage.tables.incidents import Incident
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.access_scopes import set_user_scope
@@ -107,6 +115,14 @@ class World:
     def outbox(self, case: PlacedCase) -> str:
         path = f"/v1/recommendations/{self.recommendation(case)}/handoff"
         return str(self.made("POST", path)["outbox_id"])
+
+    def hold(self, case: PlacedCase) -> str:
+        """A fulfillment hold on the case (approved by the default policy's rule)."""
+        body = {"kind": "hold_fulfillment", "params": {"reason": "address_check", "note": "n"}}
+        made = self.made("POST", f"/v1/cases/{case.case_id}/actions", body)
+        assert made["status"] == "approved", made
+        holds = self.made("GET", "/v1/holds?limit=500")["items"]
+        return next(str(h["id"]) for h in holds if h["action_id"] == made["id"])
 
     def link(self, case: PlacedCase) -> str:
         """A ticket that named no order, linked to the case's order by hand."""
@@ -246,6 +262,17 @@ def _cancelled_outbox(w: World, c: PlacedCase) -> Request:
     return f"/v1/outbox/{message_id}/retry", None
 
 
+def _evidence(w: World, c: PlacedCase) -> Request:
+    """Bytes of the case's own, uploaded to it: a hash learnt from this case alone."""
+    uploaded = w.http.post(
+        f"/v1/cases/{c.case_id}/evidence",
+        content=f"proof of delivery {next(_n)}".encode(),
+        headers={**w.maker.headers, "content-type": "text/plain"},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    return f"/v1/evidence/{uploaded.json()['sha256']}", None
+
+
 def _customer_message(w: World, c: PlacedCase) -> Request:
     w.recommendation(c)  # drafts the customer's message the route merges
     return f"/v1/orders/{c.order_ref}/customer-message", {"recipient": "buyer@example.com"}
@@ -253,6 +280,13 @@ def _customer_message(w: World, c: PlacedCase) -> Request:
 
 NAMED = [
     Named("GET", "/v1/cases/{case_id}", 200, _case()),
+    Named(
+        "POST",
+        "/v1/holds/{hold_id}/release",
+        200,
+        lambda w, c: (f"/v1/holds/{w.hold(c)}/release", None),
+        fresh=True,
+    ),
     Named("GET", "/v1/cases/{case_id}/actions", 200, _case("/actions")),
     Named(
         "POST",
@@ -281,8 +315,15 @@ NAMED = [
     ),
     Named("POST", "/v1/cases/{case_id}/evidence", 201, _case("/evidence", {"photo": "parcel"})),
     Named("POST", "/v1/cases/{case_id}/snapshots", 201, _case("/snapshots")),
+    Named("GET", "/v1/evidence/{sha256}", 200, _evidence),
     Named("GET", "/v1/cases/{case_id}/recommendations", 200, _case("/recommendations")),
     Named("POST", "/v1/cases/{case_id}/recommendations", 201, _case("/recommendations", {})),
+    Named(
+        "POST",
+        "/v1/cases/{case_id}/playbook/reevaluate",
+        200,
+        _case("/playbook/reevaluate?dry_run=true"),
+    ),
     Named(
         "POST",
         "/v1/cases/{case_id}/dispute-evidence",
@@ -422,6 +463,18 @@ def _case_ids(key: str = "id", items: str | None = "items") -> Callable[[World, 
     return lambda w, body: {str(row[key]) for row in (body[items] if items else body)}
 
 
+def _behind_the_playbook(w: World) -> None:
+    """Every case pinned to the packaged playbook (v0), then the same rules stored as v1."""
+    from orderops.recommend.playbook import default_playbook
+    from orderops.recommend.service import playbook_yaml, store_playbook
+
+    _each_case(World.recommendation)(w)
+    with UnitOfWork(w.app.sessions, tenant_id="acme") as uow:
+        text = playbook_yaml(default_playbook())
+        store_playbook(uow, text, actor="test", now=w.clock.now())
+        uow.commit()
+
+
 def _incident_cases(w: World, body: Any) -> set[str]:
     by_incident = {}
     with UnitOfWork(w.app.sessions, tenant_id="acme", write=False) as uow:
@@ -457,6 +510,19 @@ LISTED = [
         lambda w: _each_case(World.incident)(w) or "/v1/incidents",
         _incident_cases,
     ),
+    Listed(
+        "POST",
+        "/v1/playbook/reevaluate",
+        lambda w: _behind_the_playbook(w) or "/v1/playbook/reevaluate?dry_run=true",
+        _case_ids("case_id", "cases"),
+    ),
+    # last: a hold approves its case, which then takes no proposals the lists above make
+    Listed(
+        "GET",
+        "/v1/holds",
+        lambda w: _each_case(World.hold)(w) or "/v1/holds?limit=500",
+        _case_ids("case_id"),
+    ),
 ]
 
 
@@ -476,6 +542,75 @@ def test_a_list_shows_exactly_the_rows_in_the_callers_scope(world: World) -> Non
             label: {c for c in shown["unscoped"] if SCOPES[label].admits(where[c])}
             for label in people
         }, route
+
+
+def test_an_incident_counts_only_the_callers_cases(world: World) -> None:
+    """One incident over a case in each of the four places: a scoped caller sees it with
+    its own cases counted, never the tenant's (neither open ones nor all ever grouped)."""
+    incident_id = _one_incident(world)
+    people = principals(world)
+
+    seen = {}
+    for label, who in people.items():
+        listed = world.call(who, "GET", "/v1/incidents").json()["items"]
+        one = world.call(who, "GET", f"/v1/incidents/{incident_id}").json()
+        seen[label] = (
+            [(r["case_count"], r["open_cases"]) for r in listed if r["id"] == incident_id],
+            (one["case_count"], one["open_cases"]),
+        )
+
+    mine = {label: sum(1 for p in PLACES if SCOPES[label].admits(_full(p))) for label in SCOPES}
+    assert mine == {"region=DE": 2, "brand=acme": 2, "region=DE+brand=acme": 1, "unscoped": 4}
+    assert seen == {label: ([(n, n)], (n, n)) for label, n in mine.items()}
+
+
+def _one_incident(world: World) -> str:
+    with UnitOfWork(world.app.sessions, tenant_id="acme") as uow:
+        incident = Incident(
+            tenant_id="acme",
+            key="shipment_late|lane:test:all-places",
+            type="shipment_late",
+            dimension="lane",
+            summary="late parcels everywhere",
+            opened_at=world.clock.now(),
+            case_count=len(world.cases),
+        )
+        uow.session.add(incident)
+        uow.session.flush()
+        for case in world.cases.values():
+            stored = uow.cases.get(case.case_id)
+            assert stored is not None
+            stored.incident_id = incident.id
+        uow.commit()
+        return incident.id
+
+
+def test_a_decisions_snapshot_is_read_only_in_the_scope_of_its_case(world: World) -> None:
+    """The facts frozen when an action is proposed are named by the decision's timeline
+    entry alone; their hash opens them to a caller who may see that case."""
+    fr_bolt = world.cases[ScopeValues(region="FR", brand="bolt")]
+    action_id = world.action(fr_bolt)
+    with UnitOfWork(world.app.sessions, tenant_id="acme", write=False) as uow:
+        (snapshot,) = [
+            e.data["snapshot"]
+            for e in uow.session.scalars(
+                select(CaseTimelineEntry).where(CaseTimelineEntry.case_id == fr_bolt.case_id)
+            )
+            if e.kind == "action_proposed" and e.data["action_id"] == action_id
+        ]
+    assert isinstance(snapshot, str)
+    assert len(snapshot) == 64
+
+    answers = {
+        label: world.call(who, "GET", f"/v1/evidence/{snapshot}").status_code
+        for label, who in principals(world).items()
+    }
+
+    assert answers == {
+        label: 200 if SCOPES[label].admits(_full(fr_bolt.place)) else 404 for label in SCOPES
+    }
+    assert answers["unscoped"] == 200
+    assert answers["region=DE"] == 404
 
 
 def _places(world: World) -> dict[str, ScopeValues]:
@@ -705,7 +840,6 @@ TENANT_WIDE = {
     ("GET", "/v1/inbox/lag"): "processing lag counts",
     ("GET", "/v1/usage"): "metering of the tenant",
     ("GET", "/v1/llm/usage"): "model usage totals (rows naming a case are scoped by the guard)",
-    ("GET", "/v1/evidence/{sha256}"): "content-addressed: a hash is learnt from a case in scope",
     ("GET", "/v1/playbook"): "the tenant's playbook",
     ("PUT", "/v1/playbook"): "the tenant's playbook",
     ("GET", "/v1/routing-rules"): "the tenant's routing rules",
@@ -729,6 +863,11 @@ TENANT_WIDE = {
     ("GET", "/v1/admin/brand-rules"): "the tenant's brands",
     ("PUT", "/v1/admin/brand-rules"): "the tenant's brands (unscoped managers only)",
     ("DELETE", "/v1/admin/brand-rules/{kind}/{value}"): "the tenant's brands (unscoped only)",
+    ("GET", "/v1/admin/connections"): "vendor connections of the tenant",
+    ("POST", "/v1/admin/connections"): "vendor connections of the tenant",
+    ("POST", "/v1/admin/connections/{system}/test"): "vendor connections of the tenant",
+    ("POST", "/v1/admin/connections/{system}/remove"): "vendor connections of the tenant",
+    ("POST", "/v1/admin/connections/{system}/rotate"): "vendor connections of the tenant",
     ("GET", "/v1/admin/approval-policy"): "the approval policy",
     ("PUT", "/v1/admin/approval-policy"): "the approval policy",
     ("GET", "/v1/admin/approval-policy/versions"): "the approval policy",
@@ -819,6 +958,51 @@ def test_the_console_shows_a_viewer_only_the_cases_in_their_scope(world: World) 
             shown = scope.admits(_full(place)) and _queue_of(world, case.case_id) == queue
             assert (case.case_id in queue_page) is shown, (str(case), label)
         assert opened == sum(1 for p in where.values() if scope.admits(p)) > 0, label
+
+
+def test_the_audit_page_shows_a_scoped_viewer_only_the_records_of_their_cases(
+    world: World,
+) -> None:
+    """A record is about a case when it is the case's own or names it (``case_id``); a
+    scoped viewer sees those of their cases and nothing tenant-wide, the unscoped all."""
+    world.action(world.cases[ScopeValues(region="FR", brand="bolt")])  # records naming a case
+    where = _places(world)
+    for label, scope in SCOPES.items():
+        console = _viewer(world, scope)
+        outside = [c for p, c in world.cases.items() if not scope.admits(_full(p))]
+        inside = [c for p, c in world.cases.items() if scope.admits(_full(p))]
+
+        page = console.get("/console/audit")
+        of_case_outside = [console.get(f"/console/audit?case={c.case_id}") for c in outside]
+        of_case_inside = console.get(f"/console/audit?case={inside[0].case_id}")
+
+        about = _cases_named(world)
+        expected = [
+            seq
+            for seq, case_id in sorted(about.items(), reverse=True)
+            if scope.unrestricted or (case_id in where and scope.admits(where[case_id]))
+        ][:AUDIT_PAGE]
+        shown = [int(seq) for seq in re.findall(r'<td class="num">(\d+)</td>', page.text)]
+        assert page.status_code == 200, label
+        assert shown == expected, label
+        assert shown, label
+        tenant_wide = [seq for seq in shown if about[seq] is None]
+        assert bool(tenant_wide) is scope.unrestricted, label
+        assert [r.status_code for r in of_case_outside] == [404] * len(outside), label
+        assert of_case_inside.status_code == 200, label
+
+
+def _cases_named(world: World) -> dict[int, str | None]:
+    """Every audit record's sequence number -> the case it is about (None: no case)."""
+    with UnitOfWork(world.app.sessions, tenant_id="acme", write=False) as uow:
+        return {r.seq: _case_named(r) for r in uow.audit.records()}
+
+
+def _case_named(record: AuditRecord) -> str | None:
+    if record.entity_type == "case":
+        return record.entity_id
+    named = record.data.get("case_id")
+    return named if isinstance(named, str) else None
 
 
 def _opened_today(csv: str) -> int:

@@ -318,7 +318,7 @@ def test_offset_paging_still_reaches_the_same_rows(
     assert second["items"] == by_cursor["items"]
 
 
-def test_a_list_row_shows_what_the_case_page_shows_but_facts_and_timeline(
+def test_a_list_row_shows_what_the_case_page_shows_but_facts_timeline_and_holds(
     client: TestClient, seeded: list[Seeded]
 ) -> None:
     (row,) = page(client, limit=1, sort="impact")["items"]
@@ -326,7 +326,9 @@ def test_a_list_row_shows_what_the_case_page_shows_but_facts_and_timeline(
 
     assert row["impact_score"] is not None
     assert {k: v for k, v in row.items() if k != "grouped_cases"} == {
-        k: v for k, v in detail.items() if k not in ("facts", "impact", "timeline", "grouped_cases")
+        k: v
+        for k, v in detail.items()
+        if k not in ("facts", "impact", "timeline", "grouped_cases", "holds")
     }
 
 
@@ -405,22 +407,31 @@ def test_another_tenants_cursor_reveals_nothing(
 def test_a_page_runs_the_same_statements_at_any_size(
     app: App, client: TestClient, seeded: list[Seeded], params: dict[str, str]
 ) -> None:
-    """No statement per row: a page of 50 costs what a page of 5 does."""
+    """No statement per row: a page of 50 costs what a page of 5 does.
+
+    Each size is read twice and the fewer statements counted: work that is not the page's
+    (a rate-limit lease renewed as a window turns, the usage meter's flush) only ever adds
+    statements, while a statement per row would show in both reads."""
     statements: list[str] = []
+    pages: dict[int, dict[str, Any]] = {}
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
+    def cost(limit: int) -> int:
+        counts = []
+        for _ in range(2):
+            statements.clear()
+            pages[limit] = page(client, limit=limit, **params)
+            counts.append(len(statements))
+        return min(counts)
+
     page(client, limit=5, **params)  # the key's first use notes it: not a list statement
     event.listen(app.engine, "before_cursor_execute", count)
     try:
-        small = page(client, limit=5, **params)
-        few = len(statements)
-        statements.clear()
-        large = page(client, limit=50, **params)
-        many = len(statements)
+        few, many = cost(5), cost(50)
     finally:
         event.remove(app.engine, "before_cursor_execute", count)
 
-    assert (len(small["items"]), len(large["items"])) == (5, 50)
+    assert (len(pages[5]["items"]), len(pages[50]["items"])) == (5, 50)
     assert few == many

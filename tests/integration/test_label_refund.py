@@ -118,7 +118,7 @@ def reship_plan(box: Sandboxes) -> ReshipPlan:
     customer = box.crm.add_customer(email="ana@example.com")
     runtime = fast_runtime(box.settings(), FixedClock(T0))
     ticket = (
-        runtime.connectors.for_tenant("seed")
+        runtime.connectors.for_tenant("acme")
         .zendesk()
         .create_ticket(
             subject="Parcel lost",

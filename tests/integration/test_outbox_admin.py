@@ -9,20 +9,24 @@ import typer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from builders.writeback import fast_runtime, make_case
+from builders.writeback import fast_runtime, make_case, stored_accounts
 from orderops.api import outbox as outbox_api
 from orderops.api.app import create_app
 from orderops.bootstrap import App, bootstrap
 from orderops.commands import outbox as outbox_commands
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
+from orderops.domain.vendor_connections import VendorSystem
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.tenants import issue_key
+from orderops.workflow.vendor_connections import add_connection
 from orderops.writeback.connections import WritebackSettings
 from orderops.writeback.outbox import enqueue
 from orderops.writeback.worker import run_writeback_once
 
-NOWHERE = WritebackSettings(_env_file=None, stripe_url="http://127.0.0.1:9", shopify_url=None)
+NOWHERE = WritebackSettings(
+    _env_file=None, tenant="acme", stripe_url="http://127.0.0.1:9", shopify_url=None
+)
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,19 @@ def queue(app: App, clock: FixedClock) -> Queue:
             now=clock.now(),
         )
         uow.commit()
-    runtime = fast_runtime(NOWHERE, clock)
+    add_connection(  # globex's own account; NOWHERE (the environment's) is acme's alone
+        app.sessions,
+        tenant_id="globex",
+        system=VendorSystem.STRIPE,
+        base_url="http://127.0.0.1:9",
+        secret="sk_test_globex_nowhere",
+        mode=None,
+        allow_test_mode=True,
+        secret_key=app.settings.secret_key,
+        clock=clock,
+        actor="test",
+    )
+    runtime = fast_runtime(stored_accounts(app, fallback=NOWHERE), clock)
     assert run_writeback_once(app, worker_id="w-1", runtime=runtime) == 2  # one per tenant
     runtime.close()
     return Queue(case_id=case_id, failed=failed, waiting=waiting, other_tenant=other)

@@ -81,7 +81,7 @@ def vendor() -> Vendor:
 
 
 def runtime(clock: FixedClock, vendor: Vendor, **overrides: object) -> WritebackRuntime:
-    settings = WritebackSettings(_env_file=None, stripe_url="http://127.0.0.1:9")
+    settings = WritebackSettings(_env_file=None, tenant="acme", stripe_url="http://127.0.0.1:9")
     fields: dict[str, object] = {
         "connectors": ConnectorPool(settings, clock=clock),
         "registry": Registry([vendor.operation()]),

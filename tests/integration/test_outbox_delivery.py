@@ -139,7 +139,7 @@ TRANSIENT = [k for k in FaultKind if k is not FaultKind.VALIDATION]
 def open_ticket(box: Sandboxes) -> int:
     runtime = fast_runtime(box.settings(), FixedClock(T0))
     ticket = (
-        runtime.connectors.for_tenant("seed")
+        runtime.connectors.for_tenant("acme")
         .zendesk()
         .create_ticket(
             subject="Where is my parcel?",

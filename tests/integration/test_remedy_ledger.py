@@ -102,7 +102,7 @@ def test_split_refunds_by_a_service_key_meet_the_tiers_of_their_sum_and_the_refu
     assert queued_while_waiting == [2500]
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "approved"
-    assert "exceeds the 58800 still refundable" in problem(over, 422, "invalid-action")
+    assert "exceeds the 58800 still refundable" in problem(over, 409, "remedy-exceeds-order")
     assert rest["status"] == "awaiting_approval"
     assert rest["evaluation"]["required"] == ["finance"]
     assert rest["evaluation"]["inputs"]["exposure_minor"] == 63_800
@@ -111,7 +111,7 @@ def test_split_refunds_by_a_service_key_meet_the_tiers_of_their_sum_and_the_refu
     finished = http.post(f"/v1/actions/{rest['id']}/approve", headers=finance.headers)
     assert finished.status_code == 200, finished.text
     nothing_left = propose(http, service, case_id, "refund", amount_minor=1, reason="late")
-    assert "no payment with money to refund" in problem(nothing_left, 422, "invalid-action")
+    assert "no payment with money to refund" in problem(nothing_left, 409, "remedy-exceeds-order")
     assert refunds_queued(app) == [2500, 2500, 58_800]
     assert sum(refunds_queued(app)) == 63_800
 
@@ -293,7 +293,8 @@ def test_a_delivered_refund_counts_once_before_and_after_the_provider_reports_it
 
     assert first["status"] == "approved"
     assert delivered.count("refund.created") == 1
-    assert "exceeds the 7500 still refundable" in problem(before_report, 422, "invalid-action")
+    refused = problem(before_report, 409, "remedy-exceeds-order")
+    assert "exceeds the 7500 still refundable" in refused
     assert report.rejected == []
     assert "exceeds the 7500 still refundable" in problem(after_report, 422, "invalid-action")
     assert rest["params"]["amount_minor"] == 7500

@@ -7,11 +7,11 @@ from collections import Counter
 
 import pytest
 
-from orderops.domain.cases import ExceptionType
+from orderops.domain.cases import DESK_RAISED, ExceptionType
 from orderops.sim import SimConfig, simulate
 from orderops.sim.config import LEGACY_TYPES
 
-NEW_TYPES = sorted(str(t) for t in ExceptionType if t not in LEGACY_TYPES)
+NEW_TYPES = sorted(str(t) for t in ExceptionType if t not in LEGACY_TYPES | DESK_RAISED)
 SMALL = {"seed": 4, "days": 0.5, "history_days": 6, "orders_per_day": 30}
 
 

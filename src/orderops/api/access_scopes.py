@@ -9,7 +9,9 @@ change is audited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -117,20 +119,9 @@ async def list_scopes(request: Request, principal: UserAdmin) -> ScopesRead:
 async def set_user_scope(
     request: Request, principal: UserAdmin, user_id: Id, body: ScopeBody
 ) -> ScopeRead:
-    app = app_of(request)
-    scope = from_request(body.scope)
-    change = await run_in_threadpool(
-        lambda: access_scopes.set_user_scope(
-            app.sessions,
-            tenant_id=principal.tenant_id,
-            user_id=user_id,
-            scope=scope,
-            actor=principal.identity,
-            clock=app.clock,
-            granted_by=principal.scope,
-        )
+    return await _limit(
+        request, principal, body, partial(access_scopes.set_user_scope, user_id=user_id)
     )
-    return _read(change)
 
 
 @router.put(
@@ -142,13 +133,25 @@ async def set_user_scope(
 async def set_key_scope(
     request: Request, principal: UserAdmin, key_id: Id, body: ScopeBody
 ) -> ScopeRead:
+    return await _limit(
+        request, principal, body, partial(access_scopes.set_key_scope, key_id=key_id)
+    )
+
+
+async def _limit(
+    request: Request,
+    principal: Principal,
+    body: ScopeBody,
+    set_scope: Callable[..., ScopeChange],
+) -> ScopeRead:
+    """Set a user's or a key's scope (``set_scope`` names which), as the caller, within
+    the caller's own."""
     app = app_of(request)
     scope = from_request(body.scope)
     change = await run_in_threadpool(
-        lambda: access_scopes.set_key_scope(
+        lambda: set_scope(
             app.sessions,
             tenant_id=principal.tenant_id,
-            key_id=key_id,
             scope=scope,
             actor=principal.identity,
             clock=app.clock,

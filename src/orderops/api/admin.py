@@ -261,7 +261,7 @@ async def issue_key(
         app.clock, expires_in=body.expires_in, expires_at=body.expires_at
     )
     issued = await run_in_threadpool(
-        lambda: key_lifecycle.issue_identity_key(
+        lambda: users.issue_user_key(
             app.sessions,
             tenant_id=principal.tenant_id,
             user_id=user_id,
@@ -269,6 +269,7 @@ async def issue_key(
             clock=app.clock,
             actor=principal.identity,
             expires_at=expires_at,
+            granted_by=principal.scope,
         )
     )
     return _issued(issued)
@@ -311,6 +312,7 @@ async def rotate_key(
             actor=principal.identity,
             overlap=overlap,
             expires_at=expires_at,
+            granted_by=principal.scope,
         )
     )
     return RotationRead(

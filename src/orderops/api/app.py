@@ -12,16 +12,19 @@ from orderops.api import (
     case_work,
     cases,
     communications,
+    connections,
     docs,
     events,
     evidence,
     health,
+    holds,
     inbox,
     incidents,
     links,
     metrics,
     openapi,
     outbox,
+    playbook_pins,
     problems,
     queues,
     rate_limits,
@@ -49,9 +52,12 @@ ROUTERS = (
     communications.router,
     evidence.router,
     outbox.router,
+    holds.router,
     admin.router,
+    connections.router,
     access_scopes.router,
     recommendations.router,
+    playbook_pins.router,
     links.router,
     usage.router,
     console_router,
@@ -75,7 +81,7 @@ def create_app(app: App) -> FastAPI:
         api.include_router(router)
     docs.install(api)
     openapi.install(api)
-    rate_limits.install(api)  # after openapi: it adds 429 to the limited operations
+    rate_limits.install(api)  # 429 in the document: api/openapi.py implies it for keyed routes
     api.add_middleware(EnvironmentHeader)  # the key's environment on every answer to it
     api.add_middleware(RefuseNul)
     api.add_middleware(SecurityHeaders)  # outermost: on every answer, the guard's too

@@ -18,6 +18,7 @@ from pydantic import StringConstraints
 from orderops.api.auth import app_of, require
 from orderops.api.body import SafeJsonRoute
 from orderops.api.case_cursor import CursorCodec, InvalidCursor
+from orderops.api.hold_schemas import HoldRead
 from orderops.api.params import NO_NUL, Id
 from orderops.api.problems import problem_responses
 from orderops.api.schemas import CaseDetail, CaseList, CaseRead, TimelineEntryRead
@@ -29,6 +30,7 @@ from orderops.domain.routing import Priority
 from orderops.storage.repositories.case_list import CaseListing, CasePosition
 from orderops.storage.repositories.cases import CaseFilter, CaseSort
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.holds import holds_of_case
 from orderops.workflow.tenants import Principal
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=SafeJsonRoute)
@@ -169,4 +171,5 @@ def _get(app: App, principal: Principal, case_id: str) -> CaseDetail:
             facts=case.facts,
             impact=case.impact,
             timeline=timeline,
+            holds=[HoldRead.model_validate(h) for h in holds_of_case(uow, case.id)],
         )

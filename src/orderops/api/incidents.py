@@ -37,7 +37,7 @@ class IncidentRead(BaseModel):
     opened_at: datetime
     closed_at: datetime | None
     case_count: int
-    """Every case ever grouped under it."""
+    """Every case ever grouped under it (for a caller limited to a scope: in that scope)."""
     open_cases: int
 
 
@@ -65,7 +65,7 @@ async def get_incident(request: Request, principal: Reader, incident_id: Id) -> 
     return await run_in_threadpool(_get, app_of(request), principal, incident_id)
 
 
-def _read(incident: Incident, open_cases: int) -> IncidentRead:
+def _read(incident: Incident, open_cases: int, case_count: int) -> IncidentRead:
     return IncidentRead(
         id=incident.id,
         key=incident.key,
@@ -74,7 +74,7 @@ def _read(incident: Incident, open_cases: int) -> IncidentRead:
         summary=incident.summary,
         opened_at=incident.opened_at,
         closed_at=incident.closed_at,
-        case_count=incident.case_count,
+        case_count=case_count,
         open_cases=open_cases,
     )
 
@@ -85,7 +85,7 @@ def _list(app: App, principal: Principal, open_only: bool, limit: int, offset: i
         app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
     ) as uow:
         rows, total = list_incidents(uow, open_only=open_only, limit=limit, offset=offset)
-        items = [_read(incident, count) for incident, count in rows]
+        items = [_read(*row) for row in rows]
     next_offset = offset + len(items) if offset + len(items) < total else None
     return IncidentList(
         items=items, total=total, limit=limit, offset=offset, next_offset=next_offset

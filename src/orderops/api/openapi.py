@@ -3,9 +3,11 @@
 Routes declare their own success answers and the errors peculiar to them (``responses=``
 with ``problem_responses``). The errors that follow from how a route is built are added
 here, from the operation itself, so a new route cannot forget them: a bearer key means
-401/403, a path parameter 404, any parameter or body 422, a JSON body 400 (the safe
-reader's refusals), ``If-Match`` 400/409/428, a changing method 409. Every 4xx/5xx is
-described as problem+json, since that is what the handlers in ``problems`` send.
+401/403 and 429 (every keyed request is held to the key's and the tenant's rate limits,
+``api/rate_limits.py``; the answer names its headers), a path parameter 404, any
+parameter or body 422, a JSON body 400 (the safe reader's refusals), ``If-Match``
+400/409/428, a changing method 409. Every 4xx/5xx is described as problem+json, since
+that is what the handlers in ``problems`` send.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from orderops.api.problems import (
     PROBLEM_SCHEMA_REF,
     Problem,
 )
+from orderops.api.rate_limits import RATE_LIMITED
 
 CHANGING_METHODS = frozenset({"post", "put", "patch", "delete"})
+IMPLIED_ANSWERS: dict[int, dict[str, Any]] = {429: RATE_LIMITED}
+"""Implied statuses whose answer says more than the problem's description (its headers)."""
 
 
 def install(api: FastAPI) -> None:
@@ -51,7 +56,7 @@ def implied_statuses(method: str, operation: dict[str, Any]) -> set[int]:
     body = operation.get("requestBody")
     statuses: set[int] = set()
     if operation.get("security"):
-        statuses |= {401, 403}
+        statuses |= {401, 403, 429}
     if any(p["in"] == "path" for p in params):
         statuses.add(404)
     if params or body:
@@ -68,7 +73,8 @@ def implied_statuses(method: str, operation: dict[str, Any]) -> set[int]:
 def _complete_operation(method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for status in implied_statuses(method, operation):
-        responses.setdefault(str(status), {"description": PROBLEM_DESCRIPTIONS[status]})
+        answer = IMPLIED_ANSWERS.get(status, {"description": PROBLEM_DESCRIPTIONS[status]})
+        responses.setdefault(str(status), dict(answer))  # a copy: content is added below
     for code, response in responses.items():
         if code[0] in "45":
             response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}}

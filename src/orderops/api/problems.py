@@ -55,7 +55,8 @@ def install(app: FastAPI) -> None:
     async def _domain(_request: Request, exc: errors.OrderOpsError) -> JSONResponse:
         status = status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        response = problem(status, exc.code, type(exc).__name__, exc.message)
+        extra = getattr(exc, "extensions", {})  # e.g. the earlier remedies of a 409
+        response = problem(status, exc.code, type(exc).__name__, exc.message, **extra)
         if headers:
             response.headers.update(headers)
         return response

@@ -37,7 +37,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orderops.api.ingest_slots import FreeIngestSlots, TenantSlots
-from orderops.api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF, problem
+from orderops.api.problems import problem
 from orderops.bootstrap import App
 from orderops.domain.clock import Clock, SystemClock
 from orderops.domain.rate_limits import Admission, RateLimited, RateScope
@@ -54,7 +54,7 @@ STATE_KEY = "orderops_rate_admission"
 """Where a request's admission waits in the ASGI scope's state for the answer's headers."""
 HELD_TENANT = "orderops_rate_held_tenant"
 """The tenant a webhook delivery was held for before routing (``HoldKnownWebhooks``)."""
-RATE_LIMITED = {
+RATE_LIMITED: dict[str, Any] = {
     "description": "Over the tenant's or the key's rate limit: nothing was done; retry "
     "after Retry-After seconds (RateLimit and RateLimit-Policy say which limit)",
     "headers": {
@@ -63,12 +63,12 @@ RATE_LIMITED = {
         "RateLimit": {"description": "What is left of each", "schema": {"type": "string"}},
     },
 }
-PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}}
 
 
 def install(api: FastAPI) -> RateLimiter:
-    """Give the app its limiter (on the wall clock), the 429 answer, the headers on every
-    answer, and 429 in the OpenAPI document of every operation that is limited."""
+    """Give the app its limiter (on the wall clock), the 429 answer and the headers on every
+    answer. The OpenAPI document names 429 wherever a key is held to its limits because
+    ``api/openapi.py`` counts it among the statuses a bearer key implies."""
     app: App = api.state.orderops
     limiter = limiter_for(app)
     api.state.rate_limiter = limiter
@@ -79,7 +79,6 @@ def install(api: FastAPI) -> RateLimiter:
     api.add_middleware(FreeIngestSlots)
     api.add_middleware(RateLimitHeaders)
     api.add_middleware(HoldKnownWebhooks)
-    _document(api)
     return limiter
 
 
@@ -268,21 +267,3 @@ def refused_answer(exc: RateLimited) -> JSONResponse:
     response.headers["RateLimit-Policy"] = policy_header(exc.admission)
     response.headers["RateLimit"] = remaining_header(exc.admission)
     return response
-
-
-def _document(api: FastAPI) -> None:
-    """429 on every operation a key calls and on the webhook route (the others are not
-    limited), after ``api/openapi.py`` has completed the document."""
-    build = api.openapi
-
-    def openapi() -> dict[str, Any]:
-        document = build()
-        for path, path_item in document.get("paths", {}).items():
-            for operation in path_item.values():
-                if operation.get("security") or path.startswith("/v1/webhooks/"):
-                    responses = operation.setdefault("responses", {})
-                    if "429" not in responses:
-                        responses["429"] = {**RATE_LIMITED, "content": PROBLEM_CONTENT}
-        return document
-
-    api.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension

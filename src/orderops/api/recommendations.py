@@ -2,6 +2,10 @@
 one merged customer message, the tenant's playbook, the model's token meter, dispute
 evidence packs. Thin: each route calls one service in one unit of work.
 
+A case's recommendations say which playbook version applies to it (``playbook``: the
+version it is pinned to, the tenant's current one, and whether that is newer); moving a
+case to the newer one is ``api/playbook_pins.py``.
+
 Configuration (``RecommendSettings``, ``LlmSettings``) is read from the environment once
 per API instance and kept on ``app.state``; tests put their own there.
 """
@@ -32,6 +36,7 @@ from orderops.domain.errors import NotFound
 from orderops.recommend import disputes, service, voice
 from orderops.recommend.handoff import hand_off
 from orderops.recommend.llm import LlmClient, LlmSettings
+from orderops.recommend.playbook_pins import pin_of
 from orderops.recommend.settings import RecommendSettings
 from orderops.recommend.store_facts import case_facts
 from orderops.storage.tables.recommend import DisputeEvidencePack
@@ -86,8 +91,11 @@ async def list_recommendations(request: Request, principal: Reader, case_id: Id)
         with UnitOfWork(
             app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
         ) as uow:
-            case_or_404(uow, case_id)
-            return {"items": service.recommendations_for(uow, case_id)}
+            case = case_or_404(uow, case_id)
+            return {
+                "playbook": pin_of(uow, case).as_json(),
+                "items": service.recommendations_for(uow, case_id),
+            }
 
     return await run_in_threadpool(read)
 
@@ -115,9 +123,13 @@ async def create_recommendation(
                     language=body.language if body else None,
                 )
                 uow.commit()
-                return service.compact(
-                    stored.recommendation, service.drafts_of(uow, stored.recommendation.id)
-                )
+                case = case_or_404(uow, case_id)
+                return {
+                    **service.compact(
+                        stored.recommendation, service.drafts_of(uow, stored.recommendation.id)
+                    ),
+                    "playbook": pin_of(uow, case).as_json(),
+                }
         finally:
             if llm is not None:
                 llm.close()

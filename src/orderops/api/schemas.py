@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orderops.api.hold_schemas import HoldRead
+
 
 class IntakeItem(BaseModel):
     index: int
@@ -73,6 +75,9 @@ class CaseDetail(CaseRead):
     impact: dict[str, Any] | None = None
     """The impact score's explanation: one contribution per factor, summing to the score."""
     timeline: list[TimelineEntryRead]
+    holds: list[HoldRead] = Field(
+        default_factory=list, description="The desk's holds on the case, active and released."
+    )
 
 
 class CaseList(BaseModel):

@@ -95,6 +95,7 @@ def install(api: FastAPI) -> ApiCallMeter:
     app = api.state.orderops
     meter = ApiCallMeter(app.sessions, app.clock, interval=UsageSettings().api_flush_seconds)
     api.state.usage_meter = meter
+    meter.close_with(app)  # the flushing thread ends with the app, after a last flush
     api.add_middleware(UsageMeter, meter=meter)
     api.add_exception_handler(QuotaExceeded, _refused)  # type: ignore[arg-type]
     return meter

@@ -17,6 +17,12 @@ The same pass reads each active tenant's quotas and records a soft-limit warning
 per month), and keeps the warning the header carries; so a tenant's answers carry it from
 at most one interval after its use crossed the limit.
 
+The flushing thread ends with its app (``App.on_close``: a last flush, then the thread
+stops) and when its meter is collected. While the database cannot be written it keeps the
+counts and tries again each interval, but says so once per outage (and once when it works
+again), not every interval; counts still unwritten when the app closes are logged as lost,
+once, and dropped.
+
 The auth dependency notes the caller's tenant on the request's scope state
 (``note_caller``); this middleware reads it as the answer starts, so refusals (403, 429)
 count as calls too. Requests without a key (webhooks, the console, /metrics) are not
@@ -37,6 +43,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from orderops.bootstrap import App
 from orderops.domain.clock import Clock
 from orderops.domain.usage import day_of, warning_header
 from orderops.storage.uow import UnitOfWork
@@ -75,20 +82,59 @@ class ApiCallMeter:
         self._calls: dict[str, Calls] = {}
         self._warnings: dict[str, str] = {}
         self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._failing = False
+        """The last write failed and said so: the next failures are quiet until one works."""
+
+    def close_with(self, app: App) -> None:
+        """Stop when ``app`` closes (without keeping this meter alive until then)."""
+        meter_ref = weakref.ref(self)
+
+        def stop() -> None:
+            meter = meter_ref()
+            if meter is not None:
+                meter.close()
+
+        app.on_close(stop)
 
     def record(self, tenant_id: str, group: str) -> None:
         key = (day_of(self._clock.now()), group)
         with self._lock:
             calls = self._calls.setdefault(tenant_id, {})
             calls[key] = calls.get(key, 0) + 1
-            if self._thread is None:
+            if self._thread is None and not self._stop.is_set():
                 self._thread = threading.Thread(
                     target=_flush_every,
-                    args=(weakref.ref(self), self.interval),
+                    args=(weakref.ref(self), self.interval, self._stop),
                     name="orderops-usage-flush",
                     daemon=True,
                 )
                 self._thread.start()
+
+    @property
+    def flushing(self) -> bool:
+        """A flushing thread is running."""
+        with self._lock:
+            return self._thread is not None and self._thread.is_alive()
+
+    def close(self, *, wait: float = 5.0) -> None:
+        """End the flushing thread (waiting up to ``wait`` seconds for a flush under way)
+        and add what is left once; what cannot be added then is logged as lost."""
+        self._stop.set()
+        with self._lock:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(wait)
+        self.flush()
+        with self._lock:
+            lost, self._calls = self._calls, {}
+            self._thread = None
+        if lost:
+            log.error(
+                "usage: %d API call(s) of %s could not be counted before shutdown; lost",
+                sum(sum(calls.values()) for calls in lost.values()),
+                ", ".join(sorted(lost)),
+            )
 
     def warning_for(self, tenant_id: str) -> str | None:
         with self._lock:
@@ -109,11 +155,25 @@ class ApiCallMeter:
                 add_api_calls(self._sessions, tenant_id, calls)
                 written += 1
             except SQLAlchemyError:
-                log.exception("usage: API calls of %s not counted yet; next flush", tenant_id)
+                self.note_failure(
+                    f"API calls of {tenant_id} not counted yet; kept for the next flush"
+                )
                 self._put_back(tenant_id, calls)
                 continue
             self._refresh_warning(tenant_id)
+        if written and self._failing:
+            self._failing = False
+            log.warning("usage: API call counts are being written again")
         return written
+
+    def note_failure(self, what: str) -> None:
+        """Log a failed write with its cause the first time in a row, quietly after (called
+        while handling the failure's exception)."""
+        if self._failing:
+            log.debug("usage: %s", what)
+            return
+        self._failing = True
+        log.exception("usage: %s (said once, until a write works again)", what)
 
     def stop_if_idle(self) -> bool:
         """End the flushing thread when nothing waits; ``record`` starts another."""
@@ -137,7 +197,7 @@ class ApiCallMeter:
                 warn_if_due(uow, statuses, now=now)
                 uow.commit()
         except SQLAlchemyError:
-            log.exception("usage: the quotas of %s could not be read", tenant_id)
+            self.note_failure(f"the quotas of {tenant_id} could not be read")
             return
         header = warning_header(statuses)
         with self._lock:
@@ -147,18 +207,19 @@ class ApiCallMeter:
                 self._warnings[tenant_id] = header
 
 
-def _flush_every(meter_ref: weakref.ref[ApiCallMeter], interval: float) -> None:
+def _flush_every(
+    meter_ref: weakref.ref[ApiCallMeter], interval: float, stop: threading.Event
+) -> None:
     """The flushing thread: holds the meter only while flushing, so an app that is gone
-    (a test's) takes its thread with it."""
-    stop = threading.Event()
+    (a test's) takes its thread with it; ``stop`` (set by ``close``) ends it at once."""
     while not stop.wait(interval):
         meter = meter_ref()
         if meter is None:
             return
         try:
             meter.flush()
-        except Exception:
-            log.exception("usage: flushing API call counts failed")
+        except Exception:  # noqa: BLE001 - the thread outlives a failure; note_failure logs it
+            meter.note_failure("flushing API call counts failed")
         if meter.stop_if_idle():
             return
         del meter

@@ -175,10 +175,10 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         expires_at: tenancy.ExpiresAtOpt = None,
     ) -> None:
         """Issue a key; the secret is printed once and stored only as a hash."""
-        from orderops.workflow import key_lifecycle
+        from orderops.workflow import users
 
         with opened() as app:
-            issued = key_lifecycle.issue_identity_key(
+            issued = users.issue_user_key(
                 app.sessions,
                 tenant_id=tenant,
                 user_id=user_id,

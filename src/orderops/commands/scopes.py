@@ -7,7 +7,8 @@ The same services as the admin API, acting as ``cli``. Users and keys are limite
 
 from __future__ import annotations
 
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -80,19 +81,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
     ) -> None:
         """Limit a user, and every key acting as them, to brands, stores, channels or
         regions (no --scope: the whole tenant)."""
-        from orderops.domain.scopes import parse
-        from orderops.workflow.access_scopes import set_user_scope
-
-        with opened_app(make_app, console) as app:
-            change = set_user_scope(
-                app.sessions,
-                tenant_id=tenant,
-                user_id=user_id,
-                scope=parse(scope),
-                actor=ACTOR,
-                clock=app.clock,
-            )
-            console.print(f"user {user_id}: {change.after.describe()}")
+        _set_identity_scope(make_app, console, tenant=tenant, kind="user", ref=user_id, scope=scope)
 
     @keys_cli.command("set-scope")
     def keys_set_scope(
@@ -101,19 +90,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         scope: ScopeOpt = [],  # noqa: B006 - typer reads the default, never mutates it
     ) -> None:
         """Narrow one key below its user's scope (no --scope: as its user)."""
-        from orderops.domain.scopes import parse
-        from orderops.workflow.access_scopes import set_key_scope
-
-        with opened_app(make_app, console) as app:
-            change = set_key_scope(
-                app.sessions,
-                tenant_id=tenant,
-                key_id=key_id,
-                scope=parse(scope),
-                actor=ACTOR,
-                clock=app.clock,
-            )
-            console.print(f"key {key_id}: {change.after.describe()}")
+        _set_identity_scope(make_app, console, tenant=tenant, kind="key", ref=key_id, scope=scope)
 
     @brands_cli.command("set")
     def brands_set(
@@ -150,6 +127,31 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
                     rule.set_at.isoformat(timespec="seconds"),
                 )
             console.print(table)
+
+
+def _set_identity_scope(
+    make_app: AppFactory,
+    console: Console,
+    *,
+    tenant: str,
+    kind: Literal["user", "key"],
+    ref: str,
+    scope: list[str],
+) -> None:
+    """Limit a user or a key (``kind``) to the parsed ``--scope`` values, as ``cli``."""
+    from orderops.domain.scopes import parse
+    from orderops.workflow.access_scopes import set_key_scope, set_user_scope
+
+    limit = (
+        partial(set_user_scope, user_id=ref)
+        if kind == "user"
+        else partial(set_key_scope, key_id=ref)
+    )
+    with opened_app(make_app, console) as app:
+        change = limit(
+            app.sessions, tenant_id=tenant, scope=parse(scope), actor=ACTOR, clock=app.clock
+        )
+        console.print(f"{kind} {ref}: {change.after.describe()}")
 
 
 def _set_brand(

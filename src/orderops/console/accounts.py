@@ -41,7 +41,7 @@ from orderops.workflow.console_sessions import (
 from orderops.workflow.identity_acts import record_act
 from orderops.workflow.sso_config import passwords_allowed
 from orderops.workflow.sso_sign_in import issuer_sign_out_url
-from orderops.workflow.totp import CodeRefused, CodeRequired, check_code
+from orderops.workflow.totp import CodeRefused, CodeRequired, check_code, disable_totp
 from orderops.workflow.users import InvalidUser, UserInfo, UserKind, get_user, list_users
 
 LOGIN_REFUSED = "unknown tenant, email or password"
@@ -106,6 +106,20 @@ def check_login(
     return info
 
 
+def sign_in_throttle(
+    sessions: sessionmaker[Session], settings: Settings, clock: Clock
+) -> SignInThrottle:
+    """The configured throttle every proof of who someone is spends (sign-in, and turning
+    the authenticator off)."""
+    return SignInThrottle(
+        sessions,
+        clock,
+        per_account=settings.sign_in_limit_per_account,
+        per_address=settings.sign_in_limit_per_address,
+        per_tenant=settings.sign_in_limit_per_tenant,
+    )
+
+
 def session_policy(settings: Settings) -> SessionPolicy:
     return SessionPolicy(
         lifetime=timedelta(hours=settings.console_session_hours),
@@ -135,13 +149,7 @@ def sign_in(
         raise PasswordsNotAllowed(
             f"{tenant_id} signs in with single sign-on only; use its sign-in button instead."
         )
-    throttle = SignInThrottle(
-        sessions,
-        clock,
-        per_account=settings.sign_in_limit_per_account,
-        per_address=settings.sign_in_limit_per_address,
-        per_tenant=settings.sign_in_limit_per_tenant,
-    )
+    throttle = sign_in_throttle(sessions, settings, clock)
     attempt = Attempt(tenant_id, email, address)
     throttle.reserve(attempt)
     try:
@@ -211,6 +219,68 @@ def sign_out(
             )
         uow.commit()
     return issuer_logout
+
+
+TOTP_PROOF_REFUSED = "Give your password, or a current code from your app, to turn it off."
+
+
+class TotpProofRefused(Unauthorized):
+    code = "totp-proof-refused"
+
+
+def disable_own_totp(
+    sessions: sessionmaker[Session],
+    *,
+    settings: Settings,
+    clock: Clock,
+    tenant_id: str,
+    user: UserInfo,
+    password: str,
+    code: str,
+    address: str,
+) -> bool:
+    """A signed-in person turns their own authenticator off, proving it is them with their
+    password or a current code (a session left open is not enough: whoever sits at it
+    could otherwise strip the second factor). Guesses spend the sign-in throttle of the
+    account, like failed sign-ins. False when they had none."""
+    throttle = sign_in_throttle(sessions, settings, clock)
+    attempt = Attempt(tenant_id, user.email or user.id, address)
+    throttle.reserve(attempt)
+    if not _proves(sessions, settings, clock, tenant_id, user, password, code):
+        raise TotpProofRefused(TOTP_PROOF_REFUSED)
+    throttle.succeeded(attempt)
+    return disable_totp(
+        sessions, tenant_id=tenant_id, user_ref=user.id, clock=clock, actor=user.subject
+    )
+
+
+def _proves(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    clock: Clock,
+    tenant_id: str,
+    user: UserInfo,
+    password: str,
+    code: str,
+) -> bool:
+    if password:
+        with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
+            stored = _find(uow, user.id).password_hash
+        return verify_password(password, stored or _dummy_hash()) and stored is not None
+    if not code.strip():
+        return False
+    try:
+        check_code(
+            sessions,
+            tenant_id=tenant_id,
+            user_id=user.id,
+            code=code,
+            secret_key=settings.secret_key,
+            clock=clock,
+        )
+    except (CodeRequired, CodeRefused):
+        return False
+    return True
 
 
 def _audit_failure(

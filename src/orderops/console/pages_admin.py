@@ -1,7 +1,9 @@
 """Admin pages: the approval policy (validated, with the diff shown before it is saved),
 users with their roles, console passwords and provenance (who made or changed each, and
-when: it decides whose actions they may approve), and API keys (a new secret is shown
-exactly once). Changes are made, and audited, as the signed-in person's stable id."""
+when: it decides whose actions they may approve), and API keys: issued for a person or as
+a service key with a role, a scope and an expiry, rotated with an overlap, revoked (a new
+secret is shown exactly once, on the answer to the form that made it). Changes are made,
+and audited, as the signed-in person's stable id."""
 
 from __future__ import annotations
 
@@ -16,9 +18,11 @@ from fastapi.responses import Response
 from orderops.console.accounts import set_password
 from orderops.console.web import PREFIX, ConsoleRoute, Signed, app_of, form_of, redirect, render
 from orderops.domain.approval_policy import diff_bodies, parse_policy
+from orderops.domain.durations import parse_duration
 from orderops.domain.errors import InvalidEvent
 from orderops.domain.roles import Permission, Role
-from orderops.workflow import identity_acts, key_lifecycle, policy_versions, users
+from orderops.domain.scopes import parse as parse_scope
+from orderops.workflow import access_scopes, identity_acts, key_lifecycle, policy_versions, users
 
 router = APIRouter(prefix=f"{PREFIX}/admin", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -138,17 +142,24 @@ async def _users(request: Request, viewer: Signed, *, issued: Any) -> Response:
     acts = await run_in_threadpool(
         identity_acts.acts_by_user, app.sessions, tenant_id=viewer.tenant_id
     )
+    scopes = await run_in_threadpool(
+        access_scopes.stored_scopes, app.sessions, tenant_id=viewer.tenant_id
+    )
     names = {u.id: u.display_name for u in people}
-    return render(
+    response = render(
         request,
         "users.html",
         people=people,
         keys=keys,
+        key_scopes=scopes.keys,
         names=names,
         acts=acts,
         roles=list(Role),
         issued=issued,
     )
+    if issued is not None:
+        response.headers["Cache-Control"] = "no-store"  # a secret is on this page
+    return response
 
 
 def _role_of(form: Mapping[str, str]) -> Role:
@@ -256,6 +267,7 @@ async def issue_key(request: Request, viewer: Signed, user_id: str) -> Response:
             name=form.get("name") or "console",
             clock=app.clock,
             actor=viewer.principal.identity,
+            granted_by=viewer.scope,
         )
     )
     return await _users(request, viewer, issued=issued)
@@ -276,3 +288,52 @@ async def revoke_key(request: Request, viewer: Signed, key_id: str) -> Response:
         )
     )
     return redirect(f"{PREFIX}/admin/users", message=f"Revoked key {key.prefix}….")
+
+
+@router.post("/keys")
+async def issue_service_key(request: Request, viewer: Signed) -> Response:
+    """A key with no person behind it: a role, a scope within the issuer's own, the
+    tenant's environment, an expiry; its secret is shown once, on the answer."""
+    viewer.need(Permission.USERS_MANAGE)
+    form = await form_of(request, viewer)
+    app = app_of(request)
+    role = _role_of(form)
+    asked = form.get("scope", "").replace(";", " ").split()
+    scope = parse_scope(asked) if asked else viewer.scope  # none given: the issuer's own
+    expires_in = form.get("expires_in", "").strip() or None
+    expires_at = key_lifecycle.requested_expiry(app.clock, expires_in=expires_in)
+    issued = await run_in_threadpool(
+        lambda: key_lifecycle.issue_scoped_key(
+            app.sessions,
+            tenant_id=viewer.tenant_id,
+            name=form.get("name", "").strip()[:100] or "console",
+            role=role,
+            scope=scope,
+            clock=app.clock,
+            actor=viewer.principal.identity,
+            expires_at=expires_at,
+            granted_by=viewer.scope,
+        )
+    )
+    return await _users(request, viewer, issued=issued)
+
+
+@router.post("/keys/{key_id}/rotate")
+async def rotate_key(request: Request, viewer: Signed, key_id: str) -> Response:
+    """The successor's secret is shown once; the old key works until the overlap ends."""
+    viewer.need(Permission.USERS_MANAGE)
+    form = await form_of(request, viewer)
+    app = app_of(request)
+    overlap = parse_duration(form.get("overlap", "").strip() or "24h")
+    rotation = await run_in_threadpool(
+        lambda: key_lifecycle.rotate_key(
+            app.sessions,
+            tenant_id=viewer.tenant_id,
+            key_id=key_id,
+            clock=app.clock,
+            actor=viewer.principal.identity,
+            overlap=overlap,
+            granted_by=viewer.scope,
+        )
+    )
+    return await _users(request, viewer, issued=rotation.successor)

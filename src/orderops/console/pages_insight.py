@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select, true
 
 from orderops.audit.export import ExportFilter
+from orderops.audit.in_scope import latest_records
 from orderops.audit.verify import verify_tenant
 from orderops.console import charts
 from orderops.console.stats import Dashboard, build
@@ -21,7 +22,7 @@ from orderops.domain.cases import CLOSED_STATUSES
 from orderops.domain.errors import InvalidEvent
 from orderops.domain.roles import Permission
 from orderops.storage.repositories.queue_scopes import queue_scopes, shown_in_queues
-from orderops.storage.tables import AuditRecord, Case, CaseTimelineEntry, OutboxMessage
+from orderops.storage.tables import Case, CaseTimelineEntry, OutboxMessage
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.actions import get_case
 
@@ -127,15 +128,8 @@ async def audit_page(request: Request, viewer: Signed) -> Response:
             if case_id is not None:
                 get_case(uow, case_id)
                 records = [r for r in uow.audit.records() if where.keeps(r)][-AUDIT_PAGE:][::-1]
-            else:
-                records = list(
-                    uow.session.scalars(
-                        select(AuditRecord)
-                        .where(AuditRecord.tenant_id == viewer.tenant_id)
-                        .order_by(AuditRecord.seq.desc())
-                        .limit(AUDIT_PAGE)
-                    )
-                )
+            else:  # a scoped viewer: only the records about cases in their scope
+                records = latest_records(uow, limit=AUDIT_PAGE)
             return render(request, "audit.html", records=records, case_id=case_id, result=None)
 
     return await run_in_threadpool(read)

@@ -37,6 +37,7 @@ from orderops.console.web import (
     form_of,
     local_path,
     redirect,
+    refuse_cross_site,
     render,
 )
 from orderops.domain.actions import ActionKind, InvalidAction, catalogue
@@ -73,6 +74,7 @@ async def login_page(request: Request, next: str = "") -> Response:
 @router.post("/login")
 async def login(request: Request) -> Response:
     app = app_of(request)
+    refuse_cross_site(request)
     raw = (await request.body()).decode("utf-8", "replace")
     form = dict(parse_qsl(raw, keep_blank_values=True))
     nonce = request.cookies.get(LOGIN_COOKIE, "")

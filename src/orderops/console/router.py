@@ -8,7 +8,16 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from orderops.console import pages_admin, pages_insight, pages_links, pages_usage, pages_work, sso
+from orderops.console import (
+    pages_account,
+    pages_admin,
+    pages_connections,
+    pages_insight,
+    pages_links,
+    pages_usage,
+    pages_work,
+    sso,
+)
 from orderops.console.web import PREFIX
 from orderops.domain.errors import NotFound
 
@@ -19,9 +28,11 @@ router = APIRouter(include_in_schema=False)
 router.include_router(pages_work.router)
 router.include_router(pages_insight.router)
 router.include_router(pages_admin.router)
+router.include_router(pages_connections.router)
 router.include_router(pages_links.router)
 router.include_router(sso.router)
 router.include_router(pages_usage.router)
+router.include_router(pages_account.router)
 
 
 @router.get("/")

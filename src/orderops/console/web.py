@@ -115,6 +115,7 @@ Signed = Annotated[Viewer, Depends(current_viewer)]
 
 async def form_of(request: Request, viewer: Viewer) -> dict[str, str]:
     """The posted form (urlencoded), refused unless it carries this session's CSRF token."""
+    refuse_cross_site(request)
     raw = await request.body()
     if len(raw) > MAX_FORM_BYTES:
         raise InvalidEvent("the form is too large")
@@ -122,6 +123,28 @@ async def form_of(request: Request, viewer: Viewer) -> dict[str, str]:
     if not csrf_ok(viewer.session.token, app_of(request).settings.secret_key, fields.get("csrf")):
         raise Forbidden("the form's CSRF token is missing or wrong; reload the page")
     return fields
+
+
+SAME_SITE_FETCHES = frozenset({"same-origin", "none"})
+
+
+def refuse_cross_site(request: Request) -> None:
+    """Refuse a form another site's page posted, whatever token it carries.
+
+    The token alone fails open if it ever leaks (a log, a screenshot, a proxy), and the
+    session cookie's SameSite=Lax is the browser's policy, not ours. Browsers say where a
+    post comes from: ``Sec-Fetch-Site`` (computed by the browser, so a proxy rewriting
+    Host cannot confuse it), else ``Origin`` against the Host it was sent to. A request
+    naming neither (a script, an old browser) is left to the token.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        if site not in SAME_SITE_FETCHES:
+            raise Forbidden("the form was posted from another site; open the console and retry")
+        return
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        raise Forbidden("the form was posted from another site; open the console and retry")
 
 
 @cache

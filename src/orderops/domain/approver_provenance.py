@@ -25,6 +25,7 @@ class IdentityActKind(StrEnum):
     PASSWORD_SET = "password_set"
     KEY_ISSUED = "key_issued"
     KEY_REVOKED = "key_revoked"
+    KEY_ROTATED = "key_rotated"
 
 
 HANDS_OVER = frozenset(
@@ -35,7 +36,11 @@ HANDS_OVER = frozenset(
         IdentityActKind.KEY_ISSUED,
     }
 )
-"""Acts after which the actor may hold, or have shaped, the identity's power to approve."""
+"""Acts after which the actor may hold, or have shaped, the identity's power to approve.
+
+Rotating a key is not one of them by itself: the successor it issues is (``key_issued``,
+recorded with the rotation), so the rotator is kept from approving as that identity
+through the issue, and the rotation act only says which key was replaced, and by whom."""
 
 _WORDS = {
     IdentityActKind.CREATED: "created",
@@ -43,6 +48,7 @@ _WORDS = {
     IdentityActKind.PASSWORD_SET: "password reset",
     IdentityActKind.KEY_ISSUED: "key issued",
     IdentityActKind.KEY_REVOKED: "key revoked",
+    IdentityActKind.KEY_ROTATED: "key rotated",
 }
 
 

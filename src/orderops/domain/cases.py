@@ -31,6 +31,14 @@ class ExceptionType(StrEnum):
     PARTIAL_FULFILLMENT_OVERDUE = "partial_fulfillment_overdue"
     CUSTOMER_CHASING = "customer_chasing"
     INTEGRATION_SILENCE = "integration_silence"
+    VENDOR_MISMATCH = "vendor_mismatch"
+    """Raised by reconciliation (workflow/reconciliation.py), not by a detector: a vendor
+    no longer shows an effect the desk delivered."""
+
+
+DESK_RAISED: frozenset[ExceptionType] = frozenset({ExceptionType.VENDOR_MISMATCH})
+"""Types the desk raises from its own checks, never from an order's events: no detector
+judges them and the simulator does not inject them."""
 
 
 class CaseStatus(StrEnum):

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from orderops.config import Settings
 from orderops.domain.errors import NotFound
 from orderops.domain.usage import Meter
 from orderops.evidence.store import BlobStore, FileBlobStore, is_address
-from orderops.storage.tables import Case
+from orderops.storage.tables import Case, CaseTimelineEntry
 from orderops.storage.tables.queues import EvidenceBlob
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow import usage
@@ -116,14 +116,36 @@ def attach_evidence(
 
 
 def read_evidence(uow: UnitOfWork, store: BlobStore, sha256: str) -> tuple[bytes, EvidenceInfo]:
-    """The bytes, verified against their address; NotFound outside the caller's tenant."""
+    """The bytes, verified against their address; NotFound outside the caller's tenant,
+    and, for a caller limited to a scope, unless a case in scope names them.
+
+    A blob names no case (the same bytes may serve several), so a hash alone would open
+    any of the tenant's evidence to whoever learnt it; a scoped caller's blob must be
+    named on the timeline of a case in scope (an upload's or a snapshot's ``sha256``, a
+    decision's ``snapshot``). Not for writing: storing checks the tenant's every blob."""
     row = _row(uow, sha256) if is_address(sha256) else None
+    if row is not None and not uow.scope.unrestricted and not _named_in_scope(uow, sha256):
+        row = None
     if row is None:
         raise NotFound(f"no evidence {sha256}")
     data = store.get(uow.tenant_id, sha256)
     return data, EvidenceInfo(
         row.sha256, row.size_bytes, row.media_type, row.kind, deduplicated=True
     )
+
+
+def _named_in_scope(uow: UnitOfWork, sha256: str) -> bool:
+    """A timeline entry of a case the unit of work's guard lets it read names the blob."""
+    data = CaseTimelineEntry.data
+    named = uow.session.scalar(
+        select(CaseTimelineEntry.id)
+        .where(
+            CaseTimelineEntry.tenant_id == uow.tenant_id,
+            or_(data["sha256"].as_string() == sha256, data["snapshot"].as_string() == sha256),
+        )
+        .limit(1)
+    )
+    return named is not None
 
 
 def _row(uow: UnitOfWork, sha256: str) -> EvidenceBlob | None:

@@ -1,8 +1,9 @@
 """Recommending for a stored case: read its facts, recommend, draft, store, meter.
 
 Runs inside the caller's unit of work; nothing here commits. The case itself is not
-changed (its version stays, so nobody's edit conflicts with a recommendation); the
-console and the API read ``recommendations_for``.
+edited (its version stays, so nobody's edit conflicts with a recommendation); only its
+playbook pin is set by the first one (``recommend.playbook_pins``). The console and the
+API read ``recommendations_for``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from orderops.recommend.playbook import (
     parse_playbook,
     playbook_document,
 )
+from orderops.recommend.playbook_pins import pinned_playbook
 from orderops.recommend.settings import RecommendSettings
 from orderops.recommend.similar import SimilarCaseIndex
 from orderops.recommend.store_facts import case_facts
@@ -203,7 +205,8 @@ def recommend_case(
     if case is None:
         raise NotFound(f"no case {case_id}")
     facts = case_facts(uow, case, now=now)
-    playbook, version = current_playbook(uow)
+    # The version the case is pinned to, not the newest (recommend/playbook_pins.py).
+    playbook, version = pinned_playbook(uow, case)
     advice = recommend(
         facts,
         playbook,
@@ -230,6 +233,7 @@ def recommend_case(
         body={**advice.as_json(), "model_error": drafts.model_error},
         created_by=actor,
         created_at=now,
+        playbook_version=version,
     )
     uow.session.add(row)
     uow.session.flush()
@@ -260,7 +264,7 @@ def recommend_case(
             if top
             else "No playbook rule fits this case"
         ),
-        data={"recommendation_id": row.id, "policy": row.policy},
+        data={"recommendation_id": row.id, "policy": row.policy, "playbook_version": version},
     )
     return Stored(row, advice, drafts, facts)
 
@@ -273,6 +277,7 @@ def compact(row: Recommendation, drafts: list[RecommendationDraft]) -> dict[str,
         "case_id": row.case_id,
         "created_at": row.created_at.isoformat(),
         "policy": row.policy,
+        "playbook_version": row.playbook_version,
         "top_rule": row.top_rule,
         "confidence": row.confidence,
         "candidates": [

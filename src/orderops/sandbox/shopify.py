@@ -90,6 +90,72 @@ class ShopifySandbox:
             }
             return order_id, fulfillment_order_id
 
+    def seed_order(
+        self,
+        *,
+        order_id: int,
+        name: str,
+        total_price: str,
+        currency: str = "USD",
+        skus: tuple[str, ...] = ("SKU-1",),
+        financial_status: str = "pending",
+    ) -> None:
+        """An order under the id another system already knows it by (the demo's simulated
+        store), with one open fulfillment order; a second seed of the same order keeps it."""
+        with self._lock:
+            if order_id in self._orders:
+                return
+            self._orders[order_id] = {
+                "id": order_id,
+                "name": name,
+                "currency": currency,
+                "total_price": total_price,
+                "financial_status": financial_status,
+                "cancelled_at": None,
+                "cancel_reason": None,
+                "note": "",
+                "tags": "",
+                "line_items": [
+                    {"id": self._id(), "sku": sku, "quantity": 1, "price": total_price}
+                    for sku in skus
+                ],
+                "transactions": [],
+            }
+            self._refunds[order_id] = []
+            fulfillment_order_id = self._id()
+            self._fulfillment_orders[fulfillment_order_id] = {
+                "id": fulfillment_order_id,
+                "order_id": order_id,
+                "status": "open",
+                "fulfillment_holds": [],
+            }
+
+    def seed_order_state(
+        self,
+        order_id: int,
+        *,
+        financial_status: str | None = None,
+        cancelled_at: str | None = None,
+        cancel_reason: str | None = None,
+        fulfilled: bool = False,
+    ) -> None:
+        """What happened to a seeded order outside this API (paid, cancelled, shipped), set
+        directly: no ledger entry, since the ledger counts only effects asked of the API."""
+        with self._lock:
+            order = self._order(order_id)
+            if financial_status is not None:
+                order["financial_status"] = financial_status
+            if cancelled_at is not None:
+                order["cancelled_at"], order["cancel_reason"] = cancelled_at, cancel_reason
+            if not (fulfilled or cancelled_at):
+                return
+            for fulfillment_order in self._fulfillment_orders.values():
+                if fulfillment_order["order_id"] == order_id and fulfillment_order["status"] in (
+                    "open",
+                    "on_hold",
+                ):
+                    fulfillment_order["status"] = "closed" if fulfilled else "cancelled"
+
     def order(self, order_id: int) -> dict[str, Any]:
         with self._lock:
             return _public_order(self._order(order_id))

@@ -175,6 +175,52 @@ class StripeSandbox:
             self._intents[intent.id] = intent
             return intent.id
 
+    def seed_payment_intent(
+        self,
+        *,
+        intent_id: str,
+        amount: int,
+        status: str,
+        currency: str = "usd",
+        refunded: int = 0,
+    ) -> None:
+        """Create or move an intent under the id another system already knows it by.
+
+        For a store simulated elsewhere (the demo): the account as its own traffic left it.
+        A refund made there is a refund on the charge, not a ledger entry, because the
+        ledger counts only effects asked of this API.
+        """
+        with self._idempotency.lock:
+            intent = self._intents.get(intent_id)
+            if intent is None:
+                intent = PaymentIntent(
+                    id=intent_id,
+                    amount=amount,
+                    currency=currency,
+                    status=status,
+                    created=self._now(),
+                )
+                self._intents[intent_id] = intent
+            intent.amount, intent.currency, intent.status = amount, currency, status
+            intent.amount_capturable = amount if status == "requires_capture" else 0
+            intent.amount_received = amount if status == "succeeded" else 0
+            missing = refunded - self._refunded(intent_id)
+            if missing > 0:
+                self._refunds.append(
+                    {
+                        "id": self._next_id("re"),
+                        "object": "refund",
+                        "amount": missing,
+                        "currency": currency,
+                        "charge": intent.latest_charge,
+                        "payment_intent": intent_id,
+                        "metadata": {},
+                        "reason": None,
+                        "status": "succeeded",
+                        "created": self._now(),
+                    }
+                )
+
     def add_dispute(
         self,
         *,
@@ -208,6 +254,20 @@ class StripeSandbox:
     def refunds_for(self, intent_id: str) -> list[dict[str, Any]]:
         with self._idempotency.lock:
             return [dict(r) for r in self._refunds if r["payment_intent"] == intent_id]
+
+    def amend_refund(
+        self, refund_id: str, *, amount: int | None = None, status: str | None = None
+    ) -> None:
+        """Change a refund as someone in the dashboard or Stripe itself might (a test's
+        hook for reconciliation); the ledger records only effects asked of the API."""
+        with self._idempotency.lock:
+            refund = next((r for r in self._refunds if r["id"] == refund_id), None)
+            if refund is None:
+                raise KeyError(refund_id)
+            if amount is not None:
+                refund["amount"] = amount
+            if status is not None:
+                refund["status"] = status
 
     # -- effects ----------------------------------------------------------------------
 

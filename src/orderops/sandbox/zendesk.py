@@ -51,6 +51,32 @@ class ZendeskSandbox:
         self._next = 100
         self.app = self._build_app()
 
+    def seed_ticket(
+        self, *, ticket_id: int, subject: str, body: str, status: str, requester_email: str
+    ) -> None:
+        """Create or move a ticket under the id another system already knows it by (the
+        demo's simulated store): the customer's message is its first comment; no ledger
+        entry, since the ledger counts only effects asked of the API."""
+        with self._lock:
+            ticket = self._tickets.get(ticket_id)
+            now = self._clock.now().isoformat()
+            if ticket is None:
+                ticket = {
+                    "id": ticket_id,
+                    "subject": subject,
+                    "status": _status(status),
+                    "priority": None,
+                    "external_id": None,
+                    "tags": [],
+                    "requester": {"email": requester_email},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                self._tickets[ticket_id] = ticket
+                self._comments[ticket_id] = []
+                self._add_comment(ticket_id, {"body": body or subject})
+            ticket["status"], ticket["updated_at"] = _status(status), now
+
     def ticket(self, ticket_id: int) -> dict[str, Any]:
         with self._lock:
             return _copy(self._ticket(ticket_id))

@@ -26,7 +26,7 @@ order as the decider saw it can be fetched again however it changes afterwards.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -38,17 +38,20 @@ from orderops.domain.actions import (
     ActionContext,
     ActionKind,
     ActionStatus,
+    InvalidAction,
+    MoneyFlow,
+    PlannedAction,
     catalogue,
     check_action_transition,
     parse_params,
     plan,
 )
-from orderops.domain.approval_policy import DecisionInputs, Evaluation, evaluate
+from orderops.domain.approval_policy import ApprovalPolicy, DecisionInputs, Evaluation, evaluate
 from orderops.domain.cases import CaseStatus, check_transition
 from orderops.domain.clock import Clock
 from orderops.domain.decision_errors import EffectAlreadyQueued
 from orderops.domain.errors import IllegalTransition, NotFound
-from orderops.domain.exposure import by_flow_json, refuse_if_pending
+from orderops.domain.exposure import RemedyPending, by_flow_json, refuse_if_pending
 from orderops.domain.scopes import UNRESTRICTED, AccessScope
 from orderops.evidence.snapshots import freeze_facts
 from orderops.evidence.store import BlobStore
@@ -57,7 +60,13 @@ from orderops.storage.uow import UnitOfWork
 from orderops.workflow.action_context import context_for
 from orderops.workflow.cases import record
 from orderops.workflow.execution import follow_through
+from orderops.workflow.holds import QueuedEffect, record_placed
 from orderops.workflow.policy_versions import ensure_pin, load_policy, pin_for
+from orderops.workflow.remedy_ledger import (
+    NamedRemedyPending,
+    RemedyExceedsOrder,
+    earlier_remedies,
+)
 from orderops.workflow.tenants import Principal
 from orderops.writeback.outbox import DuplicateEffect, enqueue
 from orderops.writeback.vendor_facts import queued_effects
@@ -172,8 +181,13 @@ def propose(
         if CaseStatus(case.status) not in PROPOSABLE:
             raise IllegalTransition(f"a case in status {case.status} takes no new proposals")
         context = context_for(uow, case)
-        refuse_if_pending(parse_params(kind, params)[0], context)
-        planned = plan(kind, params, context)
+        try:
+            refuse_if_pending(parse_params(kind, params)[0], context)
+        except RemedyPending as exc:
+            raise NamedRemedyPending(
+                exc.message, remedies=earlier_remedies(uow, context.order_ref)
+            ) from exc
+        planned = plan_on_ledger(uow, kind, params, context)
         snapshot = decision_snapshot(uow, case, evidence, at=now, actor=principal.identity)
         pin = ensure_pin(uow, case, now=now)
         policy = load_policy(uow, pin.policy_version)
@@ -186,6 +200,7 @@ def propose(
             overrides_policy=catalogue()[planned.kind].overrides_policy,
             committed_minor=context.committed_for(planned.kind),
         )
+        refuse_beyond_order(uow, policy, inputs, context)
         evaluation = evaluate(policy, version=pin.policy_version, inputs=inputs)
         if case.status != CaseStatus.AWAITING_APPROVAL:
             pin.decision_round += 1
@@ -251,6 +266,54 @@ def propose(
         return view(uow, action)
 
 
+def plan_on_ledger(
+    uow: UnitOfWork,
+    kind: str,
+    params: dict[str, Any],
+    context: ActionContext,
+    *,
+    excluding: str | None = None,
+) -> PlannedAction:
+    """Plan the action; when it fails only because earlier remedies on the order already
+    took the money (it would plan on the order alone), refuse it as a 409 naming them."""
+    try:
+        return plan(kind, params, context)
+    except InvalidAction as exc:
+        alone = replace(
+            context,
+            payments=tuple(
+                replace(p, committed_refund_minor=0, committed_hold_minor=0)
+                for p in context.payments
+            ),
+        )
+        try:
+            plan(kind, params, alone)
+        except InvalidAction:
+            raise exc from None
+        remedies = earlier_remedies(uow, context.order_ref, excluding=excluding)
+        raise RemedyExceedsOrder(exc.message, remedies=remedies) from exc
+
+
+def refuse_beyond_order(
+    uow: UnitOfWork, policy: ApprovalPolicy, inputs: DecisionInputs, context: ActionContext
+) -> None:
+    """Paying out more than the order is worth (with what is already committed on it) is
+    refused, unless the tenant's policy has a rule for exactly that: one whose
+    ``share_over`` is 1.0, which then routes it to the tier it names."""
+    if catalogue()[inputs.kind].money is not MoneyFlow.PAYOUT or inputs.share <= 1.0:
+        return
+    rules = policy.for_kind(inputs.kind).require
+    if any((r.when.share_over or 0.0) >= 1.0 for r in rules):
+        return
+    raise RemedyExceedsOrder(
+        f"{inputs.kind} of {inputs.amount_minor} would bring what our remedies pay out on "
+        f"order {context.order_ref} to {inputs.exposure_minor}, more than the "
+        f"{inputs.order_total_minor} it is worth, and the approval policy has no rule for "
+        "remedies beyond the order (share_over: 1.0)",
+        remedies=earlier_remedies(uow, context.order_ref),
+    )
+
+
 def auto_provenance(evaluation: Evaluation) -> dict[str, Any]:
     """What an automated approval records: the rule, the policy version, the inputs seen."""
     return {
@@ -287,7 +350,7 @@ def approve_now(
     (others were committed since it was proposed) is refused here, not over-paid.
     """
     context = context or context_for(uow, case, excluding=action.id)
-    planned = plan(action.kind, action.params, context)
+    planned = plan_on_ledger(uow, action.kind, action.params, context, excluding=action.id)
     action.status = check_action_transition(ActionStatus(action.status), ActionStatus.APPROVED)
     action.decided_at = at
     queued: list[dict[str, Any]] = []
@@ -330,6 +393,8 @@ def approve_now(
             "snapshot": snapshot,
         },
     )
+    placed = [QueuedEffect(q["outbox_id"], q["system"], q["operation"]) for q in queued]
+    record_placed(uow, case, action, placed, owner=actor, at=at)
     settle_case(uow, case, at=at, actor=actor)
     return [q["outbox_id"] for q in queued]
 

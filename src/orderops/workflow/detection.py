@@ -35,6 +35,7 @@ from orderops.resolve.rollups import payment_fact, refund_fact
 from orderops.storage.tables import Case, Order
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import CaseChange, CaseEvent, clear_exception, raise_exception
+from orderops.workflow.holds import on_case_cleared
 from orderops.workflow.impact import score_case
 from orderops.workflow.incidents import attach_to_incident, release_from_incident
 from orderops.workflow.recurrence import context_for, recurrence_for
@@ -241,6 +242,7 @@ def apply_verdict(
             changes.append(change)
             cancel_timers(uow, case, now=now)
             release_from_incident(uow, case, now=now)
+            on_case_cleared(uow, case, at=now, actor=f"detector:{verdict.exception_type}")
     return changes
 
 

@@ -116,19 +116,21 @@ def open_incident(uow: UnitOfWork, key: str) -> Incident | None:
 
 def list_incidents(
     uow: UnitOfWork, *, open_only: bool, limit: int, offset: int, incident_id: str | None = None
-) -> tuple[Sequence[tuple[Incident, int]], int]:
-    """Incidents newest first, each with its number of open cases, and the total."""
-    open_count = (
+) -> tuple[Sequence[tuple[Incident, int, int]], int]:
+    """Incidents newest first, each with its open cases and all its cases, and the total.
+
+    Read by a unit of work bound to a scope, both counts are of the cases in that scope
+    (the guard scopes every ``Case`` here, and an incident with none in scope is not
+    listed); the stored ``case_count`` counts every case ever grouped, wherever it sits,
+    so it is for the unscoped only."""
+    cases = (
         select(func.count(Case.id))
-        .where(
-            Case.tenant_id == uow.tenant_id,
-            Case.incident_id == Incident.id,
-            Case.status.not_in(_CLOSED),
-        )
+        .where(Case.tenant_id == uow.tenant_id, Case.incident_id == Incident.id)
         .correlate(Incident)
-        .scalar_subquery()
     )
-    query = select(Incident, open_count).where(Incident.tenant_id == uow.tenant_id)
+    open_count = cases.where(Case.status.not_in(_CLOSED)).scalar_subquery()
+    every_count = Incident.case_count if uow.scope.unrestricted else cases.scalar_subquery()
+    query = select(Incident, open_count, every_count).where(Incident.tenant_id == uow.tenant_id)
     if open_only:
         query = query.where(Incident.closed_at.is_(None))
     if incident_id is not None:
@@ -137,7 +139,7 @@ def list_incidents(
     rows = uow.session.execute(
         query.order_by(Incident.opened_at.desc(), Incident.id).limit(limit).offset(offset)
     ).all()
-    return [(row[0], int(row[1] or 0)) for row in rows], total
+    return [(row[0], int(row[1] or 0), int(row[2] or 0)) for row in rows], total
 
 
 def _ungrouped_open(uow: UnitOfWork, key: str, *, since: datetime) -> Sequence[Case]:

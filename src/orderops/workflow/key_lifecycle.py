@@ -6,7 +6,10 @@ shown once; the old key keeps
 working until the overlap ends, long enough to roll the new secret out, and is then
 refused with a message naming its successor. Issuing the successor is an identity act
 (``key_issued``) like any issue, since whoever rotates holds the identity's new secret;
-the rotation itself is audited with both keys' prefixes, never a secret.
+the rotation itself is audited with both keys' prefixes, never a secret, and recorded as
+an identity act of its own (``key_rotated``, on the old key), so the identity's history
+says who replaced which key whether the CLI, the API or the console did it: all three
+call ``rotate_key``.
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain import api_keys
 from orderops.domain.api_keys import KeyLifetime, KeyNotRotatable, KeyState
+from orderops.domain.approver_provenance import IdentityActKind
 from orderops.domain.clock import Clock
 from orderops.domain.durations import describe, parse_duration
 from orderops.domain.environments import Environment
-from orderops.domain.errors import NotFound
+from orderops.domain.errors import Forbidden, NotFound
 from orderops.domain.roles import Role
+from orderops.domain.scopes import UNRESTRICTED, AccessScope
 from orderops.storage.tables import ApiKey, Tenant
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.identity_acts import record_act
 from orderops.workflow.tenants import IssuedKey, add_key
 from orderops.workflow.users import InvalidUser, get_user
 
@@ -67,30 +73,38 @@ def requested_expiry(
     return api_keys.expiry(clock.now(), expires_in=lifetime, expires_at=expires_at)
 
 
-def issue_identity_key(
+def issue_scoped_key(
     sessions: sessionmaker[Session],
     *,
     tenant_id: str,
-    user_id: str,
     name: str,
+    role: Role,
+    scope: AccessScope,
     clock: Clock,
     actor: str,
     expires_at: datetime | None = None,
+    granted_by: AccessScope = UNRESTRICTED,
 ) -> IssuedKey:
-    """``users.issue_user_key`` with an expiry: a key acting as the user until then."""
-    with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
-        user = get_user(uow, user_id)
-        if user.disabled_at is not None:
-            raise InvalidUser(f"user {user_id} is disabled; no key can be issued")
-        issued = add_key(
-            uow,
-            name=name,
-            role=Role(user.role),
-            clock=clock,
-            user_id=user.id,
-            actor=actor,
-            expires_at=expires_at,
+    """A key with no person behind it, acting with ``role`` within ``scope`` (shown once).
+
+    Issued and limited in one transaction, so the key never exists, even for a moment,
+    wider than asked; a scoped administrator may give only a scope within their own."""
+    if not scope.within(granted_by):
+        raise Forbidden(
+            f"a principal limited to {granted_by.describe()} may not grant {scope.describe()}"
         )
+    with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
+        issued = add_key(uow, name=name, role=role, clock=clock, actor=actor, expires_at=expires_at)
+        if not scope.unrestricted:
+            _key(uow, issued.key_id).scope = scope.to_json()
+            uow.audit.append(
+                at=clock.now(),
+                actor=actor,
+                action="api_key.scope_changed",
+                entity_type="api_key",
+                entity_id=issued.key_id,
+                data={"from": UNRESTRICTED.to_json(), "to": scope.to_json()},
+            )
         uow.commit()
         return issued
 
@@ -104,12 +118,14 @@ def rotate_key(
     actor: str,
     overlap: timedelta = DEFAULT_OVERLAP,
     expires_at: datetime | None = None,
+    granted_by: AccessScope = UNRESTRICTED,
 ) -> Rotation:
     """Issue the key's successor and let the key work until ``overlap`` has passed.
 
     The successor expires at ``expires_at`` when given, else lives as long as the old key
     was issued for (``api_keys.successor_expiry``). A revoked key, or one already rotated,
-    is refused: its successor is the key to rotate."""
+    is refused: its successor is the key to rotate. So is a key that sees more than
+    ``granted_by`` (the rotator's scope), since the rotator is handed its successor."""
     now = clock.now()
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
         key = _key(uow, key_id)
@@ -121,11 +137,19 @@ def rotate_key(
                 "rotate that one"
             )
         role = Role(key.role)
+        sees = [AccessScope.from_json(key.scope)]
         if key.user_id is not None:
             user = get_user(uow, key.user_id)
             if user.disabled_at is not None:
                 raise InvalidUser(f"user {user.id} is disabled; its keys cannot be rotated")
             role = Role(user.role)
+            sees.append(AccessScope.from_json(user.scope))
+        if not any(scope.within(granted_by) for scope in sees):
+            # Whoever rotates holds the successor's secret: no wider than their own scope.
+            raise Forbidden(
+                f"a principal limited to {granted_by.describe()} may not rotate key "
+                f"{key.prefix}..., which sees more"
+            )
         retires_at = api_keys.retirement(now, overlap=overlap, expires_at=key.expires_at)
         successor = add_key(
             uow,
@@ -156,6 +180,14 @@ def rotate_key(
                 "overlap": describe(overlap),
                 "accepted_until": retires_at.isoformat(),
             },
+        )
+        record_act(
+            uow,
+            act=IdentityActKind.KEY_ROTATED,
+            actor=actor,
+            at=now,
+            user_id=key.user_id,
+            key_id=key.id,
         )
         rotated = _details(key, _environment(uow), now)
         uow.commit()

@@ -12,17 +12,20 @@ queued, which say in the vendor's terms which payment and how much.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
-from orderops.domain.actions import WAS_APPROVED, ActionKind, ActionStatus
-from orderops.domain.errors import InvalidEvent
+from orderops.domain.actions import WAS_APPROVED, ActionKind, ActionStatus, catalogue
+from orderops.domain.errors import Conflict, InvalidEvent
 from orderops.domain.exposure import (
     CommittedAction,
     EffectState,
     Purpose,
     RemedyLedger,
+    RemedyPending,
     Reservation,
 )
 from orderops.ingest.adapters.common import to_minor
@@ -46,6 +49,79 @@ STATE_OF: dict[OutboxStatus, EffectState] = {
 
 HOLD_OPERATIONS = frozenset({("stripe", "capture"), ("stripe", "cancel_intent")})
 REFUND_OPERATIONS = frozenset({("stripe", "refund"), ("shopify", "refund")})
+
+
+@dataclass(frozen=True, kw_only=True)
+class EarlierRemedy:
+    """A money-moving action of ours still committed on the order, as a refusal names it."""
+
+    action_id: str
+    case_id: str
+    kind: str
+    status: str
+    amount_minor: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "action_id": self.action_id,
+            "case_id": self.case_id,
+            "kind": self.kind,
+            "status": self.status,
+            "amount_minor": self.amount_minor,
+        }
+
+    def describe(self) -> str:
+        return (
+            f"{self.kind} {self.action_id} on case {self.case_id} "
+            f"({self.amount_minor}, {self.status})"
+        )
+
+
+class RemedyConflict(Conflict):
+    """A remedy refused because of what earlier ones already committed on the order: the
+    answer lists them (``remedies`` in the problem+json), so the desk sees whose money it is."""
+
+    def __init__(self, message: str, *, remedies: Sequence[EarlierRemedy]) -> None:
+        named = "; ".join(r.describe() for r in remedies) or "none found"
+        super().__init__(f"{message}; earlier remedies on the order: {named}")
+        self.extensions = {"remedies": [r.as_json() for r in remedies]}
+
+
+class NamedRemedyPending(RemedyConflict, RemedyPending):
+    code = "remedy-pending"
+
+
+class RemedyExceedsOrder(RemedyConflict):
+    """Would take more than was captured, or pay out more than the order is worth, once
+    the earlier remedies are counted (and no policy rule routes it to a higher tier)."""
+
+    code = "remedy-exceeds-order"
+
+
+def earlier_remedies(
+    uow: UnitOfWork, order_ref: str, *, excluding: str | None = None
+) -> list[EarlierRemedy]:
+    """The money-moving actions still committed on the order, oldest first."""
+    ledger = read_ledger(uow, order_ref, payments=(), excluding=excluding)
+    live = {a.action_id: a for a in ledger.actions if a.live and catalogue()[a.kind].moves_money}
+    if not live:
+        return []
+    cases = {
+        a.id: a.case_id
+        for a in uow.session.scalars(
+            select(Action).where(Action.tenant_id == uow.tenant_id, Action.id.in_(list(live)))
+        )
+    }
+    return [
+        EarlierRemedy(
+            action_id=a.action_id,
+            case_id=cases[a.action_id],
+            kind=str(a.kind),
+            status=str(a.status),
+            amount_minor=a.judged_minor,
+        )
+        for a in live.values()
+    ]
 
 
 def lock_order(uow: UnitOfWork, order_id: str) -> Order | None:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.clock import Clock
 from orderops.domain.errors import Conflict, NotFound, Unauthorized
-from orderops.ingest.connections import SecretBox
+from orderops.ingest.connections import SecretBox, SecretUnreadable
 from orderops.storage.tables.access import User
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.users import InvalidUser, UserKind
@@ -118,6 +118,85 @@ def enable_totp(
             name=user.email or user.id, issuer_name=f"{ISSUER} ({tenant_id})"
         )
         return Enrollment(user.id, user.email, uri)
+
+
+@dataclass(frozen=True)
+class PendingEnrollment:
+    """A secret offered to a person, not yet theirs: it becomes theirs once they confirm it
+    with a code their app computed from it (``confirm_totp``), so a secret they never
+    scanned cannot lock them out."""
+
+    secret: str
+    """Base32, for typing into an app that cannot read the URI."""
+    uri: str
+    sealed: str
+    """The secret and the person it was offered to, encrypted for the confirming form."""
+
+
+class EnrollmentUnusable(InvalidUser):
+    code = "totp-enrollment-unusable"
+
+
+def offer_totp(
+    *, tenant_id: str, user_id: str, email: str | None, secret_key: str, clock: Clock
+) -> PendingEnrollment:
+    """A new secret for the person to scan; nothing is stored until they confirm it."""
+    secret = pyotp.random_base32()
+    uri = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).provisioning_uri(
+        name=email or user_id, issuer_name=f"{ISSUER} ({tenant_id})"
+    )
+    sealed = SecretBox(secret_key).seal(f"{tenant_id}:{user_id}:{secret}", now=clock.now())
+    return PendingEnrollment(secret=secret, uri=uri, sealed=sealed)
+
+
+def confirm_totp(
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    user_id: str,
+    sealed: str,
+    code: str,
+    secret_key: str,
+    clock: Clock,
+    actor: str,
+) -> None:
+    """Make the offered secret the person's, given a current code from it (audited).
+
+    The offer must be one made to this person in this tenant (it is sealed with both);
+    the confirming code's step counts as used, so it cannot also sign in."""
+    try:
+        owner_tenant, owner, secret = SecretBox(secret_key).open(sealed).split(":", 2)
+    except (SecretUnreadable, ValueError) as exc:
+        raise EnrollmentUnusable("that setup is not readable; start again") from exc
+    if (owner_tenant, owner) != (tenant_id, user_id):
+        raise EnrollmentUnusable("that setup was made for someone else; start again")
+    now = clock.now()
+    step = accepted_step(secret, code, now=now, last_step=None)
+    if step is None:
+        raise CodeRefused("That code does not match the new secret; check the app's clock.")
+    with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
+        user = _find(uow, user_id)
+        if user.kind != UserKind.HUMAN:
+            raise InvalidUser("service identities sign in with API keys, not codes")
+        if user.totp_secret_ciphertext is not None:
+            raise TotpAlreadyEnabled("you already use an authenticator; disable it first")
+        user.totp_secret_ciphertext = SecretBox(secret_key).seal(secret, now=now)
+        user.totp_enabled_at = now
+        user.totp_last_step = step
+        uow.audit.append(
+            at=now,
+            actor=actor,
+            action="user.totp_enabled",
+            entity_type="user",
+            entity_id=user.id,
+            data={"email": user.email, "confirmed_with_code": True},
+        )
+        uow.commit()
+
+
+def uses_totp(sessions: sessionmaker[Session], *, tenant_id: str, user_id: str) -> bool:
+    with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
+        return _find(uow, user_id).totp_secret_ciphertext is not None
 
 
 def disable_totp(

@@ -18,6 +18,7 @@ from orderops.storage.tables import Case
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import record
 from orderops.workflow.conflicts import InvalidWorkRequest
+from orderops.workflow.holds import on_case_cleared
 from orderops.workflow.queues import ensure_queue
 from orderops.workflow.routing import route_case
 from orderops.workflow.sla import TimerKind, cancel_timers, notify, schedule_sla, schedule_timer
@@ -188,6 +189,7 @@ def _close(
     case.closed_at, case.close_reason = now, reason
     case.snoozed_until, case.wake_on_event = None, False
     cancel_timers(uow, case, now=now)
+    on_case_cleared(uow, case, at=now, actor=actor)
 
 
 def _move(

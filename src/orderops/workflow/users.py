@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.approver_provenance import IdentityActKind
 from orderops.domain.clock import Clock
-from orderops.domain.errors import DuplicateEvent, InvalidEvent, NotFound
+from orderops.domain.errors import DuplicateEvent, Forbidden, InvalidEvent, NotFound
 from orderops.domain.roles import Role
+from orderops.domain.scopes import UNRESTRICTED, AccessScope
 from orderops.storage.tables import ApiKey
 from orderops.storage.tables.access import User
 from orderops.storage.uow import UnitOfWork
@@ -211,13 +212,31 @@ def issue_user_key(
     name: str,
     clock: Clock,
     actor: str,
+    expires_at: datetime | None = None,
+    granted_by: AccessScope = UNRESTRICTED,
 ) -> IssuedKey:
+    """A key acting as the user (until ``expires_at`` when given), shown once.
+
+    Whoever issues it holds its secret, so a scoped administrator may issue keys only for
+    people whose scope lies within their own."""
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
         user = get_user(uow, user_id)
         if user.disabled_at is not None:
             raise InvalidUser(f"user {user_id} is disabled; no key can be issued")
+        sees = AccessScope.from_json(user.scope)
+        if not sees.within(granted_by):
+            raise Forbidden(
+                f"a principal limited to {granted_by.describe()} may not issue a key for "
+                f"{user.display_name}, who sees {sees.describe()}"
+            )
         issued = add_key(
-            uow, name=name, role=Role(user.role), clock=clock, user_id=user.id, actor=actor
+            uow,
+            name=name,
+            role=Role(user.role),
+            clock=clock,
+            user_id=user.id,
+            actor=actor,
+            expires_at=expires_at,
         )
         uow.commit()
         return issued

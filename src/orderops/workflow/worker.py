@@ -4,9 +4,10 @@ One loop drains the inbox: every ``inbox_poll_seconds`` (and at once when an acc
 its own process announces new rows) it processes the tenants with pending events.
 Another, on its own thread, runs a full pass every ``sweep_interval_seconds``: it also
 runs time sweeps, fires due timers, refreshes SLA jeopardy, closes finished incidents,
-recommends fixes for new cases, expires stale approval requests, delivers due writebacks
-and, once an hour, moves inbox rows and raw deliveries past the tenant's retention window
-to the archive (workflow/retention.py).
+recommends fixes for new cases, expires stale approval requests, delivers due writebacks,
+once a day reads back what was delivered (workflow/reconciliation.py) and, once an
+hour, moves inbox rows and raw deliveries past the tenant's retention window to the
+archive (workflow/retention.py).
 
 Any number of workers may run: a tenant's inbox is processed by one worker at a time
 (a transaction-scoped advisory lock on PostgreSQL; a worker that finds a tenant busy goes
@@ -37,14 +38,16 @@ from orderops.storage.tenant_lookups import tenants_with_inbox_status
 from orderops.storage.uow import tenant_ids
 from orderops.workflow.approvals import expire_due
 from orderops.workflow.cases import CaseEvent
+from orderops.workflow.holds import release_due as release_due_holds
 from orderops.workflow.inbox_wakeups import start_listening
 from orderops.workflow.incidents import close_finished_incidents
 from orderops.workflow.jeopardy import refresh_jeopardy
 from orderops.workflow.pipeline import process_pending, process_turn
+from orderops.workflow.reconciliation import reconcile_if_due
 from orderops.workflow.retention import retention_due, run_retention
 from orderops.workflow.sla import fire_due_timers
 from orderops.workflow.sweeps import detectors_for, sweep
-from orderops.writeback.worker import run_writeback_once
+from orderops.writeback.worker import run_writeback_once, runtime_for
 
 log = logging.getLogger(__name__)
 RETENTION_BATCHES_PER_PASS = 20
@@ -87,6 +90,9 @@ def run_once(app: App, *, worker_id: str | None = None) -> list[CaseEvent]:
         _guarded(tenant, recommend_new_cases, sessions, tenant_id=tenant, clock=clock)
         evidence = default_store(app.settings)
         _guarded(tenant, expire_due, sessions, tenant_id=tenant, clock=clock, evidence=evidence)
+        _guarded(tenant, release_due_holds, sessions, tenant_id=tenant, clock=clock)
+        pool = runtime_for(app).connectors
+        _guarded(tenant, reconcile_if_due, sessions, pool, tenant_id=tenant, clock=clock)
         if retain:
             _guarded(
                 tenant,

@@ -1,7 +1,8 @@
 """A writeback worker as its own process: ``python -m orderops.writeback.standalone``.
 
 Configuration comes from the environment (``ORDEROPS_*`` for the database,
-``ORDEROPS_WRITEBACK_*`` for the vendors); the flags only pace it. ``--until-idle`` exits
+the vendor connections stored per tenant, ``ORDEROPS_WRITEBACK_*`` for the tenant
+``ORDEROPS_WRITEBACK_TENANT`` names); the flags only pace it. ``--until-idle`` exits
 once no message can still be delivered. ``--fork-server`` imports everything once and then
 forks a fresh worker for each ``start <worker-id>`` line on stdin, printing its pid: the
 crash test kills those workers with SIGKILL a hundred times without paying the
@@ -20,10 +21,15 @@ from datetime import timedelta
 from orderops.bootstrap import bootstrap
 from orderops.config import Settings
 from orderops.domain.clock import SystemClock
-from orderops.writeback.connections import ConnectorPool, WritebackSettings
+from orderops.writeback.connections import ConnectorPool
 from orderops.writeback.connectors.base import RetryPolicy
 from orderops.writeback.policy import DeliveryPolicy
-from orderops.writeback.worker import WritebackRuntime, open_messages, run_writeback_once
+from orderops.writeback.worker import (
+    WritebackRuntime,
+    open_messages,
+    run_writeback_once,
+    stored_accounts,
+)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -47,7 +53,7 @@ def run_worker(args: argparse.Namespace, worker_id: str, *, announce: bool = Fal
         max_attempts=2, initial_backoff=0.01, max_backoff=0.05, jitter=0.01, max_retry_after=0.5
     )
     runtime = WritebackRuntime(
-        connectors=ConnectorPool(WritebackSettings(), clock=clock, retry=retry),
+        connectors=ConnectorPool(stored_accounts(app), clock=clock, retry=retry),
         policy=DeliveryPolicy(
             max_attempts=args.max_attempts,
             base_delay=timedelta(seconds=args.base_delay),

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from orderops.bootstrap import App
 from orderops.domain.errors import ConfigurationError
@@ -37,6 +38,7 @@ from orderops.storage.tables import OutboxMessage
 from orderops.storage.tables.writeback import WritebackAttempt  # noqa: F401 - table metadata
 from orderops.storage.uow import UnitOfWork, tenant_ids
 from orderops.workflow.execution import on_action_message_settled, on_message_claimed
+from orderops.workflow.vendor_connections import StoredAccounts
 from orderops.writeback.claims import ClaimedHook, claim_due
 from orderops.writeback.conflicts import ConflictHook, send_back_for_review
 from orderops.writeback.connections import ConnectorPool, WritebackSettings
@@ -90,9 +92,11 @@ class WritebackRuntime:
         if self.group_wait < 0:
             raise ValueError("group_wait must not be negative")
 
-    def systems(self) -> frozenset[str]:
-        """Systems both configured and known to the registry; others stay queued."""
-        return self.connectors.settings.configured_systems() & self.registry.systems()
+    def systems(self, tenant_id: str, *, session: Session | None = None) -> frozenset[str]:
+        """The tenant's systems both configured and known to the registry; others stay
+        queued. Re-reads the tenant's vendor connections (in ``session``, the claim's
+        transaction, when given), so a rotation applies from now."""
+        return self.connectors.systems(tenant_id, session=session) & self.registry.systems()
 
     def executor(self) -> ThreadPoolExecutor:
         """The delivery threads, started on first use (after any fork, never before)."""
@@ -116,16 +120,29 @@ _runtimes_lock = threading.Lock()
 
 
 def runtime_for(app: App) -> WritebackRuntime:
-    """The app's runtime from ``ORDEROPS_WRITEBACK_*``, built once and closed with the app."""
+    """The app's runtime, built once and closed with the app: each tenant's stored vendor
+    connections, ``ORDEROPS_WRITEBACK_*`` for the one tenant it names (``connections.py``)."""
     key = id(app)
     with _runtimes_lock:
         runtime = _runtimes.get(key)
         if runtime is None:
-            pool = ConnectorPool(WritebackSettings(), clock=app.clock)
+            pool = ConnectorPool(stored_accounts(app), clock=app.clock)
             runtime = WritebackRuntime(connectors=pool)
             _runtimes[key] = runtime
             weakref.finalize(app, _forget, key)
         return runtime
+
+
+def stored_accounts(app: App) -> StoredAccounts:
+    """The production ``AccountSource``: the ``vendor_connections`` table, with
+    ``ORDEROPS_WRITEBACK_*`` as the named tenant's fallback."""
+    settings = WritebackSettings()
+    if settings.configured_systems() and settings.tenant is None:
+        log.warning(
+            "ORDEROPS_WRITEBACK_* vendor settings are ignored: ORDEROPS_WRITEBACK_TENANT "
+            "names no tenant they apply to (store connections with `orderops connections add`)"
+        )
+    return StoredAccounts(app.sessions, secret_key=app.settings.secret_key, fallback=settings)
 
 
 def _forget(key: int) -> None:
@@ -146,12 +163,13 @@ def run_writeback_once(app: App, *, worker_id: str, runtime: WritebackRuntime | 
 
 def deliver_due(app: App, runtime: WritebackRuntime, *, tenant_id: str, worker_id: str) -> int:
     """Claim a batch of the tenant's due messages, deliver it, record it; the batch size."""
-    systems = [
-        system
-        for system in runtime.systems()
-        if runtime.connectors.breaker.state(BreakerKey(system, tenant_id)) is not BreakerState.OPEN
-    ]
     with UnitOfWork(app.sessions, tenant_id=tenant_id) as uow:
+        systems = [
+            system
+            for system in runtime.systems(tenant_id, session=uow.session)
+            if runtime.connectors.breaker.state(BreakerKey(system, tenant_id))
+            is not BreakerState.OPEN
+        ]
         claimed = claim_due(
             uow,
             worker_id=worker_id,

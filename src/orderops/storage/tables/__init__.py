@@ -17,6 +17,7 @@ from orderops.storage.tables.commerce import (
     TrackingEvent,
 )
 from orderops.storage.tables.console import ConsoleSession, SignInThrottle
+from orderops.storage.tables.holds import DeskHold
 from orderops.storage.tables.identity import CustomerLink, IdentityRevision, OrderLink
 from orderops.storage.tables.imports import ImportRun, TenantPolicy
 from orderops.storage.tables.incidents import Incident, RecurrenceKey
@@ -40,6 +41,7 @@ from orderops.storage.tables.recommend import (
     RecommendationDraft,
     TenantPlaybook,
 )
+from orderops.storage.tables.reconciliation import ReconciliationFinding, ReconciliationRun
 from orderops.storage.tables.resolve import (
     AliasWait,
     EntityAlias,
@@ -53,6 +55,7 @@ from orderops.storage.tables.sources import SourceConnection, WebhookDelivery
 from orderops.storage.tables.sso import SsoConfig, SsoLogin, UserIdentity
 from orderops.storage.tables.tenancy import ApiKey, Tenant
 from orderops.storage.tables.usage import UsageCounter, UsageQuota
+from orderops.storage.tables.vendor_connections import VendorConnection
 from orderops.storage.tables.writeback import WritebackAttempt, WritebackSaga, WritebackSagaStep
 
 __all__ = [
@@ -76,6 +79,7 @@ __all__ = [
     "CustomerLink",
     "CustomerMessageKey",
     "DeadLetter",
+    "DeskHold",
     "DisputeEvidencePack",
     "EntityAlias",
     "EvidenceBlob",
@@ -100,6 +104,8 @@ __all__ = [
     "RateLimitWindow",
     "Recommendation",
     "RecommendationDraft",
+    "ReconciliationFinding",
+    "ReconciliationRun",
     "RecordLink",
     "RecurrenceKey",
     "RoutingRuleRecord",
@@ -118,6 +124,7 @@ __all__ = [
     "UsageQuota",
     "User",
     "UserIdentity",
+    "VendorConnection",
     "WebhookDelivery",
     "WebhookDeliveryArchive",
     "WritebackAttempt",

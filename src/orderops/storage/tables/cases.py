@@ -87,6 +87,9 @@ class Case(Base):
     store: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str | None] = mapped_column(String(64))
     region: Mapped[str | None] = mapped_column(String(64))
+    # The playbook version its recommendations follow (recommend/playbook_pins.py); None
+    # until the first one. Written without bumping ``version``: it is not a case edit.
+    playbook_version: Mapped[int | None] = mapped_column(Integer)
 
     __mapper_args__ = {"primary_key": [id], "version_id_col": version}  # noqa: RUF012
 

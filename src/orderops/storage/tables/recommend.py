@@ -53,6 +53,9 @@ class Recommendation(Base):
     body: Mapped[dict[str, Any]]
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    playbook_version: Mapped[int | None] = mapped_column(Integer)
+    """The tenant playbook version followed (0: the packaged default); None only for a
+    recommendation whose stored ``policy`` text did not name one before 0029."""
 
     __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
 
