@@ -364,6 +364,7 @@ WRITE_BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/communications/{message_id}"): {"body": "x", "version": 1},
     ("POST", "/v1/communications/{message_id}/approve"): {"version": 1},
     ("POST", "/v1/communications/{message_id}/send"): {"version": 1},
+    ("POST", "/v1/communications/{message_id}/retry"): {"version": 1},
     ("POST", "/v1/cases/{case_id}/evidence"): {"photo": "x"},
     ("POST", "/v1/admin/users/{user_id}/role"): {"role": "agent"},
     ("POST", "/v1/admin/users/{user_id}/keys"): {"name": "stolen"},

@@ -248,6 +248,14 @@ def _approved_message(w: World, c: PlacedCase) -> Request:
     return f"{path}/send", {"version": message["version"] + 1}
 
 
+def _sending_message(w: World, c: PlacedCase) -> Request:
+    """A message queued for delivery: retrying it is refused (409) where it can be seen."""
+    send, body = _approved_message(w, c)
+    assert body is not None
+    w.made("POST", send, body)
+    return send.replace("/send", "/retry"), {"version": body["version"] + 1}
+
+
 def _message(step: str, **body: Any) -> Callable[[World, PlacedCase], Request]:
     def prepare(w: World, c: PlacedCase) -> Request:
         message = w.message(c)
@@ -347,6 +355,7 @@ NAMED = [
     Named("PATCH", "/v1/communications/{message_id}", 200, _message("", body="Edited.")),
     Named("POST", "/v1/communications/{message_id}/approve", 200, _message("/approve")),
     Named("POST", "/v1/communications/{message_id}/send", 200, _approved_message),
+    Named("POST", "/v1/communications/{message_id}/retry", 409, _sending_message),
     Named(
         "POST",
         "/v1/recommendations/{recommendation_id}/handoff",

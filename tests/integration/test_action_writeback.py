@@ -116,6 +116,7 @@ STORIES = [
             ("wms", "reservation.created"): 1,
             ("easypost", "shipment.created"): 1,
             ("easypost", "shipment.bought"): 1,
+            ("shopify", "order.updated"): 1,  # the saga's note with the tracking code
         },
     ),
     Story(

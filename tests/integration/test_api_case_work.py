@@ -323,7 +323,7 @@ def test_communications_keep_their_history_in_order(
     assert drafted.status_code == 201
     is_problem(self_approval, 403, "forbidden")
     is_problem(stale, 409, "stale-communication")
-    assert is_problem(too_late, 409, "illegal-transition")["communication"]["status"] == "sent"
+    assert is_problem(too_late, 409, "illegal-transition")["communication"]["status"] == "sending"
     assert [m["id"] for m in listed] == [message["id"]]
     history = [(h["step"], h["actor"], h["body"]) for h in listed[0]["history"]]
     al_id, bo_id = history[0][1], history[2][1]  # who acted, by key id (not display name)
@@ -336,7 +336,7 @@ def test_communications_keep_their_history_in_order(
         ("approved", bo_id, "Hello, please retry."),
         ("sent", al_id, "Hello, please retry."),
     ]
-    assert listed[0]["status"] == "sent"
+    assert listed[0]["status"] == "sending"  # queued; the worker delivers it
 
 
 def test_another_tenant_cannot_touch_the_case(app: App, clock: FixedClock, case_id: str) -> None:

@@ -179,7 +179,7 @@ def test_approving_one_refund_while_the_other_case_proposes_one_lets_one_through
     orders = [f"o-ap-{n}" for n in range(ROUNDS)]
     with (
         run_sandbox(api_with_decisions(app)) as base_url,
-        httpx.Client(base_url=base_url, headers=people["al-agent"].headers) as al,
+        httpx.Client(base_url=base_url, headers=people["al-agent"].headers, timeout=60.0) as al,
     ):
         rounds = []
         for order_ref in orders:
@@ -212,7 +212,7 @@ def test_two_approvals_at_once_of_money_from_one_payment_on_two_cases_one_passes
     orders = [f"o-aa-{n}" for n in range(ROUNDS)]
     with (
         run_sandbox(api_with_decisions(app)) as base_url,
-        httpx.Client(base_url=base_url, headers=people["al-agent"].headers) as al,
+        httpx.Client(base_url=base_url, headers=people["al-agent"].headers, timeout=60.0) as al,
     ):
         rounds = []
         for order_ref in orders:
@@ -273,7 +273,7 @@ def test_credit_beyond_what_the_order_is_worth_is_refused_or_routed_by_policy(
 
     with (
         run_sandbox(api_with_decisions(app)) as base_url,
-        httpx.Client(base_url=base_url, headers=people["al-agent"].headers) as al,
+        httpx.Client(base_url=base_url, headers=people["al-agent"].headers, timeout=60.0) as al,
     ):
         first = al.post(refund(carrier)[0], json=refund(carrier)[1])
         credit = al.post(

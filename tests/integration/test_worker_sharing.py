@@ -53,6 +53,7 @@ KILLS = 4
 SEED = 20261204
 CHILD = """
 import sys
+import time
 from datetime import datetime
 from orderops.bootstrap import bootstrap
 from orderops.config import Settings
@@ -64,6 +65,7 @@ print("ready", flush=True)
 sys.stdin.readline()
 while tenants_with_pending(app.sessions):
     drain_inbox(app, turn_chunks=1)
+    time.sleep(0.05)  # as the loop's poll does: the other worker gets its turn at the lock
 """
 LOG = """
 CREATE TABLE test_processing_log (

@@ -122,6 +122,10 @@ class CommunicationRead(BaseModel):
     status: str
     version: int
     history: list[HistoryStepRead] = []
+    delivery_ref: str | None = None
+    """The vendor's id for the delivered message (``zendesk:ticket/<id>``)."""
+    delivery_error: str | None = None
+    """Why the vendor refused it, while the message is failed."""
 
 
 class CommunicationList(BaseModel):

@@ -1,4 +1,7 @@
-"""Customer communications over HTTP: draft, edit, approve (four eyes), mark sent, history.
+"""Customer communications over HTTP: draft, edit, approve (four eyes), send, retry, history.
+
+Send queues the approved text in the outbox (the message answers ``sending``); the
+worker's delivery makes it ``delivered`` or ``failed``, and a failed one can be retried.
 
 Changes take the message's version (If-Match or ``version``); a stale one is a 409 that
 carries the message as it is now."""
@@ -140,13 +143,37 @@ async def send_communication(
     body: MessageVersion,
     if_match: IfMatch = None,
 ) -> Response:
-    """Record that the approved text was sent."""
+    """Queue the approved text for delivery through the support connector."""
     app = app_of(request)
     return await _message_change(
         app,
         principal,
         message_id,
         lambda uow: communications.mark_sent(
+            uow,
+            message_id,
+            expected_version=version_from(if_match, body),
+            actor=actor_of(principal),
+            now=app.clock.now(),
+        ),
+    )
+
+
+@router.post("/v1/communications/{message_id}/retry", response_model=CommunicationRead)
+async def retry_communication(
+    request: Request,
+    principal: Worker,
+    message_id: Id,
+    body: MessageVersion,
+    if_match: IfMatch = None,
+) -> Response:
+    """Queue a failed message again, under the key it was first sent with."""
+    app = app_of(request)
+    return await _message_change(
+        app,
+        principal,
+        message_id,
+        lambda uow: communications.retry(
             uow,
             message_id,
             expected_version=version_from(if_match, body),

@@ -123,7 +123,7 @@ def case_page(uow: UnitOfWork, case_id: str, *, viewer: Viewer, now: datetime) -
         problems={
             m.id: recheck_message(uow, case, subject=m.subject, body=m.body, now=now).problems
             for m in messages
-            if m.status != "sent"
+            if m.status not in ("sent", "sending", "delivered")
         },
     )
 

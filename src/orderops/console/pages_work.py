@@ -498,6 +498,10 @@ async def message_step(request: Request, viewer: Signed, message_id: str, step: 
                 message = communications.mark_sent(
                     uow, message_id, expected_version=version, actor=actor, now=now
                 )
+            elif step == "retry":
+                message = communications.retry(
+                    uow, message_id, expected_version=version, actor=actor, now=now
+                )
             else:
                 raise InvalidWorkRequest(f"unknown message step {step!r}")
             uow.commit()
@@ -510,7 +514,12 @@ async def message_step(request: Request, viewer: Signed, message_id: str, step: 
             return message.case_id, len(found)
 
     case_id, problems = await run_in_threadpool(write)
-    done = {"edit": "Draft saved.", "approve": "Message approved.", "send": "Marked as sent."}
+    done = {
+        "edit": "Draft saved.",
+        "approve": "Message approved.",
+        "send": "Queued to send; the case shows when the support system has it.",
+        "retry": "Queued to send again.",
+    }
     flash = done[step]
     if problems:
         flash += f" The fact checker found {problems} problem(s); fix them before approval."

@@ -26,6 +26,7 @@ order as the decider saw it can be fetched again however it changes afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,7 @@ from orderops.domain.actions import (
     ActionContext,
     ActionKind,
     ActionStatus,
+    Effect,
     InvalidAction,
     MoneyFlow,
     PlannedAction,
@@ -69,7 +71,12 @@ from orderops.workflow.remedy_ledger import (
 )
 from orderops.workflow.tenants import Principal
 from orderops.writeback.outbox import DuplicateEffect, enqueue
-from orderops.writeback.vendor_facts import queued_effects
+from orderops.writeback.reship import KIND as RESHIP_SAGA
+from orderops.writeback.reship import approved_reship_steps
+from orderops.writeback.sagas import action_saga_key, first_message, start_saga
+from orderops.writeback.vendor_effects import vendor_effects
+from orderops.writeback.vendor_facts import queued_effects, read_vendor_facts
+from orderops.writeback.vendor_terms import shopify_order_id
 
 PROPOSABLE: frozenset[CaseStatus] = frozenset(
     {
@@ -353,8 +360,11 @@ def approve_now(
     planned = plan_on_ledger(uow, action.kind, action.params, context, excluding=action.id)
     action.status = check_action_transition(ActionStatus(action.status), ActionStatus.APPROVED)
     action.decided_at = at
-    queued: list[dict[str, Any]] = []
-    for index, effect in enumerate(queued_effects(uow, case, planned.effects, context)):
+    saga = action.kind == ActionKind.RESHIP
+    # A reship's steps depend on each other and are undone together: one saga, not rows.
+    queued = start_reship(uow, case, action, planned.effects, context, at=at) if saga else []
+    rows = [] if saga else queued_effects(uow, case, planned.effects, context)
+    for index, effect in enumerate(rows):
         key = f"{action.id}:{index}"
         try:
             message_id = enqueue(
@@ -384,7 +394,8 @@ def approve_now(
         at=at,
         actor=actor,
         kind="action_approved",
-        summary=f"{action.kind} approved; {len(queued)} effect(s) queued",
+        summary=f"{action.kind} approved; "
+        + ("its saga started" if saga else f"{len(queued)} effect(s) queued"),
         data={
             "action_id": action.id,
             "kind": action.kind,
@@ -397,6 +408,52 @@ def approve_now(
     record_placed(uow, case, action, placed, owner=actor, at=at)
     settle_case(uow, case, at=at, actor=actor)
     return [q["outbox_id"] for q in queued]
+
+
+def start_reship(
+    uow: UnitOfWork,
+    case: Case,
+    action: Action,
+    effects: Sequence[Effect],
+    context: ActionContext,
+    *,
+    at: datetime,
+) -> list[dict[str, Any]]:
+    """A reship runs as a saga (``writeback.reship``): its steps are queued one after
+    another and undone when one fails. Started here, in the approving transaction; the
+    saga's key is fixed by the action, so a second start is refused. Its first row."""
+    facts = read_vendor_facts(uow, case)
+    steps = approved_reship_steps(
+        vendor_effects(effects, context, facts),
+        shopify_order=shopify if isinstance(shopify := shopify_order_id(context), int) else None,
+        ticket_id=facts.open_tickets[0] if facts.open_tickets else None,
+        stamp={"action_id": action.id, "case_id": case.id},
+    )
+    try:
+        saga_id = start_saga(
+            uow,
+            case_id=case.id,
+            kind=RESHIP_SAGA,
+            steps=steps,
+            now=at,
+            key=action_saga_key(action.id),
+            order_ref=case.order_ref,
+            action_id=action.id,
+        )
+    except DuplicateEffect as exc:
+        raise EffectAlreadyQueued(exc.message) from exc
+    first = steps[0].effect
+    message_id = first_message(uow, saga_id)
+    return [
+        {
+            "outbox_id": message_id,
+            "system": first.system,
+            "operation": first.operation,
+            "idempotency_key": f"{action_saga_key(action.id)}:1:{steps[0].name}",
+            "saga_id": saga_id,
+            "steps": [s.name for s in steps],
+        }
+    ]
 
 
 def settle_case(uow: UnitOfWork, case: Case, *, at: datetime, actor: str) -> None:

@@ -1,9 +1,15 @@
-"""Messages to the customer about a case: drafted, edited, approved, sent.
+"""Messages to the customer about a case: drafted, edited, approved, sent, delivered.
 
 Each step is kept in ``communication_events`` with who, when and the text as it stood,
 so the history shows exactly what was approved and what was sent. Editing an approved
 message sends it back to draft: an approval covers one text, not whatever follows it.
 The person who last wrote the text may not approve it (four eyes).
+
+Sending queues the approved text in the outbox in the same transaction (``sending``,
+workflow/message_delivery.py says where it goes); when the worker settles that row the
+message becomes ``delivered`` with the vendor's id, or ``failed`` with the vendor's reason.
+A failed message can be retried: the same outbox row is queued again under the same key,
+so a comment the vendor did write after all is found, never written twice.
 """
 
 from __future__ import annotations
@@ -18,17 +24,25 @@ from sqlalchemy import select
 from orderops.domain.errors import Forbidden, IllegalTransition, NotFound
 from orderops.domain.usage import Meter
 from orderops.storage.tables import Case
+from orderops.storage.tables.outbox import OutboxMessage
 from orderops.storage.tables.queues import Communication, CommunicationEvent
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow import usage
 from orderops.workflow.cases import record
 from orderops.workflow.conflicts import InvalidWorkRequest, StaleCommunication
+from orderops.workflow.message_delivery import queue_delivery, vendor_reason, vendor_ref
+from orderops.writeback.admin import retry_message
+from orderops.writeback.states import OutboxStatus
 
 
 class CommunicationStatus(StrEnum):
     DRAFTED = "drafted"
     APPROVED = "approved"
     SENT = "sent"
+    """Marked sent by hand before delivery went through the outbox (kept for old rows)."""
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
 
 
 class Step(StrEnum):
@@ -36,14 +50,24 @@ class Step(StrEnum):
     EDITED = "edited"
     APPROVED = "approved"
     SENT = "sent"
+    """Handed to the outbox."""
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    RETRIED = "retried"
 
 
 _NEXT: dict[tuple[CommunicationStatus, Step], CommunicationStatus] = {
     (CommunicationStatus.DRAFTED, Step.EDITED): CommunicationStatus.DRAFTED,
     (CommunicationStatus.DRAFTED, Step.APPROVED): CommunicationStatus.APPROVED,
     (CommunicationStatus.APPROVED, Step.EDITED): CommunicationStatus.DRAFTED,
-    (CommunicationStatus.APPROVED, Step.SENT): CommunicationStatus.SENT,
+    (CommunicationStatus.APPROVED, Step.SENT): CommunicationStatus.SENDING,
+    (CommunicationStatus.SENDING, Step.DELIVERED): CommunicationStatus.DELIVERED,
+    (CommunicationStatus.SENDING, Step.FAILED): CommunicationStatus.FAILED,
+    (CommunicationStatus.FAILED, Step.RETRIED): CommunicationStatus.SENDING,
+    (CommunicationStatus.FAILED, Step.EDITED): CommunicationStatus.DRAFTED,
 }
+
+SETTLER = "writeback"
 
 
 @dataclass(frozen=True)
@@ -66,6 +90,8 @@ class CommunicationView:
     status: str
     version: int
     history: Sequence[HistoryStep]
+    delivery_ref: str | None = None
+    delivery_error: str | None = None
 
 
 def draft(
@@ -135,13 +161,64 @@ def approve(
 def mark_sent(
     uow: UnitOfWork, message_id: str, *, expected_version: int | None, actor: str, now: datetime
 ) -> Communication:
-    """Record that the approved text went out (the channel's delivery is the outbox's job)."""
+    """Send the approved text: one outbox row, keyed by the message and the version that
+    was approved, queued with the move to ``sending`` (a second send is an illegal move)."""
     message, case = _load(uow, message_id, expected_version)
-    message.status = _advance(message, Step.SENT)
-    message.updated_at = now
+    status = _advance(message, Step.SENT)
+    message.outbox_id = queue_delivery(uow, case, message, now=now)
+    message.status, message.updated_at = status, now
+    message.delivery_ref = message.delivery_error = None
     _log(uow, case, message, Step.SENT, actor=actor, now=now)
     usage.count(uow, Meter.MESSAGES, message.channel, 1, at=now)
     return message
+
+
+def retry(
+    uow: UnitOfWork, message_id: str, *, expected_version: int | None, actor: str, now: datetime
+) -> Communication:
+    """Queue a failed message's outbox row again (same key, so at most one vendor write)."""
+    message, case = _load(uow, message_id, expected_version)
+    status = _advance(message, Step.RETRIED)
+    if message.outbox_id is None:
+        raise IllegalTransition(f"message {message_id} was never queued; send it instead")
+    retry_message(uow, message.outbox_id, actor=actor, now=now)
+    message.status, message.updated_at = status, now
+    message.delivery_error = None
+    _log(uow, case, message, Step.RETRIED, actor=actor, now=now)
+    return message
+
+
+def settle_deliveries(uow: UnitOfWork, settled: Sequence[OutboxMessage], now: datetime) -> None:
+    """The worker's settled hook: a message whose outbox row was delivered is delivered,
+    one whose row failed or conflicted is failed with the vendor's reason. Rows that carry
+    no message, and messages no longer sending, are left alone."""
+    by_outbox = {m.id: m for m in settled}
+    if not by_outbox:
+        return
+    messages = uow.session.scalars(
+        select(Communication)
+        .where(
+            Communication.tenant_id == uow.tenant_id,
+            Communication.outbox_id.in_(list(by_outbox)),
+            Communication.status == CommunicationStatus.SENDING,
+        )
+        .order_by(Communication.id)
+        .with_for_update()
+    ).all()
+    for message in messages:
+        outbox = by_outbox[message.outbox_id or ""]
+        case = uow.cases.get(message.case_id)
+        assert case is not None  # the foreign key guarantees it
+        if outbox.status == OutboxStatus.DELIVERED:
+            message.status = _advance(message, Step.DELIVERED)
+            message.delivery_ref = vendor_ref(outbox)
+            step = Step.DELIVERED
+        else:
+            message.status = _advance(message, Step.FAILED)
+            message.delivery_error = vendor_reason(outbox)
+            step = Step.FAILED
+        message.updated_at = now
+        _log(uow, case, message, step, actor=SETTLER, now=now)
 
 
 def history(uow: UnitOfWork, case_id: str) -> list[CommunicationView]:
@@ -175,6 +252,8 @@ def history(uow: UnitOfWork, case_id: str) -> list[CommunicationView]:
             m.status,
             m.version,
             steps[m.id],
+            m.delivery_ref,
+            m.delivery_error,
         )
         for m in messages
     ]
@@ -244,5 +323,8 @@ def _log(
             "communication_id": message.id,
             "message_status": message.status,
             "channel": message.channel,
+            "outbox_id": message.outbox_id,
+            "delivery_ref": message.delivery_ref,
+            "delivery_error": message.delivery_error,
         },
     )

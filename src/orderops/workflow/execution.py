@@ -10,6 +10,11 @@ When every action approved in the case's current decision round is executed, the
 reason, which puts it back in front of a reviewer. A message an operator retries and that
 is then delivered turns its action executed and a still-failed case resolved.
 
+A reship runs as a saga (``writeback.sagas``): its rows are queued one at a time, so "every
+row delivered" says nothing until the saga ends. Its action follows the saga instead:
+executed when the saga completed, failed naming the step, why, and what was undone when
+it was compensated (or failed undoing).
+
 Every move goes through ``check_transition`` and ``record`` in the worker's transaction
 (the claim's or the settled message's), so the move and its records commit together.
 """
@@ -24,14 +29,17 @@ from sqlalchemy import select
 from orderops.domain.actions import WAS_APPROVED, ActionStatus, check_action_transition
 from orderops.domain.cases import CaseStatus, check_transition
 from orderops.storage.tables import Action, Case, OutboxMessage
+from orderops.storage.tables.writeback import WritebackSaga
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import record
 from orderops.workflow.policy_versions import pin_for
 from orderops.workflow.sla import cancel_timers
-from orderops.writeback.states import OutboxStatus
+from orderops.writeback.sagas import failure_summary, saga_of_action
+from orderops.writeback.states import OutboxStatus, SagaStatus
 
 ACTOR = "writeback"
 UNSUCCESSFUL = frozenset({str(OutboxStatus.FAILED), str(OutboxStatus.CONFLICT)})
+ENDED_BADLY = frozenset({str(SagaStatus.COMPENSATED), str(SagaStatus.FAILED)})
 
 
 def on_message_claimed(uow: UnitOfWork, message: OutboxMessage, now: datetime) -> None:
@@ -72,7 +80,7 @@ def follow_through(uow: UnitOfWork, case: Case, *, at: datetime) -> None:
         _move(uow, case, CaseStatus.EXECUTING, at=at, reason=f"executing {kinds}")
     failed = [a for a in actions if a.status == ActionStatus.FAILED]
     if failed and case.status == CaseStatus.EXECUTING:
-        reason = "; ".join(_failure(a, messages) for a in failed)
+        reason = "; ".join(_failure(uow, a, messages) for a in failed)
         _move(uow, case, CaseStatus.FAILED, at=at, reason=reason)
     elif all(a.status == ActionStatus.EXECUTED for a in actions):
         done = ", ".join(f"{a.kind} {a.id}" for a in actions)
@@ -88,10 +96,14 @@ def _conclude(uow: UnitOfWork, case: Case, action: Action, *, now: datetime) -> 
     messages = _messages(uow, [action.id])
     if not messages:
         return
+    saga = saga_of_action(uow, action.id)
+    if saga is not None:
+        _conclude_saga(uow, case, action, saga, messages, now=now)
+        return
     unsuccessful = [m for m in messages if m.status in UNSUCCESSFUL]
     if unsuccessful and action.status == ActionStatus.APPROVED:
         action.status = check_action_transition(ActionStatus.APPROVED, ActionStatus.FAILED)
-        reason = _failure(action, messages)
+        reason = _failure(uow, action, messages)
         record(
             uow,
             case,
@@ -131,6 +143,54 @@ def _conclude(uow: UnitOfWork, case: Case, action: Action, *, now: datetime) -> 
         )
 
 
+def _conclude_saga(
+    uow: UnitOfWork,
+    case: Case,
+    action: Action,
+    saga: WritebackSaga,
+    messages: Sequence[OutboxMessage],
+    *,
+    now: datetime,
+) -> None:
+    if saga.status == str(SagaStatus.COMPLETED):
+        action.status = check_action_transition(ActionStatus(action.status), ActionStatus.EXECUTED)
+        record(
+            uow,
+            case,
+            at=now,
+            actor=ACTOR,
+            kind="action_executed",
+            summary=f"{action.kind} executed: every step of its saga delivered",
+            data={
+                "action_id": action.id,
+                "kind": action.kind,
+                "saga_id": saga.id,
+                "effects": [
+                    {"outbox_id": m.id, "system": m.system, "operation": m.operation}
+                    for m in messages
+                ],
+            },
+        )
+    elif saga.status in ENDED_BADLY and action.status == ActionStatus.APPROVED:
+        action.status = check_action_transition(ActionStatus.APPROVED, ActionStatus.FAILED)
+        reason = _failure(uow, action, messages)
+        record(
+            uow,
+            case,
+            at=now,
+            actor=ACTOR,
+            kind="action_failed",
+            summary=reason,
+            data={
+                "action_id": action.id,
+                "kind": action.kind,
+                "reason": reason,
+                "saga_id": saga.id,
+                "saga_status": saga.status,
+            },
+        )
+
+
 def _round_actions(uow: UnitOfWork, case: Case) -> list[Action]:
     """The actions approved in the case's current decision round, in proposal order."""
     pin = pin_for(uow, case)
@@ -163,7 +223,10 @@ def _started(message: OutboxMessage) -> bool:
     return message.status != str(OutboxStatus.PENDING) or message.attempts > 0
 
 
-def _failure(action: Action, messages: Sequence[OutboxMessage]) -> str:
+def _failure(uow: UnitOfWork, action: Action, messages: Sequence[OutboxMessage]) -> str:
+    saga = saga_of_action(uow, action.id)
+    if saga is not None and saga.status in ENDED_BADLY:
+        return f"{action.kind} {action.id} failed ({failure_summary(uow, saga)})"
     parts = [
         f"{m.system}.{m.operation} {m.status}: {m.last_error or m.dead_letter_reason or '-'}"
         for m in messages

@@ -3,14 +3,19 @@
 Undo, newest first: a bought label is refunded, the reservation released, and the order
 note gets a line saying the reship was called off. Creating a shipment (unbought) costs
 nothing and has no undo; notes to the CRM and the ticket are not retracted.
+
+An approved reship action (``workflow.actions.approve_now``) runs ``approved_reship_steps``,
+built from the vendor rows its approval maps it to, under a key fixed by the action.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orderops.writeback.sagas import REF, Effect, SagaStep
+from orderops.writeback.sagas import REF, Effect, InvalidSaga, SagaStep
+from orderops.writeback.vendor_terms import VendorEffect
 
 KIND = "reship"
 
@@ -118,3 +123,106 @@ def reship_steps(plan: ReshipPlan) -> list[SagaStep]:
             ),
         ),
     ]
+
+
+# -- the reship an approved action runs ---------------------------------------------------
+
+
+def approved_reship_steps(
+    queued: Sequence[VendorEffect],
+    *,
+    shopify_order: int | None,
+    ticket_id: str | None,
+    stamp: Mapping[str, Any],
+) -> list[SagaStep]:
+    """The saga of an approved reship, from the rows its approval maps it to
+    (``wms.reserve_lines`` then ``easypost.ship``): hold the stock, buy the label on it,
+    note the tracking code on the Shopify order (when the order is Shopify's: a numeric
+    reference), and tell the customer on their open ticket when they have one. ``stamp``
+    (the action and case) goes on every payload.
+
+    Undo, newest first: the label is refunded, the held lines released, and the order note
+    says the reship was called off. The comment to the customer is last, so it is never
+    undone: nothing is said before the parcel is real.
+    """
+    by_operation = {(e.system, e.operation): e for e in queued}
+    reserve = by_operation.get(("wms", "reserve_lines"))
+    ship = by_operation.get(("easypost", "ship"))
+    if reserve is None or ship is None or len(queued) != 2:
+        raise InvalidSaga(f"a reship maps to reserve_lines and ship, not {list(by_operation)}")
+    order_id = str(reserve.payload["order_id"])
+    skus = sorted({str(line["sku"]) for line in reserve.payload["lines"]})
+    steps = [
+        SagaStep(
+            name="reserve",
+            effect=Effect(system="wms", operation="reserve_lines", payload={**reserve.payload}),
+            undo=Effect(
+                system="wms",
+                operation="release_lines",
+                payload={"order_id": order_id, "order_ref": order_id, "skus": skus},
+            ),
+        ),
+        SagaStep(
+            name="label",
+            effect=Effect(system="easypost", operation="ship", payload={**ship.payload}),
+            undo=Effect(
+                system="easypost",
+                operation="refund_label",
+                payload={"shipment_id": ref("label", "shipment_id")},
+            ),
+        ),
+    ]
+    if shopify_order is not None:
+        steps.append(
+            SagaStep(
+                name="shop_note",
+                effect=Effect(
+                    system="shopify",
+                    operation="add_note",
+                    payload={
+                        "order_id": shopify_order,
+                        "text": "Replacement shipped",
+                        "tracking_code": ref("label", "tracking_code"),
+                        "expect": {"cancelled": False},
+                    },
+                ),
+                undo=Effect(
+                    system="shopify",
+                    operation="add_note",
+                    payload={"order_id": shopify_order, "text": "Replacement called off"},
+                ),
+            )
+        )
+    if ticket_id is not None:
+        steps.append(
+            SagaStep(
+                name="notify",
+                effect=Effect(
+                    system="zendesk",
+                    operation="add_comment",
+                    payload={
+                        "ticket_id": int(ticket_id),
+                        "comment": "We have shipped a replacement.",
+                        "public": True,
+                    },
+                ),
+            )
+        )
+    return [_stamped(step, stamp) for step in steps]
+
+
+def _stamped(step: SagaStep, stamp: Mapping[str, Any]) -> SagaStep:
+    undo = step.undo
+    if undo is not None:
+        undo = Effect(
+            system=undo.system, operation=undo.operation, payload={**undo.payload, **stamp}
+        )
+    return SagaStep(
+        name=step.name,
+        effect=Effect(
+            system=step.effect.system,
+            operation=step.effect.operation,
+            payload={**step.effect.payload, **stamp},
+        ),
+        undo=undo,
+    )

@@ -8,6 +8,10 @@ results (the label is bought on the shipment the previous step created). When a 
 or conflicts, the undo of every finished step is enqueued in reverse order, one at a
 time, and the saga ends ``compensated`` (or ``failed`` if an undo itself fails). Every
 step's change of state is a case timeline entry.
+
+A saga started for an approved action (``action_id``) carries the action and the order on
+every row it queues, undo rows included, so the remedy ledger finds them as it finds any
+action's rows and ``workflow.execution`` concludes the action from the saga's outcome.
 """
 
 from __future__ import annotations
@@ -94,6 +98,20 @@ def validate(steps: Sequence[SagaStep]) -> None:
         seen.add(step.name)
 
 
+def action_saga_key(action_id: str) -> str:
+    """The key of the saga an approved action runs: one saga per action, ever."""
+    return f"{action_id}:saga"
+
+
+def saga_of_action(uow: UnitOfWork, action_id: str) -> WritebackSaga | None:
+    return uow.session.scalar(
+        select(WritebackSaga).where(
+            WritebackSaga.tenant_id == uow.tenant_id,
+            WritebackSaga.saga_key == action_saga_key(action_id),
+        )
+    )
+
+
 def start_saga(
     uow: UnitOfWork,
     *,
@@ -103,6 +121,7 @@ def start_saga(
     now: datetime,
     key: str | None = None,
     order_ref: str | None = None,
+    action_id: str | None = None,
 ) -> str:
     """Record the saga and enqueue its first step in the caller's transaction; its id.
 
@@ -145,8 +164,39 @@ def start_saga(
     ]
     uow.session.add_all(rows)
     uow.session.flush()
-    _enqueue_step(uow, saga, rows[0], {}, now=now, order_ref=order_ref)
+    _enqueue_step(uow, saga, rows[0], {}, now=now, order_ref=order_ref, action_id=action_id)
     return saga_id
+
+
+def first_message(uow: UnitOfWork, saga_id: str) -> str:
+    """The outbox row of the saga's first step (queued by ``start_saga``)."""
+    message_id = uow.session.scalar(
+        select(WritebackSagaStep.message_id).where(
+            WritebackSagaStep.tenant_id == uow.tenant_id,
+            WritebackSagaStep.saga_id == saga_id,
+            WritebackSagaStep.position == 1,
+        )
+    )
+    if message_id is None:
+        raise InvalidSaga(f"saga {saga_id} queued no first step")
+    return message_id
+
+
+def failure_summary(uow: UnitOfWork, saga: WritebackSaga) -> str:
+    """What the case shows of a saga that did not complete: the step that failed, why, and
+    the finished steps that were undone (newest first), or the undo that failed."""
+    steps = _steps(uow, saga)
+    undone = [
+        s.name
+        for s in reversed(steps)
+        if s.state == str(StepState.COMPENSATED) and s.undo is not None
+    ]
+    failed = next((s for s in steps if s.position == saga.failed_step), None)
+    if saga.status == str(SagaStatus.FAILED) and failed is not None:
+        head = f"step {failed.name} failed, then {saga.reason} (finish it by hand)"
+    else:
+        head = f"step {saga.reason}"  # the reason starts with the step's name
+    return f"{head}; undone: {', '.join(undone) or 'nothing'}"
 
 
 def on_message_settled(uow: UnitOfWork, message: OutboxMessage, now: datetime) -> None:
@@ -190,7 +240,7 @@ def _step_settled(
         return
     if delivered:
         _set_step(uow, saga, step, StepState.DONE, now=now, result=message.result)
-        _advance(uow, saga, step, now=now, order_ref=message.order_ref)
+        _advance(uow, saga, step, now=now, message=message)
     else:
         reason = message.dead_letter_reason or message.last_error or message.status
         _fail(uow, saga, step, reason=f"{step.name} {message.status}: {reason}", now=now)
@@ -202,7 +252,7 @@ def _advance(
     step: WritebackSagaStep,
     *,
     now: datetime,
-    order_ref: str | None,
+    message: OutboxMessage,
 ) -> None:
     steps = _steps(uow, saga)
     following = [s for s in steps if s.position > step.position]
@@ -210,7 +260,15 @@ def _advance(
         saga.status, saga.updated_at = str(SagaStatus.COMPLETED), now
         _timeline(uow, saga, f"{saga.kind} completed", {"saga_id": saga.id}, now=now)
         return
-    _enqueue_step(uow, saga, following[0], _results(steps), now=now, order_ref=order_ref)
+    _enqueue_step(
+        uow,
+        saga,
+        following[0],
+        _results(steps),
+        now=now,
+        order_ref=message.order_ref,
+        action_id=message.action_id,
+    )
 
 
 def _enqueue_step(
@@ -221,6 +279,7 @@ def _enqueue_step(
     *,
     now: datetime,
     order_ref: str | None,
+    action_id: str | None,
 ) -> None:
     try:
         payload = resolve(step.payload, results)
@@ -234,6 +293,7 @@ def _enqueue_step(
         idempotency_key=f"{saga.saga_key}:{step.position}:{step.name}",
         payload=payload,
         now=now,
+        action_id=action_id,
         case_id=saga.case_id,
         order_ref=order_ref,
     )
@@ -285,6 +345,7 @@ def _compensate_next(uow: UnitOfWork, saga: WritebackSaga, *, now: datetime) -> 
     """Enqueue the undo of the latest finished step; steps without an undo are skipped."""
     steps = _steps(uow, saga)
     results = _results(steps)
+    origin = _origin(uow, steps)
     for step in sorted(steps, key=lambda s: s.position, reverse=True):
         if step.state != str(StepState.DONE):
             continue
@@ -305,7 +366,9 @@ def _compensate_next(uow: UnitOfWork, saga: WritebackSaga, *, now: datetime) -> 
             idempotency_key=f"{saga.saga_key}:{step.position}:{step.name}:undo",
             payload=payload,
             now=now,
+            action_id=origin.action_id if origin is not None else None,
             case_id=saga.case_id,
+            order_ref=origin.order_ref if origin is not None else None,
         )
         step.updated_at = now
         return
@@ -357,6 +420,12 @@ def _steps(uow: UnitOfWork, saga: WritebackSaga) -> list[WritebackSagaStep]:
             .order_by(WritebackSagaStep.position)
         )
     )
+
+
+def _origin(uow: UnitOfWork, steps: Sequence[WritebackSagaStep]) -> OutboxMessage | None:
+    """The first step's row: the action and order every row of the saga is queued for."""
+    first = steps[0].message_id if steps else None
+    return uow.session.get(OutboxMessage, first) if first is not None else None
 
 
 def _results(steps: Sequence[WritebackSagaStep]) -> dict[str, dict[str, Any]]:

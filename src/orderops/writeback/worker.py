@@ -37,6 +37,7 @@ from orderops.domain.errors import ConfigurationError
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.tables.writeback import WritebackAttempt  # noqa: F401 - table metadata
 from orderops.storage.uow import UnitOfWork, tenant_ids
+from orderops.workflow.communications import settle_deliveries
 from orderops.workflow.execution import on_action_message_settled, on_message_claimed
 from orderops.workflow.vendor_connections import StoredAccounts
 from orderops.writeback.claims import ClaimedHook, claim_due
@@ -63,6 +64,7 @@ def settle_messages(uow: UnitOfWork, messages: Sequence[OutboxMessage], now: dat
     """The default settled hook: advance the messages' sagas, then conclude their actions
     (and move each action's case: resolved when all is delivered, failed otherwise)."""
     on_messages_settled(uow, messages, now)
+    settle_deliveries(uow, messages, now)  # customer messages: delivered or failed
     for message in messages:
         on_action_message_settled(uow, message, now)
 

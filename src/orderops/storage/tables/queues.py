@@ -118,6 +118,7 @@ class Communication(Base):
         tenant_primary_key(),
         tenant_fk(__tablename__, "case_id", "cases", ondelete="CASCADE"),
         Index("ix_communications_tenant_case", "tenant_id", "case_id"),
+        Index("ix_communications_tenant_outbox", "tenant_id", "outbox_id"),
     )
 
     id: Mapped[str] = row_id()
@@ -132,6 +133,10 @@ class Communication(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
+    outbox_id: Mapped[str | None] = mapped_column(String(32))
+    """The outbox row carrying the message (migration 0032); NULL until it is sent."""
+    delivery_ref: Mapped[str | None] = mapped_column(String(200))
+    delivery_error: Mapped[str | None] = mapped_column(Text)
 
     __mapper_args__ = {"primary_key": [id], "version_id_col": version}  # noqa: RUF012
 
