@@ -58,14 +58,17 @@ from datetime import datetime
 from orderops.bootstrap import bootstrap
 from orderops.config import Settings
 from orderops.domain.clock import FixedClock
-from orderops.workflow.worker import drain_inbox, tenants_with_pending
+from orderops.workflow.pipeline import process_turn
+from orderops.workflow.worker import tenants_with_pending
 app = bootstrap(Settings(database_url=sys.argv[1], demo_mode=True),
                 clock=FixedClock(datetime.fromisoformat(sys.argv[2])), migrate=False)
 print("ready", flush=True)
 sys.stdin.readline()
 while tenants_with_pending(app.sessions):
-    drain_inbox(app, turn_chunks=1)
-    time.sleep(0.05)  # as the loop's poll does: the other worker gets its turn at the lock
+    turn = process_turn(app.sessions, tenant_id="acme", clock=app.clock, chunks=1)
+    # After a chunk, step back long enough for the other worker to take the next one:
+    # the test is about what happens when both work the tenant, so both must get turns.
+    time.sleep(0.2 if turn.changes or turn.more else 0.01)
 """
 LOG = """
 CREATE TABLE test_processing_log (

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -102,45 +103,14 @@ def _conclude(uow: UnitOfWork, case: Case, action: Action, *, now: datetime) -> 
         return
     unsuccessful = [m for m in messages if m.status in UNSUCCESSFUL]
     if unsuccessful and action.status == ActionStatus.APPROVED:
-        action.status = check_action_transition(ActionStatus.APPROVED, ActionStatus.FAILED)
-        reason = _failure(uow, action, messages)
-        record(
-            uow,
-            case,
-            at=now,
-            actor=ACTOR,
-            kind="action_failed",
-            summary=reason,
-            data={
-                "action_id": action.id,
-                "kind": action.kind,
-                "reason": reason,
-                "outbox_ids": [m.id for m in unsuccessful],
-            },
-        )
+        _failed(uow, case, action, messages, now=now, outbox_ids=[m.id for m in unsuccessful])
     elif all(m.status == str(OutboxStatus.DELIVERED) for m in messages):
-        action.status = check_action_transition(ActionStatus(action.status), ActionStatus.EXECUTED)
-        record(
-            uow,
-            case,
-            at=now,
-            actor=ACTOR,
-            kind="action_executed",
-            summary=f"{action.kind} executed: {len(messages)} effect(s) delivered",
-            data={
-                "action_id": action.id,
-                "kind": action.kind,
-                "effects": [
-                    {
-                        "outbox_id": m.id,
-                        "system": m.system,
-                        "operation": m.operation,
-                        "result": m.result,
-                    }
-                    for m in messages
-                ],
-            },
-        )
+        effects = [
+            {"outbox_id": m.id, "system": m.system, "operation": m.operation, "result": m.result}
+            for m in messages
+        ]
+        summary = f"{action.kind} executed: {len(messages)} effect(s) delivered"
+        _executed(uow, case, action, summary, now=now, effects=effects)
 
 
 def _conclude_saga(
@@ -153,42 +123,50 @@ def _conclude_saga(
     now: datetime,
 ) -> None:
     if saga.status == str(SagaStatus.COMPLETED):
-        action.status = check_action_transition(ActionStatus(action.status), ActionStatus.EXECUTED)
-        record(
-            uow,
-            case,
-            at=now,
-            actor=ACTOR,
-            kind="action_executed",
-            summary=f"{action.kind} executed: every step of its saga delivered",
-            data={
-                "action_id": action.id,
-                "kind": action.kind,
-                "saga_id": saga.id,
-                "effects": [
-                    {"outbox_id": m.id, "system": m.system, "operation": m.operation}
-                    for m in messages
-                ],
-            },
-        )
+        effects = [
+            {"outbox_id": m.id, "system": m.system, "operation": m.operation} for m in messages
+        ]
+        summary = f"{action.kind} executed: every step of its saga delivered"
+        _executed(uow, case, action, summary, now=now, saga_id=saga.id, effects=effects)
     elif saga.status in ENDED_BADLY and action.status == ActionStatus.APPROVED:
-        action.status = check_action_transition(ActionStatus.APPROVED, ActionStatus.FAILED)
-        reason = _failure(uow, action, messages)
-        record(
-            uow,
-            case,
-            at=now,
-            actor=ACTOR,
-            kind="action_failed",
-            summary=reason,
-            data={
-                "action_id": action.id,
-                "kind": action.kind,
-                "reason": reason,
-                "saga_id": saga.id,
-                "saga_status": saga.status,
-            },
-        )
+        _failed(uow, case, action, messages, now=now, saga_id=saga.id, saga_status=saga.status)
+
+
+def _executed(
+    uow: UnitOfWork, case: Case, action: Action, summary: str, *, now: datetime, **data: Any
+) -> None:
+    action.status = check_action_transition(ActionStatus(action.status), ActionStatus.EXECUTED)
+    record(
+        uow,
+        case,
+        at=now,
+        actor=ACTOR,
+        kind="action_executed",
+        summary=summary,
+        data={"action_id": action.id, "kind": action.kind, **data},
+    )
+
+
+def _failed(
+    uow: UnitOfWork,
+    case: Case,
+    action: Action,
+    messages: Sequence[OutboxMessage],
+    *,
+    now: datetime,
+    **data: Any,
+) -> None:
+    action.status = check_action_transition(ActionStatus.APPROVED, ActionStatus.FAILED)
+    reason = _failure(uow, action, messages)
+    record(
+        uow,
+        case,
+        at=now,
+        actor=ACTOR,
+        kind="action_failed",
+        summary=reason,
+        data={"action_id": action.id, "kind": action.kind, "reason": reason, **data},
+    )
 
 
 def _round_actions(uow: UnitOfWork, case: Case) -> list[Action]:

@@ -109,14 +109,14 @@ class VendorAccess:
 
 
 class AccountSource(Protocol):
-    """A tenant's vendor accounts by system; a system not in the map is not configured.
-
-    ``session`` is a transaction of the tenant's the caller already has open (the worker's
-    claim), for a source that reads the database: one transaction fewer per pass."""
+    """A tenant's vendor accounts by system; a system not in the map is not configured."""
 
     def accounts(
         self, tenant_id: str, *, session: Session | None = None
-    ) -> Mapping[str, VendorAccess]: ...
+    ) -> Mapping[str, VendorAccess]:
+        """``session`` is a transaction of the tenant's the caller already has open (the
+        worker's claim), for a source that reads the database: one transaction fewer per
+        pass."""
 
 
 def environment_accounts(
