@@ -16,15 +16,12 @@ Locally the module skips when chromium or playwright is missing; in CI it fails 
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +29,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from builders.access import Person, api_with_decisions, person
+from builders.browser import launched_chromium
 from builders.console import PASSWORD, console_person
 from builders.events import envelope, order_placed, payment, scan, shipment
 from builders.worker import work
@@ -43,9 +41,6 @@ from orderops.domain.roles import Role
 from orderops.workflow.sweeps import sweep_late_orders
 from orderops.workflow.tenants import ensure_tenant
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 SCRIPT = '<script>window.__xss="script"</script>'
@@ -92,16 +87,6 @@ INJECTED = """() => {
 
 DIALOGS: list[str] = []
 """Every alert, confirm or prompt any page opened (a payload's other way to show it ran)."""
-
-
-def _browser_problem() -> str | None:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        return f"{CHROMIUM} is missing: run .ci/install-browser"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed in this environment: run .ci/install-browser"
-    return None
 
 
 @dataclass
@@ -239,15 +224,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
 
 @pytest.fixture(scope="module")
 def page(desk: Desk) -> Iterator[Any]:
-    problem = _browser_problem()
-    if problem:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as chromium:
         context = chromium.new_context()
         context.add_init_script(SENTINEL)
         tab = context.new_page()
@@ -259,7 +236,6 @@ def page(desk: Desk) -> Iterator[Any]:
         tab.keyboard.press("Enter")
         tab.wait_for_url("**/console/queues")
         yield tab
-        chromium.close()
 
 
 def _pages(desk: Desk) -> dict[str, str]:

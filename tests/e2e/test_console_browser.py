@@ -11,8 +11,6 @@ Locally the test skips (with the reason) when chromium or playwright is missing;
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import threading
 import time
@@ -25,6 +23,7 @@ import pytest
 import uvicorn
 
 from builders.access import late_case
+from builders.browser import launched_chromium
 from builders.console import PASSWORD, ConsolePerson, console_person
 from orderops.api.app import create_app
 from orderops.bootstrap import App, bootstrap
@@ -40,42 +39,13 @@ from orderops.writeback.policy import DeliveryPolicy
 from orderops.writeback.results import record_outcome
 from orderops.writeback.sagas import on_message_settled
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-
-
-def _browser_problem() -> str | None:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        return f"{CHROMIUM} is missing: run .ci/install-browser"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed in this environment: run .ci/install-browser"
-    return None
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    problem = _browser_problem()
-    if problem:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
