@@ -38,6 +38,8 @@ from orderops.storage.engine import make_engine
 from orderops.storage.migrate import upgrade
 from orderops.workflow.tenants import ensure_tenant, issue_key
 
+pytest_plugins = ["builders.connected_fixtures"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 AS_APP_ROLE = os.environ.get("ORDEROPS_TEST_PG_APP_ROLE", "1").lower() in {"1", "true", "yes"}
 """Run the app on PostgreSQL as a login of the app role (row-level security enforced), not

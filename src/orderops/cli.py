@@ -16,6 +16,7 @@ from rich.console import Console
 from orderops.commands import (
     access,
     audit_export,
+    choices,
     connections,
     evaluate,
     holds,
@@ -24,6 +25,7 @@ from orderops.commands import (
     inbox,
     limits,
     links,
+    notifications,
     outbox,
     playbook,
     recommend,
@@ -65,7 +67,9 @@ recommend.register(cli)
 playbook.register(cli)
 evaluate.register(cli)
 links.register(cli)
+notifications.register(cli)
 holds.register(cli)
+choices.register(cli)
 reconcile.register(cli)
 inbox.register(cli)
 retention.register(cli)

@@ -25,13 +25,14 @@ from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
 from orderops.console.accounts import set_password
 from orderops.domain.cases import ExceptionType
-from orderops.domain.clock import AcceleratedClock, Clock, FixedClock
+from orderops.domain.clock import AcceleratedClock, Clock, FixedClock, SystemClock
 from orderops.domain.errors import OrderOpsError
 from orderops.domain.roles import Role
 from orderops.ingest.bulk_intake import store_items
 from orderops.sandbox.connected import VendorSandboxes, connected_sandboxes
 from orderops.sandbox.seeding import StoreMirror
 from orderops.sim import SimConfig, simulate
+from orderops.storage.sqlite_writers import in_background
 from orderops.workflow.cases import CaseChange, CaseEvent
 from orderops.workflow.pipeline import process_pending
 from orderops.workflow.tenants import ensure_tenant, issue_key
@@ -108,6 +109,8 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None
     process_pending(app.sessions, tenant_id=TENANT, clock=app.clock)
 
     app.clock = AcceleratedClock(sim.start, options.speed)
+    # Sign-in forms, console sessions and throttles keep real seconds (App.wall_clock).
+    app.real_time = SystemClock()
     # Writeback goes to the local sandboxes through the tenant's stored connections, the
     # same mechanism as production (sandbox/connected.py), never ORDEROPS_WRITEBACK_*.
     vendors = contextlib.ExitStack()
@@ -229,6 +232,7 @@ def _stream(
     mirror: StoreMirror,
 ) -> None:
     position = 0
+    in_background()  # the simulated store's writes let a reviewer's go first
     while position < len(events) and not stop.is_set() and not _expired(started, duration):
         now = app.clock.now()
         due = position

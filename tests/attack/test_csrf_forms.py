@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 from builders.access import Person, late_case, person
 from builders.app_routes import app_routes
+from builders.choices import choice_case
 from builders.console import ConsolePerson, console_person, csrf_of, signed_in
 from builders.links import suggested_ticket, ticket
 from orderops.api.app import create_app
@@ -204,6 +205,10 @@ FORMS = [
     Form(
         "/console/cases/{case_id}/recommend",
         lambda d: (f"/console/cases/{d.case()}/recommend", {}),
+    ),
+    Form(
+        "/console/cases/{case_id}/choice-offer",
+        lambda d: (f"/console/cases/{choice_case(d.app, d.clock)}/choice-offer", {}),
     ),
     Form(
         "/console/cases/{case_id}/messages",

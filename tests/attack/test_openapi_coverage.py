@@ -12,7 +12,11 @@ from builders.app_routes import app_routes
 from orderops.api.app import create_app
 from orderops.bootstrap import App
 
-OUT_OF_THE_DOCUMENT = {("GET", "/"): "a redirect to the console, which is HTML, not API"}
+OUT_OF_THE_DOCUMENT = {
+    ("GET", "/"): "a redirect to the console, which is HTML, not API",
+    ("GET", "/choice/{token}"): "the customer's choice page, HTML (test_customer_choices.py)",
+    ("POST", "/choice/{token}"): "the customer's choice form, HTML (test_customer_choices.py)",
+}
 
 
 def test_every_api_route_is_in_the_openapi_document(app: App) -> None:

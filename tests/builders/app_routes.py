@@ -12,6 +12,7 @@ from typing import Any
 from fastapi.routing import APIRoute
 
 from orderops.api.app import ROUTERS
+from orderops.domain.roles import Permission
 
 
 def _walk(routes: list[Any]) -> Iterator[Any]:
@@ -35,3 +36,14 @@ def app_routes() -> list[tuple[str, str, APIRoute]]:
         ),
         key=lambda row: (row[0], row[1]),
     )
+
+
+def permission_of(route: APIRoute) -> Permission | None:
+    """The permission a route's auth dependency declares (``api/auth.require`` marks it),
+    or None for a route that checks none (probes, the console, webhooks)."""
+    found = [
+        getattr(d.call, "permission", None)
+        for d in route.dependant.dependencies
+        if getattr(d.call, "permission", None) is not None
+    ]
+    return found[0] if found else None

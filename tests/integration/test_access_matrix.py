@@ -17,11 +17,13 @@ import pytest
 from fastapi.routing import APIRoute
 
 from builders.access import Person, client, late_case, person
+from builders.choices import choice_case
 from builders.events import order_placed
 from builders.holds import place_hold
 from orderops.api import actions as actions_api
 from orderops.api import admin as admin_api
 from orderops.api import cases as cases_api
+from orderops.api import choices as choices_api
 from orderops.api import connections as connections_api
 from orderops.api import events as events_api
 from orderops.api import holds as holds_api
@@ -342,6 +344,22 @@ ROUTES = [
         200,
         lambda w: ("/v1/playbook/reevaluate?dry_run=true", None),
     ),
+    Route(  # a fresh delay case each time: an offer withdraws the last, never refuses
+        "POST",
+        "/v1/cases/{case_id}/choice-offers",
+        Permission.CASES_WORK,
+        201,
+        lambda w: (f"/v1/cases/{choice_case(w.app, w.clock)}/choice-offers", None),
+        tenant_scoped_ids=True,
+    ),
+    Route(
+        "GET",
+        "/v1/cases/{case_id}/choice-offers",
+        Permission.CASES_READ,
+        200,
+        lambda w: (f"/v1/cases/{w.case_id}/choice-offers", None),
+        tenant_scoped_ids=True,
+    ),
 ]
 
 
@@ -372,6 +390,7 @@ def test_the_table_covers_every_route_with_the_permission_it_declares() -> None:
         connections_api.router,
         playbook_pins_api.router,
         holds_api.router,
+        choices_api.router,
     )
     declared = {
         (method, route.path): declared_permission(route)

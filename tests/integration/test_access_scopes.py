@@ -296,6 +296,10 @@ NAMED = [
         fresh=True,
     ),
     Named("GET", "/v1/cases/{case_id}/actions", 200, _case("/actions")),
+    Named("GET", "/v1/cases/{case_id}/choice-offers", 200, _case("/choice-offers")),
+    # a late parcel is no case to offer choices on: in scope, the offer reaches the case and
+    # is refused for its type (422); out of scope it is not found (404)
+    Named("POST", "/v1/cases/{case_id}/choice-offers", 422, _case("/choice-offers")),
     Named(
         "POST",
         "/v1/cases/{case_id}/actions",
@@ -881,6 +885,8 @@ TENANT_WIDE = {
     ("PUT", "/v1/admin/approval-policy"): "the approval policy",
     ("GET", "/v1/admin/approval-policy/versions"): "the approval policy",
     ("POST", "/v1/admin/approval-policy/reevaluate"): "the approval policy, all open cases",
+    ("GET", "/v1/admin/notification-policy"): "the tenant's proactive notice rule",
+    ("PUT", "/v1/admin/notification-policy"): "the tenant's proactive notice rule",
 }
 """Routes about the tenant's settings, administration and ingestion: no case or order data
 comes back, so a scope has nothing to narrow."""

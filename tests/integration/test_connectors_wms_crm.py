@@ -74,6 +74,48 @@ def test_substitution_moves_the_reservation_to_the_new_sku(
     assert connector.get_stock("MUG-BLUE").available == 1
 
 
+def test_a_substitution_naming_its_reservation_leaves_the_orders_other_one_of_the_sku_held(
+    wms: tuple[WmsSandbox, WmsConnector],
+) -> None:
+    _, connector = wms
+    original = connector.reserve(order_id="o-4", sku="MUG-RED", quantity=1, idempotency_key="a")
+    second = connector.reserve(order_id="o-4", sku="MUG-RED", quantity=2, idempotency_key="b")
+
+    swap = connector.substitute(
+        order_id="o-4",
+        from_sku="MUG-RED",
+        to_sku="MUG-BLUE",
+        quantity=1,
+        idempotency_key="s4",
+        reservation_id=second.id,
+    )
+
+    assert swap.released_reservation_ids == (second.id,)
+    red = {r.id: (r.quantity, r.status) for r in connector.list_reservations("o-4", sku="MUG-RED")}
+    assert red.pop(original.id) == (1, "active")
+    assert red.pop(second.id) == (2, "released")
+    assert list(red.values()) == [(1, "active")]  # what the swap did not take stays held
+    assert [r.sku for r in connector.list_reservations("o-4", sku="MUG-BLUE")] == ["MUG-BLUE"]
+
+
+def test_a_substitution_naming_another_skus_reservation_is_refused(
+    wms: tuple[WmsSandbox, WmsConnector],
+) -> None:
+    _, connector = wms
+    blue = connector.reserve(order_id="o-5", sku="MUG-BLUE", quantity=1, idempotency_key="c")
+
+    with pytest.raises(PermanentError, match="holds MUG-BLUE"):
+        connector.substitute(
+            order_id="o-5",
+            from_sku="MUG-RED",
+            to_sku="MUG-BLUE",
+            quantity=1,
+            idempotency_key="s5",
+            reservation_id=blue.id,
+        )
+    assert [r.status for r in connector.list_reservations("o-5")] == ["active"]
+
+
 def test_releasing_twice_with_new_keys_is_a_conflict(wms: tuple[WmsSandbox, WmsConnector]) -> None:
     _, connector = wms
     reservation = connector.reserve(order_id="o-3", sku="MUG-RED", quantity=1, idempotency_key="r3")

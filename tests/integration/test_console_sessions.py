@@ -232,3 +232,28 @@ def test_a_throttled_account_is_throttled_from_every_address(app: App, clock: Fi
     assert [attempt(near, person, "wrong password!") for _ in range(5)] == [401] * 5
 
     assert attempt(far, person, PASSWORD) == 429
+
+
+def test_business_time_racing_ahead_lapses_no_form_and_no_session(
+    app: App, clock: FixedClock
+) -> None:
+    """The demo runs business time 1,800 times faster than real time: a reviewer's form and
+    session lapse on the real clock (App.wall_clock), so hours of business time between two
+    clicks sign no one out, while hours of real time still do."""
+    real = FixedClock(clock.now())
+    app.real_time = real
+    person = console_person(app, clock, role=Role.AGENT)
+    client = TestClient(create_app(app), follow_redirects=False)
+    token = csrf_of(client.get("/console/login").text)
+
+    clock.advance(timedelta(hours=2))
+    signed = client.post(
+        "/console/login",
+        data={"csrf": token, "tenant": "acme", "email": person.email, "password": PASSWORD},
+    )
+    assert signed.status_code == 303
+    clock.advance(timedelta(hours=5))
+    assert client.get("/console/queues").status_code == 200
+
+    real.advance(timedelta(minutes=app.settings.console_session_idle_minutes + 1))
+    assert client.get("/console/queues").status_code == 303

@@ -251,3 +251,37 @@ def audit_actions(app: App, case_id: str) -> list[str]:
                 .order_by(AuditRecord.seq)
             )
         )
+
+
+def test_a_hold_lasts_what_the_tenants_approval_policy_says_and_expires_by_it(
+    app: App, clock: FixedClock, agent: Person, http: TestClient
+) -> None:
+    admin = person(app, clock, tenant="acme", role=Role.ADMIN, name="ada-admin")
+    current = http.get("/v1/admin/approval-policy", headers=admin.headers).json()
+    for hours in (0, 24 * 31, "six"):
+        refused = http.put(
+            "/v1/admin/approval-policy",
+            json={"policy": {**current["body"], "hold_expiry_hours": hours}},
+            headers=admin.headers,
+        )
+        assert refused.status_code in (400, 422), refused.text
+    changed = http.put(
+        "/v1/admin/approval-policy",
+        json={"policy": {**current["body"], "hold_expiry_hours": 6}, "note": "weekday desk"},
+        headers=admin.headers,
+    )
+    assert changed.status_code == 200, changed.text
+    assert [c["after"] for c in changed.json()["changes"] if "hold_expiry" in c["path"]] == [6]
+    with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
+        audited = uow.session.scalars(select(AuditRecord.action)).all()
+    assert "approval_policy.changed" in audited
+
+    placed = place_hold(app, clock, agent)
+    settle_message(app, "acme", placed.place_outbox_id, OutboxStatus.DELIVERED)
+
+    assert hold_row(app, "acme", placed.hold_id).expires_at == clock.now() + timedelta(hours=6)
+    clock.advance(timedelta(hours=6) - timedelta(minutes=1))
+    assert sweep(app, clock) == []
+    clock.advance(timedelta(minutes=1))
+    assert sweep(app, clock) == [placed.hold_id]
+    assert hold_row(app, "acme", placed.hold_id).release_reason == "expired"

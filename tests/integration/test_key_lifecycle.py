@@ -359,7 +359,7 @@ def test_the_cli_rotates_with_no_overlap_and_lists_each_keys_state(
 ) -> None:
     monkeypatch.setenv("COLUMNS", "200")  # the table's columns uncut
     cli, runner = tenant_cli(app), CliRunner()
-    issued = runner.invoke(cli, ["tenant", "key", "--tenant", "acme", "--role", "service"])
+    issued = runner.invoke(cli, ["tenant", "key", "--tenant", "acme", "--service", "shop-sync"])
     (key,) = list_keys(app.sessions, tenant_id="acme", clock=clock)
 
     rotated = runner.invoke(
@@ -384,7 +384,9 @@ def test_the_cli_rotates_with_no_overlap_and_lists_each_keys_state(
 def test_the_cli_refuses_a_bad_expiry_with_one_clear_line(app: App) -> None:
     cli, runner = tenant_cli(app), CliRunner()
 
-    result = runner.invoke(cli, ["tenant", "key", "issue", "-t", "acme", "--expires-in", "soon"])
+    result = runner.invoke(
+        cli, ["tenant", "key", "issue", "-t", "acme", "--service", "ci", "--expires-in", "soon"]
+    )
 
     assert result.exit_code == 1
     assert "'soon' is not a number with a unit" in result.output

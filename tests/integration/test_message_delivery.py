@@ -6,7 +6,6 @@ Zendesk sandbox on a real socket, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,12 +17,8 @@ from builders.access import Person, person
 from builders.console import console_person, csrf_of, signed_in
 from builders.writeback import (
     Sandboxes,
-    connect_sandboxes,
     drain,
-    fast_runtime,
     make_case,
-    served_sandboxes,
-    stored_accounts,
 )
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
@@ -35,26 +30,6 @@ from orderops.writeback.worker import WritebackRuntime
 
 TICKET = 501
 BODY = "Your parcel left our warehouse today; tracking follows by email."
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[Sandboxes]:
-    with served_sandboxes() as sandboxes:
-        yield sandboxes
-
-
-@pytest.fixture
-def sandboxes(served: Sandboxes) -> Sandboxes:
-    served.renew()
-    return served
-
-
-@pytest.fixture
-def runtime(app: App, clock: FixedClock, sandboxes: Sandboxes) -> Iterator[WritebackRuntime]:
-    connect_sandboxes(app, clock, sandboxes, tenant="acme")
-    made = fast_runtime(stored_accounts(app), clock)
-    yield made
-    made.close()
 
 
 def with_ticket(app: App, clock: FixedClock, box: Sandboxes, *, order_ref: str) -> str:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
+import pytest
+
 from orderops.bootstrap import App
 from orderops.domain.cases import ExceptionType
 from orderops.domain.clock import FixedClock
@@ -22,6 +24,7 @@ from orderops.ingest.intake import Outcome, accept_items
 from orderops.sim import SimConfig, simulate
 from orderops.storage.repositories.cases import CaseFilter
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow import pipeline
 from orderops.workflow.pipeline import process_many, process_pending
 from orderops.workflow.sweeps import sweep
 from orderops.workflow.tenants import ensure_tenant
@@ -149,4 +152,33 @@ def test_the_request_path_racing_the_worker_gives_the_cases_of_one_ordered_pass(
     _sweep(app, clock, OTHER)
 
     assert failures == []
+    _assert_same(_cases(app, OTHER), reference)
+
+
+def test_chunks_cut_short_by_their_time_budget_give_the_cases_of_one_ordered_pass(
+    app: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk commits once it has run ``CHUNK_SECONDS`` (so a reviewer waiting for
+    SQLite's writer waits for one short chunk, not a long one); with no time at all, every
+    chunk stops after its first event, and the rest still comes out as one ordered pass."""
+    clock.set(CONFIG.end)
+    reference = _in_one_pass(app, clock)
+    ensure_tenant(app.sessions, tenant_id=OTHER, name=OTHER, clock=clock)
+    ids = _store(app, clock, OTHER)
+    chunks: list[int] = []
+    apply_rows = pipeline._apply_rows
+
+    def counted(uow: UnitOfWork, rows: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
+        done = apply_rows(uow, rows, *args, **kwargs)
+        chunks.append(len(rows) - len(done[0].unreached))
+        return done
+
+    monkeypatch.setattr(pipeline, "CHUNK_SECONDS", 0.0)
+    monkeypatch.setattr(pipeline, "_apply_rows", counted)
+    process_pending(app.sessions, tenant_id=OTHER, clock=clock)
+    _sweep(app, clock, OTHER)
+
+    assert set(chunks) == {1}, "every chunk stopped after its first event"
+    with UnitOfWork(app.sessions, tenant_id=OTHER, write=False) as uow:
+        assert uow.inbox.still_pending(ids) == set()
     _assert_same(_cases(app, OTHER), reference)

@@ -6,22 +6,16 @@ never read with another's credentials."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 import typer
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from builders.writeback import (
     Sandboxes,
-    connect_sandboxes,
     drain,
-    fast_runtime,
     make_case,
-    served_sandboxes,
-    stored_accounts,
 )
 from orderops.bootstrap import App
 from orderops.commands import reconcile as reconcile_commands
@@ -39,26 +33,6 @@ from orderops.storage.uow import UnitOfWork
 from orderops.workflow.reconciliation import reconcile, reconcile_if_due
 from orderops.writeback.outbox import enqueue
 from orderops.writeback.worker import WritebackRuntime
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[Sandboxes]:
-    with served_sandboxes() as sandboxes:
-        yield sandboxes
-
-
-@pytest.fixture
-def sandboxes(served: Sandboxes) -> Sandboxes:
-    served.renew()
-    return served
-
-
-@pytest.fixture
-def runtime(app: App, clock: FixedClock, sandboxes: Sandboxes) -> Iterator[WritebackRuntime]:
-    connect_sandboxes(app, clock, sandboxes, tenant="acme")
-    made = fast_runtime(stored_accounts(app), clock)
-    yield made
-    made.close()
 
 
 def refund_delivered(

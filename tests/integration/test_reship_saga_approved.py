@@ -20,6 +20,7 @@ from test_action_writeback import (  # the same orders, people and sandboxes as 
     open_order,
     outbox_of,
     people,
+    reserve_original,
     sandboxes,
     served,
 )
@@ -52,12 +53,13 @@ def approved_reship(
     sandboxes: Sandboxes,
     http: TestClient,
     people: tuple[Person, list[Person]],
+    story: Story = RESHIP,
 ) -> tuple[Shop, dict[str, Any]]:
     runtime = fast_runtime(sandboxes.settings(), clock)
-    shop = open_order(app, clock, sandboxes, runtime.connectors.for_tenant("acme"), RESHIP)
+    shop = open_order(app, clock, sandboxes, runtime.connectors.for_tenant("acme"), story)
     runtime.close()
     agent, deciders = people
-    action = decide(http, agent, deciders, shop, "reship", RESHIP.params(shop))
+    action = decide(http, agent, deciders, shop, "reship", story.params(shop))
     return shop, action
 
 
@@ -234,3 +236,68 @@ def test_approving_the_same_reship_twice_is_refused_and_starts_one_saga(
     assert len(sagas) == 1
     assert len(sandboxes.wms.reservations(str(shop.order_id))) == 1
     assert len(sandboxes.easypost.control.ledger.entries("shipment.bought")) == 1
+
+
+LABEL_FAILS = FAULTS["label"][1]
+
+
+def test_undoing_a_reship_releases_its_own_reservation_and_not_the_orders_other_one(
+    app: App,
+    clock: FixedClock,
+    sandboxes: Sandboxes,
+    http: TestClient,
+    people: tuple[Person, list[Person]],
+) -> None:
+    held_before = Story(RESHIP.kind, RESHIP.params, {}, ticket=True, prepare=reserve_original)
+    shop, _ = approved_reship(app, clock, sandboxes, http, people, held_before)
+    (original,) = sandboxes.wms.reservations(str(shop.order_id))
+    sandboxes.easypost.control.inject(LABEL_FAILS)
+
+    deliver(app, clock, sandboxes)
+
+    assert saga_of(app, shop.case_id)[0] == "compensated"
+    both = {r["id"]: (r["sku"], r["quantity"], r["status"]) for r in sandboxes.wms.reservations()}
+    assert both.pop(original["id"]) == (SKU, 2, "active")
+    assert list(both.values()) == [(SKU, 1, "released")]
+
+
+def test_an_undone_reship_stops_counting_on_the_ledger_and_a_later_remedy_fits(
+    app: App,
+    clock: FixedClock,
+    sandboxes: Sandboxes,
+    http: TestClient,
+    people: tuple[Person, list[Person]],
+) -> None:
+    whole = Story(
+        RESHIP.kind,
+        lambda s: {"lines": [{"sku": SKU, "quantity": 2}], "reason": "arrived broken"},
+        {},
+        ticket=True,
+    )
+    shop, action = approved_reship(app, clock, sandboxes, http, people, whole)
+    agent = people[0]
+    with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
+        (remedy,) = earlier_remedies(uow, str(shop.order_id))
+    assert (remedy.action_id, remedy.amount_minor) == (action["id"], 4_000)  # the whole order
+    sandboxes.easypost.control.inject(LABEL_FAILS)
+
+    deliver(app, clock, sandboxes)
+
+    assert saga_of(app, shop.case_id)[0] == "compensated"
+    with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
+        assert earlier_remedies(uow, str(shop.order_id)) == []
+    version = http.get(f"/v1/cases/{shop.case_id}", headers=agent.headers).json()["version"]
+    moved = http.post(
+        f"/v1/cases/{shop.case_id}/transitions",
+        json={"move": "escalate", "reason": "the reship was called off", "version": version},
+        headers=agent.headers,
+    )
+    assert moved.status_code == 200, moved.text
+    credit = {"amount_minor": 1_000, "reason": "sorry for the wait"}
+    later = http.post(
+        f"/v1/cases/{shop.case_id}/actions",
+        json={"kind": "store_credit", "params": credit},
+        headers=agent.headers,
+    )
+    assert later.status_code == 201, later.text
+    assert later.json()["evaluation"]["inputs"]["committed_minor"] == 0

@@ -72,6 +72,13 @@ ON_HOLD = ActionContext(
             {"from_sku": "TEE", "to_sku": "TEE-XL", "quantity": 1, "price_difference_minor": -300},
             ORDER,
             300,
+            [("wms", "substitute"), ("oms", "add_note"), ("payments", "refund")],
+        ),
+        (
+            "substitute",
+            {"from_sku": "TEE", "to_sku": "TEE-XL", "quantity": 1, "price_difference_minor": 300},
+            ORDER,
+            300,  # the retailer absorbs a dearer substitute: no money moves to the customer
             [("wms", "substitute"), ("oms", "add_note")],
         ),
         (
@@ -133,6 +140,7 @@ ON_HOLD = ActionContext(
             0,
             [("oms", "add_note")],
         ),
+        ("accept_delay", {"note": "The customer chose to wait"}, ORDER, 0, [("oms", "add_note")]),
     ],
 )
 def test_each_kind_plans_its_exposure_and_effects(
@@ -186,6 +194,17 @@ def test_a_full_refund_is_resolved_to_the_exact_amount_and_payment() -> None:
             "no line with SKU HAT",
         ),
         ("substitute", {"from_sku": "TEE", "to_sku": "TEE", "quantity": 1}, ORDER, "must differ"),
+        (
+            "substitute",
+            {
+                "from_sku": "TEE",
+                "to_sku": "TEE-XL",
+                "quantity": 1,
+                "price_difference_minor": -20_000,
+            },
+            ORDER,
+            "refund of 20000 exceeds",
+        ),
         (
             "shipping_upgrade",
             {"to_service": "x", "tracking_number": "nope"},

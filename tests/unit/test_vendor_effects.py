@@ -143,6 +143,12 @@ KINDS: list[tuple[ActionKind, dict[str, Any], str, list[tuple[str, str]]]] = [
         "captured",
         [("shopify", "add_note")],
     ),
+    (
+        ActionKind.ACCEPT_DELAY,
+        {"note": "The customer chose to wait"},
+        "captured",
+        [("shopify", "add_note")],
+    ),
 ]
 
 

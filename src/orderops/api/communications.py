@@ -1,7 +1,12 @@
 """Customer communications over HTTP: draft, edit, approve (four eyes), send, retry, history.
 
 Send queues the approved text in the outbox (the message answers ``sending``); the
-worker's delivery makes it ``delivered`` or ``failed``, and a failed one can be retried.
+worker's delivery makes it ``delivered`` or ``failed``, the bounce read-back ``bounced``,
+and a failed or bounced one can be retried (a bounced one to a corrected ``recipient``).
+
+The tenant's proactive-notice rule (``/v1/admin/notification-policy``: which topics are
+drafted, which an explicit rule sends, the quiet period and the one-voice window) is read
+and set here too, by policy managers; each change is audited.
 
 Changes take the message's version (If-Match or ``version``); a stale one is a 409 that
 carries the message as it is now."""
@@ -14,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from sqlalchemy.orm.exc import StaleDataError
 
 from orderops.api.auth import app_of
@@ -30,6 +36,7 @@ from orderops.api.problems import problem
 from orderops.api.work_common import (
     Approver,
     IfMatch,
+    Manager,
     Reader,
     Worker,
     actor_of,
@@ -38,13 +45,24 @@ from orderops.api.work_common import (
 )
 from orderops.bootstrap import App
 from orderops.domain.errors import IllegalTransition, NotFound
+from orderops.domain.notifications import NoticePolicy
 from orderops.storage.tables.queues import Communication
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import communications
+from orderops.workflow import communications, notifications
 from orderops.workflow.conflicts import StaleCommunication
 from orderops.workflow.tenants import Principal
 
 router = APIRouter(tags=["communications"], route_class=SafeJsonRoute)
+
+
+class RetryBody(MessageVersion):
+    recipient: str | None = Field(default=None, min_length=3, max_length=320)
+    """A corrected address for a bounced message: a new ticket goes to it."""
+
+
+class NoticePolicyRead(NoticePolicy):
+    version: int
+    """0 while the tenant never set one (the default: nothing proactive)."""
 
 
 @router.get("/v1/cases/{case_id}/communications", response_model=CommunicationList)
@@ -164,10 +182,11 @@ async def retry_communication(
     request: Request,
     principal: Worker,
     message_id: Id,
-    body: MessageVersion,
+    body: RetryBody,
     if_match: IfMatch = None,
 ) -> Response:
-    """Queue a failed message again, under the key it was first sent with."""
+    """Queue a failed message again, under the key it was first sent with; a bounced one
+    as a new delivery, to ``recipient`` when given."""
     app = app_of(request)
     return await _message_change(
         app,
@@ -179,8 +198,39 @@ async def retry_communication(
             expected_version=version_from(if_match, body),
             actor=actor_of(principal),
             now=app.clock.now(),
+            recipient=body.recipient,
         ),
     )
+
+
+@router.get("/v1/admin/notification-policy", response_model=NoticePolicyRead)
+async def show_notice_policy(request: Request, principal: Manager) -> NoticePolicyRead:
+    app = app_of(request)
+
+    def read() -> NoticePolicyRead:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
+            policy, version = notifications.policy_of(uow), notifications.policy_version(uow)
+        return NoticePolicyRead(**policy.model_dump(), version=version)
+
+    return await run_in_threadpool(read)
+
+
+@router.put("/v1/admin/notification-policy", response_model=NoticePolicyRead)
+async def set_notice_policy(
+    request: Request, principal: Manager, body: NoticePolicy
+) -> NoticePolicyRead:
+    """Replace the tenant's notice rule (a new version, audited with before and after)."""
+    app = app_of(request)
+
+    def write() -> NoticePolicyRead:
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id) as uow:
+            version = notifications.set_policy(
+                uow, body, actor=actor_of(principal), now=app.clock.now()
+            )
+            uow.commit()
+        return NoticePolicyRead(**body.model_dump(), version=version)
+
+    return await run_in_threadpool(write)
 
 
 async def _message_change(

@@ -19,6 +19,7 @@ from orderops.api.params import NO_NUL, Id
 from orderops.bootstrap import App
 from orderops.domain.roles import Permission
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.communications import settle_deliveries
 from orderops.workflow.tenants import Principal
 from orderops.writeback import admin
 from orderops.writeback.states import OutboxStatus
@@ -179,7 +180,9 @@ def _change(app: App, principal: Principal, message_id: str, verb: str) -> Outbo
     change = admin.retry_message if verb == "retry" else admin.cancel_message
     actor = principal.subject or principal.name
     with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
-        change(uow, message_id, actor=actor, now=app.clock.now())
+        changed = change(uow, message_id, actor=actor, now=app.clock.now())
+        if verb == "cancel":  # a customer message it carried fails, saying so
+            settle_deliveries(uow, [changed], app.clock.now())
         detail = _detail(uow, message_id)
         uow.commit()
     return detail

@@ -40,7 +40,7 @@ from orderops.api.ingest_slots import FreeIngestSlots, TenantSlots
 from orderops.api.problems import problem
 from orderops.bootstrap import App
 from orderops.domain.clock import Clock, SystemClock
-from orderops.domain.rate_limits import Admission, RateLimited, RateScope
+from orderops.domain.rate_limits import Admission, RateLimited, RatePartition, RateScope
 from orderops.storage.rate_windows import DatabaseWindows, LimitsStorageWindows, WindowCounts
 from orderops.workflow.rate_limits import RateLimiter
 from orderops.workflow.tenant_rate_limits import default_quotas, tenant_quotas
@@ -141,8 +141,8 @@ async def admitted(
 
 async def hold_webhook(request: Request, *, tenant_id: str, endpoint_token: str) -> None:
     """``hold_async`` for a delivery to a webhook URL that resolved to ``tenant_id`` (unless
-    ``HoldKnownWebhooks`` held it before routing), then one of the tenant's accept slots
-    (``api/ingest_slots.py``)."""
+    ``HoldKnownWebhooks`` held it before routing), then its paced turn among the tenant's
+    accepts and one of its slots (``api/ingest_slots.py``)."""
     tokens: RecentTokens | None = getattr(request.app.state, "webhook_tenants", None)
     if tokens is not None:
         tokens.remember(endpoint_token, tenant_id)
@@ -150,7 +150,18 @@ async def hold_webhook(request: Request, *, tenant_id: str, endpoint_token: str)
         await hold_async(request, tenant_id=tenant_id, scope=RateScope.INGEST)
     slots: TenantSlots | None = getattr(request.app.state, "ingest_slots", None)
     if slots is not None:
-        await slots.take(request, tenant_id)
+        admission: Admission | None = getattr(request.state, STATE_KEY, None)
+        await slots.take(request, tenant_id, interval=pace(admission))
+
+
+def pace(admission: Admission | None) -> float:
+    """Seconds between a tenant's accepts at the even pace of its ingest quota (0 when no
+    limiter held the request)."""
+    for verdict in admission.verdicts if admission is not None else ():
+        limit = verdict.limit
+        if limit.scope == RateScope.INGEST and limit.partition == RatePartition.TENANT:
+            return limit.quota.seconds / limit.quota.amount
+    return 0.0
 
 
 def policy_header(admission: Admission) -> str:

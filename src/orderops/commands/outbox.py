@@ -170,10 +170,12 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @group.command("cancel")
     def cancel_command(tenant: TenantOpt, message_id: str) -> None:
         """Stop a message that has not been delivered."""
+        from orderops.workflow.communications import settle_deliveries
         from orderops.writeback import admin
 
         with opened(tenant, write=True) as (app, uow):
             m = admin.cancel_message(uow, message_id, actor=ACTOR, now=app.clock.now())
+            settle_deliveries(uow, [m], app.clock.now())  # a customer message fails, saying so
             status = m.status
             uow.commit()
         console.print(f"{message_id} is {status}")

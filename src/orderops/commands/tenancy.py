@@ -2,9 +2,15 @@
 
 ``tenant create acme`` makes acme's live environment (tenant ``acme``) and its test
 environment (tenant ``acme.test``); ``--environment`` makes one. ``tenant key`` issues a
-key as it always did (``orderops tenant key --tenant acme`` prints one secret and nothing
+key (``orderops tenant key --tenant acme --service shop-sync`` prints one secret and nothing
 else on stdout, so scripts can capture it) and groups what follows a key's issue: list,
 rotate, revoke. The same services as the admin API, acting as ``cli``.
+
+Every key acts as someone, as the admin API's keys do: ``--user EMAIL`` a person of the
+tenant (added with ``--role`` when new, so a fresh tenant's first admin can be keyed), or
+``--service NAME`` a named service identity (used when it exists, added with ``--role``,
+default ``service``, when not). So one person with two keys is one approver, and a
+service identity never approves anything (``workflow/approver_eligibility.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ if TYPE_CHECKING:
     from orderops.bootstrap import App
     from orderops.workflow.key_lifecycle import KeyDetails, Rotation
     from orderops.workflow.tenants import IssuedKey
+    from orderops.workflow.users import UserInfo
 
 # Services are imported inside each command: `orderops --help` must not load the database.
 
@@ -41,6 +48,20 @@ OverlapOpt = Annotated[
     str, typer.Option("--overlap", help="How long the old key keeps working, e.g. 24h or 0.")
 ]
 KeyIdArg = Annotated[str, typer.Argument(help="The key's id (see `tenant key list`).")]
+UserOpt = Annotated[
+    str | None, typer.Option("--user", help="The person the key acts as (their email).")
+]
+ServiceOpt = Annotated[
+    str | None, typer.Option("--service", help="Or the named service identity it acts as.")
+]
+RoleOpt = Annotated[
+    Role | None,
+    typer.Option(help="Role of a new identity (a service's default: service)."),
+]
+OwnerOpt = Annotated[
+    str | None,
+    typer.Option("--owner", help="Owner email of a new service identity with a human role."),
+]
 
 
 def expiry_of(app: App, expires_in: str | None, expires_at: str | None) -> datetime | None:
@@ -56,6 +77,47 @@ def expiry_of(app: App, expires_in: str | None, expires_at: str | None) -> datet
                 f"{expires_at!r} is not an ISO 8601 time", param_hint="--expires-at"
             ) from exc
     return requested_expiry(app.clock, expires_in=expires_in, expires_at=at)
+
+
+def identity_for(
+    app: App,
+    tenant: str,
+    *,
+    user: str | None,
+    service: str | None,
+    role: Role | None,
+    owner: str | None,
+) -> UserInfo:
+    """The identity a new key acts as: the person with email ``user`` or the service
+    identity named ``service``, added (audited, as ``cli``) when the tenant has none."""
+    from orderops.workflow import users
+    from orderops.workflow.users import InvalidUser, UserKind
+
+    if (user is None) == (service is None):
+        raise InvalidUser("a key acts as someone: give --user EMAIL or --service NAME (one)")
+    kind = UserKind.HUMAN if user is not None else UserKind.SERVICE
+    wanted = (user or "").strip().lower() if user is not None else str(service).strip()
+    for found in users.list_users(app.sessions, tenant_id=tenant):
+        same = found.email == wanted if user is not None else found.display_name == wanted
+        if not same or found.kind != kind or found.disabled_at is not None:
+            continue
+        if role is not None and role != found.role:
+            raise InvalidUser(
+                f"{wanted} acts as {found.role}, not {role}; change it with `users set-role`"
+            )
+        return found
+    if user is not None and role is None:
+        raise InvalidUser(f"tenant {tenant} has no person {wanted}; give --role to add them")
+    return users.add_user(
+        app.sessions,
+        tenant_id=tenant,
+        display_name=wanted.split("@")[0] if user is not None else wanted,
+        role=role or Role.SERVICE,
+        email=wanted if user is not None else owner,
+        kind=kind,
+        clock=app.clock,
+        actor=ACTOR,
+    )
 
 
 def print_issued(console: Console, issued: IssuedKey) -> None:
@@ -139,7 +201,10 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
     def key(
         context: typer.Context,
         tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Tenant id.")] = None,
-        role: Annotated[Role, typer.Option(help="Role the key acts with.")] = Role.SERVICE,
+        user: UserOpt = None,
+        service: ServiceOpt = None,
+        role: RoleOpt = None,
+        owner: OwnerOpt = None,
         name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
         expires_in: ExpiresInOpt = None,
         expires_at: ExpiresAtOpt = None,
@@ -150,28 +215,37 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
         if tenant is None:
             console.print(context.get_help())
             raise typer.Exit(2)
-        issue_key(tenant, role, name, expires_in, expires_at)
+        issue_key(tenant, user, service, role, owner, name, expires_in, expires_at)
 
     @key_cli.command("issue")
     def issue_key(
         tenant: TenantOpt,
-        role: Annotated[Role, typer.Option(help="Role the key acts with.")] = Role.SERVICE,
+        user: UserOpt = None,
+        service: ServiceOpt = None,
+        role: RoleOpt = None,
+        owner: OwnerOpt = None,
         name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
         expires_in: ExpiresInOpt = None,
         expires_at: ExpiresAtOpt = None,
     ) -> None:
-        """Issue a key with no identity behind it, acting with ROLE."""
-        from orderops.workflow import tenants
+        """Issue a key acting as a person (--user EMAIL) or a service identity (--service
+        NAME), added when new; a service identity never approves anything."""
+        from orderops.workflow import users
 
         with app_for() as app:
-            issued = tenants.issue_key(
+            expires = expiry_of(app, expires_in, expires_at)  # refused before anyone is added
+            who = identity_for(app, tenant, user=user, service=service, role=role, owner=owner)
+            issued = users.issue_user_key(
                 app.sessions,
                 tenant_id=tenant,
+                user_id=who.id,
                 name=name,
-                role=role,
                 clock=app.clock,
                 actor=ACTOR,
-                expires_at=expiry_of(app, expires_in, expires_at),
+                expires_at=expires,
+            )
+            Console(stderr=True).print(
+                f"acting as {who.kind} {who.display_name} ({who.role})", highlight=False
             )
             print_issued(console, issued)
 

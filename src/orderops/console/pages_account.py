@@ -42,7 +42,7 @@ async def totp_setup(request: Request, viewer: Signed) -> Response:
         user_id=viewer.user.id,
         email=viewer.user.email,
         secret_key=app.settings.secret_key,
-        clock=app.clock,
+        clock=app.wall_clock,
     )
     response = render(request, "account.html", enabled=False, pending=pending)
     response.headers["Cache-Control"] = "no-store"  # the secret is on this page
@@ -61,7 +61,7 @@ async def totp_enable(request: Request, viewer: Signed) -> Response:
             sealed=form.get("pending", ""),
             code=form.get("code", ""),
             secret_key=app.settings.secret_key,
-            clock=app.clock,
+            clock=app.wall_clock,
             actor=viewer.principal.identity,
         )
     )
@@ -76,7 +76,7 @@ async def totp_disable(request: Request, viewer: Signed) -> Response:
         lambda: disable_own_totp(
             app.sessions,
             settings=app.settings,
-            clock=app.clock,
+            clock=app.wall_clock,
             tenant_id=viewer.tenant_id,
             user=viewer.user,
             password=form.get("password", ""),

@@ -78,7 +78,7 @@ async def login(request: Request) -> Response:
     raw = (await request.body()).decode("utf-8", "replace")
     form = dict(parse_qsl(raw, keep_blank_values=True))
     nonce = request.cookies.get(LOGIN_COOKIE, "")
-    if not login_form_ok(nonce, app.settings.secret_key, form.get("csrf"), app.clock.now()):
+    if not login_form_ok(nonce, app.settings.secret_key, form.get("csrf"), app.wall_clock.now()):
         raise Forbidden("the sign-in form expired; reload the page")
     target = local_path(form.get("next"), f"{PREFIX}/queues")
     tenant = form.get("tenant", "").strip()
@@ -87,7 +87,7 @@ async def login(request: Request) -> Response:
             lambda: sign_in(
                 app.sessions,
                 settings=app.settings,
-                clock=app.clock,
+                clock=app.wall_clock,
                 tenant_id=tenant,
                 email=form.get("email", ""),
                 password=form.get("password", ""),
@@ -128,7 +128,7 @@ async def logout(request: Request, viewer: Signed) -> Response:
     app = app_of(request)
     provider_logout = await run_in_threadpool(
         lambda: sign_out(
-            app.sessions, viewer.session, clock=app.clock, secret_key=app.settings.secret_key
+            app.sessions, viewer.session, clock=app.wall_clock, secret_key=app.settings.secret_key
         )
     )
     if provider_logout:
@@ -149,7 +149,7 @@ def _login_form(request: Request, *, next: str, status: int = 200, **context: An
         "login.html",
         status=status,
         next=next,
-        csrf=login_form_token(nonce, app.settings.secret_key, app.clock.now()),
+        csrf=login_form_token(nonce, app.settings.secret_key, app.wall_clock.now()),
         **context,
     )
     response.set_cookie(
@@ -500,7 +500,12 @@ async def message_step(request: Request, viewer: Signed, message_id: str, step: 
                 )
             elif step == "retry":
                 message = communications.retry(
-                    uow, message_id, expected_version=version, actor=actor, now=now
+                    uow,
+                    message_id,
+                    expected_version=version,
+                    actor=actor,
+                    now=now,
+                    recipient=(form.get("recipient") or "").strip() or None,
                 )
             else:
                 raise InvalidWorkRequest(f"unknown message step {step!r}")

@@ -9,8 +9,10 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from orderops.console import (
+    choice_page,
     pages_account,
     pages_admin,
+    pages_choices,
     pages_connections,
     pages_insight,
     pages_links,
@@ -33,6 +35,8 @@ router.include_router(pages_links.router)
 router.include_router(sso.router)
 router.include_router(pages_usage.router)
 router.include_router(pages_account.router)
+router.include_router(pages_choices.router)
+router.include_router(choice_page.router)  # public: the customer's page, no sign-in
 
 
 @router.get("/")

@@ -87,7 +87,7 @@ async def sso_start(request: Request, tenant: str = "", next: str = "") -> Respo
                 next_path=target,
                 redirect_uri=str(request.url_for("sso_callback")),
                 secret_key=app.settings.secret_key,
-                clock=app.clock,
+                clock=app.wall_clock,
                 client=client,
             )
         )
@@ -127,7 +127,7 @@ async def sso_callback(
                 provider_error=error,
                 post_logout_redirect_uri=str(request.base_url).rstrip("/") + f"{PREFIX}/login",
                 secret_key=app.settings.secret_key,
-                clock=app.clock,
+                clock=app.wall_clock,
                 client=client,
                 policy=session_policy(app.settings),
                 address=request.client.host if request.client else "unknown",

@@ -23,6 +23,7 @@ from orderops.api.problems import status_for
 from orderops.bootstrap import App
 from orderops.console.accounts import active_user, session_policy
 from orderops.console.security import csrf_ok, csrf_token
+from orderops.domain.choices import OFFERABLE
 from orderops.domain.errors import Forbidden, InvalidEvent, OrderOpsError, Unauthorized
 from orderops.domain.roles import Permission, allows
 from orderops.domain.scopes import UNRESTRICTED, AccessScope
@@ -86,7 +87,7 @@ async def current_viewer(request: Request) -> Viewer:
         resume_session,
         app.sessions,
         request.cookies.get(SESSION_COOKIE),
-        now=app.clock.now(),
+        now=app.wall_clock.now(),
         policy=session_policy(app.settings),
     )
     if session is None:
@@ -158,6 +159,7 @@ def templates() -> Environment:
     env.filters["when"] = lambda v: v.strftime("%Y-%m-%d %H:%M") if v else "-"
     env.filters["money"] = lambda v, cur="": "-" if v is None else f"{v / 100:,.2f} {cur}".strip()
     env.filters["label"] = lambda v: str(v or "").replace("_", " ")
+    env.globals["OFFERABLE"] = sorted(OFFERABLE)  # case types a customer may choose on
     return env
 
 

@@ -137,11 +137,17 @@ class ReshipParams(ActionParams):
 
 
 class SubstituteParams(ActionParams):
+    """Swap a line for another SKU. A cheaper substitute refunds the difference to the
+    payment (named, or the only one with money to refund), checked against what is still
+    refundable like any refund; a dearer one is the retailer's to absorb: the customer is
+    never charged more without being asked."""
+
     from_sku: Sku
     to_sku: Sku
     quantity: Quantity
     price_difference_minor: Annotated[int, Field(ge=-100_000_000, le=100_000_000)] = 0
     """What the retailer absorbs (positive) or the customer is owed back (negative)."""
+    payment_ref: str | None = None
 
     @model_validator(mode="after")
     def _different(self) -> Self:
@@ -149,9 +155,19 @@ class SubstituteParams(ActionParams):
             raise ValueError("to_sku must differ from from_sku")
         return self
 
+    @property
+    def refund_minor(self) -> int:
+        """The customer's money back: the difference when the substitute is cheaper."""
+        return max(0, -self.price_difference_minor)
+
     def resolve(self, context: ActionContext) -> Self:
         _lines_value(context, (LineQuantity(sku=self.from_sku, quantity=self.quantity),))
-        return super().resolve(context)
+        if not self.refund_minor:
+            return super().resolve(context).model_copy(update={"payment_ref": None})
+        payment = context.payment(self.payment_ref, wanted="refundable")
+        if self.refund_minor > payment.refundable_minor:
+            raise _over_refund(self.refund_minor, payment)
+        return super().resolve(context).model_copy(update={"payment_ref": payment.payment_ref})
 
     def exposure_minor(self, context: ActionContext) -> int:
         return abs(self.price_difference_minor)
@@ -159,10 +175,19 @@ class SubstituteParams(ActionParams):
     def effects(self, context: ActionContext) -> list[Effect]:
         swap = {"from_sku": self.from_sku, "to_sku": self.to_sku, "quantity": self.quantity}
         note = f"Substituted {self.quantity} x {self.from_sku} with {self.to_sku}"
-        return [
+        effects = [
             Effect(System.WMS, "substitute", {**_base(context), **swap}),
             Effect(System.OMS, "add_note", {**_base(context), "text": note}),
         ]
+        if self.refund_minor:
+            refund = {
+                **_base(context),
+                "payment_ref": self.payment_ref,
+                "amount_minor": self.refund_minor,
+                "reason": f"price difference: {note}",
+            }
+            effects.append(Effect(System.PAYMENTS, "refund", refund))
+        return effects
 
 
 class ShippingUpgradeParams(ActionParams):
@@ -349,6 +374,19 @@ class SupportHandoffParams(ActionParams):
         return [Effect(System.SUPPORT, "create_ticket", {**_base(context), **self.model_dump()})]
 
 
+class AcceptDelayParams(ActionParams):
+    """The customer accepts the later date (their choice, ``domain/choices.py``): the shop's
+    order gets a note saying so, so support answers a chaser from the same page."""
+
+    note: Annotated[str, Field(min_length=3, max_length=500)]
+
+    def exposure_minor(self, context: ActionContext) -> int:
+        return 0
+
+    def effects(self, context: ActionContext) -> list[Effect]:
+        return [Effect(System.OMS, "add_note", {**_base(context), "text": self.note})]
+
+
 class OverrideParams(ActionParams):
     """Close the case a way the catalogue does not cover; the justification is the record."""
 
@@ -405,6 +443,7 @@ SPECS: dict[ActionKind, ActionSpec] = {
         ActionSpec(ActionKind.CONTACT_CUSTOMER, ContactCustomerParams, "Contact the customer"),
         ActionSpec(ActionKind.SUPPORT_HANDOFF, SupportHandoffParams, "Hand off to support"),
         ActionSpec(ActionKind.OVERRIDE, OverrideParams, "Override", overrides_policy=True),
+        ActionSpec(ActionKind.ACCEPT_DELAY, AcceptDelayParams, "The customer accepts the delay"),
     )
 }
 """Every kind; those with ``money`` are the ones approval policies must judge by amount."""

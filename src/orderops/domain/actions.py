@@ -50,6 +50,8 @@ class ActionKind(StrEnum):
     CONTACT_CUSTOMER = "contact_customer"
     SUPPORT_HANDOFF = "support_handoff"
     OVERRIDE = "override"
+    ACCEPT_DELAY = "accept_delay"
+    """The customer chose to wait (``domain/choices.py``): a note on the order, no money."""
 
 
 class ActionStatus(StrEnum):

@@ -34,6 +34,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orderops.domain.actions import ActionKind, InvalidAction, catalogue
+from orderops.domain.holds import DEFAULT_EXPIRY as DEFAULT_HOLD_EXPIRY
 from orderops.domain.roles import GRANTS, Permission, Role
 
 
@@ -83,6 +84,10 @@ class Bounds(_Strict):
     fraud_score_over: Score | None = None
     fraud_score_at_most: Score | None = None
     tiers: list[str] | None = None
+    customer_choice: bool | None = None
+    """True: only an action the customer chose through a choice link (``domain/choices.py``);
+    False: never one. So "auto-approve a cancel the customer asked for, up to 50.00" does not
+    approve the same cancel proposed by a person."""
 
     def hold(self, inputs: DecisionInputs) -> bool:
         amount, share, score = inputs.exposure_minor, inputs.share, inputs.fraud_score or 0.0
@@ -94,6 +99,7 @@ class Bounds(_Strict):
             self.fraud_score_over is None or score > self.fraud_score_over,
             self.fraud_score_at_most is None or score <= self.fraud_score_at_most,
             self.tiers is None or inputs.customer_tier in self.tiers,
+            self.customer_choice is None or inputs.customer_choice == self.customer_choice,
         )
         return all(checks)
 
@@ -123,6 +129,11 @@ class ApprovalPolicy(_Strict):
     provenance_window_days: Annotated[int, Field(ge=0, le=365)] = 7
     """An identity the proposer created, re-roled, reset or keyed this recently cannot
     approve the proposer's actions (``workflow/approver_eligibility.py``); 0 turns it off."""
+    hold_expiry_hours: Annotated[int, Field(ge=1, le=24 * 30)] = int(
+        DEFAULT_HOLD_EXPIRY / timedelta(hours=1)
+    )
+    """How long a hold an approval places lasts when nothing clears or releases it first
+    (``workflow/holds.py``): the hold takes it from the version its decision was judged by."""
     default: KindPolicy = KindPolicy()
     """Applies to every kind not named under ``kinds``."""
     kinds: dict[ActionKind, KindPolicy] = {}
@@ -208,6 +219,8 @@ class DecisionInputs:
     overrides_policy: bool = False
     committed_minor: int = 0
     """Already committed on the order in the same direction by other actions of ours."""
+    customer_choice: bool = False
+    """The customer picked this action through a choice link."""
 
     @property
     def exposure_minor(self) -> int:
@@ -231,6 +244,8 @@ class DecisionInputs:
             "share": round(self.share, 6),
             "fraud_score": self.fraud_score,
             "customer_tier": self.customer_tier,
+            # only when set, so decisions recorded before choices read back the same
+            **({"customer_choice": True} if self.customer_choice else {}),
         }
 
 

@@ -86,6 +86,8 @@ class CustomerData(_Data):
     tier: str = Field(default="standard", max_length=32)
     address: Address | None = None
     aliases: Keys
+    locale: str | None = Field(default=None, max_length=35)
+    """The customer's language tag (``es-MX``), when the store knows it."""
 
 
 class OrderLine(_Data):

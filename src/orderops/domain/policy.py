@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from orderops.domain.cases import ExceptionType
+from orderops.domain.choices import ChoicePolicy
 from orderops.domain.errors import InvalidEvent
 
 
@@ -174,6 +175,9 @@ class FulfillmentPolicy(_Strict):
     """A shipping line's code or title (any case) -> the promise window it buys."""
     default_window: StrictStr | None = None
     """The window of orders whose shipping line names none; without it they get no promise."""
+    customer_choices: ChoicePolicy | None = None
+    """What the customer may choose on a delay or stock-out (``domain/choices.py``); absent:
+    ``DEFAULT_CHOICE_POLICY``."""
 
     @field_validator("service_levels")
     @classmethod

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from orderops.domain.actions import ActionStatus
 from orderops.domain.cases import ExceptionType
 from orderops.domain.errors import NotFound
+from orderops.domain.notifications import choose_language
 from orderops.domain.statuses import PaymentStatus, TrackingStatus
 from orderops.recommend.dispute_refs import dispute_ref_from
 from orderops.recommend.facts import (
@@ -20,6 +21,7 @@ from orderops.recommend.facts import (
     TicketFact,
     address_failed,
 )
+from orderops.recommend.formatting import LANGUAGES
 from orderops.storage.tables import Action, Case, Customer, InventoryPosition, SupportTicket
 from orderops.storage.uow import UnitOfWork
 
@@ -41,6 +43,14 @@ def _pending_refunds(uow: UnitOfWork, case: Case) -> int:
     refunded_total = sum(p.amount_refunded_minor for p in uow.commerce.payments_for(case.order_ref))
     pending = sum(int((a.params or {}).get("amount_minor") or 0) for a in rows)
     return max(0, pending - refunded_total)
+
+
+def _language_of(customer: Customer | None) -> str | None:
+    """The customer's own language when their locale names one we write; else None, and
+    the facts fall back to the ship-to country's."""
+    locale = customer.locale if customer is not None else None
+    choice = choose_language(locale, "en", LANGUAGES)
+    return choice.language if locale and choice.note is None else None
 
 
 def case_facts(uow: UnitOfWork, case: Case, *, now: datetime) -> CaseFacts:
@@ -107,6 +117,7 @@ def case_facts(uow: UnitOfWork, case: Case, *, now: datetime) -> CaseFacts:
         customer_email=customer.email if customer else None,
         customer_phone=customer.phone if customer else None,
         customer_tier=customer.tier if customer else "standard",
+        language=_language_of(customer),
         ship_to_country=(order.ship_to or {}).get("country"),
         address_verified=False if failed else (verified if isinstance(verified, bool) else None),
         lines=tuple(

@@ -186,6 +186,7 @@ def _customer(
         customer.name = data.name or customer.name
         customer.tier = data.tier
         customer.address = data.address.model_dump() if data.address else customer.address
+        customer.locale = data.locale or customer.locale
         customer.updated_at = at
     names.add(
         customer_names(data.customer_ref, source, email) + pairs(data.aliases),

@@ -3,6 +3,13 @@
 No single vendor: it models what most WMS APIs offer a returns/exception desk, with an
 ``Idempotency-Key`` header (IETF draft semantics) so the connector can retry safely, and
 ``{"error": {"code", "message"}}`` bodies.
+
+Everything is per reservation, as in real WMS APIs: one order may hold several
+reservations of one SKU (the original line and a replacement), so a release names its
+reservation, a substitution may name the reservation it replaces (``reservation_id``;
+without it, every active reservation of ``from_sku`` on the order is let go) and answers
+which ones it released (what they held beyond the swapped quantity stays held, as a new
+remainder reservation), and the list filters by order and SKU.
 """
 
 from __future__ import annotations
@@ -67,12 +74,15 @@ class WmsSandbox:
                 "available": on_hand - reserved,
             }
 
-    def reservations(self, order_id: str | None = None) -> list[dict[str, Any]]:
+    def reservations(
+        self, order_id: str | None = None, sku: str | None = None
+    ) -> list[dict[str, Any]]:
         with self._store.lock:
             return [
                 dict(r)
                 for r in self._reservations.values()
-                if order_id is None or r["order_id"] == order_id
+                if (order_id is None or r["order_id"] == order_id)
+                and (sku is None or r["sku"] == sku)
             ]
 
     # -- effects ----------------------------------------------------------------------
@@ -112,14 +122,12 @@ class WmsSandbox:
         from_sku, to_sku, quantity = _text(body, "from_sku"), _text(body, "to_sku"), _quantity(body)
         if from_sku == to_sku:
             raise ApiError(422, "invalid_substitution", "from_sku and to_sku must differ.")
+        replaced = self._replaced(body, order_id, from_sku)
         replacement = self._new_reservation(order_id, to_sku, quantity)
-        for reservation in self._reservations.values():
-            if (reservation["order_id"], reservation["sku"], reservation["status"]) == (
-                order_id,
-                from_sku,
-                "active",
-            ):
-                reservation["status"] = "released"
+        for reservation in replaced:
+            reservation["status"] = "released"
+        left = sum(r["quantity"] for r in replaced) - quantity
+        remainder = self._new_reservation(order_id, from_sku, left) if left > 0 else None
         substitution = {
             "id": self._id("sub"),
             "order_id": order_id,
@@ -127,12 +135,37 @@ class WmsSandbox:
             "to_sku": to_sku,
             "quantity": quantity,
             "reservation_id": replacement["id"],
+            "released_reservation_ids": [r["id"] for r in replaced],
+            "remainder_reservation_id": remainder["id"] if remainder else None,
         }
         self._substitutions.append(substitution)
         self.control.ledger.record(
             "substitution.created", order_id, idempotency_key=key, data=dict(substitution)
         )
         return 201, dict(substitution)
+
+    def _replaced(self, body: dict[str, Any], order_id: str, from_sku: str) -> list[dict[str, Any]]:
+        """The reservations a substitution lets go: the one it names, else every active one
+        of ``from_sku`` on the order."""
+        named = body.get("reservation_id")
+        if named is None:
+            return [
+                r
+                for r in self._reservations.values()
+                if (r["order_id"], r["sku"], r["status"]) == (order_id, from_sku, "active")
+            ]
+        reservation = self._reservations.get(str(named))
+        if reservation is None or reservation["order_id"] != order_id:
+            raise ApiError(404, "not_found", f"No such reservation on {order_id}: {named}")
+        if reservation["sku"] != from_sku:
+            raise ApiError(
+                422, "invalid_substitution", f"Reservation {named} holds {reservation['sku']}."
+            )
+        if reservation["status"] != "active":
+            raise ApiError(
+                409, "reservation_not_active", f"Reservation {named} is {reservation['status']}."
+            )
+        return [reservation]
 
     def _new_reservation(self, order_id: str, sku: str, quantity: int) -> dict[str, Any]:
         if sku not in self._on_hand:
@@ -169,8 +202,10 @@ class WmsSandbox:
             return await self._write(request, self._substitute)
 
         @app.get("/v1/reservations", dependencies=auth)
-        async def list_reservations(order_id: str | None = None) -> dict[str, Any]:
-            return {"data": self.reservations(order_id)}
+        async def list_reservations(
+            order_id: str | None = None, sku: str | None = None
+        ) -> dict[str, Any]:
+            return {"data": self.reservations(order_id, sku)}
 
         @app.get("/v1/locations/{code}", dependencies=auth)
         async def get_location(code: str) -> dict[str, Any]:

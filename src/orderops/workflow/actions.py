@@ -26,7 +26,6 @@ order as the decider saw it can be fetched again however it changes afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -39,7 +38,6 @@ from orderops.domain.actions import (
     ActionContext,
     ActionKind,
     ActionStatus,
-    Effect,
     InvalidAction,
     MoneyFlow,
     PlannedAction,
@@ -73,7 +71,9 @@ from orderops.workflow.tenants import Principal
 from orderops.writeback.outbox import DuplicateEffect, enqueue
 from orderops.writeback.reship import KIND as RESHIP_SAGA
 from orderops.writeback.reship import approved_reship_steps
-from orderops.writeback.sagas import action_saga_key, first_message, start_saga
+from orderops.writeback.sagas import SagaStep, action_saga_key, first_message, start_saga
+from orderops.writeback.substitution import KIND as SUBSTITUTION_SAGA
+from orderops.writeback.substitution import approved_substitution_steps
 from orderops.writeback.vendor_effects import vendor_effects
 from orderops.writeback.vendor_facts import queued_effects, read_vendor_facts
 from orderops.writeback.vendor_terms import shopify_order_id
@@ -182,95 +182,123 @@ def propose(
     evidence: BlobStore,
     note: str | None = None,
 ) -> ActionView:
-    now = clock.now()
     with UnitOfWork(sessions, tenant_id=tenant_id, scope=principal.scope) as uow:
-        case = get_case(uow, case_id)
-        if CaseStatus(case.status) not in PROPOSABLE:
-            raise IllegalTransition(f"a case in status {case.status} takes no new proposals")
-        context = context_for(uow, case)
-        try:
-            refuse_if_pending(parse_params(kind, params)[0], context)
-        except RemedyPending as exc:
-            raise NamedRemedyPending(
-                exc.message, remedies=earlier_remedies(uow, context.order_ref)
-            ) from exc
-        planned = plan_on_ledger(uow, kind, params, context)
-        snapshot = decision_snapshot(uow, case, evidence, at=now, actor=principal.identity)
-        pin = ensure_pin(uow, case, now=now)
-        policy = load_policy(uow, pin.policy_version)
-        inputs = DecisionInputs(
-            kind=planned.kind,
-            amount_minor=planned.exposure_minor,
-            order_total_minor=context.order_total_minor,
-            fraud_score=context.fraud_score,
-            customer_tier=context.customer_tier,
-            overrides_policy=catalogue()[planned.kind].overrides_policy,
-            committed_minor=context.committed_for(planned.kind),
-        )
-        refuse_beyond_order(uow, policy, inputs, context)
-        evaluation = evaluate(policy, version=pin.policy_version, inputs=inputs)
-        if case.status != CaseStatus.AWAITING_APPROVAL:
-            pin.decision_round += 1
-            move_case(
-                uow,
-                case,
-                CaseStatus.AWAITING_APPROVAL,
-                at=now,
-                actor=principal.identity,
-                summary=f"Awaiting a decision on {planned.kind}",
-            )
-        action = Action(
-            tenant_id=tenant_id,
-            case_id=case.id,
-            kind=planned.kind,
-            params=planned.params_json,
-            status=ActionStatus.PROPOSED,
-            proposed_by=principal.identity,
-            created_at=now,
-            policy_version=pin.policy_version,
-            evaluation={**evaluation.as_json(), "round": pin.decision_round},
-            expires_at=None if evaluation.auto_approved else now + evaluation.expires_after,
-        )
-        uow.session.add(action)
-        uow.session.flush()
-        record(
+        action = propose_in(
             uow,
-            case,
-            at=now,
-            actor=principal.identity,
-            kind="action_proposed",
-            summary=f"{principal.name} proposed {planned.kind}" + (f": {note}" if note else ""),
-            data={
-                "action_id": action.id,
-                "kind": str(planned.kind),
-                "params": planned.params_json,
-                "exposure_minor": planned.exposure_minor,
-                "committed_minor": inputs.committed_minor,
-                "committed_on_order": by_flow_json(context.committed_minor),
-                "policy_version": pin.policy_version,
-                "required": [str(r) for r in evaluation.required],
-                "approvals": evaluation.approvals,
-                "snapshot": snapshot,
-            },
+            case_id=case_id,
+            kind=kind,
+            params=params,
+            principal=principal,
+            now=clock.now(),
+            evidence=evidence,
+            note=note,
         )
-        if evaluation.auto_approved:
-            action.auto_rule = evaluation.auto_rule
-            approve_now(
-                uow,
-                case,
-                action,
-                context=context,
-                at=now,
-                actor=f"policy:{evaluation.auto_rule}",
-                provenance=auto_provenance(evaluation),
-                snapshot=snapshot,
-            )
-        else:
-            action.status = check_action_transition(
-                ActionStatus.PROPOSED, ActionStatus.AWAITING_APPROVAL
-            )
         uow.commit()
         return view(uow, action)
+
+
+def propose_in(
+    uow: UnitOfWork,
+    *,
+    case_id: str,
+    kind: str,
+    params: dict[str, Any],
+    principal: Principal,
+    now: datetime,
+    evidence: BlobStore,
+    note: str | None = None,
+    customer_choice: bool = False,
+) -> Action:
+    """``propose`` inside a unit of work the caller commits, so a customer's choice and the
+    use of its link are one transaction (``workflow/choices.py``); ``customer_choice`` is
+    what the approval policy's ``customer_choice`` bound sees."""
+    case = get_case(uow, case_id)
+    if CaseStatus(case.status) not in PROPOSABLE:
+        raise IllegalTransition(f"a case in status {case.status} takes no new proposals")
+    context = context_for(uow, case)
+    try:
+        refuse_if_pending(parse_params(kind, params)[0], context)
+    except RemedyPending as exc:
+        raise NamedRemedyPending(
+            exc.message, remedies=earlier_remedies(uow, context.order_ref)
+        ) from exc
+    planned = plan_on_ledger(uow, kind, params, context)
+    snapshot = decision_snapshot(uow, case, evidence, at=now, actor=principal.identity)
+    pin = ensure_pin(uow, case, now=now)
+    policy = load_policy(uow, pin.policy_version)
+    inputs = DecisionInputs(
+        kind=planned.kind,
+        amount_minor=planned.exposure_minor,
+        order_total_minor=context.order_total_minor,
+        fraud_score=context.fraud_score,
+        customer_tier=context.customer_tier,
+        overrides_policy=catalogue()[planned.kind].overrides_policy,
+        committed_minor=context.committed_for(planned.kind),
+        customer_choice=customer_choice,
+    )
+    refuse_beyond_order(uow, policy, inputs, context)
+    evaluation = evaluate(policy, version=pin.policy_version, inputs=inputs)
+    if case.status != CaseStatus.AWAITING_APPROVAL:
+        pin.decision_round += 1
+        move_case(
+            uow,
+            case,
+            CaseStatus.AWAITING_APPROVAL,
+            at=now,
+            actor=principal.identity,
+            summary=f"Awaiting a decision on {planned.kind}",
+        )
+    action = Action(
+        tenant_id=uow.tenant_id,
+        case_id=case.id,
+        kind=planned.kind,
+        params=planned.params_json,
+        status=ActionStatus.PROPOSED,
+        proposed_by=principal.identity,
+        created_at=now,
+        policy_version=pin.policy_version,
+        evaluation={**evaluation.as_json(), "round": pin.decision_round},
+        expires_at=None if evaluation.auto_approved else now + evaluation.expires_after,
+    )
+    uow.session.add(action)
+    uow.session.flush()
+    record(
+        uow,
+        case,
+        at=now,
+        actor=principal.identity,
+        kind="action_proposed",
+        summary=f"{principal.name} proposed {planned.kind}" + (f": {note}" if note else ""),
+        data={
+            "action_id": action.id,
+            "kind": str(planned.kind),
+            "params": planned.params_json,
+            "exposure_minor": planned.exposure_minor,
+            "committed_minor": inputs.committed_minor,
+            "committed_on_order": by_flow_json(context.committed_minor),
+            "policy_version": pin.policy_version,
+            "required": [str(r) for r in evaluation.required],
+            "approvals": evaluation.approvals,
+            "snapshot": snapshot,
+        },
+    )
+    if evaluation.auto_approved:
+        action.auto_rule = evaluation.auto_rule
+        approve_now(
+            uow,
+            case,
+            action,
+            context=context,
+            at=now,
+            actor=f"policy:{evaluation.auto_rule}",
+            provenance=auto_provenance(evaluation),
+            snapshot=snapshot,
+        )
+    else:
+        action.status = check_action_transition(
+            ActionStatus.PROPOSED, ActionStatus.AWAITING_APPROVAL
+        )
+    return action
 
 
 def plan_on_ledger(
@@ -360,9 +388,10 @@ def approve_now(
     planned = plan_on_ledger(uow, action.kind, action.params, context, excluding=action.id)
     action.status = check_action_transition(ActionStatus(action.status), ActionStatus.APPROVED)
     action.decided_at = at
-    saga = action.kind == ActionKind.RESHIP
-    # A reship's steps depend on each other and are undone together: one saga, not rows.
-    queued = start_reship(uow, case, action, planned.effects, context, at=at) if saga else []
+    saga = action.kind in SAGA_KINDS
+    # A reship's or substitution's steps depend on each other and are undone together:
+    # one saga, not rows.
+    queued = start_remedy_saga(uow, case, action, planned, context, at=at) if saga else []
     rows = [] if saga else queued_effects(uow, case, planned.effects, context)
     for index, effect in enumerate(rows):
         key = f"{action.id}:{index}"
@@ -410,30 +439,52 @@ def approve_now(
     return [q["outbox_id"] for q in queued]
 
 
-def start_reship(
+SAGA_KINDS = frozenset({ActionKind.RESHIP, ActionKind.SUBSTITUTE})
+"""Kinds whose approval starts a saga (``writeback.sagas``) instead of independent rows."""
+
+
+def start_remedy_saga(
     uow: UnitOfWork,
     case: Case,
     action: Action,
-    effects: Sequence[Effect],
+    planned: PlannedAction,
     context: ActionContext,
     *,
     at: datetime,
 ) -> list[dict[str, Any]]:
-    """A reship runs as a saga (``writeback.reship``): its steps are queued one after
-    another and undone when one fails. Started here, in the approving transaction; the
-    saga's key is fixed by the action, so a second start is refused. Its first row."""
+    """A reship or substitution runs as a saga (``writeback.reship``,
+    ``writeback.substitution``): its steps are queued one after another and undone when
+    one fails. Started here, in the approving transaction; the saga's key is fixed by the
+    action, so a second start is refused. Its first row, with the steps' names (and, for a
+    substitution, the money it moves: a refund, or zero with what the retailer absorbs)."""
     facts = read_vendor_facts(uow, case)
-    steps = approved_reship_steps(
-        vendor_effects(effects, context, facts),
-        shopify_order=shopify if isinstance(shopify := shopify_order_id(context), int) else None,
-        ticket_id=facts.open_tickets[0] if facts.open_tickets else None,
-        stamp={"action_id": action.id, "case_id": case.id},
-    )
+    queued = vendor_effects(planned.effects, context, facts)
+    ticket_id = facts.open_tickets[0] if facts.open_tickets else None
+    stamp = {"action_id": action.id, "case_id": case.id}
+    extra: dict[str, Any] = {}
+    steps: list[SagaStep]
+    if action.kind == ActionKind.SUBSTITUTE:
+        kind = SUBSTITUTION_SAGA
+        steps = approved_substitution_steps(queued, ticket_id=ticket_id, stamp=stamp)
+        difference = int(action.params.get("price_difference_minor") or 0)
+        extra["adjust_payment"] = {
+            "refund_minor": max(0, -difference),
+            "absorbed_minor": max(0, difference),
+        }
+    else:
+        kind = RESHIP_SAGA
+        shopify = shopify_order_id(context)
+        steps = approved_reship_steps(
+            queued,
+            shopify_order=shopify if isinstance(shopify, int) else None,
+            ticket_id=ticket_id,
+            stamp=stamp,
+        )
     try:
         saga_id = start_saga(
             uow,
             case_id=case.id,
-            kind=RESHIP_SAGA,
+            kind=kind,
             steps=steps,
             now=at,
             key=action_saga_key(action.id),
@@ -452,6 +503,7 @@ def start_reship(
             "idempotency_key": f"{action_saga_key(action.id)}:1:{steps[0].name}",
             "saga_id": saga_id,
             "steps": [s.name for s in steps],
+            **extra,
         }
     ]
 

@@ -80,6 +80,7 @@ def stored_evaluation(action: Action) -> Evaluation:
         fraud_score=raw.get("fraud_score"),
         customer_tier=str(raw.get("customer_tier", "standard")),
         committed_minor=int(raw.get("committed_minor", 0)),
+        customer_choice=raw.get("customer_choice") is True,
     )
     return Evaluation.from_json(data, inputs)
 

@@ -9,7 +9,14 @@ Sending queues the approved text in the outbox in the same transaction (``sendin
 workflow/message_delivery.py says where it goes); when the worker settles that row the
 message becomes ``delivered`` with the vendor's id, or ``failed`` with the vendor's reason.
 A failed message can be retried: the same outbox row is queued again under the same key,
-so a comment the vendor did write after all is found, never written twice.
+so a comment the vendor did write after all is found, never written twice. A message whose
+outbox row is cancelled before delivery fails too, with that reason.
+
+Delivered is "the support system has it"; the email it sends can still come back. The
+bounce read-back (workflow/message_bounces.py) makes such a message ``bounced`` with the
+mail server's reason. A bounced message is retried as a new delivery (a new outbox row,
+keyed by the message's current version, since the first one did happen), to the same
+address or to a corrected one (then a new ticket to that address).
 """
 
 from __future__ import annotations
@@ -30,9 +37,14 @@ from orderops.storage.uow import UnitOfWork
 from orderops.workflow import usage
 from orderops.workflow.cases import record
 from orderops.workflow.conflicts import InvalidWorkRequest, StaleCommunication
-from orderops.workflow.message_delivery import queue_delivery, vendor_reason, vendor_ref
+from orderops.workflow.message_delivery import (
+    queue_delivery,
+    valid_address,
+    vendor_reason,
+    vendor_ref,
+)
 from orderops.writeback.admin import retry_message
-from orderops.writeback.states import OutboxStatus
+from orderops.writeback.states import OPEN, OutboxStatus
 
 
 class CommunicationStatus(StrEnum):
@@ -43,6 +55,7 @@ class CommunicationStatus(StrEnum):
     SENDING = "sending"
     DELIVERED = "delivered"
     FAILED = "failed"
+    BOUNCED = "bounced"
 
 
 class Step(StrEnum):
@@ -54,6 +67,7 @@ class Step(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     RETRIED = "retried"
+    BOUNCED = "bounced"
 
 
 _NEXT: dict[tuple[CommunicationStatus, Step], CommunicationStatus] = {
@@ -65,9 +79,13 @@ _NEXT: dict[tuple[CommunicationStatus, Step], CommunicationStatus] = {
     (CommunicationStatus.SENDING, Step.FAILED): CommunicationStatus.FAILED,
     (CommunicationStatus.FAILED, Step.RETRIED): CommunicationStatus.SENDING,
     (CommunicationStatus.FAILED, Step.EDITED): CommunicationStatus.DRAFTED,
+    (CommunicationStatus.DELIVERED, Step.BOUNCED): CommunicationStatus.BOUNCED,
+    (CommunicationStatus.BOUNCED, Step.RETRIED): CommunicationStatus.SENDING,
+    (CommunicationStatus.BOUNCED, Step.EDITED): CommunicationStatus.DRAFTED,
 }
 
 SETTLER = "writeback"
+BOUNCE_READER = "delivery-readback"
 
 
 @dataclass(frozen=True)
@@ -174,25 +192,69 @@ def mark_sent(
 
 
 def retry(
-    uow: UnitOfWork, message_id: str, *, expected_version: int | None, actor: str, now: datetime
+    uow: UnitOfWork,
+    message_id: str,
+    *,
+    expected_version: int | None,
+    actor: str,
+    now: datetime,
+    recipient: str | None = None,
 ) -> Communication:
-    """Queue a failed message's outbox row again (same key, so at most one vendor write)."""
+    """Send a failed or bounced message again.
+
+    A failed one's outbox row is queued again (same key, so at most one vendor write). A
+    bounced one was written, so it gets a new row under a new key; with ``recipient`` (a
+    corrected address) it goes as a new ticket to that address instead of the old ticket,
+    whose requester's mail bounced."""
     message, case = _load(uow, message_id, expected_version)
+    bounced = message.status == CommunicationStatus.BOUNCED
     status = _advance(message, Step.RETRIED)
     if message.outbox_id is None:
         raise IllegalTransition(f"message {message_id} was never queued; send it instead")
-    retry_message(uow, message.outbox_id, actor=actor, now=now)
+    if recipient is not None:
+        message.recipient = valid_address(recipient)
+    if bounced or recipient is not None:
+        message.outbox_id = queue_delivery(
+            uow, case, message, now=now, to_recipient=recipient is not None
+        )
+    else:
+        retry_message(uow, message.outbox_id, actor=actor, now=now)
     message.status, message.updated_at = status, now
     message.delivery_error = None
     _log(uow, case, message, Step.RETRIED, actor=actor, now=now)
     return message
 
 
+def record_bounce(
+    uow: UnitOfWork, message_id: str, *, outbox_id: str, reason: str, now: datetime
+) -> Communication | None:
+    """The bounce read-back found that the email carrying this delivery came back. Only a
+    message still delivered by that same outbox row moves (a retried one is newer news)."""
+    message = uow.session.scalar(
+        select(Communication)
+        .where(Communication.tenant_id == uow.tenant_id, Communication.id == message_id)
+        .with_for_update()
+    )
+    if (
+        message is None
+        or message.outbox_id != outbox_id
+        or message.status != CommunicationStatus.DELIVERED
+    ):
+        return None
+    case = uow.cases.get(message.case_id)
+    assert case is not None  # the foreign key guarantees it
+    message.status = _advance(message, Step.BOUNCED)
+    message.delivery_error, message.updated_at = reason, now
+    _log(uow, case, message, Step.BOUNCED, actor=BOUNCE_READER, now=now)
+    return message
+
+
 def settle_deliveries(uow: UnitOfWork, settled: Sequence[OutboxMessage], now: datetime) -> None:
-    """The worker's settled hook: a message whose outbox row was delivered is delivered,
-    one whose row failed or conflicted is failed with the vendor's reason. Rows that carry
-    no message, and messages no longer sending, are left alone."""
-    by_outbox = {m.id: m for m in settled}
+    """The worker's settled hook (and the outbox's cancel): a message whose outbox row was
+    delivered is delivered, one whose row failed, conflicted or was cancelled is failed with
+    the reason. Rows still open, rows that carry no message, and messages no longer
+    sending, are left alone."""
+    by_outbox = {m.id: m for m in settled if m.status not in OPEN}
     if not by_outbox:
         return
     messages = uow.session.scalars(
@@ -219,6 +281,25 @@ def settle_deliveries(uow: UnitOfWork, settled: Sequence[OutboxMessage], now: da
             step = Step.FAILED
         message.updated_at = now
         _log(uow, case, message, step, actor=SETTLER, now=now)
+
+
+def settle_stranded(uow: UnitOfWork, now: datetime) -> int:
+    """Messages still ``sending`` whose outbox row was cancelled (before cancelling settled
+    them, or by a path that does not): failed now, with the reason. How many."""
+    rows = uow.session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.tenant_id == uow.tenant_id,
+            OutboxMessage.status == OutboxStatus.CANCELLED,
+            OutboxMessage.id.in_(
+                select(Communication.outbox_id).where(
+                    Communication.tenant_id == uow.tenant_id,
+                    Communication.status == CommunicationStatus.SENDING,
+                )
+            ),
+        )
+    ).all()
+    settle_deliveries(uow, rows, now)
+    return len(rows)
 
 
 def history(uow: UnitOfWork, case_id: str) -> list[CommunicationView]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -42,6 +42,7 @@ from orderops.domain.scopes import UNRESTRICTED, AccessScope
 from orderops.storage.tables import Action, Case, DeskHold, OutboxMessage, User
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import record
+from orderops.workflow.policy_versions import load_policy
 from orderops.writeback.outbox import enqueue
 from orderops.writeback.states import OPEN, OutboxStatus
 
@@ -73,14 +74,19 @@ def record_placed(
     """One record per effect that places a hold, in the approving transaction.
 
     ``owner`` is the approver; when a policy rule approved it (``policy:<rule>``), the
-    hold belongs to the identity that proposed it, since a rule cannot be asked why."""
+    hold belongs to the identity that proposed it, since a rule cannot be asked why. The
+    hold lasts the ``hold_expiry_hours`` of the approval policy version the action was
+    judged by (the tenant's setting when it was decided; 48 hours unless changed)."""
     if owner.startswith("policy:"):
         owner = action.proposed_by
     holds: list[DeskHold] = []
+    lasts: timedelta | None = None
     for effect in effects:
         vendor = vendor_hold_for(effect.system, effect.operation)
         if vendor is None:
             continue
+        if lasts is None:
+            lasts = timedelta(hours=load_policy(uow, action.policy_version).hold_expiry_hours)
         hold = DeskHold(
             tenant_id=uow.tenant_id,
             order_ref=case.order_ref,
@@ -91,7 +97,7 @@ def record_placed(
             owner=owner,
             status=str(HoldStatus.ACTIVE),
             placed_at=at,
-            expires_at=expires_at(at),
+            expires_at=expires_at(at, lasts),
             place_outbox_id=effect.outbox_id,
         )
         uow.session.add(hold)

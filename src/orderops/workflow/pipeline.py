@@ -34,6 +34,7 @@ pass.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -74,6 +75,10 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 CHUNK = 100
+CHUNK_SECONDS = 0.5
+"""A chunk commits once it has run this long, leaving the rest of its rows for the next:
+its transaction is the writer on SQLite, and a reviewer's click waits for it to end (in
+the demo, chunks of 100 events held the writer for seconds at a time)."""
 TRANSIENT_TRIES = 5
 """Runs of a chunk before a busy database is left for the next pass."""
 TRANSIENT_BACKOFF_SECONDS = 0.05
@@ -204,8 +209,8 @@ class _Chunk:
     released: frozenset[str] = frozenset()
     """Waiting rows this chunk sent back to pending (their order arrived)."""
     unreached: frozenset[str] = frozenset()
-    """Rows of the chunk left for the next one, because a row released earlier events:
-    those go first, in replay order."""
+    """Rows of the chunk left for the next one: a row released earlier events (those go
+    first, in replay order), or the chunk ran out of time (``CHUNK_SECONDS``)."""
     busy: bool = False
     """Another processor holds the tenant: nothing was done."""
 
@@ -300,6 +305,7 @@ def _apply_rows(
     unreached: list[str] = []
     dead_lettered: list[FailureClass] = []
     processed: list[InboxEvent] = []
+    started = time.monotonic()
     for i, row in enumerate(rows):
         try:
             with uow.session.begin_nested():
@@ -324,6 +330,9 @@ def _apply_rows(
         released += applied.released
         rest = rows[i + 1 :]
         if applied.released and rest and _released_first(uow, applied.released, rest):
+            unreached = [r.id for r in rest]
+            break
+        if rest and time.monotonic() - started >= CHUNK_SECONDS:
             unreached = [r.id for r in rest]
             break
     uow.inbox.mark_processed(processed, now=now)

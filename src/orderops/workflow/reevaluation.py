@@ -97,6 +97,7 @@ def reevaluate_open_cases(
                     customer_tier=old.inputs.customer_tier,
                     overrides_policy=catalogue()[ActionKind(action.kind)].overrides_policy,
                     committed_minor=old.inputs.committed_minor,
+                    customer_choice=old.inputs.customer_choice,
                 )
                 new = evaluate(policy, version=target, inputs=inputs)
                 action.policy_version = target

@@ -7,7 +7,11 @@ approvals on one order are decided one after the other and each sees the other's
 
 The money of an action still awaiting approval is read from its resolved parameters (a
 refund names its payment and exact amount); once approved, from the outbox rows it
-queued, which say in the vendor's terms which payment and how much.
+queued, which say in the vendor's terms which payment and how much. A saga (reship,
+substitution) queues its rows one at a time, so the steps it has not queued yet are read
+from its step records: a substitution's refund is reserved from its approval on. A saga
+that ended compensated moved nothing that stays moved: its action stops counting, and its
+refund is let go, in the transaction that records the last undo.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from orderops.domain.exposure import (
 )
 from orderops.ingest.adapters.common import to_minor
 from orderops.storage.tables import Action, Case, Order, OutboxMessage, Payment
+from orderops.storage.tables.writeback import WritebackSaga, WritebackSagaStep
 from orderops.storage.uow import UnitOfWork
-from orderops.writeback.states import OutboxStatus
+from orderops.writeback.sagas import action_saga_key
+from orderops.writeback.states import OutboxStatus, SagaStatus, StepState
 
 COUNTED = WAS_APPROVED | {ActionStatus.PROPOSED, ActionStatus.AWAITING_APPROVAL}
 """Action statuses that may hold money; rejected and expired ones never do."""
@@ -162,7 +168,9 @@ def read_ledger(
         )
         if r.action_id is None or r.action_id != excluding
     ]
-    states: dict[str, list[EffectState]] = {}
+    undone, unqueued = _saga_money(uow, actions)
+    rows = [r for r in rows if r.action_id not in undone]
+    states: dict[str, list[EffectState]] = {a: [EffectState.DROPPED] for a in undone}
     for row in rows:
         if row.action_id is not None:
             states.setdefault(row.action_id, []).append(STATE_OF[OutboxStatus(row.status)])
@@ -181,12 +189,52 @@ def read_ledger(
         *(r for row in rows for r in _row_reservations(row, by_ref)),
         *(
             r
+            for step in unqueued
+            for r in _effect_reservations(
+                step.system, step.operation, step.payload, EffectState.OPEN, by_ref
+            )
+        ),
+        *(
+            r
             for a, c in zip(actions, committed, strict=True)
             if c.awaiting
             for r in _pending_reservations(a, by_ref)
         ),
     ]
     return RemedyLedger(actions=committed, reservations=tuple(reservations))
+
+
+def _saga_money(
+    uow: UnitOfWork, actions: Sequence[Action]
+) -> tuple[set[str], list[WritebackSagaStep]]:
+    """The actions whose saga ended compensated, and the steps of running sagas that may
+    still move money but are not queued yet (a saga undoing itself never queues them)."""
+    decided = {action_saga_key(a.id): a.id for a in actions if a.status in WAS_APPROVED}
+    if not decided:
+        return set(), []
+    sagas = list(
+        uow.session.scalars(
+            select(WritebackSaga).where(
+                WritebackSaga.tenant_id == uow.tenant_id,
+                WritebackSaga.saga_key.in_(list(decided)),
+            )
+        )
+    )
+    undone = {decided[s.saga_key] for s in sagas if s.status == str(SagaStatus.COMPENSATED)}
+    going = [s.id for s in sagas if s.status == str(SagaStatus.RUNNING)]
+    if not going:
+        return undone, []
+    unqueued = list(
+        uow.session.scalars(
+            select(WritebackSagaStep).where(
+                WritebackSagaStep.tenant_id == uow.tenant_id,
+                WritebackSagaStep.saga_id.in_(going),
+                WritebackSagaStep.message_id.is_(None),
+                WritebackSagaStep.state == str(StepState.PENDING),
+            )
+        )
+    )
+    return undone, unqueued
 
 
 def _judged_minor(action: Action) -> int:
@@ -214,6 +262,13 @@ def _pending_reservations(action: Action, by_ref: Mapping[str, Payment]) -> list
         return [
             Reservation(payment_ref=payment.payment_ref, purpose=Purpose.HOLD, amount_minor=amount)
         ]
+    if kind is ActionKind.SUBSTITUTE:
+        owed = -int(params.get("price_difference_minor") or 0)
+        if owed <= 0:
+            return []
+        return [
+            Reservation(payment_ref=payment.payment_ref, purpose=Purpose.REFUND, amount_minor=owed)
+        ]
     if kind in {ActionKind.RELEASE_PAYMENT_HOLD, ActionKind.VOID_PAYMENT}:
         return [
             Reservation(
@@ -227,9 +282,19 @@ def _pending_reservations(action: Action, by_ref: Mapping[str, Payment]) -> list
 
 def _row_reservations(row: OutboxMessage, by_ref: Mapping[str, Payment]) -> list[Reservation]:
     """The payment money one queued effect takes, in the vendor's terms it was queued in."""
-    operation = (row.system, row.operation)
-    payload = row.payload or {}
     state = STATE_OF[OutboxStatus(row.status)]
+    return _effect_reservations(row.system, row.operation, row.payload or {}, state, by_ref)
+
+
+def _effect_reservations(
+    system: str,
+    operation_name: str,
+    payload: Mapping[str, Any],
+    state: EffectState,
+    by_ref: Mapping[str, Payment],
+) -> list[Reservation]:
+    """The payment money one effect takes (queued, or a saga step still to be queued)."""
+    operation = (system, operation_name)
     expect = payload.get("expect") or {}
     if operation == ("stripe", "refund"):
         ref = str(payload.get("payment_ref") or payload.get("payment_intent"))
@@ -272,7 +337,7 @@ def _row_reservations(row: OutboxMessage, by_ref: Mapping[str, Payment]) -> list
         if payment is None:
             return []
         # a capture may take part of the hold; a release or void gives all of it back
-        taken = payload.get("amount_minor") if row.operation == "capture" else None
+        taken = payload.get("amount_minor") if operation_name == "capture" else None
         return [
             Reservation(
                 payment_ref=ref,

@@ -4,7 +4,9 @@ One loop drains the inbox: every ``inbox_poll_seconds`` (and at once when an acc
 its own process announces new rows) it processes the tenants with pending events.
 Another, on its own thread, runs a full pass every ``sweep_interval_seconds``: it also
 runs time sweeps, fires due timers, refreshes SLA jeopardy, closes finished incidents,
-recommends fixes for new cases, expires stale approval requests, delivers due writebacks,
+recommends fixes for new cases, expires stale approval requests, notifies customers
+proactively (workflow/notifications.py), reads back bounced customer emails
+(workflow/message_bounces.py), delivers due writebacks,
 once a day reads back what was delivered (workflow/reconciliation.py) and, once an
 hour, moves inbox rows and raw deliveries past the tenant's retention window to the
 archive (workflow/retention.py).
@@ -34,6 +36,7 @@ from orderops.evidence.service import default_store
 from orderops.ingest import arrivals
 from orderops.recommend.auto import recommend_new_cases
 from orderops.storage.repositories.intake import InboxStatus
+from orderops.storage.sqlite_writers import in_background
 from orderops.storage.tenant_lookups import tenants_with_inbox_status
 from orderops.storage.uow import tenant_ids
 from orderops.workflow.approvals import expire_due
@@ -42,6 +45,8 @@ from orderops.workflow.holds import release_due as release_due_holds
 from orderops.workflow.inbox_wakeups import start_listening
 from orderops.workflow.incidents import close_finished_incidents
 from orderops.workflow.jeopardy import refresh_jeopardy
+from orderops.workflow.message_bounces import read_bounces_if_due
+from orderops.workflow.notifications import notify_customers
 from orderops.workflow.pipeline import process_pending, process_turn
 from orderops.workflow.reconciliation import reconcile_if_due
 from orderops.workflow.retention import retention_due, run_retention
@@ -91,7 +96,9 @@ def run_once(app: App, *, worker_id: str | None = None) -> list[CaseEvent]:
         evidence = default_store(app.settings)
         _guarded(tenant, expire_due, sessions, tenant_id=tenant, clock=clock, evidence=evidence)
         _guarded(tenant, release_due_holds, sessions, tenant_id=tenant, clock=clock)
+        _guarded(tenant, notify_customers, sessions, tenant_id=tenant, clock=clock)
         pool = runtime_for(app).connectors
+        _guarded(tenant, read_bounces_if_due, sessions, pool, tenant_id=tenant, clock=clock)
         _guarded(tenant, reconcile_if_due, sessions, pool, tenant_id=tenant, clock=clock)
         if retain:
             _guarded(
@@ -181,6 +188,7 @@ def run_forever(
     """
     worker_id = default_worker_id()
     poll = min(poll or app.settings.inbox_poll_seconds, interval)
+    in_background()  # on SQLite, a request waiting to write goes before the next chunk
     passes = threading.Thread(
         target=_every,
         args=(stop, interval, lambda: run_once(app, worker_id=worker_id), on_changes),
@@ -205,6 +213,7 @@ def _every(
     step: Callable[[], list[CaseEvent]],
     on_changes: Callable[[list[CaseEvent]], None] | None,
 ) -> None:
+    in_background()
     while not stop.is_set():
         _step(step, on_changes)
         stop.wait(interval)

@@ -141,7 +141,8 @@ def approved_reship_steps(
     reference), and tell the customer on their open ticket when they have one. ``stamp``
     (the action and case) goes on every payload.
 
-    Undo, newest first: the label is refunded, the held lines released, and the order note
+    Undo, newest first: the label is refunded, the reservations this saga made released
+    (by id: the order's other reservations of the same SKUs stay held), and the order note
     says the reship was called off. The comment to the customer is last, so it is never
     undone: nothing is said before the parcel is real.
     """
@@ -159,7 +160,12 @@ def approved_reship_steps(
             undo=Effect(
                 system="wms",
                 operation="release_lines",
-                payload={"order_id": order_id, "order_ref": order_id, "skus": skus},
+                payload={
+                    "order_id": order_id,
+                    "order_ref": order_id,
+                    "skus": skus,
+                    "reservation_ids": ref("reserve", "reservation_ids"),
+                },
             ),
         ),
         SagaStep(
@@ -208,10 +214,11 @@ def approved_reship_steps(
                 ),
             )
         )
-    return [_stamped(step, stamp) for step in steps]
+    return [stamped(step, stamp) for step in steps]
 
 
-def _stamped(step: SagaStep, stamp: Mapping[str, Any]) -> SagaStep:
+def stamped(step: SagaStep, stamp: Mapping[str, Any]) -> SagaStep:
+    """The step with ``stamp`` (the action and case) on its payload and its undo's."""
     undo = step.undo
     if undo is not None:
         undo = Effect(
@@ -225,4 +232,5 @@ def _stamped(step: SagaStep, stamp: Mapping[str, Any]) -> SagaStep:
             payload={**step.effect.payload, **stamp},
         ),
         undo=undo,
+        pivot=step.pivot,
     )

@@ -9,6 +9,11 @@ or conflicts, the undo of every finished step is enqueued in reverse order, one 
 time, and the saga ends ``compensated`` (or ``failed`` if an undo itself fails). Every
 step's change of state is a case timeline entry.
 
+A step may be the saga's pivot (``SagaStep.pivot``): one that cannot be undone, such as
+money refunded to a card. Steps that can be undone go before it; once it is done the
+saga only goes forward, so a later step's failure undoes nothing and leaves the saga
+``failed`` for a person, whose retry of the failed row carries it on to completion.
+
 A saga started for an approved action (``action_id``) carries the action and the order on
 every row it queues, undo rows included, so the remedy ledger finds them as it finds any
 action's rows and ``workflow.execution`` concludes the action from the saga's outcome.
@@ -56,6 +61,8 @@ class SagaStep:
     name: str
     effect: Effect
     undo: Effect | None = None
+    pivot: bool = False
+    """Cannot be undone and commits the saga (see the module docstring)."""
 
 
 def resolve(template: Any, results: Mapping[str, Mapping[str, Any]]) -> Any:
@@ -95,7 +102,11 @@ def validate(steps: Sequence[SagaStep]) -> None:
             unknown = set(references(step.undo.payload)) - seen - {step.name}
             if unknown:
                 raise InvalidSaga(f"undo of {step.name} refers to unknown steps {unknown}")
+            if step.pivot:
+                raise InvalidSaga(f"step {step.name} is a pivot: it has no undo")
         seen.add(step.name)
+    if sum(step.pivot for step in steps) > 1:
+        raise InvalidSaga("a saga has at most one pivot")
 
 
 def action_saga_key(action_id: str) -> str:
@@ -157,6 +168,7 @@ def start_saga(
             operation=step.effect.operation,
             payload=dict(step.effect.payload),
             undo=_effect_json(step.undo),
+            pivot=step.pivot,
             state=str(StepState.PENDING),
             updated_at=now,
         )
@@ -192,6 +204,12 @@ def failure_summary(uow: UnitOfWork, saga: WritebackSaga) -> str:
         if s.state == str(StepState.COMPENSATED) and s.undo is not None
     ]
     failed = next((s for s in steps if s.position == saga.failed_step), None)
+    pivot = _done_pivot(steps, before=saga.failed_step)
+    if saga.status == str(SagaStatus.FAILED) and pivot is not None:
+        return (
+            f"step {saga.reason}; undone: nothing, past {pivot.name}, which cannot be "
+            "undone (retry the step to finish it)"
+        )
     if saga.status == str(SagaStatus.FAILED) and failed is not None:
         head = f"step {failed.name} failed, then {saga.reason} (finish it by hand)"
     else:
@@ -239,6 +257,10 @@ def _step_settled(
         _undo_settled(uow, saga, step, message, delivered=delivered, now=now)
         return
     if delivered:
+        if saga.status == str(SagaStatus.FAILED) and _done_pivot(
+            _steps(uow, saga), before=step.position
+        ):
+            saga.status, saga.reason = str(SagaStatus.RUNNING), None  # retried forward
         _set_step(uow, saga, step, StepState.DONE, now=now, result=message.result)
         _advance(uow, saga, step, now=now, message=message)
     else:
@@ -313,6 +335,18 @@ def _fail(
     _set_step(uow, saga, step, StepState.FAILED, now=now)
     saga.status, saga.failed_step, saga.reason = str(SagaStatus.COMPENSATING), step.position, reason
     saga.updated_at = now
+    pivot = _done_pivot(_steps(uow, saga), before=step.position)
+    if pivot is not None:
+        saga.status = str(SagaStatus.FAILED)
+        _timeline(
+            uow,
+            saga,
+            f"{saga.kind}: {step.name} failed after {pivot.name}, which cannot be undone; "
+            "nothing undone, retry the step to finish",
+            {"saga_id": saga.id, "step": step.name, "pivot": pivot.name, "reason": reason},
+            now=now,
+        )
+        return
     _compensate_next(uow, saga, now=now)
 
 
@@ -419,6 +453,22 @@ def _steps(uow: UnitOfWork, saga: WritebackSaga) -> list[WritebackSagaStep]:
             )
             .order_by(WritebackSagaStep.position)
         )
+    )
+
+
+def _done_pivot(
+    steps: Sequence[WritebackSagaStep], *, before: int | None
+) -> WritebackSagaStep | None:
+    """The finished pivot ahead of the step at ``before``, if the saga is past one."""
+    return next(
+        (
+            s
+            for s in steps
+            if s.pivot
+            and s.state == str(StepState.DONE)
+            and (before is None or s.position < before)
+        ),
+        None,
     )
 
 

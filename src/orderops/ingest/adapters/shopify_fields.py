@@ -58,6 +58,10 @@ def variant_sku(sku: str | None, variant_id: str | None) -> str | None:
     return sku or prefixed("shopify-variant-", variant_id)
 
 
+LOCALE_MAX = 35
+"""``CustomerData.locale``'s bound."""
+
+
 def customer_data(raw: JsonObject, *, fallback: JsonObject | None = None) -> dict[str, Any]:
     """A Shopify customer as ``CustomerData``; ``fallback`` is the order carrying it, whose
     own email and phone stand in for the customer's when these are missing."""
@@ -65,7 +69,11 @@ def customer_data(raw: JsonObject, *, fallback: JsonObject | None = None) -> dic
     customer_ref = text(raw, "id", where="customer")
     email = opt_text(raw, "email") or opt_text(outer, "email")
     names = [opt_text(raw, "first_name"), opt_text(raw, "last_name")]
+    # GraphQL's Customer.locale; on REST only the order says it (customer_locale). A tag
+    # too long to be one is dropped, never a reason to refuse the order.
+    locale = opt_text(raw, "locale") or opt_text(outer, "customer_locale")
     return {
+        **({"locale": locale} if locale and len(locale) <= LOCALE_MAX else {}),
         "customer_ref": customer_ref,
         "email": email,
         "phone": opt_text(raw, "phone") or opt_text(outer, "phone"),

@@ -4,6 +4,7 @@ from orderops.storage.tables.access import ApprovalPolicyVersion, CasePolicyPin,
 from orderops.storage.tables.archive import InboxArchive, WebhookDeliveryArchive
 from orderops.storage.tables.audit import AuditHead, AuditRecord
 from orderops.storage.tables.cases import Action, Approval, Case, CaseTimelineEntry
+from orderops.storage.tables.choices import CustomerChoiceOffer
 from orderops.storage.tables.commerce import (
     Customer,
     CustomerIdentity,
@@ -22,6 +23,7 @@ from orderops.storage.tables.identity import CustomerLink, IdentityRevision, Ord
 from orderops.storage.tables.imports import ImportRun, TenantPolicy
 from orderops.storage.tables.incidents import Incident, RecurrenceKey
 from orderops.storage.tables.intake import DeadLetter, InboxEvent
+from orderops.storage.tables.notifications import CustomerNotice, NotificationPolicy
 from orderops.storage.tables.outbox import OutboxMessage
 from orderops.storage.tables.queues import (
     CaseTimer,
@@ -75,9 +77,11 @@ __all__ = [
     "CommunicationEvent",
     "ConsoleSession",
     "Customer",
+    "CustomerChoiceOffer",
     "CustomerIdentity",
     "CustomerLink",
     "CustomerMessageKey",
+    "CustomerNotice",
     "DeadLetter",
     "DeskHold",
     "DisputeEvidencePack",
@@ -93,6 +97,7 @@ __all__ = [
     "InventoryPosition",
     "LinkSuggestion",
     "LlmUsage",
+    "NotificationPolicy",
     "Order",
     "OrderLineRow",
     "OrderLink",

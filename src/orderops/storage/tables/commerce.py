@@ -38,6 +38,9 @@ class Customer(Base):
     address: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    locale: Mapped[str | None] = mapped_column(String(35))
+    """The customer's language tag as the store knows it (``es-MX``); notices use it
+    (migration 0034)."""
 
     __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
 

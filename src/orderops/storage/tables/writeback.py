@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orderops.storage.base import Base, tenant_column
@@ -87,6 +87,8 @@ class WritebackSagaStep(Base):
     operation: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]]
     undo: Mapped[dict[str, Any] | None]
+    pivot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Cannot be undone and commits the saga: once done, later failures undo nothing."""
     state: Mapped[str] = mapped_column(String(16))
     message_id: Mapped[str | None] = mapped_column(String(32))
     undo_message_id: Mapped[str | None] = mapped_column(String(32))

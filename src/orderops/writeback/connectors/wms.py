@@ -40,6 +40,8 @@ class Substitution:
     quantity: int
     reservation_id: str
     replayed: bool = False
+    released_reservation_ids: tuple[str, ...] = ()
+    """The reservations of ``from_sku`` it let go (the one named, or every active one)."""
 
 
 @dataclass(frozen=True)
@@ -81,14 +83,25 @@ class WmsConnector(ConnectorBase):
         return _reservation(self._api.body(response), _replayed(response))
 
     def substitute(
-        self, *, order_id: str, from_sku: str, to_sku: str, quantity: int, idempotency_key: str
+        self,
+        *,
+        order_id: str,
+        from_sku: str,
+        to_sku: str,
+        quantity: int,
+        idempotency_key: str,
+        reservation_id: str | None = None,
     ) -> Substitution:
-        payload = {
+        """Swap ``from_sku`` for ``to_sku``; ``reservation_id`` names the one reservation
+        of ``from_sku`` it replaces (without it the WMS lets go of every active one)."""
+        payload: dict[str, Any] = {
             "order_id": order_id,
             "from_sku": from_sku,
             "to_sku": to_sku,
             "quantity": quantity,
         }
+        if reservation_id is not None:
+            payload["reservation_id"] = reservation_id
         response = self._post("/v1/substitutions", payload, idempotency_key)
         body = self._api.body(response)
         return Substitution(
@@ -99,11 +112,15 @@ class WmsConnector(ConnectorBase):
             quantity=int(body["quantity"]),
             reservation_id=str(body["reservation_id"]),
             replayed=_replayed(response),
+            released_reservation_ids=tuple(
+                str(r) for r in body.get("released_reservation_ids") or ()
+            ),
         )
 
-    def list_reservations(self, order_id: str) -> list[Reservation]:
+    def list_reservations(self, order_id: str, *, sku: str | None = None) -> list[Reservation]:
+        params = {"order_id": order_id} | ({"sku": sku} if sku is not None else {})
         body = self._api.run(
-            lambda: self._api.request_json("GET", "/v1/reservations", params={"order_id": order_id})
+            lambda: self._api.request_json("GET", "/v1/reservations", params=params)
         )
         return [_reservation(item, False) for item in body["data"]]
 

@@ -4,6 +4,11 @@ No idempotency header here: a new ticket carries ``orderops:<key>`` as its
 ``external_id`` and is looked up by it before creating; an update adds a marker tag
 (``additional_tags``, which never removes anyone else's tags) and is skipped if the tag is
 already on the ticket.
+
+Whether a public comment's email reached the requester is read back from the ticket's
+audits (``delivery_failures``): the audit that wrote our comment is the one that added our
+marker tag (or, for a ticket we opened, its first audit), and a later ``Error`` event
+naming that comment is its bounce.
 """
 
 from __future__ import annotations
@@ -32,6 +37,15 @@ class Ticket:
     external_id: str | None
     tags: tuple[str, ...] = field(default=())
     replayed: bool = False
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    """The email that carried one of our comments came back."""
+
+    comment_id: int
+    recipient: str | None
+    reason: str
 
 
 def external_id_for(idempotency_key: str) -> str:
@@ -127,6 +141,13 @@ class ZendeskConnector(ConnectorBase):
         body = self._api.run(lambda: self._api.request_json("GET", path))
         return [str(c["body"]) for c in body["comments"]]
 
+    def delivery_failures(self, ticket_id: int, *, marker: str | None) -> list[DeliveryFailure]:
+        """Bounces of the comments one effect wrote: the audit whose tag change added
+        ``marker``, or the ticket's first audit when ``marker`` is None (we created it)."""
+        path = f"/api/v2/tickets/{ticket_id}/audits.json"
+        audits = self._api.run(lambda: self._api.request_json("GET", path))["audits"]
+        return bounces_of(audits, marker=marker)
+
     def _get(self, ticket_id: int) -> Ticket:
         body = self._api.request_json("GET", f"/api/v2/tickets/{ticket_id}.json")
         return _ticket(body["ticket"])
@@ -141,3 +162,29 @@ def _ticket(body: dict[str, Any], *, replayed: bool = False) -> Ticket:
         tags=tuple(str(t) for t in body.get("tags") or ()),
         replayed=replayed,
     )
+
+
+def bounces_of(audits: list[dict[str, Any]], *, marker: str | None) -> list[DeliveryFailure]:
+    ours: set[int] = set()
+    for index, audit in enumerate(audits):
+        events = audit.get("events") or []
+        if marker is None:
+            mine = index == 0
+        else:
+            mine = any(
+                e.get("type") == "Change"
+                and e.get("field_name") == "tags"
+                and marker in (e.get("value") or [])
+                for e in events
+            )
+        if mine:
+            ours |= {int(e["id"]) for e in events if e.get("type") == "Comment"}
+            break
+    return [
+        DeliveryFailure(int(e["comment_id"]), e.get("recipient"), str(e.get("message") or ""))
+        for audit in audits
+        for e in audit.get("events") or []
+        if e.get("type") == "Error"
+        and isinstance(e.get("comment_id"), int)
+        and int(e["comment_id"]) in ours
+    ]

@@ -1,0 +1,173 @@
+"""Proactive customer notices, judged purely: what a case tells the customer about, whether
+a tenant's rule sends it without a person, whether the customer already heard about it,
+whether the quiet period holds it back, and which language it is written in.
+
+A notice has a *topic* (a predicted delay, a stock-out, an address problem); the case
+types that raise each topic are fixed here. A tenant's ``NoticePolicy`` names the topics
+the desk drafts notices for (none by default: proactive messages are opt-in) and, among
+them, the ones an explicit rule sends without a person's approval (none by default).
+
+One voice per customer: a customer who was told about a topic (on any order, any case)
+within ``repeat_hours`` is not told again; and two proactive messages to one customer
+are at least ``quiet_hours`` apart. Both are about the customer, not the order, because
+the customer is who reads them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from orderops.domain.cases import ExceptionType
+from orderops.domain.errors import OrderOpsError
+
+
+class InvalidNoticePolicy(OrderOpsError):
+    code = "invalid-notice-policy"
+
+
+class Topic(StrEnum):
+    DELAY = "delay"
+    STOCK_OUT = "stock_out"
+    ADDRESS = "address"
+
+
+TOPIC_OF: dict[ExceptionType, Topic] = {
+    ExceptionType.SHIPMENT_DELAY_PREDICTED: Topic.DELAY,
+    ExceptionType.SHIPMENT_LATE: Topic.DELAY,
+    ExceptionType.PRE_DISPATCH_DELAY: Topic.DELAY,
+    ExceptionType.CARRIER_EXCEPTION: Topic.DELAY,
+    ExceptionType.INVENTORY_SHORTFALL: Topic.STOCK_OUT,
+    ExceptionType.SUBSTITUTION_NEEDED: Topic.STOCK_OUT,
+    ExceptionType.ADDRESS_PROBLEM: Topic.ADDRESS,
+}
+
+
+def types_for(topics: Iterable[Topic]) -> frozenset[ExceptionType]:
+    wanted = set(topics)
+    return frozenset(t for t, topic in TOPIC_OF.items() if topic in wanted)
+
+
+class Outcome(StrEnum):
+    """What the desk did with one case's notice; every outcome is on the case's timeline."""
+
+    SENT = "sent"
+    """Drafted, approved by the tenant's rule and queued to the support connector."""
+    DRAFTED = "drafted"
+    """Drafted and left for a person to approve (no rule, or nowhere to send it)."""
+    QUIET = "quiet"
+    """Drafted; the rule would send it, but the customer's quiet period holds it back."""
+    SUPPRESSED = "suppressed"
+    """Not drafted: the customer was already told about this topic within the window."""
+    BLOCKED = "blocked"
+    """Not drafted: the fact checker found a problem in the text; it is never sent."""
+
+
+TELLING = frozenset({Outcome.SENT, Outcome.DRAFTED, Outcome.QUIET})
+"""Outcomes that count as "the customer is (being) told": a later same-topic notice is
+suppressed. A blocked one told nobody, a suppressed one pointed at another."""
+
+
+class NoticePolicy(BaseModel):
+    """A tenant's rule for proactive notices, as stored and as ``set`` accepts it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    topics: tuple[Topic, ...] = ()
+    auto_approve: tuple[Topic, ...] = ()
+    quiet_hours: int = Field(default=24, ge=0, le=24 * 30)
+    repeat_hours: int = Field(default=72, ge=1, le=24 * 90)
+
+    @field_validator("topics", "auto_approve")
+    @classmethod
+    def _unique_sorted(cls, value: tuple[Topic, ...]) -> tuple[Topic, ...]:
+        return tuple(sorted(set(value)))
+
+    @model_validator(mode="after")
+    def _sends_only_drafted(self) -> NoticePolicy:
+        extra = set(self.auto_approve) - set(self.topics)
+        if extra:
+            raise ValueError(
+                "auto_approve names topics that are not drafted: "
+                + ", ".join(sorted(extra))
+                + " (add them to topics)"
+            )
+        return self
+
+    def drafts(self, topic: Topic) -> bool:
+        return topic in self.topics
+
+    def sends(self, topic: Topic) -> bool:
+        return topic in self.auto_approve
+
+
+def parse_policy(data: dict[str, Any]) -> NoticePolicy:
+    """A policy from a request or a CLI; every problem named by its field."""
+    try:
+        return NoticePolicy.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: "
+            + str(e["msg"]).removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+        raise InvalidNoticePolicy(problems) from None
+
+
+@dataclass(frozen=True)
+class Told:
+    """An earlier notice to the same customer about the same topic."""
+
+    notice_id: str
+    case_id: str
+    order_ref: str
+    at: datetime
+    communication_id: str | None
+
+
+def already_told(earlier: Iterable[Told], *, now: datetime, policy: NoticePolicy) -> Told | None:
+    """The newest earlier notice inside the repeat window: the reason not to tell again."""
+    since = now - timedelta(hours=policy.repeat_hours)
+    inside = [t for t in earlier if t.at >= since]
+    return max(inside, key=lambda t: t.at) if inside else None
+
+
+def quiet_until(last_sent: datetime | None, policy: NoticePolicy) -> datetime | None:
+    """When the customer may next receive a proactive message (None: now)."""
+    if last_sent is None or policy.quiet_hours == 0:
+        return None
+    return last_sent + timedelta(hours=policy.quiet_hours)
+
+
+_LOCALE = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{2,8})*$")
+
+
+@dataclass(frozen=True)
+class LanguageChoice:
+    language: str
+    note: str | None
+    """Why the draft is not in the customer's own language, when it is not."""
+
+
+def choose_language(locale: str | None, fallback: str, supported: Iterable[str]) -> LanguageChoice:
+    """The customer's locale when the desk writes that language; else ``fallback`` (the
+    language of the ship-to country), else English; a note says which and why."""
+    languages = set(supported)
+    backup = fallback if fallback in languages else "en"
+    if not locale or not locale.strip():
+        return LanguageChoice(
+            backup, f"no locale on the customer record; written in {backup} (ship-to country)"
+        )
+    found = _LOCALE.match(locale.strip())
+    base = found.group(1).lower() if found else None
+    if base in languages:
+        return LanguageChoice(base, None)
+    return LanguageChoice(
+        backup, f"no templates for the customer's locale {locale.strip()!r}; written in {backup}"
+    )

@@ -1,0 +1,538 @@
+"""Offering a customer choices through a signed link, and acting on the one they pick.
+
+``offer_choices`` (a reviewer, from the API, the console or the CLI) works the options out
+of the tenant's policy and the order's facts (``domain/choices.py``), keeps them on an
+offer row, withdraws any earlier open offer on the case, and signs a link for it
+(``domain/choice_links.py``). ``open_offer`` is the public page reading the offer;
+``choose`` proposes the chosen option as an action on the case, by the customer, in the
+same transaction that uses up the link, so a second use (even a concurrent one: the offer
+row is locked) finds it used and changes nothing. The approval policy then treats the
+proposal like any other, except that rules with ``customer_choice: true`` may approve it.
+
+Every step is on the case's timeline and in the audit log: the offer, the first opening,
+the choice, and each refused use of a link that verifies (expired, used, withdrawn, another
+case's, an option not offered, a choice the order no longer takes). A forged or edited link
+names no tenant one can believe, so it is only logged (without the token) and refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from orderops.bootstrap import App
+from orderops.domain.actions import ActionContext, InvalidAction, parse_params, plan
+from orderops.domain.choice_links import ChoiceLink, ChoiceLinkKeys, ChoiceLinkRefused
+from orderops.domain.choices import (
+    DEFAULT_CHOICE_POLICY,
+    Choice,
+    ChoiceOption,
+    OfferFacts,
+    SubstituteFact,
+    build_choices,
+)
+from orderops.domain.clock import Clock
+from orderops.domain.errors import Forbidden, IllegalTransition, NotFound, OrderOpsError
+from orderops.domain.exposure import RemedyPending, refuse_if_pending
+from orderops.domain.roles import Permission, Role, allows
+from orderops.domain.scopes import UNRESTRICTED, AccessScope
+from orderops.evidence.store import BlobStore
+from orderops.recommend.facts import CaseFacts
+from orderops.recommend.service import load_policy_or_none, substitute_for
+from orderops.recommend.settings import RecommendSettings
+from orderops.recommend.store_facts import case_facts
+from orderops.storage.tables import Case, CustomerChoiceOffer, User
+from orderops.storage.uow import UnitOfWork
+from orderops.workflow.action_context import context_for
+from orderops.workflow.actions import PROPOSABLE, get_case, propose_in
+from orderops.workflow.cases import record
+from orderops.workflow.tenants import Principal
+
+log = logging.getLogger(__name__)
+
+OPEN, CHOSEN, WITHDRAWN = "open", "chosen", "withdrawn"
+PUBLIC_PREFIX = "/choice"
+"""Where the desk serves the customer's page (``console/choice_page.py``): no sign-in."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferView:
+    id: str
+    case_id: str
+    order_ref: str
+    exception_type: str
+    status: str
+    options: tuple[Choice, ...]
+    language: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    opened_at: datetime | None
+    decided_at: datetime | None
+    chosen_option: str | None
+    action_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferMade:
+    offer: OfferView
+    url: str
+    """The link to send the customer. Never stored: it is signed again from the row (the
+    signature is deterministic) for a case worker while the offer is open."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferPage:
+    """What the public page may show: the order as the offer described it, the options."""
+
+    offer_id: str
+    language: str
+    display: dict[str, Any]
+    options: tuple[Choice, ...]
+    expires_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChoiceMade:
+    option: ChoiceOption
+    action_id: str
+    action_status: str
+    language: str
+    display: dict[str, Any]
+
+
+def view(row: CustomerChoiceOffer) -> OfferView:
+    return OfferView(
+        id=row.id,
+        case_id=row.case_id,
+        order_ref=row.order_ref,
+        exception_type=row.exception_type,
+        status=row.status,
+        options=tuple(Choice.from_json(o) for o in row.options),
+        language=row.language,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        opened_at=row.opened_at,
+        decided_at=row.decided_at,
+        chosen_option=row.chosen_option,
+        action_id=row.action_id,
+    )
+
+
+def link_url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}{PUBLIC_PREFIX}/{token}"
+
+
+# --- the reviewer's side --------------------------------------------------------------
+
+
+def offer_choices(
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    case_id: str,
+    principal: Principal,
+    clock: Clock,
+    keys: ChoiceLinkKeys,
+    base_url: str,
+    settings: RecommendSettings | None = None,
+) -> OfferMade:
+    """A new offer on the case and its link; an earlier open offer is withdrawn."""
+    now = clock.now()
+    with UnitOfWork(sessions, tenant_id=tenant_id, scope=principal.scope) as uow:
+        case = get_case(uow, case_id)
+        if case.status not in PROPOSABLE:
+            raise IllegalTransition(f"a case in status {case.status} takes no new proposals")
+        policy = load_policy_or_none(uow)
+        choice_policy = (policy.customer_choices if policy else None) or DEFAULT_CHOICE_POLICY
+        rules = choice_policy.rules_for(case.exception_type)
+        facts = case_facts(uow, case, now=now)
+        context = context_for(uow, case)
+        offer_facts = _offer_facts(uow, case, facts, context, settings or RecommendSettings())
+        choices = tuple(
+            c for c in build_choices(rules, offer_facts) if _fits(c, context, case.exception_type)
+        )
+        if not choices:
+            raise InvalidAction(
+                f"no option the policy allows on a {case.exception_type} case fits order "
+                f"{case.order_ref} now (remedies pending or already committed on it)"
+            )
+        withdrawn = (
+            uow.session.execute(
+                update(CustomerChoiceOffer)
+                .where(
+                    CustomerChoiceOffer.tenant_id == tenant_id,
+                    CustomerChoiceOffer.case_id == case.id,
+                    CustomerChoiceOffer.status == OPEN,
+                )
+                .values(status=WITHDRAWN, decided_at=now)
+                .returning(CustomerChoiceOffer.id)
+            )
+            .scalars()
+            .all()
+        )
+        row = CustomerChoiceOffer(
+            tenant_id=tenant_id,
+            case_id=case.id,
+            order_ref=case.order_ref,
+            exception_type=case.exception_type,
+            status=OPEN,
+            options=[c.as_json() for c in choices],
+            display=_display(facts),
+            language=facts.customer_language,
+            created_by=principal.identity,
+            created_at=now,
+            expires_at=now + timedelta(hours=rules.link_hours),
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        record(
+            uow,
+            case,
+            at=now,
+            actor=principal.identity,
+            kind="customer_choice_offered",
+            summary=f"{principal.name} offered the customer a choice: "
+            + ", ".join(str(c.option) for c in choices),
+            data={
+                "offer_id": row.id,
+                "options": row.options,
+                "expires_at": row.expires_at.isoformat(),
+                "language": row.language,
+                "withdrawn": list(withdrawn),
+            },
+        )
+        uow.commit()
+        return OfferMade(offer=view(row), url=_signed_url(row, keys, base_url))
+
+
+def open_offer_link(
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    case_id: str,
+    keys: ChoiceLinkKeys,
+    base_url: str,
+    scope: AccessScope = UNRESTRICTED,
+) -> OfferMade | None:
+    """The case's open offer and its link, to show or resend; None when none is open."""
+    with UnitOfWork(sessions, tenant_id=tenant_id, write=False, scope=scope) as uow:
+        case = get_case(uow, case_id)
+        row = uow.session.scalar(
+            select(CustomerChoiceOffer)
+            .where(
+                CustomerChoiceOffer.tenant_id == tenant_id,
+                CustomerChoiceOffer.case_id == case.id,
+                CustomerChoiceOffer.status == OPEN,
+            )
+            .order_by(CustomerChoiceOffer.created_at.desc())
+            .limit(1)
+        )
+        return (
+            None
+            if row is None
+            else OfferMade(offer=view(row), url=_signed_url(row, keys, base_url))
+        )
+
+
+def _signed_url(row: CustomerChoiceOffer, keys: ChoiceLinkKeys, base_url: str) -> str:
+    link = ChoiceLink(
+        tenant_id=row.tenant_id, case_id=row.case_id, offer_id=row.id, expires_at=row.expires_at
+    )
+    return link_url(base_url, keys.sign(link))
+
+
+def _offer_facts(
+    uow: UnitOfWork,
+    case: Case,
+    facts: CaseFacts,
+    context: ActionContext,
+    settings: RecommendSettings,
+) -> OfferFacts:
+    refundable = [p.refundable_minor for p in context.payments]
+    found = substitute_for(uow, facts, settings)
+    substitute = (
+        SubstituteFact(
+            from_sku=found.from_sku,
+            to_sku=found.to_sku,
+            quantity=found.quantity,
+            unit_difference_minor=found.price_difference_minor,
+        )
+        if found is not None
+        else None
+    )
+    return OfferFacts(
+        exception_type=case.exception_type,
+        order_total_minor=context.order_total_minor,
+        refundable_minor=max(refundable, default=0),
+        cancel_refund_minor=sum(refundable),
+        substitute=substitute,
+    )
+
+
+def _fits(choice: Choice, context: ActionContext, exception_type: str) -> bool:
+    """Whether the order takes the option now: it plans (amounts within what is left on
+    the ledger) and no remedy of its kind already awaits approval on the order."""
+    try:
+        refuse_if_pending(parse_params(choice.kind, choice.params)[0], context)
+        plan(choice.kind, choice.params, context)
+    except (InvalidAction, RemedyPending) as exc:
+        log.info("choice %s left out on a %s case: %s", choice.option, exception_type, exc)
+        return False
+    return True
+
+
+def _display(facts: CaseFacts) -> dict[str, Any]:
+    """The order as the customer's page shows it: number, items, the promised date. No
+    address, payment or other customer detail: the link may be forwarded."""
+    return {
+        "order": facts.label,
+        "currency": facts.currency,
+        "exception_type": str(facts.exception_type),
+        "promised_by": facts.promised_by.date().isoformat() if facts.promised_by else None,
+        "lines": [
+            {"sku": line.sku, "title": line.title, "quantity": line.quantity}
+            for line in facts.lines
+        ],
+    }
+
+
+def list_offers(
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    case_id: str,
+    scope: AccessScope = UNRESTRICTED,
+) -> list[OfferView]:
+    with UnitOfWork(sessions, tenant_id=tenant_id, write=False, scope=scope) as uow:
+        case = get_case(uow, case_id)
+        rows = uow.session.scalars(
+            select(CustomerChoiceOffer)
+            .where(
+                CustomerChoiceOffer.tenant_id == tenant_id,
+                CustomerChoiceOffer.case_id == case.id,
+            )
+            .order_by(CustomerChoiceOffer.created_at, CustomerChoiceOffer.id)
+        )
+        return [view(r) for r in rows]
+
+
+# --- the customer's side --------------------------------------------------------------
+
+
+def verified(keys: ChoiceLinkKeys, token: str) -> ChoiceLink:
+    """The link a token carries, or the refusal (logged without the token)."""
+    try:
+        return keys.verify(token)
+    except ChoiceLinkRefused:
+        log.warning("choice link refused: not signed by this desk (%d characters)", len(token))
+        raise
+
+
+def open_offer(sessions: sessionmaker[Session], *, link: ChoiceLink, clock: Clock) -> OfferPage:
+    """The page behind a verified link; its first opening is recorded on the case."""
+    now = clock.now()
+    with UnitOfWork(sessions, tenant_id=link.tenant_id) as uow:
+        row = _usable(uow, link, now=now, lock=False)
+        if row.opened_at is None:
+            row.opened_at = now
+            record(
+                uow,
+                _case_of(uow, row),
+                at=now,
+                actor=customer_actor(row),
+                kind="customer_choice_opened",
+                summary="The customer opened the choice link",
+                data={"offer_id": row.id},
+            )
+        uow.commit()
+        return OfferPage(
+            offer_id=row.id,
+            language=row.language,
+            display=dict(row.display),
+            options=tuple(Choice.from_json(o) for o in row.options),
+            expires_at=row.expires_at,
+        )
+
+
+def choose(
+    sessions: sessionmaker[Session],
+    *,
+    link: ChoiceLink,
+    option: str,
+    clock: Clock,
+    evidence: BlobStore,
+) -> ChoiceMade:
+    """Propose the chosen option as the customer, and use the link up, in one commit."""
+    now = clock.now()
+    try:
+        with UnitOfWork(sessions, tenant_id=link.tenant_id) as uow:
+            row = _usable(uow, link, now=now, lock=True)
+            chosen = next((c for c in view(row).options if c.option == option), None)
+            if chosen is None:
+                # as printable text: what was posted may hold anything, NUL included
+                shown = option[:64].encode("unicode_escape").decode("ascii")
+                _refuse(uow, row, now=now, reason="unknown_option", detail=shown)
+                uow.commit()
+                raise ChoiceLinkRefused(
+                    "that option was not offered", reason="unknown_option", language=row.language
+                )
+            principal = Principal(
+                tenant_id=link.tenant_id,
+                role=Role.VIEWER,  # unused by proposing; the customer holds no desk role
+                name="The customer (choice link)",
+                subject=customer_actor(row),
+            )
+            action = propose_in(
+                uow,
+                case_id=row.case_id,
+                kind=chosen.kind,
+                params=chosen.params,
+                principal=principal,
+                now=now,
+                evidence=evidence,
+                note=f"chosen through link {row.id}",
+                customer_choice=True,
+            )
+            row.status, row.decided_at = CHOSEN, now
+            row.chosen_option, row.action_id = str(chosen.option), action.id
+            record(
+                uow,
+                _case_of(uow, row),
+                at=now,
+                actor=customer_actor(row),
+                kind="customer_choice_made",
+                summary=f"The customer chose {chosen.option}; {chosen.kind} is {action.status}",
+                data={
+                    "offer_id": row.id,
+                    "option": str(chosen.option),
+                    "action_id": action.id,
+                    "action_status": action.status,
+                },
+            )
+            uow.commit()
+            return ChoiceMade(
+                option=chosen.option,
+                action_id=action.id,
+                action_status=action.status,
+                language=row.language,
+                display=dict(row.display),
+            )
+    except ChoiceLinkRefused:
+        raise
+    except OrderOpsError as exc:
+        # The order no longer takes it (a remedy committed since, the case closed): nothing
+        # was proposed and the link stays usable; the refusal is recorded on its own.
+        with UnitOfWork(sessions, tenant_id=link.tenant_id) as uow:
+            offer = _offer(uow, link.offer_id, lock=True)
+            if offer is not None:
+                _refuse(uow, offer, now=now, reason="not_possible", detail=exc.message)
+            uow.commit()
+        raise ChoiceLinkRefused(
+            "the shop cannot carry out that choice any more", reason="not_possible"
+        ) from exc
+
+
+def customer_actor(row: CustomerChoiceOffer) -> str:
+    """Who acts when the customer does: the link, a stable id on timelines and audits."""
+    return f"customer-link:{row.id}"
+
+
+def _offer(uow: UnitOfWork, offer_id: str, *, lock: bool) -> CustomerChoiceOffer | None:
+    query = select(CustomerChoiceOffer).where(
+        CustomerChoiceOffer.tenant_id == uow.tenant_id, CustomerChoiceOffer.id == offer_id
+    )
+    return uow.session.scalar(query.with_for_update() if lock else query)
+
+
+def _usable(uow: UnitOfWork, link: ChoiceLink, *, now: datetime, lock: bool) -> CustomerChoiceOffer:
+    """The offer the link names, if it may still be used; each refusal is recorded (and
+    committed) before it is raised, so the caller's rollback does not lose it."""
+    row = _offer(uow, link.offer_id, lock=lock)
+    if row is None:
+        log.warning("choice link refused: no offer %s in tenant %s", link.offer_id, link.tenant_id)
+        raise ChoiceLinkRefused("this link is not one the shop sent", reason="not_found")
+    refusal: ChoiceLinkRefused | None = None
+    if row.case_id != link.case_id:
+        refusal = ChoiceLinkRefused(
+            "this link is not one the shop sent", reason="wrong_case", language=row.language
+        )
+    elif now >= min(row.expires_at, link.expires_at):
+        refusal = ChoiceLinkRefused(
+            "this link has expired", reason="expired", language=row.language
+        )
+    elif row.status == CHOSEN:
+        refusal = ChoiceLinkRefused(
+            "a choice was already made with this link", reason="used", language=row.language
+        )
+    elif row.status == WITHDRAWN:
+        refusal = ChoiceLinkRefused(
+            "the shop replaced this link", reason="withdrawn", language=row.language
+        )
+    if refusal is not None:
+        _refuse(uow, row, now=now, reason=refusal.reason, detail=refusal.message)
+        uow.commit()
+        raise refusal
+    return row
+
+
+def _refuse(
+    uow: UnitOfWork, row: CustomerChoiceOffer, *, now: datetime, reason: str, detail: str
+) -> None:
+    record(
+        uow,
+        _case_of(uow, row),
+        at=now,
+        actor=customer_actor(row),
+        kind="customer_choice_refused",
+        summary=f"A use of the choice link was refused ({reason})",
+        data={"offer_id": row.id, "reason": reason, "detail": detail},
+    )
+
+
+def _case_of(uow: UnitOfWork, row: CustomerChoiceOffer) -> Case:
+    return get_case(uow, row.case_id)
+
+
+def offer_as(
+    app: App, principal: Principal, case_id: str, settings: RecommendSettings | None = None
+) -> OfferMade:
+    """``offer_choices`` with the app's key and the desk's public address (the console's
+    base URL, ``ORDEROPS_RECOMMEND_CONSOLE_BASE_URL``): what the API, the console and the
+    CLI call."""
+    settings = settings or RecommendSettings()
+    return offer_choices(
+        app.sessions,
+        tenant_id=principal.tenant_id,
+        case_id=case_id,
+        principal=principal,
+        clock=app.clock,
+        keys=ChoiceLinkKeys(app.settings.secret_key),
+        base_url=settings.console_base_url,
+        settings=settings,
+    )
+
+
+def reviewer(sessions: sessionmaker[Session], *, tenant_id: str, user_id: str) -> Principal:
+    """The person a command-line offer is made as: an active user of the tenant whose role
+    works cases (the API route's rule), else NotFound / Forbidden."""
+    with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
+        user = uow.session.scalar(
+            select(User).where(User.tenant_id == tenant_id, User.id == user_id)
+        )
+        if user is None:
+            raise NotFound(f"no user {user_id} in tenant {tenant_id}")
+        if user.disabled_at is not None or not allows(Role(user.role), Permission.CASES_WORK):
+            raise Forbidden(f"user {user_id} ({user.role}) may not offer customer choices")
+        return Principal(
+            tenant_id=tenant_id,
+            role=Role(user.role),
+            name=user.display_name,
+            subject=f"user:{user.id}",
+        )
