@@ -104,6 +104,9 @@ def _process(app: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> tu
         return run_chunk(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "_process_chunk_once", counted)
+    # Whole chunks: none cut short by its time budget on a slow machine (per-chunk reads
+    # would then count against fewer events).
+    monkeypatch.setattr(pipeline, "CHUNK_SECONDS", 3600.0)
     with _statements(app.engine) as seen:
         changes = process_pending(app.sessions, tenant_id="acme", clock=clock)
     assert changes, "the history opens cases, so the case path is counted too"
