@@ -56,6 +56,7 @@ FROM_EVENTS: dict[str, list[Source]] = {
     "customers.phone": [(ev.CustomerData, "phone")],
     "customers.name": [(ev.CustomerData, "name")],
     "customers.tier": [(ev.CustomerData, "tier")],
+    "customers.locale": [(ev.CustomerData, "locale")],
     "customer_identities.source": [(Envelope, "source")],
     "customer_identities.external_ref": [(ev.CustomerData, "customer_ref")],
     "orders.order_ref": [(ev.OrderData, "order_ref")],
