@@ -117,6 +117,20 @@ def inject_faults(box: Sandboxes, rng: random.Random) -> None:
         vendor.control.inject(Fault(kind=rng.choice(kinds), delay=0.15, retry_after=0.0))
 
 
+def vendor_requests(box: Sandboxes) -> int:
+    return len(box.stripe.control.requests()) + len(box.shopify.control.requests())
+
+
+def wait_for_a_request(box: Sandboxes, *, since: int, limit: float = 3.0) -> None:
+    """Until the worker has called a vendor (or ``limit`` passed): on a loaded machine a
+    forked worker's start takes longer than the kill's random delay, and kills that all
+    land before the first claim leave every effect, and every injected fault, to the
+    finisher (310 effects took it over a minute under CI load)."""
+    deadline = time.monotonic() + limit
+    while vendor_requests(box) <= since and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 def statuses(app: App) -> Counter[str]:
     with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
         rows = uow.session.execute(
@@ -155,6 +169,7 @@ def test_sigkilled_workers_neither_lose_nor_double_an_effect(
     assert server.stdin is not None
     assert server.stdout is not None
     kills = 0
+    requests_so_far = 0
     try:
         for trial in range(TRIALS):
             server.stdin.write(f"start crash-{trial}\n")
@@ -167,8 +182,10 @@ def test_sigkilled_workers_neither_lose_nor_double_an_effect(
             if trial % 4 == 0:
                 inject_faults(sandboxes, rng)
             queue.more(PER_TRIAL, rng)
-            time.sleep(rng.uniform(0.02, 0.3))
+            wait_for_a_request(sandboxes, since=requests_so_far)
+            time.sleep(rng.uniform(0.0, 0.15))
             os.kill(pid, signal.SIGKILL)
+            requests_so_far = vendor_requests(sandboxes)
             kills += 1
         server.stdin.write("quit\n")
         server.stdin.flush()
@@ -178,7 +195,7 @@ def test_sigkilled_workers_neither_lose_nor_double_an_effect(
             server.kill()
 
     finisher = subprocess.run(
-        [*module, "--until-idle", "--worker-id", "finisher"], env=env, timeout=60, check=False
+        [*module, "--until-idle", "--worker-id", "finisher"], env=env, timeout=120, check=False
     )
     for vendor in (sandboxes.stripe, sandboxes.shopify):
         vendor.control.wait_idle()
