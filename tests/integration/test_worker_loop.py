@@ -6,14 +6,20 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from builders.events import order_placed, payment
+from builders.writeback import Sandboxes, connect_sandboxes
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.ingest.intake import Outcome, accept_items
 from orderops.storage.repositories.cases import CaseFilter
+from orderops.storage.tables import OutboxMessage
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow import worker
 from orderops.workflow.cases import CaseEvent
 from orderops.workflow.worker import run_forever, run_once
+from orderops.writeback.outbox import enqueue
 
 
 def _receive_failed_payment(app: App, clock: FixedClock, order_ref: str) -> None:
@@ -81,3 +87,50 @@ def test_the_loop_keeps_opening_cases_after_a_pass_whose_listener_failed(
         [("o-2", "payment_failed")],
     ]
     assert _open_cases(app) == {("o-1", "payment_failed"), ("o-2", "payment_failed")}
+
+
+def test_an_approved_refund_leaves_while_a_long_full_pass_is_still_running(
+    app: App, clock: FixedClock, sandboxes: Sandboxes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the demo an approved refund waited for as long as the full pass drained a backlog;
+    writebacks have a loop of their own, so a full pass that does not end holds none back."""
+    connect_sandboxes(app, clock, sandboxes, tenant="acme")
+    in_pass, release = threading.Event(), threading.Event()
+
+    def a_long_step(*_: object, **__: object) -> None:
+        in_pass.set()
+        release.wait(timeout=60)
+
+    monkeypatch.setattr(worker, "recommend_new_cases", a_long_step)
+    stop = threading.Event()
+    loop = threading.Thread(target=run_forever, kwargs={"app": app, "stop": stop, "interval": 0.05})
+    loop.start()
+    try:
+        assert in_pass.wait(timeout=30), "the full pass never reached its long step"
+        intent = sandboxes.stripe.add_payment_intent(amount=3000)
+        with UnitOfWork(app.sessions, tenant_id="acme") as uow:
+            message_id = enqueue(
+                uow,
+                system="stripe",
+                operation="refund",
+                idempotency_key="approved-while-the-pass-runs",
+                payload={"payment_intent": intent, "amount_minor": 1200},
+                now=clock.now(),
+            )
+            uow.commit()
+        status = ""
+        for _ in range(300):
+            with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
+                row = uow.session.get(OutboxMessage, message_id)
+                status = row.status if row is not None else "missing"
+            if status == "delivered" or stop.wait(0.1):
+                break
+        assert not release.is_set()
+    finally:
+        release.set()
+        stop.set()
+        loop.join(timeout=60)
+
+    assert status == "delivered"
+    refunds = sandboxes.stripe.control.ledger.entries("refund.created")
+    assert [e.idempotency_key for e in refunds] == ["approved-while-the-pass-runs"]

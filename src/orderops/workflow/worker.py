@@ -62,6 +62,10 @@ _retention_ran_at: dict[int, datetime] = {}
 """When this process last ran retention, per app."""
 TURN_CHUNKS = 5
 """Chunks (of 100 events) a tenant's turn at the inbox may take before the next tenant's."""
+WRITEBACK_POLL = 1.0
+"""Seconds between the writeback loop's claims: an approved refund leaves within about a
+second, and an idle desk does not open a claiming transaction per tenant four times a
+second."""
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -70,12 +74,17 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-def run_once(app: App, *, worker_id: str | None = None) -> list[CaseEvent]:
+def run_once(
+    app: App, *, worker_id: str | None = None, drain: bool = True, writeback: bool = True
+) -> list[CaseEvent]:
     """One pass over every tenant; a step that fails is logged and the pass goes on.
 
     One tenant's bad state or one failing step must not stop the pass for the other
     tenants, nor the other steps of that tenant: each step runs in its own transactions
-    and is simply tried again on the next pass.
+    and is simply tried again on the next pass. ``run_forever`` passes ``drain=False``
+    and ``writeback=False``: its own loops do those, so that neither waits behind the
+    other (a backlog drained inside the pass held an approved refund back for as long as
+    the backlog lasted).
     """
     changes: list[CaseEvent] = []
     detectors = _guarded(None, detectors_for, app.settings.data_dir / "models") or DETECTORS
@@ -84,7 +93,8 @@ def run_once(app: App, *, worker_id: str | None = None) -> list[CaseEvent]:
     if retain:
         _retention_ran_at[id(app)] = clock.now()
     for tenant in tenant_ids(sessions):
-        changes += _drain_tenant(app, tenant)
+        if drain:
+            changes += _drain_tenant(app, tenant)
         changes += (
             _guarded(tenant, sweep, sessions, tenant_id=tenant, clock=clock, detectors=detectors)
             or []
@@ -109,7 +119,8 @@ def run_once(app: App, *, worker_id: str | None = None) -> list[CaseEvent]:
                 clock=clock,
                 max_batches=RETENTION_BATCHES_PER_PASS,
             )
-    _guarded(None, run_writeback_once, app, worker_id=worker_id or default_worker_id())
+    if writeback:
+        _guarded(None, run_writeback_once, app, worker_id=worker_id or default_worker_id())
     return changes
 
 
@@ -177,34 +188,57 @@ def run_forever(
     poll: float | None = None,
 ) -> None:
     """Inbox drains every ``poll`` seconds (or at once when an accept in this process,
-    or on PostgreSQL in any process, wakes it: ``inbox_wakeups.py``) and, on a thread of
-    their own, full passes every ``interval`` seconds, until ``stop``; nothing a pass or a
-    listener raises ends either loop.
+    or on PostgreSQL in any process, wakes it: ``inbox_wakeups.py``); on threads of their
+    own, writeback deliveries every ``WRITEBACK_POLL`` seconds and full passes every ``interval``
+    seconds, until ``stop``; nothing a pass or a listener raises ends any loop.
 
-    The two loops are separate so that a long full pass (a sweep over many orders, the
-    recommendations for a backlog of cases) never holds back the events waiting to become
-    cases: they are drained while it runs. They share nothing but the database, where the
-    tenant lock (or SQLite's single writer) keeps each event processed once.
+    The loops are separate so that none waits behind another: a long full pass (a sweep
+    over many orders, the recommendations for a backlog of cases) never holds back the
+    events waiting to become cases, and a backlog of events never holds back a refund a
+    reviewer approved. They share nothing but the database, where the tenant lock (or
+    SQLite's single writer) keeps each event processed once and the outbox's claims keep
+    each effect delivered once.
     """
     worker_id = default_worker_id()
     poll = min(poll or app.settings.inbox_poll_seconds, interval)
     in_background()  # on SQLite, a request waiting to write goes before the next chunk
-    passes = threading.Thread(
-        target=_every,
-        args=(stop, interval, lambda: run_once(app, worker_id=worker_id), on_changes),
-        name="orderops-full-pass",
-        daemon=True,
-    )
-    passes.start()
+    loops = [
+        threading.Thread(
+            target=_every,
+            args=(stop, interval, lambda: _full_pass(app, worker_id), on_changes),
+            name="orderops-full-pass",
+            daemon=True,
+        ),
+        threading.Thread(
+            target=_every,
+            args=(stop, WRITEBACK_POLL, lambda: _deliver_writebacks(app, worker_id), None),
+            name="orderops-writeback",
+            daemon=True,
+        ),
+    ]
+    for loop in loops:
+        loop.start()
     listening = start_listening(app.engine, stop)
     try:
         while not stop.is_set():
             _step(lambda: drain_inbox(app), on_changes)
             arrivals.wait(poll)
     finally:
-        passes.join()
+        for loop in loops:
+            loop.join()
         if listening is not None:
             listening.join()
+
+
+def _full_pass(app: App, worker_id: str) -> list[CaseEvent]:
+    return run_once(app, worker_id=worker_id, drain=False, writeback=False)
+
+
+def _deliver_writebacks(app: App, worker_id: str) -> list[CaseEvent]:
+    """Deliver due writebacks until none is left due (a pass handles one batch per tenant)."""
+    while run_writeback_once(app, worker_id=worker_id):
+        pass
+    return []
 
 
 def _every(
