@@ -47,6 +47,7 @@ from orderops.ingest.policy_file import EXAMPLE_POLICY, load_policy_file, store_
 from orderops.storage.tables import Case, Order
 from orderops.storage.tables.recommend import Recommendation
 from orderops.workflow.tenants import ensure_tenant, issue_key
+from orderops.workflow.users import add_user
 from orderops.workflow.worker import run_forever
 
 TENANT = "bench"
@@ -239,7 +240,20 @@ def run(
         ensure_tenant(app.sessions, tenant_id=TENANT, name="Bench", clock=app.clock)
         declines_at_once(app)
         secret = issue_key(
-            app.sessions, tenant_id=TENANT, name="b", role=Role.VIEWER, clock=app.clock
+            app.sessions,
+            tenant_id=TENANT,
+            name="b",
+            role=Role.VIEWER,
+            clock=app.clock,
+            user_id=add_user(
+                app.sessions,
+                tenant_id=TENANT,
+                display_name="Bench Viewer",
+                role=Role.VIEWER,
+                email="viewer@bench.example",
+                clock=app.clock,
+                actor="bench",
+            ).id,
         ).secret
         headers = {"Authorization": f"Bearer {secret}"}
         loaded = 0

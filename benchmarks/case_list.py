@@ -47,6 +47,7 @@ from orderops.config import Settings
 from orderops.domain.roles import Role
 from orderops.storage.tables import Case, Customer, Order
 from orderops.workflow.tenants import ensure_tenant, issue_key
+from orderops.workflow.users import add_user
 
 TENANT = "bench"
 CHUNK = 5_000
@@ -268,7 +269,20 @@ def run(
         app = bootstrap(Settings(database_url=url, demo_mode=True))
         ensure_tenant(app.sessions, tenant_id=TENANT, name="Bench", clock=app.clock)
         secret = issue_key(
-            app.sessions, tenant_id=TENANT, name="b", role=Role.VIEWER, clock=app.clock
+            app.sessions,
+            tenant_id=TENANT,
+            name="b",
+            role=Role.VIEWER,
+            clock=app.clock,
+            user_id=add_user(
+                app.sessions,
+                tenant_id=TENANT,
+                display_name="Bench Viewer",
+                role=Role.VIEWER,
+                email="viewer@bench.example",
+                clock=app.clock,
+                actor="bench",
+            ).id,
         ).secret
         started = time.perf_counter()
         preload(app, size, now)

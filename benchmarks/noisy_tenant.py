@@ -52,7 +52,12 @@ from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
 from orderops.domain.clock import SystemClock
 from orderops.domain.rate_limits import Quota, RatePartition, RateScope, Window
-from orderops.ingest.connections import SecretBox, connect_source, resolve_endpoint
+from orderops.ingest.connections import (
+    SecretBox,
+    WebhookSource,
+    connect_source,
+    resolve_endpoint,
+)
 from orderops.ingest.webhook_metrics import create_webhook_metrics
 from orderops.ingest.webhooks import WebhookLimits, receive_webhook
 from orderops.storage.rate_windows import DatabaseWindows, LimitsStorageWindows, WindowCounts
@@ -78,7 +83,7 @@ def _prepare(url: str, flood_limit: str) -> tuple[App, dict[str, dict[str, str]]
             source: connect_source(
                 app.sessions,
                 tenant_id=tenant,
-                source=source,
+                source=WebhookSource(source),
                 box=box,
                 clock=app.clock,
                 actor="bench",

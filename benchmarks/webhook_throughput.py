@@ -178,7 +178,12 @@ def _prepare(url: str) -> tuple[dict[str, str], str]:
         for source in ("shopify", "stripe")
     }
     key = issue_key(
-        app.sessions, tenant_id="bench", name="bench", role=Role.SERVICE, clock=app.clock
+        app.sessions,
+        tenant_id="bench",
+        name="bench",
+        role=Role.SERVICE,
+        clock=app.clock,
+        service="bench-sender",
     )
     app.close()
     return tokens, key.secret

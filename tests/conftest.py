@@ -158,7 +158,7 @@ def app(
 @pytest.fixture
 def service_key(app: App, clock: FixedClock) -> str:
     return issue_key(
-        app.sessions, tenant_id="acme", name="svc", role=Role.SERVICE, clock=clock
+        app.sessions, tenant_id="acme", name="svc", role=Role.SERVICE, clock=clock, service="svc"
     ).secret
 
 

@@ -36,7 +36,7 @@ from orderops.storage.sqlite_writers import in_background
 from orderops.workflow.cases import CaseChange, CaseEvent
 from orderops.workflow.pipeline import process_pending
 from orderops.workflow.tenants import ensure_tenant, issue_key
-from orderops.workflow.users import UserExists, add_user
+from orderops.workflow.users import UserExists, add_user, list_users
 from orderops.workflow.worker import run_forever, run_once
 
 TENANT = "demo"
@@ -93,10 +93,17 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None
     backfill_clock = FixedClock(sim.start)
     app = bootstrap(settings, clock=backfill_clock)
     ensure_tenant(app.sessions, tenant_id=TENANT, name="Demo Store", clock=backfill_clock)
-    key = issue_key(
-        app.sessions, tenant_id=TENANT, name="demo-admin", role=Role.ADMIN, clock=backfill_clock
-    )
     login = demo_login(app, backfill_clock)
+    # The printed key acts as the demo admin (a person), like every key: never as nobody.
+    key = issue_key(
+        app.sessions,
+        tenant_id=TENANT,
+        name="demo-admin",
+        role=Role.ADMIN,
+        clock=backfill_clock,
+        user_id=_user_id(app, login),
+        actor="demo",
+    )
     history = [e for e in result.events if _time(e) <= sim.start]
     live = result.events[len(history) :]
     console.print(
@@ -192,6 +199,10 @@ def mirror_store(app: App, *, tenant_id: str, history: list[dict[str, Any]]) -> 
     mirror.seed_stored(app.sessions, tenant_id=tenant_id)
     mirror.seed(history)
     return mirror
+
+
+def _user_id(app: App, email: str) -> str:
+    return next(u.id for u in list_users(app.sessions, tenant_id=TENANT) if u.email == email)
 
 
 def demo_login(app: App, clock: Clock) -> str:

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from builders.access import Person, late_case, person
 from builders.app_routes import app_routes
-from builders.choices import choice_case
+from builders.choices import choice_case, make_offer
 from builders.console import ConsolePerson, console_person, csrf_of, signed_in
 from builders.links import suggested_ticket, ticket
 from orderops.api.app import create_app
@@ -35,12 +35,13 @@ from orderops.domain.roles import Role
 from orderops.domain.vendor_connections import AccountMode, VendorSystem
 from orderops.evidence.service import default_store
 from orderops.ingest.batch import ingest_items
-from orderops.storage.tables import AuditRecord
+from orderops.storage.tables import AuditRecord, DeadLetter, OutboxMessage, SavedView
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow import vendor_connections
 from orderops.workflow.actions import propose
 from orderops.workflow.policy_versions import read_version
 from orderops.workflow.users import issue_user_key
+from orderops.writeback.outbox import enqueue
 
 _n = itertools.count(1)
 Fields = dict[str, str]
@@ -82,6 +83,16 @@ class Desk:
             clock=self.clock,
             evidence=default_store(self.app.settings),
         ).id
+
+    def recommended(self) -> tuple[str, str]:
+        """A case and the id of a recommendation stored for it."""
+        from orderops.recommend.service import recommend_case
+
+        case_id = self.case()
+        with UnitOfWork(self.app.sessions, tenant_id="acme") as uow:
+            stored = recommend_case(uow, case_id, now=self.clock.now(), actor="test")
+            uow.commit()
+            return case_id, stored.recommendation.id
 
     def message(self) -> tuple[str, int]:
         answer = self.me.post(
@@ -177,7 +188,81 @@ def _accept(d: Desk) -> Prepared:
     }
 
 
+def _offer_to_withdraw(d: Desk) -> Prepared:
+    """A case with an open choice offer (and its drafted message) to withdraw."""
+    case_id = choice_case(d.app, d.clock)
+    make_offer(d.app, d.clock, person(d.app, d.clock, tenant="acme", role=Role.AGENT), case_id)
+    return (f"/console/cases/{case_id}/choice-offer/withdraw", {})
+
+
+def _saved_view(d: Desk) -> Prepared:
+    name = f"view {next(_n)}"
+    saved = d.me.post(
+        "/console/views",
+        data={"csrf": d.token(), "name": name, "path": "/console/mine", "query": "sort=sla"},
+    )
+    assert saved.status_code == 303
+    with UnitOfWork(d.app.sessions, tenant_id="acme", write=False) as uow:
+        view_id = uow.session.scalar(select(SavedView.id).where(SavedView.name == name))
+    return "/console/views/delete", {"view_id": str(view_id)}
+
+
+def _outbox_row(d: Desk, status: str) -> str:
+    with UnitOfWork(d.app.sessions, tenant_id="acme") as uow:
+        message_id = enqueue(
+            uow,
+            system="stripe",
+            operation="refund",
+            idempotency_key=f"csrf-{next(_n)}",
+            payload={},
+            now=d.clock.now(),
+        )
+        row = uow.session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id))
+        assert row is not None
+        row.status = status
+        uow.commit()
+        return message_id
+
+
+def _dead_letter(d: Desk) -> Prepared:
+    with UnitOfWork(d.app.sessions, tenant_id="acme") as uow:
+        letter = uow.dead_letters.add(
+            DeadLetter(
+                source="test://shop",
+                channel="webhook",
+                received_at=d.clock.now(),
+                reason_code="json",
+                reason="not JSON",
+                body="{broken",
+                body_bytes=7,
+                status="open",
+            )
+        )
+        uow.commit()
+        return "/console/ops/dead-letters/replay", {"letter_id": letter.id}
+
+
 FORMS = [
+    Form(
+        "/console/views",
+        lambda d: ("/console/views", {"name": "mine", "path": "/console/mine", "query": ""}),
+        accepted=(303, False),  # a person's own filters: not a decision, not audited
+    ),
+    Form("/console/views/delete", _saved_view, accepted=(303, False)),
+    Form(
+        "/console/bulk",
+        lambda d: ("/console/bulk", {"op": "claim", "case": d.case()}),
+        accepted=(200, True),  # answers with what was done and what was refused
+    ),
+    Form(
+        "/console/ops/outbox/{message_id}/retry",
+        lambda d: (f"/console/ops/outbox/{_outbox_row(d, 'failed')}/retry", {}),
+    ),
+    Form(
+        "/console/ops/outbox/{message_id}/cancel",
+        lambda d: (f"/console/ops/outbox/{_outbox_row(d, 'pending')}/cancel", {}),
+    ),
+    Form("/console/ops/dead-letters/replay", _dead_letter),  # a replay is audited, even failing
     Form("/console/cases/{case_id}/claim", lambda d: (f"/console/cases/{d.case()}/claim", {})),
     Form(
         "/console/cases/{case_id}/release",
@@ -191,7 +276,14 @@ FORMS = [
         "/console/cases/{case_id}/actions",
         lambda d: (
             f"/console/cases/{d.case()}/actions",
-            {"kind": "release_fulfillment", "params": '{"note": "checked"}'},
+            {"kind": "release_fulfillment", "f.note": "checked"},
+        ),
+    ),
+    Form(
+        "/console/cases/{case_id}/recommendations/{recommendation_id}/apply",
+        lambda d: (
+            "/console/cases/{}/recommendations/{}/apply".format(*d.recommended()),
+            {},
         ),
     ),
     Form(
@@ -210,6 +302,7 @@ FORMS = [
         "/console/cases/{case_id}/choice-offer",
         lambda d: (f"/console/cases/{choice_case(d.app, d.clock)}/choice-offer", {}),
     ),
+    Form("/console/cases/{case_id}/choice-offer/withdraw", _offer_to_withdraw),
     Form(
         "/console/cases/{case_id}/messages",
         lambda d: (f"/console/cases/{d.case()}/messages", {"body": "Hello", "subject": "Hi"}),

@@ -95,6 +95,7 @@ MESSAGE_KINDS = {
     "/v1/outbox/": "outbox_id",
     "/v1/communications/": "communication_id",
     "/console/messages/": "communication_id",
+    "/console/ops/outbox/": "outbox_id",
 }
 """``message_id`` names an outbox row or a customer message, depending on the path."""
 
@@ -134,6 +135,12 @@ OWN_CELL_WRITES = {
     ("POST", "/console/account/totp/setup"): "the signed-in person's own second factor",
     ("POST", "/console/account/totp/enable"): "the signed-in person's own second factor",
     ("POST", "/console/account/totp/disable"): "the signed-in person's own second factor",
+    ("POST", "/console/views"): "saves a view of the signed-in person's own",
+    ("POST", "/console/views/delete"): "deletes a view found among the signed-in person's own",
+    ("POST", "/console/ops/dead-letters/replay"): "a dead letter looked up in the caller's own "
+    "tenant (admins only; test_console_operations.py)",
+    ("POST", "/console/bulk"): "each case through its single button's service, in the caller's "
+    "scoped unit of work (test_console_work_lists.py)",
 }
 """Writes that name no object: whatever they make belongs to the caller's cell."""
 

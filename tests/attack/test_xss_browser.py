@@ -372,6 +372,9 @@ SHOWN = {
         shown("carrier message"),
         shown("carrier location"),
         shown("ticket subject"),
+        shown("ticket body"),
+        shown("sku title"),
+        shown("payment failure message"),
         shown("draft subject"),
         shown("draft body"),
         NAME,
@@ -385,12 +388,21 @@ SHOWN = {
 }
 """What each page must show as text (a page may shorten the rest)."""
 
-DISPLAYED = {"carrier message", "carrier location", "ticket subject", "customer name"}
+DISPLAYED = {
+    "carrier message",
+    "carrier location",
+    "ticket subject",
+    "ticket body",
+    "sku title",
+    "payment failure message",
+    "customer name",
+}
 """The fields of ``FIELDS`` some console page shows in full (the customer's name on the
-dashboards' recurring customers; the first name ``NAME`` in a drafted greeting). The
-others (addresses, the order note, tags, line titles, the ticket body) are stored but no
-page shows them today; every page is still searched for them running. When a page
-starts showing one, this set grows."""
+dashboards' recurring customers; the first name ``NAME`` in a drafted greeting; the case
+page's order panel shows line titles, the ticket in the customer's words and a decline's
+message). The others (addresses, the order note, tags) are stored but no page shows them
+today; every page is still searched for them running. When a page starts showing one,
+this set grows."""
 
 
 def test_no_payload_runs_on_any_page_and_each_shows_as_text(desk: Desk, page: Any) -> None:

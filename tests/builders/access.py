@@ -1,10 +1,15 @@
-"""Builders for decisions: people with keys per tenant and role, open cases to act on."""
+"""Builders for decisions: people with keys per tenant and role, open cases to act on.
+
+Every key acts as someone (``workflow.tenants.issue_key`` refuses a key that is nobody):
+``key_for`` issues one for a new person of the role (a new service identity for the
+service role), with ``issue_key``'s other arguments; ``legacy_key`` writes a key as keys
+from before identities were, for the tests of how those are still treated."""
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,8 +23,9 @@ from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.ingest.batch import ingest_items
+from orderops.storage.uow import UnitOfWork
 from orderops.workflow.sweeps import sweep_late_orders
-from orderops.workflow.tenants import Principal
+from orderops.workflow.tenants import IssuedKey, Principal, add_key, issue_key
 from orderops.workflow.users import UserKind, add_user, issue_user_key
 
 _orders = itertools.count(1)
@@ -59,6 +65,64 @@ def person(
         tenant_id=tenant, role=role, name=label, subject=user.subject, key_id=key.key_id
     )
     return Person(user_id=user.id, secret=key.secret, principal=principal)
+
+
+def key_for(
+    app: App,
+    *,
+    tenant_id: str,
+    name: str,
+    role: Role,
+    clock: FixedClock,
+    secret: str | None = None,
+    expires_at: datetime | None = None,
+) -> IssuedKey:
+    """A key acting as a new identity named ``name``: a person of ``role``, or a service
+    identity for the service role."""
+    if role is Role.SERVICE:
+        return issue_key(
+            app.sessions,
+            tenant_id=tenant_id,
+            name=name,
+            role=role,
+            clock=clock,
+            secret=secret,
+            service=name,
+            actor="test",
+            expires_at=expires_at,
+        )
+    label = f"{name.lower().replace(' ', '-')}-{next(_orders)}"
+    user = add_user(
+        app.sessions,
+        tenant_id=tenant_id,
+        display_name=name,
+        role=role,
+        email=f"{label}@{tenant_id}.example",
+        clock=clock,
+        actor="test",
+    )
+    return issue_key(
+        app.sessions,
+        tenant_id=tenant_id,
+        name=name,
+        role=role,
+        clock=clock,
+        secret=secret,
+        user_id=user.id,
+        actor="test",
+        expires_at=expires_at,
+    )
+
+
+def legacy_key(
+    app: App, *, tenant_id: str, name: str, role: Role, clock: FixedClock, secret: str | None = None
+) -> IssuedKey:
+    """A key with no identity behind it, as keys issued before identities existed are
+    stored: it acts as ``key:<id>`` with the role kept on the key."""
+    with UnitOfWork(app.sessions, tenant_id=tenant_id) as uow:
+        issued = add_key(uow, name=name, role=role, clock=clock, secret=secret, actor="test")
+        uow.commit()
+        return issued
 
 
 def late_case(

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from builders.access import Person, person
+from builders.access import Person, key_for, person
 from builders.events import order_placed, payment
 from orderops.bootstrap import App
 from orderops.config import Settings
@@ -43,7 +43,6 @@ from orderops.sandbox.runner import run_sandbox
 from orderops.sandbox.zendesk import ZendeskSandbox
 from orderops.sim.providers.run import write_store
 from orderops.workflow.key_lifecycle import rotate_key
-from orderops.workflow.tenants import issue_key
 from orderops.workflow.users import UserKind, add_user
 from orderops.workflow.worker import run_once
 from orderops.writeback.worker import run_writeback_once
@@ -317,8 +316,8 @@ def test_a_simulated_day_leaves_no_secret_in_logs_metrics_or_error_bodies(
             assert http.get("/console/queues").status_code == 200
 
             # What must be refused, each answered with an error body.
-            short = issue_key(
-                app.sessions,
+            short = key_for(
+                app,
                 tenant_id=TENANT,
                 name="short-lived",
                 role=Role.VIEWER,

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import orderops.storage.tables.queues  # noqa: F401  (the case-work tables)
+from builders.access import key_for
 from builders.case_work import open_payment_case, work_api
 from builders.events import payment
 from orderops.bootstrap import App
@@ -18,13 +19,12 @@ from orderops.domain.roles import Role
 from orderops.ingest.batch import ingest_items
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.routing import route_case
-from orderops.workflow.tenants import issue_key
 
 
 def client_as(
     app: App, clock: FixedClock, name: str, role: Role, tenant: str = "acme"
 ) -> TestClient:
-    key = issue_key(app.sessions, tenant_id=tenant, name=name, role=role, clock=clock)
+    key = key_for(app, tenant_id=tenant, name=name, role=role, clock=clock)
     return TestClient(work_api(app), headers={"Authorization": f"Bearer {key.secret}"})
 
 
@@ -102,7 +102,7 @@ def test_a_case_goes_through_its_life_and_each_answer_carries_its_new_version(
         entries = [(e.kind, e.actor) for e in uow.cases.timeline(case_id)]
 
     assert statuses == ["triaged", "snoozed", "triaged", "escalated", "resolved", "reopened"]
-    human = [e for e in entries if e[1].startswith("key:")]  # al acts by key id, not name
+    human = [e for e in entries if e[1].startswith("user:")]  # al acts by id, not name
     assert [k for k, _ in human] == [
         "triaged",
         "snoozed",
@@ -326,9 +326,9 @@ def test_communications_keep_their_history_in_order(
     assert is_problem(too_late, 409, "illegal-transition")["communication"]["status"] == "sending"
     assert [m["id"] for m in listed] == [message["id"]]
     history = [(h["step"], h["actor"], h["body"]) for h in listed[0]["history"]]
-    al_id, bo_id = history[0][1], history[2][1]  # who acted, by key id (not display name)
-    assert al_id.startswith("key:")
-    assert bo_id.startswith("key:")
+    al_id, bo_id = history[0][1], history[2][1]  # who acted, by id (not display name)
+    assert al_id.startswith("user:")
+    assert bo_id.startswith("user:")
     assert al_id != bo_id
     assert history == [
         ("drafted", al_id, "Hello,"),

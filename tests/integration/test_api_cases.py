@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from builders.access import key_for
 from builders.events import order_placed, payment
 from builders.policies import DECLINES_AT_ONCE, store_detectors
 from orderops.api.app import create_app
@@ -19,7 +20,6 @@ from orderops.domain.roles import Role
 from orderops.ingest.batch import ingest_items
 from orderops.storage.migrate import expected_heads
 from orderops.workflow.sweeps import sweep_late_orders
-from orderops.workflow.tenants import issue_key
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -192,7 +192,7 @@ def test_an_unknown_case_is_a_404_problem(client: TestClient, desk: Desk) -> Non
 def test_another_tenant_never_sees_the_case(
     app: App, clock: FixedClock, client: TestClient, desk: Desk
 ) -> None:
-    globex = issue_key(app.sessions, tenant_id="globex", name="g", role=Role.VIEWER, clock=clock)
+    globex = key_for(app, tenant_id="globex", name="g", role=Role.VIEWER, clock=clock)
 
     with TestClient(create_app(app), headers=bearer(globex.secret)) as other:
         one = other.get(f"/v1/cases/{desk.failed_open}")

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from builders.access import key_for
 from builders.database_roles import owner_sessions
 from builders.events import order_placed, payment
 from builders.policies import DECLINES_AT_ONCE, store_detectors
@@ -21,7 +22,6 @@ from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.storage.tables import Case, DeadLetter, InboxEvent
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.tenants import issue_key
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -264,7 +264,7 @@ def test_callers_without_a_valid_key_are_refused(
 
 
 def test_a_viewer_may_not_post_events(app: App, clock: FixedClock) -> None:
-    viewer = issue_key(app.sessions, tenant_id="acme", name="ro", role=Role.VIEWER, clock=clock)
+    viewer = key_for(app, tenant_id="acme", name="ro", role=Role.VIEWER, clock=clock)
 
     with TestClient(create_app(app), headers=bearer(viewer.secret)) as client:
         response = post_json(client, order_placed("o-1", at=clock.now()))

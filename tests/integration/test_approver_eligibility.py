@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from builders.access import Person, late_case, person
+from builders.access import Person, late_case, legacy_key, person
 from builders.console import console_person, post_form, signed_in
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
@@ -28,7 +28,6 @@ from orderops.storage.tables import AuditRecord
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.actions import list_for_case
 from orderops.workflow.identity_acts import list_acts
-from orderops.workflow.tenants import issue_key
 from orderops.workflow.users import UserKind, add_user, issue_user_key
 
 
@@ -177,7 +176,7 @@ def test_a_password_reset_by_the_proposer_makes_that_user_ineligible_for_the_win
         f"/console/cases/{first}",
         f"/console/cases/{first}/actions",
         kind="refund",
-        params='{"reason": "the parcel is a week late"}',
+        **{"f.reason": "the parcel is a week late"},
     )
     (action,) = list_for_case(app.sessions, tenant_id="acme", case_id=first)
     refused = approve(http, bob.secret, action.id)
@@ -193,7 +192,7 @@ def test_a_password_reset_by_the_proposer_makes_that_user_ineligible_for_the_win
         f"/console/cases/{later}",
         f"/console/cases/{later}/actions",
         kind="refund",
-        params='{"reason": "the parcel is a week late"}',
+        **{"f.reason": "the parcel is a week late"},
     )
     (action,) = list_for_case(app.sessions, tenant_id="acme", case_id=later)
     accepted = approve(http, bob.secret, action.id)
@@ -241,8 +240,8 @@ def test_service_identities_and_keys_without_a_person_never_approve(
     bot_key = issue_user_key(
         app.sessions, tenant_id="acme", user_id=service.id, name="bot", clock=clock, actor="test"
     )
-    bare_key = issue_key(
-        app.sessions, tenant_id="acme", name="old-approver-key", role=Role.APPROVER, clock=clock
+    bare_key = legacy_key(
+        app, tenant_id="acme", name="old-approver-key", role=Role.APPROVER, clock=clock
     )
     case_id = late_case(app, clock)
     action_id = propose_refund(http, agent, case_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from builders.access import late_case
+from builders.access import late_case, legacy_key
 from builders.console import console_person, post_form, signed_in
 from builders.database_roles import owner_sessions
 from orderops.api.app import create_app
@@ -19,7 +19,6 @@ from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.storage.tables import AuditRecord
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.tenants import issue_key
 
 
 def records_about(app: App, case_id: str) -> list[AuditRecord]:
@@ -60,7 +59,7 @@ def test_console_work_is_audited_under_the_persons_id(app: App, clock: FixedCloc
 
 def test_api_work_is_audited_under_the_keys_id(app: App, clock: FixedClock) -> None:
     case_id = late_case(app, clock)
-    key = issue_key(app.sessions, tenant_id="acme", name="Shared Bot", role=Role.AGENT, clock=clock)
+    key = legacy_key(app, tenant_id="acme", name="Shared Bot", role=Role.AGENT, clock=clock)
     client = TestClient(create_app(app), headers={"Authorization": f"Bearer {key.secret}"})
 
     answer = client.post(f"/v1/cases/{case_id}/claim", json={"version": case_version(app, case_id)})

@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from builders.access import key_for
 from builders.database_roles import owner_sessions
 from builders.events import order_placed
 from builders.webhooks import post, shopify, shopify_order, stripe_event, webhook_client
@@ -28,7 +29,6 @@ from orderops.ingest import webhooks as ingest_webhooks
 from orderops.ingest.connections import SecretBox, WebhookSource, connect_source
 from orderops.storage.tables import DeadLetter, InboxEvent
 from orderops.storage.tables.sources import WebhookDelivery
-from orderops.workflow.tenants import issue_key
 
 PROBLEM_JSON = "application/problem+json"
 SECRET = "acme-signing-secret-of-32-bytes-or-more"
@@ -185,7 +185,7 @@ def test_nesting_within_the_limit_is_still_accepted(
 
 
 def test_a_nul_character_in_a_model_body_answers_400(app: App, clock: FixedClock) -> None:
-    admin = issue_key(app.sessions, tenant_id="acme", name="adm", role=Role.ADMIN, clock=clock)
+    admin = key_for(app, tenant_id="acme", name="adm", role=Role.ADMIN, clock=clock)
     with TestClient(
         create_app(app),
         headers={"Authorization": f"Bearer {admin.secret}"},
@@ -216,7 +216,7 @@ def test_a_nul_character_in_a_path_parameter_answers_422(client: TestClient) -> 
 
 
 def test_a_version_past_32_bits_answers_422(app: App, clock: FixedClock) -> None:
-    admin = issue_key(app.sessions, tenant_id="acme", name="adm", role=Role.ADMIN, clock=clock)
+    admin = key_for(app, tenant_id="acme", name="adm", role=Role.ADMIN, clock=clock)
     with TestClient(
         create_app(app),
         headers={"Authorization": f"Bearer {admin.secret}"},

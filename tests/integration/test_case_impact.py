@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from builders.access import key_for
 from builders.incidents import Lane, customer, late_case
 from orderops.api.app import create_app
 from orderops.bootstrap import App
@@ -22,7 +23,6 @@ from orderops.workflow.impact import score_case
 from orderops.workflow.jeopardy import refresh_jeopardy
 from orderops.workflow.recurrence import recurrence_for
 from orderops.workflow.routing import route_case
-from orderops.workflow.tenants import issue_key
 
 
 def route_and_score(app: App, clock: FixedClock, case_id: str) -> tuple[str, int, int]:
@@ -168,7 +168,7 @@ def test_the_queue_sorts_by_impact_and_shows_priority_and_jeopardy(
     for case_id in (small, big):
         route_and_score(app, clock, case_id)
     refresh_jeopardy(app.sessions, tenant_id="acme", clock=clock)
-    key = issue_key(app.sessions, tenant_id="acme", name="r", role=Role.VIEWER, clock=clock)
+    key = key_for(app, tenant_id="acme", name="r", role=Role.VIEWER, clock=clock)
     headers = {"Authorization": f"Bearer {key.secret}"}
 
     with TestClient(create_app(app)) as client:

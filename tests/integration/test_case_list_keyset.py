@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, update
 
+from builders.access import key_for
 from builders.database_roles import owner_sessions
 from orderops.api.app import create_app
 from orderops.bootstrap import App
@@ -24,7 +25,6 @@ from orderops.domain.roles import Role
 from orderops.storage.tables import Case, Order
 from orderops.storage.tables.incidents import Incident
 from orderops.storage.tables.queues import CaseTimer
-from orderops.workflow.tenants import issue_key
 
 SEEDED = 60
 SORTS = ["opened", "impact", "sla"]
@@ -385,7 +385,7 @@ def test_another_tenants_cursor_reveals_nothing(
     app: App, clock: FixedClock, client: TestClient, seeded: list[Seeded]
 ) -> None:
     acme_cursor = page(client, limit=5)["next_cursor"]
-    globex = issue_key(app.sessions, tenant_id="globex", name="g", role=Role.VIEWER, clock=clock)
+    globex = key_for(app, tenant_id="globex", name="g", role=Role.VIEWER, clock=clock)
 
     with TestClient(create_app(app), headers=bearer(globex.secret)) as other:
         answer = other.get("/v1/cases", params={"cursor": acme_cursor})

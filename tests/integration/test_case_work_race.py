@@ -13,13 +13,13 @@ import httpx
 import pytest
 
 import orderops.storage.tables.queues  # noqa: F401  (the case-work tables)
+from builders.access import key_for
 from builders.case_work import open_payment_case, work_api
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.sandbox.runner import run_sandbox
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.tenants import issue_key
 
 ROUNDS = 4
 
@@ -60,7 +60,7 @@ def current_version(app: App, case_id: str) -> int:
 @pytest.fixture
 def secrets(app: App, clock: FixedClock) -> list[str]:
     return [
-        issue_key(app.sessions, tenant_id="acme", name=name, role=Role.AGENT, clock=clock).secret
+        key_for(app, tenant_id="acme", name=name, role=Role.AGENT, clock=clock).secret
         for name in ("al", "bo")
     ]
 
@@ -120,5 +120,5 @@ def test_two_different_moves_on_one_version_only_one_is_applied(
         assert loser["type"].endswith("/stale-case")
         assert loser["case"]["status"] == winner["status"]
         with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
-            moves = [e.kind for e in uow.cases.timeline(case_id) if e.actor.startswith("key:")]
+            moves = [e.kind for e in uow.cases.timeline(case_id) if e.actor.startswith("user:")]
         assert moves == [winner["status"]]

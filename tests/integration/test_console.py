@@ -185,7 +185,7 @@ def test_the_proposer_sees_no_approve_button_and_is_refused_when_posting_anyway(
         f"/console/cases/{case_id}",
         f"/console/cases/{case_id}/actions",
         kind="refund",
-        params='{"reason": "the parcel is a week late"}',
+        **{"f.reason": "the parcel is a week late"},
     )
     (action,) = list_for_case(app.sessions, tenant_id="acme", case_id=case_id)
     assert action.status == ActionStatus.AWAITING_APPROVAL

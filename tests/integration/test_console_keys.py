@@ -16,7 +16,7 @@ from httpx import Response
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from builders.access import Person, person
+from builders.access import Person, key_for, person
 from builders.console import ConsolePerson, console_person, csrf_of, signed_in
 from builders.database_roles import owner_sessions
 from orderops.api.app import create_app
@@ -30,7 +30,7 @@ from orderops.storage.tables import ApiKey, AuditRecord
 from orderops.storage.tables.access import IdentityAct
 from orderops.workflow.access_scopes import set_user_scope
 from orderops.workflow.key_lifecycle import list_keys
-from orderops.workflow.tenants import authenticate, issue_key
+from orderops.workflow.tenants import authenticate
 from orderops.workflow.users import issue_user_key
 
 USERS = "/console/admin/users"
@@ -170,7 +170,7 @@ def test_the_console_rotates_with_an_overlap_shows_the_successor_once_and_revoke
     app: App, clock: FixedClock, admin_person: ConsolePerson
 ) -> None:
     browser = signed_in(app, admin_person)
-    old = issue_key(app.sessions, tenant_id="acme", name="ci", role=Role.SERVICE, clock=clock)
+    old = key_for(app, tenant_id="acme", name="ci", role=Role.SERVICE, clock=clock)
 
     rotated = submit(browser, f"/console/admin/keys/{old.key_id}/rotate", overlap="1h")
     successor = shown_secret(rotated)
@@ -208,10 +208,8 @@ def test_a_scoped_admin_cannot_rotate_a_key_that_sees_more_nor_another_tenants(
         clock=clock,
     )
     browser = signed_in(app, regional)
-    everything = issue_key(
-        app.sessions, tenant_id="acme", name="all", role=Role.VIEWER, clock=clock
-    )
-    theirs = issue_key(app.sessions, tenant_id="globex", name="gx", role=Role.VIEWER, clock=clock)
+    everything = key_for(app, tenant_id="acme", name="all", role=Role.VIEWER, clock=clock)
+    theirs = key_for(app, tenant_id="globex", name="gx", role=Role.VIEWER, clock=clock)
 
     wider = submit(browser, f"/console/admin/keys/{everything.key_id}/rotate", overlap="1h")
     foreign = submit(browser, f"/console/admin/keys/{theirs.key_id}/rotate", overlap="1h")
@@ -276,7 +274,7 @@ def test_rotation_from_the_api_and_the_cli_is_an_identity_act_of_the_rotator(
     by_api = http.post(
         f"/v1/admin/keys/{agent.principal.key_id}/rotate", json={}, headers=admin.headers
     )
-    ci = issue_key(app.sessions, tenant_id="acme", name="ci", role=Role.SERVICE, clock=clock)
+    ci = key_for(app, tenant_id="acme", name="ci", role=Role.SERVICE, clock=clock)
     kept = _Kept(settings=app.settings, engine=app.engine, sessions=app.sessions, clock=app.clock)
     cli, tenant = typer.Typer(), typer.Typer()
     cli.add_typer(tenant, name="tenant")

@@ -101,7 +101,10 @@ def test_a_reviewer_offers_the_policys_options_with_amounts_from_the_order(
     listed = http.get(f"/v1/cases/{case_id}/choice-offers", headers=agent.headers).json()
     assert [o["id"] for o in listed] == [made["id"]]
     assert "url" not in listed[0]
-    assert [k for k, _ in audited(app, case_id)] == ["customer_choice_offered"]
+    assert [k for k, _ in audited(app, case_id)] == [
+        "customer_choice_offered",
+        "customer_choice_message",  # the link's message, drafted for a person to send
+    ]
 
 
 def test_offers_are_refused_where_they_do_not_belong(
@@ -187,6 +190,7 @@ def test_the_customer_opens_the_page_chooses_to_wait_and_policy_approves_it(
     assert notes == ["add_note"]
     assert [k for k, _ in audited(app, case_id)] == [
         "customer_choice_offered",
+        "customer_choice_message",
         "customer_choice_opened",  # once, however often the page is read
         "customer_choice_made",
     ]

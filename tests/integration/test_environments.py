@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
-from builders.access import api_with_decisions, late_case
+from builders.access import api_with_decisions, key_for, late_case
 from builders.database_roles import APP_LOGIN, as_login, owner_sessions
 from builders.webhooks import post, stripe_event
 from orderops.bootstrap import App, bootstrap
@@ -31,7 +31,6 @@ from orderops.workflow.tenants import (
     authenticate,
     create_account,
     ensure_tenant,
-    issue_key,
 )
 
 LIVE, TEST = "shop", "shop.test"
@@ -54,7 +53,7 @@ def http(shop: App) -> Iterator[TestClient]:
 
 
 def bearer(app: App, clock: FixedClock, tenant: str, role: Role = Role.ADMIN) -> dict[str, str]:
-    secret = issue_key(app.sessions, tenant_id=tenant, name="k", role=role, clock=clock).secret
+    secret = key_for(app, tenant_id=tenant, name="k", role=role, clock=clock).secret
     return {"Authorization": f"Bearer {secret}"}
 
 

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from builders.access import key_for
 from builders.incidents import Lane, late_case
 from orderops.api import incidents as incidents_api
 from orderops.api.app import create_app
@@ -26,7 +27,6 @@ from orderops.workflow.incidents import (
     close_finished_incidents,
     release_from_incident,
 )
-from orderops.workflow.tenants import issue_key
 
 STORM = 50
 
@@ -76,7 +76,7 @@ def client(app: App, clock: FixedClock) -> Iterator[TestClient]:
 
 
 def reader(app: App, clock: FixedClock, tenant_id: str) -> dict[str, str]:
-    key = issue_key(app.sessions, tenant_id=tenant_id, name="r", role=Role.VIEWER, clock=clock)
+    key = key_for(app, tenant_id=tenant_id, name="r", role=Role.VIEWER, clock=clock)
     return {"Authorization": f"Bearer {key.secret}"}
 
 

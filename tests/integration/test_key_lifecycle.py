@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from builders.access import Person
+from builders.access import Person, key_for, legacy_key
 from builders.console import console_person, signed_in
 from builders.database_roles import owner_sessions
 from orderops.bootstrap import App
@@ -25,7 +25,7 @@ from orderops.domain.roles import Role
 from orderops.storage.tables import ApiKey, AuditRecord
 from orderops.storage.tables.access import IdentityAct
 from orderops.workflow.key_lifecycle import list_keys, rotate_key
-from orderops.workflow.tenants import authenticate, hash_key, issue_key
+from orderops.workflow.tenants import authenticate, hash_key
 
 NEW_KEY = re.compile(r"^oo_live_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$")
 
@@ -71,7 +71,7 @@ def tenant_cli(app: App) -> typer.Typer:
 def test_a_new_key_says_its_environment_and_only_its_hash_and_prefix_are_kept(
     app: App, clock: FixedClock
 ) -> None:
-    issued = issue_key(app.sessions, tenant_id="acme", name="svc", role=Role.SERVICE, clock=clock)
+    issued = key_for(app, tenant_id="acme", name="svc", role=Role.SERVICE, clock=clock)
 
     (row,) = stored_keys(app)
     assert NEW_KEY.match(issued.secret), issued.secret
@@ -85,9 +85,7 @@ def test_a_new_key_says_its_environment_and_only_its_hash_and_prefix_are_kept(
 
 def test_a_key_from_before_environments_keeps_working(app: App, clock: FixedClock) -> None:
     legacy = "oo_" + "L" * 43
-    issue_key(
-        app.sessions, tenant_id="acme", name="old", role=Role.VIEWER, clock=clock, secret=legacy
-    )
+    legacy_key(app, tenant_id="acme", name="old", role=Role.VIEWER, clock=clock, secret=legacy)
 
     principal = authenticate(app.sessions, legacy, clock=clock)
 
@@ -101,8 +99,8 @@ def test_a_key_naming_another_environment_than_its_tenant_is_refused_at_issue(
     app: App, clock: FixedClock
 ) -> None:
     with pytest.raises(InvalidKeyRequest, match="names the test environment"):
-        issue_key(
-            app.sessions,
+        key_for(
+            app,
             tenant_id="acme",
             name="x",
             role=Role.ADMIN,
@@ -118,7 +116,7 @@ def test_a_stored_key_whose_prefix_names_another_environment_is_refused(
     # Only a row written behind the service's back can disagree; authentication still
     # checks, so a key's own words about its environment are never wrong and trusted.
     forged = "oo_test_abcd1234_" + "y" * 43
-    issue_key(app.sessions, tenant_id="acme", name="k", role=Role.ADMIN, clock=clock)
+    key_for(app, tenant_id="acme", name="k", role=Role.ADMIN, clock=clock)
     with owner_sessions(app)() as session:
         row = session.scalars(select(ApiKey)).one()
         row.key_hash = hash_key(forged)
@@ -192,8 +190,8 @@ def test_an_unusable_expiry_is_refused_and_no_key_is_issued(
 def test_an_expired_key_answers_401_naming_the_key_and_when(
     http: TestClient, app: App, clock: FixedClock
 ) -> None:
-    issued = issue_key(
-        app.sessions,
+    issued = key_for(
+        app,
         tenant_id="acme",
         name="ci",
         role=Role.VIEWER,
@@ -293,8 +291,8 @@ def test_rotation_is_audited_and_recorded_as_an_identity_act_of_the_rotator(
 def test_a_successor_lives_as_long_as_its_predecessor_was_issued_for(
     app: App, clock: FixedClock
 ) -> None:
-    old = issue_key(
-        app.sessions,
+    old = key_for(
+        app,
         tenant_id="acme",
         name="ci",
         role=Role.SERVICE,
@@ -312,8 +310,8 @@ def test_a_successor_lives_as_long_as_its_predecessor_was_issued_for(
 
 
 def test_an_overlap_never_outlives_the_old_keys_own_expiry(app: App, clock: FixedClock) -> None:
-    old = issue_key(
-        app.sessions,
+    old = key_for(
+        app,
         tenant_id="acme",
         name="ci",
         role=Role.SERVICE,
@@ -395,7 +393,7 @@ def test_the_cli_refuses_a_bad_expiry_with_one_clear_line(app: App) -> None:
 
 def test_the_console_lists_each_keys_expiry_and_state(app: App, clock: FixedClock) -> None:
     viewer = signed_in(app, console_person(app, clock, role=Role.ADMIN))
-    old = issue_key(app.sessions, tenant_id="acme", name="ci", role=Role.SERVICE, clock=clock)
+    old = key_for(app, tenant_id="acme", name="ci", role=Role.SERVICE, clock=clock)
     rotate_key(app.sessions, tenant_id="acme", key_id=old.key_id, clock=clock, actor="test")
 
     page = viewer.get("/console/admin/users")
@@ -408,7 +406,7 @@ def test_the_console_lists_each_keys_expiry_and_state(app: App, clock: FixedCloc
 
 
 def test_a_successor_is_held_to_its_predecessors_scope(app: App, clock: FixedClock) -> None:
-    old = issue_key(app.sessions, tenant_id="acme", name="eu", role=Role.VIEWER, clock=clock)
+    old = key_for(app, tenant_id="acme", name="eu", role=Role.VIEWER, clock=clock)
     with owner_sessions(app)() as session:
         row = session.scalars(select(ApiKey).where(ApiKey.id == old.key_id)).one()
         row.scope = {"region": ["AT", "DE"]}

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from test_message_delivery import BODY, TICKET, act, approved, current, ours, with_ticket
 
 from builders.access import Person
 from builders.console import console_person, csrf_of, signed_in
+from builders.messages import BODY, TICKET, act, approved, current, ours, with_ticket
 from builders.writeback import (
     Sandboxes,
     drain,

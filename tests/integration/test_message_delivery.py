@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from builders.access import Person, person
 from builders.console import console_person, csrf_of, signed_in
+from builders.messages import (
+    BODY,
+    TICKET,
+    act,
+    approved,
+    current,
+    ours,
+    outbox_rows,
+    with_ticket,
+)
 from builders.writeback import (
     Sandboxes,
     drain,
@@ -24,87 +33,9 @@ from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.sandbox import Fault, FaultKind
-from orderops.storage.tables import AuditRecord, OutboxMessage, SupportTicket
+from orderops.storage.tables import AuditRecord
 from orderops.storage.uow import UnitOfWork
 from orderops.writeback.worker import WritebackRuntime
-
-TICKET = 501
-BODY = "Your parcel left our warehouse today; tracking follows by email."
-
-
-def with_ticket(app: App, clock: FixedClock, box: Sandboxes, *, order_ref: str) -> str:
-    """A case on an order whose customer wrote in: ticket 501 at Zendesk and in the desk."""
-    case_id = make_case(app, clock, order_ref=order_ref)
-    box.zendesk.seed_ticket(
-        ticket_id=TICKET,
-        subject="Where is my order?",
-        body="Hello, where is my parcel?",
-        status="open",
-        requester_email="kim@example.com",
-    )
-    with UnitOfWork(app.sessions, tenant_id="acme") as uow:
-        uow.session.add(
-            SupportTicket(
-                tenant_id="acme",
-                source="zendesk",
-                ticket_ref=str(TICKET),
-                order_ref=order_ref,
-                customer_email="kim@example.com",
-                subject="Where is my order?",
-                status="open",
-                opened_at=clock.now(),
-                source_updated_at=clock.now(),
-            )
-        )
-        uow.commit()
-    return case_id
-
-
-def approved(
-    http: TestClient, agent: Person, approver: Person, case_id: str, **draft: Any
-) -> dict[str, Any]:
-    drafted = http.post(
-        f"/v1/cases/{case_id}/communications",
-        json={"body": BODY, **draft},
-        headers=agent.headers,
-    )
-    assert drafted.status_code == 201, drafted.text
-    message = drafted.json()
-    answer = http.post(
-        f"/v1/communications/{message['id']}/approve",
-        json={"version": message["version"]},
-        headers=approver.headers,
-    )
-    assert answer.status_code == 200, answer.text
-    return dict(answer.json())
-
-
-def act(http: TestClient, who: Person, message: dict[str, Any], step: str) -> httpx.Response:
-    return http.post(
-        f"/v1/communications/{message['id']}/{step}",
-        json={"version": message["version"]},
-        headers=who.headers,
-    )
-
-
-def current(http: TestClient, who: Person, case_id: str) -> dict[str, Any]:
-    listed = http.get(f"/v1/cases/{case_id}/communications", headers=who.headers)
-    assert listed.status_code == 200, listed.text
-    (message,) = listed.json()["items"]
-    return dict(message)
-
-
-def outbox_rows(app: App) -> list[tuple[str, str, str]]:
-    """Every acme outbox row as (operation, idempotency key, status)."""
-    with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
-        rows = uow.session.execute(
-            select(OutboxMessage.operation, OutboxMessage.idempotency_key, OutboxMessage.status)
-        )
-        return [(r.operation, r.idempotency_key, r.status) for r in rows]
-
-
-def ours(box: Sandboxes) -> list[dict[str, Any]]:
-    return [c for c in box.zendesk.comments(TICKET) if c["body"] == BODY]
 
 
 def test_a_sent_message_is_a_public_comment_on_the_orders_ticket_and_is_delivered(

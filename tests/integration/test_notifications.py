@@ -6,7 +6,6 @@ is in the customer's language, or says why not. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import itertools
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -19,86 +18,23 @@ from typer.testing import CliRunner
 
 from builders.access import Person, person
 from builders.events import envelope
+from builders.messages import case_for, customer, messages, policy, timeline
 from orderops.bootstrap import App
 from orderops.commands import notifications as notifications_cli
 from orderops.domain.clock import FixedClock
-from orderops.domain.notifications import NoticePolicy, Topic
+from orderops.domain.notifications import Topic
 from orderops.domain.roles import Role
 from orderops.ingest.batch import ingest_items
 from orderops.recommend.settings import RecommendSettings
 from orderops.storage.tables import (
     AuditRecord,
-    Case,
-    CaseTimelineEntry,
-    Communication,
     Customer,
     CustomerNotice,
-    Order,
     OutboxMessage,
 )
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.notifications import notify_customers, set_policy
+from orderops.workflow.notifications import notify_customers
 from orderops.workflow.pipeline import process_pending
-
-_n = itertools.count(1)
-
-
-def customer(app: App, clock: FixedClock, *, locale: str | None = None) -> str:
-    with UnitOfWork(app.sessions, tenant_id="acme") as uow:
-        row = Customer(
-            tenant_id="acme",
-            email=f"c{next(_n)}@example.com",
-            name="Ana Lima",
-            locale=locale,
-            created_at=clock.now(),
-            updated_at=clock.now(),
-        )
-        uow.session.add(row)
-        uow.commit()
-        return row.id
-
-
-def case_for(app: App, clock: FixedClock, customer_id: str | None, kind: str) -> str:
-    now, ref = clock.now(), f"N-{next(_n)}"
-    with UnitOfWork(app.sessions, tenant_id="acme") as uow:
-        order = Order(
-            tenant_id="acme",
-            order_ref=ref,
-            source="test://shop",
-            customer_id=customer_id,
-            status="open",
-            financial_status="paid",
-            fulfillment_status="unfulfilled",
-            currency="USD",
-            total_minor=10000,
-            placed_at=now,
-            source_updated_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        uow.session.add(order)
-        uow.session.flush()
-        case = Case(
-            tenant_id="acme",
-            order_id=order.id,
-            order_ref=ref,
-            exception_type=kind,
-            status="new",
-            summary="test case",
-            detected_at=now,
-            opened_at=now,
-            updated_at=now,
-            facts={},
-        )
-        uow.session.add(case)
-        uow.commit()
-        return case.id
-
-
-def policy(app: App, clock: FixedClock, **rules: Any) -> None:
-    with UnitOfWork(app.sessions, tenant_id="acme") as uow:
-        set_policy(uow, NoticePolicy.model_validate(rules), actor="test", now=clock.now())
-        uow.commit()
 
 
 def run(app: App, clock: FixedClock, **kw: Any) -> dict[str, int]:
@@ -110,25 +46,6 @@ def notice(app: App, case_id: str) -> CustomerNotice | None:
         found = uow.session.scalar(select(CustomerNotice).where(CustomerNotice.case_id == case_id))
         uow.session.expunge_all()  # read after the unit of work ends
         return found
-
-
-def messages(app: App, case_id: str) -> list[Communication]:
-    with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
-        found = list(
-            uow.session.scalars(select(Communication).where(Communication.case_id == case_id))
-        )
-        uow.session.expunge_all()  # read after the unit of work ends
-        return found
-
-
-def timeline(app: App, case_id: str) -> list[tuple[str, str]]:
-    with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
-        rows = uow.session.scalars(
-            select(CaseTimelineEntry)
-            .where(CaseTimelineEntry.case_id == case_id)
-            .order_by(CaseTimelineEntry.at, CaseTimelineEntry.id)
-        )
-        return [(r.kind, r.summary) for r in rows]
 
 
 def outbox(app: App) -> list[tuple[str, str]]:

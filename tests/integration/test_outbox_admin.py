@@ -9,6 +9,7 @@ import typer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from builders.access import key_for
 from builders.writeback import fast_runtime, make_case, stored_accounts
 from orderops.api import outbox as outbox_api
 from orderops.api.app import create_app
@@ -18,7 +19,6 @@ from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.domain.vendor_connections import VendorSystem
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.tenants import issue_key
 from orderops.workflow.vendor_connections import add_connection
 from orderops.writeback.connections import WritebackSettings
 from orderops.writeback.outbox import enqueue
@@ -94,7 +94,7 @@ def queue(app: App, clock: FixedClock) -> Queue:
 def client_for(app: App, clock: FixedClock, role: Role) -> TestClient:
     api = create_app(app)
     api.include_router(outbox_api.router)
-    secret = issue_key(app.sessions, tenant_id="acme", name=str(role), role=role, clock=clock)
+    secret = key_for(app, tenant_id="acme", name=str(role), role=role, clock=clock)
     return TestClient(api, headers={"Authorization": f"Bearer {secret.secret}"})
 
 

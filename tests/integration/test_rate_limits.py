@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from sqlalchemy import event, func, select
 from typer.testing import CliRunner
 
+from builders.access import key_for
 from builders.events import order_placed
 from builders.rate_limits import REDIS_URL, redis_or_skip
 from builders.webhooks import Delivery, shopify, shopify_order
@@ -44,7 +45,7 @@ from orderops.storage.tables.rate_limits import RateLimitWindow
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.rate_limits import OVERRIDE_TTL
 from orderops.workflow.tenant_rate_limits import tenant_quotas
-from orderops.workflow.tenants import ensure_tenant, issue_key
+from orderops.workflow.tenants import ensure_tenant
 
 SECRET = "rate-limit-test-signing-secret-0123456789"
 SECOND = timedelta(seconds=1)
@@ -71,9 +72,7 @@ class Desk:
         )
 
     def key(self, tenant: str = "acme", role: Role = Role.ADMIN) -> dict[str, str]:
-        issued = issue_key(
-            self.app.sessions, tenant_id=tenant, name="k", role=role, clock=self.clock
-        )
+        issued = key_for(self.app, tenant_id=tenant, name="k", role=role, clock=self.clock)
         return {"Authorization": f"Bearer {issued.secret}"}
 
     def stored(self, tenant: str = "acme") -> list[str]:

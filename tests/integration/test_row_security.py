@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, func, insert, s
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import sessionmaker
 
-from builders.access import api_with_decisions, person
+from builders.access import api_with_decisions, key_for, person
 from builders.console import console_person, signed_in
 from builders.database_roles import (
     APP_LOGIN,
@@ -65,7 +65,7 @@ from orderops.storage.tables import InboxEvent, Tenant
 from orderops.storage.tenant_guard import ForeignTenantWrite
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.lag import inbox_lag
-from orderops.workflow.tenants import authenticate, ensure_tenant, issue_key
+from orderops.workflow.tenants import authenticate, ensure_tenant
 from orderops.workflow.worker import drain_inbox, tenants_with_pending
 
 A, B = "acme", "globex"
@@ -374,9 +374,7 @@ def test_an_api_key_and_a_console_session_find_their_tenant(
 ) -> None:
     _accept_order(app_as_login, clock, A, "o-a")
     keys = {
-        tenant: issue_key(
-            app_as_login.sessions, tenant_id=tenant, name="k", role=Role.ADMIN, clock=clock
-        )
+        tenant: key_for(app_as_login, tenant_id=tenant, name="k", role=Role.ADMIN, clock=clock)
         for tenant in (A, B)
     }
     assert authenticate(app_as_login.sessions, keys[B].secret, clock=clock).tenant_id == B
@@ -423,10 +421,8 @@ def test_a_key_two_tenants_share_names_neither(app: App, clock: FixedClock) -> N
     # uniqueness across tenants); the lookup must not pick one of the two.
     shared = "oo_" + "s" * 40
     for tenant in (A, B):
-        issue_key(
-            app.sessions, tenant_id=tenant, name="k", role=Role.ADMIN, clock=clock, secret=shared
-        )
-    alone = issue_key(app.sessions, tenant_id=B, name="k2", role=Role.ADMIN, clock=clock).secret
+        key_for(app, tenant_id=tenant, name="k", role=Role.ADMIN, clock=clock, secret=shared)
+    alone = key_for(app, tenant_id=B, name="k2", role=Role.ADMIN, clock=clock).secret
     with pytest.raises(Unauthorized):
         authenticate(app.sessions, shared, clock=clock)
     assert authenticate(app.sessions, alone, clock=clock).tenant_id == B
@@ -467,7 +463,7 @@ def test_a_non_superuser_owner_running_the_app_is_held_to_the_policies_too(
         for tenant in (A, B):
             ensure_tenant(app.sessions, tenant_id=tenant, name=tenant, clock=clock)
             person(app, clock, tenant=tenant, role=Role.ADMIN)
-        secret = issue_key(app.sessions, tenant_id=B, name="k", role=Role.ADMIN, clock=clock).secret
+        secret = key_for(app, tenant_id=B, name="k", role=Role.ADMIN, clock=clock).secret
         with app.engine.connect() as connection:
             assert connection.scalar(text("SELECT count(*) FROM api_keys")) == 0
             _bound(connection, A)
@@ -490,9 +486,7 @@ def test_the_app_login_works_on_a_database_a_non_superuser_owner_migrated(
     app = bootstrap(settings, clock=clock, migrate=False)
     try:
         ensure_tenant(app.sessions, tenant_id="initech", name="Initech", clock=clock)
-        secret = issue_key(
-            app.sessions, tenant_id="initech", name="k", role=Role.ADMIN, clock=clock
-        ).secret
+        secret = key_for(app, tenant_id="initech", name="k", role=Role.ADMIN, clock=clock).secret
         assert authenticate(app.sessions, secret, clock=clock).tenant_id == "initech"
         with app.engine.connect() as connection:
             assert connection.scalar(text("SELECT count(*) FROM api_keys")) == 0

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from builders.access import key_for
 from builders.case_work import open_payment_case
 from builders.console import console_person, signed_in
 from orderops.api.app import create_app
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.workflow.tenants import issue_key
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def test_evidence_downloads_are_attachments_never_run_by_a_browser(
     app: App, clock: FixedClock
 ) -> None:
     case_id = open_payment_case(app, clock, "o-evidence")
-    key = issue_key(app.sessions, tenant_id="acme", name="al", role=Role.ADMIN, clock=clock)
+    key = key_for(app, tenant_id="acme", name="al", role=Role.ADMIN, clock=clock)
     with TestClient(create_app(app), headers={"Authorization": f"Bearer {key.secret}"}) as client:
         url = f"/v1/cases/{case_id}/evidence"
         page = b"<html><script>alert(document.cookie)</script></html>"

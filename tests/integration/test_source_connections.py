@@ -14,6 +14,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from builders.access import key_for
 from builders.database_roles import owner_engine, owner_sessions
 from builders.webhooks import post, stripe_event, webhook_client
 from orderops.bootstrap import App
@@ -37,7 +38,7 @@ from orderops.ingest.connections import (
 from orderops.storage.base import Base
 from orderops.storage.tables import AuditRecord
 from orderops.storage.tables.sources import SourceConnection, WebhookDelivery
-from orderops.workflow.tenants import issue_key
+from orderops.workflow.tenants import authenticate
 
 STRIPE = WebhookSource.STRIPE
 SECRET = "whsec_plaintext_for_the_test_0123456789abcdef"
@@ -381,7 +382,7 @@ def test_cli_refuses_a_second_connect_with_exit_code_1(cli: typer.Typer, app: Ap
 
 
 def test_an_admin_connects_over_the_api_and_the_url_works(app: App, clock: FixedClock) -> None:
-    admin = issue_key(app.sessions, tenant_id="acme", name="boss", role=Role.ADMIN, clock=clock)
+    admin = key_for(app, tenant_id="acme", name="boss", role=Role.ADMIN, clock=clock)
 
     with webhook_client(app, headers={"Authorization": f"Bearer {admin.secret}"}) as client:
         response = client.post(
@@ -397,12 +398,14 @@ def test_an_admin_connects_over_the_api_and_the_url_works(app: App, clock: Fixed
     assert response.status_code == 201
     assert body["endpoint_url"] == f"https://ops.example.com/v1/webhooks/stripe/{token}"
     assert webhook.status_code == 202
-    assert [r.actor for r in audit_records(app)] == [f"key:{admin.key_id}"]  # not the name
+    (actor,) = [r.actor for r in audit_records(app)]
+    assert actor == authenticate(app.sessions, admin.secret, clock=clock).subject  # not the name
+    assert actor.startswith("user:")
 
 
 @pytest.mark.parametrize("role", [Role.SERVICE, Role.VIEWER, Role.AGENT])
 def test_only_an_admin_may_connect_over_the_api(app: App, clock: FixedClock, role: Role) -> None:
-    key = issue_key(app.sessions, tenant_id="acme", name="k", role=role, clock=clock)
+    key = key_for(app, tenant_id="acme", name="k", role=role, clock=clock)
 
     with webhook_client(app, headers={"Authorization": f"Bearer {key.secret}"}) as client:
         response = client.post("/v1/sources", json={"source": "stripe"})
@@ -412,7 +415,7 @@ def test_only_an_admin_may_connect_over_the_api(app: App, clock: FixedClock, rol
 
 
 def test_the_api_refuses_a_short_secret(app: App, clock: FixedClock) -> None:
-    admin = issue_key(app.sessions, tenant_id="acme", name="boss", role=Role.ADMIN, clock=clock)
+    admin = key_for(app, tenant_id="acme", name="boss", role=Role.ADMIN, clock=clock)
 
     with webhook_client(app, headers={"Authorization": f"Bearer {admin.secret}"}) as client:
         response = client.post("/v1/sources", json={"source": "stripe", "secret": "short"})

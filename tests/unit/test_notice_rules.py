@@ -10,16 +10,20 @@ import pytest
 
 from orderops.domain.cases import ExceptionType
 from orderops.domain.notifications import (
+    NOTICE_TOPICS,
     TOPIC_OF,
     InvalidNoticePolicy,
     NoticePolicy,
+    Sent,
     Told,
     Topic,
     already_told,
     choose_language,
     parse_policy,
     quiet_until,
+    topic_of_case,
     types_for,
+    voice_clash,
 )
 from orderops.ingest.adapters.shopify_fields import customer_data
 from orderops.recommend.formatting import LANGUAGES
@@ -64,9 +68,57 @@ def test_topics_are_kept_once_and_in_order() -> None:
     assert policy.topics == (Topic.DELAY, Topic.STOCK_OUT)
 
 
-def test_every_topic_is_raised_by_some_case_type() -> None:
-    assert set(TOPIC_OF.values()) == set(Topic)
+def test_every_notice_topic_is_raised_by_some_case_type() -> None:
+    assert set(TOPIC_OF.values()) == NOTICE_TOPICS
     assert types_for([Topic.ADDRESS]) == {ExceptionType.ADDRESS_PROBLEM}
+
+
+def test_every_topic_is_the_default_of_some_case_type_and_unknown_types_are_the_order() -> None:
+    assert {topic_of_case(t) for t in ExceptionType} == set(Topic)
+    assert topic_of_case("shipment_delay_predicted") is Topic.DELAY
+    assert topic_of_case("refund_pending") is Topic.REFUND
+    assert topic_of_case("stuck_order") is Topic.ORDER
+    assert topic_of_case("not_a_type") is Topic.ORDER
+
+
+def test_notices_are_drafted_only_about_the_notice_topics() -> None:
+    with pytest.raises(InvalidNoticePolicy, match=r"^topics: notices are drafted only .*payment"):
+        parse_policy({"topics": ["delay", "payment"]})
+
+
+def sent(hours_ago: float, topic: str | None, ident: str = "m1") -> Sent:
+    return Sent(ident, "c1", "O-1", topic, NOW - timedelta(hours=hours_ago))
+
+
+def test_one_voice_names_the_same_topic_inside_the_window_first() -> None:
+    policy = NoticePolicy(quiet_hours=24, repeat_hours=72)
+    earlier = [sent(50, "delay", "old-delay"), sent(2, "refund", "new-refund")]
+
+    clash = voice_clash(earlier, topic="delay", now=NOW, policy=policy)
+
+    assert clash is not None
+    assert (clash.rule, clash.earlier.communication_id) == ("repeat", "old-delay")
+    assert clash.until == NOW + timedelta(hours=22)
+    assert "message old-delay" in clash.describe("delay")
+    assert "override reason" in clash.describe("delay")
+
+
+def test_one_voice_holds_any_topic_inside_the_quiet_period_and_nothing_after() -> None:
+    policy = NoticePolicy(quiet_hours=24, repeat_hours=72)
+
+    quiet = voice_clash([sent(3, "refund")], topic="delay", now=NOW, policy=policy)
+    after = voice_clash(
+        [sent(25, "refund"), sent(73, "delay")], topic="delay", now=NOW, policy=policy
+    )
+    no_quiet = voice_clash(
+        [sent(1, "refund")], topic="delay", now=NOW, policy=NoticePolicy(quiet_hours=0)
+    )
+
+    assert quiet is not None
+    assert quiet.rule == "quiet"
+    assert quiet.until == NOW + timedelta(hours=21)
+    assert after is None
+    assert no_quiet is None
 
 
 def test_a_topic_told_inside_the_window_is_not_told_again() -> None:

@@ -36,6 +36,7 @@ from orderops.api import (
 from orderops.api.environment_header import EnvironmentHeader
 from orderops.api.nul_guard import RefuseNul
 from orderops.api.security_headers import SecurityHeaders
+from orderops.api.webhook_gate import GatedAPI
 from orderops.bootstrap import App
 from orderops.console.router import router as console_router
 
@@ -67,7 +68,7 @@ ROUTERS = (
 
 
 def create_app(app: App) -> FastAPI:
-    api = FastAPI(
+    api = GatedAPI(  # a flooding tenant's webhooks refused outside every middleware
         title="OrderOps",
         version=__version__,
         description="Exception desk for e-commerce orders: events in, cases out.",

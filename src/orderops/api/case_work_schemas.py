@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from orderops.api.schemas import CaseRead
+from orderops.domain.notifications import Topic
 from orderops.domain.routing import Priority, QueueKind
 from orderops.workflow.assignment import Strategy
 from orderops.workflow.transitions import Move
@@ -89,6 +90,8 @@ class DraftBody(BaseModel):
     recipient: str | None = Field(default=None, max_length=320)
     subject: str | None = Field(default=None, max_length=998)
     body: str = Field(min_length=1, max_length=100_000)
+    topic: Topic | None = None
+    """What it tells the customer about; by default the one the case's type implies."""
 
 
 class MessageVersion(BaseModel):
@@ -125,6 +128,8 @@ class CommunicationRead(BaseModel):
     delivery_ref: str | None = None
     """The vendor's id for the delivered message (``zendesk:ticket/<id>``)."""
     delivery_error: str | None = None
+    topic: str | None = None
+    """What it tells the customer about (one voice per customer judges by it)."""
     """Why the vendor refused it, while the message is failed."""
 
 

@@ -1,11 +1,15 @@
-"""Customer choice offers on a case: ``POST`` makes one (and its link), ``GET`` lists them.
+"""Customer choice offers on a case: ``POST`` makes one (its link, and the customer message
+that carries it), ``GET`` lists them, ``POST .../withdraw`` withdraws the open one.
 
 Offering is case work (``cases:work``: people, never a service key): it sends the customer
 a link that proposes money-moving actions in their name. The options and amounts come from
 the tenant's policy and the order (``workflow/choices.py``), never from the request, which
 has no body. The link is in this answer; listings show offers without it (the console's
 offer page signs it again for case workers while the offer is open). The customer's page
-itself is ``/choice/{token}`` (``console/choice_page.py``).
+itself is ``/choice/{token}`` (``console/choice_page.py``). The message is a customer
+message like any other (``/v1/cases/{case_id}/communications``): sent at once when the
+tenant's rule auto-approves its topic and one voice allows, else waiting for a person;
+each offer names it and its status.
 """
 
 from __future__ import annotations
@@ -50,11 +54,22 @@ class OfferRead(BaseModel):
     decided_at: datetime | None
     chosen_option: str | None
     action_id: str | None
+    communication_id: str | None = None
+    """The customer message carrying the link."""
+    message_status: str | None = None
 
 
 class OfferMadeRead(OfferRead):
     url: str
-    """The link to send the customer."""
+    """The link (also in the message to the customer)."""
+    message_note: str | None = None
+    """What became of the message: sent by the rule, left to a person and why, or not
+    drafted (the fact checker's findings)."""
+
+
+class WithdrawnRead(BaseModel):
+    withdrawn: list[str]
+    """The offers withdrawn (empty when none was open)."""
 
 
 def _read(offer: OfferView) -> dict[str, Any]:
@@ -74,7 +89,30 @@ def _read(offer: OfferView) -> dict[str, Any]:
 async def offer(request: Request, principal: Worker, case_id: Id) -> OfferMadeRead:
     app = app_of(request)
     made = await run_in_threadpool(choices.offer_as, app, principal, case_id)
-    return OfferMadeRead.model_validate({**_read(made.offer), "url": made.url})
+    note = made.message.reason if made.message else None
+    return OfferMadeRead.model_validate(
+        {**_read(made.offer), "url": made.url, "message_note": note}
+    )
+
+
+@router.post(
+    "/cases/{case_id}/choice-offers/withdraw",
+    response_model=WithdrawnRead,
+    summary="Withdraw the open offer: its link stops working, its unsent message is called off",
+    responses=problem_responses(404),
+)
+async def withdraw(request: Request, principal: Worker, case_id: Id) -> WithdrawnRead:
+    app = app_of(request)
+    withdrawn = await run_in_threadpool(
+        lambda: choices.withdraw_offer(
+            app.sessions,
+            tenant_id=principal.tenant_id,
+            case_id=case_id,
+            principal=principal,
+            clock=app.clock,
+        )
+    )
+    return WithdrawnRead(withdrawn=withdrawn)
 
 
 @router.get(

@@ -60,6 +60,12 @@ class RetryBody(MessageVersion):
     """A corrected address for a bounced message: a new ticket goes to it."""
 
 
+class SendBody(MessageVersion):
+    override_reason: str | None = Field(default=None, min_length=3, max_length=500)
+    """Send despite one voice (the customer's quiet period, or a topic they were told
+    about within the window): why; recorded with the earlier message on the timeline."""
+
+
 class NoticePolicyRead(NoticePolicy):
     version: int
     """0 while the tenant never set one (the default: nothing proactive)."""
@@ -102,6 +108,7 @@ async def draft_communication(
                 body=body.body,
                 actor=actor_of(principal),
                 now=app.clock.now(),
+                topic=body.topic,
             )
             uow.commit()
             return _message(uow, message.id)
@@ -158,10 +165,12 @@ async def send_communication(
     request: Request,
     principal: Worker,
     message_id: Id,
-    body: MessageVersion,
+    body: SendBody,
     if_match: IfMatch = None,
 ) -> Response:
-    """Queue the approved text for delivery through the support connector."""
+    """Queue the approved text for delivery through the support connector. Sending into the
+    customer's quiet period, or about a topic they were told about within the window, is
+    a 409 ``one-voice`` naming the earlier message, unless ``override_reason`` says why."""
     app = app_of(request)
     return await _message_change(
         app,
@@ -173,6 +182,7 @@ async def send_communication(
             expected_version=version_from(if_match, body),
             actor=actor_of(principal),
             now=app.clock.now(),
+            override_reason=body.override_reason,
         ),
     )
 

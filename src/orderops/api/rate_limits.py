@@ -16,10 +16,10 @@ of the request was done, so a webhook provider's retry is stored like a first de
 
 A tenant flooding past its limit must cost the others as little as possible, so a delivery
 to a webhook URL this process resolved in the last minute is held to its tenant's limit
-before routing (``HoldKnownWebhooks``): over it, the answer is 429 without the URL's
-lookup, and, while the process knows the window is spent, without a thread or a statement.
-Only URLs that resolved are remembered, so an unknown token still goes the whole way to
-its 404 before any limit is spent.
+outside the whole app (``api/webhook_gate.py``): over it, the answer is 429 without the
+URL's lookup, and, while the process knows the window is spent, without a thread or a
+statement. Only URLs that resolved are remembered, so an unknown token still goes the whole
+way to its 404 before any limit is spent.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ MAX_LEASE_LOCKS = 10_000
 STATE_KEY = "orderops_rate_admission"
 """Where a request's admission waits in the ASGI scope's state for the answer's headers."""
 HELD_TENANT = "orderops_rate_held_tenant"
-"""The tenant a webhook delivery was held for before routing (``HoldKnownWebhooks``)."""
+"""The tenant a webhook delivery was held for before routing (``api/webhook_gate.py``)."""
 RATE_LIMITED: dict[str, Any] = {
     "description": "Over the tenant's or the key's rate limit: nothing was done; retry "
     "after Retry-After seconds (RateLimit and RateLimit-Policy say which limit)",
@@ -78,7 +78,6 @@ def install(api: FastAPI) -> RateLimiter:
     api.add_exception_handler(RateLimited, _refused)  # type: ignore[arg-type]
     api.add_middleware(FreeIngestSlots)
     api.add_middleware(RateLimitHeaders)
-    api.add_middleware(HoldKnownWebhooks)
     return limiter
 
 
@@ -112,7 +111,17 @@ async def hold_async(
     if _limiter(request) is None:
         return
     admission = await admitted(request.app.state, tenant_id=tenant_id, scope=scope, key_id=key_id)
+    if scope == RateScope.INGEST and not admission.allowed:
+        note_refused(request.app.state, tenant_id)
     _settle(request, admission, tenant_id)
+
+
+def note_refused(state: Any, tenant_id: str) -> None:
+    """Tell the ingest slots the tenant is flooding: its admitted accepts yield for a while
+    (``api/ingest_slots.py``)."""
+    slots: TenantSlots | None = getattr(state, "ingest_slots", None)
+    if slots is not None:
+        slots.note_refused(tenant_id)
 
 
 async def admitted(
@@ -141,17 +150,32 @@ async def admitted(
 
 async def hold_webhook(request: Request, *, tenant_id: str, endpoint_token: str) -> None:
     """``hold_async`` for a delivery to a webhook URL that resolved to ``tenant_id`` (unless
-    ``HoldKnownWebhooks`` held it before routing), then its paced turn among the tenant's
-    accepts and one of its slots (``api/ingest_slots.py``)."""
+    ``api/webhook_gate.py`` held it before routing), then its paced turn among the tenant's
+    accepts and one of its slots (``api/ingest_slots.py``), unless ``take_turn`` gave it
+    them before the lookup."""
     tokens: RecentTokens | None = getattr(request.app.state, "webhook_tenants", None)
     if tokens is not None:
         tokens.remember(endpoint_token, tenant_id)
-    if getattr(request.state, HELD_TENANT, None) != tenant_id:
+    if held_for(request) != tenant_id:
         await hold_async(request, tenant_id=tenant_id, scope=RateScope.INGEST)
+    await take_turn(request, tenant_id)
+
+
+def held_for(request: Request) -> str | None:
+    """The tenant the webhook gate held this delivery for before routing, if any."""
+    held: str | None = getattr(request.state, HELD_TENANT, None)
+    return held
+
+
+async def take_turn(request: Request, tenant_id: str) -> None:
+    """The delivery's paced turn and slot among ``tenant_id``'s accepts, once per request.
+    A delivery the gate held takes it before its URL's lookup, so a flooding tenant's
+    admitted deliveries hold no more threads than its slots, lookups included."""
     slots: TenantSlots | None = getattr(request.app.state, "ingest_slots", None)
-    if slots is not None:
-        admission: Admission | None = getattr(request.state, STATE_KEY, None)
-        await slots.take(request, tenant_id, interval=pace(admission))
+    if slots is None or slots.holds(request):
+        return
+    admission: Admission | None = getattr(request.state, STATE_KEY, None)
+    await slots.take(request, tenant_id, interval=pace(admission))
 
 
 def pace(admission: Admission | None) -> float:
@@ -218,36 +242,6 @@ class RecentTokens:
         if found is None or time.monotonic() - found[1] > TOKEN_TTL_SECONDS:
             return None
         return found[0]
-
-
-class HoldKnownWebhooks:
-    """Holds a delivery to a recently resolved webhook URL to its tenant's ingest limit before
-    routing: over it, 429 at once with no lookup; within it, the route finds the request
-    already held. Every other request passes untouched."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        tenant = _known_tenant(scope) if scope["type"] == "http" else None
-        if tenant is None:
-            await self.app(scope, receive, send)
-            return
-        admission = await admitted(scope["app"].state, tenant_id=tenant, scope=RateScope.INGEST)
-        state = scope.setdefault("state", {})
-        state[STATE_KEY], state[HELD_TENANT] = admission, tenant
-        if admission.allowed:
-            await self.app(scope, receive, send)
-        else:
-            await refused_answer(RateLimited(admission, tenant_id=tenant))(scope, receive, send)
-
-
-def _known_tenant(scope: Scope) -> str | None:
-    path: str = scope["path"]
-    if scope["method"] != "POST" or not path.startswith(WEBHOOK_PREFIX):
-        return None
-    tokens: RecentTokens = scope["app"].state.webhook_tenants
-    return tokens.tenant_of(path.rsplit("/", 1)[-1])
 
 
 def _limiter(request: Request) -> RateLimiter | None:

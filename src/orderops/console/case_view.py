@@ -9,24 +9,32 @@ order history already shows each of those facts with its provider time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from orderops.console.action_forms import ActionForm, OrderFacts, order_facts
+from orderops.console.action_status import status_text
+from orderops.console.case_facts import FactRow, SlaClock, fact_rows, sla_clock
+from orderops.console.order_panel import OrderPanel, order_panel
+from orderops.console.queue_view import sla_timers
 from orderops.console.web import Viewer
 from orderops.domain.actions import ActionStatus
+from orderops.domain.notifications import Topic, topic_of_case
 from orderops.domain.roles import Permission
 from orderops.recommend.factcheck import Problem
 from orderops.recommend.recheck import recheck_message
 from orderops.recommend.service import recommendations_for
-from orderops.storage.tables import Action, Case, Order, OutboxMessage, SupportTicket
+from orderops.storage.tables import Action, Approval, Case, Order, OutboxMessage
 from orderops.storage.tables.access import User
+from orderops.storage.tables.tenancy import ApiKey
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.actions import ActionView, get_case, view
+from orderops.workflow.actions import ActionView, DecisionView, get_case
 from orderops.workflow.communications import CommunicationView, history
 from orderops.workflow.policy_versions import pin_for
+from orderops.workflow.recommendation_apply import APPLIED
 from orderops.writeback.admin import OutboxFilter, list_messages
 
 
@@ -47,6 +55,9 @@ class ActionCard:
     can_reject: bool
     why_not: str | None
     effects: list[OutboxMessage]
+    status_text: str = ""
+    """The action's state in words: who it waits for, where it was delivered, why it failed."""
+    param_rows: list[FactRow] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)
@@ -65,21 +76,40 @@ class CasePage:
     """The recommender's stored recommendations for the case, newest first."""
     problems: dict[str, tuple[Problem, ...]] = field(default_factory=dict)
     """Message id to what the fact checker finds in its current text (unsent messages)."""
+    applied: dict[str, str] = field(default_factory=dict)
+    """Recommendation id to the summary of its application (applied once, never again)."""
+    facts_rows: list[FactRow] = field(default_factory=list)
+    sla: SlaClock | None = None
+    order_facts: OrderFacts | None = None
+    form: ActionForm | None = None
+    """The proposal form being filled (a kind chosen, or a refused proposal's input)."""
+    timeline_sources: list[str] = field(default_factory=list)
+    """The kinds of timeline entry the case has (its filter's choices)."""
+    timeline_filter: str = ""
+    panel: OrderPanel | None = None
+    """The order and its customer, with links into each provider's admin."""
 
     def who(self, subject: str) -> str:
         return self.people.get(subject, subject)
 
     @property
-    def impact(self) -> Any:
-        return (self.case.facts or {}).get("impact")
+    def topics(self) -> list[str]:
+        """What a new message may be about (one voice per customer judges by it)."""
+        return [t.value for t in Topic]
 
     @property
-    def facts(self) -> dict[str, Any]:
-        hidden = {"impact", "recommendations"}
-        return {k: v for k, v in (self.case.facts or {}).items() if k not in hidden}
+    def default_topic(self) -> str:
+        return topic_of_case(self.case.exception_type).value
+
+    @property
+    def impact(self) -> Any:
+        """The scorer's explanation (``cases.impact``: score, priority, contributions)."""
+        return self.case.impact or (self.case.facts or {}).get("impact")
 
 
-def case_page(uow: UnitOfWork, case_id: str, *, viewer: Viewer, now: datetime) -> CasePage:
+def case_page(
+    uow: UnitOfWork, case_id: str, *, viewer: Viewer, now: datetime, timeline_filter: str = ""
+) -> CasePage:
     case = get_case(uow, case_id)
     order = uow.commerce.order(case.order_id)
     entries = uow.cases.timeline(case.id)
@@ -88,17 +118,36 @@ def case_page(uow: UnitOfWork, case_id: str, *, viewer: Viewer, now: datetime) -
         for e in entries
         if e.kind != "event"
     ]
-    if order is not None:
-        timeline += order_history(uow, order)
+    panel = order_panel(uow, order, case_id=case.id) if order is not None else None
+    if panel is not None:
+        timeline += order_history(panel)
     timeline.sort(key=lambda t: t.at)
+    sources = sorted({t.source for t in timeline})
+    if timeline_filter in sources:
+        timeline = [t for t in timeline if t.source == timeline_filter]
+    else:
+        timeline_filter = ""
     effects = list_messages(uow, OutboxFilter(case_id=case.id), limit=200).items
     actions = uow.session.scalars(
         select(Action)
         .where(Action.tenant_id == uow.tenant_id, Action.case_id == case.id)
         .order_by(Action.created_at, Action.id)
     ).all()
+    people = _people(uow)
+    decided = _decisions(uow, [a.id for a in actions])
+    currency = order.currency if order is not None else ""
     cards = [
-        _card(view(uow, a), viewer, [m for m in effects if m.action_id == a.id]) for a in actions
+        replace(
+            _card(
+                a,
+                replace(view_of(a), decisions=decided.get(a.id, ())),
+                viewer,
+                [m for m in effects if m.action_id == a.id],
+                people,
+            ),
+            param_rows=fact_rows(a.params or {}, currency),
+        )
+        for a in actions
     ]
     pin = pin_for(uow, case)
     messages = history(uow, case.id)
@@ -113,13 +162,26 @@ def case_page(uow: UnitOfWork, case_id: str, *, viewer: Viewer, now: datetime) -
         other_effects=sorted(
             [m for m in effects if m.action_id is None], key=lambda m: m.created_at
         ),
-        people={
-            f"user:{user_id}": name
-            for user_id, name in uow.session.execute(
-                select(User.id, User.display_name).where(User.tenant_id == uow.tenant_id)
-            )
-        },
+        people=people,
         recommendations=recommendations_for(uow, case.id),
+        applied={
+            str(e.data.get("recommendation_id")): e.summary for e in entries if e.kind == APPLIED
+        },
+        facts_rows=fact_rows(
+            {k: v for k, v in (case.facts or {}).items() if k not in HIDDEN_FACTS}, currency
+        ),
+        sla=sla_clock(case, sla_timers(uow, [case.id]).get(case.id, ()), now=now),
+        order_facts=None
+        if panel is None
+        else order_facts(
+            uow,
+            panel.order,
+            payments=panel.payments,
+            tracking_numbers=[p.shipment.tracking_number for p in panel.parcels],
+        ),
+        timeline_sources=sources,
+        timeline_filter=timeline_filter,
+        panel=panel,
         problems={
             m.id: recheck_message(uow, case, subject=m.subject, body=m.body, now=now).problems
             for m in messages
@@ -128,8 +190,10 @@ def case_page(uow: UnitOfWork, case_id: str, *, viewer: Viewer, now: datetime) -
     )
 
 
-def order_history(uow: UnitOfWork, order: Order) -> list[TimelineItem]:
-    ref = order.order_ref
+def order_history(panel: OrderPanel) -> list[TimelineItem]:
+    """The order's story from the rows its panel already read (no queries of its own)."""
+    order = panel.order
+    ref = panel.name
     items = [
         TimelineItem(
             at=order.placed_at,
@@ -149,7 +213,7 @@ def order_history(uow: UnitOfWork, order: Order) -> list[TimelineItem]:
                 actor=order.source,
             )
         )
-    for payment in uow.commerce.payments_for(ref):
+    for payment in panel.payments:
         reason = f" ({payment.failure_code})" if payment.failure_code else ""
         items.append(
             TimelineItem(
@@ -161,8 +225,9 @@ def order_history(uow: UnitOfWork, order: Order) -> list[TimelineItem]:
                 actor=payment.provider,
             )
         )
-    for shipment in uow.commerce.shipments_for(ref):
-        for scan in uow.commerce.tracking_events(shipment.id):
+    for parcel in panel.parcels:
+        shipment = parcel.shipment
+        for scan in parcel.scans:
             where = f" at {scan.location}" if scan.location else ""
             items.append(
                 TimelineItem(
@@ -174,11 +239,7 @@ def order_history(uow: UnitOfWork, order: Order) -> list[TimelineItem]:
                     actor=shipment.carrier,
                 )
             )
-    for ticket in uow.session.scalars(
-        select(SupportTicket).where(
-            SupportTicket.tenant_id == uow.tenant_id, SupportTicket.order_ref == ref
-        )
-    ):
+    for ticket in panel.tickets:
         items.append(
             TimelineItem(
                 at=ticket.opened_at,
@@ -191,7 +252,77 @@ def order_history(uow: UnitOfWork, order: Order) -> list[TimelineItem]:
     return items
 
 
-def _card(action: ActionView, viewer: Viewer, effects: list[OutboxMessage]) -> ActionCard:
+def view_of(action: Action) -> ActionView:
+    """The action's view without its decisions (``_decisions`` reads them all at once)."""
+    return ActionView(
+        id=action.id,
+        case_id=action.case_id,
+        kind=action.kind,
+        params=action.params,
+        status=action.status,
+        proposed_by=action.proposed_by,
+        created_at=action.created_at,
+        policy_version=action.policy_version,
+        evaluation=action.evaluation,
+        auto_rule=action.auto_rule,
+        expires_at=action.expires_at,
+        decided_at=action.decided_at,
+        decisions=(),
+    )
+
+
+def _decisions(uow: UnitOfWork, action_ids: list[str]) -> dict[str, tuple[DecisionView, ...]]:
+    """Every decision on the case's actions in one query (not one per action)."""
+    found: dict[str, list[DecisionView]] = {}
+    if not action_ids:
+        return {}
+    for d in uow.session.scalars(
+        select(Approval)
+        .where(Approval.tenant_id == uow.tenant_id, Approval.action_id.in_(action_ids))
+        .order_by(Approval.at, Approval.id)
+    ):
+        found.setdefault(d.action_id, []).append(
+            DecisionView(
+                approver=d.approver,
+                role=d.role,
+                decision=d.decision,
+                reason=d.reason,
+                at=d.at,
+                bulk_id=d.bulk_id,
+            )
+        )
+    return {k: tuple(v) for k, v in found.items()}
+
+
+HIDDEN_FACTS = frozenset({"impact", "recommendations"})
+"""Shown in their own sections."""
+
+
+def _people(uow: UnitOfWork) -> dict[str, str]:
+    """Actor ids to what a reviewer recognises: a person's name (else email), and a key as
+    the person it acts for (else the key's name)."""
+    users = {
+        user_id: name or email or user_id
+        for user_id, name, email in uow.session.execute(
+            select(User.id, User.display_name, User.email).where(User.tenant_id == uow.tenant_id)
+        )
+    }
+    people = {f"user:{user_id}": name for user_id, name in users.items()}
+    for key_id, name, user_id in uow.session.execute(
+        select(ApiKey.id, ApiKey.name, ApiKey.user_id).where(ApiKey.tenant_id == uow.tenant_id)
+    ):
+        person = users.get(user_id) if user_id else None
+        people[f"key:{key_id}"] = f"{person} (key {name})" if person else f"key {name}"
+    return people
+
+
+def _card(
+    row: Action,
+    action: ActionView,
+    viewer: Viewer,
+    effects: list[OutboxMessage],
+    people: dict[str, str],
+) -> ActionCard:
     pending = action.status == ActionStatus.AWAITING_APPROVAL
     mine = action.proposed_by == viewer.principal.identity
     decided = any(d.approver == viewer.principal.identity for d in action.decisions)
@@ -209,4 +340,5 @@ def _card(action: ActionView, viewer: Viewer, effects: list[OutboxMessage]) -> A
         can_reject=pending and allowed and not decided,
         why_not=why_not,
         effects=sorted(effects, key=lambda m: m.idempotency_key),
+        status_text=status_text(row, action.decisions, effects, people=people),
     )

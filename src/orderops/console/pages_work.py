@@ -7,7 +7,6 @@ the outbox cannot differ between the two.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable
 from datetime import datetime
@@ -22,7 +21,6 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from orderops.bootstrap import App
 from orderops.console.accounts import sign_in, sign_out
-from orderops.console.case_view import case_page
 from orderops.console.queue_view import QueueFilter, SortKey, queue_cases
 from orderops.console.security import LOGIN_FORM_LIFETIME, login_form_ok, login_form_token
 from orderops.console.sso import leave_through_provider
@@ -40,9 +38,12 @@ from orderops.console.web import (
     refuse_cross_site,
     render,
 )
-from orderops.domain.actions import ActionKind, InvalidAction, catalogue
 from orderops.domain.cases import ExceptionType
-from orderops.domain.errors import Forbidden, IllegalTransition, Unauthorized
+from orderops.domain.errors import (
+    Forbidden,
+    IllegalTransition,
+    Unauthorized,
+)
 from orderops.domain.roles import Permission
 from orderops.domain.routing import Priority
 from orderops.evidence.service import default_store
@@ -52,7 +53,6 @@ from orderops.storage.repositories.queues import queues_of
 from orderops.storage.tables import Case
 from orderops.storage.tables.queues import Communication
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import actions as action_service
 from orderops.workflow import approvals as approval_service
 from orderops.workflow import assignment, communications
 from orderops.workflow.actions import get_case
@@ -233,31 +233,7 @@ def _float(value: str | None) -> float | None:
         return None
 
 
-# -- the case page ------------------------------------------------------------------
-
-
-@router.get("/cases/{case_id}")
-async def case_detail(request: Request, viewer: Signed, case_id: str) -> Response:
-    viewer.need(Permission.CASES_READ)
-    app = app_of(request)
-
-    def read() -> Response:
-        # Rendered inside the unit of work: the page reads lazily loaded rows.
-        with UnitOfWork(
-            app.sessions, tenant_id=viewer.tenant_id, write=False, scope=viewer.scope
-        ) as uow:
-            page = case_page(uow, case_id, viewer=viewer, now=app.clock.now())
-            return render(
-                request,
-                "case.html",
-                page=page,
-                case=page.case,
-                kinds=list(catalogue().values()),
-                moves=list(Move),
-                live_url=f"{PREFIX}/live/cases/{case_id}",
-            )
-
-    return await run_in_threadpool(read)
+# -- working a case (the page itself, proposals and applying: pages_case.py) ------------
 
 
 CaseChange = Callable[[UnitOfWork, Case], None]
@@ -341,42 +317,6 @@ async def move(request: Request, viewer: Signed, case_id: str) -> Response:
         return lambda uow, case: apply_move(uow, case, wanted, now=app.clock.now())
 
     return await _change_case(request, viewer, case_id, act)
-
-
-@router.post("/cases/{case_id}/actions")
-async def propose(request: Request, viewer: Signed, case_id: str) -> Response:
-    viewer.need(Permission.ACTIONS_PROPOSE)
-    form = await form_of(request, viewer)
-    kind = form.get("kind", "")
-    if kind not in set(ActionKind):
-        raise InvalidAction(f"unknown action kind {kind!r}")
-    if kind == ActionKind.OVERRIDE:
-        params: Any = {
-            "resolution": form.get("resolution", ""),
-            "justification": form.get("justification", ""),
-        }
-    else:
-        try:
-            params = json.loads(form.get("params") or "{}")
-        except json.JSONDecodeError as exc:
-            raise InvalidAction(f"the parameters are not valid JSON: {exc.msg}") from exc
-        if not isinstance(params, dict):
-            raise InvalidAction("the parameters must be a JSON object")
-    app = app_of(request)
-    await run_in_threadpool(
-        lambda: action_service.propose(
-            app.sessions,
-            tenant_id=viewer.tenant_id,
-            case_id=case_id,
-            kind=kind,
-            params=params,
-            principal=viewer.principal,
-            clock=app.clock,
-            evidence=default_store(app.settings),
-            note=form.get("note", "").strip() or None,
-        )
-    )
-    return redirect(f"{PREFIX}/cases/{case_id}", message=f"Proposed {kind.replace('_', ' ')}.")
 
 
 @router.post("/actions/{action_id}/approve")
@@ -463,6 +403,7 @@ async def draft_message(request: Request, viewer: Signed, case_id: str) -> Respo
                 body=form.get("body", ""),
                 actor=viewer.principal.identity,
                 now=app.clock.now(),
+                topic=form.get("topic") or None,
             )
         )
 
@@ -496,7 +437,12 @@ async def message_step(request: Request, viewer: Signed, message_id: str, step: 
                 )
             elif step == "send":
                 message = communications.mark_sent(
-                    uow, message_id, expected_version=version, actor=actor, now=now
+                    uow,
+                    message_id,
+                    expected_version=version,
+                    actor=actor,
+                    now=now,
+                    override_reason=(form.get("override_reason") or "").strip() or None,
                 )
             elif step == "retry":
                 message = communications.retry(

@@ -12,10 +12,13 @@ from orderops.console import (
     choice_page,
     pages_account,
     pages_admin,
+    pages_case,
     pages_choices,
     pages_connections,
+    pages_find,
     pages_insight,
     pages_links,
+    pages_ops,
     pages_usage,
     pages_work,
     sso,
@@ -28,6 +31,9 @@ MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages_work.router)
+router.include_router(pages_case.router)
+router.include_router(pages_find.router)
+router.include_router(pages_ops.router)
 router.include_router(pages_insight.router)
 router.include_router(pages_admin.router)
 router.include_router(pages_connections.router)

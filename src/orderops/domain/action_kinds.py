@@ -146,7 +146,8 @@ class SubstituteParams(ActionParams):
     to_sku: Sku
     quantity: Quantity
     price_difference_minor: Annotated[int, Field(ge=-100_000_000, le=100_000_000)] = 0
-    """What the retailer absorbs (positive) or the customer is owed back (negative)."""
+    """For the whole line (all ``quantity`` units, not per unit): what the retailer absorbs
+    (positive) or the customer is owed back (negative)."""
     payment_ref: str | None = None
 
     @model_validator(mode="after")

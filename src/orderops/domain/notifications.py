@@ -33,9 +33,19 @@ class InvalidNoticePolicy(OrderOpsError):
 
 
 class Topic(StrEnum):
+    """What a message tells the customer about. The first three are the proactive
+    notices' topics; the others are what a person or a choice link may write about."""
+
     DELAY = "delay"
     STOCK_OUT = "stock_out"
     ADDRESS = "address"
+    PAYMENT = "payment"
+    REFUND = "refund"
+    ORDER = "order"
+    """Anything else about the order."""
+
+
+NOTICE_TOPICS = frozenset({Topic.DELAY, Topic.STOCK_OUT, Topic.ADDRESS})
 
 
 TOPIC_OF: dict[ExceptionType, Topic] = {
@@ -47,6 +57,25 @@ TOPIC_OF: dict[ExceptionType, Topic] = {
     ExceptionType.SUBSTITUTION_NEEDED: Topic.STOCK_OUT,
     ExceptionType.ADDRESS_PROBLEM: Topic.ADDRESS,
 }
+
+
+_OTHER_TOPICS: dict[ExceptionType, Topic] = {
+    ExceptionType.PAYMENT_FAILED: Topic.PAYMENT,
+    ExceptionType.PAYMENT_HOLD: Topic.PAYMENT,
+    ExceptionType.AUTHORIZATION_EXPIRING: Topic.PAYMENT,
+    ExceptionType.DUPLICATE_CHARGE: Topic.PAYMENT,
+    ExceptionType.REFUND_PENDING: Topic.REFUND,
+}
+
+
+def topic_of_case(exception_type: str) -> Topic:
+    """The topic a message on a case of this type is about unless its writer says
+    otherwise: the notice topic of the type, else payment / refund, else the order."""
+    try:
+        kind = ExceptionType(exception_type)
+    except ValueError:
+        return Topic.ORDER
+    return TOPIC_OF.get(kind) or _OTHER_TOPICS.get(kind, Topic.ORDER)
 
 
 def types_for(topics: Iterable[Topic]) -> frozenset[ExceptionType]:
@@ -89,6 +118,19 @@ class NoticePolicy(BaseModel):
     def _unique_sorted(cls, value: tuple[Topic, ...]) -> tuple[Topic, ...]:
         return tuple(sorted(set(value)))
 
+    @field_validator("topics")
+    @classmethod
+    def _notice_topics(cls, value: tuple[Topic, ...]) -> tuple[Topic, ...]:
+        other = sorted(set(value) - NOTICE_TOPICS)
+        if other:
+            raise ValueError(
+                "notices are drafted only about "
+                + ", ".join(sorted(NOTICE_TOPICS))
+                + ", not "
+                + ", ".join(other)
+            )
+        return value
+
     @model_validator(mode="after")
     def _sends_only_drafted(self) -> NoticePolicy:
         extra = set(self.auto_approve) - set(self.topics)
@@ -122,9 +164,10 @@ def parse_policy(data: dict[str, Any]) -> NoticePolicy:
 
 @dataclass(frozen=True)
 class Told:
-    """An earlier notice to the same customer about the same topic."""
+    """An earlier notice, or message, to the same customer about the same topic."""
 
-    notice_id: str
+    notice_id: str | None
+    """None for a message that was not a notice (a person's, a choice link)."""
     case_id: str
     order_ref: str
     at: datetime
@@ -136,6 +179,58 @@ def already_told(earlier: Iterable[Told], *, now: datetime, policy: NoticePolicy
     since = now - timedelta(hours=policy.repeat_hours)
     inside = [t for t in earlier if t.at >= since]
     return max(inside, key=lambda t: t.at) if inside else None
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A message that went (or is going) to the customer: any case, any order, any writer."""
+
+    communication_id: str
+    case_id: str
+    order_ref: str
+    topic: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class VoiceClash:
+    """Why a new message to the customer would break one voice, naming the earlier one."""
+
+    earlier: Sent
+    rule: str
+    """``repeat`` (same topic within the window) or ``quiet`` (inside the quiet period)."""
+    until: datetime
+
+    def describe(self, topic: str) -> str:
+        when = self.earlier.at.isoformat(timespec="minutes")
+        what = (
+            f"was already told about {topic}"
+            if self.rule == "repeat"
+            else f"is in the quiet period after a message ({self.earlier.topic or 'no topic'})"
+        )
+        return (
+            f"one voice: the customer {what}: message {self.earlier.communication_id} on "
+            f"{when} (case {self.earlier.case_id}, order {self.earlier.order_ref}); "
+            f"until {self.until.isoformat(timespec='minutes')}. "
+            "Send with an override reason to send anyway."
+        )
+
+
+def voice_clash(
+    earlier: Iterable[Sent], *, topic: str | None, now: datetime, policy: NoticePolicy
+) -> VoiceClash | None:
+    """The earlier message a new one about ``topic`` would clash with, if any: the newest
+    one about the same topic within ``repeat_hours``, else the newest one of any topic
+    within ``quiet_hours``."""
+    sent = sorted(earlier, key=lambda s: s.at, reverse=True)
+    repeat = timedelta(hours=policy.repeat_hours)
+    for item in sent:
+        if topic is not None and item.topic == topic and item.at + repeat > now:
+            return VoiceClash(item, "repeat", item.at + repeat)
+    quiet = timedelta(hours=policy.quiet_hours)
+    if sent and policy.quiet_hours and sent[0].at + quiet > now:
+        return VoiceClash(sent[0], "quiet", sent[0].at + quiet)
+    return None
 
 
 def quiet_until(last_sent: datetime | None, policy: NoticePolicy) -> datetime | None:

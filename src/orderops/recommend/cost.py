@@ -66,7 +66,7 @@ def action_cost(
     if kind is ActionKind.SHIPPING_UPGRADE:
         return Cost(label_minor=exposure_minor)
     if kind is ActionKind.SUBSTITUTE:
-        difference = int(params.get("price_difference_minor") or 0) * int(params.get("quantity", 1))
+        difference = int(params.get("price_difference_minor") or 0)  # for the whole line
         return Cost(goods_minor=max(0, round(difference * goods_share)))
     if kind is ActionKind.CANCEL_LINE:
         return Cost(refund_minor=exposure_minor if params.get("refund", True) else 0)

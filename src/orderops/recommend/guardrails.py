@@ -53,7 +53,7 @@ def check(planned: Sequence[PlannedAction], facts: CaseFacts, rails: Guardrails)
         ) and rails.dearer_substitute_needs_approval:
             approval.append(
                 f"substitute {params['to_sku']} is dearer than {params['from_sku']} "
-                f"by {params['price_difference_minor']} per unit"
+                f"by {params['price_difference_minor']} for the line"
             )
         if (
             action.kind in SHIPPING_KINDS

@@ -54,7 +54,7 @@ def _amount(value: Any, facts: CaseFacts, substitute: Substitute | None) -> int:
     if value == "substitute_difference":
         if substitute is None:
             raise TemplateError("no substitute was found")
-        return substitute.price_difference_minor * substitute.quantity
+        return substitute.line_difference_minor()
     raise TemplateError(f"unknown amount {value!r}")
 
 
@@ -133,7 +133,13 @@ def build_params(
         else:
             params[key] = value
     if template.kind is ActionKind.SUBSTITUTE and substitute is not None:
-        params.setdefault("price_difference_minor", substitute.price_difference_minor)
+        # The action's difference is for the whole line (what it refunds or the retailer
+        # absorbs); the finder's is per unit.
+        quantity = params.get("quantity")
+        params.setdefault(
+            "price_difference_minor",
+            substitute.line_difference_minor(quantity if isinstance(quantity, int) else None),
+        )
     return params
 
 

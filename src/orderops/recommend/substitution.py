@@ -47,15 +47,21 @@ class Substitute:
     to_sku: str
     quantity: int
     location: str
-    price_difference_minor: int
-    """Per unit: positive when the substitute is dearer (the retailer absorbs it)."""
+    unit_difference_minor: int
+    """Per unit: positive when the substitute is dearer (the retailer absorbs it). An
+    action's ``price_difference_minor`` is for the whole line: ``line_difference_minor``."""
     available: int
     score: float
     explanation: str
 
     @property
     def dearer(self) -> bool:
-        return self.price_difference_minor > 0
+        return self.unit_difference_minor > 0
+
+    def line_difference_minor(self, quantity: int | None = None) -> int:
+        """The difference for ``quantity`` units (default: the line's), what a substitute
+        action's ``price_difference_minor`` carries and its refund or absorption moves."""
+        return self.unit_difference_minor * (self.quantity if quantity is None else quantity)
 
 
 def category_of(sku: str) -> str:
@@ -171,7 +177,7 @@ def find_substitute(
     explanation = (
         f"{item.sku} ({item.title or 'untitled'}) is in category {item.category} like {sku}, "
         f"{available} in stock at {location} for {quantity} needed, "
-        f"{abs(difference)} minor units {direction}"
+        f"{abs(difference)} minor units {direction} per unit"
         + (f", shares {', '.join(shared)}" if shared else "")
         + f"; best of {considered} candidate(s) in the category"
     )
@@ -180,7 +186,7 @@ def find_substitute(
         to_sku=item.sku,
         quantity=quantity,
         location=location,
-        price_difference_minor=difference,
+        unit_difference_minor=difference,
         available=available,
         score=round(score, 4),
         explanation=explanation,

@@ -2,8 +2,11 @@
 
 ``offer_choices`` (a reviewer, from the API, the console or the CLI) works the options out
 of the tenant's policy and the order's facts (``domain/choices.py``), keeps them on an
-offer row, withdraws any earlier open offer on the case, and signs a link for it
-(``domain/choice_links.py``). ``open_offer`` is the public page reading the offer;
+offer row, withdraws any earlier open offer on the case, signs a link for it
+(``domain/choice_links.py``), and drafts the customer message that carries the link
+(``workflow/choice_messages.py``: fact-checked, sent by the tenant's rule or by a person,
+one voice applying). Withdrawing an offer (a new one, or ``withdraw_offer``) calls off
+its message if it has not gone yet. ``open_offer`` is the public page reading the offer;
 ``choose`` proposes the chosen option as an action on the case, by the customer, in the
 same transaction that uses up the link, so a second use (even a concurrent one: the offer
 row is locked) finds it used and changes nothing. The approval policy then treats the
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.bootstrap import App
@@ -47,10 +50,17 @@ from orderops.recommend.service import load_policy_or_none, substitute_for
 from orderops.recommend.settings import RecommendSettings
 from orderops.recommend.store_facts import case_facts
 from orderops.storage.tables import Case, CustomerChoiceOffer, User
+from orderops.storage.tables.queues import Communication
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.action_context import context_for
 from orderops.workflow.actions import PROPOSABLE, get_case, propose_in
 from orderops.workflow.cases import record
+from orderops.workflow.choice_messages import (
+    OfferMessage,
+    send_offer,
+    templates_for,
+    withdraw_message,
+)
 from orderops.workflow.tenants import Principal
 
 log = logging.getLogger(__name__)
@@ -76,14 +86,28 @@ class OfferView:
     decided_at: datetime | None
     chosen_option: str | None
     action_id: str | None
+    communication_id: str | None = None
+    """The customer message carrying the link (none on offers from before 0036, or when
+    the fact checker refused the draft)."""
+    message_status: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class OfferMade:
     offer: OfferView
     url: str
-    """The link to send the customer. Never stored: it is signed again from the row (the
-    signature is deterministic) for a case worker while the offer is open."""
+    """The link, for the case worker to see. Never stored: it is signed again from the row
+    (the signature is deterministic) while the offer is open."""
+    message: OfferMessage | None = None
+    """What became of the message carrying it (only when the offer was just made)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OffersPage:
+    """A case's offers, oldest first, and the open one with its link (read at once)."""
+
+    offers: list[OfferView]
+    open: OfferMade | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,7 +130,7 @@ class ChoiceMade:
     display: dict[str, Any]
 
 
-def view(row: CustomerChoiceOffer) -> OfferView:
+def view(row: CustomerChoiceOffer, message_status: str | None = None) -> OfferView:
     return OfferView(
         id=row.id,
         case_id=row.case_id,
@@ -122,6 +146,8 @@ def view(row: CustomerChoiceOffer) -> OfferView:
         decided_at=row.decided_at,
         chosen_option=row.chosen_option,
         action_id=row.action_id,
+        communication_id=row.communication_id,
+        message_status=message_status,
     )
 
 
@@ -143,8 +169,10 @@ def offer_choices(
     base_url: str,
     settings: RecommendSettings | None = None,
 ) -> OfferMade:
-    """A new offer on the case and its link; an earlier open offer is withdrawn."""
+    """A new offer on the case, its link and the message carrying it to the customer; an
+    earlier open offer is withdrawn (its message too, if it has not gone)."""
     now = clock.now()
+    settings = settings or RecommendSettings()
     with UnitOfWork(sessions, tenant_id=tenant_id, scope=principal.scope) as uow:
         case = get_case(uow, case_id)
         if case.status not in PROPOSABLE:
@@ -154,7 +182,7 @@ def offer_choices(
         rules = choice_policy.rules_for(case.exception_type)
         facts = case_facts(uow, case, now=now)
         context = context_for(uow, case)
-        offer_facts = _offer_facts(uow, case, facts, context, settings or RecommendSettings())
+        offer_facts = _offer_facts(uow, case, facts, context, settings)
         choices = tuple(
             c for c in build_choices(rules, offer_facts) if _fits(c, context, case.exception_type)
         )
@@ -163,20 +191,7 @@ def offer_choices(
                 f"no option the policy allows on a {case.exception_type} case fits order "
                 f"{case.order_ref} now (remedies pending or already committed on it)"
             )
-        withdrawn = (
-            uow.session.execute(
-                update(CustomerChoiceOffer)
-                .where(
-                    CustomerChoiceOffer.tenant_id == tenant_id,
-                    CustomerChoiceOffer.case_id == case.id,
-                    CustomerChoiceOffer.status == OPEN,
-                )
-                .values(status=WITHDRAWN, decided_at=now)
-                .returning(CustomerChoiceOffer.id)
-            )
-            .scalars()
-            .all()
-        )
+        withdrawn = _withdraw_open(uow, case, actor=principal.identity, now=now)
         row = CustomerChoiceOffer(
             tenant_id=tenant_id,
             case_id=case.id,
@@ -205,14 +220,69 @@ def offer_choices(
                 "options": row.options,
                 "expires_at": row.expires_at.isoformat(),
                 "language": row.language,
-                "withdrawn": list(withdrawn),
+                "withdrawn": withdrawn,
             },
         )
+        url = _signed_url(row, keys, base_url)
+        message = send_offer(
+            uow,
+            case,
+            row,
+            url=url,
+            facts=facts,
+            now=now,
+            templates=templates_for(tenant_id, settings),
+        )
         uow.commit()
-        return OfferMade(offer=view(row), url=_signed_url(row, keys, base_url))
+        return OfferMade(offer=view(row, message.status), url=url, message=message)
 
 
-def open_offer_link(
+def withdraw_offer(
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    case_id: str,
+    principal: Principal,
+    clock: Clock,
+) -> list[str]:
+    """Withdraw the case's open offer: its link stops working and its message, if it has
+    not gone yet, is called off. The offers withdrawn (none when none was open)."""
+    now = clock.now()
+    with UnitOfWork(sessions, tenant_id=tenant_id, scope=principal.scope) as uow:
+        case = get_case(uow, case_id)
+        withdrawn = _withdraw_open(uow, case, actor=principal.identity, now=now)
+        if withdrawn:
+            record(
+                uow,
+                case,
+                at=now,
+                actor=principal.identity,
+                kind="customer_choice_withdrawn",
+                summary=f"{principal.name} withdrew the customer's choice link",
+                data={"withdrawn": withdrawn},
+            )
+        uow.commit()
+        return withdrawn
+
+
+def _withdraw_open(uow: UnitOfWork, case: Case, *, actor: str, now: datetime) -> list[str]:
+    rows = uow.session.scalars(
+        select(CustomerChoiceOffer)
+        .where(
+            CustomerChoiceOffer.tenant_id == uow.tenant_id,
+            CustomerChoiceOffer.case_id == case.id,
+            CustomerChoiceOffer.status == OPEN,
+        )
+        .order_by(CustomerChoiceOffer.created_at, CustomerChoiceOffer.id)
+        .with_for_update()
+    ).all()
+    for row in rows:
+        row.status, row.decided_at = WITHDRAWN, now
+        withdraw_message(uow, row, actor=actor, now=now)
+    return [row.id for row in rows]
+
+
+def offers_page(
     sessions: sessionmaker[Session],
     *,
     tenant_id: str,
@@ -220,25 +290,37 @@ def open_offer_link(
     keys: ChoiceLinkKeys,
     base_url: str,
     scope: AccessScope = UNRESTRICTED,
-) -> OfferMade | None:
-    """The case's open offer and its link, to show or resend; None when none is open."""
+) -> OffersPage:
+    """The case's offers with their messages' statuses, and the open one's link to show;
+    one read of the case, its offers and their messages."""
     with UnitOfWork(sessions, tenant_id=tenant_id, write=False, scope=scope) as uow:
-        case = get_case(uow, case_id)
-        row = uow.session.scalar(
-            select(CustomerChoiceOffer)
-            .where(
-                CustomerChoiceOffer.tenant_id == tenant_id,
-                CustomerChoiceOffer.case_id == case.id,
-                CustomerChoiceOffer.status == OPEN,
-            )
-            .order_by(CustomerChoiceOffer.created_at.desc())
-            .limit(1)
+        offers = _offers_of(uow, get_case(uow, case_id))
+        rows = [row for row, _ in offers]
+        newest_open = next((r for r in reversed(rows) if r.status == OPEN), None)
+        views = [view(row, status) for row, status in offers]
+        made = None
+        if newest_open is not None:
+            shown = views[rows.index(newest_open)]
+            made = OfferMade(offer=shown, url=_signed_url(newest_open, keys, base_url))
+        return OffersPage(offers=views, open=made)
+
+
+def _offers_of(uow: UnitOfWork, case: Case) -> list[tuple[CustomerChoiceOffer, str | None]]:
+    """The case's offers, oldest first, each with its message's status."""
+    rows = uow.session.execute(
+        select(CustomerChoiceOffer, Communication.status)
+        .outerjoin(
+            Communication,
+            (Communication.tenant_id == CustomerChoiceOffer.tenant_id)
+            & (Communication.id == CustomerChoiceOffer.communication_id),
         )
-        return (
-            None
-            if row is None
-            else OfferMade(offer=view(row), url=_signed_url(row, keys, base_url))
+        .where(
+            CustomerChoiceOffer.tenant_id == uow.tenant_id,
+            CustomerChoiceOffer.case_id == case.id,
         )
+        .order_by(CustomerChoiceOffer.created_at, CustomerChoiceOffer.id)
+    ).all()
+    return [(row, status) for row, status in rows]
 
 
 def _signed_url(row: CustomerChoiceOffer, keys: ChoiceLinkKeys, base_url: str) -> str:
@@ -262,7 +344,7 @@ def _offer_facts(
             from_sku=found.from_sku,
             to_sku=found.to_sku,
             quantity=found.quantity,
-            unit_difference_minor=found.price_difference_minor,
+            unit_difference_minor=found.unit_difference_minor,
         )
         if found is not None
         else None
@@ -311,16 +393,7 @@ def list_offers(
     scope: AccessScope = UNRESTRICTED,
 ) -> list[OfferView]:
     with UnitOfWork(sessions, tenant_id=tenant_id, write=False, scope=scope) as uow:
-        case = get_case(uow, case_id)
-        rows = uow.session.scalars(
-            select(CustomerChoiceOffer)
-            .where(
-                CustomerChoiceOffer.tenant_id == tenant_id,
-                CustomerChoiceOffer.case_id == case.id,
-            )
-            .order_by(CustomerChoiceOffer.created_at, CustomerChoiceOffer.id)
-        )
-        return [view(r) for r in rows]
+        return [view(row, status) for row, status in _offers_of(uow, get_case(uow, case_id))]
 
 
 # --- the customer's side --------------------------------------------------------------

@@ -17,6 +17,13 @@ bounce read-back (workflow/message_bounces.py) makes such a message ``bounced`` 
 mail server's reason. A bounced message is retried as a new delivery (a new outbox row,
 keyed by the message's current version, since the first one did happen), to the same
 address or to a corrected one (then a new ticket to that address).
+
+Every message has a topic (``domain/notifications.Topic``; by default the one its case's
+type implies), so one voice per customer (``workflow/one_voice.py``) sees what people
+write as well as what rules send: a person sending into the customer's quiet period, or
+about a topic the customer was told about within the window, is refused with the earlier
+message named, unless they give a reason (an audited override). A message no longer
+wanted before it went (a withdrawn choice offer's link) is ``cancelled``.
 """
 
 from __future__ import annotations
@@ -29,12 +36,13 @@ from enum import StrEnum
 from sqlalchemy import select
 
 from orderops.domain.errors import Forbidden, IllegalTransition, NotFound
+from orderops.domain.notifications import Topic, topic_of_case
 from orderops.domain.usage import Meter
 from orderops.storage.tables import Case
 from orderops.storage.tables.outbox import OutboxMessage
 from orderops.storage.tables.queues import Communication, CommunicationEvent
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import usage
+from orderops.workflow import one_voice, usage
 from orderops.workflow.cases import record
 from orderops.workflow.conflicts import InvalidWorkRequest, StaleCommunication
 from orderops.workflow.message_delivery import (
@@ -43,7 +51,7 @@ from orderops.workflow.message_delivery import (
     vendor_reason,
     vendor_ref,
 )
-from orderops.writeback.admin import retry_message
+from orderops.writeback.admin import cancel_message, retry_message
 from orderops.writeback.states import OPEN, OutboxStatus
 
 
@@ -56,6 +64,8 @@ class CommunicationStatus(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     BOUNCED = "bounced"
+    CANCELLED = "cancelled"
+    """Called off before it was sent (its reason on the case's timeline)."""
 
 
 class Step(StrEnum):
@@ -68,6 +78,7 @@ class Step(StrEnum):
     FAILED = "failed"
     RETRIED = "retried"
     BOUNCED = "bounced"
+    CANCELLED = "cancelled"
 
 
 _NEXT: dict[tuple[CommunicationStatus, Step], CommunicationStatus] = {
@@ -82,6 +93,8 @@ _NEXT: dict[tuple[CommunicationStatus, Step], CommunicationStatus] = {
     (CommunicationStatus.DELIVERED, Step.BOUNCED): CommunicationStatus.BOUNCED,
     (CommunicationStatus.BOUNCED, Step.RETRIED): CommunicationStatus.SENDING,
     (CommunicationStatus.BOUNCED, Step.EDITED): CommunicationStatus.DRAFTED,
+    (CommunicationStatus.DRAFTED, Step.CANCELLED): CommunicationStatus.CANCELLED,
+    (CommunicationStatus.APPROVED, Step.CANCELLED): CommunicationStatus.CANCELLED,
 }
 
 SETTLER = "writeback"
@@ -110,6 +123,7 @@ class CommunicationView:
     history: Sequence[HistoryStep]
     delivery_ref: str | None = None
     delivery_error: str | None = None
+    topic: str | None = None
 
 
 def draft(
@@ -122,9 +136,16 @@ def draft(
     now: datetime,
     recipient: str | None = None,
     subject: str | None = None,
+    topic: str | None = None,
 ) -> Communication:
+    """A new draft; ``topic`` (what it tells the customer about) defaults from the case."""
     if not body.strip():
         raise InvalidWorkRequest("a message needs a body")
+    try:
+        about = Topic(topic) if topic else topic_of_case(case.exception_type)
+    except ValueError:
+        known = ", ".join(t.value for t in Topic)
+        raise InvalidWorkRequest(f"unknown topic {topic!r}; one of {known}") from None
     message = Communication(
         tenant_id=uow.tenant_id,
         case_id=case.id,
@@ -133,6 +154,7 @@ def draft(
         subject=subject,
         body=body,
         status=CommunicationStatus.DRAFTED,
+        topic=about,
         created_by=actor,
         created_at=now,
         updated_at=now,
@@ -177,12 +199,26 @@ def approve(
 
 
 def mark_sent(
-    uow: UnitOfWork, message_id: str, *, expected_version: int | None, actor: str, now: datetime
+    uow: UnitOfWork,
+    message_id: str,
+    *,
+    expected_version: int | None,
+    actor: str,
+    now: datetime,
+    override_reason: str | None = None,
+    voice_judged: bool = False,
 ) -> Communication:
     """Send the approved text: one outbox row, keyed by the message and the version that
-    was approved, queued with the move to ``sending`` (a second send is an illegal move)."""
+    was approved, queued with the move to ``sending`` (a second send is an illegal move).
+
+    One voice is judged first (``OneVoiceRefused``, or an audited override with
+    ``override_reason``); ``voice_judged``: a rule that judged it itself and chose to send."""
     message, case = _load(uow, message_id, expected_version)
     status = _advance(message, Step.SENT)
+    if not voice_judged:
+        one_voice.guard_send(
+            uow, case, message, actor=actor, now=now, override_reason=override_reason
+        )
     message.outbox_id = queue_delivery(uow, case, message, now=now)
     message.status, message.updated_at = status, now
     message.delivery_ref = message.delivery_error = None
@@ -223,6 +259,28 @@ def retry(
     message.delivery_error = None
     _log(uow, case, message, Step.RETRIED, actor=actor, now=now)
     return message
+
+
+def withdraw(uow: UnitOfWork, message_id: str, *, actor: str, now: datetime, reason: str) -> bool:
+    """Call a message off because what it says no longer holds (its offer was withdrawn):
+    a draft or approved one is cancelled; one queued but not yet taken by a worker has its
+    outbox row cancelled, so it fails with that reason. One the vendor may already have
+    (delivered, bounced, or in a worker's hands) stays as it is: False."""
+    message, case = _load(uow, message_id, None)
+    if message.status in (CommunicationStatus.DRAFTED, CommunicationStatus.APPROVED):
+        message.status = _advance(message, Step.CANCELLED)
+        message.delivery_error, message.updated_at = reason, now
+        _log(uow, case, message, Step.CANCELLED, actor=actor, now=now)
+        return True
+    if message.status != CommunicationStatus.SENDING or message.outbox_id is None:
+        return False
+    try:
+        with uow.session.begin_nested():
+            outbox = cancel_message(uow, message.outbox_id, actor=actor, now=now)
+    except IllegalTransition:
+        return False
+    settle_deliveries(uow, [outbox], now)
+    return True
 
 
 def record_bounce(
@@ -335,6 +393,7 @@ def history(uow: UnitOfWork, case_id: str) -> list[CommunicationView]:
             steps[m.id],
             m.delivery_ref,
             m.delivery_error,
+            m.topic,
         )
         for m in messages
     ]
@@ -407,5 +466,6 @@ def _log(
             "outbox_id": message.outbox_id,
             "delivery_ref": message.delivery_ref,
             "delivery_error": message.delivery_error,
+            "topic": message.topic,
         },
     )

@@ -17,22 +17,30 @@ delay, a stock-out, an address problem; ``domain/notifications.py``), once per c
    customer within the quiet period: then it waits (*quiet*) and a later pass sends it
    when the period ends. Without a rule it is left *drafted* for a person.
 
+One voice counts every message the customer was sent, not only notices: a person's
+message or a choice link about the topic within the window suppresses the notice, and any
+message starts the quiet period (``workflow/one_voice.py``).
+
 Every outcome is a ``customer_notices`` row (unique per case and topic, so concurrent
-passes notify once) and a case timeline entry with its audit record. The worker's full
-pass runs ``notify_customers``; ``orderops notifications run`` runs it on demand. It
-holds the tenant's processing lock, so two passes cannot both decide a customer was not
-told yet.
+passes notify once) and a case timeline entry with its audit record. Notices are drafted
+as soon as a case opens: the pipeline hands each drained chunk's opened cases to
+``notify_opened`` right after the chunk commits (one policy read for the chunk, nothing
+per event, nothing at all when no opened case's type raises a topic). The worker's full
+pass runs ``notify_customers`` for what that missed (a busy tenant, a failure, a policy
+set later); ``orderops notifications run`` runs it on demand. Both hold the tenant's
+processing lock, so two passes cannot both decide a customer was not told yet.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.cases import CLOSED_STATUSES, ExceptionType
@@ -59,11 +67,11 @@ from orderops.recommend.settings import RecommendSettings
 from orderops.recommend.store_facts import case_facts
 from orderops.storage.tables import Case, Customer, Order
 from orderops.storage.tables.notifications import CustomerNotice, NotificationPolicy
-from orderops.storage.tables.queues import Communication, CommunicationEvent
+from orderops.storage.tables.queues import Communication
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import communications
-from orderops.workflow.cases import record
-from orderops.workflow.communications import CommunicationStatus, Step
+from orderops.workflow import communications, one_voice
+from orderops.workflow.cases import CaseChange, CaseEvent, record
+from orderops.workflow.communications import CommunicationStatus
 
 log = logging.getLogger(__name__)
 ACTOR = "notifications"
@@ -167,41 +175,93 @@ def notify_customers(
             uow.inbox.lock_processing()
             report.released = _release_quiet(uow, policy, now)
             for case in cases_to_notify(uow, policy, now=now, limit=batch):
-                try:
-                    with uow.session.begin_nested():
-                        outcome = notify_case(uow, case, policy, now=now, templates=templates)
-                except Exception:
-                    # One case's failure (a tenant's broken template) must not hold back
-                    # the others; nothing of it is kept, and the next pass tries again.
-                    log.exception("notice for case %s failed (tenant %s)", case.id, tenant_id)
-                    report.count_failure()
-                    continue
-                report.count(outcome)
+                _notify_one(uow, case, policy, now=now, templates=templates, report=report)
         uow.commit()
     return report
 
 
+def notify_opened(
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    changes: Sequence[CaseEvent],
+    clock: Clock,
+    settings: RecommendSettings | None = None,
+) -> NoticeReport:
+    """Notices for the cases a chunk just opened, right after its commit.
+
+    Nothing is read unless an opened case's type raises a notice topic; then the tenant's
+    rule (one query) and those cases (one query), and each notice's own work. A tenant
+    another processor holds is left alone (its sweep, or its holder's chunk, notifies),
+    and a failure is logged, never raised: the chunk's events are already committed."""
+    report = NoticeReport()
+    noticeable = {str(t) for t in TOPIC_OF}
+    opened = [
+        c.case_id
+        for c in changes
+        if c.change is CaseChange.OPENED and c.exception_type in noticeable
+    ]
+    if not opened:
+        return report
+    templates = _templates(tenant_id, settings or RecommendSettings())
+    try:
+        with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
+            policy = policy_of(uow)
+            if not policy.topics or not uow.inbox.lock_processing(wait=False):
+                return report
+            now = clock.now()
+            for case in cases_to_notify(uow, policy, now=now, limit=len(opened), ids=opened):
+                _notify_one(uow, case, policy, now=now, templates=templates, report=report)
+            uow.commit()
+    except Exception:
+        log.exception("notices for %d opened cases failed (tenant %s)", len(opened), tenant_id)
+        report.count_failure()
+    return report
+
+
 def cases_to_notify(
-    uow: UnitOfWork, policy: NoticePolicy, *, now: datetime, limit: int
+    uow: UnitOfWork,
+    policy: NoticePolicy,
+    *,
+    now: datetime,
+    limit: int,
+    ids: Sequence[str] | None = None,
 ) -> list[Case]:
     types = [str(t) for t in types_for(policy.topics)]
     noticed = exists().where(
         CustomerNotice.tenant_id == Case.tenant_id, CustomerNotice.case_id == Case.id
     )
-    return list(
-        uow.session.scalars(
-            select(Case)
-            .where(
-                Case.tenant_id == uow.tenant_id,
-                Case.exception_type.in_(types),
-                Case.status.not_in([str(s) for s in CLOSED_STATUSES]),
-                Case.opened_at >= now - FRESH,
-                ~noticed,
-            )
-            .order_by(Case.opened_at, Case.id)
-            .limit(limit)
-        )
+    query = select(Case).where(
+        Case.tenant_id == uow.tenant_id,
+        Case.exception_type.in_(types),
+        Case.status.not_in([str(s) for s in CLOSED_STATUSES]),
+        Case.opened_at >= now - FRESH,
+        ~noticed,
     )
+    if ids is not None:
+        query = query.where(Case.id.in_(list(ids)))
+    return list(uow.session.scalars(query.order_by(Case.opened_at, Case.id).limit(limit)))
+
+
+def _notify_one(
+    uow: UnitOfWork,
+    case: Case,
+    policy: NoticePolicy,
+    *,
+    now: datetime,
+    templates: TemplateSource,
+    report: NoticeReport,
+) -> None:
+    try:
+        with uow.session.begin_nested():
+            outcome = notify_case(uow, case, policy, now=now, templates=templates)
+    except Exception:
+        # One case's failure (a tenant's broken template) must not hold back the others;
+        # nothing of it is kept, and the next pass tries again.
+        log.exception("notice for case %s failed (tenant %s)", case.id, uow.tenant_id)
+        report.count_failure()
+        return
+    report.count(outcome)
 
 
 def notify_case(
@@ -226,7 +286,9 @@ def notify_case(
         outcome=Outcome.DRAFTED,
         at=now,
     )
-    earlier = already_told(_told(uow, notice.customer_key, topic), now=now, policy=policy)
+    earlier = already_told(
+        _told(uow, notice.customer_key, topic, now=now, policy=policy), now=now, policy=policy
+    )
     if earlier is not None:
         when = earlier.at.isoformat(timespec="minutes")
         return _conclude(
@@ -258,7 +320,7 @@ def notify_case(
             body=body,
         )
     message = communications.draft(
-        uow, case, channel="email", subject=subject, body=body, actor=ACTOR, now=now
+        uow, case, channel="email", subject=subject, body=body, actor=ACTOR, now=now, topic=topic
     )
     notice.communication_id = message.id
     if not policy.sends(topic):
@@ -270,7 +332,7 @@ def notify_case(
             _drafted_reason(choice, f"no rule sends {topic} notices; a person approves it"),
             now=now,
         )
-    until = quiet_until(last_sent_to(uow, notice.customer_key), policy)
+    until = quiet_until(last_sent_to(uow, notice.customer_key, now=now, policy=policy), policy)
     if until is not None and until > now:
         notice.not_before = until
         return _conclude(
@@ -301,24 +363,20 @@ def draft_notice(
     return subject, body, check_text(f"{subject}\n{body}", known_facts(facts, None))
 
 
-def last_sent_to(uow: UnitOfWork, customer_key: str) -> datetime | None:
-    """When a proactive message last went out to this customer (rule or person)."""
-    return uow.session.scalar(
-        select(func.max(CommunicationEvent.at)).where(
-            CommunicationEvent.tenant_id == uow.tenant_id,
-            CommunicationEvent.step == Step.SENT,
-            CommunicationEvent.communication_id.in_(
-                select(CustomerNotice.communication_id).where(
-                    CustomerNotice.tenant_id == uow.tenant_id,
-                    CustomerNotice.customer_key == customer_key,
-                    CustomerNotice.communication_id.is_not(None),
-                )
-            ),
-        )
-    )
+def last_sent_to(
+    uow: UnitOfWork, customer_key: str, *, now: datetime, policy: NoticePolicy
+) -> datetime | None:
+    """When a message (a notice, a choice link, a person's) last went out to this customer
+    within the quiet period; None when none did."""
+    since = now - timedelta(hours=policy.quiet_hours)
+    sent = one_voice.messages_to(uow, customer_key, since=since)
+    return sent[0].at if sent else None
 
 
-def _told(uow: UnitOfWork, customer_key: str, topic: Topic) -> list[Told]:
+def _told(
+    uow: UnitOfWork, customer_key: str, topic: Topic, *, now: datetime, policy: NoticePolicy
+) -> list[Told]:
+    """Earlier notices about the topic, and messages about it sent by anyone else."""
     rows = uow.session.scalars(
         select(CustomerNotice).where(
             CustomerNotice.tenant_id == uow.tenant_id,
@@ -327,7 +385,14 @@ def _told(uow: UnitOfWork, customer_key: str, topic: Topic) -> list[Told]:
             CustomerNotice.outcome.in_([str(o) for o in TELLING]),
         )
     )
-    return [Told(n.id, n.case_id, n.order_ref, n.at, n.communication_id) for n in rows]
+    told = [Told(n.id, n.case_id, n.order_ref, n.at, n.communication_id) for n in rows]
+    noticed = {t.communication_id for t in told}
+    since = now - timedelta(hours=policy.repeat_hours)
+    return told + [
+        Told(None, m.case_id, m.order_ref, m.at, m.communication_id)
+        for m in one_voice.messages_to(uow, customer_key, since=since)
+        if m.topic == topic and m.communication_id not in noticed
+    ]
 
 
 def _send_by_rule(
@@ -337,7 +402,9 @@ def _send_by_rule(
     communications.approve(uow, message.id, expected_version=None, actor=actor, now=now)
     try:
         with uow.session.begin_nested():
-            communications.mark_sent(uow, message.id, expected_version=None, actor=actor, now=now)
+            communications.mark_sent(
+                uow, message.id, expected_version=None, actor=actor, now=now, voice_judged=True
+            )
     except IllegalTransition as exc:
         return Outcome.DRAFTED, f"approved by rule, but not sendable: {exc.message}"
     return Outcome.SENT, f"approved and sent by the tenant's rule for {topic}"
@@ -370,7 +437,7 @@ def _release_quiet(uow: UnitOfWork, policy: NoticePolicy, now: datetime) -> int:
         ):
             _settle(uow, case, notice, Outcome.DRAFTED, "left to a person", now=now)
             continue
-        until = quiet_until(last_sent_to(uow, notice.customer_key), policy)
+        until = quiet_until(last_sent_to(uow, notice.customer_key, now=now, policy=policy), policy)
         if until is not None and until > now:
             notice.not_before = until
             continue

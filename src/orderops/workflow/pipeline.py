@@ -65,6 +65,7 @@ from orderops.storage.transient import transient_kind
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.cases import CaseEvent
 from orderops.workflow.detection import evaluate_order
+from orderops.workflow.notifications import notify_opened
 from orderops.workflow.processing_failures import FailureClass, dead_letter_row, failure_class
 from orderops.workflow.processing_metrics import PROCESSING_METRICS
 from orderops.workflow.sla import wake_on_event
@@ -194,6 +195,9 @@ def _drain(
         done = _process_chunk(sessions, tenant_id=tenant_id, inbox_ids=ids, clock=clock, wait=wait)
         chunks += 1
         changes += done.changes
+        # Cases the chunk opened tell their customers now, not at the next sweep: after
+        # the commit, in a transaction of its own (workflow/notifications.py).
+        notify_opened(sessions, tenant_id=tenant_id, changes=done.changes, clock=clock)
         if done.busy:
             return Turn(changes, more=False)
         with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:

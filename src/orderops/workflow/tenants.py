@@ -188,10 +188,22 @@ def issue_key(
     clock: Clock,
     secret: str | None = None,
     user_id: str | None = None,
+    service: str | None = None,
     actor: str = "system",
     expires_at: datetime | None = None,
 ) -> IssuedKey:
+    """A key acting as someone: the user ``user_id``, or the service identity named
+    ``service`` (the tenant's active one of that name, added with ``role`` when there is
+    none; a service identity acts as ``service`` only, so it never approves). A key without
+    either is refused: separation of duties compares identities, and a key that is nobody
+    would count as a person of its own."""
+    if (user_id is None) == (service is None):
+        raise InvalidKeyRequest(
+            "a key acts as a user or a named service identity: give user_id or service (one)"
+        )
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
+        if service is not None:
+            user_id = _service_identity(uow, service, role=role, clock=clock, actor=actor)
         issued = add_key(
             uow,
             name=name,
@@ -204,6 +216,48 @@ def issue_key(
         )
         uow.commit()
         return issued
+
+
+def _service_identity(uow: UnitOfWork, name: str, *, role: Role, clock: Clock, actor: str) -> str:
+    """The id of the tenant's active service identity ``name``, added (audited) if new."""
+    if role is not Role.SERVICE:
+        raise InvalidKeyRequest(
+            f"a service identity acts as {Role.SERVICE}, not {role}: a key with a person's "
+            "role belongs to a person (user_id)"
+        )
+    label = name.strip()
+    if not label:
+        raise InvalidKeyRequest("a service identity needs a name")
+    found = uow.session.scalar(
+        select(User.id).where(
+            User.tenant_id == uow.tenant_id,
+            User.kind == "service",
+            User.display_name == label,
+            User.disabled_at.is_(None),
+        )
+    )
+    if found is not None:
+        return found
+    user = User(
+        tenant_id=uow.tenant_id,
+        kind="service",
+        email=None,
+        display_name=label,
+        role=Role.SERVICE,
+        created_at=clock.now(),
+    )
+    uow.session.add(user)
+    uow.session.flush()
+    uow.audit.append(
+        at=clock.now(),
+        actor=actor,
+        action="user.added",
+        entity_type="user",
+        entity_id=user.id,
+        data={"kind": "service", "email": None, "display_name": label, "role": Role.SERVICE},
+    )
+    record_act(uow, act=IdentityActKind.CREATED, actor=actor, at=clock.now(), user_id=user.id)
+    return user.id
 
 
 def add_key(

@@ -14,7 +14,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orderops.writeback.sagas import REF, Effect, InvalidSaga, SagaStep
+from orderops.writeback.sagas import (
+    Effect,
+    InvalidSaga,
+    SagaStep,
+    customer_comment,
+    ref,
+    stamped,
+    step,
+)
 from orderops.writeback.vendor_terms import VendorEffect
 
 KIND = "reship"
@@ -33,10 +41,6 @@ class ReshipPlan:
     customer_id: str
     ticket_id: int
     service: str | None = None
-
-
-def ref(step: str, field: str) -> dict[str, str]:
-    return {REF: f"{step}.{field}"}
 
 
 def reship_steps(plan: ReshipPlan) -> list[SagaStep]:
@@ -153,84 +157,39 @@ def approved_reship_steps(
         raise InvalidSaga(f"a reship maps to reserve_lines and ship, not {list(by_operation)}")
     order_id = str(reserve.payload["order_id"])
     skus = sorted({str(line["sku"]) for line in reserve.payload["lines"]})
+    release = {
+        "order_id": order_id,
+        "order_ref": order_id,
+        "skus": skus,
+        "reservation_ids": ref("reserve", "reservation_ids"),
+    }
     steps = [
-        SagaStep(
-            name="reserve",
-            effect=Effect(system="wms", operation="reserve_lines", payload={**reserve.payload}),
-            undo=Effect(
-                system="wms",
-                operation="release_lines",
-                payload={
-                    "order_id": order_id,
-                    "order_ref": order_id,
-                    "skus": skus,
-                    "reservation_ids": ref("reserve", "reservation_ids"),
-                },
-            ),
+        step(
+            "reserve",
+            "wms",
+            "reserve_lines",
+            reserve.payload,
+            undo=("wms", "release_lines", release),
         ),
-        SagaStep(
-            name="label",
-            effect=Effect(system="easypost", operation="ship", payload={**ship.payload}),
-            undo=Effect(
-                system="easypost",
-                operation="refund_label",
-                payload={"shipment_id": ref("label", "shipment_id")},
-            ),
+        step(
+            "label",
+            "easypost",
+            "ship",
+            ship.payload,
+            undo=("easypost", "refund_label", {"shipment_id": ref("label", "shipment_id")}),
         ),
     ]
     if shopify_order is not None:
+        note = {
+            "order_id": shopify_order,
+            "text": "Replacement shipped",
+            "tracking_code": ref("label", "tracking_code"),
+            "expect": {"cancelled": False},
+        }
+        called_off = {"order_id": shopify_order, "text": "Replacement called off"}
         steps.append(
-            SagaStep(
-                name="shop_note",
-                effect=Effect(
-                    system="shopify",
-                    operation="add_note",
-                    payload={
-                        "order_id": shopify_order,
-                        "text": "Replacement shipped",
-                        "tracking_code": ref("label", "tracking_code"),
-                        "expect": {"cancelled": False},
-                    },
-                ),
-                undo=Effect(
-                    system="shopify",
-                    operation="add_note",
-                    payload={"order_id": shopify_order, "text": "Replacement called off"},
-                ),
-            )
+            step("shop_note", "shopify", "add_note", note, undo=("shopify", "add_note", called_off))
         )
     if ticket_id is not None:
-        steps.append(
-            SagaStep(
-                name="notify",
-                effect=Effect(
-                    system="zendesk",
-                    operation="add_comment",
-                    payload={
-                        "ticket_id": int(ticket_id),
-                        "comment": "We have shipped a replacement.",
-                        "public": True,
-                    },
-                ),
-            )
-        )
-    return [stamped(step, stamp) for step in steps]
-
-
-def stamped(step: SagaStep, stamp: Mapping[str, Any]) -> SagaStep:
-    """The step with ``stamp`` (the action and case) on its payload and its undo's."""
-    undo = step.undo
-    if undo is not None:
-        undo = Effect(
-            system=undo.system, operation=undo.operation, payload={**undo.payload, **stamp}
-        )
-    return SagaStep(
-        name=step.name,
-        effect=Effect(
-            system=step.effect.system,
-            operation=step.effect.operation,
-            payload={**step.effect.payload, **stamp},
-        ),
-        undo=undo,
-        pivot=step.pivot,
-    )
+        steps.append(customer_comment(ticket_id, "We have shipped a replacement."))
+    return [stamped(s, stamp) for s in steps]

@@ -65,6 +65,63 @@ class SagaStep:
     """Cannot be undone and commits the saga (see the module docstring)."""
 
 
+# -- building steps (the reship and substitution sagas share these shapes) --------------
+
+
+def ref(step: str, field: str) -> dict[str, str]:
+    """A payload value filled, when the step runs, from an earlier step's result."""
+    return {REF: f"{step}.{field}"}
+
+
+def step(
+    name: str,
+    system: str,
+    operation: str,
+    payload: Mapping[str, Any],
+    *,
+    undo: tuple[str, str, Mapping[str, Any]] | None = None,
+    pivot: bool = False,
+) -> SagaStep:
+    """A step writing ``payload`` (copied) to ``system.operation``; ``undo`` is the
+    (system, operation, payload) that takes it back."""
+    return SagaStep(
+        name=name,
+        effect=Effect(system=system, operation=operation, payload={**payload}),
+        undo=Effect(system=undo[0], operation=undo[1], payload={**undo[2]}) if undo else None,
+        pivot=pivot,
+    )
+
+
+def customer_comment(ticket_id: str | int, text: str) -> SagaStep:
+    """The last step of a remedy saga: a public comment on the customer's ticket. Never
+    undone: it comes after everything it speaks of is real."""
+    return step(
+        "notify",
+        "zendesk",
+        "add_comment",
+        {"ticket_id": int(ticket_id), "comment": text, "public": True},
+    )
+
+
+def stamped(step: SagaStep, stamp: Mapping[str, Any]) -> SagaStep:
+    """The step with ``stamp`` (the action and case) on its payload and its undo's."""
+    undo = step.undo
+    if undo is not None:
+        undo = Effect(
+            system=undo.system, operation=undo.operation, payload={**undo.payload, **stamp}
+        )
+    return SagaStep(
+        name=step.name,
+        effect=Effect(
+            system=step.effect.system,
+            operation=step.effect.operation,
+            payload={**step.effect.payload, **stamp},
+        ),
+        undo=undo,
+        pivot=step.pivot,
+    )
+
+
 def resolve(template: Any, results: Mapping[str, Mapping[str, Any]]) -> Any:
     """Replace each ``{"$ref": "step.field"}`` with that result field; KeyError if absent."""
     if isinstance(template, Mapping):

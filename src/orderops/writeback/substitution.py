@@ -21,8 +21,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from orderops.writeback.reship import ref, stamped
-from orderops.writeback.sagas import Effect, InvalidSaga, SagaStep
+from orderops.writeback.sagas import (
+    InvalidSaga,
+    SagaStep,
+    customer_comment,
+    ref,
+    stamped,
+    step,
+)
 from orderops.writeback.vendor_terms import VendorEffect
 
 KIND = "substitution"
@@ -49,61 +55,36 @@ def approved_substitution_steps(
         )
     line = {k: swap.payload[k] for k in ("order_id", "from_sku", "to_sku", "quantity")}
     said = f"{line['quantity']} x {line['from_sku']} replaced by {line['to_sku']}"
+    swap_back = {
+        **line,
+        "order_ref": swap.payload.get("order_ref"),
+        "reservation_id": ref("swap", "reservation_id"),
+        "released_reservation_ids": ref("swap", "released_reservation_ids"),
+    }
+    called_off = {
+        "order_ref": note.payload.get("order_ref"),
+        "order_id": note.payload["order_id"],
+        "text": f"Substitution called off ({said})",
+    }
     steps = [
-        SagaStep(
-            name="swap",
-            effect=Effect(system="wms", operation="substitute", payload={**swap.payload}),
-            undo=Effect(
-                system="wms",
-                operation="revert_substitution",
-                payload={
-                    **line,
-                    "order_ref": swap.payload.get("order_ref"),
-                    "reservation_id": ref("swap", "reservation_id"),
-                    "released_reservation_ids": ref("swap", "released_reservation_ids"),
-                },
-            ),
+        step(
+            "swap",
+            "wms",
+            "substitute",
+            swap.payload,
+            undo=("wms", "revert_substitution", swap_back),
         ),
-        SagaStep(
-            name="order_note",
-            effect=Effect(system="shopify", operation="add_note", payload={**note.payload}),
-            undo=Effect(
-                system="shopify",
-                operation="add_note",
-                payload={
-                    "order_ref": note.payload.get("order_ref"),
-                    "order_id": note.payload["order_id"],
-                    "text": f"Substitution called off ({said})",
-                },
-            ),
+        step(
+            "order_note",
+            "shopify",
+            "add_note",
+            note.payload,
+            undo=("shopify", "add_note", called_off),
         ),
     ]
-    refunded = ""
-    for refund in refunds:
-        steps.append(
-            SagaStep(
-                name="refund",
-                effect=Effect(
-                    system=refund.system, operation=refund.operation, payload={**refund.payload}
-                ),
-                pivot=True,
-            )
-        )
-        refunded = " and refunded the price difference"
+    steps += [step("refund", r.system, r.operation, r.payload, pivot=True) for r in refunds]
     if ticket_id is not None:
+        refunded = " and refunded the price difference" if refunds else ""
         told = f"We have substituted an item of your order ({said}){refunded}."
-        steps.append(
-            SagaStep(
-                name="notify",
-                effect=Effect(
-                    system="zendesk",
-                    operation="add_comment",
-                    payload={
-                        "ticket_id": int(ticket_id),
-                        "comment": told,
-                        "public": True,
-                    },
-                ),
-            )
-        )
-    return [stamped(step, stamp) for step in steps]
+        steps.append(customer_comment(ticket_id, told))
+    return [stamped(s, stamp) for s in steps]

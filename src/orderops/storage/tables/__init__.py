@@ -52,6 +52,7 @@ from orderops.storage.tables.resolve import (
     OrderRefund,
     RecordLink,
 )
+from orderops.storage.tables.saved_views import SavedView
 from orderops.storage.tables.scopes import BrandRule
 from orderops.storage.tables.sources import SourceConnection, WebhookDelivery
 from orderops.storage.tables.sso import SsoConfig, SsoLogin, UserIdentity
@@ -114,6 +115,7 @@ __all__ = [
     "RecordLink",
     "RecurrenceKey",
     "RoutingRuleRecord",
+    "SavedView",
     "Shipment",
     "SignInThrottle",
     "SourceConnection",

@@ -49,5 +49,7 @@ class CustomerChoiceOffer(Base):
     decided_at: Mapped[datetime | None]
     chosen_option: Mapped[str | None] = mapped_column(String(32))
     action_id: Mapped[str | None] = mapped_column(String(32))
+    communication_id: Mapped[str | None] = mapped_column(String(32))
+    """The customer message carrying the link (migration 0036); NULL on older offers."""
 
     __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012

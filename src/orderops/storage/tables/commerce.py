@@ -27,6 +27,8 @@ class Customer(Base):
     __table_args__ = (
         tenant_primary_key(),
         Index("ix_customers_tenant_email", "tenant_id", "email"),
+        # The console's search by phone number (issue #14, migration 0037).
+        Index("ix_customers_tenant_phone", "tenant_id", "phone"),
     )
 
     id: Mapped[str] = row_id()

@@ -137,6 +137,9 @@ class Communication(Base):
     """The outbox row carrying the message (migration 0032); NULL until it is sent."""
     delivery_ref: Mapped[str | None] = mapped_column(String(200))
     delivery_error: Mapped[str | None] = mapped_column(Text)
+    topic: Mapped[str | None] = mapped_column(String(16))
+    """What it tells the customer about (``domain/notifications.Topic``, migration 0036),
+    for one voice per customer; NULL on rows from before."""
 
     __mapper_args__ = {"primary_key": [id], "version_id_col": version}  # noqa: RUF012
 
