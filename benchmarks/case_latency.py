@@ -46,8 +46,8 @@ from orderops.ingest.intake import accept_items
 from orderops.ingest.policy_file import EXAMPLE_POLICY, load_policy_file, store_policy
 from orderops.storage.tables import Case, Order
 from orderops.storage.tables.recommend import Recommendation
-from orderops.workflow.tenants import ensure_tenant, issue_key
-from orderops.workflow.users import add_user
+from orderops.tenancy.tenants import ensure_tenant, issue_key
+from orderops.tenancy.users import add_user
 from orderops.workflow.worker import run_forever
 
 TENANT = "bench"

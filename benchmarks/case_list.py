@@ -46,8 +46,8 @@ from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
 from orderops.domain.roles import Role
 from orderops.storage.tables import Case, Customer, Order
-from orderops.workflow.tenants import ensure_tenant, issue_key
-from orderops.workflow.users import add_user
+from orderops.tenancy.tenants import ensure_tenant, issue_key
+from orderops.tenancy.users import add_user
 
 TENANT = "bench"
 CHUNK = 5_000

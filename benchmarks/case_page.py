@@ -32,12 +32,12 @@ from builders.cockpit import known_customer_case
 from builders.console import console_person, post_form, signed_in
 from orderops.bootstrap import bootstrap
 from orderops.config import Settings
+from orderops.decide.actions import list_for_case
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.recommend.service import recommendations_for
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.actions import list_for_case
-from orderops.workflow.tenants import ensure_tenant
+from orderops.tenancy.tenants import ensure_tenant
 
 AIM_MS = 700.0
 

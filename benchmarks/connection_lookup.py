@@ -24,10 +24,10 @@ from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
 from orderops.domain.clock import FixedClock
 from orderops.domain.vendor_connections import AccountMode, VendorSystem
-from orderops.workflow.tenants import ensure_tenant
-from orderops.workflow.vendor_connections import StoredAccounts, add_connection
+from orderops.tenancy.tenants import ensure_tenant
+from orderops.workflow.writeback_worker import WritebackRuntime, deliver_due
 from orderops.writeback.connections import ConnectorPool, WritebackSettings
-from orderops.writeback.worker import WritebackRuntime, deliver_due
+from orderops.writeback.vendor_connections import StoredAccounts, add_connection
 
 AIM = 2.0
 TENANT = "bench"

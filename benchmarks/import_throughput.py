@@ -41,10 +41,10 @@ from sqlalchemy import Table as SqlTable
 from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
 from orderops.domain.clock import FixedClock
-from orderops.ingest.importer import BATCH, ImportFormat, import_file
 from orderops.sim import SimConfig, simulate
 from orderops.storage.base import JsonType, UtcDateTime, new_id
-from orderops.workflow.tenants import ensure_tenant
+from orderops.tenancy.tenants import ensure_tenant
+from orderops.workflow.importer import BATCH, ImportFormat, import_file
 
 AIM = 0.5
 

@@ -26,8 +26,8 @@ from sqlalchemy import Engine, text
 from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
 from orderops.domain.clock import FixedClock
+from orderops.tenancy.tenants import ensure_tenant
 from orderops.workflow.lag import inbox_lag
-from orderops.workflow.tenants import ensure_tenant
 
 TENANTS = 20
 WAITING = 4000

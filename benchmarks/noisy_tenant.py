@@ -61,9 +61,9 @@ from orderops.ingest.connections import (
 from orderops.ingest.webhook_metrics import create_webhook_metrics
 from orderops.ingest.webhooks import WebhookLimits, receive_webhook
 from orderops.storage.rate_windows import DatabaseWindows, LimitsStorageWindows, WindowCounts
-from orderops.workflow.rate_limits import RateLimiter
-from orderops.workflow.tenant_rate_limits import quota_of, set_tenant_limit
-from orderops.workflow.tenants import ensure_tenant
+from orderops.tenancy.rate_limits import RateLimiter
+from orderops.tenancy.tenant_rate_limits import quota_of, set_tenant_limit
+from orderops.tenancy.tenants import ensure_tenant
 
 FLOOD, QUIET = "flood", "quiet"
 AIM_RATIO = 1.2

@@ -35,8 +35,8 @@ from orderops.config import Settings
 from orderops.domain.clock import FixedClock
 from orderops.ingest.intake import accept_items
 from orderops.sim import SimConfig, simulate
+from orderops.tenancy.tenants import ensure_tenant
 from orderops.workflow.pipeline import process_pending
-from orderops.workflow.tenants import ensure_tenant
 
 CHUNK = 500
 PROCESSING_AIM = 0.25

@@ -49,7 +49,7 @@ from orderops.recommend.service import recommend_case
 from orderops.recommend.similar import SimilarCaseIndex
 from orderops.storage.tables import Case
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.tenants import ensure_tenant
+from orderops.tenancy.tenants import ensure_tenant
 
 TENANT = "bench"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -36,12 +36,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.storage.engine import make_engine, make_session_factory
 from orderops.storage.migrate import DEFAULT_APP_ROLE
 from orderops.storage.tables import Case, Order
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.tenants import ensure_tenant
+from orderops.tenancy.tenants import ensure_tenant
+from orderops.workflow.batch import ingest_items
 
 AIM = 1.25
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -42,7 +42,7 @@ from orderops.bootstrap import bootstrap
 from orderops.config import Settings
 from orderops.domain.roles import Role
 from orderops.ingest.connections import SecretBox, connect_source
-from orderops.workflow.tenants import ensure_tenant, issue_key
+from orderops.tenancy.tenants import ensure_tenant, issue_key
 
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures"
 SECRET = "bench-signing-secret-0123456789abcdef"

@@ -54,7 +54,8 @@ from orderops.sandbox import AppSlot, run_sandbox
 from orderops.sandbox.stripe import StripeSandbox
 from orderops.storage.tables.writeback import WritebackAttempt
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.tenants import ensure_tenant
+from orderops.tenancy.tenants import ensure_tenant
+from orderops.workflow.writeback_worker import WritebackRuntime, open_messages, run_writeback_once
 from orderops.writeback.connections import ConnectorPool, WritebackSettings
 from orderops.writeback.connectors.base import RetryPolicy
 from orderops.writeback.delivery import Claimed, deliver
@@ -62,7 +63,6 @@ from orderops.writeback.outbox import enqueue
 from orderops.writeback.policy import DeliveryPolicy
 from orderops.writeback.registry import default_registry
 from orderops.writeback.states import OutboxStatus
-from orderops.writeback.worker import WritebackRuntime, open_messages, run_writeback_once
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RETRY = RetryPolicy(max_attempts=2, initial_backoff=0.01, max_backoff=0.05, jitter=0.0)

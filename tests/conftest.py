@@ -36,7 +36,7 @@ from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.storage.engine import make_engine
 from orderops.storage.migrate import upgrade
-from orderops.workflow.tenants import ensure_tenant, issue_key
+from orderops.tenancy.tenants import ensure_tenant, issue_key
 
 pytest_plugins = ["builders.connected_fixtures"]
 

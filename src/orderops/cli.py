@@ -159,9 +159,9 @@ def ingest(
     from rich.progress import Progress
 
     from orderops.domain.clock import FixedClock
-    from orderops.ingest.batch import ingest_items
+    from orderops.tenancy.tenants import ensure_tenant
+    from orderops.workflow.batch import ingest_items
     from orderops.workflow.sweeps import sweep_late_orders
-    from orderops.workflow.tenants import ensure_tenant
 
     app = _app(demo=True)
     if now is not None:

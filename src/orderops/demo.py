@@ -22,6 +22,7 @@ from rich.panel import Panel
 
 from orderops.api.app import create_app
 from orderops.bootstrap import App, bootstrap
+from orderops.cases.cases import CaseChange, CaseEvent
 from orderops.config import Settings
 from orderops.console.accounts import set_password
 from orderops.domain.cases import ExceptionType
@@ -33,10 +34,9 @@ from orderops.sandbox.connected import VendorSandboxes, connected_sandboxes
 from orderops.sandbox.seeding import StoreMirror
 from orderops.sim import SimConfig, simulate
 from orderops.storage.sqlite_writers import in_background
-from orderops.workflow.cases import CaseChange, CaseEvent
+from orderops.tenancy.tenants import ensure_tenant, issue_key
+from orderops.tenancy.users import UserExists, add_user, list_users
 from orderops.workflow.pipeline import process_pending
-from orderops.workflow.tenants import ensure_tenant, issue_key
-from orderops.workflow.users import UserExists, add_user, list_users
 from orderops.workflow.worker import run_forever, run_once
 
 TENANT = "demo"

@@ -30,17 +30,17 @@ from builders.console import ConsolePerson, console_person, csrf_of, signed_in
 from builders.links import suggested_ticket, ticket
 from orderops.api.app import create_app
 from orderops.bootstrap import App
+from orderops.decide.actions import propose
+from orderops.decide.policy_versions import read_version
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.domain.vendor_connections import AccountMode, VendorSystem
 from orderops.evidence.service import default_store
-from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import AuditRecord, DeadLetter, OutboxMessage, SavedView
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import vendor_connections
-from orderops.workflow.actions import propose
-from orderops.workflow.policy_versions import read_version
-from orderops.workflow.users import issue_user_key
+from orderops.tenancy.users import issue_user_key
+from orderops.workflow.batch import ingest_items
+from orderops.writeback import vendor_connections
 from orderops.writeback.outbox import enqueue
 
 _n = itertools.count(1)

@@ -70,8 +70,8 @@ from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Permission, Role, allows
 from orderops.storage.tables import AuditRecord
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.console_sessions import start_session
-from orderops.workflow.tenants import ensure_tenant
+from orderops.tenancy.console_sessions import start_session
+from orderops.tenancy.tenants import ensure_tenant
 
 # -- the routes, from the app ---------------------------------------------------------------
 

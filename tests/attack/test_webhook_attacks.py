@@ -50,7 +50,7 @@ from orderops.ingest.connections import SecretBox, WebhookSource, connect_source
 from orderops.ingest.webhook_metrics import RejectReason
 from orderops.storage.tables import DeadLetter, InboxEvent
 from orderops.storage.tables.sources import WebhookDelivery
-from orderops.workflow.tenants import create_account
+from orderops.tenancy.tenants import create_account
 
 PROBLEM_JSON = "application/problem+json"
 TENANTS = ("acme", "acme.test", "globex")

@@ -60,7 +60,7 @@ from orderops.config import Settings
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.ingest.connections import SecretBox, WebhookSource, connect_source
-from orderops.workflow.tenants import ensure_tenant
+from orderops.tenancy.tenants import ensure_tenant
 
 SCRIPT = '<script>window.__xss="script"</script>'
 PAYLOADS = (

@@ -1,6 +1,6 @@
 """Builders for decisions: people with keys per tenant and role, open cases to act on.
 
-Every key acts as someone (``workflow.tenants.issue_key`` refuses a key that is nobody):
+Every key acts as someone (``tenancy.tenants.issue_key`` refuses a key that is nobody):
 ``key_for`` issues one for a new person of the role (a new service identity for the
 service role), with ``issue_key``'s other arguments; ``legacy_key`` writes a key as keys
 from before identities were, for the tests of how those are still treated."""
@@ -22,11 +22,11 @@ from orderops.api.app import create_app
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.ingest.batch import ingest_items
 from orderops.storage.uow import UnitOfWork
+from orderops.tenancy.tenants import IssuedKey, Principal, add_key, issue_key
+from orderops.tenancy.users import UserKind, add_user, issue_user_key
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep_late_orders
-from orderops.workflow.tenants import IssuedKey, Principal, add_key, issue_key
-from orderops.workflow.users import UserKind, add_user, issue_user_key
 
 _orders = itertools.count(1)
 

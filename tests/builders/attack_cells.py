@@ -24,18 +24,18 @@ from builders.access import Person, person
 from builders.links import suggested_ticket, ticket
 from builders.scopes import PlacedCase, name_brands, placed_order, scoped_person
 from orderops.bootstrap import App
+from orderops.decide.actions import propose
 from orderops.domain.clock import FixedClock
 from orderops.domain.environments import Environment, tenant_id_for
 from orderops.domain.roles import Role
 from orderops.domain.scopes import ScopeValues, parse
 from orderops.evidence.service import default_store
-from orderops.ingest.batch import ingest_items
 from orderops.storage.tables.holds import DeskHold
 from orderops.storage.tables.incidents import Incident
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.actions import propose
+from orderops.tenancy.tenants import create_account
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep_late_orders
-from orderops.workflow.tenants import create_account
 
 ACCOUNTS = ("acme", "globex")
 REGIONS = ("DE", "FR")

@@ -12,7 +12,7 @@ from orderops.api import case_work, communications, evidence, queues
 from orderops.api.app import create_app
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep
 
 

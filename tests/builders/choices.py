@@ -10,17 +10,17 @@ from typing import Any
 from builders.access import Person
 from builders.events import order_placed, payment
 from orderops.bootstrap import App
+from orderops.cases.cases import raise_exception
+from orderops.decide.policy_versions import set_policy
 from orderops.detect.verdict import Verdict
 from orderops.domain.approval_policy import DEFAULT_POLICY
 from orderops.domain.cases import ExceptionType
 from orderops.domain.choice_links import ChoiceLinkKeys
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.cases import raise_exception
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.choices import PUBLIC_PREFIX, OfferMade, offer_choices
 from orderops.workflow.pipeline import process_pending
-from orderops.workflow.policy_versions import set_policy
 
 _orders = itertools.count(1)
 BASE_URL = "http://testserver"

@@ -10,9 +10,9 @@ from builders.events import envelope, payment, scan, shipment
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.vendor_connections import AccountMode, VendorSystem
-from orderops.ingest.batch import ingest_items
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep_late_orders
-from orderops.workflow.vendor_connections import add_connection
+from orderops.writeback.vendor_connections import add_connection
 
 
 def known_customer_case(app: App, clock: FixedClock) -> tuple[str, str]:

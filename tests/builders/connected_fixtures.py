@@ -18,7 +18,7 @@ from builders.writeback import (
 )
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
-from orderops.writeback.worker import WritebackRuntime
+from orderops.workflow.writeback_worker import WritebackRuntime
 
 
 @pytest.fixture(scope="module")

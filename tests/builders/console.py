@@ -13,7 +13,7 @@ from orderops.bootstrap import App
 from orderops.console.accounts import set_password
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.workflow.users import add_user
+from orderops.tenancy.users import add_user
 
 PASSWORD = "correct horse battery"
 _people = itertools.count(1)

@@ -17,7 +17,7 @@ from builders.scopes import placed_order
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.scopes import ScopeValues
-from orderops.ingest.batch import ingest_items
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep_late_orders
 
 

@@ -9,11 +9,11 @@ from sqlalchemy import select, update
 
 from builders.access import Person, late_case
 from orderops.bootstrap import App
+from orderops.decide.actions import propose
 from orderops.domain.clock import FixedClock
 from orderops.evidence.service import default_store
 from orderops.storage.tables import DeskHold, OutboxMessage
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.actions import propose
 from orderops.writeback.states import OutboxStatus
 
 

@@ -11,9 +11,9 @@ from typing import Any
 from builders.events import envelope, order_placed
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import LinkSuggestion
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 
 _worlds = itertools.count(1)
 

@@ -15,8 +15,8 @@ from redis.exceptions import RedisError
 from orderops.domain.clock import Clock
 from orderops.domain.rate_limits import Quota, RatePartition, RateScope
 from orderops.storage.rate_windows import LimitsStorageWindows, WindowCounts
-from orderops.workflow.rate_limits import RateLimiter
-from orderops.workflow.tenant_rate_limits import Quotas
+from orderops.tenancy.rate_limits import RateLimiter
+from orderops.tenancy.tenant_rate_limits import Quotas
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 REDIS_URL = "redis://127.0.0.1:6379/15"

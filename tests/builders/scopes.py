@@ -18,10 +18,10 @@ from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.domain.scopes import UNRESTRICTED, AccessScope, ScopeValues, parse
-from orderops.ingest.batch import ingest_items
-from orderops.workflow.access_scopes import set_brand_rule, set_user_scope
+from orderops.tenancy.access_scopes import set_brand_rule, set_user_scope
+from orderops.tenancy.tenants import Principal
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep_late_orders
-from orderops.workflow.tenants import Principal
 
 REGIONS = ("DE", "FR")
 BRANDS = ("acme", "bolt")

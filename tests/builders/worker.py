@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from builders.database_roles import owner_sessions
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
+from orderops.cases.cases import CaseEvent
 from orderops.storage.tables import (
     AuditRecord,
     Case,
@@ -24,7 +25,6 @@ from orderops.storage.tables import (
     RecordLink,
     Shipment,
 )
-from orderops.workflow.cases import CaseEvent
 from orderops.workflow.worker import drain_inbox
 
 

@@ -20,11 +20,11 @@ from orderops.sandbox.wms import WmsSandbox
 from orderops.sandbox.zendesk import ZendeskSandbox
 from orderops.storage.tables import Case, Order
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.vendor_connections import StoredAccounts, add_connection
+from orderops.workflow.writeback_worker import WritebackRuntime, open_messages, run_writeback_once
 from orderops.writeback.connections import AccountSource, ConnectorPool, WritebackSettings
 from orderops.writeback.connectors.base import CircuitBreaker, RetryPolicy
 from orderops.writeback.policy import DeliveryPolicy
-from orderops.writeback.worker import WritebackRuntime, open_messages, run_writeback_once
+from orderops.writeback.vendor_connections import StoredAccounts, add_connection
 
 SYSTEMS = ("stripe", "shopify", "easypost", "wms", "crm", "zendesk")
 QUICK_RETRY = RetryPolicy(max_attempts=2, initial_backoff=0.0, max_backoff=0.0, jitter=0.0)

@@ -24,10 +24,10 @@ from builders.console import PASSWORD, ConsolePerson, console_person
 from orderops.api.app import create_app
 from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
+from orderops.decide.actions import list_for_case
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.workflow.actions import list_for_case
-from orderops.workflow.tenants import ensure_tenant
+from orderops.tenancy.tenants import ensure_tenant
 
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 

@@ -17,9 +17,9 @@ from test_console_browser import (  # the shared browser and server fixtures
 from builders.choices import choice_case, token_of
 from builders.console import console_person
 from orderops.bootstrap import App
+from orderops.decide.actions import list_for_case
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.workflow.actions import list_for_case
 
 __all__ = ["browser", "served"]
 

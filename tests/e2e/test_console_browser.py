@@ -31,7 +31,7 @@ from orderops.config import Settings
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.tenants import ensure_tenant
+from orderops.tenancy.tenants import ensure_tenant
 from orderops.writeback.claims import claim_due
 from orderops.writeback.conflicts import send_back_for_review
 from orderops.writeback.outcomes import Outcome, OutcomeKind, decide
@@ -234,7 +234,7 @@ def test_review_a_case_from_queue_to_completed_writeback(
 
 
 def _pending_action(app: App, case_id: str) -> str:
-    from orderops.workflow.actions import list_for_case
+    from orderops.decide.actions import list_for_case
 
     (action,) = list_for_case(app.sessions, tenant_id="acme", case_id=case_id)
     return action.id

@@ -42,10 +42,10 @@ from orderops.ingest.connections import SecretBox, WebhookSource, rotate_secret
 from orderops.sandbox.runner import run_sandbox
 from orderops.sandbox.zendesk import ZendeskSandbox
 from orderops.sim.providers.run import write_store
-from orderops.workflow.key_lifecycle import rotate_key
-from orderops.workflow.users import UserKind, add_user
+from orderops.tenancy.key_lifecycle import rotate_key
+from orderops.tenancy.users import UserKind, add_user
 from orderops.workflow.worker import run_once
-from orderops.writeback.worker import run_writeback_once
+from orderops.workflow.writeback_worker import run_writeback_once
 
 TENANT = "shop"
 PIECE = 16

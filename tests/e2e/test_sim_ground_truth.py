@@ -11,10 +11,10 @@ from __future__ import annotations
 from orderops.bootstrap import App
 from orderops.domain.cases import DESK_RAISED, ExceptionType
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.sim import SimConfig, simulate
 from orderops.storage.repositories.cases import CaseFilter
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep, sweep_late_orders
 
 

@@ -1,6 +1,6 @@
 """Kill the writeback worker at random moments, a hundred times: no effect lost or doubled.
 
-The worker runs as a separate process (forked by ``orderops.writeback.standalone
+The worker runs as a separate process (forked by ``orderops.workflow.writeback_standalone
 --fork-server``, so each restart costs a fork, not an interpreter start) against the test
 database, and the vendor sandboxes are served from this process, whose ledgers are the
 truth. Between kills more refunds and notes are queued, so kills land while claiming,
@@ -158,7 +158,7 @@ def test_sigkilled_workers_neither_lose_nor_double_an_effect(
     queue = Queue(app, sandboxes)
     queue.more(10, rng)
     env = worker_env(database_url, sandboxes)
-    module = [sys.executable, "-m", "orderops.writeback.standalone", *WORKER_FLAGS]
+    module = [sys.executable, "-m", "orderops.workflow.writeback_standalone", *WORKER_FLAGS]
     server = subprocess.Popen(
         [*module, "--fork-server"],
         env=env,

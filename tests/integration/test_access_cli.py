@@ -14,8 +14,8 @@ from orderops.commands.access import register
 from orderops.domain.approval_policy import DEFAULT_POLICY
 from orderops.domain.errors import Unauthorized
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.tenants import authenticate
-from orderops.workflow.users import list_keys, list_users
+from orderops.tenancy.tenants import authenticate
+from orderops.tenancy.users import list_keys, list_users
 
 
 class _Kept(App):

@@ -30,14 +30,14 @@ from orderops.api import holds as holds_api
 from orderops.api import playbook_pins as playbook_pins_api
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
+from orderops.decide.actions import propose
 from orderops.domain.approval_policy import DEFAULT_POLICY
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Permission, Role, allows
 from orderops.domain.vendor_connections import AccountMode, VendorSystem
 from orderops.evidence.service import default_store
-from orderops.workflow.actions import propose
-from orderops.workflow.users import issue_user_key
-from orderops.workflow.vendor_connections import add_connection, list_connections
+from orderops.tenancy.users import issue_user_key
+from orderops.writeback.vendor_connections import add_connection, list_connections
 
 _n = itertools.count(1)
 

@@ -47,7 +47,6 @@ from orderops.console.pages_insight import AUDIT_PAGE
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.domain.scopes import AccessScope, ScopeValues, parse
-from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import (
     AuditRecord,
     Case,
@@ -57,7 +56,8 @@ from orderops.storage.tables import (
 )
 from orderops.storage.tables.incidents import Incident
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.access_scopes import set_user_scope
+from orderops.tenancy.access_scopes import set_user_scope
+from orderops.workflow.batch import ingest_items
 
 _n = itertools.count(1)
 Request = tuple[str, dict[str, Any] | None]

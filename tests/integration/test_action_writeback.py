@@ -26,9 +26,9 @@ from builders.writeback import Sandboxes, drain, fast_runtime, served_sandboxes
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep_late_orders
 from orderops.writeback.registry import Connectors
 

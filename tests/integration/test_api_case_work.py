@@ -14,11 +14,11 @@ from builders.access import key_for
 from builders.case_work import open_payment_case, work_api
 from builders.events import payment
 from orderops.bootstrap import App
+from orderops.cases.routing import route_case
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.ingest.batch import ingest_items
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.routing import route_case
+from orderops.workflow.batch import ingest_items
 
 
 def client_as(

@@ -15,12 +15,12 @@ from sqlalchemy import select
 from builders.access import Person, late_case, person
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
+from orderops.decide.approvals import expire_due
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.evidence.service import default_store
 from orderops.storage.tables import AuditRecord, OutboxMessage
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.approvals import expire_due
 from orderops.writeback.outbox import enqueue
 
 

@@ -22,13 +22,13 @@ from builders.console import console_person, post_form, signed_in
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
 from orderops.commands.access import register
+from orderops.decide.actions import list_for_case
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.storage.tables import AuditRecord
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.actions import list_for_case
-from orderops.workflow.identity_acts import list_acts
-from orderops.workflow.users import UserKind, add_user, issue_user_key
+from orderops.tenancy.identity_acts import list_acts
+from orderops.tenancy.users import UserKind, add_user, issue_user_key
 
 
 def propose_refund(http: TestClient, who: Person | dict[str, str], case_id: str) -> str:

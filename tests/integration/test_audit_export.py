@@ -17,12 +17,12 @@ from builders.database_roles import owner_sessions
 from orderops.audit.export import verify_export
 from orderops.audit.keys import audit_key_from
 from orderops.bootstrap import App, bootstrap
+from orderops.cases.routing import route_case
 from orderops.commands import audit_export
+from orderops.decide.transitions import resolve, triage
 from orderops.domain.clock import FixedClock
 from orderops.storage.tables import AuditRecord
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.routing import route_case
-from orderops.workflow.transitions import resolve, triage
 
 
 @pytest.fixture

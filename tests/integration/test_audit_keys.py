@@ -31,9 +31,9 @@ from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App, bootstrap
 from orderops.cli import cli
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import AuditHead, AuditRecord
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep
 
 Rehash = Callable[[str, AuditRecord], str]

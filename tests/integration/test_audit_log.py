@@ -13,8 +13,8 @@ from builders.events import order_placed, payment
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import AuditRecord
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep
 
 

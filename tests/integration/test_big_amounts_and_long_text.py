@@ -18,10 +18,10 @@ from builders.webhooks import post, shopify, shopify_order, webhook_client
 from builders.worker import work
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.ingest.connections import SecretBox, WebhookSource, connect_source
 from orderops.storage.tables import InboxEvent, Order
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 
 SECRET = "acme-signing-secret-1-0123456789abcdef"
 

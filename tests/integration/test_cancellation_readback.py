@@ -27,10 +27,10 @@ from builders.writeback import Sandboxes, drain, fast_runtime, served_sandboxes
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.ingest.batch import ingest_items
 from orderops.ingest.connections import SecretBox, WebhookSource, connect_source
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep
 
 TOTAL = 4_000

@@ -19,12 +19,12 @@ from builders.access import late_case
 from builders.cockpit import known_customer_case
 from builders.console import console_person, csrf_of, post_form, signed_in
 from orderops.bootstrap import App
+from orderops.decide.actions import list_for_case
 from orderops.domain.actions import ActionStatus
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.storage.tables.queues import Communication
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.actions import list_for_case
 from orderops.writeback.claims import claim_due
 from orderops.writeback.conflicts import send_back_for_review
 from orderops.writeback.outcomes import Outcome, OutcomeKind, decide

@@ -11,6 +11,11 @@ from builders.access import key_for
 from builders.incidents import Lane, customer, late_case
 from orderops.api.app import create_app
 from orderops.bootstrap import App
+from orderops.cases import jeopardy as jeopardy_sweep
+from orderops.cases.impact import score_case
+from orderops.cases.jeopardy import refresh_jeopardy
+from orderops.cases.recurrence import recurrence_for
+from orderops.cases.routing import route_case
 from orderops.domain.clock import FixedClock
 from orderops.domain.jeopardy import Jeopardy
 from orderops.domain.roles import Role
@@ -18,11 +23,6 @@ from orderops.domain.routing import Priority
 from orderops.domain.sla import DEFAULT_SLA
 from orderops.storage.tables import Case
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import jeopardy as jeopardy_sweep
-from orderops.workflow.impact import score_case
-from orderops.workflow.jeopardy import refresh_jeopardy
-from orderops.workflow.recurrence import recurrence_for
-from orderops.workflow.routing import route_case
 
 
 def route_and_score(app: App, clock: FixedClock, case_id: str) -> tuple[str, int, int]:

@@ -9,16 +9,16 @@ import pytest
 import orderops.storage.tables.queues  # noqa: F401  (the case-work tables)
 from builders.case_work import fraud_signal, open_payment_case
 from orderops.bootstrap import App
+from orderops.cases.assignment import Strategy, assign_next, claim, release
+from orderops.cases.conflicts import AlreadyClaimed
+from orderops.cases.queues import add_member, remove_member
+from orderops.cases.routing import active_rules, publish_rules, route_case
+from orderops.cases.sla import TimerKind
 from orderops.domain.clock import FixedClock
 from orderops.domain.routing import Condition, Priority, RoutingRule
-from orderops.ingest.batch import ingest_items
 from orderops.storage.repositories.queues import queues_of
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.assignment import Strategy, assign_next, claim, release
-from orderops.workflow.conflicts import AlreadyClaimed
-from orderops.workflow.queues import add_member, remove_member
-from orderops.workflow.routing import active_rules, publish_rules, route_case
-from orderops.workflow.sla import TimerKind
+from orderops.workflow.batch import ingest_items
 
 EU_RULES = [
     RoutingRule(

@@ -10,17 +10,17 @@ import pytest
 import orderops.storage.tables.queues  # noqa: F401  (the case-work tables)
 from builders.case_work import open_payment_case
 from orderops.bootstrap import App, bootstrap
+from orderops.cases.assignment import claim
+from orderops.cases.conflicts import InvalidWorkRequest
+from orderops.cases.queues import configure_queue
+from orderops.cases.routing import route_case
+from orderops.cases.sla import FiredTimer, TimerOutcome, fire_due_timers, wake_on_event
+from orderops.decide.transitions import resolve, snooze, triage
 from orderops.domain.clock import FixedClock
 from orderops.domain.routing import Priority
 from orderops.domain.sla import DEFAULT_SLA
 from orderops.storage.repositories.queues import queues_of
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.assignment import claim
-from orderops.workflow.conflicts import InvalidWorkRequest
-from orderops.workflow.queues import configure_queue
-from orderops.workflow.routing import route_case
-from orderops.workflow.sla import FiredTimer, TimerOutcome, fire_due_timers, wake_on_event
-from orderops.workflow.transitions import resolve, snooze, triage
 
 NORMAL_SLA = DEFAULT_SLA[Priority.P3]
 

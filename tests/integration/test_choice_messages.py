@@ -23,7 +23,7 @@ from orderops.recommend.settings import RecommendSettings
 from orderops.storage.tables import CaseTimelineEntry, Communication, OutboxMessage
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.choices import offer_choices, offers_page, withdraw_offer
-from orderops.writeback.worker import WritebackRuntime
+from orderops.workflow.writeback_worker import WritebackRuntime
 
 
 def message_of(app: App, message_id: str | None) -> Communication:

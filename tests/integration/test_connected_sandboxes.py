@@ -10,7 +10,7 @@ from __future__ import annotations
 from orderops.bootstrap import App
 from orderops.domain.vendor_connections import VendorSystem
 from orderops.sandbox.connected import connected_sandboxes
-from orderops.workflow.vendor_connections import check_connection, list_connections
+from orderops.writeback.vendor_connections import check_connection, list_connections
 
 
 def test_every_sandbox_is_connected_and_accepts_its_stored_credential(app: App) -> None:

@@ -16,8 +16,8 @@ from builders.access import Person, client, person
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.workflow.tenants import ensure_tenant
-from orderops.workflow.vendor_connections import list_connections
+from orderops.tenancy.tenants import ensure_tenant
+from orderops.writeback.vendor_connections import list_connections
 
 BASE = "/v1/admin/connections"
 FIRST = "crm-secret-token-first"

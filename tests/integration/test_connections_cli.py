@@ -22,8 +22,8 @@ from orderops.sandbox import run_sandbox
 from orderops.sandbox.stripe import StripeSandbox
 from orderops.storage.tables import AuditRecord
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.tenants import ensure_tenant
-from orderops.workflow.vendor_connections import list_connections
+from orderops.tenancy.tenants import ensure_tenant
+from orderops.writeback.vendor_connections import list_connections
 
 FIRST = "sk_test_cli_first_123456"
 SECOND = "sk_test_cli_second_65432"

@@ -12,7 +12,7 @@ from builders.console import console_person, post_form, signed_in
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.workflow.vendor_connections import list_connections
+from orderops.writeback.vendor_connections import list_connections
 
 PAGE = "/console/admin/connections"
 FIRST = "wms-console-credential-1"

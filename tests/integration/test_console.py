@@ -23,12 +23,12 @@ from builders.console import (
 from orderops.api.app import create_app
 from orderops.bootstrap import App
 from orderops.console.accounts import LOGIN_REFUSED
+from orderops.decide.actions import list_for_case
+from orderops.decide.policy_versions import read_version
 from orderops.domain.actions import ActionStatus
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.actions import list_for_case
-from orderops.workflow.policy_versions import read_version
 from orderops.writeback.admin import OutboxFilter, list_messages
 
 
@@ -96,7 +96,7 @@ def test_sign_out_ends_the_session(app: App, clock: FixedClock) -> None:
 
 
 def test_a_disabled_person_is_signed_out_at_their_next_request(app: App, clock: FixedClock) -> None:
-    from orderops.workflow.users import disable_user
+    from orderops.tenancy.users import disable_user
 
     person = console_person(app, clock, role=Role.AGENT)
     client = signed_in(app, person)
@@ -216,7 +216,7 @@ def test_the_proposer_sees_no_approve_button_and_is_refused_when_posting_anyway(
 
 
 def checker_subject(app: App, name: str) -> str:
-    from orderops.workflow.users import list_users
+    from orderops.tenancy.users import list_users
 
     (user,) = [u for u in list_users(app.sessions, tenant_id="acme") if u.display_name == name]
     return user.subject
@@ -323,7 +323,7 @@ def _flash(client: TestClient, answer: object) -> str:
 
 
 def _message_of(app: App, case_id: str) -> tuple[str, int, str]:
-    from orderops.workflow.communications import history
+    from orderops.decide.communications import history
 
     with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
         (message,) = history(uow, case_id)

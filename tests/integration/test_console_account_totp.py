@@ -23,7 +23,7 @@ from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.storage.tables import AuditRecord
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.totp import uses_totp
+from orderops.tenancy.totp import uses_totp
 
 ACCOUNT = "/console/account"
 

@@ -28,10 +28,10 @@ from orderops.domain.roles import Role
 from orderops.domain.scopes import parse
 from orderops.storage.tables import ApiKey, AuditRecord
 from orderops.storage.tables.access import IdentityAct
-from orderops.workflow.access_scopes import set_user_scope
-from orderops.workflow.key_lifecycle import list_keys
-from orderops.workflow.tenants import authenticate
-from orderops.workflow.users import issue_user_key
+from orderops.tenancy.access_scopes import set_user_scope
+from orderops.tenancy.key_lifecycle import list_keys
+from orderops.tenancy.tenants import authenticate
+from orderops.tenancy.users import issue_user_key
 
 USERS = "/console/admin/users"
 _SECRET = re.compile(r'<code class="secret">([^<]+)</code>')

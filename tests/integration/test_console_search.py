@@ -19,7 +19,7 @@ from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.domain.scopes import ScopeValues, parse
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.access_scopes import set_user_scope
+from orderops.tenancy.access_scopes import set_user_scope
 
 DE_ACME = ScopeValues(region="DE", brand="acme")
 FR_BOLT = ScopeValues(region="FR", brand="bolt")

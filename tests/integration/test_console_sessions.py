@@ -23,7 +23,7 @@ from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.storage.tables import AuditRecord
 from orderops.storage.tables.console import ConsoleSession
-from orderops.workflow.users import disable_user
+from orderops.tenancy.users import disable_user
 
 SESSION = "oo_session"
 

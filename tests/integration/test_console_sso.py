@@ -44,8 +44,8 @@ from orderops.domain.sso import ClaimRule, InvalidSsoSettings, SsoSettings, role
 from orderops.storage.tables import AuditRecord
 from orderops.storage.tables.sso import SsoConfig, SsoLogin, UserIdentity
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.sso_config import set_sso, show_sso
-from orderops.workflow.users import disable_user, list_users
+from orderops.tenancy.sso_config import set_sso, show_sso
+from orderops.tenancy.users import disable_user, list_users
 
 SECRET = "acme-client-secret-0123"
 RULES = (ClaimRule.parse("groups=ops-leads:approver"), ClaimRule.parse("groups=ops:agent"))

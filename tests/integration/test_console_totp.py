@@ -29,7 +29,7 @@ from orderops.domain.roles import Role
 from orderops.storage.tables import AuditRecord
 from orderops.storage.tables.access import User
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.totp import CODE_REFUSED, CODE_REQUIRED, accepted_step
+from orderops.tenancy.totp import CODE_REFUSED, CODE_REQUIRED, accepted_step
 
 
 class _Kept(App):

@@ -12,7 +12,7 @@ from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.domain.usage import Meter, Quota
 from orderops.ingest.intake import accept_items
-from orderops.workflow.usage_report import set_quota
+from orderops.metering.usage_report import set_quota
 
 
 def _events(app: App, clock: FixedClock, tenant: str, *refs: str) -> None:

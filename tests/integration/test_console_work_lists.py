@@ -15,16 +15,16 @@ from sqlalchemy import select
 from builders.access import Person, late_case
 from builders.console import ConsolePerson, console_person, csrf_of, signed_in
 from orderops.bootstrap import App
+from orderops.decide import actions as action_service
+from orderops.decide import approvals
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.domain.scopes import parse
 from orderops.evidence.service import default_store
 from orderops.storage.tables import Action, Case, OutboxMessage, SavedView
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import actions as action_service
-from orderops.workflow import approvals
-from orderops.workflow.access_scopes import set_user_scope
-from orderops.workflow.tenants import Principal
+from orderops.tenancy.access_scopes import set_user_scope
+from orderops.tenancy.tenants import Principal
 
 
 def _queue_of(app: App, case_id: str) -> str:

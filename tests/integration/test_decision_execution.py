@@ -23,9 +23,9 @@ from builders.writeback import Sandboxes, drain, fast_runtime, served_sandboxes
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import AuditRecord, Case, OutboxMessage
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep_late_orders
 
 AMOUNT = 200_000

@@ -18,13 +18,13 @@ from builders.access import Person, late_case, person
 from builders.events import cancelled
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
+from orderops.decide.approvals import expire_due
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.evidence.service import default_store
-from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import AuditRecord, Case
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.approvals import expire_due
+from orderops.workflow.batch import ingest_items
 
 
 def propose(http: TestClient, who: Person, case_id: str, kind: str, **params: Any) -> str:

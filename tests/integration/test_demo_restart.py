@@ -28,9 +28,9 @@ from orderops.bootstrap import App
 from orderops.config import Settings
 from orderops.demo import DemoCannotStart, DemoOptions, run_demo
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.sandbox.connected import VendorSandboxes
 from orderops.sandbox.seeding import StoreMirror, stored_events
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.pipeline import process_pending
 from orderops.workflow.retention import run_retention
 

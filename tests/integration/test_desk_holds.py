@@ -21,13 +21,13 @@ from sqlalchemy import select
 from builders.access import Person, person
 from builders.holds import hold_row, place_hold, release_rows, settle_message
 from orderops.bootstrap import App
+from orderops.decide.execution import on_action_message_settled
+from orderops.decide.holds import release_due
 from orderops.domain.clock import FixedClock
 from orderops.domain.holds import DEFAULT_EXPIRY, release_key
 from orderops.domain.roles import Role
 from orderops.storage.tables import AuditRecord, OutboxMessage
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.execution import on_action_message_settled
-from orderops.workflow.holds import release_due
 from orderops.writeback.states import OutboxStatus
 
 

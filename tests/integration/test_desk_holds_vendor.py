@@ -13,11 +13,11 @@ from builders.access import Person
 from builders.holds import hold_row, place_hold, release_rows
 from builders.writeback import Sandboxes, drain, fast_runtime, make_case, served_sandboxes
 from orderops.bootstrap import App
+from orderops.decide.holds import release_due
 from orderops.domain.clock import FixedClock
 from orderops.domain.holds import DEFAULT_EXPIRY
 from orderops.storage.tables import Case
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.holds import release_due
 from orderops.writeback.registry import Connectors
 
 

@@ -12,17 +12,17 @@ from typing import Any
 
 from builders.events import cancelled, envelope, order_placed, payment
 from orderops.bootstrap import App
+from orderops.cases.cases import CaseEvent
 from orderops.domain.clock import FixedClock
 from orderops.domain.facts import OrderSnapshot
 from orderops.domain.policy import parse_policy
 from orderops.domain.statuses import FinancialStatus
-from orderops.ingest.batch import ingest_items
 from orderops.ingest.policy_file import EXAMPLE_POLICY, load_policy_file, store_policy
 from orderops.storage.repositories.cases import CaseFilter
 from orderops.storage.tables import Case
 from orderops.storage.tables.resolve import FulfillmentHold, OrderRefund
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.cases import CaseEvent
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.detection import snapshot
 from orderops.workflow.sweeps import sweep
 

@@ -13,10 +13,10 @@ from orderops.config import Settings
 from orderops.domain.cases import ExceptionType
 from orderops.domain.clock import FixedClock
 from orderops.domain.policy import parse_policy
-from orderops.ingest.batch import ingest_items
 from orderops.ingest.policy_file import EXAMPLE_POLICY, load_policy_file, store_policy
 from orderops.storage.repositories.cases import CaseFilter
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)

@@ -23,9 +23,9 @@ from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.ingest.adapters.stripe import map_fraud_signal
-from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 
 
 @pytest.fixture(scope="module")

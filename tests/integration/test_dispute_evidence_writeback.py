@@ -17,12 +17,12 @@ from builders.writeback import Sandboxes, drain, fast_runtime, served_sandboxes
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.ingest.batch import ingest_items
 from orderops.recommend import disputes
 from orderops.recommend.store_facts import case_facts
 from orderops.sandbox import Fault, FaultKind
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 from orderops.writeback.connectors.base import RetryPolicy
 from orderops.writeback.connectors.stripe import StripeConnector
 from orderops.writeback.connectors.transport import ConnectorOptions

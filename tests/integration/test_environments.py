@@ -26,7 +26,7 @@ from orderops.domain.roles import Role
 from orderops.ingest.connections import SecretBox, WebhookSource, connect_source
 from orderops.storage.tables import InboxEvent, Tenant
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.tenants import (
+from orderops.tenancy.tenants import (
     EnvironmentTaken,
     authenticate,
     create_account,

@@ -15,10 +15,10 @@ import orderops.storage.tables.identity  # noqa: F401 - registers the identity t
 from orderops.bootstrap import App
 from orderops.commands.identity import register
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
+from orderops.evaluation.identity import AIM_PRECISION, AIM_RECALL
 from orderops.resolve.identity import service
-from orderops.resolve.identity.evaluation import AIM_PRECISION, AIM_RECALL
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 
 runner = CliRunner()
 

@@ -12,7 +12,7 @@ from orderops.domain.roles import Role
 from orderops.storage.migrate import downgrade, upgrade
 from orderops.storage.tables.access import IdentityAct
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.users import add_user, change_role, issue_user_key, revoke_key
+from orderops.tenancy.users import add_user, change_role, issue_user_key, revoke_key
 
 
 def acts(app: App) -> list[tuple[str, str | None, str | None, str]]:

@@ -13,11 +13,11 @@ import orderops.storage.tables.identity  # noqa: F401 - registers the identity t
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.resolve.identity import service
 from orderops.resolve.identity.errors import GoldenNotFound, MergeRefused, SplitConflict
 from orderops.resolve.identity.store import IdentityStore
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 
 HOME = {"line1": "12 Maple Ave", "city": "Springfield", "postal_code": "62704", "country": "US"}
 AWAY = {"line1": "880 Oak St", "city": "Albany", "postal_code": "12207", "country": "US"}

@@ -20,7 +20,6 @@ from orderops.bootstrap import App
 from orderops.commands.imports import register
 from orderops.domain.clock import FixedClock
 from orderops.ingest.csv_feeds import FeedOptions
-from orderops.ingest.importer import ImportFormat, ImportProgress, import_file
 from orderops.storage.repositories.intake import InboxStatus
 from orderops.storage.tables import (
     Case,
@@ -32,6 +31,7 @@ from orderops.storage.tables import (
 )
 from orderops.storage.tables.imports import ImportRun, ImportRunStatus
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.importer import ImportFormat, ImportProgress, import_file
 from orderops.workflow.pipeline import process_pending
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

@@ -22,13 +22,13 @@ from orderops.domain.errors import InvalidEvent
 from orderops.ingest import bulk_intake
 from orderops.ingest.envelope import MAX_EVENT_BYTES
 from orderops.ingest.import_units import MAX_LINE_BYTES
-from orderops.ingest.importer import ImportFormat, ImportSummary, import_file
 from orderops.ingest.intake import accept_items
 from orderops.storage.repositories.inbox_bulk import EventKey, PendingRow, insert_pending
 from orderops.storage.repositories.intake import InboxStatus
 from orderops.storage.tables import DeadLetter, InboxEvent, Order
 from orderops.storage.tables.imports import ImportRun, ImportRunStatus
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.importer import ImportFormat, ImportSummary, import_file
 from orderops.workflow.pipeline import process_pending
 
 INBOX_COLUMNS = (

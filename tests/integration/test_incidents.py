@@ -15,6 +15,11 @@ from builders.incidents import Lane, late_case
 from orderops.api import incidents as incidents_api
 from orderops.api.app import create_app
 from orderops.bootstrap import App
+from orderops.cases.incidents import (
+    attach_to_incident,
+    close_finished_incidents,
+    release_from_incident,
+)
 from orderops.domain.cases import CaseStatus
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
@@ -22,11 +27,6 @@ from orderops.domain.root_causes import DEFAULT_STORM_RULE
 from orderops.storage.tables import Case
 from orderops.storage.tables.incidents import Incident
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.incidents import (
-    attach_to_incident,
-    close_finished_incidents,
-    release_from_incident,
-)
 
 STORM = 50
 

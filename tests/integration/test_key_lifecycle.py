@@ -24,8 +24,8 @@ from orderops.domain.errors import Unauthorized
 from orderops.domain.roles import Role
 from orderops.storage.tables import ApiKey, AuditRecord
 from orderops.storage.tables.access import IdentityAct
-from orderops.workflow.key_lifecycle import list_keys, rotate_key
-from orderops.workflow.tenants import authenticate, hash_key
+from orderops.tenancy.key_lifecycle import list_keys, rotate_key
+from orderops.tenancy.tenants import authenticate, hash_key
 
 NEW_KEY = re.compile(r"^oo_live_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$")
 

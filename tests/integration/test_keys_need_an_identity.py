@@ -15,7 +15,7 @@ from orderops.domain.roles import Role
 from orderops.storage.tables import ApiKey
 from orderops.storage.tables.access import User
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.tenants import authenticate, issue_key
+from orderops.tenancy.tenants import authenticate, issue_key
 
 
 def keys_and_users(app: App) -> tuple[int, list[tuple[str, str]]]:

@@ -22,9 +22,9 @@ from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.ingest.batch import ingest_items
 from orderops.storage.repositories.resolve import ResolveRepository
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.pipeline import process_pending
 
 PROBLEMS = "https://orderops.dev/problems/"

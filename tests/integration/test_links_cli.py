@@ -19,11 +19,11 @@ from builders.links import LinkWorld, audit_actions, suggested_ticket, ticket, t
 from orderops.bootstrap import App
 from orderops.commands import links as links_commands
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.resolve.aliases import AliasStore
 from orderops.storage.repositories.resolve import ResolveRepository
 from orderops.storage.tables import EntityAlias, InboxEvent, LinkSuggestion
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.pipeline import process_pending
 
 

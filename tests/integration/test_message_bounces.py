@@ -20,14 +20,14 @@ from builders.writeback import (
     make_case,
 )
 from orderops.bootstrap import App
+from orderops.decide.communications import settle_stranded
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.storage.tables import AuditRecord, OutboxMessage
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.communications import settle_stranded
 from orderops.workflow.message_bounces import read_bounces
+from orderops.workflow.writeback_worker import WritebackRuntime
 from orderops.writeback import admin
-from orderops.writeback.worker import WritebackRuntime
 
 REASON = "550 5.1.1 mailbox unavailable"
 

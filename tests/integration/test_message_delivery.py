@@ -35,7 +35,7 @@ from orderops.domain.roles import Role
 from orderops.sandbox import Fault, FaultKind
 from orderops.storage.tables import AuditRecord
 from orderops.storage.uow import UnitOfWork
-from orderops.writeback.worker import WritebackRuntime
+from orderops.workflow.writeback_worker import WritebackRuntime
 
 
 def test_a_sent_message_is_a_public_comment_on_the_orders_ticket_and_is_delivered(

@@ -11,10 +11,10 @@ from builders.database_roles import owner_engine, owner_sessions
 from builders.events import order_placed, payment, scan, shipment
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.storage.base import Base
 from orderops.storage.migrate import downgrade, upgrade
 from orderops.storage.tables import InboxEvent
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep
 
 REVISION = "0012_bigint_money_and_bounds"

@@ -16,11 +16,11 @@ from sqlalchemy import event, select
 from builders.events import order_placed, payment, scan, shipment
 from builders.messages import policy
 from orderops.bootstrap import App
+from orderops.cases.cases import CaseChange, CaseEvent
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import Case, Communication, CustomerNotice
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.cases import CaseChange, CaseEvent
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.notifications import notify_customers, notify_opened
 from orderops.workflow.pipeline import process_pending
 

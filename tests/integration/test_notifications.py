@@ -24,7 +24,6 @@ from orderops.commands import notifications as notifications_cli
 from orderops.domain.clock import FixedClock
 from orderops.domain.notifications import Topic
 from orderops.domain.roles import Role
-from orderops.ingest.batch import ingest_items
 from orderops.recommend.settings import RecommendSettings
 from orderops.storage.tables import (
     AuditRecord,
@@ -33,6 +32,7 @@ from orderops.storage.tables import (
     OutboxMessage,
 )
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.notifications import notify_customers
 from orderops.workflow.pipeline import process_pending
 

@@ -38,7 +38,7 @@ from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role, allows
 from orderops.domain.scopes import ScopeValues, parse
-from orderops.workflow.access_scopes import set_key_scope
+from orderops.tenancy.access_scopes import set_key_scope
 
 CHECKS = [
     not_a_server_error,

@@ -18,11 +18,11 @@ from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.scopes import ScopeValues
 from orderops.ingest.adapters import ADAPTERS
-from orderops.ingest.batch import ingest_items
 from orderops.ingest.csv_feeds import FeedKind, FeedOptions, map_feed
 from orderops.storage.tables import Case, Order
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.access_scopes import set_brand_rule
+from orderops.tenancy.access_scopes import set_brand_rule
+from orderops.workflow.batch import ingest_items
 
 
 def _order(app: App, order_ref: str) -> Order:

@@ -19,10 +19,10 @@ from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.domain.vendor_connections import VendorSystem
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.vendor_connections import add_connection
+from orderops.workflow.writeback_worker import run_writeback_once
 from orderops.writeback.connections import WritebackSettings
 from orderops.writeback.outbox import enqueue
-from orderops.writeback.worker import run_writeback_once
+from orderops.writeback.vendor_connections import add_connection
 
 NOWHERE = WritebackSettings(
     _env_file=None, tenant="acme", stripe_url="http://127.0.0.1:9", shopify_url=None

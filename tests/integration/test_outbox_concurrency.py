@@ -22,17 +22,17 @@ from orderops.domain.clock import FixedClock
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.tables.writeback import WritebackAttempt
 from orderops.storage.uow import UnitOfWork
-from orderops.writeback.connections import ConnectorPool, WritebackSettings
-from orderops.writeback.outbox import enqueue
-from orderops.writeback.policy import DeliveryPolicy
-from orderops.writeback.registry import Call, Connectors, Operation, Precheck, Registry, Result
-from orderops.writeback.results import each
-from orderops.writeback.worker import (
+from orderops.workflow.writeback_worker import (
     WritebackRuntime,
     run_writeback_once,
     settle_message,
     settle_messages,
 )
+from orderops.writeback.connections import ConnectorPool, WritebackSettings
+from orderops.writeback.outbox import enqueue
+from orderops.writeback.policy import DeliveryPolicy
+from orderops.writeback.registry import Call, Connectors, Operation, Precheck, Registry, Result
+from orderops.writeback.results import each
 
 WAIT = 20.0
 """Seconds a held write waits for its signal: only reached when the behaviour is wrong."""

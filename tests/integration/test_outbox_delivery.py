@@ -24,9 +24,9 @@ from orderops.sandbox.stripe import StripeSandbox
 from orderops.storage.tables import AuditRecord, CaseTimelineEntry, OutboxMessage
 from orderops.storage.tables.writeback import WritebackAttempt
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.writeback_worker import WritebackRuntime, run_writeback_once
 from orderops.writeback.claims import claim_due
 from orderops.writeback.outbox import enqueue
-from orderops.writeback.worker import WritebackRuntime, run_writeback_once
 
 
 @pytest.fixture(scope="module")

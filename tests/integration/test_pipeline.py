@@ -10,12 +10,12 @@ from sqlalchemy import select
 from builders.events import cancelled, order_placed, payment, scan, shipment
 from builders.policies import DECLINES_AT_ONCE, store_detectors
 from orderops.bootstrap import App
+from orderops.cases.cases import CaseEvent
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import BatchReport, ingest_items
 from orderops.storage.repositories.cases import CaseFilter
 from orderops.storage.tables import Case, CaseTimelineEntry, InboxEvent
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.cases import CaseEvent
+from orderops.workflow.batch import BatchReport, ingest_items
 from orderops.workflow.sweeps import sweep_late_orders
 
 DAY = timedelta(days=1)

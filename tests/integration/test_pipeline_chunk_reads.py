@@ -26,9 +26,9 @@ from orderops.storage.repositories.cases import CaseFilter
 from orderops.storage.repositories.resolve import ResolveRepository
 from orderops.storage.tables import AuditRecord, InboxEvent, Order, Payment
 from orderops.storage.uow import UnitOfWork
+from orderops.tenancy.tenants import ensure_tenant
 from orderops.workflow import pipeline
 from orderops.workflow.pipeline import process_pending
-from orderops.workflow.tenants import ensure_tenant
 
 
 def _fail_settling(monkeypatch: pytest.MonkeyPatch, event_id: str) -> None:

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from builders.events import order_placed, payment
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import InboxEvent, Payment
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow import pipeline
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.pipeline import MAX_ATTEMPTS, process_pending
 
 

@@ -22,10 +22,10 @@ from orderops.api.app import create_app
 from orderops.bootstrap import App
 from orderops.cli import cli
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import DeadLetter, InboxEvent
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow import pipeline
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.pipeline import MAX_ATTEMPTS, process_pending
 
 DEAD_LETTERED = "orderops_processing_dead_letters_total"

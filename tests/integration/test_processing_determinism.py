@@ -24,10 +24,10 @@ from orderops.ingest.intake import Outcome, accept_items
 from orderops.sim import SimConfig, simulate
 from orderops.storage.repositories.cases import CaseFilter
 from orderops.storage.uow import UnitOfWork
+from orderops.tenancy.tenants import ensure_tenant
 from orderops.workflow import pipeline
 from orderops.workflow.pipeline import process_many, process_pending
 from orderops.workflow.sweeps import sweep
-from orderops.workflow.tenants import ensure_tenant
 
 RATES = {
     t.value: 0.1

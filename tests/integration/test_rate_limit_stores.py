@@ -15,8 +15,8 @@ from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.rate_limits import Quota, RateScope
 from orderops.storage.rate_windows import DatabaseWindows, WindowCounts
-from orderops.workflow.rate_limits import RateLimiter
-from orderops.workflow.tenants import ensure_tenant
+from orderops.tenancy.rate_limits import RateLimiter
+from orderops.tenancy.tenants import ensure_tenant
 
 SECOND = timedelta(seconds=1)
 

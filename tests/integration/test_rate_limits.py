@@ -43,9 +43,9 @@ from orderops.ingest.connections import SecretBox, WebhookSource, connect_source
 from orderops.storage.tables import AuditRecord, WebhookDelivery
 from orderops.storage.tables.rate_limits import RateLimitWindow
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.rate_limits import OVERRIDE_TTL
-from orderops.workflow.tenant_rate_limits import tenant_quotas
-from orderops.workflow.tenants import ensure_tenant
+from orderops.tenancy.rate_limits import OVERRIDE_TTL
+from orderops.tenancy.tenant_rate_limits import tenant_quotas
+from orderops.tenancy.tenants import ensure_tenant
 
 SECRET = "rate-limit-test-signing-secret-0123456789"
 SECOND = timedelta(seconds=1)

@@ -19,11 +19,11 @@ from builders.llm_stub import llm_stub
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.ingest.batch import ingest_items
 from orderops.recommend.llm import LlmSettings
 from orderops.sandbox.runner import run_sandbox
 from orderops.storage.tables import Case, OutboxMessage
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 
 
 @pytest.fixture

@@ -31,8 +31,8 @@ from orderops.storage.tables import (
 )
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.reconciliation import reconcile, reconcile_if_due
+from orderops.workflow.writeback_worker import WritebackRuntime
 from orderops.writeback.outbox import enqueue
-from orderops.writeback.worker import WritebackRuntime
 
 
 def refund_delivered(

@@ -25,9 +25,9 @@ from orderops.bootstrap import App
 from orderops.domain.approval_policy import DEFAULT_POLICY
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep_late_orders
 
 

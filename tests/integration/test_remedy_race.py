@@ -27,10 +27,10 @@ from orderops.bootstrap import App
 from orderops.domain.approval_policy import DEFAULT_POLICY
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.ingest.batch import ingest_items
 from orderops.sandbox.runner import run_sandbox
 from orderops.storage.tables import Case, OutboxMessage
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep_late_orders
 
 ROUNDS = 4

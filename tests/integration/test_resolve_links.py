@@ -17,7 +17,6 @@ from sqlalchemy import select
 from builders.events import envelope
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.ingest.intake import accept_items
 from orderops.storage.tables import (
     AliasWait,
@@ -30,6 +29,7 @@ from orderops.storage.tables import (
     RecordLink,
 )
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.pipeline import process_pending
 
 DAY = timedelta(days=1)

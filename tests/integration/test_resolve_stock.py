@@ -18,10 +18,10 @@ from builders.events import envelope
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.policy import parse_policy
-from orderops.ingest.batch import ingest_items
 from orderops.ingest.policy_file import store_policy
 from orderops.storage.tables import FulfillmentHold, InventoryPosition, Shipment, TrackingEvent
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 
 DAY = timedelta(days=1)
 ORDER = "5002002002002"

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from builders.events import envelope
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import AliasWait, LinkSuggestion, RecordLink
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 
 DAY = timedelta(days=1)
 

@@ -24,7 +24,6 @@ from orderops.bootstrap import App
 from orderops.commands.retention import register
 from orderops.domain.clock import FixedClock
 from orderops.domain.errors import InvalidEvent
-from orderops.ingest.batch import ingest_items
 from orderops.ingest.connections import SecretBox, WebhookSource, connect_source
 from orderops.storage.repositories.inbox_bulk import PendingRow, insert_pending
 from orderops.storage.tables import (
@@ -38,6 +37,7 @@ from orderops.storage.tables import (
 )
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow import pipeline
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.pipeline import MAX_ATTEMPTS, process_pending
 from orderops.workflow.replay import replay_dead_letter
 from orderops.workflow.retention import (

@@ -64,8 +64,8 @@ from orderops.storage.repositories.intake import InboxStatus
 from orderops.storage.tables import InboxEvent, Tenant
 from orderops.storage.tenant_guard import ForeignTenantWrite
 from orderops.storage.uow import UnitOfWork
+from orderops.tenancy.tenants import authenticate, ensure_tenant
 from orderops.workflow.lag import inbox_lag
-from orderops.workflow.tenants import authenticate, ensure_tenant
 from orderops.workflow.worker import drain_inbox, tenants_with_pending
 
 A, B = "acme", "globex"

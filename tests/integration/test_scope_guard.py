@@ -17,6 +17,8 @@ from sqlalchemy.orm import aliased
 from builders.access import person
 from builders.scopes import name_brands, placed_case
 from orderops.bootstrap import App
+from orderops.decide.actions import propose
+from orderops.decide.approvals import approve
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.domain.scopes import ScopeValues, parse
@@ -33,8 +35,6 @@ from orderops.storage.tables import (
     Payment,
 )
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.actions import propose
-from orderops.workflow.approvals import approve
 
 DE = parse(["region=DE"])
 

@@ -14,9 +14,9 @@ from orderops.domain.roles import Role
 from orderops.domain.scopes import ScopeValues, parse
 from orderops.storage.repositories.queues import queues_of
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.access_scopes import stored_scopes
-from orderops.workflow.tenants import authenticate
-from orderops.workflow.users import add_user, issue_user_key
+from orderops.tenancy.access_scopes import stored_scopes
+from orderops.tenancy.tenants import authenticate
+from orderops.tenancy.users import add_user, issue_user_key
 
 
 class _Kept(App):

@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 
 from builders.access import Person, late_case, person
 from orderops.bootstrap import App
+from orderops.decide.actions import list_for_case
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.workflow.actions import list_for_case
-from orderops.workflow.users import UserKind, add_user, issue_user_key
+from orderops.tenancy.users import UserKind, add_user, issue_user_key
 
 BIG = 150_000
 """Over the default policy's two-person limit (two finance approvers above 1000.00)."""

@@ -38,7 +38,7 @@ from orderops.ingest.connections import (
 from orderops.storage.base import Base
 from orderops.storage.tables import AuditRecord
 from orderops.storage.tables.sources import SourceConnection, WebhookDelivery
-from orderops.workflow.tenants import authenticate
+from orderops.tenancy.tenants import authenticate
 
 STRIPE = WebhookSource.STRIPE
 SECRET = "whsec_plaintext_for_the_test_0123456789abcdef"

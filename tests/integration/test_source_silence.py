@@ -10,8 +10,8 @@ from sqlalchemy import text
 from builders.events import order_placed
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import source_activity
 
 DAY0 = datetime(2026, 11, 2, tzinfo=UTC)

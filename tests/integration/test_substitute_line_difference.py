@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from orderops.bootstrap import App
+from orderops.decide.action_context import context_for
 from orderops.domain.action_kinds import SubstituteParams
 from orderops.domain.actions import plan
 from orderops.domain.clock import FixedClock
@@ -17,7 +18,6 @@ from orderops.recommend.service import recommend_case
 from orderops.recommend.settings import RecommendSettings
 from orderops.storage.tables import Case, InventoryPosition, Order, OrderLineRow, Payment
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.action_context import context_for
 
 UNIT_PRICE, CHEAPER_BY, QUANTITY = 2000, 150, 3
 

@@ -32,12 +32,12 @@ from test_action_writeback import (  # the same orders, people and sandboxes as 
 from builders.access import Person
 from builders.writeback import Sandboxes, drain, fast_runtime
 from orderops.bootstrap import App
+from orderops.decide.action_context import context_for
 from orderops.domain.clock import FixedClock
 from orderops.sandbox import Fault, FaultKind
 from orderops.storage.tables import CaseTimelineEntry
 from orderops.storage.tables.writeback import WritebackSaga, WritebackSagaStep
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.action_context import context_for
 
 __all__ = ["people", "sandboxes", "served"]  # fixtures, used by name
 

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from builders.access import Person, late_case
 from orderops.bootstrap import App
+from orderops.decide.actions import list_for_case
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.workflow.actions import list_for_case
-from orderops.workflow.tenants import authenticate
-from orderops.workflow.users import UserKind, list_users
+from orderops.tenancy.tenants import authenticate
+from orderops.tenancy.users import UserKind, list_users
 
 
 def tenant_key(app: App, *args: str) -> tuple[int, str, str]:

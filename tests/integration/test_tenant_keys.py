@@ -34,13 +34,13 @@ from builders.database_roles import owner_engine
 from builders.events import order_placed
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
-from orderops.ingest.batch import ingest_items
 from orderops.ingest.connections import SecretBox, WebhookSource, connect_source
 from orderops.storage.base import Base
 from orderops.storage.migrate import downgrade, upgrade
 from orderops.storage.tables import Order, OrderLineRow
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.console_sessions import SessionPolicy, start_session
+from orderops.tenancy.console_sessions import SessionPolicy, start_session
+from orderops.workflow.batch import ingest_items
 
 REFERENCE_TABLES = {
     "tenants": "the tenants themselves: every tenant-owned row references one, so Citus "

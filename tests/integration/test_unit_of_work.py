@@ -11,9 +11,9 @@ from builders.events import order_placed
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.errors import DuplicateEvent
-from orderops.ingest.batch import ingest_items
 from orderops.storage.tables import Case
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 
 
 def add_event(uow: UnitOfWork, at: datetime, *, event_id: str = "evt-1") -> str:

@@ -19,7 +19,7 @@ from orderops.domain.clock import FixedClock
 from orderops.ingest.intake import accept_items
 from orderops.storage.tables import AuditRecord
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.tenants import ensure_tenant
+from orderops.tenancy.tenants import ensure_tenant
 
 
 def _cli(app: App) -> typer.Typer:

@@ -1,6 +1,6 @@
 """A count commits with what it counts, or not at all, and costs one statement per commit.
 
-``workflow.usage.count`` notes a quantity on the unit of work's session; the notes become
+``metering.usage.count`` notes a quantity on the unit of work's session; the notes become
 one upsert just before the commit. These are the properties metering stands on: a
 rollback (or a savepoint's) takes its counts with it, concurrent writers add up exactly,
 and counts made before the upgrade to metering are folded in by the migration.
@@ -21,11 +21,11 @@ from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.usage import Meter, Quota, QuotaExceeded
 from orderops.ingest.bulk_intake import store_items
+from orderops.metering.usage import count
+from orderops.metering.usage_report import set_quota
 from orderops.storage.migrate import downgrade, upgrade
 from orderops.storage.tables import LlmUsage, UsageCounter
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.usage import count
-from orderops.workflow.usage_report import set_quota
 
 AT = datetime(2026, 11, 20, 12, tzinfo=UTC)
 

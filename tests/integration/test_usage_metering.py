@@ -33,6 +33,8 @@ from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.domain.usage import Meter, Quota
 from orderops.ingest.connections import SecretBox, WebhookSource, connect_source
+from orderops.metering.usage_metrics import REFUSALS_METRIC, USAGE_METRICS, WARNINGS_METRIC
+from orderops.metering.usage_report import set_quota
 from orderops.recommend.llm import LlmSettings
 from orderops.sandbox import run_sandbox
 from orderops.storage.tables import (
@@ -45,8 +47,6 @@ from orderops.storage.tables import (
     WebhookDelivery,
 )
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.usage_metrics import REFUSALS_METRIC, USAGE_METRICS, WARNINGS_METRIC
-from orderops.workflow.usage_report import set_quota
 
 SECRET = "acme-signing-secret-1-0123456789abcdef"
 PRICES = {"good": {"prompt": 2.5, "completion": 10.0}}

@@ -34,8 +34,11 @@ from orderops.sandbox.stripe import StripeSandbox
 from orderops.storage.tables import AuditRecord, OutboxMessage
 from orderops.storage.tables.vendor_connections import VendorConnection
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.tenants import ensure_tenant
-from orderops.workflow.vendor_connections import (
+from orderops.tenancy.tenants import ensure_tenant
+from orderops.workflow.writeback_worker import WritebackRuntime, run_writeback_once
+from orderops.writeback.connections import ConnectorPool, WritebackSettings
+from orderops.writeback.outbox import enqueue
+from orderops.writeback.vendor_connections import (
     ConnectionExists,
     StoredAccounts,
     add_connection,
@@ -44,9 +47,6 @@ from orderops.workflow.vendor_connections import (
     remove_connection,
     rotate_connection,
 )
-from orderops.writeback.connections import ConnectorPool, WritebackSettings
-from orderops.writeback.outbox import enqueue
-from orderops.writeback.worker import WritebackRuntime, run_writeback_once
 
 KEY_A = "sk_test_acme_0123456789"
 KEY_B = "sk_test_globex_9876543210"

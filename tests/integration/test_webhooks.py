@@ -36,7 +36,6 @@ from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.statuses import TicketStatus, TrackingStatus
 from orderops.ingest.adapters import aftership, easypost, shippo
-from orderops.ingest.batch import ingest_items
 from orderops.ingest.connections import (
     SecretBox,
     WebhookSource,
@@ -55,6 +54,7 @@ from orderops.storage.tables import (
     SupportTicket,
 )
 from orderops.storage.tables.sources import WebhookDelivery
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.sweeps import sweep
 
 PROBLEM_JSON = "application/problem+json"

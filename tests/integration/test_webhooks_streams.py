@@ -28,7 +28,7 @@ from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.ingest.connections import SecretBox, WebhookSource, connect_source
 from orderops.storage.tables import Order, Payment, Shipment
-from orderops.workflow.tenants import ensure_tenant
+from orderops.tenancy.tenants import ensure_tenant
 
 SECRET = "story-signing-secret-0123456789abcdef"
 ORDER_ID = 5550001

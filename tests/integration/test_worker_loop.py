@@ -11,13 +11,13 @@ import pytest
 from builders.events import order_placed, payment
 from builders.writeback import Sandboxes, connect_sandboxes
 from orderops.bootstrap import App
+from orderops.cases.cases import CaseEvent
 from orderops.domain.clock import FixedClock
 from orderops.ingest.intake import Outcome, accept_items
 from orderops.storage.repositories.cases import CaseFilter
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow import worker
-from orderops.workflow.cases import CaseEvent
 from orderops.workflow.worker import run_forever, run_once
 from orderops.writeback.outbox import enqueue
 

@@ -10,9 +10,9 @@ import pytest
 from orderops.console.action_forms import LineRow, OrderFacts, PaymentRoom, read_posted
 from orderops.console.action_status import status_text
 from orderops.console.case_facts import span, text
+from orderops.decide.actions import DecisionView
 from orderops.domain.actions import InvalidAction
 from orderops.storage.tables import Action, OutboxMessage
-from orderops.workflow.actions import DecisionView
 
 AT = datetime(2026, 11, 20, 14, 2, tzinfo=UTC)
 FACTS = OrderFacts(

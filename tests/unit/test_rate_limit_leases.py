@@ -32,8 +32,8 @@ from orderops.domain.rate_limits import (
     granted,
 )
 from orderops.storage.rate_windows import LimitsStorageWindows
-from orderops.workflow.rate_limits import OVERRIDE_TTL
-from orderops.workflow.tenant_rate_limits import InvalidRateLimit, quota_of
+from orderops.tenancy.rate_limits import OVERRIDE_TTL
+from orderops.tenancy.tenant_rate_limits import InvalidRateLimit, quota_of
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 INGEST_TENANT = Limit(RateScope.INGEST, RatePartition.TENANT, Quota(600, 1))

@@ -1,7 +1,7 @@
 """The reference reader is independent of the desk it measures.
 
 Its labels judge the desk, so neither the reader nor anything it imports from the
-simulator may import the desk's detect, resolve, ingest or workflow packages: a rule
+simulator may import the desk's detect, resolve, ingest, cases, decide or workflow packages: a rule
 shared with the desk would agree with the desk by construction.
 """
 
@@ -16,7 +16,14 @@ import orderops.sim.providers as providers
 
 PACKAGE = "orderops.sim.providers"
 ROOT = Path(providers.__file__).parent
-FORBIDDEN = ("orderops.detect", "orderops.resolve", "orderops.ingest", "orderops.workflow")
+FORBIDDEN = (
+    "orderops.detect",
+    "orderops.resolve",
+    "orderops.ingest",
+    "orderops.workflow",
+    "orderops.cases",
+    "orderops.decide",
+)
 
 
 def imports_of(module: str) -> set[str]:
@@ -103,7 +110,7 @@ def test_loading_the_reader_loads_no_part_of_the_desk_at_run_time() -> None:
         "import sys, orderops.sim.providers.reference\n"
         "print(sorted(m for m in sys.modules if m.split('.')[:2] in "
         "(['orderops','detect'], ['orderops','resolve'], ['orderops','ingest'], "
-        "['orderops','workflow'])))"
+        "['orderops','workflow'], ['orderops','cases'], ['orderops','decide'])))"
     )
     run = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60

@@ -20,8 +20,8 @@ from orderops.domain.usage import (
     day_of,
     warning_header,
 )
-from orderops.workflow.usage_report import UsageRow, csv_text
-from orderops.workflow.usage_settings import ModelPrice
+from orderops.metering.usage_report import UsageRow, csv_text
+from orderops.metering.usage_settings import ModelPrice
 
 NOVEMBER = Month(2026, 11)
 

@@ -27,9 +27,9 @@ from orderops.domain.roles import Permission
 from orderops.domain.scopes import VALUE_MAX, from_request
 from orderops.storage.repositories.queues import queues_of
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import access_scopes
-from orderops.workflow.access_scopes import ScopeChange
-from orderops.workflow.tenants import Principal
+from orderops.tenancy import access_scopes
+from orderops.tenancy.access_scopes import ScopeChange
+from orderops.tenancy.tenants import Principal
 
 router = APIRouter(tags=["scopes"], route_class=SafeJsonRoute)
 UserAdmin = Annotated[Principal, Depends(require(Permission.USERS_MANAGE))]

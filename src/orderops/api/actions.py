@@ -1,6 +1,6 @@
 """Actions on cases: the catalogue, proposals, approvals, rejections, bulk approval.
 
-Thin shells over ``workflow.actions`` and ``workflow.approvals``; each route declares its
+Thin shells over ``decide.actions`` and ``decide.approvals``; each route declares its
 permission, and an id from another tenant answers 404 like an unknown one.
 """
 
@@ -17,13 +17,13 @@ from orderops.api.auth import app_of, require
 from orderops.api.body import SafeJsonRoute
 from orderops.api.params import Id
 from orderops.api.problems import problem_responses
+from orderops.decide import actions as action_service
+from orderops.decide import approvals as approval_service
+from orderops.decide.actions import ActionView
 from orderops.domain.actions import ActionKind, ActionStatus, catalogue
 from orderops.domain.roles import Permission
 from orderops.evidence.service import default_store
-from orderops.workflow import actions as action_service
-from orderops.workflow import approvals as approval_service
-from orderops.workflow.actions import ActionView
-from orderops.workflow.tenants import Principal
+from orderops.tenancy.tenants import Principal
 
 router = APIRouter(prefix="/v1", tags=["actions"], route_class=SafeJsonRoute)
 Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]

@@ -19,12 +19,13 @@ from orderops.api.auth import app_of, require
 from orderops.api.body import SafeJsonRoute
 from orderops.api.params import MAX_INT32
 from orderops.api.problems import problem_responses
+from orderops.decide import policy_versions, reevaluation
 from orderops.domain.durations import parse_duration
 from orderops.domain.roles import Permission, Role
 from orderops.evidence.service import default_store
-from orderops.workflow import identity_acts, key_lifecycle, policy_versions, reevaluation, users
-from orderops.workflow.tenants import IssuedKey, Principal
-from orderops.workflow.users import UserKind
+from orderops.tenancy import identity_acts, key_lifecycle, users
+from orderops.tenancy.tenants import IssuedKey, Principal
+from orderops.tenancy.users import UserKind
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=SafeJsonRoute)
 UserAdmin = Annotated[Principal, Depends(require(Permission.USERS_MANAGE))]

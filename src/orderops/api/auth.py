@@ -19,7 +19,7 @@ from orderops.bootstrap import App
 from orderops.domain.errors import Forbidden, Unauthorized
 from orderops.domain.rate_limits import RateScope
 from orderops.domain.roles import Permission, allows
-from orderops.workflow.tenants import Principal, authenticate
+from orderops.tenancy.tenants import Principal, authenticate
 
 _bearer = HTTPBearer(
     auto_error=False, description="A tenant API key: `Authorization: Bearer oo_...`"

@@ -35,15 +35,15 @@ from orderops.api.work_common import (
     version_from,
 )
 from orderops.bootstrap import App
+from orderops.cases import assignment
+from orderops.cases.conflicts import StaleCase, load_case
+from orderops.cases.routing import route_case, set_priority
+from orderops.decide.transitions import MoveRequest, apply_move
 from orderops.domain.errors import IllegalTransition
 from orderops.domain.roles import Permission, allows
 from orderops.storage.tables import Case
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import assignment
-from orderops.workflow.conflicts import StaleCase, load_case
-from orderops.workflow.routing import route_case, set_priority
-from orderops.workflow.tenants import Principal
-from orderops.workflow.transitions import MoveRequest, apply_move
+from orderops.tenancy.tenants import Principal
 
 router = APIRouter(tags=["case work"], route_class=SafeJsonRoute)
 

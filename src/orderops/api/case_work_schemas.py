@@ -8,10 +8,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from orderops.api.schemas import CaseRead
+from orderops.cases.assignment import Strategy
+from orderops.decide.transitions import Move
 from orderops.domain.notifications import Topic
 from orderops.domain.routing import Priority, QueueKind
-from orderops.workflow.assignment import Strategy
-from orderops.workflow.transitions import Move
 
 
 class WorkCaseRead(CaseRead):

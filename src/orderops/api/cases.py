@@ -23,6 +23,7 @@ from orderops.api.params import NO_NUL, Id
 from orderops.api.problems import problem_responses
 from orderops.api.schemas import CaseDetail, CaseList, CaseRead, TimelineEntryRead
 from orderops.bootstrap import App
+from orderops.decide.holds import holds_of_case
 from orderops.domain.cases import CaseStatus, ExceptionType
 from orderops.domain.errors import NotFound
 from orderops.domain.roles import Permission
@@ -30,8 +31,7 @@ from orderops.domain.routing import Priority
 from orderops.storage.repositories.case_list import CaseListing, CasePosition
 from orderops.storage.repositories.cases import CaseFilter, CaseSort
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.holds import holds_of_case
-from orderops.workflow.tenants import Principal
+from orderops.tenancy.tenants import Principal
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=SafeJsonRoute)
 Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]

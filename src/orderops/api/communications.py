@@ -44,13 +44,14 @@ from orderops.api.work_common import (
     version_from,
 )
 from orderops.bootstrap import App
+from orderops.cases.conflicts import StaleCommunication
+from orderops.decide import communications
 from orderops.domain.errors import IllegalTransition, NotFound
 from orderops.domain.notifications import NoticePolicy
 from orderops.storage.tables.queues import Communication
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import communications, notifications
-from orderops.workflow.conflicts import StaleCommunication
-from orderops.workflow.tenants import Principal
+from orderops.tenancy.tenants import Principal
+from orderops.workflow import notifications
 
 router = APIRouter(tags=["communications"], route_class=SafeJsonRoute)
 

@@ -26,8 +26,8 @@ from orderops.domain.vendor_connections import (
     AccountMode,
     VendorSystem,
 )
-from orderops.workflow import vendor_connections
-from orderops.workflow.tenants import Principal
+from orderops.tenancy.tenants import Principal
+from orderops.writeback import vendor_connections
 
 router = APIRouter(prefix="/v1/admin/connections", tags=["admin"], route_class=SafeJsonRoute)
 ConnectionAdmin = Annotated[Principal, Depends(require(Permission.SOURCES_MANAGE))]

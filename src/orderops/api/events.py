@@ -20,7 +20,7 @@ from orderops.api.schemas import IntakeItem, IntakeResponse
 from orderops.domain.rate_limits import RateScope
 from orderops.domain.roles import Permission
 from orderops.ingest.intake import DEAD_LETTER_BODY_LIMIT, IntakeResult, Outcome, accept_body
-from orderops.workflow.tenants import Principal
+from orderops.tenancy.tenants import Principal
 
 router = APIRouter(prefix="/v1", tags=["events"], route_class=SafeJsonRoute)
 

@@ -19,9 +19,9 @@ from orderops.api.hold_schemas import HoldList, HoldRead
 from orderops.api.params import Id
 from orderops.api.problems import problem_responses
 from orderops.api.work_common import Approver, Reader, actor_of
+from orderops.decide import holds
 from orderops.domain.holds import HoldStatus
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import holds
 
 router = APIRouter(prefix="/v1/holds", tags=["holds"], route_class=SafeJsonRoute)
 

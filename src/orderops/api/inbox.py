@@ -23,8 +23,8 @@ from orderops.api.body import SafeJsonRoute
 from orderops.bootstrap import App
 from orderops.domain.roles import Permission
 from orderops.storage.uow import UnitOfWork
+from orderops.tenancy.tenants import Principal
 from orderops.workflow.lag import TenantLag, tenant_lag
-from orderops.workflow.tenants import Principal
 
 router = APIRouter(prefix="/v1/inbox", tags=["inbox"], route_class=SafeJsonRoute)
 Reader = Annotated[Principal, Depends(require(Permission.DEAD_LETTERS_READ))]

@@ -17,12 +17,12 @@ from orderops.api.auth import app_of, require
 from orderops.api.body import SafeJsonRoute
 from orderops.api.params import Id
 from orderops.bootstrap import App
+from orderops.cases.incidents import list_incidents
 from orderops.domain.errors import NotFound
 from orderops.domain.roles import Permission
 from orderops.storage.tables.incidents import Incident
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.incidents import list_incidents
-from orderops.workflow.tenants import Principal
+from orderops.tenancy.tenants import Principal
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"], route_class=SafeJsonRoute)
 Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]

@@ -24,10 +24,11 @@ from orderops.api.problems import problem_responses
 from orderops.api.schemas import CaseChangeRead
 from orderops.api.work_common import Reader, Worker, actor_of
 from orderops.bootstrap import App
-from orderops.resolve import link_queries, relink
+from orderops.resolve import link_queries
 from orderops.storage.tables import LinkSuggestion, Order, RecordLink
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.tenants import Principal
+from orderops.tenancy.tenants import Principal
+from orderops.workflow import relink
 
 router = APIRouter(tags=["links"], route_class=SafeJsonRoute)
 T = TypeVar("T")

@@ -2,7 +2,7 @@
 
 Registries on one page: the app's webhook counters, the process-wide processing and
 quota counters, and two collectors that read the database at each scrape, the app's lag
-(``workflow/lag_metrics.py``) and usage (``workflow/usage_metrics.py``); the page is
+(``workflow/lag_metrics.py``) and usage (``metering/usage_metrics.py``); the page is
 rendered in a worker thread so those reads never hold the event loop that answers
 webhooks.
 
@@ -29,10 +29,10 @@ from orderops.api.problems import problem_responses
 from orderops.api.usage import usage_registry
 from orderops.api.webhooks import metrics_of
 from orderops.domain.errors import Unauthorized
+from orderops.metering.usage_metrics import USAGE_METRICS
 from orderops.workflow.lag import inbox_lag
 from orderops.workflow.lag_metrics import LagCollector
 from orderops.workflow.processing_metrics import PROCESSING_METRICS
-from orderops.workflow.usage_metrics import USAGE_METRICS
 
 router = APIRouter(tags=["health"], route_class=SafeJsonRoute)
 

@@ -17,10 +17,10 @@ from orderops.api.auth import app_of, require
 from orderops.api.body import SafeJsonRoute
 from orderops.api.params import NO_NUL, Id
 from orderops.bootstrap import App
+from orderops.decide.communications import settle_deliveries
 from orderops.domain.roles import Permission
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.communications import settle_deliveries
-from orderops.workflow.tenants import Principal
+from orderops.tenancy.tenants import Principal
 from orderops.writeback import admin
 from orderops.writeback.states import OutboxStatus
 

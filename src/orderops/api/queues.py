@@ -21,12 +21,12 @@ from orderops.api.work_common import (
     Reader,
     actor_of,
 )
+from orderops.cases.conflicts import InvalidWorkRequest
+from orderops.cases.queues import add_member, configure_queue, remove_member
+from orderops.cases.routing import active_rules, publish_rules
 from orderops.domain.routing import rule_to_dict, rules_from_dicts
 from orderops.storage.repositories.queues import queues_of
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.conflicts import InvalidWorkRequest
-from orderops.workflow.queues import add_member, configure_queue, remove_member
-from orderops.workflow.routing import active_rules, publish_rules
 
 router = APIRouter(tags=["queues"], route_class=SafeJsonRoute)
 

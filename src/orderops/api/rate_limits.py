@@ -42,8 +42,8 @@ from orderops.bootstrap import App
 from orderops.domain.clock import Clock, SystemClock
 from orderops.domain.rate_limits import Admission, RateLimited, RatePartition, RateScope
 from orderops.storage.rate_windows import DatabaseWindows, LimitsStorageWindows, WindowCounts
-from orderops.workflow.rate_limits import RateLimiter
-from orderops.workflow.tenant_rate_limits import default_quotas, tenant_quotas
+from orderops.tenancy.rate_limits import RateLimiter
+from orderops.tenancy.tenant_rate_limits import default_quotas, tenant_quotas
 
 WEBHOOK_PREFIX = "/v1/webhooks/"
 TOKEN_TTL_SECONDS = 60.0

@@ -29,11 +29,11 @@ from orderops.api.problems import problem, problem_responses
 from orderops.api.usage_meter import ApiCallMeter, UsageMeter
 from orderops.domain.roles import Permission
 from orderops.domain.usage import Period, QuotaExceeded
-from orderops.workflow.tenants import Principal
-from orderops.workflow.usage import record_refusal
-from orderops.workflow.usage_metrics import UsageCollector
-from orderops.workflow.usage_report import csv_text, month_to_date, usage_report
-from orderops.workflow.usage_settings import UsageSettings
+from orderops.metering.usage import record_refusal
+from orderops.metering.usage_metrics import UsageCollector
+from orderops.metering.usage_report import csv_text, month_to_date, usage_report
+from orderops.metering.usage_settings import UsageSettings
+from orderops.tenancy.tenants import Principal
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ increment; the counts are added to ``usage_counters`` by a background thread eve
 ``ORDEROPS_USAGE_API_FLUSH_SECONDS`` (5 s), and at shutdown. The price: a process
 that dies without shutting down loses at most the last interval's API call counts (an
 undercount of seconds, never a double count). Everything else a tenant pays for is
-counted in the transaction that stores it (``workflow/usage.py``).
+counted in the transaction that stores it (``metering/usage.py``).
 
 The same pass reads each active tenant's quotas and records a soft-limit warning (once
 per month), and keeps the warning the header carries; so a tenant's answers carry it from
@@ -46,8 +46,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from orderops.bootstrap import App
 from orderops.domain.clock import Clock
 from orderops.domain.usage import day_of, warning_header
+from orderops.metering.usage import add_api_calls, quota_statuses, warn_if_due
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.usage import add_api_calls, quota_statuses, warn_if_due
 
 log = logging.getLogger(__name__)
 

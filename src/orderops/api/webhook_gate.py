@@ -5,7 +5,7 @@ tenant's ingest limit here, outside every other middleware (Starlette's error ha
 FastAPI's telemetry and body limit, the security headers' wrapper, routing), with the
 tenant taken from the URL's token in memory. Over the limit the answer is the 429
 problem+json of ``refused_answer`` sent straight to the server: no body read, no thread,
-no statement (while the process knows the window is spent: ``workflow/rate_limits.py``),
+no statement (while the process knows the window is spent: ``tenancy/rate_limits.py``),
 no exception raised and caught. Profiled under a flood (docs/RATE_LIMITS.md, "The gate,
 turns before lookups, and yielding"), a refusal costs the event loop about 0.2 ms, most
 of it parsing and answering HTTP, which only a limit in front of the process removes; what

@@ -46,7 +46,7 @@ from orderops.ingest.webhooks import (
     WebhookTooLarge,
     receive_webhook,
 )
-from orderops.workflow.tenants import Principal
+from orderops.tenancy.tenants import Principal
 
 router = APIRouter(prefix="/v1", tags=["webhooks"], route_class=SafeJsonRoute)
 

@@ -13,7 +13,7 @@ from orderops.domain.errors import NotFound
 from orderops.domain.roles import Permission
 from orderops.storage.tables import Case
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.tenants import Principal
+from orderops.tenancy.tenants import Principal
 
 Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
 Worker = Annotated[Principal, Depends(require(Permission.CASES_WORK))]

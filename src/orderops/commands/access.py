@@ -67,8 +67,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         service: Annotated[bool, typer.Option(help="A service identity, not a person.")] = False,
     ) -> None:
         """Add a person (with an email) or a service identity."""
-        from orderops.workflow import users
-        from orderops.workflow.users import UserKind
+        from orderops.tenancy import users
+        from orderops.tenancy.users import UserKind
 
         with opened() as app:
             user = users.add_user(
@@ -85,7 +85,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
 
     @users_cli.command("list")
     def users_list(tenant: TenantOpt) -> None:
-        from orderops.workflow import users
+        from orderops.tenancy import users
 
         with opened() as app:
             table = Table("id", "kind", "name", "email", "role", "state")
@@ -99,7 +99,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @users_cli.command("disable")
     def users_disable(tenant: TenantOpt, user_id: str) -> None:
         """Stop the identity and every key that acts as it, at once."""
-        from orderops.workflow import users
+        from orderops.tenancy import users
 
         with opened() as app:
             user = users.disable_user(
@@ -114,7 +114,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         role: Annotated[Role, typer.Option(help="The new role.")],
     ) -> None:
         """Change what the identity may do; its keys act with the new role at once."""
-        from orderops.workflow import users
+        from orderops.tenancy import users
 
         with opened() as app:
             user = users.change_role(
@@ -133,7 +133,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
 
         An identity a proposer acted on within the approval policy's provenance window
         cannot approve that proposer's actions."""
-        from orderops.workflow import identity_acts
+        from orderops.tenancy import identity_acts
 
         with opened() as app:
             table = Table("at", "act", "by", "key")
@@ -175,7 +175,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         expires_at: tenancy.ExpiresAtOpt = None,
     ) -> None:
         """Issue a key; the secret is printed once and stored only as a hash."""
-        from orderops.workflow import users
+        from orderops.tenancy import users
 
         with opened() as app:
             issued = users.issue_user_key(
@@ -202,7 +202,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
 
     @keys_cli.command("revoke")
     def keys_revoke(tenant: TenantOpt, key_id: str) -> None:
-        from orderops.workflow import users
+        from orderops.tenancy import users
 
         with opened() as app:
             key = users.revoke_key(
@@ -213,7 +213,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @keys_cli.command("list")
     def keys_list(tenant: TenantOpt) -> None:
         """Keys with their prefix, state, expiry and last use (never secrets)."""
-        from orderops.workflow import key_lifecycle
+        from orderops.tenancy import key_lifecycle
 
         with opened() as app:
             keys = key_lifecycle.list_keys(app.sessions, tenant_id=tenant, clock=app.clock)
@@ -227,7 +227,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         """Print a policy version as YAML (version 0 is the built-in default)."""
         import yaml
 
-        from orderops.workflow import policy_versions
+        from orderops.decide import policy_versions
 
         with opened() as app:
             info = policy_versions.read_version(app.sessions, tenant_id=tenant, version=version)
@@ -243,7 +243,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         """Store the file as the next version and print what changed."""
         import yaml
 
-        from orderops.workflow import policy_versions
+        from orderops.decide import policy_versions
 
         text = file.read_text("utf-8")
         body = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
@@ -266,8 +266,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @policy_cli.command("reevaluate")
     def policy_reevaluate(tenant: TenantOpt) -> None:
         """Re-decide open cases pinned to an older version under the current one."""
+        from orderops.decide import reevaluation
         from orderops.evidence.service import default_store
-        from orderops.workflow import reevaluation
 
         with opened() as app:
             done = reevaluation.reevaluate_open_cases(
@@ -287,8 +287,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @approvals_cli.command("expire")
     def approvals_expire(tenant: TenantOpt) -> None:
         """Expire approval requests past their time (the worker does this on its sweeps)."""
+        from orderops.decide.approvals import expire_due
         from orderops.evidence.service import default_store
-        from orderops.workflow.approvals import expire_due
 
         with opened() as app:
             expired = expire_due(

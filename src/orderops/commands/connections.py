@@ -3,7 +3,7 @@
 The credential is read from a hidden prompt or, with ``--secret-stdin``, from the first
 line of stdin; never from an argument (an argument lands in shell history and in every
 process listing). Nothing prints it back: ``list`` shows its fingerprint. Every change,
-and every ``test``, is an audit record of the tenant (``workflow/vendor_connections.py``).
+and every ``test``, is an audit record of the tenant (``writeback/vendor_connections.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from orderops.commands.shared import AppFactory, TenantOpt, opened_app
 
 if TYPE_CHECKING:
     from orderops.bootstrap import App
-    from orderops.workflow.vendor_connections import ConnectionView
+    from orderops.writeback.vendor_connections import ConnectionView
 
 # Services are imported inside each command, so that `orderops --help` stays fast.
 
@@ -93,7 +93,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     ) -> None:
         """Connect the tenant to a vendor account (credential sealed, audited)."""
         from orderops.domain.vendor_connections import AccountMode, parse_system
-        from orderops.workflow import vendor_connections
+        from orderops.writeback import vendor_connections
 
         with opened() as app:
             chosen = parse_system(system)
@@ -117,7 +117,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @group.command("list")
     def list_(tenant: TenantOpt) -> None:
         """The tenant's connections: system, mode, address, credential fingerprint."""
-        from orderops.workflow import vendor_connections
+        from orderops.writeback import vendor_connections
 
         with opened() as app:
             found = vendor_connections.list_connections(app.sessions, tenant_id=tenant)
@@ -130,7 +130,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     def test(tenant: TenantOpt, system: SystemOpt) -> None:
         """One harmless authenticated read against the vendor (exit 1 says why it failed)."""
         from orderops.domain.vendor_connections import parse_system
-        from orderops.workflow import vendor_connections
+        from orderops.writeback import vendor_connections
 
         with opened() as app:
             result = vendor_connections.check_connection(
@@ -157,7 +157,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     ) -> None:
         """Replace the credential; the next delivery uses it (audited)."""
         from orderops.domain.vendor_connections import AccountMode, parse_system
-        from orderops.workflow import vendor_connections
+        from orderops.writeback import vendor_connections
 
         with opened() as app:
             declared = _mode(mode)
@@ -183,7 +183,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     ) -> None:
         """Forget the connection; its system's messages wait until one is added again."""
         from orderops.domain.vendor_connections import parse_system
-        from orderops.workflow import vendor_connections
+        from orderops.writeback import vendor_connections
 
         with opened() as app:
             chosen = parse_system(system)

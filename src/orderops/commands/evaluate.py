@@ -24,7 +24,7 @@ from rich.table import Table
 from orderops.commands.shared import command_group
 
 if TYPE_CHECKING:
-    from orderops.detect.evaluation import SimEvaluation
+    from orderops.evaluation.detectors import SimEvaluation
 
 # The evaluation (simulator, pipeline, models) is imported when the command runs, so that
 # `orderops --help` does not load it.
@@ -93,7 +93,7 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 
 def render_sim(result: SimEvaluation) -> None:
-    from orderops.detect.evaluation import AIM_PRECISION, MODEL_TYPES, RATE_PRESETS
+    from orderops.evaluation.detectors import AIM_PRECISION, MODEL_TYPES, RATE_PRESETS
 
     for rate, scores in result.per_rate.items():
         table = Table(
@@ -250,7 +250,7 @@ def register(cli: typer.Typer) -> None:
         to a live desk. A measurement: exit 0 even when aims are missed, unless
         ``--require-aims``."""
         from orderops.config import Settings
-        from orderops.detect.evaluation import RATE_PRESETS, evaluate_detectors
+        from orderops.evaluation.detectors import RATE_PRESETS, evaluate_detectors
 
         if through is Through.PIPELINE and (from_dir or database_url or require_aims):
             raise typer.BadParameter(

@@ -1,6 +1,6 @@
 """`orderops holds list|release`: the desk's holds, and ending one by hand.
 
-Thin shells over ``workflow.holds``, the same calls as the API. A release names the
+Thin shells over ``decide.holds``, the same calls as the API. A release names the
 person it is done for (``--as``, a user id): only an active user whose role may approve
 actions may release, as on the API, and the audit log records that person. A refused
 release (unknown hold or user, not allowed, already released) prints why and exits 1.
@@ -35,9 +35,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
     ) -> None:
         """Holds, newest first, with why, whose, until when and how they ended."""
+        from orderops.decide import holds
         from orderops.domain.holds import HoldStatus
         from orderops.storage.uow import UnitOfWork
-        from orderops.workflow import holds
 
         try:
             wanted = HoldStatus(status) if status else None
@@ -62,7 +62,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
     @holds_cli.command("release")
     def release(tenant: TenantOpt, hold_id: str, as_user: AsUser) -> None:
         """Release a hold now; the vendor's release is queued through the outbox."""
-        from orderops.workflow import holds
+        from orderops.decide import holds
 
         app = make_app()
         try:

@@ -43,7 +43,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         ] = None,
     ) -> None:
         """Simulate duplicate customers, ingest them, resolve, and score against the truth."""
-        from orderops.resolve.identity.evaluation import (
+        from orderops.evaluation.identity import (
             AIM_PRECISION,
             AIM_RECALL,
             evaluate_identity,

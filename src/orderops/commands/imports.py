@@ -1,6 +1,6 @@
 """`orderops import`, `orderops consume` and `orderops policy ...`: thin shells.
 
-Each command parses options, calls one service (``ingest.importer``,
+Each command parses options, calls one service (``workflow.importer``,
 ``ingest.nats_consumer``, ``ingest.policy_file``) and renders the answer; exit code 1
 means some input was refused, and the message says where to read why.
 """
@@ -74,8 +74,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         from orderops.domain.clock import FixedClock
         from orderops.ingest.csv_cells import FeedError
         from orderops.ingest.csv_feeds import FeedOptions
-        from orderops.ingest.importer import BATCH, default_report_path, import_file
-        from orderops.workflow.tenants import ensure_tenant
+        from orderops.tenancy.tenants import ensure_tenant
+        from orderops.workflow.importer import BATCH, default_report_path, import_file
 
         app = make_app()
         if now is not None:
@@ -143,7 +143,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
     ) -> None:
         """Store canonical events from a JetStream durable pull consumer, for one tenant."""
         from orderops.ingest.nats_consumer import ConsumeOptions, run_consumer
-        from orderops.workflow.tenants import ensure_tenant
+        from orderops.tenancy.tenants import ensure_tenant
 
         app = make_app()
         ensure_tenant(app.sessions, tenant_id=tenant, name=tenant, clock=app.clock)

@@ -43,7 +43,7 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
     @group.command("show")
     def show(tenant: TenantOpt) -> None:
         """Every limit the tenant is held to, and whether it is its own or the default."""
-        from orderops.workflow.tenant_rate_limits import default_quotas, effective_limits
+        from orderops.tenancy.tenant_rate_limits import default_quotas, effective_limits
 
         with opened() as app:
             limits = effective_limits(
@@ -61,7 +61,7 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
         tenant: TenantOpt, scope: ScopeOpt, per: PerOpt, rate: RateOpt, actor: ActorOpt = "cli"
     ) -> None:
         """Give the tenant its own limit for one scope and partition (audited)."""
-        from orderops.workflow.tenant_rate_limits import quota_of, set_tenant_limit
+        from orderops.tenancy.tenant_rate_limits import quota_of, set_tenant_limit
 
         with opened() as app:
             quota = quota_of(rate)
@@ -80,7 +80,7 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
     @group.command("clear")
     def clear(tenant: TenantOpt, scope: ScopeOpt, per: PerOpt, actor: ActorOpt = "cli") -> None:
         """Return the tenant to the configured default for one scope and partition."""
-        from orderops.workflow.tenant_rate_limits import clear_tenant_limit
+        from orderops.tenancy.tenant_rate_limits import clear_tenant_limit
 
         with opened() as app:
             previous = clear_tenant_limit(

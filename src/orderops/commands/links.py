@@ -1,6 +1,6 @@
 """`orderops links suggestions|accept|reject|link|unlink|show` and `orderops resolve backfill`.
 
-Thin shells over ``resolve.relink`` and ``resolve.link_queries``, the same calls as the API
+Thin shells over ``workflow.relink`` and ``resolve.link_queries``, the same calls as the API
 and the console: each parses options, runs one unit of work, commits, and prints. A refused
 decision (decided already, not a candidate, unknown id) prints its reason and exits 1.
 """
@@ -18,8 +18,8 @@ from orderops.commands.shared import ActorOpt, AppFactory, TenantOpt, command_gr
 from orderops.domain.errors import OrderOpsError
 
 if TYPE_CHECKING:
-    from orderops.resolve import relink
     from orderops.storage.uow import UnitOfWork
+    from orderops.workflow import relink
 
 # The services (and with them the database layer and the models) are imported inside
 # each command, so that `orderops --help` does not load them.
@@ -110,7 +110,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         actor: ActorOpt = "cli",
     ) -> None:
         """Link the suggestion's record to one of its candidate orders."""
-        from orderops.resolve import relink
+        from orderops.workflow import relink
 
         decide(
             tenant,
@@ -132,7 +132,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         actor: ActorOpt = "cli",
     ) -> None:
         """None of the candidates: the record stays unlinked."""
-        from orderops.resolve import relink
+        from orderops.workflow import relink
 
         decide(
             tenant,
@@ -151,7 +151,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         actor: ActorOpt = "cli",
     ) -> None:
         """Link a record to an order by hand (moving it if it sits on another)."""
-        from orderops.resolve import relink
+        from orderops.workflow import relink
 
         decide(
             tenant,
@@ -174,7 +174,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         actor: ActorOpt = "cli",
     ) -> None:
         """Take a record off its order; the link stays on record, revoked."""
-        from orderops.resolve import relink
+        from orderops.workflow import relink
 
         decide(
             tenant,

@@ -116,7 +116,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
     def bounces(tenant: TenantOpt) -> None:
         """Read back recently delivered messages now and mark the bounced ones."""
         from orderops.workflow.message_bounces import read_bounces
-        from orderops.writeback.worker import runtime_for
+        from orderops.workflow.writeback_worker import runtime_for
 
         app = make_app()
         try:

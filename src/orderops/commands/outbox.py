@@ -170,7 +170,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @group.command("cancel")
     def cancel_command(tenant: TenantOpt, message_id: str) -> None:
         """Stop a message that has not been delivered."""
-        from orderops.workflow.communications import settle_deliveries
+        from orderops.decide.communications import settle_deliveries
         from orderops.writeback import admin
 
         with opened(tenant, write=True) as (app, uow):

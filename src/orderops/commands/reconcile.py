@@ -26,7 +26,7 @@ PoolFactory = Callable[["App"], "ConnectorPool"]
 
 
 def _runtime_pool(app: App) -> ConnectorPool:
-    from orderops.writeback.worker import runtime_for
+    from orderops.workflow.writeback_worker import runtime_for
 
     return runtime_for(app).connectors
 

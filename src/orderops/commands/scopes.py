@@ -35,7 +35,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
     @scopes_cli.command("show")
     def show(tenant: TenantOpt) -> None:
         """Every user, key and queue that is limited, with its scope."""
-        from orderops.workflow.access_scopes import stored_scopes
+        from orderops.tenancy.access_scopes import stored_scopes
 
         with opened_app(make_app, console) as app:
             found = stored_scopes(app.sessions, tenant_id=tenant)
@@ -58,7 +58,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         from orderops.domain.scopes import parse
         from orderops.storage.repositories.queues import queues_of
         from orderops.storage.uow import UnitOfWork
-        from orderops.workflow.access_scopes import set_queue_scope
+        from orderops.tenancy.access_scopes import set_queue_scope
 
         with opened_app(make_app, console) as app:
             wanted = parse(scope)
@@ -114,7 +114,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
     @brands_cli.command("list")
     def brands_list(tenant: TenantOpt) -> None:
-        from orderops.workflow.access_scopes import list_brand_rules
+        from orderops.tenancy.access_scopes import list_brand_rules
 
         with opened_app(make_app, console) as app:
             table = Table("by", "value", "brand", "set by", "at")
@@ -140,7 +140,7 @@ def _set_identity_scope(
 ) -> None:
     """Limit a user or a key (``kind``) to the parsed ``--scope`` values, as ``cli``."""
     from orderops.domain.scopes import parse
-    from orderops.workflow.access_scopes import set_key_scope, set_user_scope
+    from orderops.tenancy.access_scopes import set_key_scope, set_user_scope
 
     limit = (
         partial(set_user_scope, user_id=ref)
@@ -164,7 +164,7 @@ def _set_brand(
     brand: str | None,
 ) -> None:
     from orderops.domain.scopes import InvalidScope
-    from orderops.workflow.access_scopes import set_brand_rule
+    from orderops.tenancy.access_scopes import set_brand_rule
 
     with opened_app(make_app, console) as app:
         if (store is None) == (tag is None):

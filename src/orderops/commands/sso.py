@@ -20,7 +20,7 @@ from orderops.commands.shared import AppFactory, TenantOpt, command_group, opene
 
 if TYPE_CHECKING:
     from orderops.bootstrap import App
-    from orderops.workflow.sso_config import SsoView
+    from orderops.tenancy.sso_config import SsoView
 
 # The services (storage, cryptography, httpx) are imported inside each command, so that
 # `orderops --help` does not load them.
@@ -111,8 +111,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     ) -> None:
         """Create or change the tenant's OpenID Connect client (audited, secret sealed)."""
         from orderops.domain.sso import DEFAULT_SCOPES, ClaimRule, SsoSettings
-        from orderops.workflow import sso_config
-        from orderops.workflow.oidc import OidcClient
+        from orderops.tenancy import sso_config
+        from orderops.tenancy.oidc import OidcClient
 
         with opened() as app:
             settings = SsoSettings(
@@ -149,7 +149,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @group.command("show")
     def sso_show(tenant: TenantOpt, base_url: BaseUrlOpt = None) -> None:
         """The tenant's client, without its secret, and the URIs the provider must allow."""
-        from orderops.workflow import sso_config
+        from orderops.tenancy import sso_config
 
         with opened() as app:
             view = sso_config.show_sso(app.sessions, tenant_id=tenant)
@@ -161,7 +161,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @group.command("remove")
     def sso_remove(tenant: TenantOpt) -> None:
         """Stop single sign-on for the tenant (people and their passwords stay)."""
-        from orderops.workflow import sso_config
+        from orderops.tenancy import sso_config
 
         with opened() as app:
             sso_config.remove_sso(app.sessions, tenant_id=tenant, clock=app.clock, actor=ACTOR)
@@ -174,7 +174,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     ) -> None:
         """Make the person enter an authenticator code after their password; prints the
         otpauth:// URI for their app, once."""
-        from orderops.workflow.totp import enable_totp
+        from orderops.tenancy.totp import enable_totp
 
         with opened() as app:
             enrolled = enable_totp(
@@ -195,7 +195,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         user: Annotated[str, typer.Option("--user", "-u", help="User id or email.")],
     ) -> None:
         """Stop asking the person for codes (their secret is deleted)."""
-        from orderops.workflow.totp import disable_totp
+        from orderops.tenancy.totp import disable_totp
 
         with opened() as app:
             done = disable_totp(

@@ -10,7 +10,7 @@ Every key acts as someone, as the admin API's keys do: ``--user EMAIL`` a person
 tenant (added with ``--role`` when new, so a fresh tenant's first admin can be keyed), or
 ``--service NAME`` a named service identity (used when it exists, added with ``--role``,
 default ``service``, when not). So one person with two keys is one approver, and a
-service identity never approves anything (``workflow/approver_eligibility.py``).
+service identity never approves anything (``decide/approver_eligibility.py``).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from orderops.domain.roles import Role
 
 if TYPE_CHECKING:
     from orderops.bootstrap import App
-    from orderops.workflow.key_lifecycle import KeyDetails, Rotation
-    from orderops.workflow.tenants import IssuedKey
-    from orderops.workflow.users import UserInfo
+    from orderops.tenancy.key_lifecycle import KeyDetails, Rotation
+    from orderops.tenancy.tenants import IssuedKey
+    from orderops.tenancy.users import UserInfo
 
 # Services are imported inside each command: `orderops --help` must not load the database.
 
@@ -66,7 +66,7 @@ OwnerOpt = Annotated[
 
 def expiry_of(app: App, expires_in: str | None, expires_at: str | None) -> datetime | None:
     """The expiry asked for on the command line (domain errors become one red line)."""
-    from orderops.workflow.key_lifecycle import requested_expiry
+    from orderops.tenancy.key_lifecycle import requested_expiry
 
     at = None
     if expires_at is not None:
@@ -90,8 +90,8 @@ def identity_for(
 ) -> UserInfo:
     """The identity a new key acts as: the person with email ``user`` or the service
     identity named ``service``, added (audited, as ``cli``) when the tenant has none."""
-    from orderops.workflow import users
-    from orderops.workflow.users import InvalidUser, UserKind
+    from orderops.tenancy import users
+    from orderops.tenancy.users import InvalidUser, UserKind
 
     if (user is None) == (service is None):
         raise InvalidUser("a key acts as someone: give --user EMAIL or --service NAME (one)")
@@ -179,7 +179,7 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
         Live is tenant ACCOUNT, test is tenant ACCOUNT.test: their data, keys and sources
         never mix."""
         from orderops.domain.environments import check_account_id
-        from orderops.workflow.tenants import create_account
+        from orderops.tenancy.tenants import create_account
 
         with app_for() as app:
             made = create_account(
@@ -230,7 +230,7 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
     ) -> None:
         """Issue a key acting as a person (--user EMAIL) or a service identity (--service
         NAME), added when new; a service identity never approves anything."""
-        from orderops.workflow import users
+        from orderops.tenancy import users
 
         with app_for() as app:
             expires = expiry_of(app, expires_in, expires_at)  # refused before anyone is added
@@ -252,7 +252,7 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
     @key_cli.command("list")
     def list_keys(tenant: TenantOpt) -> None:
         """The tenant's keys with their prefix, state, expiry and last use (never secrets)."""
-        from orderops.workflow import key_lifecycle
+        from orderops.tenancy import key_lifecycle
 
         with app_for() as app:
             print_keys(
@@ -276,7 +276,7 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
     @key_cli.command("revoke")
     def revoke(tenant: TenantOpt, key_id: KeyIdArg) -> None:
         """Stop the key at once (final)."""
-        from orderops.workflow import users
+        from orderops.tenancy import users
 
         with app_for() as app:
             key = users.revoke_key(
@@ -296,7 +296,7 @@ def rotate_command(
 ) -> None:
     """``tenant key rotate`` and ``keys rotate``: one command under two groups."""
     from orderops.domain.durations import parse_duration
-    from orderops.workflow import key_lifecycle
+    from orderops.tenancy import key_lifecycle
 
     with opened_app(factory, console) as app:
         asked = expires_in is not None or expires_at is not None

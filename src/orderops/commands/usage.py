@@ -23,7 +23,7 @@ from orderops.domain.usage import UNITS, Meter
 if TYPE_CHECKING:
     from orderops.bootstrap import App
     from orderops.domain.usage import QuotaStatus
-    from orderops.workflow.usage_report import UsageReport
+    from orderops.metering.usage_report import UsageReport
 
 DAY_FORMATS = ["%Y-%m-%d"]
 SomeTenantOpt = Annotated[str | None, typer.Option("--tenant", "-t", help="Tenant id.")]
@@ -77,7 +77,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         if as_json and as_csv:
             raise typer.BadParameter("--json or --csv, not both")
         from orderops.domain.usage import Period
-        from orderops.workflow.usage_report import account_tenants, csv_text, usage_report
+        from orderops.metering.usage_report import account_tenants, csv_text, usage_report
 
         with opened() as app:
             now = app.clock.now()
@@ -105,7 +105,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     ) -> None:
         """Set the tenant's monthly soft and/or hard limit on one meter (audited)."""
         from orderops.domain.usage import Quota
-        from orderops.workflow.usage_report import set_quota
+        from orderops.metering.usage_report import set_quota
 
         if remove == (soft is not None or hard is not None):
             raise typer.BadParameter("give --soft and/or --hard, or --remove")
@@ -124,7 +124,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @quota.command("show")
     def quota_show(tenant: TenantOpt) -> None:
         """The tenant's quotas with this month's use against them."""
-        from orderops.workflow.usage_report import quota_report
+        from orderops.metering.usage_report import quota_report
 
         with opened() as app:
             statuses = quota_report(app.sessions, tenant_id=tenant, now=app.clock.now())

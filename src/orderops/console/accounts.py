@@ -6,11 +6,11 @@ sign-in says nothing about which part was wrong, so the form cannot be used to f
 who has an account. Sign-in is throttled (``console/throttle.py``); failures and
 lock-outs are audited in the tenant's chain when the tenant exists.
 
-A person who uses an authenticator (``workflow/totp.py``) also gives its code; a wrong code
+A person who uses an authenticator (``tenancy/totp.py``) also gives its code; a wrong code
 is a failure like a wrong password. A tenant whose single sign-on allows no passwords
-(``workflow/sso_config.py``) refuses every password before one is checked, so none can be
+(``tenancy/sso_config.py``) refuses every password before one is checked, so none can be
 guessed there. Signing out of a session that single sign-on opened also answers where the
-provider ends its own session (``workflow/sso_sign_in.py``).
+provider ends its own session (``tenancy/sso_sign_in.py``).
 """
 
 from __future__ import annotations
@@ -31,18 +31,18 @@ from orderops.domain.roles import Role
 from orderops.storage.tables import Tenant
 from orderops.storage.tables.access import User
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.console_sessions import (
+from orderops.tenancy.console_sessions import (
     LiveSession,
     SessionPolicy,
     end_session,
     revoke_sessions_for_user,
     start_session,
 )
-from orderops.workflow.identity_acts import record_act
-from orderops.workflow.sso_config import passwords_allowed
-from orderops.workflow.sso_sign_in import issuer_sign_out_url
-from orderops.workflow.totp import CodeRefused, CodeRequired, check_code, disable_totp
-from orderops.workflow.users import InvalidUser, UserInfo, UserKind, get_user, list_users
+from orderops.tenancy.identity_acts import record_act
+from orderops.tenancy.sso_config import passwords_allowed
+from orderops.tenancy.sso_sign_in import issuer_sign_out_url
+from orderops.tenancy.totp import CodeRefused, CodeRequired, check_code, disable_totp
+from orderops.tenancy.users import InvalidUser, UserInfo, UserKind, get_user, list_users
 
 LOGIN_REFUSED = "unknown tenant, email or password"
 

@@ -8,10 +8,10 @@ become selects; SKUs, payments and parcels are chosen from the order; reship lin
 quantity per order line; a suggested address is its canonical parts. Nothing on the page
 is JSON, and every kind's parameters can be expressed, so there is no "advanced" field.
 
-Prefills come from the order as the remedy ledger sees it (``workflow/remedy_ledger.py``,
+Prefills come from the order as the remedy ledger sees it (``decide/remedy_ledger.py``,
 read without the deciding lock: a hint, not the decision): a refund starts at what is
 still refundable after every earlier remedy, a capture at what of the hold is still free.
-The proposal itself is judged again by ``workflow/actions.propose`` on the locked ledger;
+The proposal itself is judged again by ``decide/actions.propose`` on the locked ledger;
 its refusal is shown on this form with the reviewer's input kept.
 """
 
@@ -23,12 +23,12 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from orderops.decide.remedy_ledger import read_ledger
 from orderops.domain.actions import ActionKind, InvalidAction, PaymentInfo, catalogue
 from orderops.domain.errors import InvalidEvent
 from orderops.ingest.adapters.common import currency_exponent, to_minor
 from orderops.storage.tables import Order, Payment
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.remedy_ledger import read_ledger
 
 FIELD = "f."
 """Prefix of a parameter's form field: the form's own fields (csrf, kind, note) never clash."""

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from orderops.decide.actions import SAGA_KINDS, DecisionView
+from orderops.decide.approvals import APPROVE, stored_evaluation
 from orderops.domain.actions import ActionKind, ActionStatus
 from orderops.domain.approval_policy import Approver, ApproverClass, progress
 from orderops.domain.roles import Role
 from orderops.storage.tables import Action, OutboxMessage
-from orderops.workflow.actions import SAGA_KINDS, DecisionView
-from orderops.workflow.approvals import APPROVE, stored_evaluation
 from orderops.writeback.states import OutboxStatus
 
 SYSTEM_NAMES = {

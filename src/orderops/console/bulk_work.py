@@ -17,15 +17,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from orderops.cases import assignment
+from orderops.cases.conflicts import InvalidWorkRequest, load_case
+from orderops.decide import approvals
 from orderops.domain.actions import ActionStatus
 from orderops.domain.clock import Clock
 from orderops.domain.errors import OrderOpsError
 from orderops.evidence.store import BlobStore
 from orderops.storage.tables import Action, Case
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import approvals, assignment
-from orderops.workflow.conflicts import InvalidWorkRequest, load_case
-from orderops.workflow.tenants import Principal
+from orderops.tenancy.tenants import Principal
 
 MAX_ITEMS = 100
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from orderops.cases.sla import TimerOutcome
 from orderops.console.action_forms import major
 from orderops.console.queue_view import SlaState, sla_state
 from orderops.storage.tables import Case
 from orderops.storage.tables.queues import CaseTimer
-from orderops.workflow.sla import TimerOutcome
 
 MAX_DEPTH = 3
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?")

@@ -21,6 +21,9 @@ from orderops.console.case_facts import FactRow, SlaClock, fact_rows, sla_clock
 from orderops.console.order_panel import OrderPanel, order_panel
 from orderops.console.queue_view import sla_timers
 from orderops.console.web import Viewer
+from orderops.decide.actions import ActionView, DecisionView, get_case
+from orderops.decide.communications import CommunicationView, history
+from orderops.decide.policy_versions import pin_for
 from orderops.domain.actions import ActionStatus
 from orderops.domain.notifications import Topic, topic_of_case
 from orderops.domain.roles import Permission
@@ -31,9 +34,6 @@ from orderops.storage.tables import Action, Approval, Case, Order, OutboxMessage
 from orderops.storage.tables.access import User
 from orderops.storage.tables.tenancy import ApiKey
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.actions import ActionView, DecisionView, get_case
-from orderops.workflow.communications import CommunicationView, history
-from orderops.workflow.policy_versions import pin_for
 from orderops.workflow.recommendation_apply import APPLIED
 from orderops.writeback.admin import OutboxFilter, list_messages
 

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 
 from orderops.console.accounts import disable_own_totp
 from orderops.console.web import PREFIX, ConsoleRoute, Signed, app_of, form_of, redirect, render
-from orderops.workflow import totp
+from orderops.tenancy import totp
 
 router = APIRouter(prefix=f"{PREFIX}/account", route_class=ConsoleRoute, include_in_schema=False)
 PAGE = f"{PREFIX}/account"

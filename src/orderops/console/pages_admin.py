@@ -17,12 +17,13 @@ from fastapi.responses import Response
 
 from orderops.console.accounts import set_password
 from orderops.console.web import PREFIX, ConsoleRoute, Signed, app_of, form_of, redirect, render
+from orderops.decide import policy_versions
 from orderops.domain.approval_policy import diff_bodies, parse_policy
 from orderops.domain.durations import parse_duration
 from orderops.domain.errors import InvalidEvent
 from orderops.domain.roles import Permission, Role
 from orderops.domain.scopes import parse as parse_scope
-from orderops.workflow import access_scopes, identity_acts, key_lifecycle, policy_versions, users
+from orderops.tenancy import access_scopes, identity_acts, key_lifecycle, users
 
 router = APIRouter(prefix=f"{PREFIX}/admin", route_class=ConsoleRoute, include_in_schema=False)
 

@@ -2,7 +2,7 @@
 applying a recommendation.
 
 Thin shells like ``pages_work``: the form is read by ``action_forms`` (typed fields, no
-JSON), the proposal goes through ``workflow.actions.propose`` as the API's does, and a
+JSON), the proposal goes through ``decide.actions.propose`` as the API's does, and a
 refusal (the remedy ledger's, the catalogue's, the case's state) re-renders the page with
 the form as the reviewer left it and the reason on it, instead of a redirect that would
 drop what they typed.
@@ -37,15 +37,15 @@ from orderops.console.web import (
     redirect,
     render,
 )
+from orderops.decide import actions as action_service
+from orderops.decide.actions import get_case
+from orderops.decide.transitions import Move
 from orderops.domain.actions import ActionKind, InvalidAction
 from orderops.domain.errors import Conflict, IllegalTransition, InvalidEvent
 from orderops.domain.roles import Permission
 from orderops.evidence.service import default_store
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import actions as action_service
-from orderops.workflow.actions import get_case
 from orderops.workflow.recommendation_apply import apply_recommendation
-from orderops.workflow.transitions import Move
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 

@@ -3,7 +3,7 @@
 The page lists each connection's system, mode, address and credential fingerprint; no
 credential is ever rendered, not even the one just typed into a refused form (the error
 page names the reason, not the input). Forms carry the session's CSRF token like every
-console form (``form_of``); changes go through ``workflow/vendor_connections.py`` as the
+console form (``form_of``); changes go through ``writeback/vendor_connections.py`` as the
 signed-in person's stable id, so they are audited exactly as the API's and the CLI's.
 """
 
@@ -21,7 +21,7 @@ from orderops.domain.vendor_connections import (
     VendorSystem,
     parse_system,
 )
-from orderops.workflow import vendor_connections
+from orderops.writeback import vendor_connections
 
 router = APIRouter(
     prefix=f"{PREFIX}/admin/connections", route_class=ConsoleRoute, include_in_schema=False

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from orderops.cases.conflicts import InvalidWorkRequest
 from orderops.console import bulk_work, work_lists
 from orderops.console.queue_view import QueueFilter, SortKey
 from orderops.console.search_view import search
@@ -33,8 +34,7 @@ from orderops.domain.roles import Permission
 from orderops.domain.routing import Priority
 from orderops.evidence.service import default_store
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.conflicts import InvalidWorkRequest
-from orderops.workflow.users import list_users
+from orderops.tenancy.users import list_users
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 

@@ -18,13 +18,13 @@ from orderops.audit.verify import verify_tenant
 from orderops.console import charts
 from orderops.console.stats import Dashboard, build
 from orderops.console.web import PREFIX, ConsoleRoute, Signed, app_of, form_of, render
+from orderops.decide.actions import get_case
 from orderops.domain.cases import CLOSED_STATUSES
 from orderops.domain.errors import InvalidEvent
 from orderops.domain.roles import Permission
 from orderops.storage.repositories.queue_scopes import queue_scopes, shown_in_queues
 from orderops.storage.tables import Case, CaseTimelineEntry, OutboxMessage
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.actions import get_case
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 DEFAULT_DAYS = 14

@@ -1,7 +1,7 @@
 """Links to check: the records resolve would not place, each with its candidate orders and
 the evidence for each; and an order's links, revoked ones kept and greyed.
 
-Thin shells over ``resolve.relink`` (the same calls as the API), so a choice made here is
+Thin shells over ``workflow.relink`` (the same calls as the API), so a choice made here is
 audited, judged and noted on the cases exactly as one made over HTTP.
 """
 
@@ -27,10 +27,11 @@ from orderops.console.web import (
 )
 from orderops.domain.errors import Conflict, InvalidEvent
 from orderops.domain.roles import Permission
-from orderops.resolve import link_queries, relink
+from orderops.resolve import link_queries
 from orderops.resolve.link_records import NEEDS_AN_ORDER
 from orderops.resolve.links import RecordType
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow import relink
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 PAGE = 100

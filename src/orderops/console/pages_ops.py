@@ -26,10 +26,10 @@ from orderops.console.web import (
     redirect,
     render,
 )
+from orderops.decide.communications import settle_deliveries
 from orderops.domain.roles import Permission
 from orderops.storage.repositories.intake import DeadLetterStatus
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.communications import settle_deliveries
 from orderops.workflow.replay import replay_dead_letter
 from orderops.writeback import admin
 from orderops.writeback.states import OUTBOX_MOVES, OutboxStatus

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from orderops.console.web import PREFIX, ConsoleRoute, Signed, app_of, query_text, render
 from orderops.domain.roles import Permission
 from orderops.domain.usage import DIMENSIONS, InvalidPeriod, Meter, Period
-from orderops.workflow.usage_report import UsageReport, csv_text, usage_report
+from orderops.metering.usage_report import UsageReport, csv_text, usage_report
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 

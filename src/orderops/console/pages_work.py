@@ -20,6 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from orderops.bootstrap import App
+from orderops.cases import assignment
+from orderops.cases.conflicts import InvalidWorkRequest, StaleCase, load_case
 from orderops.console.accounts import sign_in, sign_out
 from orderops.console.queue_view import QueueFilter, SortKey, queue_cases
 from orderops.console.security import LOGIN_FORM_LIFETIME, login_form_ok, login_form_token
@@ -38,6 +40,10 @@ from orderops.console.web import (
     refuse_cross_site,
     render,
 )
+from orderops.decide import approvals as approval_service
+from orderops.decide import communications
+from orderops.decide.actions import get_case
+from orderops.decide.transitions import Move, MoveRequest, apply_move
 from orderops.domain.cases import ExceptionType
 from orderops.domain.errors import (
     Forbidden,
@@ -53,11 +59,6 @@ from orderops.storage.repositories.queues import queues_of
 from orderops.storage.tables import Case
 from orderops.storage.tables.queues import Communication
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import approvals as approval_service
-from orderops.workflow import assignment, communications
-from orderops.workflow.actions import get_case
-from orderops.workflow.conflicts import InvalidWorkRequest, StaleCase, load_case
-from orderops.workflow.transitions import Move, MoveRequest, apply_move
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 LOGIN_COOKIE = "oo_login"

@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from orderops.cases.sla import TimerKind, TimerOutcome
 from orderops.domain.cases import CLOSED_STATUSES, CaseStatus
 from orderops.storage.repositories.queue_scopes import queue_scopes, shown_in_queues
 from orderops.storage.tables import Case
 from orderops.storage.tables.queues import CaseTimer
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.sla import TimerKind, TimerOutcome
 
 AT_RISK_WITHIN = timedelta(hours=1)
 MAX_ROWS = 500

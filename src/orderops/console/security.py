@@ -1,6 +1,6 @@
 """Passwords and CSRF tokens. Pure: no I/O, time passed in.
 
-Sessions themselves are server-side rows (``workflow/console_sessions.py``) named by an
+Sessions themselves are server-side rows (``tenancy/console_sessions.py``) named by an
 opaque cookie token; the user is also re-read on every request, so disabling someone or
 changing their role takes effect at once. CSRF tokens are derived from the session's
 secret token (or, before sign-in, from the form's nonce and issue time), so they need no

@@ -32,9 +32,9 @@ from orderops.console.web import (
 )
 from orderops.domain.errors import Forbidden, Unauthorized
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.oidc import OidcClient, ProviderUnavailable
-from orderops.workflow.sso_config import SsoNotConfigured, sso_settings
-from orderops.workflow.sso_sign_in import (
+from orderops.tenancy.oidc import OidcClient, ProviderUnavailable
+from orderops.tenancy.sso_config import SsoNotConfigured, sso_settings
+from orderops.tenancy.sso_sign_in import (
     LOGIN_LIFETIME,
     SignInNotMatched,
     finish_sign_in,

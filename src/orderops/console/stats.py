@@ -18,12 +18,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 
+from orderops.cases.sla import TimerKind, TimerOutcome
 from orderops.domain.cases import CLOSED_STATUSES
 from orderops.domain.statuses import PaymentStatus
 from orderops.storage.tables import Case, Customer, Order, OrderLineRow, Payment
 from orderops.storage.tables.queues import CaseTimer
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.sla import TimerKind, TimerOutcome
 
 TOP = 8
 PAYMENT_ISSUES = [

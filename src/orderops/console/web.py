@@ -27,10 +27,10 @@ from orderops.domain.choices import OFFERABLE
 from orderops.domain.errors import Forbidden, InvalidEvent, OrderOpsError, Unauthorized
 from orderops.domain.roles import Permission, allows
 from orderops.domain.scopes import UNRESTRICTED, AccessScope
-from orderops.workflow.access_scopes import user_scope
-from orderops.workflow.console_sessions import LiveSession, resume_session
-from orderops.workflow.tenants import Principal
-from orderops.workflow.users import UserInfo
+from orderops.tenancy.access_scopes import user_scope
+from orderops.tenancy.console_sessions import LiveSession, resume_session
+from orderops.tenancy.tenants import Principal
+from orderops.tenancy.users import UserInfo
 
 PREFIX = "/console"
 SESSION_COOKIE = "oo_session"

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from orderops.detect.payments import PaymentFailedDetector
 from orderops.detect.registry import DETECTORS, build_detectors
-from orderops.detect.shipping import OWES_DELIVERY, ShipmentLateDetector
+from orderops.detect.shipping import ShipmentLateDetector
 from orderops.detect.verdict import Detector, Thresholds, Verdict
+from orderops.domain.statuses import OWES_DELIVERY
 
 __all__ = [
     "DETECTORS",

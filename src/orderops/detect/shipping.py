@@ -16,16 +16,9 @@ from orderops.detect.thresholds import DEFAULTS
 from orderops.detect.verdict import Thresholds, Verdict, clear, hours, quiet
 from orderops.domain.cases import ExceptionType
 from orderops.domain.facts import OrderSnapshot, ShipmentFact
-from orderops.domain.statuses import FinancialStatus, TrackingStatus
+from orderops.domain.statuses import OWES_DELIVERY, TrackingStatus
 
 T = ExceptionType
-
-OWES_DELIVERY = (
-    FinancialStatus.AUTHORIZED,
-    FinancialStatus.PAID,
-    FinancialStatus.PARTIALLY_REFUNDED,
-)
-"""Money taken or held for goods still to be delivered: only then can a shipment be late."""
 
 
 def _settings(kind: ExceptionType, given: Thresholds | None) -> dict[str, float]:

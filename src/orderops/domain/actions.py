@@ -146,7 +146,7 @@ class PaymentInfo:
     """Refunded as the provider last reported it (webhooks): the vendors' expectations."""
     committed_refund_minor: int = 0
     """Refunds of ours awaiting approval, approved, queued, in flight, or delivered and not
-    yet in ``refunded_minor`` (workflow/remedy_ledger.py): spoken for, not yet reported."""
+    yet in ``refunded_minor`` (decide/remedy_ledger.py): spoken for, not yet reported."""
     committed_hold_minor: int = 0
     """Of a hold: what our pending or queued captures, releases and voids already take."""
 

@@ -128,12 +128,12 @@ class ApprovalPolicy(_Strict):
     expiry_hours: Annotated[int, Field(ge=1, le=24 * 60)] = 48
     provenance_window_days: Annotated[int, Field(ge=0, le=365)] = 7
     """An identity the proposer created, re-roled, reset or keyed this recently cannot
-    approve the proposer's actions (``workflow/approver_eligibility.py``); 0 turns it off."""
+    approve the proposer's actions (``decide/approver_eligibility.py``); 0 turns it off."""
     hold_expiry_hours: Annotated[int, Field(ge=1, le=24 * 30)] = int(
         DEFAULT_HOLD_EXPIRY / timedelta(hours=1)
     )
     """How long a hold an approval places lasts when nothing clears or releases it first
-    (``workflow/holds.py``): the hold takes it from the version its decision was judged by."""
+    (``decide/holds.py``): the hold takes it from the version its decision was judged by."""
     default: KindPolicy = KindPolicy()
     """Applies to every kind not named under ``kinds``."""
     kinds: dict[ActionKind, KindPolicy] = {}

@@ -4,7 +4,7 @@ A limit is a quota of requests per fixed window (``600 per 1 second``). Windows 
 to the epoch (a 1-second window ends on every whole second), so every process and every
 storage (the database or Redis) agrees on which window a moment falls in without asking.
 A window's count is shared by every API process; each process takes a *lease* of several
-requests at a time from it and spends them locally (``workflow/rate_limits.py``), so the
+requests at a time from it and spends them locally (``tenancy/rate_limits.py``), so the
 shared counter is written once per lease rather than once per request. The arithmetic of
 that lease is here, free of I/O, so it can be tested by tables.
 """

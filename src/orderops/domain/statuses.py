@@ -23,6 +23,15 @@ class FinancialStatus(StrEnum):
     VOIDED = "voided"
 
 
+OWES_DELIVERY = (
+    FinancialStatus.AUTHORIZED,
+    FinancialStatus.PAID,
+    FinancialStatus.PARTIALLY_REFUNDED,
+)
+"""Money taken or held for goods still to be delivered: only then can a shipment be late.
+Here, not in detect/, because the lateness sweep's query (storage) asks it too."""
+
+
 class PaymentStatus(StrEnum):
     PENDING = "pending"
     REQUIRES_ACTION = "requires_action"

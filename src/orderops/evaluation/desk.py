@@ -30,7 +30,7 @@ from orderops.domain.policy import FulfillmentPolicy
 from orderops.ingest.connections import SecretBox, WebhookSource, connect_source, webhook_url
 from orderops.ingest.policy_file import store_policy
 from orderops.storage.uow import tenant_ids
-from orderops.workflow.tenants import ensure_tenant
+from orderops.tenancy.tenants import ensure_tenant
 
 ACTOR = "eval:webhooks"
 STARTUP_SECONDS = 20.0

@@ -13,15 +13,15 @@ from enum import StrEnum
 
 from sqlalchemy import or_, select
 
+from orderops.cases.cases import record
 from orderops.config import Settings
 from orderops.domain.errors import NotFound
 from orderops.domain.usage import Meter
 from orderops.evidence.store import BlobStore, FileBlobStore, is_address
+from orderops.metering import usage
 from orderops.storage.tables import Case, CaseTimelineEntry
 from orderops.storage.tables.queues import EvidenceBlob
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import usage
-from orderops.workflow.cases import record
 
 
 class EvidenceKind(StrEnum):

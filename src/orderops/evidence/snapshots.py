@@ -12,12 +12,12 @@ import json
 from datetime import datetime
 from typing import Any
 
+from orderops.cases.cases import record
 from orderops.domain.errors import NotFound
 from orderops.evidence.service import EvidenceInfo, EvidenceKind, store_evidence
 from orderops.evidence.store import BlobStore
 from orderops.storage.tables import Case, Order
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.cases import record
 
 SNAPSHOT_FORMAT = "orderops.snapshot/1"
 

@@ -24,11 +24,11 @@ from orderops.domain.usage import Meter
 from orderops.ingest import arrivals
 from orderops.ingest.envelope import MAX_EVENT_BYTES, parse_event
 from orderops.ingest.intake import DEAD_LETTER_BODY_LIMIT
+from orderops.metering import usage
 from orderops.storage.repositories.inbox_bulk import PendingRow, insert_pending
 from orderops.storage.repositories.intake import DeadLetterStatus
 from orderops.storage.tables import DeadLetter
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import usage
 
 BATCH = 500
 """Events per transaction: large enough that statements stop mattering, small enough

@@ -19,10 +19,10 @@ from orderops.domain.errors import DuplicateEvent, InvalidEvent, MalformedPayloa
 from orderops.domain.usage import Meter
 from orderops.ingest import arrivals, safe_json
 from orderops.ingest.envelope import MAX_EVENT_BYTES, parse_event
+from orderops.metering import usage
 from orderops.storage.repositories.intake import DeadLetterStatus
 from orderops.storage.tables import DeadLetter
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import usage
 
 DEAD_LETTER_BODY_LIMIT = 16 * 1024 * 1024
 """Bodies are kept whole up to this size; beyond it only the head is kept, and says so."""

@@ -46,11 +46,11 @@ from orderops.ingest.connections import Endpoint
 from orderops.ingest.intake import DEAD_LETTER_BODY_LIMIT, Outcome, accept_items, dead_letter
 from orderops.ingest.signatures import SignatureError, lower_headers
 from orderops.ingest.webhook_metrics import RejectReason, WebhookMetrics, signature_reason
+from orderops.metering import usage
 from orderops.storage.base import new_id
 from orderops.storage.repositories._dialect import insert_if_absent
 from orderops.storage.tables.sources import WebhookDelivery
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import usage
 
 log = logging.getLogger(__name__)
 

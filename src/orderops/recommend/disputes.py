@@ -8,7 +8,7 @@ Submission is an outbox effect queued at approval, never a call from here.
 
 A pack is maker-checked like an action: whoever assembled it last cannot approve it, and
 neither can a service, a bare key, or an identity the assembler made within the approval
-policy's provenance window (``workflow/approver_eligibility.py``). The pack names its
+policy's provenance window (``decide/approver_eligibility.py``). The pack names its
 dispute by Stripe id alone (``recommend/dispute_refs.py``), never by the signal's detail.
 """
 
@@ -20,16 +20,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from orderops.decide import communications
+from orderops.decide.approver_eligibility import check_approver, provenance_window
+from orderops.decide.policy_versions import pin_for
 from orderops.domain.errors import Conflict, IllegalTransition, NotFound
 from orderops.recommend.dispute_refs import stripe_dispute_id
 from orderops.recommend.facts import CaseFacts
 from orderops.recommend.formatting import money
 from orderops.storage.tables.recommend import DisputeEvidencePack
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import communications
-from orderops.workflow.approver_eligibility import check_approver, provenance_window
-from orderops.workflow.policy_versions import pin_for
-from orderops.workflow.tenants import Principal
+from orderops.tenancy.tenants import Principal
 from orderops.writeback.outbox import enqueue
 
 DOCUMENT = "orderops-document:"

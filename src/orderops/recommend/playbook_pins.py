@@ -5,7 +5,7 @@ if operations stored a new playbook in between; otherwise "recommend again" sile
 changes what the desk offers mid-case. So a case's first recommendation pins the
 tenant's current version (``cases.playbook_version``), every later one follows the pin,
 and only an explicit, audited re-evaluation (``recommend.playbook_reevaluation``) moves
-it, as approval policies do (``workflow.policy_versions``). Version 0 is the packaged
+it, as approval policies do (``decide.policy_versions``). Version 0 is the packaged
 default playbook, as in ``service.current_playbook``.
 
 The pin is written with a plain table UPDATE, never through the ORM: ``Case.version``

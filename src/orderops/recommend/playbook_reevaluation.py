@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from orderops.cases.cases import record
 from orderops.domain.cases import CLOSED_STATUSES
 from orderops.domain.clock import Clock
 from orderops.domain.errors import Conflict, NotFound
@@ -23,7 +24,6 @@ from orderops.domain.scopes import UNRESTRICTED, AccessScope
 from orderops.recommend.playbook_pins import current_version, move_pin
 from orderops.storage.tables import Case
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.cases import record
 
 _CLOSED = [str(s) for s in CLOSED_STATUSES]
 

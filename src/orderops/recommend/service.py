@@ -17,9 +17,11 @@ from typing import Any
 import yaml
 from sqlalchemy import func, select
 
+from orderops.cases.cases import record
 from orderops.domain.actions import WAS_APPROVED
 from orderops.domain.errors import NotFound
 from orderops.domain.policy import FulfillmentPolicy, parse_policy
+from orderops.metering import usage
 from orderops.recommend.drafting import Drafter, DraftSet, TemplateSource
 from orderops.recommend.engine import Recommendation as Advice
 from orderops.recommend.engine import recommend
@@ -52,8 +54,6 @@ from orderops.storage.tables.recommend import (
     TenantPlaybook,
 )
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import usage
-from orderops.workflow.cases import record
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from orderops.decide import communications
 from orderops.domain.errors import Conflict, NotFound
 from orderops.storage.tables import Case
 from orderops.storage.tables.recommend import (
@@ -25,7 +26,6 @@ from orderops.storage.tables.recommend import (
     RecommendationDraft,
 )
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import communications
 
 
 class DuplicateMessage(Conflict):
@@ -121,7 +121,7 @@ def speak(
     """Draft one merged message for the order's open cases; return the communication id.
 
     The message is drafted on the first case (the others' timelines point to it); it
-    still needs a second person's approval before it is sent (workflow.communications).
+    still needs a second person's approval before it is sent (decide.communications).
     """
     pending = pending_for_order(uow, order_ref)
     if not pending:

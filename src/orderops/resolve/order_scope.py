@@ -3,7 +3,7 @@
 The projector calls ``place_order`` each time it writes an order: the store it came from
 (the sender's shop, else the envelope's source), its sales channel, its shipping country
 and the brand the tenant's rules give it (``domain/scopes.py``). A case copies its
-order's place when it opens (``workflow/cases.py``); when an order moves (a new shipping
+order's place when it opens (``cases/cases.py``); when an order moves (a new shipping
 country, a brand rule by tag), its cases move with it in the same transaction, by one
 UPDATE that leaves their optimistic version alone: a reviewer's next change is not
 refused because the order was re-placed.

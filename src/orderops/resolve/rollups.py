@@ -1,7 +1,7 @@
 """An order's money and delivery roll-ups, recomputed from its payments, the store's
 refunds and its shipments.
 
-Kept apart from the projector because a person's link decision (``resolve/relink.py``)
+Kept apart from the projector because a person's link decision (``workflow/relink.py``)
 moves payments and shipments between orders and must recompute both orders the same way.
 """
 

@@ -28,7 +28,7 @@ from orderops.sandbox.shopify import ShopifySandbox
 from orderops.sandbox.stripe import StripeSandbox
 from orderops.sandbox.wms import WmsSandbox
 from orderops.sandbox.zendesk import ZendeskSandbox
-from orderops.workflow.vendor_connections import (
+from orderops.writeback.vendor_connections import (
     ConnectionNotFound,
     add_connection,
     rotate_connection,

@@ -1,7 +1,7 @@
 """The message that carries a choice offer's link to the customer.
 
 Offering choices (``workflow/choices.py``) drafts it in the offering transaction, through
-the same path as every customer message (``workflow/communications.py``): written from the
+the same path as every customer message (``decide/communications.py``): written from the
 recommender's templates (``<language>/choice.j2``, overridable per tenant like the
 others) in the offer's language, fact-checked like any draft, about the offer's topic (a
 delay, a stock-out; ``domain/notifications.topic_of_case``), and queued to the support
@@ -10,7 +10,7 @@ with a placeholder where the link goes and the signed link (the desk's own) is p
 after: everything the customer reads besides the link is checked.
 
 It is sent on the rules of every other customer message: when the tenant's notice rule
-auto-approves the topic and one voice allows it (``workflow/one_voice.py``), the rule
+auto-approves the topic and one voice allows it (``decide/one_voice.py``), the rule
 approves and sends it; otherwise it waits, drafted, for a person, who may approve and send
 it (and override one voice with a reason). A draft the checker refuses is not stored: the
 offer stands, and the case timeline says why nothing was drafted. Withdrawing the offer
@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from orderops.cases.cases import record
+from orderops.decide import communications, one_voice
 from orderops.domain.errors import IllegalTransition
 from orderops.domain.notifications import Topic, topic_of_case
 from orderops.recommend.drafting import TemplateSource, known_facts, template_context
@@ -32,8 +34,6 @@ from orderops.recommend.formatting import LANGUAGES
 from orderops.recommend.settings import RecommendSettings
 from orderops.storage.tables import Case, CustomerChoiceOffer
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import communications, one_voice
-from orderops.workflow.cases import record
 
 ACTOR = "choices"
 """Who wrote the text: the desk's template, so the reviewer who offered may approve it."""

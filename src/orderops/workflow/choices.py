@@ -29,6 +29,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.bootstrap import App
+from orderops.cases.cases import record
+from orderops.decide.action_context import context_for
+from orderops.decide.actions import PROPOSABLE, get_case, propose_in
 from orderops.domain.actions import ActionContext, InvalidAction, parse_params, plan
 from orderops.domain.choice_links import ChoiceLink, ChoiceLinkKeys, ChoiceLinkRefused
 from orderops.domain.choices import (
@@ -52,16 +55,13 @@ from orderops.recommend.store_facts import case_facts
 from orderops.storage.tables import Case, CustomerChoiceOffer, User
 from orderops.storage.tables.queues import Communication
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.action_context import context_for
-from orderops.workflow.actions import PROPOSABLE, get_case, propose_in
-from orderops.workflow.cases import record
+from orderops.tenancy.tenants import Principal
 from orderops.workflow.choice_messages import (
     OfferMessage,
     send_offer,
     templates_for,
     withdraw_message,
 )
-from orderops.workflow.tenants import Principal
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,13 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
+from orderops.cases.cases import CaseChange, CaseEvent, clear_exception, raise_exception
+from orderops.cases.impact import score_case
+from orderops.cases.incidents import attach_to_incident, release_from_incident
+from orderops.cases.recurrence import context_for, recurrence_for
+from orderops.cases.routing import route_case
+from orderops.cases.sla import cancel_timers
+from orderops.decide.holds import on_case_cleared
 from orderops.detect.registry import DETECTORS
 from orderops.detect.silence import SOURCE_PREFIX
 from orderops.detect.thresholds import DEFAULT_CONFIG, DetectorConfig, config_from_policy
@@ -34,13 +41,6 @@ from orderops.resolve.reads import holds_for
 from orderops.resolve.rollups import payment_fact, refund_fact
 from orderops.storage.tables import Case, Order
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.cases import CaseChange, CaseEvent, clear_exception, raise_exception
-from orderops.workflow.holds import on_case_cleared
-from orderops.workflow.impact import score_case
-from orderops.workflow.incidents import attach_to_incident, release_from_incident
-from orderops.workflow.recurrence import context_for, recurrence_for
-from orderops.workflow.routing import route_case
-from orderops.workflow.sla import cancel_timers
 
 log = logging.getLogger(__name__)
 

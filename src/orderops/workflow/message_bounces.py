@@ -20,13 +20,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from orderops.decide.communications import CommunicationStatus, record_bounce
+from orderops.decide.message_delivery import SYSTEM, Written, written_by
 from orderops.domain.clock import Clock
 from orderops.domain.errors import ConfigurationError
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.tables.queues import Communication
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.communications import CommunicationStatus, record_bounce
-from orderops.workflow.message_delivery import SYSTEM, Written, written_by
 from orderops.writeback.connections import ConnectorPool
 from orderops.writeback.connectors.base import ConnectorError
 from orderops.writeback.registry import Connectors

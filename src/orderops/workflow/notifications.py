@@ -11,7 +11,7 @@ delay, a stock-out, an address problem; ``domain/notifications.py``), once per c
    customer's language (their locale, else the ship-to country's, with a note), and fact
    checked with the recommender's checker; a draft that fails is *blocked*, never stored
    as a message, so never sent;
-3. the message is drafted through ``workflow/communications.py`` (four eyes as any other)
+3. the message is drafted through ``decide/communications.py`` (four eyes as any other)
    and, when the tenant's explicit rule auto-approves the topic, approved by that rule and
    queued to the support connector: *sent*; unless a proactive message went to this
    customer within the quiet period: then it waits (*quiet*) and a later pass sends it
@@ -19,7 +19,7 @@ delay, a stock-out, an address problem; ``domain/notifications.py``), once per c
 
 One voice counts every message the customer was sent, not only notices: a person's
 message or a choice link about the topic within the window suppresses the notice, and any
-message starts the quiet period (``workflow/one_voice.py``).
+message starts the quiet period (``decide/one_voice.py``).
 
 Every outcome is a ``customer_notices`` row (unique per case and topic, so concurrent
 passes notify once) and a case timeline entry with its audit record. Notices are drafted
@@ -43,6 +43,9 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from orderops.cases.cases import CaseChange, CaseEvent, record
+from orderops.decide import communications, one_voice
+from orderops.decide.communications import CommunicationStatus
 from orderops.domain.cases import CLOSED_STATUSES, ExceptionType
 from orderops.domain.clock import Clock
 from orderops.domain.errors import IllegalTransition
@@ -69,9 +72,6 @@ from orderops.storage.tables import Case, Customer, Order
 from orderops.storage.tables.notifications import CustomerNotice, NotificationPolicy
 from orderops.storage.tables.queues import Communication
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import communications, one_voice
-from orderops.workflow.cases import CaseChange, CaseEvent, record
-from orderops.workflow.communications import CommunicationStatus
 
 log = logging.getLogger(__name__)
 ACTOR = "notifications"

@@ -50,6 +50,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from orderops.cases.cases import CaseEvent
+from orderops.cases.sla import wake_on_event
 from orderops.domain.cases import CaseStatus, is_open
 from orderops.domain.clock import Clock
 from orderops.ingest.envelope import CanonicalEvent, parse_event
@@ -63,12 +65,10 @@ from orderops.storage.repositories.loaded import LoadedRows, remember_rows
 from orderops.storage.tables import CaseTimelineEntry, InboxEvent, Order
 from orderops.storage.transient import transient_kind
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.cases import CaseEvent
 from orderops.workflow.detection import evaluate_order
 from orderops.workflow.notifications import notify_opened
 from orderops.workflow.processing_failures import FailureClass, dead_letter_row, failure_class
 from orderops.workflow.processing_metrics import PROCESSING_METRICS
-from orderops.workflow.sla import wake_on_event
 
 __all__ = ["DEFERRED", "MAX_ATTEMPTS", "process_event", "process_many", "process_pending"]
 

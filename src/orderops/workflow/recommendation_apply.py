@@ -1,9 +1,9 @@
 """Applying a recommendation: propose its top candidate's actions and insert its drafts.
 
 One press does what a reviewer would do by hand, through the same paths: each action is
-proposed by ``workflow.actions.propose_in`` (so the approval policy, the remedy ledger
+proposed by ``decide.actions.propose_in`` (so the approval policy, the remedy ledger
 and maker-checker judge it exactly as if typed), and each customer draft becomes a
-drafted message (``workflow.communications.draft``), fact-checked again on the page and
+drafted message (``decide.communications.draft``), fact-checked again on the page and
 approved like any other. All of it is one transaction: a refused action leaves nothing
 half-applied.
 
@@ -21,18 +21,18 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from orderops.cases.cases import record
+from orderops.cases.conflicts import InvalidWorkRequest
+from orderops.decide import communications
+from orderops.decide.actions import get_case, propose_in
+from orderops.decide.remedy_ledger import lock_order
 from orderops.domain.errors import NotFound
 from orderops.evidence.store import BlobStore
 from orderops.recommend.service import drafts_of, get_recommendation
 from orderops.storage.tables import Case
 from orderops.storage.tables.cases import CaseTimelineEntry
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import communications
-from orderops.workflow.actions import get_case, propose_in
-from orderops.workflow.cases import record
-from orderops.workflow.conflicts import InvalidWorkRequest
-from orderops.workflow.remedy_ledger import lock_order
-from orderops.workflow.tenants import Principal
+from orderops.tenancy.tenants import Principal
 
 APPLIED = "recommendation_applied"
 

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.domain.clock import Clock
 from orderops.domain.errors import NotFound
-from orderops.ingest.batch import ingest_items
 from orderops.storage.repositories.intake import DeadLetterStatus, InboxStatus
 from orderops.storage.uow import UnitOfWork
+from orderops.workflow.batch import ingest_items
 from orderops.workflow.pipeline import DEFERRED, process_many
 
 

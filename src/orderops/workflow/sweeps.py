@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import extract, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from orderops.cases.cases import CaseEvent
 from orderops.detect.registry import DETECTORS, build_detectors
 from orderops.detect.silence import (
     HOURS_A_DAY,
@@ -31,7 +32,6 @@ from orderops.domain.clock import Clock
 from orderops.domain.statuses import FinancialStatus, FulfillmentStatus, OrderStatus
 from orderops.storage.tables import InboxEvent, Order
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.cases import CaseEvent
 from orderops.workflow.detection import apply_verdict, detector_config, evaluate_order
 from orderops.workflow.pipeline import process_pending
 

@@ -31,6 +31,12 @@ from typing import ParamSpec, TypeVar
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.bootstrap import App
+from orderops.cases.cases import CaseEvent
+from orderops.cases.incidents import close_finished_incidents
+from orderops.cases.jeopardy import refresh_jeopardy
+from orderops.cases.sla import fire_due_timers
+from orderops.decide.approvals import expire_due
+from orderops.decide.holds import release_due as release_due_holds
 from orderops.detect.registry import DETECTORS
 from orderops.evidence.service import default_store
 from orderops.ingest import arrivals
@@ -39,20 +45,14 @@ from orderops.storage.repositories.intake import InboxStatus
 from orderops.storage.sqlite_writers import in_background
 from orderops.storage.tenant_lookups import tenants_with_inbox_status
 from orderops.storage.uow import tenant_ids
-from orderops.workflow.approvals import expire_due
-from orderops.workflow.cases import CaseEvent
-from orderops.workflow.holds import release_due as release_due_holds
 from orderops.workflow.inbox_wakeups import start_listening
-from orderops.workflow.incidents import close_finished_incidents
-from orderops.workflow.jeopardy import refresh_jeopardy
 from orderops.workflow.message_bounces import read_bounces_if_due
 from orderops.workflow.notifications import notify_customers
 from orderops.workflow.pipeline import process_pending, process_turn
 from orderops.workflow.reconciliation import reconcile_if_due
 from orderops.workflow.retention import retention_due, run_retention
-from orderops.workflow.sla import fire_due_timers
 from orderops.workflow.sweeps import detectors_for, sweep
-from orderops.writeback.worker import run_writeback_once, runtime_for
+from orderops.workflow.writeback_worker import run_writeback_once, runtime_for
 
 log = logging.getLogger(__name__)
 RETENTION_BATCHES_PER_PASS = 20

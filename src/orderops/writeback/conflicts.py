@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from orderops.cases.cases import record
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.cases import record
 from orderops.writeback.registry import Difference
 
 ConflictHook = Callable[[UnitOfWork, OutboxMessage, tuple[Difference, ...], datetime], None]

@@ -1,7 +1,7 @@
 """Where the vendors are and how to reach them: accounts per tenant, and their connectors.
 
 A tenant's vendor accounts come from an ``AccountSource``. In production that is the
-``vendor_connections`` table (``workflow/vendor_connections.py``: one row per tenant row,
+``vendor_connections`` table (``writeback/vendor_connections.py``: one row per tenant row,
 so per environment, credentials sealed at rest); ``ORDEROPS_WRITEBACK_*`` is only the
 fallback for **the one tenant named by** ``ORDEROPS_WRITEBACK_TENANT``, and only while that
 tenant has no stored connection at all. Every other tenant has its stored connections or

@@ -4,7 +4,7 @@ Undo, newest first: a bought label is refunded, the reservation released, and th
 note gets a line saying the reship was called off. Creating a shipment (unbought) costs
 nothing and has no undo; notes to the CRM and the ticket are not retracted.
 
-An approved reship action (``workflow.actions.approve_now``) runs ``approved_reship_steps``,
+An approved reship action (``decide.actions.approve_now``) runs ``approved_reship_steps``,
 built from the vendor rows its approval maps it to, under a key fixed by the action.
 """
 

@@ -24,11 +24,11 @@ from typing import Any
 from sqlalchemy import select, update
 
 from orderops.domain.usage import Meter
+from orderops.metering import usage
 from orderops.storage.repositories.audit import AuditDraft
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.tables.writeback import WritebackAttempt
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow import usage
 from orderops.writeback.conflicts import ConflictHook
 from orderops.writeback.delivery import Claimed
 from orderops.writeback.outcomes import Decision, Outcome, OutcomeKind

@@ -16,7 +16,7 @@ saga only goes forward, so a later step's failure undoes nothing and leaves the 
 
 A saga started for an approved action (``action_id``) carries the action and the order on
 every row it queues, undo rows included, so the remedy ledger finds them as it finds any
-action's rows and ``workflow.execution`` concludes the action from the saga's outcome.
+action's rows and ``decide.execution`` concludes the action from the saga's outcome.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from orderops.cases.cases import record
 from orderops.domain.errors import OrderOpsError
 from orderops.storage.base import new_id
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.tables.writeback import WritebackSaga, WritebackSagaStep
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.cases import record
 from orderops.writeback.outbox import DuplicateEffect, enqueue
 from orderops.writeback.states import OutboxStatus, SagaStatus, StepState
 

@@ -1,7 +1,7 @@
 """The substitution saga: swap the line, note it on the order, refund a cheaper substitute's
 difference, tell the customer.
 
-An approved substitution (``workflow.actions.approve_now``) runs
+An approved substitution (``decide.actions.approve_now``) runs
 ``approved_substitution_steps``, built from the vendor rows its approval maps it to
 (``wms.substitute``, ``shopify.add_note`` and, when the substitute is cheaper, the refund
 at the payment's provider), under a key fixed by the action, as the reship does.

@@ -13,8 +13,7 @@ from datetime import datetime
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from orderops.detect.rules import OWES_DELIVERY
-from orderops.domain.statuses import OrderStatus
+from orderops.domain.statuses import OWES_DELIVERY, OrderStatus
 from orderops.storage.repositories.loaded import LoadedRows, loaded_rows
 from orderops.storage.tables import (
     Case,

@@ -34,7 +34,7 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     """scrypt hash for console sign-in (``console/accounts.py``); None: no console login."""
     totp_secret_ciphertext: Mapped[str | None] = mapped_column(Text)
-    """Sealed TOTP secret (``workflow/totp.py``); set: password sign-in also needs a code."""
+    """Sealed TOTP secret (``tenancy/totp.py``); set: password sign-in also needs a code."""
     totp_enabled_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     """The 30-second step of the last code accepted: a code is good once."""
@@ -48,7 +48,7 @@ class User(Base):
 class IdentityAct(Base):
     """One administrative act on a user or key: who did it to which identity, and when.
 
-    Approver eligibility reads these (``workflow/approver_eligibility.py``): an identity
+    Approver eligibility reads these (``decide/approver_eligibility.py``): an identity
     the proposer created, re-roled, reset or keyed recently is the proposer's, not a
     second person. The audit log holds the same acts, chained; this table is the indexed
     copy a decision can query. ``user_id`` is None only for a key with no identity.

@@ -68,13 +68,13 @@ class Case(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     facts: Mapped[dict[str, Any]]
     version: Mapped[int] = mapped_column(Integer, default=1)
-    # Where the case waits and who holds it (workflow/routing.py, assignment.py, sla.py).
+    # Where the case waits and who holds it (cases/routing.py, assignment.py, sla.py).
     queue: Mapped[str | None] = mapped_column(String(64))
     priority: Mapped[str] = mapped_column(String(16), default="P3", server_default="P3")
     assignee: Mapped[str | None] = mapped_column(String(200))
     snoozed_until: Mapped[datetime | None]
     wake_on_event: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # Impact, SLA jeopardy and storm grouping (workflow/impact.py, jeopardy.py, incidents.py).
+    # Impact, SLA jeopardy and storm grouping (cases/impact.py, jeopardy.py, incidents.py).
     impact_score: Mapped[int | None] = mapped_column(Integer)
     impact: Mapped[dict[str, Any] | None]
     """The score's explanation: one contribution per factor, summing to ``impact_score``."""
@@ -135,7 +135,7 @@ class Action(Base):
     status: Mapped[str] = mapped_column(String(32))
     proposed_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
-    # The decision (workflow/actions.py, approvals.py): the policy version it was judged
+    # The decision (decide/actions.py, approvals.py): the policy version it was judged
     # under, what the policy required and saw (evaluation), the rule that auto-approved it.
     policy_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     evaluation: Mapped[dict[str, Any] | None]

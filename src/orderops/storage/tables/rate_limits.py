@@ -7,7 +7,7 @@ per bucket and needs no cleaning. Used when no Redis is configured
 (``storage/rate_windows.py``).
 
 ``tenant_rate_limits`` holds a tenant's overrides of the configured defaults, one per scope
-and partition; setting and clearing them is audited (``workflow/rate_limits.py``).
+and partition; setting and clearing them is audited (``tenancy/rate_limits.py``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A request names its key, not its tenant, so a key is found by its hash alone, through a
 plain index on ``key_hash``; the hash is unique per tenant (a unique key across tenants
 could not be kept by a database distributed by tenant). Secrets are random 256-bit
-tokens (``workflow/tenants.py``), so two keys never share a hash in practice.
+tokens (``tenancy/tenants.py``), so two keys never share a hash in practice.
 
 An environment is a tenant row of its own (``domain/environments.py``), so a test
 environment's rows are kept from live ones by everything that keeps tenants apart.
