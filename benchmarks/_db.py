@@ -12,6 +12,11 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from orderops.bootstrap import App
+from orderops.domain.roles import Role
+from orderops.tenancy.tenants import issue_key
+from orderops.tenancy.users import add_user
+
 PG_URL = os.environ.get(
     "ORDEROPS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -34,3 +39,25 @@ def scratch_database(kind: str) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def viewer_key(app: App, tenant_id: str) -> str:
+    """A viewer's API key secret for the benchmark's reads; every key belongs to someone."""
+    viewer = add_user(
+        app.sessions,
+        tenant_id=tenant_id,
+        display_name="Bench Viewer",
+        role=Role.VIEWER,
+        email="viewer@bench.example",
+        clock=app.clock,
+        actor="bench",
+    )
+    key = issue_key(
+        app.sessions,
+        tenant_id=tenant_id,
+        name="b",
+        role=Role.VIEWER,
+        clock=app.clock,
+        user_id=viewer.id,
+    )
+    return key.secret

@@ -30,7 +30,7 @@ from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from _db import scratch_database
+from _db import scratch_database, viewer_key
 from _servers import worker_process
 from fastapi.testclient import TestClient
 from rich.console import Console
@@ -41,13 +41,11 @@ from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
 from orderops.domain.clock import FixedClock
 from orderops.domain.policy import parse_policy
-from orderops.domain.roles import Role
 from orderops.ingest.intake import accept_items
 from orderops.ingest.policy_file import EXAMPLE_POLICY, load_policy_file, store_policy
 from orderops.storage.tables import Case, Order
 from orderops.storage.tables.recommend import Recommendation
-from orderops.tenancy.tenants import ensure_tenant, issue_key
-from orderops.tenancy.users import add_user
+from orderops.tenancy.tenants import ensure_tenant
 from orderops.workflow.worker import run_forever
 
 TENANT = "bench"
@@ -239,22 +237,7 @@ def run(
         app = bootstrap(Settings(database_url=url, demo_mode=True), clock=FixedClock(NOW))
         ensure_tenant(app.sessions, tenant_id=TENANT, name="Bench", clock=app.clock)
         declines_at_once(app)
-        secret = issue_key(
-            app.sessions,
-            tenant_id=TENANT,
-            name="b",
-            role=Role.VIEWER,
-            clock=app.clock,
-            user_id=add_user(
-                app.sessions,
-                tenant_id=TENANT,
-                display_name="Bench Viewer",
-                role=Role.VIEWER,
-                email="viewer@bench.example",
-                clock=app.clock,
-                actor="bench",
-            ).id,
-        ).secret
+        secret = viewer_key(app, TENANT)
         headers = {"Authorization": f"Bearer {secret}"}
         loaded = 0
         with TestClient(create_app(app)) as client:

@@ -37,17 +37,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _db import scratch_database
+from _db import scratch_database, viewer_key
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import insert
 
 from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
-from orderops.domain.roles import Role
 from orderops.storage.tables import Case, Customer, Order
-from orderops.tenancy.tenants import ensure_tenant, issue_key
-from orderops.tenancy.users import add_user
+from orderops.tenancy.tenants import ensure_tenant
 
 TENANT = "bench"
 CHUNK = 5_000
@@ -268,22 +266,7 @@ def run(
     with scratch_database(kind) as url:
         app = bootstrap(Settings(database_url=url, demo_mode=True))
         ensure_tenant(app.sessions, tenant_id=TENANT, name="Bench", clock=app.clock)
-        secret = issue_key(
-            app.sessions,
-            tenant_id=TENANT,
-            name="b",
-            role=Role.VIEWER,
-            clock=app.clock,
-            user_id=add_user(
-                app.sessions,
-                tenant_id=TENANT,
-                display_name="Bench Viewer",
-                role=Role.VIEWER,
-                email="viewer@bench.example",
-                clock=app.clock,
-                actor="bench",
-            ).id,
-        ).secret
+        secret = viewer_key(app, TENANT)
         started = time.perf_counter()
         preload(app, size, now)
         print(f"{kind}: {size:,} cases loaded in {time.perf_counter() - started:.0f} s")

@@ -21,7 +21,7 @@ from orderops.console.case_facts import FactRow, SlaClock, fact_rows, sla_clock
 from orderops.console.order_panel import OrderPanel, order_panel
 from orderops.console.queue_view import sla_timers
 from orderops.console.web import Viewer
-from orderops.decide.actions import ActionView, DecisionView, get_case
+from orderops.decide.actions import ActionView, DecisionView, bare_view, get_case
 from orderops.decide.communications import CommunicationView, history
 from orderops.decide.policy_versions import pin_for
 from orderops.domain.actions import ActionStatus
@@ -140,7 +140,7 @@ def case_page(
         replace(
             _card(
                 a,
-                replace(view_of(a), decisions=decided.get(a.id, ())),
+                replace(bare_view(a), decisions=decided.get(a.id, ())),
                 viewer,
                 [m for m in effects if m.action_id == a.id],
                 people,
@@ -250,25 +250,6 @@ def order_history(panel: OrderPanel) -> list[TimelineItem]:
             )
         )
     return items
-
-
-def view_of(action: Action) -> ActionView:
-    """The action's view without its decisions (``_decisions`` reads them all at once)."""
-    return ActionView(
-        id=action.id,
-        case_id=action.case_id,
-        kind=action.kind,
-        params=action.params,
-        status=action.status,
-        proposed_by=action.proposed_by,
-        created_at=action.created_at,
-        policy_version=action.policy_version,
-        evaluation=action.evaluation,
-        auto_rule=action.auto_rule,
-        expires_at=action.expires_at,
-        decided_at=action.decided_at,
-        decisions=(),
-    )
 
 
 def _decisions(uow: UnitOfWork, action_ids: list[str]) -> dict[str, tuple[DecisionView, ...]]:

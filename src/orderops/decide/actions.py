@@ -143,6 +143,23 @@ def decisions_of(uow: UnitOfWork, action_id: str) -> list[Approval]:
 
 
 def view(uow: UnitOfWork, action: Action) -> ActionView:
+    decisions = tuple(
+        DecisionView(
+            approver=d.approver,
+            role=d.role,
+            decision=d.decision,
+            reason=d.reason,
+            at=d.at,
+            bulk_id=d.bulk_id,
+        )
+        for d in decisions_of(uow, action.id)
+    )
+    return replace(bare_view(action), decisions=decisions)
+
+
+def bare_view(action: Action) -> ActionView:
+    """The action's view without its decisions: a page showing many actions reads their
+    decisions in one query and puts them in (``console/case_view.py``)."""
     return ActionView(
         id=action.id,
         case_id=action.case_id,
@@ -156,17 +173,7 @@ def view(uow: UnitOfWork, action: Action) -> ActionView:
         auto_rule=action.auto_rule,
         expires_at=action.expires_at,
         decided_at=action.decided_at,
-        decisions=tuple(
-            DecisionView(
-                approver=d.approver,
-                role=d.role,
-                decision=d.decision,
-                reason=d.reason,
-                at=d.at,
-                bulk_id=d.bulk_id,
-            )
-            for d in decisions_of(uow, action.id)
-        ),
+        decisions=(),
     )
 
 
