@@ -18,11 +18,9 @@ from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.notifications import NoticePolicy
 from orderops.storage.tables import (
-    Case,
     CaseTimelineEntry,
     Communication,
     Customer,
-    Order,
     OutboxMessage,
     SupportTicket,
 )
@@ -133,40 +131,14 @@ def customer(app: App, clock: FixedClock, *, locale: str | None = None) -> str:
 
 
 def case_for(app: App, clock: FixedClock, customer_id: str | None, kind: str) -> str:
-    now, ref = clock.now(), f"N-{next(_n)}"
-    with UnitOfWork(app.sessions, tenant_id="acme") as uow:
-        order = Order(
-            tenant_id="acme",
-            order_ref=ref,
-            source="test://shop",
-            customer_id=customer_id,
-            status="open",
-            financial_status="paid",
-            fulfillment_status="unfulfilled",
-            currency="USD",
-            total_minor=10000,
-            placed_at=now,
-            source_updated_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        uow.session.add(order)
-        uow.session.flush()
-        case = Case(
-            tenant_id="acme",
-            order_id=order.id,
-            order_ref=ref,
-            exception_type=kind,
-            status="new",
-            summary="test case",
-            detected_at=now,
-            opened_at=now,
-            updated_at=now,
-            facts={},
-        )
-        uow.session.add(case)
-        uow.commit()
-        return case.id
+    return make_case(
+        app,
+        clock,
+        order_ref=f"N-{next(_n)}",
+        customer_id=customer_id,
+        exception_type=kind,
+        status="new",
+    )
 
 
 def policy(app: App, clock: FixedClock, **rules: Any) -> None:

@@ -152,14 +152,24 @@ def drain(app: App, runtime: WritebackRuntime, clock: FixedClock, *, worker_id: 
     raise AssertionError("the outbox did not drain in 200 passes")
 
 
-def make_case(app: App, clock: FixedClock, *, order_ref: str, tenant_id: str = "acme") -> str:
-    """An order and an open case on it, written directly: writeback tests need only the ids."""
+def make_case(
+    app: App,
+    clock: FixedClock,
+    *,
+    order_ref: str,
+    tenant_id: str = "acme",
+    customer_id: str | None = None,
+    exception_type: str = "payment_failed",
+    status: str = "executing",
+) -> str:
+    """An order and a case on it, written directly: tests that need only the ids."""
     now = clock.now()
     with UnitOfWork(app.sessions, tenant_id=tenant_id) as uow:
         order = Order(
             tenant_id=tenant_id,
             order_ref=order_ref,
             source="test://shop",
+            customer_id=customer_id,
             status="open",
             financial_status="paid",
             fulfillment_status="unfulfilled",
@@ -176,8 +186,8 @@ def make_case(app: App, clock: FixedClock, *, order_ref: str, tenant_id: str = "
             tenant_id=tenant_id,
             order_id=order.id,
             order_ref=order_ref,
-            exception_type="payment_failed",
-            status="executing",
+            exception_type=exception_type,
+            status=status,
             summary="test case",
             detected_at=now,
             opened_at=now,
