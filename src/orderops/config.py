@@ -71,6 +71,22 @@ class Settings(BaseSettings):
     )
     console_session_idle_minutes: int = Field(default=30, ge=1)
     console_session_hours: int = Field(default=12, ge=1)
+    console_live_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long one console live-update stream stays open before the server "
+        "ends it and the browser reconnects (so no server piles up streams).",
+    )
+    console_live_check_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often an open live stream reads its queue's or case's change marker.",
+    )
+    console_live_streams_per_session: int = Field(
+        default=6,
+        ge=1,
+        description="Live streams one console session may hold open at once, per process.",
+    )
     sign_in_limit_per_account: str = "5 per 15 minutes"
     sign_in_limit_per_address: str = "20 per 15 minutes"
     sign_in_limit_per_tenant: str = Field(

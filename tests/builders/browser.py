@@ -53,3 +53,40 @@ def launched_chromium() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+BLOCKING_IMPACTS = frozenset({"serious", "critical"})
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical findings on the page as it stands, one line each
+    (rule, impact, the first elements it names): the accessibility bar the console holds.
+
+    axe-core comes bundled with ``axe-playwright-python`` and is injected through the
+    DevTools protocol, so nothing is fetched and the page's content security policy is not
+    loosened for it. Minor and moderate findings are left to review, not to the build."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    found: list[str] = []
+    for violation in results.response["violations"]:
+        if violation.get("impact") not in BLOCKING_IMPACTS:
+            continue
+        targets = [" ".join(map(str, node["target"])) for node in violation["nodes"][:3]]
+        found.append(f"{violation['id']} ({violation['impact']}): {'; '.join(targets)}")
+    return found
+
+
+def horizontal_overflow(page: Any) -> tuple[int, list[str]]:
+    """How far the document is wider than the window, and the widest culprits: a table
+    that scrolls inside its own container does not count, since it widens nothing."""
+    overflow = int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+    culprits: list[str] = page.evaluate(
+        """() => Array.from(document.querySelectorAll('body *'))
+            .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1)
+            .map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+                 + (el.className && typeof el.className === 'string'
+                    ? '.' + el.className.trim().split(/\\s+/).join('.') : ''))
+            .slice(0, 8)"""
+    )
+    return overflow, culprits

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from orderops.console import charts
+from orderops.console.dash_figures import percentile
 from orderops.console.queue_view import CaseRow, SlaState, SortKey, impact_of, sla_state, sort_rows
 from orderops.console.security import (
     LOGIN_FORM_LIFETIME,
@@ -18,7 +19,6 @@ from orderops.console.security import (
     login_form_token,
     verify_password,
 )
-from orderops.console.stats import percentile
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 

@@ -4,6 +4,7 @@ readers (each chart has a title and a text table beside it). Pure functions of t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -22,6 +23,8 @@ PALETTE = (
     "#ea580c",
 )
 WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 1100, 220, 44, 36, 12
+CHAR_W = 7.0
+"""A generous width of one 11px character (capitals, digits), for fitting labels."""
 
 
 def color(index: int) -> str:
@@ -44,26 +47,38 @@ def nice_max(value: float) -> float:
 
 
 def hbar_chart(
-    title: str, items: Sequence[tuple[str, float]], *, unit: str = "", width: int = 420
+    title: str,
+    items: Sequence[tuple[str, float]],
+    *,
+    unit: str = "",
+    width: int = 420,
+    texts: Sequence[str] | None = None,
+    links: Sequence[str] | None = None,
 ) -> Markup:
-    """Horizontal bars, one per labelled value, largest scale first."""
-    if not items:
+    """Horizontal bars, one per labelled value, largest scale first. ``texts`` replace the
+    printed values (``25 min``, ``$1,204.00``); ``links`` make each bar's row a link to
+    the cases behind it. All zeros is no data: an empty chart says so."""
+    if not items or not any(v for _, v in items):
         return _empty(title, width)
-    row, label_w = 22, 130
+    row, label_w = 22, 150
     height = PAD_TOP + row * len(items) + 8
     top = nice_max(max(v for _, v in items))
-    plot = width - label_w - 50
+    shown_all = list(texts) if texts is not None else [f"{_fmt(v)}{unit}" for _, v in items]
+    # the printed values sit right of their bars: the longest decides the plot's width
+    plot = max(100.0, width - label_w - 12 - CHAR_W * max(len(t) for t in shown_all))
     parts = [_open(title, width, height)]
     for i, (label, value) in enumerate(items):
         y = PAD_TOP + i * row
         w = plot * value / top
-        parts.append(
+        shown = shown_all[i]
+        bar = (
             f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end" class="lbl">'
-            f"{escape(_short(label, 20))}</text>"
+            f"{escape(_short(label, int((label_w - 8) // CHAR_W)))}</text>"
             f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" '
-            f'fill="{color(0)}"><title>{escape(label)}: {_fmt(value)}{unit}</title></rect>'
-            f'<text x="{label_w + w + 4:.1f}" y="{y + 15}" class="val">{_fmt(value)}{unit}</text>'
+            f'fill="{color(0)}"><title>{escape(label)}: {escape(shown)}</title></rect>'
+            f'<text x="{label_w + w + 4:.1f}" y="{y + 15}" class="val">{escape(shown)}</text>'
         )
+        parts.append(_linked(bar, links[i] if links is not None else None, label))
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -74,37 +89,52 @@ def stacked_columns(
     series: Mapping[str, Sequence[float]],
     *,
     width: int = WIDTH,
+    links: Sequence[str] | None = None,
 ) -> Markup:
-    """One column per bucket (e.g. a day), stacked by series (e.g. exception type)."""
+    """One column per bucket (e.g. a day), stacked by series (e.g. exception type); a
+    column links to its cases when ``links`` are given. Axis labels are thinned to what
+    fits the column width, so they never overlap."""
     if not buckets or not series:
         return _empty(title, width)
     totals = [sum(values[i] for values in series.values()) for i in range(len(buckets))]
+    if not any(totals):
+        return _empty(title, width)
     top = nice_max(max(totals))
     plot_w, plot_h = width - PAD_LEFT - 8, HEIGHT - PAD_TOP - PAD_BOTTOM
     slot = plot_w / len(buckets)
     bar = max(2.0, slot * 0.7)
+    every = tick_step(slot, max(len(_tick(b)) for b in buckets))
     parts = [_open(title, width, HEIGHT), _y_axis(top, plot_h, width)]
     for i, bucket in enumerate(buckets):
         x = PAD_LEFT + i * slot + (slot - bar) / 2
         base = float(PAD_TOP + plot_h)
+        column = []
         for s, (name, values) in enumerate(series.items()):
             value = values[i]
             if value <= 0:
                 continue
             h = plot_h * value / top
             base -= h
-            parts.append(
+            column.append(
                 f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                 f'fill="{color(s)}"><title>{escape(bucket)} {escape(name)}: '
                 f"{_fmt(value)}</title></rect>"
             )
-        if len(buckets) <= 16 or i % max(1, len(buckets) // 8) == 0:
+        if column:
+            link = links[i] if links is not None else None
+            parts.append(_linked("".join(column), link, f"{bucket}: {_fmt(totals[i])}"))
+        if i % every == 0:
             parts.append(
                 f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - PAD_BOTTOM + 16}" '
-                f'text-anchor="middle" class="lbl">{escape(bucket[5:])}</text>'
+                f'text-anchor="middle" class="lbl">{escape(_tick(bucket))}</text>'
             )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def tick_step(slot: float, chars: int, *, char_width: float = CHAR_W, gap: float = 8.0) -> int:
+    """Label every n-th column so labels of ``chars`` characters never overlap."""
+    return max(1, math.ceil((chars * char_width + gap) / slot))
 
 
 def legend(names: Sequence[str]) -> Markup:
@@ -129,18 +159,34 @@ def _y_axis(top: float, plot_h: float, width: int) -> str:
 
 
 def _open(title: str, width: int, height: int) -> str:
+    # A group, not an image: its bars are drill-down links, and an image's parts are hidden
+    # from assistive technology (axe-core: nested-interactive), so the links would be lost.
     return (
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="group" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{escape(title)}</title>"
     )
 
 
+EMPTY = "No data in this period"
+
+
 def _empty(title: str, width: int = WIDTH) -> Markup:
     return Markup(
         f'{_open(title, width, 60)}<text x="{width / 2}" y="34" text-anchor="middle" '
-        f'class="lbl">No data in this range</text></svg>'
+        f'class="lbl">{EMPTY}</text></svg>'
     )
+
+
+def _linked(body: str, href: str | None, label: str) -> str:
+    if href is None:
+        return body
+    return f'<a href="{escape(href)}" aria-label="{escape(label)}: list the cases">{body}</a>'
+
+
+def _tick(bucket: str) -> str:
+    """A day ``2026-11-20`` reads ``11-20`` under its column."""
+    return bucket[5:] if len(bucket) == 10 and bucket[4] == "-" else bucket
 
 
 def _fmt(value: float) -> str:

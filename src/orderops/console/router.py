@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from orderops.console import (
     choice_page,
+    live,
     pages_account,
     pages_admin,
     pages_case,
@@ -42,6 +43,7 @@ router.include_router(sso.router)
 router.include_router(pages_usage.router)
 router.include_router(pages_account.router)
 router.include_router(pages_choices.router)
+router.include_router(live.router)
 router.include_router(choice_page.router)  # public: the customer's page, no sign-in
 
 

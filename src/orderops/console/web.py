@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -27,6 +28,7 @@ from orderops.domain.choices import OFFERABLE
 from orderops.domain.errors import Forbidden, InvalidEvent, OrderOpsError, Unauthorized
 from orderops.domain.roles import Permission, allows
 from orderops.domain.scopes import UNRESTRICTED, AccessScope
+from orderops.ingest.adapters.common import currency_exponent
 from orderops.tenancy.access_scopes import user_scope
 from orderops.tenancy.console_sessions import LiveSession, resume_session
 from orderops.tenancy.tenants import Principal
@@ -148,6 +150,15 @@ def refuse_cross_site(request: Request) -> None:
         raise Forbidden("the form was posted from another site; open the console and retry")
 
 
+def plain_money(minor: int | None, currency: str = "") -> str:
+    """``1,234.56 USD``, ``12,345 JPY``: the amount with its currency's own decimals (the
+    dashboards write money the babel way, console/money.py; tables keep the code)."""
+    if minor is None:
+        return "-"
+    places = currency_exponent(currency) if currency else 2
+    return f"{Decimal(minor).scaleb(-places):,.{places}f} {currency}".strip()
+
+
 @cache
 def templates() -> Environment:
     env = Environment(
@@ -157,7 +168,7 @@ def templates() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = lambda v: v.strftime("%Y-%m-%d %H:%M") if v else "-"
-    env.filters["money"] = lambda v, cur="": "-" if v is None else f"{v / 100:,.2f} {cur}".strip()
+    env.filters["money"] = plain_money
     env.filters["label"] = lambda v: str(v or "").replace("_", " ")
     env.globals["OFFERABLE"] = sorted(OFFERABLE)  # case types a customer may choose on
     return env
