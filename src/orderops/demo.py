@@ -25,6 +25,7 @@ from orderops.bootstrap import App, bootstrap
 from orderops.cases.cases import CaseChange, CaseEvent
 from orderops.config import Settings
 from orderops.console.accounts import set_password
+from orderops.decide.policy_versions import set_policy, version_info
 from orderops.domain.cases import ExceptionType
 from orderops.domain.clock import AcceleratedClock, Clock, FixedClock, SystemClock
 from orderops.domain.errors import OrderOpsError
@@ -34,6 +35,7 @@ from orderops.sandbox.connected import VendorSandboxes, connected_sandboxes
 from orderops.sandbox.seeding import StoreMirror
 from orderops.sim import SimConfig, simulate
 from orderops.storage.sqlite_writers import in_background
+from orderops.storage.uow import UnitOfWork
 from orderops.tenancy.tenants import ensure_tenant, issue_key
 from orderops.tenancy.users import UserExists, add_user, list_users
 from orderops.workflow.pipeline import process_pending
@@ -54,6 +56,8 @@ DEMO_RATES = {
 DEMO_EMAIL = "admin@demo.example"
 DEMO_APPROVER = "approver@demo.example"
 DEMO_PASSWORD = "demo-password"
+DEMO_APPROVAL_HOURS = 24 * 60
+DEMO_HOLD_HOURS = 24 * 30
 STYLE = {
     CaseChange.OPENED: "bold red",
     CaseChange.REOPENED: "red",
@@ -77,6 +81,25 @@ class DemoOptions:
     orders_per_day: int
 
 
+def widen_approval_windows(app: App, clock: Clock) -> None:
+    """Approval requests and desk holds lapse on business time, which the demo runs 1,800
+    times faster than a reviewer: the default 48 h would lapse in 96 wall seconds, before
+    a second approver signs in. The demo tenant's policy takes the longest windows the
+    policy allows (60 and 30 simulated days: 48 and 24 wall minutes at the default speed),
+    as a versioned, audited change like any other."""
+    with UnitOfWork(app.sessions, tenant_id=TENANT, write=False) as uow:
+        body = dict(version_info(uow).body)
+    body.update(expiry_hours=DEMO_APPROVAL_HOURS, hold_expiry_hours=DEMO_HOLD_HOURS)
+    set_policy(
+        app.sessions,
+        tenant_id=TENANT,
+        body=body,
+        actor="demo",
+        clock=clock,
+        note="the demo's business clock runs ahead of its reviewers",
+    )
+
+
 def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None:
     # The port first: a demo that cannot serve its console is no demo, and finding out
     # after the backfill would leave a store streaming into a desk no one can open.
@@ -93,6 +116,7 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None
     backfill_clock = FixedClock(sim.start)
     app = bootstrap(settings, clock=backfill_clock)
     ensure_tenant(app.sessions, tenant_id=TENANT, name="Demo Store", clock=backfill_clock)
+    widen_approval_windows(app, backfill_clock)
     login = demo_login(app, backfill_clock)
     # The printed key acts as the demo admin (a person), like every key: never as nobody.
     key = issue_key(
