@@ -360,6 +360,14 @@ ROUTES = [
         lambda w: (f"/v1/cases/{w.case_id}/choice-offers", None),
         tenant_scoped_ids=True,
     ),
+    Route(  # nothing offered on this case: the answer says none was withdrawn
+        "POST",
+        "/v1/cases/{case_id}/choice-offers/withdraw",
+        Permission.CASES_WORK,
+        200,
+        lambda w: (f"/v1/cases/{w.case_id}/choice-offers/withdraw", None),
+        tenant_scoped_ids=True,
+    ),
 ]
 
 
