@@ -6,6 +6,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
+import httpx
 from fastapi.testclient import TestClient
 
 from orderops.api.app import create_app
@@ -60,6 +61,12 @@ def csrf_of(html: str) -> str:
 
 def signed_in(app: App, person: ConsolePerson) -> TestClient:
     client = TestClient(create_app(app), follow_redirects=False)
+    sign_in_with(client, person)
+    return client
+
+
+def sign_in_with(client: httpx.Client, person: ConsolePerson) -> None:
+    """Sign ``person`` in through the form, as a browser would (in process or over HTTP)."""
     page = client.get("/console/login")
     response = client.post(
         "/console/login",
@@ -72,7 +79,6 @@ def signed_in(app: App, person: ConsolePerson) -> TestClient:
         },
     )
     assert response.status_code == 303, response.text
-    return client
 
 
 def post_form(client: TestClient, page_url: str, action: str, **fields: str) -> object:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from builders.access import late_case
-from builders.console import PASSWORD, ConsolePerson, console_person, csrf_of
+from builders.console import ConsolePerson, console_person, sign_in_with
 from builders.live_server import served
 from builders.scopes import placed_case
 from orderops.bootstrap import App
@@ -114,18 +114,7 @@ class Stream:
 @contextmanager
 def sign_in(base: str, person: ConsolePerson) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=base, follow_redirects=False, timeout=10) as client:
-        page = client.get("/console/login")
-        answer = client.post(
-            "/console/login",
-            data={
-                "csrf": csrf_of(page.text),
-                "tenant": person.tenant,
-                "email": person.email,
-                "password": PASSWORD,
-                "next": "/console/queues",
-            },
-        )
-        assert answer.status_code == 303, answer.text
+        sign_in_with(client, person)
         yield client
 
 
