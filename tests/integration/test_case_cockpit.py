@@ -23,6 +23,7 @@ from orderops.decide.actions import list_for_case
 from orderops.domain.actions import ActionStatus
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
+from orderops.storage.tables import Case
 from orderops.storage.tables.queues import Communication
 from orderops.storage.uow import UnitOfWork
 from orderops.writeback.claims import claim_due
@@ -359,3 +360,25 @@ def test_the_case_page_reads_a_fixed_number_of_queries_however_much_the_case_hol
 def _shapes(statements: list[str]) -> Counter[str]:
     """Statements with their IN lists folded, so only a new query shows as a difference."""
     return Counter(re.sub(r"\(\?(, \?)*\)", "(?)", s) for s in statements)
+
+
+def test_the_impact_says_when_the_cases_priority_is_not_the_impacts_own(
+    app: App, clock: FixedClock
+) -> None:
+    case_id = late_case(app, clock)
+    viewer = signed_in(app, console_person(app, clock, role=Role.VIEWER))
+
+    def impact_line(priority: str) -> str:
+        with UnitOfWork(app.sessions, tenant_id="acme") as uow:
+            case = uow.session.get(Case, case_id)
+            assert case is not None
+            case.priority = priority
+            uow.commit()
+        page = viewer.get(f"/console/cases/{case_id}").text
+        line = page[page.index('class="impact-score"') :]
+        return re.sub(r"<[^>]+>", "", line[: line.index("</p>")])
+
+    own = re.search(r"impact alone gives (P\d)", impact_line("P1"))
+    assert own is not None
+    assert impact_line("P1").endswith("; the case is P1, set by its routing rule or a reviewer")
+    assert impact_line(own.group(1)).endswith(f"impact alone gives {own.group(1)}")
