@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 
 from orderops.storage.engine import make_engine
 
@@ -27,11 +28,25 @@ def alembic_config(url: str, *, app_role: str = DEFAULT_APP_ROLE) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "heads", *, app_role: str = DEFAULT_APP_ROLE) -> None:
-    """Run as the role that owns the tables (``ORDEROPS_MIGRATION_DATABASE_URL``)."""
+    """Run as the role that owns the tables (``ORDEROPS_MIGRATION_DATABASE_URL``).
+
+    A database already at this code's heads is left alone without loading the migration
+    scripts: every process start (and every test's app) would otherwise import all of them
+    to learn there is nothing to do."""
+    if revision == "heads" and current_revisions(engine) == expected_heads():
+        return
     config = alembic_config(engine.url.render_as_string(hide_password=False), app_role=app_role)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    """The revisions recorded in the database; empty before its first migration."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return set()
+        return set(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
 
 
 def downgrade(engine: Engine, revision: str, *, app_role: str = DEFAULT_APP_ROLE) -> None:
@@ -52,6 +67,12 @@ def upgrade_url(url: str, *, app_role: str = DEFAULT_APP_ROLE) -> None:
 
 def expected_heads() -> set[str]:
     """The revisions this code expects the database to be at."""
+    return set(_script_heads())
+
+
+@cache
+def _script_heads() -> frozenset[str]:
+    # The scripts cannot change under a running process; reading them costs ~40 ms.
     from alembic.script import ScriptDirectory
 
-    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
