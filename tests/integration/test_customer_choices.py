@@ -33,7 +33,7 @@ from orderops.evidence.service import default_store
 from orderops.storage.rate_windows import DatabaseWindows
 from orderops.storage.tables import Action, AuditRecord, CustomerChoiceOffer, OutboxMessage
 from orderops.storage.uow import UnitOfWork
-from orderops.workflow.choices import choose
+from orderops.workflow.choice_answers import choose
 
 SCRIPT = re.compile(r"<script", re.IGNORECASE)
 

@@ -33,7 +33,8 @@ from orderops.domain.errors import Forbidden
 from orderops.domain.rate_limits import RateScope
 from orderops.evidence.service import default_store
 from orderops.recommend.formatting import day, money
-from orderops.workflow.choices import PUBLIC_PREFIX, choose, open_offer, verified
+from orderops.workflow.choice_answers import choose, open_offer, verified
+from orderops.workflow.choices import PUBLIC_PREFIX
 
 router = APIRouter(include_in_schema=False)
 
