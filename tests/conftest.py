@@ -38,7 +38,7 @@ from orderops.storage.engine import make_engine
 from orderops.storage.migrate import upgrade
 from orderops.tenancy.tenants import ensure_tenant, issue_key
 
-pytest_plugins = ["builders.connected_fixtures"]
+pytest_plugins = ["builders.connected_fixtures", "builders.telemetry"]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 AS_APP_ROLE = os.environ.get("ORDEROPS_TEST_PG_APP_ROLE", "1").lower() in {"1", "true", "yes"}

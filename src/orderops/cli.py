@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,13 +14,17 @@ from rich.console import Console
 from orderops.commands import (
     access,
     audit_export,
+    backup,
+    cases,
     choices,
     connections,
+    erasure,
     evaluate,
     holds,
     identity,
     imports,
     inbox,
+    ingest_file,
     limits,
     links,
     notifications,
@@ -31,12 +33,16 @@ from orderops.commands import (
     recommend,
     reconcile,
     retention,
+    sandbox,
     scopes,
+    settings_table,
     sources,
     sso,
     tenancy,
     usage,
 )
+from orderops.commands.errors import CleanErrors
+from orderops.commands.shared import JsonOpt, print_json
 
 if TYPE_CHECKING:
     from orderops.bootstrap import App
@@ -46,7 +52,11 @@ if TYPE_CHECKING:
 # server, the database layer and the models' numeric stack take seconds to load, and
 # `orderops --help` (like every command's help) should answer at once.
 
-cli = typer.Typer(no_args_is_help=True, help="OrderOps: the exception desk for e-commerce orders.")
+cli = typer.Typer(
+    cls=CleanErrors,  # a configuration error: one line with the fix, exit 2 (commands/errors.py)
+    no_args_is_help=True,
+    help="OrderOps: the exception desk for e-commerce orders.",
+)
 db_cli = typer.Typer(no_args_is_help=True, help="Database schema.")
 tenant_cli = typer.Typer(no_args_is_help=True, help="Tenants and API keys.")
 dead_cli = typer.Typer(no_args_is_help=True, help="Input that could not be accepted.")
@@ -73,7 +83,13 @@ choices.register(cli)
 reconcile.register(cli)
 inbox.register(cli)
 retention.register(cli)
+erasure.register(cli)
 usage.register(cli)
+ingest_file.register(cli)
+cases.register(cli)
+backup.register(cli)
+settings_table.register(cli)
+sandbox.register(cli)
 audit_export.register(audit_cli)
 tenancy.register(tenant_cli)  # tenant create, tenant key [issue|list|rotate|revoke]
 limits.register(tenant_cli)
@@ -110,14 +126,39 @@ def db_upgrade() -> None:
 @cli.command()
 def serve(
     worker: Annotated[bool, typer.Option(help="Also run a worker thread in this process.")] = True,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default ORDEROPS_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default ORDEROPS_PORT).")
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="HTTP worker processes (uvicorn --workers); a worker thread stays one."
+        ),
+    ] = 1,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(help="Trust X-Forwarded-For/-Proto from --forwarded-allow-ips."),
+    ] = True,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated proxy addresses (or *) whose forwarded headers are trusted "
+            "(default: uvicorn's, 127.0.0.1 or $FORWARDED_ALLOW_IPS)."
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (and, by default, a worker) until stopped."""
     import uvicorn
 
     from orderops.api.app import create_app
+    from orderops.telemetry.setup import configure_process
     from orderops.workflow.worker import run_forever
 
-    app = _app()
+    app = _app()  # migrates once, before any HTTP process starts
+    configure_process(app.settings)  # JSON logs, traces when ORDEROPS_OTLP_ENDPOINT is set
     stop = threading.Event()
     if worker:
         threading.Thread(
@@ -125,7 +166,18 @@ def serve(
             kwargs={"app": app, "stop": stop, "interval": app.settings.sweep_interval_seconds},
             daemon=True,
         ).start()
-    uvicorn.run(create_app(app), host=app.settings.host, port=app.settings.port)
+    options: dict[str, Any] = {
+        "host": host or app.settings.host,
+        "port": port or app.settings.port,
+        "proxy_headers": proxy_headers,
+        "forwarded_allow_ips": forwarded_allow_ips,
+        "log_config": None,  # uvicorn's records go through our JSON logs
+        "access_log": False,  # one line per request already (telemetry/requests.py)
+    }
+    if workers > 1:  # each process builds its own app from the same settings
+        uvicorn.run("orderops.commands.serving:asgi_app", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_app(app), **options)
     stop.set()
 
 
@@ -133,66 +185,18 @@ def serve(
 def worker() -> None:
     """Process pending events and run time sweeps for every tenant, until stopped."""
     from orderops import redaction
+    from orderops.telemetry.setup import configure_process
     from orderops.workflow.worker import run_forever
 
     logging.basicConfig(level=logging.INFO)
     redaction.install()
     app = _app()
+    configure_process(app.settings)  # JSON logs, traces when ORDEROPS_OTLP_ENDPOINT is set
     stop = threading.Event()
     try:
         run_forever(app, stop=stop, interval=app.settings.sweep_interval_seconds)
     except KeyboardInterrupt:
         stop.set()
-
-
-@cli.command()
-def ingest(
-    file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="JSONL of canonical events.")
-    ],
-    tenant: TenantOpt,
-    now: Annotated[
-        datetime | None, typer.Option(help="Judge time-based checks at this time (UTC).")
-    ] = None,
-) -> None:
-    """Ingest a JSONL file of canonical events, then sweep; bad lines become dead letters."""
-    from rich.progress import Progress
-
-    from orderops.domain.clock import FixedClock
-    from orderops.tenancy.tenants import ensure_tenant
-    from orderops.workflow.batch import ingest_items
-    from orderops.workflow.sweeps import sweep_late_orders
-
-    app = _app(demo=True)
-    if now is not None:
-        app.clock = FixedClock(
-            now if now.tzinfo else now.replace(tzinfo=datetime.now().astimezone().tzinfo)
-        )
-    ensure_tenant(app.sessions, tenant_id=tenant, name=tenant, clock=app.clock)
-    lines = [line for line in file.read_text("utf-8").splitlines() if line.strip()]
-    items: list[object] = []
-    for number, line in enumerate(lines, 1):
-        try:
-            items.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            items.append({"_unparseable_line": number, "text": line[:1000], "error": str(exc)})
-    with Progress(console=console) as progress:
-        task = progress.add_task("ingesting", total=len(items))
-        report = ingest_items(
-            app.sessions,
-            tenant_id=tenant,
-            items=items,
-            channel=f"file:{file.name}",
-            clock=app.clock,
-            on_chunk=lambda _r, n: progress.advance(task, n),
-        )
-    swept = sweep_late_orders(app.sessions, tenant_id=tenant, clock=app.clock)
-    console.print(
-        f"accepted {report.accepted}, duplicates {report.duplicates}, "
-        f"rejected {len(report.rejected)}, case changes {len(report.changes) + len(swept)}"
-    )
-    for rejected in report.rejected[:20]:
-        console.print(f"  line {rejected.index + 1}: {rejected.reason}", style="red")
 
 
 class SimFormat(StrEnum):
@@ -205,14 +209,16 @@ def sim(
     out: Annotated[Path, typer.Option(help="Folder for events.jsonl and labels.jsonl.")] = Path(
         "data/sim"
     ),
-    seed: int = 7,
-    days: float = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same store.")] = 7,
+    days: Annotated[float, typer.Option(help="Days of the evaluated window.")] = 1.0,
     history_days: Annotated[
         int | None, typer.Option(help="Days of trading before the window (6; webhooks: 4).")
     ] = None,
-    orders_per_day: int = 150,
-    payment_failed_rate: float = 0.04,
-    late_rate: float = 0.05,
+    orders_per_day: Annotated[int, typer.Option(help="Orders the store takes a day.")] = 150,
+    payment_failed_rate: Annotated[
+        float, typer.Option(help="Share of orders whose payment fails.")
+    ] = 0.04,
+    late_rate: Annotated[float, typer.Option(help="Share of shipments that run late.")] = 0.05,
     format_: Annotated[
         SimFormat,
         typer.Option(
@@ -283,8 +289,8 @@ def demo(
     ] = None,
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 1800.0,
     days: Annotated[float, typer.Option(help="Simulated days to stream.")] = 14.0,
-    seed: int = 7,
-    orders_per_day: int = 120,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated store.")] = 7,
+    orders_per_day: Annotated[int, typer.Option(help="Orders the store takes a day.")] = 120,
 ) -> None:
     """Start the desk on the embedded database and stream a simulated store into it."""
     from orderops.demo import DemoCannotStart, DemoOptions, run_demo
@@ -304,7 +310,12 @@ def demo(
 
 
 @dead_cli.command("list")
-def deadletters_list(tenant: TenantOpt, limit: int = 50) -> None:
+def deadletters_list(
+    tenant: TenantOpt,
+    limit: Annotated[int, typer.Option(min=1, help="Rows to show.")] = 50,
+    json_: JsonOpt = False,
+) -> None:
+    """Refused input and failed processing, newest first."""
     from rich.table import Table
 
     from orderops.storage.uow import UnitOfWork
@@ -312,6 +323,18 @@ def deadletters_list(tenant: TenantOpt, limit: int = 50) -> None:
     app = _app(demo=True)
     with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
         letters = uow.dead_letters.list(limit=limit)
+        if json_:
+            fields = [
+                "id",
+                "received_at",
+                "status",
+                "reason_code",
+                "reason",
+                "channel",
+                "body_bytes",
+            ]
+            print_json({"items": [{name: getattr(x, name) for name in fields} for x in letters]})
+            return
         table = Table("received", "status", "reason", "bytes")
         table.add_column("id", no_wrap=True, min_width=32)
         for letter in letters:
@@ -326,7 +349,11 @@ def deadletters_list(tenant: TenantOpt, limit: int = 50) -> None:
 
 
 @dead_cli.command("show")
-def deadletters_show(tenant: TenantOpt, letter_id: str) -> None:
+def deadletters_show(
+    tenant: TenantOpt,
+    letter_id: Annotated[str, typer.Argument(help="Id from `orderops deadletters list`.")],
+) -> None:
+    """One dead letter: why it was refused, where from, and its body."""
     from orderops.storage.uow import UnitOfWork
 
     app = _app(demo=True)
@@ -342,7 +369,10 @@ def deadletters_show(tenant: TenantOpt, letter_id: str) -> None:
 
 
 @dead_cli.command("replay")
-def deadletters_replay(tenant: TenantOpt, letter_id: str) -> None:
+def deadletters_replay(
+    tenant: TenantOpt,
+    letter_id: Annotated[str, typer.Argument(help="Id from `orderops deadletters list`.")],
+) -> None:
     """Run a dead letter again after the cause was fixed: refused input goes through intake
     again; an event whose processing failed is processed again from its inbox row."""
     from orderops.domain.errors import NotFound

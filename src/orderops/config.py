@@ -6,6 +6,7 @@ A ``Settings`` object is passed to every factory; nothing reads the environment 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from limits import parse
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -130,6 +131,32 @@ class Settings(BaseSettings):
         default=None,
         description="Count rate limits in this Redis (redis://host:port/db) instead of the "
         "database.",
+    )
+    # Telemetry (docs/OPERATIONS.md, "Metrics", "Logs", "Traces").
+    log_format: Literal["json", "console"] = Field(
+        default="json",
+        description="Log lines as JSON objects (one per line, for a log shipper) or as "
+        "aligned text for a person at a terminal.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="The least severe log lines written (each request: INFO)."
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="Export OpenTelemetry traces over OTLP/HTTP to this collector URL "
+        "(e.g. http://otel-collector:4318/v1/traces). Unset: no tracing SDK at all.",
+    )
+    otel_service_name: str = Field(
+        default="orderops",
+        min_length=1,
+        max_length=100,
+        description="The service.name traces are exported under (one per deployment).",
+    )
+    metrics_max_tenants: int = Field(
+        default=50,
+        ge=0,
+        description="/metrics shows the per-tenant desk gauges (cases, approvals, outbox) "
+        "only while the desk serves at most this many tenants.",
     )
 
     @field_validator(

@@ -88,6 +88,8 @@ PARAM_KINDS = {
     "suggestion_id": "suggestion_id",
     "link_id": "link_id",
     "hold_id": "hold_id",
+    "subscription_id": "subscription_id",
+    "delivery_id": "webhook_delivery_id",
 }
 """Path parameters that name an object of a cell, and the object's kind."""
 
@@ -116,6 +118,7 @@ OWN_CELL_WRITES = {
     ("POST", "/v1/events"): "ingests into the key's own tenant",
     ("POST", "/v1/sources"): "connects a webhook source of the key's own tenant",
     ("POST", "/v1/admin/connections"): "connects a vendor for the key's own tenant",
+    ("POST", "/v1/webhook-subscriptions"): "subscribes an endpoint of the key's own tenant",
     ("POST", "/v1/admin/users"): "creates a user in the caller's own tenant",
     ("POST", "/v1/routing-rules"): "the tenant's own routing rules",
     ("PUT", "/v1/admin/approval-policy"): "the tenant's own approval policy",
@@ -388,6 +391,8 @@ WRITE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/link-suggestions/{suggestion_id}/reject"): {"reason": "no"},
     ("POST", "/v1/links/{link_id}/unlink"): {"reason": "no"},
     ("POST", "/v1/holds/{hold_id}/release"): {"reason": "not needed at all"},
+    ("PATCH", "/v1/webhook-subscriptions/{subscription_id}"): {"enabled": False},
+    ("POST", "/v1/webhook-subscriptions/{subscription_id}/rotate"): {"overlap_hours": 0},
 }
 
 

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from builders.access import Person, person
 from builders.links import suggested_ticket, ticket
+from builders.outbound_webhooks import failed_delivery, subscription
 from builders.scopes import PlacedCase, name_brands, placed_order, scoped_person
 from orderops.bootstrap import App
 from orderops.decide.actions import propose
@@ -96,7 +97,9 @@ class Seeded:
         return own
 
 
-TENANT_WIDE_KINDS = frozenset({"user_id", "key_id", "suggestion_id", "sha256"})
+TENANT_WIDE_KINDS = frozenset(
+    {"user_id", "key_id", "suggestion_id", "sha256", "subscription_id", "webhook_delivery_id"}
+)
 """Kinds that belong to the tenant, not to a place in it: a region scope does not narrow
 them (a scoped administrator manages the tenant's users), a tenant and an environment do."""
 
@@ -201,6 +204,10 @@ def _seed(
     objects["hold_id"] = _hold(cells, tenant, case, objects["action_id"], objects["outbox_id"])
     objects["link_id"] = _link(cells, tenant, case.order_ref, _orphan(cells, tenant))
     objects["ticket_ref"] = _orphan(cells, tenant)  # left unlinked: the cell's own record
+    objects["subscription_id"] = subscription(app, clock, tenant=tenant)
+    objects["webhook_delivery_id"] = failed_delivery(
+        app, clock, objects["subscription_id"], tenant=tenant
+    )
     for role in roles:
         seeded.people[role] = scoped_person(
             app, clock, role=role, scope=parse([f"region={cell.region}"]), tenant=tenant

@@ -26,6 +26,10 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ORDEROPS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("ORDEROPS_DATABASE_URL", raising=False)
+    # `ingest` runs on the real settings (no demo placeholder key) into an existing tenant.
+    monkeypatch.setenv("ORDEROPS_SECRET_KEY", "an-e2e-secret-key-not-the-placeholder")
+    created = runner.invoke(cli, ["tenant", "create", "shop"])
+    assert created.exit_code == 0, created.output
     return tmp_path
 
 

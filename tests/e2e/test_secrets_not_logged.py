@@ -42,6 +42,7 @@ from orderops.ingest.connections import SecretBox, WebhookSource, rotate_secret
 from orderops.sandbox.runner import run_sandbox
 from orderops.sandbox.zendesk import ZendeskSandbox
 from orderops.sim.providers.run import write_store
+from orderops.telemetry.logs import formatter as json_formatter
 from orderops.tenancy.key_lifecycle import rotate_key
 from orderops.tenancy.users import UserKind, add_user
 from orderops.workflow.worker import run_once
@@ -69,16 +70,21 @@ class HarnessTransport(httpx.HTTPTransport):
 
 
 class Captured(logging.Handler):
-    """Every record, formatted with its traceback, as a handler would write it out."""
+    """Every record, formatted with its traceback, as a handler would write it out: as
+    plain text, and as the JSON line `serve` and `worker` write (telemetry/logs.py), whose
+    extra fields (request ids, tenants, routes) the plain format leaves out."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
         self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.json = json_formatter(json_lines=True)
         self.lines: list[str] = []
+        self.json_lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         if not getattr(_harness, "calling", False):
             self.lines.append(self.format(record))
+            self.json_lines.append(self.json.format(record))
 
 
 def client_of(desk: Desk) -> httpx.Client:
@@ -393,6 +399,7 @@ def test_a_simulated_day_leaves_no_secret_in_logs_metrics_or_error_bodies(
     assert metrics.status_code == 200
     corpus = {
         "logs": "\n".join(logs.lines),
+        "JSON logs": "\n".join(logs.json_lines),
         "metrics": metrics.text,
         "error bodies": "\n\n".join(evidence.error_bodies),
     }
@@ -400,6 +407,8 @@ def test_a_simulated_day_leaves_no_secret_in_logs_metrics_or_error_bodies(
     # naming keys by their prefixes, the counters of refused deliveries.
     assert len(logs.lines) > 10_000
     assert "INSERT INTO api_keys" in corpus["logs"]
+    assert '"logger": "orderops.requests"' in corpus["JSON logs"]  # one line per request
+    assert '"tenant": "shop"' in corpus["JSON logs"]
     assert "verified with the previous signing secret" in corpus["logs"]
     assert f"key {short.prefix}... expired at" in corpus["error bodies"]
     assert 'reason="bad_signature"' in corpus["metrics"]

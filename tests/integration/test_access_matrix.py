@@ -20,6 +20,7 @@ from builders.access import Person, client, late_case, person
 from builders.choices import choice_case
 from builders.events import order_placed
 from builders.holds import place_hold
+from builders.outbound_webhooks import failed_delivery, subscription
 from orderops.api import actions as actions_api
 from orderops.api import admin as admin_api
 from orderops.api import cases as cases_api
@@ -28,6 +29,7 @@ from orderops.api import connections as connections_api
 from orderops.api import events as events_api
 from orderops.api import holds as holds_api
 from orderops.api import playbook_pins as playbook_pins_api
+from orderops.api import webhook_subscriptions as webhook_subscriptions_api
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
 from orderops.decide.actions import propose
@@ -126,6 +128,29 @@ def _connection_route(action: str, body: dict[str, Any] | None = None) -> Route:
         f"/v1/admin/connections/{{system}}/{action}",
         Permission.SOURCES_MANAGE,
         200,
+        prepare,
+        tenant_scoped_ids=True,
+    )
+
+
+HOOKS = "/v1/webhook-subscriptions"
+
+
+def _hook_route(method: str, tail: str, success: int, body: dict[str, Any] | None = None) -> Route:
+    """A route naming one acme subscription (fresh per request: DELETE removes it)."""
+
+    def prepare(w: World) -> Request:
+        sub = subscription(w.app, w.clock)
+        if "{delivery_id}" in tail:
+            delivery = failed_delivery(w.app, w.clock, sub)
+            return f"{HOOKS}/{sub}" + tail.replace("{delivery_id}", delivery), body
+        return f"{HOOKS}/{sub}{tail}", body
+
+    return Route(
+        method,
+        f"{HOOKS}/{{subscription_id}}{tail}",
+        Permission.SOURCES_MANAGE,
+        success,
         prepare,
         tenant_scoped_ids=True,
     )
@@ -320,6 +345,20 @@ ROUTES = [
     _connection_route("rotate", {"secret": "wms-test-key-0002"}),
     _connection_route("test"),
     _connection_route("remove"),
+    Route("GET", HOOKS, Permission.SOURCES_MANAGE, 200, lambda w: (HOOKS, None)),
+    Route(
+        "POST",
+        HOOKS,
+        Permission.SOURCES_MANAGE,
+        201,
+        lambda w: (HOOKS, {"url": "https://hooks.example.com/x", "event_types": ["case.opened"]}),
+    ),
+    _hook_route("GET", "", 200),
+    _hook_route("PATCH", "", 200, {"description": "ops channel"}),
+    _hook_route("DELETE", "", 204),
+    _hook_route("POST", "/rotate", 200, {"overlap_hours": 1}),
+    _hook_route("GET", "/deliveries", 200),
+    _hook_route("POST", "/deliveries/{delivery_id}/redeliver", 202),
     Route(
         "POST",
         "/v1/cases/{case_id}/playbook/reevaluate",
@@ -399,6 +438,7 @@ def test_the_table_covers_every_route_with_the_permission_it_declares() -> None:
         playbook_pins_api.router,
         holds_api.router,
         choices_api.router,
+        webhook_subscriptions_api.router,
     )
     declared = {
         (method, route.path): declared_permission(route)

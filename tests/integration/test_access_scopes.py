@@ -846,6 +846,8 @@ SEPARATELY = {
     ("GET", "/v1/link-suggestions"): "test_a_scoped_caller_sees_no_link_suggestions",
 }
 
+HOOKS = "outbound webhook subscriptions of the tenant"
+
 TENANT_WIDE = {
     ("GET", "/"): "the console's front door",
     ("GET", "/healthz"): "liveness",
@@ -886,6 +888,17 @@ TENANT_WIDE = {
     ("POST", "/v1/admin/connections/{system}/test"): "vendor connections of the tenant",
     ("POST", "/v1/admin/connections/{system}/remove"): "vendor connections of the tenant",
     ("POST", "/v1/admin/connections/{system}/rotate"): "vendor connections of the tenant",
+    ("GET", "/v1/webhook-subscriptions"): HOOKS,
+    ("POST", "/v1/webhook-subscriptions"): HOOKS,
+    ("GET", "/v1/webhook-subscriptions/{subscription_id}"): HOOKS,
+    ("PATCH", "/v1/webhook-subscriptions/{subscription_id}"): HOOKS,
+    ("DELETE", "/v1/webhook-subscriptions/{subscription_id}"): HOOKS,
+    ("POST", "/v1/webhook-subscriptions/{subscription_id}/rotate"): HOOKS,
+    ("GET", "/v1/webhook-subscriptions/{subscription_id}/deliveries"): HOOKS,
+    (
+        "POST",
+        "/v1/webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/redeliver",
+    ): HOOKS,
     ("GET", "/v1/admin/approval-policy"): "the approval policy",
     ("PUT", "/v1/admin/approval-policy"): "the approval policy",
     ("GET", "/v1/admin/approval-policy/versions"): "the approval policy",

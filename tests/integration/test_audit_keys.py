@@ -40,7 +40,7 @@ Rehash = Callable[[str, AuditRecord], str]
 
 
 def canonical(prev_hash: str, row: AuditRecord) -> bytes:
-    """The record body exactly as the chain has always serialised it."""
+    """The record body exactly as the chain serialises it."""
     return json.dumps(
         {
             "prev": prev_hash,
@@ -51,7 +51,12 @@ def canonical(prev_hash: str, row: AuditRecord) -> bytes:
             "action": row.action,
             "entity_type": row.entity_type,
             "entity_id": row.entity_id,
-            "data": row.data,
+            # Keyed records since migration 0038 hash their payload's digest instead.
+            **(
+                {"data_sha256": row.data_digest}
+                if row.key_id is not None and row.data_digest is not None
+                else {"data": row.data}
+            ),
         },
         sort_keys=True,
         separators=(",", ":"),

@@ -32,6 +32,7 @@ from orderops.domain.roles import Role
 from orderops.storage.tables import InboxEvent, OutboxMessage
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.lag import TenantLag, inbox_lag
+from orderops.workflow.lag_metrics import LAG_GAUGES
 from orderops.writeback.outbox import enqueue
 from orderops.writeback.states import OutboxStatus
 
@@ -157,7 +158,7 @@ def _scrape(client: TestClient, **headers: str) -> dict[str, dict[str, float]]:
     return {
         family.name: {sample.labels["tenant"]: sample.value for sample in family.samples}
         for family in text_string_to_metric_families(response.text)
-        if family.name.startswith(("orderops_inbox_", "orderops_outbox_"))
+        if family.name in {gauge.name for gauge in LAG_GAUGES}  # not the desk's other figures
     }
 
 

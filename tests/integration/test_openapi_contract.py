@@ -184,3 +184,53 @@ def test_every_role_and_a_scoped_key_get_only_documented_answers(
     assert {name for name, counts in sent.items() if counts["refused"] == 0} == {
         "admin key limited to region DE"
     }
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+
+
+def test_the_document_states_the_conventions_every_operation_follows(app: App) -> None:
+    document = create_app(app).openapi()
+    operations = _operations(document)
+    keyed_posts = [
+        path
+        for method, path, op in operations
+        if method == "post" and op.get("security") and not path.startswith("/v1/webhooks/")
+    ]
+    without_key = [
+        path
+        for method, path, op in operations
+        if path in keyed_posts
+        and method == "post"
+        and "Idempotency-Key" not in [p["name"] for p in op.get("parameters", [])]
+    ]
+    untyped_errors = [
+        f"{method} {path} {code}"
+        for method, path, op in operations
+        for code, answer in op["responses"].items()
+        if code[0] in "45"
+        and answer.get("content", {}).get("application/problem+json", {}).get("schema")
+        != {"$ref": "#/components/schemas/Problem"}
+    ]
+    keyed_gets = [
+        (path, op)
+        for method, path, op in operations
+        if method == "get" and op.get("security") and path.startswith("/v1/")
+    ]
+    events_body = document["paths"]["/v1/events"]["post"]["requestBody"]["content"]
+    one_event = events_body["application/json"]["schema"]["oneOf"][0]
+
+    assert len(keyed_posts) > 40
+    assert without_key == []
+    assert untyped_errors == []
+    assert all("304" in op["responses"] for _, op in keyed_gets)
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    assert one_event["discriminator"]["propertyName"] == "type"
+    assert "#/components/schemas/OrderPlacedEvent" in [s["$ref"] for s in one_event["oneOf"]]
+    assert events_body["application/json"]["examples"]

@@ -19,6 +19,7 @@ from orderops.api import (
     evidence,
     health,
     holds,
+    idempotency,
     inbox,
     incidents,
     links,
@@ -31,14 +32,17 @@ from orderops.api import (
     rate_limits,
     recommendations,
     usage,
+    webhook_subscriptions,
     webhooks,
 )
 from orderops.api.environment_header import EnvironmentHeader
+from orderops.api.etags import ConditionalGets
 from orderops.api.nul_guard import RefuseNul
 from orderops.api.security_headers import SecurityHeaders
 from orderops.api.webhook_gate import GatedAPI
 from orderops.bootstrap import App
 from orderops.console.router import router as console_router
+from orderops.telemetry.requests import RequestTelemetry
 
 ROUTERS = (
     health.router,
@@ -63,6 +67,7 @@ ROUTERS = (
     playbook_pins.router,
     links.router,
     usage.router,
+    webhook_subscriptions.router,
     console_router,
 )
 
@@ -84,8 +89,11 @@ def create_app(app: App) -> FastAPI:
         api.include_router(router)
     docs.install(api)
     openapi.install(api)
+    api.add_middleware(ConditionalGets)  # ETag and 304 on GETs; inside the rate-limit headers
     rate_limits.install(api)  # 429 in the document: api/openapi.py implies it for keyed routes
+    idempotency.install(api)  # Idempotency-Key on keyed POSTs: a retry gets the first answer
     api.add_middleware(EnvironmentHeader)  # the key's environment on every answer to it
     api.add_middleware(RefuseNul)
     api.add_middleware(SecurityHeaders)  # outermost: on every answer, the guard's too
+    api.add_middleware(RequestTelemetry, tenant_of=metrics.caller_tenant)  # id, log, span
     return api

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from orderops.api.environment_header import note_environment
+from orderops.api.idempotency import claim
 from orderops.api.rate_limits import hold
 from orderops.api.usage_meter import note_caller
 from orderops.bootstrap import App
@@ -33,7 +34,8 @@ def app_of(request: Request) -> App:
 
 def require(permission: Permission, *, rate: RateScope = RateScope.API) -> Callable[..., Principal]:
     """A dependency that authenticates the caller, holds the request to the key's and the
-    tenant's ``rate`` limits (429 when over), and checks one permission."""
+    tenant's ``rate`` limits (429 when over), checks one permission, and claims the
+    request's ``Idempotency-Key`` if it has one (or answers it from the first request)."""
 
     def dependency(
         request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
@@ -47,6 +49,7 @@ def require(permission: Permission, *, rate: RateScope = RateScope.API) -> Calla
         hold(request, tenant_id=principal.tenant_id, scope=rate, key_id=principal.key_id)
         if not allows(principal.role, permission):
             raise Forbidden(f"role {principal.role} may not {permission}")
+        claim(request, principal)  # a keyed POST's Idempotency-Key (api/idempotency.py)
         return principal
 
     dependency.permission = permission  # type: ignore[attr-defined]  # read by route audits

@@ -31,6 +31,7 @@ from orderops.api.work_common import (
     IfMatch,
     Worker,
     actor_of,
+    conflict_status,
     member_of,
     version_from,
 )
@@ -173,7 +174,9 @@ async def _change(
         case = await run_in_threadpool(_apply, app, principal, case_id, version, action)
     except IllegalTransition as exc:  # stale versions and illegal moves alike: show the case
         current = await run_in_threadpool(_current, app, principal, case_id)
-        return problem(409, exc.code, type(exc).__name__, exc.message, case=current)
+        return problem(
+            conflict_status(exc), exc.code, type(exc).__name__, exc.message, case=current
+        )
     return JSONResponse(case.model_dump(mode="json"), headers={"ETag": f'"{case.version}"'})
 
 

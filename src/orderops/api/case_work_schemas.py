@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from orderops.api.schemas import CaseRead
 from orderops.cases.assignment import Strategy
@@ -137,8 +137,46 @@ class CommunicationList(BaseModel):
     items: list[CommunicationRead]
 
 
+class RuleConditionRead(BaseModel):
+    """Every condition that is set must hold; none set matches every case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exception_types: list[str] | None = None
+    min_order_value_minor: int | None = None
+    max_order_value_minor: int | None = Field(default=None, description="Exclusive bound.")
+    min_fraud_risk: float | None = Field(default=None, description="0-100")
+    customer_tiers: list[str] | None = None
+    regions: list[str] | None = Field(default=None, description="ISO country codes")
+
+
+class RoutingRuleRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "big orders",
+                    "queue": "ops",
+                    "priority": "P2",
+                    "when": {"min_order_value_minor": 50000},
+                }
+            ]
+        }
+    )
+
+    name: str
+    queue: str
+    priority: str = "P3"
+    when: RuleConditionRead = Field(default_factory=RuleConditionRead)
+
+
+_RULE_SCHEMA = WithJsonSchema({"$ref": "#/components/schemas/RoutingRuleRead"})
+"""Submitted rules are parsed by ``domain.routing.rule_from_dict`` (its messages name the
+rule at fault); the document shows the shape it accepts, the one rules are read back in."""
+
+
 class RulesBody(BaseModel):
-    rules: list[dict[str, Any]] = Field(
+    rules: list[Annotated[dict[str, Any], _RULE_SCHEMA]] = Field(
         max_length=500,
         description='Ordered rules, first match wins: {"name", "queue", "priority", "when": '
         '{"exception_types", "min_order_value_minor", "max_order_value_minor", '
@@ -148,7 +186,7 @@ class RulesBody(BaseModel):
 
 class RulesRead(BaseModel):
     version: int
-    rules: list[dict[str, Any]]
+    rules: list[RoutingRuleRead]
 
 
 class QueueConfigBody(BaseModel):

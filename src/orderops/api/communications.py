@@ -41,6 +41,7 @@ from orderops.api.work_common import (
     Worker,
     actor_of,
     case_or_404,
+    conflict_status,
     version_from,
 )
 from orderops.bootstrap import App
@@ -262,7 +263,9 @@ async def _message_change(
         message = await run_in_threadpool(write)
     except IllegalTransition as exc:
         current = await run_in_threadpool(_current_message, app, principal, message_id)
-        return problem(409, exc.code, type(exc).__name__, exc.message, communication=current)
+        return problem(
+            conflict_status(exc), exc.code, type(exc).__name__, exc.message, communication=current
+        )
     return JSONResponse(message.model_dump(mode="json"), headers={"ETag": f'"{message.version}"'})
 
 

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from orderops.api.auth import app_of, require
 from orderops.api.body import SafeJsonRoute
+from orderops.api.event_schemas import request_body
 from orderops.api.problems import problem
 from orderops.api.schemas import IntakeItem, IntakeResponse
 from orderops.domain.rate_limits import RateScope
@@ -24,22 +25,8 @@ from orderops.tenancy.tenants import Principal
 
 router = APIRouter(prefix="/v1", tags=["events"], route_class=SafeJsonRoute)
 
-EVENTS_BODY = {
-    "required": True,
-    "description": "One canonical event envelope (CloudEvents-shaped: id, source, type, "
-    "time, subject, data) or a JSON array of them. Read as raw bytes, so an unusable body "
-    "is kept whole as a dead letter.",
-    "content": {
-        "application/json": {
-            "schema": {
-                "oneOf": [
-                    {"type": "object"},
-                    {"type": "array", "items": {"type": "object"}, "minItems": 1},
-                ]
-            }
-        }
-    },
-}
+EVENTS_BODY = request_body()
+"""The canonical envelope, one schema per event type (``api/event_schemas.py``)."""
 
 
 @router.post(

@@ -10,6 +10,12 @@ The lag gauges carry tenant ids as labels, so the page says which tenants this d
 serves. It is open by default, as scrapers expect; set ``ORDEROPS_METRICS_TOKEN`` and it
 answers only ``Authorization: Bearer <that token>`` (a token of its own: scrapers hold no
 tenant's API key, and no tenant key opens it).
+
+Since #15: the event metrics of ``telemetry/metrics.py`` (ingest, processing latency,
+detectors, deliveries, breakers, the model, HTTP requests), the process collectors, and
+the desk gauges read at each scrape (``workflow/desk_state.py``: cases, SLA breaches,
+approvals waiting, outbox); with ``PROMETHEUS_MULTIPROC_DIR`` set the counters are the
+host's, summed over its processes (``telemetry/exposition.py``).
 """
 
 from __future__ import annotations
@@ -21,15 +27,21 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from starlette.types import Scope
 
 from orderops.api.auth import app_of
 from orderops.api.body import SafeJsonRoute
 from orderops.api.problems import problem_responses
 from orderops.api.usage import usage_registry
+from orderops.api.usage_meter import _STATE_KEY as CALLER_STATE_KEY
 from orderops.api.webhooks import metrics_of
 from orderops.domain.errors import Unauthorized
 from orderops.metering.usage_metrics import USAGE_METRICS
+from orderops.telemetry.desk_metrics import DeskCollector
+from orderops.telemetry.exposition import render
+from orderops.telemetry.metrics import METRICS
+from orderops.workflow.desk_state import desk_state
 from orderops.workflow.lag import inbox_lag
 from orderops.workflow.lag_metrics import LagCollector
 from orderops.workflow.processing_metrics import PROCESSING_METRICS
@@ -45,14 +57,20 @@ _lag_lock = threading.Lock()
 
 
 def lag_registry(api: FastAPI) -> CollectorRegistry:
-    """The app's lag collector on a registry of its own, made at the first scrape (the
-    app factory need not know about it; tests get one per app)."""
+    """The app's database collectors (lag, desk) on a registry of their own, made at the
+    first scrape (the app factory need not know about it; tests get one per app)."""
     with _lag_lock:
         registry: CollectorRegistry | None = getattr(api.state, "lag_registry", None)
         if registry is None:
             app = api.state.orderops
             registry = CollectorRegistry()
             registry.register(LagCollector(lambda: inbox_lag(app.sessions, now=app.clock.now())))
+            limit = app.settings.metrics_max_tenants
+            registry.register(
+                DeskCollector(
+                    lambda: desk_state(app.sessions, now=app.clock.now(), max_tenants=limit)
+                )
+            )
             api.state.lag_registry = registry
         return registry
 
@@ -76,9 +94,18 @@ def require_scraper(
     responses=problem_responses(401),
 )
 async def prometheus_metrics(request: Request) -> Response:
-    registries = (metrics_of(request).registry, PROCESSING_METRICS.registry, USAGE_METRICS.registry)
-    read_at_scrape = (lag_registry(request.app), usage_registry(request.app))
-    body = await run_in_threadpool(
-        lambda: b"".join(generate_latest(r) for r in (*registries, *read_at_scrape))
+    counted = (
+        metrics_of(request).registry,
+        PROCESSING_METRICS.registry,
+        USAGE_METRICS.registry,
+        METRICS.registry,
     )
+    read_at_scrape = (lag_registry(request.app), usage_registry(request.app))
+    body = await run_in_threadpool(lambda: render(counted, read_at_scrape))
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def caller_tenant(scope: Scope) -> str | None:
+    """The tenant whose API key made the request, once authenticated (for its log line)."""
+    tenant = scope.get("state", {}).get(CALLER_STATE_KEY)
+    return tenant if isinstance(tenant, str) else None

@@ -6,8 +6,13 @@ here, from the operation itself, so a new route cannot forget them: a bearer key
 401/403 and 429 (every keyed request is held to the key's and the tenant's rate limits,
 ``api/rate_limits.py``; the answer names its headers), a path parameter 404, any
 parameter or body 422, a JSON body 400 (the safe reader's refusals), ``If-Match``
-400/409/428, a changing method 409. Every 4xx/5xx is described as problem+json, since
-that is what the handlers in ``problems`` send.
+400/409/428, a changing method 409, an ``Idempotency-Key`` 400/409/422. Every 4xx/5xx is
+described as problem+json, since that is what the handlers in ``problems`` send.
+
+Also added here, from how the app is built rather than by each route: the
+``Idempotency-Key`` header on every keyed POST (``api/idempotency.py``), the component
+schemas of the canonical event envelope (``api/event_schemas.py``), and the removal of
+FastAPI's default validation-error schemas, which no answer uses (a 422 is problem+json).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from orderops.api import etags, event_schemas, idempotency
 from orderops.api.problems import (
     PROBLEM_DESCRIPTIONS,
     PROBLEM_MEDIA_TYPE,
@@ -41,14 +47,33 @@ def install(api: FastAPI) -> None:
     api.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension
 
 
+FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
 def complete(document: dict[str, Any]) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas["Problem"] = Problem.model_json_schema()
-    for path_item in document.get("paths", {}).values():
+    _, envelopes = event_schemas.envelope_schemas()
+    for name, schema in envelopes.items():
+        if schemas.setdefault(name, schema) != schema:
+            raise RuntimeError(f"two different component schemas are named {name}")
+    for path, path_item in document.get("paths", {}).items():
         for method, operation in path_item.items():
+            if method == "post" and takes_idempotency_key(path, operation):
+                operation.setdefault("parameters", []).append(idempotency.header_parameter())
+            if method == "get" and operation.get("security") and path.startswith(etags.PREFIX):
+                _conditional(operation)
             if method in CHANGING_METHODS or method in ("get", "head", "options"):
                 _complete_operation(method, operation)
+    for name in FASTAPI_VALIDATION_SCHEMAS:
+        if f"#/components/schemas/{name}" not in str(document["paths"]):
+            schemas.pop(name, None)
     return document
+
+
+def takes_idempotency_key(path: str, operation: dict[str, Any]) -> bool:
+    """A keyed POST: ``api/auth.require`` claims its key (webhooks dedupe by event id)."""
+    return bool(operation.get("security")) and not path.startswith(idempotency.SKIPPED_PREFIXES)
 
 
 def implied_statuses(method: str, operation: dict[str, Any]) -> set[int]:
@@ -64,10 +89,45 @@ def implied_statuses(method: str, operation: dict[str, Any]) -> set[int]:
     if body and any("json" in media for media in body.get("content", {})):
         statuses.add(400)
     if any(p["in"] == "header" and p["name"].lower() == "if-match" for p in params):
-        statuses |= {400, 409, 428}
+        statuses |= {400, 409, 412, 428}
     if method in CHANGING_METHODS and operation.get("security"):
         statuses.add(409)
+    if any(p["in"] == "header" and p["name"] == idempotency.HEADER for p in params):
+        statuses |= {400, 409, 422}
     return statuses
+
+
+IF_NONE_MATCH: dict[str, Any] = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "An ETag of an earlier answer: 304 with no body if the answer is unchanged.",
+    "schema": {"type": "string"},
+}
+RATE_LIMIT_HEADERS: dict[str, Any] = {
+    "RateLimit-Policy": RATE_LIMITED["headers"]["RateLimit-Policy"],
+    "RateLimit": RATE_LIMITED["headers"]["RateLimit"],
+}
+
+
+def _conditional(operation: dict[str, Any]) -> None:
+    """A keyed GET: If-None-Match in, ETag out, 304 when unchanged (``api/etags.py``)."""
+    operation.setdefault("parameters", []).append(dict(IF_NONE_MATCH))
+    responses = operation.setdefault("responses", {})
+    etag = {
+        "description": "Of this answer's body (weak), or the resource's own",
+        "schema": {"type": "string"},
+    }
+    for code, response in responses.items():
+        if code == "200":
+            response.setdefault("headers", {})["ETag"] = etag
+    responses.setdefault(
+        "304",
+        {
+            "description": "Not modified: If-None-Match names this answer's ETag",
+            "headers": {"ETag": etag},
+        },
+    )
 
 
 def _complete_operation(method: str, operation: dict[str, Any]) -> None:
@@ -78,3 +138,5 @@ def _complete_operation(method: str, operation: dict[str, Any]) -> None:
     for code, response in responses.items():
         if code[0] in "45":
             response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}}
+        if operation.get("security") and code[0] in "23":  # api/rate_limits.py: every keyed answer
+            response.setdefault("headers", {}).update(RATE_LIMIT_HEADERS)

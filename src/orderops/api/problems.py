@@ -52,8 +52,10 @@ def status_for(exc: errors.OrderOpsError) -> int:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.OrderOpsError)
-    async def _domain(_request: Request, exc: errors.OrderOpsError) -> JSONResponse:
+    async def _domain(request: Request, exc: errors.OrderOpsError) -> JSONResponse:
         status = status_for(exc)
+        if status == 409 and exc.code.startswith("stale-") and "if-match" in request.headers:
+            status = 412  # the precondition the caller sent failed (RFC 9110 13.1.1)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         extra = getattr(exc, "extensions", {})  # e.g. the earlier remedies of a 409
         response = problem(status, exc.code, type(exc).__name__, exc.message, **extra)
@@ -105,6 +107,7 @@ PROBLEM_DESCRIPTIONS: dict[int, str] = {
     405: "Method not allowed on this path (the Allow header lists those that are)",
     409: "Conflicts with the current state (stale version, decision already taken)",
     413: "Body over the size limit",
+    412: "If-Match names a version the resource is no longer at: read it again",
     415: "Unsupported content type",
     422: "Invalid request fields or an unacceptable payload",
     428: "The change needs the version you saw (If-Match or a version field)",

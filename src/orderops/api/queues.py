@@ -3,6 +3,8 @@ and publishing a new version of the tenant's routing rules."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
@@ -12,6 +14,7 @@ from orderops.api.case_work_schemas import (
     QueueConfigBody,
     QueueList,
     QueueRead,
+    RoutingRuleRead,
     RulesBody,
     RulesRead,
 )
@@ -24,7 +27,7 @@ from orderops.api.work_common import (
 from orderops.cases.conflicts import InvalidWorkRequest
 from orderops.cases.queues import add_member, configure_queue, remove_member
 from orderops.cases.routing import active_rules, publish_rules
-from orderops.domain.routing import rule_to_dict, rules_from_dicts
+from orderops.domain.routing import RoutingRule, rule_to_dict, rules_from_dicts
 from orderops.storage.repositories.queues import queues_of
 from orderops.storage.uow import UnitOfWork
 
@@ -106,19 +109,26 @@ async def leave_queue(request: Request, principal: Manager, name: Name, member: 
     return Response(status_code=204)
 
 
-@router.get("/v1/routing-rules", response_model=RulesRead, summary="The routing rules in force")
+@router.get(
+    "/v1/routing-rules",
+    response_model=RulesRead,
+    response_model_exclude_none=True,  # a rule's unset conditions are left out, as stored
+    summary="The routing rules in force",
+)
 async def get_rules(request: Request, principal: Reader) -> RulesRead:
     def read() -> RulesRead:
         with UnitOfWork(
             app_of(request).sessions, tenant_id=principal.tenant_id, write=False
         ) as uow:
             rules = active_rules(uow)
-        return RulesRead(version=rules.version, rules=[rule_to_dict(r) for r in rules.rules])
+        return RulesRead(version=rules.version, rules=_read(rules.rules))
 
     return await run_in_threadpool(read)
 
 
-@router.post("/v1/routing-rules", response_model=RulesRead, status_code=201)
+@router.post(
+    "/v1/routing-rules", response_model=RulesRead, response_model_exclude_none=True, status_code=201
+)
 async def publish(request: Request, principal: Manager, body: RulesBody) -> RulesRead:
     """Publish a new version of the rules; cases already routed keep their decision until
     they are re-routed."""
@@ -134,6 +144,10 @@ async def publish(request: Request, principal: Manager, body: RulesBody) -> Rule
                 uow, rules=rules, actor=actor_of(principal), now=app.clock.now()
             )
             uow.commit()
-        return RulesRead(version=version, rules=[rule_to_dict(r) for r in rules])
+        return RulesRead(version=version, rules=_read(rules))
 
     return await run_in_threadpool(write)
+
+
+def _read(rules: Iterable[RoutingRule]) -> list[RoutingRuleRead]:
+    return [RoutingRuleRead.model_validate(rule_to_dict(rule)) for rule in rules]

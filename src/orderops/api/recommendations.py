@@ -22,6 +22,14 @@ from pydantic import BaseModel, Field
 from orderops.api.auth import app_of
 from orderops.api.body import SafeJsonRoute
 from orderops.api.params import Id, OrderRef
+from orderops.api.recommendation_schemas import (
+    CreatedRecommendation,
+    DisputePackList,
+    DisputePackRead,
+    ModelUsageList,
+    PlaybookRead,
+    RecommendationList,
+)
 from orderops.api.work_common import (
     Approver,
     EvidenceReader,
@@ -83,7 +91,7 @@ def _pack(pack: DisputeEvidencePack) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/cases/{case_id}/recommendations")
+@router.get("/v1/cases/{case_id}/recommendations", response_model=RecommendationList)
 async def list_recommendations(request: Request, principal: Reader, case_id: Id) -> dict[str, Any]:
     app = app_of(request)
 
@@ -100,7 +108,9 @@ async def list_recommendations(request: Request, principal: Reader, case_id: Id)
     return await run_in_threadpool(read)
 
 
-@router.post("/v1/cases/{case_id}/recommendations", status_code=201)
+@router.post(
+    "/v1/cases/{case_id}/recommendations", status_code=201, response_model=CreatedRecommendation
+)
 async def create_recommendation(
     request: Request, principal: Worker, case_id: Id, body: RecommendBody | None = None
 ) -> dict[str, Any]:
@@ -177,7 +187,7 @@ async def customer_message(
     return await run_in_threadpool(write)
 
 
-@router.get("/v1/playbook")
+@router.get("/v1/playbook", response_model=PlaybookRead)
 async def read_playbook(request: Request, principal: Reader) -> dict[str, Any]:
     app = app_of(request)
 
@@ -208,7 +218,7 @@ async def put_playbook(
     return await run_in_threadpool(write)
 
 
-@router.get("/v1/llm/usage")
+@router.get("/v1/llm/usage", response_model=ModelUsageList)
 async def llm_usage(
     request: Request, principal: Reader, since: datetime | None = None
 ) -> dict[str, Any]:
@@ -223,7 +233,9 @@ async def llm_usage(
     return await run_in_threadpool(read)
 
 
-@router.post("/v1/cases/{case_id}/dispute-evidence", status_code=201)
+@router.post(
+    "/v1/cases/{case_id}/dispute-evidence", status_code=201, response_model=DisputePackRead
+)
 async def assemble_evidence(
     request: Request, principal: EvidenceWriter, case_id: Id, body: EvidenceBody | None = None
 ) -> dict[str, Any]:
@@ -249,7 +261,7 @@ async def assemble_evidence(
     return await run_in_threadpool(write)
 
 
-@router.get("/v1/cases/{case_id}/dispute-evidence")
+@router.get("/v1/cases/{case_id}/dispute-evidence", response_model=DisputePackList)
 async def read_evidence(request: Request, principal: EvidenceReader, case_id: Id) -> dict[str, Any]:
     app = app_of(request)
 
@@ -266,7 +278,7 @@ async def read_evidence(request: Request, principal: EvidenceReader, case_id: Id
     return await run_in_threadpool(read)
 
 
-@router.post("/v1/dispute-evidence/{pack_id}/approve")
+@router.post("/v1/dispute-evidence/{pack_id}/approve", response_model=DisputePackRead)
 async def approve_evidence(request: Request, principal: Approver, pack_id: Id) -> dict[str, Any]:
     app = app_of(request)
 

@@ -21,7 +21,14 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from orderops.audit.chain import AuditEntry, ChainKey, record_hash, unkeyed_record_hash
+from orderops.audit.chain import (
+    AuditEntry,
+    ChainKey,
+    Redactions,
+    payload_problem,
+    record_hash,
+    unkeyed_record_hash,
+)
 from orderops.audit.keys import audit_key_of
 from orderops.audit.verify import verify_in
 from orderops.storage.tables import AuditRecord
@@ -109,7 +116,9 @@ def export_audit(
 def verify_export(lines: Iterable[str], *, key: ChainKey) -> ExportCheck:
     """Check an export without the database, given the audit key: each record's hash, the
     links between consecutive records, no gaps in an unfiltered export, and the count
-    against the trailer."""
+    against the trailer; in an unfiltered export, that each redacted payload is listed by
+    the later erasure record it names (as the database verifier checks)."""
+    redactions = Redactions()
     header: dict[str, Any] | None = None
     previous: dict[str, Any] | None = None
     count = 0
@@ -120,15 +129,22 @@ def verify_export(lines: Iterable[str], *, key: ChainKey) -> ExportCheck:
                 return ExportCheck(False, 0, "the first line is not an audit export header")
             header = item
             continue
+        whole = header is not None and all(
+            header.get(k) is None for k in ("case", "since", "until")
+        )
         if kind == "trailer":
             if item.get("records") != count:
                 return ExportCheck(
                     False, count, f"trailer says {item.get('records')} records, found {count}"
                 )
+            if whole and (unsettled := redactions.unsettled()) is not None:
+                return ExportCheck(False, count, unsettled)
             return ExportCheck(True, count)
         assert header is not None
-        whole = all(header.get(k) is None for k in ("case", "since", "until"))
         problem = _check_record(item, header["tenant"], previous, key=key, whole_chain=whole)
+        if problem is None and whole:
+            digest = item.get("data_digest") if item.get("key_id") is not None else None
+            problem = redactions.see(_entry(item, header["tenant"]), digest)
         if problem is not None:
             return ExportCheck(False, count, f"line {number}: {problem}")
         previous, count = item, count + 1
@@ -147,24 +163,16 @@ def _check_record(
     also hold every sequence number from 1, so a record removed from it shows."""
     if item.get("kind") != "record":
         return f"unexpected line kind {item.get('kind')!r}"
-    entry = AuditEntry(
-        tenant_id=tenant_id,
-        seq=item["seq"],
-        at=datetime.fromisoformat(item["at"]),
-        actor=item["actor"],
-        action=item["action"],
-        entity_type=item["entity_type"],
-        entity_id=item["entity_id"],
-        data=item["data"],
-    )
+    entry = _entry(item, tenant_id)
+    payload_digest = item.get("data_digest") if item.get("key_id") is not None else None
     key_id = item.get("key_id")
     if key_id is None:
         digest = unkeyed_record_hash(item["prev_hash"], entry)
     elif key_id != key.key_id:
         return f"record {entry.seq} was hashed with audit key {key_id}, not {key.key_id}"
     else:
-        digest = record_hash(item["prev_hash"], entry, key)
-    if digest != item["hash"]:
+        digest = record_hash(item["prev_hash"], entry, key, digest=payload_digest)
+    if digest != item["hash"] or payload_problem(entry, payload_digest) is not None:
         return f"record {entry.seq} does not match its hash"
     expected = previous["seq"] + 1 if previous is not None else 1
     if whole_chain and entry.seq > expected:
@@ -177,6 +185,19 @@ def _check_record(
     return None
 
 
+def _entry(item: dict[str, Any], tenant_id: str) -> AuditEntry:
+    return AuditEntry(
+        tenant_id=tenant_id,
+        seq=item["seq"],
+        at=datetime.fromisoformat(item["at"]),
+        actor=item["actor"],
+        action=item["action"],
+        entity_type=item["entity_type"],
+        entity_id=item["entity_id"],
+        data=item["data"],
+    )
+
+
 def _record_line(record: AuditRecord) -> dict[str, Any]:
     return {
         "kind": "record",
@@ -187,6 +208,7 @@ def _record_line(record: AuditRecord) -> dict[str, Any]:
         "entity_type": record.entity_type,
         "entity_id": record.entity_id,
         "data": record.data,
+        "data_digest": record.data_digest,
         "prev_hash": record.prev_hash,
         "hash": record.hash,
         "key_id": record.key_id,

@@ -19,6 +19,7 @@ from orderops.domain.errors import CaseAlreadyOpen
 from orderops.domain.scopes import ScopeValues
 from orderops.domain.usage import Meter
 from orderops.metering import usage
+from orderops.outbound.events import on_case_record
 from orderops.storage.tables import Case, CaseTimelineEntry, Order
 from orderops.storage.uow import UnitOfWork
 
@@ -71,6 +72,7 @@ def record(
         entity_id=case.id,
         data={"status": case.status, "summary": summary, **payload},
     )
+    on_case_record(uow, case, kind=kind, at=at, data=payload)  # outbound webhooks
 
 
 def raise_exception(

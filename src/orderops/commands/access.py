@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orderops.commands import tenancy
-from orderops.commands.shared import opened_app
+from orderops.commands.shared import JsonOpt, opened_app, print_json
 from orderops.domain.roles import Role
 
 if TYPE_CHECKING:
@@ -84,12 +84,31 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
             console.print(f"user {user.id} added ({user.kind}, {user.role})")
 
     @users_cli.command("list")
-    def users_list(tenant: TenantOpt) -> None:
+    def users_list(tenant: TenantOpt, json_: JsonOpt = False) -> None:
+        """People and services of the tenant, with their role and state."""
         from orderops.tenancy import users
 
         with opened() as app:
+            found = users.list_users(app.sessions, tenant_id=tenant)
+            if json_:
+                print_json(
+                    {
+                        "items": [
+                            {
+                                "id": u.id,
+                                "kind": u.kind,
+                                "display_name": u.display_name,
+                                "email": u.email,
+                                "role": u.role,
+                                "disabled_at": u.disabled_at,
+                            }
+                            for u in found
+                        ]
+                    }
+                )
+                return
             table = Table("id", "kind", "name", "email", "role", "state")
-            for user in users.list_users(app.sessions, tenant_id=tenant):
+            for user in found:
                 state = f"disabled {_when(user.disabled_at)}" if user.disabled_at else "active"
                 table.add_row(
                     user.id, user.kind, user.display_name, user.email or "-", user.role, state
@@ -97,7 +116,11 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
             console.print(table)
 
     @users_cli.command("disable")
-    def users_disable(tenant: TenantOpt, user_id: str) -> None:
+    def users_disable(
+        tenant: TenantOpt,
+        user_id: Annotated[str, typer.Argument(help="User id (from `orderops users list`).")],
+    ) -> None:
+        """Disable a user: their keys and console sessions stop working."""
         """Stop the identity and every key that acts as it, at once."""
         from orderops.tenancy import users
 
@@ -110,7 +133,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     @users_cli.command("set-role")
     def users_set_role(
         tenant: TenantOpt,
-        user_id: str,
+        user_id: Annotated[str, typer.Argument(help="User id (from `orderops users list`).")],
         role: Annotated[Role, typer.Option(help="The new role.")],
     ) -> None:
         """Change what the identity may do; its keys act with the new role at once."""
@@ -128,7 +151,10 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
             console.print(f"user {user.id} is now {user.role}")
 
     @users_cli.command("provenance")
-    def users_provenance(tenant: TenantOpt, user_id: str) -> None:
+    def users_provenance(
+        tenant: TenantOpt,
+        user_id: Annotated[str, typer.Argument(help="User id (from `orderops users list`).")],
+    ) -> None:
         """Who created, re-roled, reset or keyed the identity, and when.
 
         An identity a proposer acted on within the approval policy's provenance window
@@ -145,16 +171,27 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     def users_set_password(
         tenant: TenantOpt,
         user: Annotated[str, typer.Argument(help="User id or email.")],
-        password: Annotated[
-            str,
+        password_stdin: Annotated[
+            bool,
             typer.Option(
-                prompt=True, hide_input=True, confirmation_prompt=True, help="The new password."
+                "--password-stdin", help="Read the password from the first line of stdin."
             ),
-        ],
+        ] = False,
     ) -> None:
-        """Set a person's console password (stored as an scrypt hash, never shown)."""
+        """Set a person's console password (stored as an scrypt hash, never shown).
+
+        The password is asked for (hidden, twice) or read from stdin, never taken as an
+        argument: arguments end up in shell history and process listings."""
+        import sys
+
         from orderops.console.accounts import set_password
 
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        if not password:
+            raise typer.BadParameter("the password is empty", param_hint="--password-stdin")
         with opened() as app:
             info = set_password(
                 app.sessions,
@@ -201,7 +238,11 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         tenancy.rotate_command(factory, console, tenant, key_id, overlap, expires_in, expires_at)
 
     @keys_cli.command("revoke")
-    def keys_revoke(tenant: TenantOpt, key_id: str) -> None:
+    def keys_revoke(
+        tenant: TenantOpt,
+        key_id: Annotated[str, typer.Argument(help="Key id (from `orderops keys list`).")],
+    ) -> None:
+        """Revoke a key at once; requests signed with it are refused from now on."""
         from orderops.tenancy import users
 
         with opened() as app:
@@ -211,13 +252,16 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
             console.print(f"key {key.id} ({key.prefix}...) revoked at {_when(key.revoked_at)}")
 
     @keys_cli.command("list")
-    def keys_list(tenant: TenantOpt) -> None:
+    def keys_list(tenant: TenantOpt, json_: JsonOpt = False) -> None:
         """Keys with their prefix, state, expiry and last use (never secrets)."""
         from orderops.tenancy import key_lifecycle
 
         with opened() as app:
             keys = key_lifecycle.list_keys(app.sessions, tenant_id=tenant, clock=app.clock)
-            tenancy.print_keys(console, keys)
+        if json_:
+            print_json({"items": keys})
+            return
+        tenancy.print_keys(console, keys)
 
     @policy_cli.command("show")
     def policy_show(

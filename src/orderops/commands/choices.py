@@ -12,7 +12,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from orderops.commands.shared import AppFactory, TenantOpt, command_group, default_app
+from orderops.commands.shared import (
+    AppFactory,
+    JsonOpt,
+    TenantOpt,
+    command_group,
+    default_app,
+    print_json,
+)
 from orderops.domain.errors import OrderOpsError
 
 console = Console()
@@ -24,7 +31,11 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
     group = command_group(cli, "choices", "Customer choices: signed links to pick a remedy.")
 
     @group.command("offer")
-    def offer(tenant: TenantOpt, case_id: str, as_user: AsUser) -> None:
+    def offer(
+        tenant: TenantOpt,
+        case_id: Annotated[str, typer.Argument(help="The case to offer remedies on.")],
+        as_user: AsUser,
+    ) -> None:
         """Offer the customer the options the policy allows; prints the link to send."""
         from orderops.workflow import choices
 
@@ -50,7 +61,11 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         console.print(made.url, highlight=False, soft_wrap=True)
 
     @group.command("list")
-    def list_(tenant: TenantOpt, case_id: str) -> None:
+    def list_(
+        tenant: TenantOpt,
+        case_id: Annotated[str, typer.Argument(help="The case the offers were made on.")],
+        json_: JsonOpt = False,
+    ) -> None:
         """The offers made on a case, oldest first, and what became of each."""
         from orderops.workflow import choices
 
@@ -62,6 +77,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
             raise typer.Exit(1) from exc
         finally:
             app.close()
+        if json_:
+            print_json({"items": rows})
+            return
         for row in rows:
             chosen = (
                 f" chose {row.chosen_option} -> action {row.action_id}" if row.action_id else ""

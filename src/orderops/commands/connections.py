@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from orderops.commands.shared import AppFactory, TenantOpt, opened_app
+from orderops.commands.shared import AppFactory, JsonOpt, TenantOpt, opened_app, print_json
 
 if TYPE_CHECKING:
     from orderops.bootstrap import App
@@ -115,12 +115,15 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
             show(view)
 
     @group.command("list")
-    def list_(tenant: TenantOpt) -> None:
+    def list_(tenant: TenantOpt, json_: JsonOpt = False) -> None:
         """The tenant's connections: system, mode, address, credential fingerprint."""
         from orderops.writeback import vendor_connections
 
         with opened() as app:
             found = vendor_connections.list_connections(app.sessions, tenant_id=tenant)
+            if json_:
+                print_json({"items": found})  # views: never the credential
+                return
             if not found:
                 console.print(f"tenant {tenant} has no vendor connections")
             for view in found:

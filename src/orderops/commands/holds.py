@@ -13,7 +13,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from orderops.commands.shared import AppFactory, TenantOpt, command_group, default_app
+from orderops.commands.shared import (
+    AppFactory,
+    JsonOpt,
+    TenantOpt,
+    command_group,
+    default_app,
+    print_json,
+)
 from orderops.domain.errors import OrderOpsError
 
 console = Console()
@@ -32,7 +39,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         status: Annotated[
             str | None, typer.Option(help="active, release_due or released (default: all).")
         ] = None,
-        limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+        limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows to show.")] = 100,
+        json_: JsonOpt = False,
     ) -> None:
         """Holds, newest first, with why, whose, until when and how they ended."""
         from orderops.decide import holds
@@ -48,6 +56,20 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         try:
             with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
                 rows = holds.list_holds(uow, status=wanted, limit=limit)
+                document = [
+                    {
+                        "id": h.id,
+                        "status": str(h.status),
+                        "release_reason": h.release_reason,
+                        "kind": str(h.kind),
+                        "order_ref": h.order_ref,
+                        "case_id": h.case_id,
+                        "owner": h.owner,
+                        "expires_at": h.expires_at,
+                        "reason": h.reason,
+                    }
+                    for h in rows
+                ]
                 lines = [
                     f"{h.id}  {h.status}{f' ({h.release_reason})' if h.release_reason else ''}"
                     f"  {h.kind}  order {h.order_ref}  case {h.case_id}  owner {h.owner}"
@@ -56,11 +78,18 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
                 ]
         finally:
             app.close()
+        if json_:
+            print_json({"items": document})
+            return
         for line in lines or ["no holds"]:
             console.print(line, highlight=False, soft_wrap=True)
 
     @holds_cli.command("release")
-    def release(tenant: TenantOpt, hold_id: str, as_user: AsUser) -> None:
+    def release(
+        tenant: TenantOpt,
+        hold_id: Annotated[str, typer.Argument(help="Hold id (from `orderops holds list`).")],
+        as_user: AsUser,
+    ) -> None:
         """Release a hold now; the vendor's release is queued through the outbox."""
         from orderops.decide import holds
 

@@ -37,7 +37,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         seeds: Annotated[int, typer.Option(help="How many consecutive seeds.")] = 3,
         rate: Annotated[float, typer.Option(help="duplicate_customer_rate of the sim.")] = 0.15,
         days: Annotated[float, typer.Option(help="Simulated days per seed.")] = 1.0,
-        orders_per_day: int = 150,
+        orders_per_day: Annotated[
+            int, typer.Option(help="Orders the simulated store takes a day.")
+        ] = 150,
         json_path: Annotated[
             Path | None, typer.Option("--json", help="Write results here.")
         ] = None,

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 from rich.console import Console
 
-from orderops.commands.shared import AppFactory, TenantOpt, default_app
+from orderops.commands.shared import AppFactory, TenantOpt, default_app, require_tenant
 from orderops.ingest.import_formats import ImportFormat
 
 if TYPE_CHECKING:
@@ -74,7 +74,6 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         from orderops.domain.clock import FixedClock
         from orderops.ingest.csv_cells import FeedError
         from orderops.ingest.csv_feeds import FeedOptions
-        from orderops.tenancy.tenants import ensure_tenant
         from orderops.workflow.importer import BATCH, default_report_path, import_file
 
         app = make_app()
@@ -86,7 +85,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
             currency=currency.upper() if currency else None,
             as_of=app.clock.now(),
         )
-        ensure_tenant(app.sessions, tenant_id=tenant, name=tenant, clock=app.clock)
+        require_tenant(app, tenant)  # a typo never creates a tenant (exit 2, names the fix)
         columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
         with Progress(*Progress.get_default_columns()[:1], *columns, console=console) as bar:
             task = bar.add_task(f"importing {file.name}", total=file.stat().st_size)
@@ -143,10 +142,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
     ) -> None:
         """Store canonical events from a JetStream durable pull consumer, for one tenant."""
         from orderops.ingest.nats_consumer import ConsumeOptions, run_consumer
-        from orderops.tenancy.tenants import ensure_tenant
 
         app = make_app()
-        ensure_tenant(app.sessions, tenant_id=tenant, name=tenant, clock=app.clock)
+        require_tenant(app, tenant)
         options = ConsumeOptions(
             servers=servers,
             stream=stream,

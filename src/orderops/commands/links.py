@@ -72,7 +72,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         status: Annotated[
             str, typer.Option(help="open, accepted, rejected, superseded, or all.")
         ] = "open",
-        limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+        limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows to list.")] = 100,
     ) -> None:
         """Records that could belong to more than one order, with each candidate's evidence."""
         from orderops.resolve import link_queries

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from orderops.commands.shared import JsonOpt, print_json
 from orderops.domain.errors import OrderOpsError
 from orderops.writeback.states import OutboxStatus
 
@@ -28,7 +29,9 @@ if TYPE_CHECKING:
 AppFactory = Callable[[], "App"]
 TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="Tenant id.")]
 SystemOpt = Annotated[str | None, typer.Option("--system", help="stripe, shopify, ...")]
-StatusOpt = Annotated[OutboxStatus | None, typer.Option("--status")]
+StatusOpt = Annotated[
+    OutboxStatus | None, typer.Option("--status", help="Only messages in this state.")
+]
 CaseOpt = Annotated[str | None, typer.Option("--case", help="Case id.")]
 OrderOpt = Annotated[str | None, typer.Option("--order", help="Order reference.")]
 ACTOR = "cli"
@@ -81,13 +84,35 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         status: StatusOpt = None,
         case: CaseOpt = None,
         order: OrderOpt = None,
-        limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+        limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows to show.")] = 50,
+        json_: JsonOpt = False,
     ) -> None:
         """Messages, newest first."""
         from orderops.writeback import admin
 
         with opened(tenant) as (_, uow):
             page = admin.list_messages(uow, where(system, status, case, order), limit=limit)
+            if json_:
+                print_json(
+                    {
+                        "total": page.total,
+                        "items": [
+                            {
+                                "id": m.id,
+                                "system": m.system,
+                                "operation": m.operation,
+                                "status": m.status,
+                                "attempts": m.attempts,
+                                "order_ref": m.order_ref,
+                                "case_id": m.case_id,
+                                "last_error": m.last_error,
+                                "dead_letter_reason": m.dead_letter_reason,
+                            }
+                            for m in page.items
+                        ],
+                    }
+                )
+                return
             table = Table("id", "system", "operation", "status", "tries", "order", "error")
             for m in page.items:
                 table.add_row(
@@ -103,7 +128,10 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         console.print(f"{len(page.items)} of {page.total}")
 
     @group.command("show")
-    def show_command(tenant: TenantOpt, message_id: str) -> None:
+    def show_command(
+        tenant: TenantOpt,
+        message_id: Annotated[str, typer.Argument(help="Message id (from `outbox list`).")],
+    ) -> None:
         """One message, its payload and every attempt."""
         from orderops.writeback import admin
 
@@ -136,7 +164,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         system: SystemOpt = None,
         case: CaseOpt = None,
         order: OrderOpt = None,
-        limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+        limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows to list.")] = 100,
     ) -> None:
         """Delivery attempts by case, order or system, newest first."""
         from orderops.writeback import admin
@@ -157,7 +185,10 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         console.print(table)
 
     @group.command("retry")
-    def retry_command(tenant: TenantOpt, message_id: str) -> None:
+    def retry_command(
+        tenant: TenantOpt,
+        message_id: Annotated[str, typer.Argument(help="Message id (from `outbox list`).")],
+    ) -> None:
         """Queue a failed, conflicted or cancelled message again."""
         from orderops.writeback import admin
 
@@ -168,7 +199,10 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         console.print(f"{message_id} is {status}")
 
     @group.command("cancel")
-    def cancel_command(tenant: TenantOpt, message_id: str) -> None:
+    def cancel_command(
+        tenant: TenantOpt,
+        message_id: Annotated[str, typer.Argument(help="Message id (from `outbox list`).")],
+    ) -> None:
         """Stop a message that has not been delivered."""
         from orderops.decide.communications import settle_deliveries
         from orderops.writeback import admin

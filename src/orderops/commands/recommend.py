@@ -39,7 +39,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         seed: Annotated[int, typer.Option(help="First simulator seed.")] = 7,
         seeds: Annotated[int, typer.Option(help="How many consecutive seeds.")] = 2,
         days: Annotated[float, typer.Option(help="Simulated days per seed.")] = 2.0,
-        orders_per_day: int = 150,
+        orders_per_day: Annotated[
+            int, typer.Option(help="Orders the simulated store takes a day.")
+        ] = 150,
         json_path: Annotated[
             Path | None, typer.Option("--json", help="Write results here.")
         ] = None,

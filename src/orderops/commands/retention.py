@@ -1,8 +1,11 @@
-"""`orderops retention run|status|window`: old processed events out of the hot tables.
+"""`orderops retention run|status|window|windows`: old processed events out of the hot
+tables, and what outlives them removed after its window.
 
 ``status`` is a dry run (what would move, and the oldest row that stays); ``run`` moves
-it (``--dry-run`` prints the same figures and changes nothing); ``window`` shows or sets
-how many days a tenant keeps hot. The worker also runs retention, once an hour at most.
+it (``--dry-run`` prints the same figures and changes nothing), then enforces the content
+windows and prints what they removed; ``window`` shows or sets how many days a tenant
+keeps hot; ``windows`` shows or sets the content windows (archive, raw bodies, evidence,
+messages). The worker also runs retention, once an hour at most.
 """
 
 from __future__ import annotations
@@ -41,15 +44,25 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         return opened_app(factory, console)
 
     def reports(app: App, tenant: str | None, *, dry_run: bool, batch: int) -> None:
+        from orderops.evidence.service import default_store
         from orderops.storage.uow import tenant_ids
         from orderops.workflow.retention import run_retention
 
         tenants = [tenant] if tenant else tenant_ids(app.sessions)
+        store = default_store(app.settings)
         found = [
-            run_retention(app.sessions, tenant_id=t, clock=app.clock, batch=batch, dry_run=dry_run)
+            run_retention(
+                app.sessions,
+                tenant_id=t,
+                clock=app.clock,
+                batch=batch,
+                dry_run=dry_run,
+                evidence=store,
+            )
             for t in tenants
         ]
         console.print(_table(found, dry_run=dry_run))
+        console.print(_expired_table(found, dry_run=dry_run))
 
     @group.command("run")
     def run(
@@ -89,6 +102,69 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
                 app.sessions, tenant_id=tenant, days=days, actor=ACTOR, clock=app.clock
             )
             console.print(f"{tenant}: {days} days (was {previous})")
+
+    @group.command("windows")
+    def windows(
+        tenant: TenantOpt,
+        archive_days: Annotated[
+            int | None, typer.Option(help="Keep archived rows this long after archiving.")
+        ] = None,
+        raw_body_days: Annotated[
+            int | None, typer.Option(help="Clear finished raw bodies this long after receipt.")
+        ] = None,
+        evidence_days: Annotated[
+            int | None, typer.Option(help="Delete evidence no open case names after this.")
+        ] = None,
+        message_days: Annotated[
+            int | None, typer.Option(help="Clear finished customer messages after this.")
+        ] = None,
+    ) -> None:
+        """Show, or set (audited), how long archived rows, raw bodies, evidence and
+        customer messages are kept; unset windows use the documented defaults."""
+        from dataclasses import asdict
+
+        from orderops.storage.uow import UnitOfWork
+        from orderops.workflow.retention_windows import set_windows, windows_of
+
+        changes = {
+            name: days
+            for name, days in (
+                ("archive_days", archive_days),
+                ("raw_body_days", raw_body_days),
+                ("evidence_days", evidence_days),
+                ("message_days", message_days),
+            )
+            if days is not None
+        }
+        with opened() as app:
+            if changes:
+                current = set_windows(
+                    app.sessions, tenant_id=tenant, changes=changes, actor=ACTOR, clock=app.clock
+                )
+            else:
+                with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
+                    current = windows_of(uow)
+            for name, days in asdict(current).items():
+                console.print(f"{tenant}: {name} = {days}")
+
+
+def _expired_table(reports: list[RetentionReport], *, dry_run: bool) -> Table:
+    """What the content windows removed (or would remove), per tenant."""
+    verb = "would remove" if dry_run else "removed"
+    names = (
+        "archived_inbox_deleted",
+        "archived_deliveries_deleted",
+        "raw_bodies_cleared",
+        "dead_letter_bodies_cleared",
+        "evidence_deleted",
+        "messages_cleared",
+    )
+    table = Table("tenant", *(name.replace("_", " ") for name in names), title=verb)
+    for report in reports:
+        if report.expired is not None:
+            counts = report.expired.counts
+            table.add_row(report.tenant_id, *(str(counts[name]) for name in names))
+    return table
 
 
 def _table(reports: list[RetentionReport], *, dry_run: bool) -> Table:

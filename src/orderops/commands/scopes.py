@@ -14,7 +14,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orderops.commands.shared import AppFactory, TenantOpt, command_group, default_app, opened_app
+from orderops.commands.shared import (
+    AppFactory,
+    JsonOpt,
+    TenantOpt,
+    command_group,
+    default_app,
+    opened_app,
+    print_json,
+)
 
 ACTOR = "cli"
 ScopeOpt = Annotated[
@@ -113,10 +121,14 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         _set_brand(make_app, console, tenant=tenant, store=store, tag=tag, brand=None)
 
     @brands_cli.command("list")
-    def brands_list(tenant: TenantOpt) -> None:
+    def brands_list(tenant: TenantOpt, json_: JsonOpt = False) -> None:
+        """The rules that give orders their brand (by store or tag)."""
         from orderops.tenancy.access_scopes import list_brand_rules
 
         with opened_app(make_app, console) as app:
+            if json_:
+                print_json({"items": list_brand_rules(app.sessions, tenant_id=tenant)})
+                return
             table = Table("by", "value", "brand", "set by", "at")
             for rule in list_brand_rules(app.sessions, tenant_id=tenant):
                 table.add_row(

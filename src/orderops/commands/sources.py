@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from orderops.commands.shared import opened_app
+from orderops.commands.shared import JsonOpt, opened_app, print_json
 from orderops.ingest.webhook_sources import WebhookSource
 
 if TYPE_CHECKING:
@@ -152,13 +152,27 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
             console.print(f"{info.source} disconnected for tenant {info.tenant_id}")
 
     @group.command("list")
-    def list_(tenant: TenantOpt, base_url: BaseUrlOpt = None) -> None:
+    def list_(tenant: TenantOpt, base_url: BaseUrlOpt = None, json_: JsonOpt = False) -> None:
         """Connected providers with their URLs (never their secrets), one per line so a URL
         is never cut to fit the terminal."""
         from orderops.ingest.connections import list_connections
 
         with opened() as app:
             connections = list_connections(app.sessions, tenant_id=tenant)
+            if json_:
+                items = [
+                    {
+                        "source": str(info.source),
+                        "enabled": info.enabled,
+                        "url": info.url(base(app, base_url)) if info.enabled else None,
+                        "created_at": info.created_at,
+                        "rotated_at": info.rotated_at,
+                        "previous_secret_until": info.previous_secret_until,
+                    }
+                    for info in connections
+                ]
+                print_json({"items": items})
+                return
             if not connections:
                 console.print(f"no sources connected for tenant {tenant}")
             for info in connections:

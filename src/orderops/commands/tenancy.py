@@ -23,7 +23,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orderops.commands.shared import AppFactory, TenantOpt, default_app, opened_app
+from orderops.commands.shared import (
+    AppFactory,
+    JsonOpt,
+    TenantOpt,
+    default_app,
+    opened_app,
+    print_json,
+)
 from orderops.domain.environments import Environment
 from orderops.domain.roles import Role
 
@@ -250,14 +257,16 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
             print_issued(console, issued)
 
     @key_cli.command("list")
-    def list_keys(tenant: TenantOpt) -> None:
+    def list_keys(tenant: TenantOpt, json_: JsonOpt = False) -> None:
         """The tenant's keys with their prefix, state, expiry and last use (never secrets)."""
         from orderops.tenancy import key_lifecycle
 
         with app_for() as app:
-            print_keys(
-                console, key_lifecycle.list_keys(app.sessions, tenant_id=tenant, clock=app.clock)
-            )
+            keys = key_lifecycle.list_keys(app.sessions, tenant_id=tenant, clock=app.clock)
+        if json_:
+            print_json({"items": keys})
+            return
+        print_keys(console, keys)
 
     @key_cli.command("rotate")
     def rotate(

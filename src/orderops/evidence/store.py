@@ -109,6 +109,14 @@ class FileBlobStore:
     def exists(self, tenant_id: str, sha256: str) -> bool:
         return self.path_of(tenant_id, sha256).exists()
 
+    def delete(self, tenant_id: str, sha256: str) -> bool:
+        """Remove a blob (retention or erasure); whether it was there. Only the evidence
+        row's owner calls this: a blob is shared by every case of the tenant naming it."""
+        path = self.path_of(tenant_id, sha256)
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        return existed
+
 
 def _hash_file(path: Path) -> str:
     digest = hashlib.sha256()

@@ -8,6 +8,7 @@ its reason.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -23,6 +24,8 @@ from orderops.metering import usage
 from orderops.storage.repositories.intake import DeadLetterStatus
 from orderops.storage.tables import DeadLetter
 from orderops.storage.uow import UnitOfWork
+from orderops.telemetry import tracing
+from orderops.telemetry.metrics import METRICS
 
 DEAD_LETTER_BODY_LIMIT = 16 * 1024 * 1024
 """Bodies are kept whole up to this size; beyond it only the head is kept, and says so."""
@@ -126,6 +129,7 @@ def accept_items(
     events quota is reached, unless the caller held it to that already
     (``quota_checked``: a webhook, before storing the delivery)."""
     now = clock.now()
+    started = time.perf_counter()
     results: list[IntakeResult] = []
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
         if not quota_checked:
@@ -168,7 +172,7 @@ def accept_items(
                     subject=envelope.subject,
                     event_time=envelope.time,
                     received_at=now,
-                    envelope=item,
+                    envelope=tracing.stamp(item),  # the trace goes on in the worker
                 )
             except DuplicateEvent:
                 first = uow.inbox.find(envelope.source, envelope.id) or uow.inbox.find_archived(
@@ -191,6 +195,7 @@ def accept_items(
         accepted = sum(r.outcome is Outcome.ACCEPTED for r in results)
         usage.count(uow, Meter.EVENTS, channel, accepted, at=now)
         uow.commit()
+    METRICS.ingested(channel, (r.outcome for r in results), seconds=time.perf_counter() - started)
     if any(r.outcome is Outcome.ACCEPTED for r in results):
         arrivals.announce()
     return results

@@ -11,6 +11,7 @@ $5,000" can at most produce a draft that the checker blocks.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orderops.domain.errors import ConfigurationError, OrderOpsError
+from orderops.telemetry.metrics import METRICS
 
 DRAFT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -134,13 +136,14 @@ class LlmClient:
                 "json_schema": {"name": "draft", "strict": True, "schema": DRAFT_SCHEMA},
             },
         }
+        started = time.perf_counter()
         try:
             response = self._http.post("/chat/completions", json=body)
             response.raise_for_status()
             payload = response.json()
             content = json.loads(payload["choices"][0]["message"]["content"])
             usage = payload.get("usage") or {}
-            return ModelDraft(
+            draft = ModelDraft(
                 subject=str(content["subject"]),
                 customer_message=str(content["customer_message"]),
                 internal_note=str(content["internal_note"]),
@@ -151,6 +154,15 @@ class LlmClient:
                 ),
             )
         except httpx.HTTPError as exc:
+            METRICS.model_call(outcome="error", seconds=time.perf_counter() - started)
             raise ModelUnavailable(f"the model did not answer: {exc}") from exc
         except (KeyError, IndexError, TypeError, ValueError) as exc:
+            METRICS.model_call(outcome="error", seconds=time.perf_counter() - started)
             raise ModelUnavailable(f"the model's answer is not a draft: {exc}") from exc
+        METRICS.model_call(
+            outcome="ok",
+            seconds=time.perf_counter() - started,
+            prompt_tokens=draft.usage.prompt_tokens,
+            completion_tokens=draft.usage.completion_tokens,
+        )
+        return draft

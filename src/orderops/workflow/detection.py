@@ -41,6 +41,7 @@ from orderops.resolve.reads import holds_for
 from orderops.resolve.rollups import payment_fact, refund_fact
 from orderops.storage.tables import Case, Order
 from orderops.storage.uow import UnitOfWork
+from orderops.telemetry.metrics import METRICS
 
 log = logging.getLogger(__name__)
 
@@ -190,9 +191,10 @@ def evaluate_order(
     for detector in detectors:
         if not config.enabled(detector.exception_type):
             continue
-        verdict = detector.judge(
-            facts, now=now, thresholds=config.thresholds(detector.exception_type)
-        )
+        with METRICS.detector_run.labels(detector=str(detector.exception_type)).time():
+            verdict = detector.judge(
+                facts, now=now, thresholds=config.thresholds(detector.exception_type)
+            )
         may_open = from_sweep or (detector.opens_on_events and not verdict.time_based)
         waiting = not may_open and not _covered(cases.get(verdict.exception_type), verdict)
         if verdict.detected and waiting:

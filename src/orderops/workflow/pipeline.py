@@ -65,6 +65,8 @@ from orderops.storage.repositories.loaded import LoadedRows, remember_rows
 from orderops.storage.tables import CaseTimelineEntry, InboxEvent, Order
 from orderops.storage.transient import transient_kind
 from orderops.storage.uow import UnitOfWork
+from orderops.telemetry import steps
+from orderops.telemetry.metrics import METRICS
 from orderops.workflow.detection import evaluate_order
 from orderops.workflow.notifications import notify_opened
 from orderops.workflow.processing_failures import FailureClass, dead_letter_row, failure_class
@@ -312,7 +314,10 @@ def _apply_rows(
     started = time.monotonic()
     for i, row in enumerate(rows):
         try:
-            with uow.session.begin_nested():
+            with (
+                uow.session.begin_nested(),
+                steps.processing(tenant_id=row.tenant_id, inbox_id=row.id, envelope=row.envelope),
+            ):
                 applied = _apply(uow, row, now=now, event=events.get(row.id))
         except Exception as exc:
             if transient_kind(exc) is not None:
@@ -340,6 +345,7 @@ def _apply_rows(
             unreached = [r.id for r in rest]
             break
     uow.inbox.mark_processed(processed, now=now)
+    METRICS.processed((now - row.received_at).total_seconds() for row in processed)
     return _Chunk(changes, frozenset(released), frozenset(unreached)), dead_lettered
 
 

@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from orderops.domain.cases import ExceptionType
 from orderops.domain.clock import Clock
 from orderops.domain.errors import InvalidEvent, NotFound
+from orderops.evidence.store import FileBlobStore
 from orderops.ingest.webhooks import DeliveryStatus
 from orderops.resolve.suggestions import SuggestionStatus
 from orderops.resolve.waits import DEFERRED
@@ -68,6 +69,7 @@ from orderops.storage.tables import (
 )
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.detection import detector_config
+from orderops.workflow.retention_windows import ExpiryReport, expire_content
 
 DEFAULT_BATCH = 1000
 MIN_RETENTION_DAYS = 7
@@ -100,6 +102,8 @@ class RetentionReport:
     oldest_inbox_kept: datetime | None
     """``received_at`` of the oldest inbox row that stays hot."""
     oldest_delivery_kept: datetime | None
+    expired: ExpiryReport | None = None
+    """What the content windows removed (``workflow/retention_windows.py``)."""
 
 
 @dataclass(frozen=True)
@@ -194,10 +198,13 @@ def run_retention(
     batch: int = DEFAULT_BATCH,
     dry_run: bool = False,
     max_batches: int | None = None,
+    evidence: FileBlobStore | None = None,
 ) -> RetentionReport:
     """Move one tenant's rows past its window to the archive tables (``dry_run``: count
     them and change nothing). ``max_batches`` bounds the transactions per table, so a
-    worker pass meeting a year of history does a share of it each time."""
+    worker pass meeting a year of history does a share of it each time. Then enforce the
+    tenant's content windows (archive, raw bodies, messages; evidence when its store is
+    given)."""
     now = clock.now()
     with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
         window = retention_window(uow)
@@ -215,6 +222,9 @@ def run_retention(
             _move(sessions, rule, WebhookDelivery, rule.delivery_movable(status), pace)
             for status in FINISHED_DELIVERIES
         )
+    expired = expire_content(
+        sessions, tenant_id=tenant_id, clock=clock, evidence=evidence, dry_run=dry_run
+    )
     with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
         inbox_kept, deliveries_kept = rule.kept(dry_run=dry_run)
         return RetentionReport(
@@ -237,6 +247,7 @@ def run_retention(
             oldest_delivery_kept=_oldest(
                 uow.session, WebhookDelivery, tuple(DeliveryStatus), deliveries_kept
             ),
+            expired=expired,
         )
 
 

@@ -118,6 +118,7 @@ def run_once(
                 tenant_id=tenant,
                 clock=clock,
                 max_batches=RETENTION_BATCHES_PER_PASS,
+                evidence=evidence,
             )
     if writeback:
         _guarded(None, run_writeback_once, app, worker_id=worker_id or default_worker_id())

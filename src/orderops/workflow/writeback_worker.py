@@ -36,9 +36,12 @@ from orderops.bootstrap import App
 from orderops.decide.communications import settle_deliveries
 from orderops.decide.execution import on_action_message_settled, on_message_claimed
 from orderops.domain.errors import ConfigurationError
+from orderops.outbound.delivery import run_outbound_once
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.tables.writeback import WritebackAttempt  # noqa: F401 - table metadata
 from orderops.storage.uow import UnitOfWork, tenant_ids
+from orderops.telemetry import steps
+from orderops.telemetry.metrics import METRICS
 from orderops.writeback.claims import ClaimedHook, claim_due
 from orderops.writeback.conflicts import ConflictHook, send_back_for_review
 from orderops.writeback.connections import ConnectorPool, WritebackSettings
@@ -160,7 +163,7 @@ def run_writeback_once(app: App, *, worker_id: str, runtime: WritebackRuntime | 
     return sum(
         deliver_due(app, runtime, tenant_id=tenant_id, worker_id=worker_id)
         for tenant_id in tenant_ids(app.sessions)
-    )
+    ) + run_outbound_once(app, worker_id=worker_id)  # webhook events: outbound/delivery.py
 
 
 def deliver_due(app: App, runtime: WritebackRuntime, *, tenant_id: str, worker_id: str) -> int:
@@ -251,6 +254,20 @@ def _deliver_chain(
 
 
 def _deliver(runtime: WritebackRuntime, item: Claimed) -> Outcome:
+    with steps.delivering(
+        tenant_id=item.tenant_id,
+        message_id=item.id,
+        system=item.system,
+        operation=item.operation,
+        payload=item.payload,
+    ):
+        started = time.perf_counter()
+        outcome = _deliver_traced(runtime, item)
+        METRICS.delivery(item.system, outcome.kind, seconds=time.perf_counter() - started)
+        return outcome
+
+
+def _deliver_traced(runtime: WritebackRuntime, item: Claimed) -> Outcome:
     try:
         operation = runtime.registry.get(item.system, item.operation)
     except ConfigurationError as error:

@@ -15,6 +15,7 @@ from orderops.storage.base import new_id
 from orderops.storage.repositories._dialect import insert_if_absent
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.uow import UnitOfWork
+from orderops.telemetry import tracing
 from orderops.writeback.states import OutboxStatus
 
 __all__ = ["DuplicateEffect", "OutboxStatus", "enqueue"]
@@ -56,7 +57,7 @@ def enqueue(
             "system": system,
             "operation": operation,
             "idempotency_key": idempotency_key,
-            "payload": payload,
+            "payload": tracing.stamp(payload),  # the trace goes on at delivery
             "status": str(OutboxStatus.PENDING),
             "attempts": 0,
             "next_attempt_at": now,

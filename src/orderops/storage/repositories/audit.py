@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orderops.audit.chain import GENESIS_HASH, AuditEntry, record_hash
+from orderops.audit.chain import GENESIS_HASH, AuditEntry, data_digest, record_hash
 from orderops.audit.keys import audit_key_of
 from orderops.storage.tables import AuditHead, AuditRecord
 
@@ -85,7 +85,8 @@ class AuditRepository:
                 entity_id=draft.entity_id,
                 data=draft.data,
             )
-            digest = record_hash(prev_hash, entry, key)
+            payload_digest = data_digest(draft.data)
+            digest = record_hash(prev_hash, entry, key, digest=payload_digest)
             records.append(
                 AuditRecord(
                     tenant_id=self._tenant,
@@ -96,6 +97,7 @@ class AuditRepository:
                     entity_type=draft.entity_type,
                     entity_id=draft.entity_id,
                     data=draft.data,
+                    data_digest=payload_digest,
                     prev_hash=prev_hash,
                     hash=digest,
                     key_id=key.key_id,

@@ -19,11 +19,13 @@ from orderops.storage.tables.commerce import (
 )
 from orderops.storage.tables.console import ConsoleSession, SignInThrottle
 from orderops.storage.tables.holds import DeskHold
+from orderops.storage.tables.idempotency import IdempotencyKey
 from orderops.storage.tables.identity import CustomerLink, IdentityRevision, OrderLink
 from orderops.storage.tables.imports import ImportRun, TenantPolicy
 from orderops.storage.tables.incidents import Incident, RecurrenceKey
 from orderops.storage.tables.intake import DeadLetter, InboxEvent
 from orderops.storage.tables.notifications import CustomerNotice, NotificationPolicy
+from orderops.storage.tables.outbound_webhooks import WebhookAttemptLog, WebhookSubscription
 from orderops.storage.tables.outbox import OutboxMessage
 from orderops.storage.tables.queues import (
     CaseTimer,
@@ -52,6 +54,7 @@ from orderops.storage.tables.resolve import (
     OrderRefund,
     RecordLink,
 )
+from orderops.storage.tables.retention import CustomerErasure, RetentionWindowRow
 from orderops.storage.tables.saved_views import SavedView
 from orderops.storage.tables.scopes import BrandRule
 from orderops.storage.tables.sources import SourceConnection, WebhookDelivery
@@ -79,6 +82,7 @@ __all__ = [
     "ConsoleSession",
     "Customer",
     "CustomerChoiceOffer",
+    "CustomerErasure",
     "CustomerIdentity",
     "CustomerLink",
     "CustomerMessageKey",
@@ -90,6 +94,7 @@ __all__ = [
     "EvidenceBlob",
     "FraudSignal",
     "FulfillmentHold",
+    "IdempotencyKey",
     "IdentityRevision",
     "ImportRun",
     "InboxArchive",
@@ -114,6 +119,7 @@ __all__ = [
     "ReconciliationRun",
     "RecordLink",
     "RecurrenceKey",
+    "RetentionWindowRow",
     "RoutingRuleRecord",
     "SavedView",
     "Shipment",
@@ -132,8 +138,10 @@ __all__ = [
     "User",
     "UserIdentity",
     "VendorConnection",
+    "WebhookAttemptLog",
     "WebhookDelivery",
     "WebhookDeliveryArchive",
+    "WebhookSubscription",
     "WritebackAttempt",
     "WritebackSaga",
     "WritebackSagaStep",

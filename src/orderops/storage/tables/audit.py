@@ -33,6 +33,9 @@ class AuditRecord(Base):
     entity_type: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[str] = mapped_column(String(200))
     data: Mapped[dict[str, Any]]
+    data_digest: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of ``data``'s canonical JSON, which the hash covers instead of ``data`` so
+    erasure can redact the payload (``audit/chain.py``); None: hashed inline, before 0038."""
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str | None] = mapped_column(String(32))

@@ -17,8 +17,12 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from orderops.domain.clock import Clock, SystemClock
+from orderops.telemetry import steps
+from orderops.telemetry.metrics import METRICS
+from orderops.telemetry.tracing import outgoing
 from orderops.writeback.connectors.base import (
     BreakerKey,
+    BreakerState,
     CircuitBreaker,
     ConnectorError,
     PermanentError,
@@ -102,9 +106,10 @@ class ApiClient:
             breaker.before_call(self._key)
         healthy = False
         try:
-            response = self._send(
-                method, path, params=params, json=json, data=data, headers=headers
-            )
+            with steps.vendor_call(self.system, method, path):  # traceparent to the vendor
+                response = self._send(
+                    method, path, params=params, json=json, data=data, headers=outgoing(headers)
+                )
             error = self._error_for(response)
             healthy = not isinstance(error, RetryableError)
             if error is not None:
@@ -116,6 +121,8 @@ class ApiClient:
                     breaker.record_success(self._key)
                 else:
                     breaker.record_failure(self._key)
+                is_open = breaker.state(self._key) is BreakerState.OPEN
+                METRICS.circuit(self.system, self._options.tenant_id, is_open=is_open)
 
     def request_json(
         self,

@@ -1,0 +1,135 @@
+"""Answer models of the recommendation routes (``api/recommendations.py``).
+
+The service builds these answers as plain dicts (the console reads the same shapes); the
+models here name that shape in the OpenAPI document and check it on the way out. Fields
+read from a stored recommendation's body keep ``extra="allow"``, so a body written by an
+older version with more keys still answers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PlaybookPinRead(BaseModel):
+    version: int = Field(description="The playbook version that applies to the case.")
+    pinned: bool
+    current_version: int
+    newer_available: bool
+
+
+class CandidateRead(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    rule: str
+    primary: str
+    actions: list[str] = Field(description="The kinds of the candidate's actions, in order.")
+    confidence: float
+    cost_minor: int
+    rationale: str
+    needs_approval: list[str]
+
+
+class SkippedRuleRead(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    rule: str
+    reason: str
+
+
+class FactProblemRead(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    kind: str
+    value: str
+    message: str
+
+
+class DraftRead(BaseModel):
+    id: str
+    audience: str
+    language: str
+    source: str
+    status: str
+    subject: str
+    body: str
+    problems: list[FactProblemRead] = Field(description="What the fact check found wrong.")
+
+
+class RecommendationRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "01JH0000000000000000000000",
+                    "case_id": "c-1",
+                    "created_at": "2026-01-05T09:30:00+00:00",
+                    "policy": "default",
+                    "playbook_version": 1,
+                    "top_rule": "reship-lost",
+                    "confidence": 0.82,
+                    "candidates": [],
+                    "skipped": [],
+                    "similar": [],
+                    "drafts": [],
+                }
+            ]
+        }
+    )
+
+    id: str
+    case_id: str
+    created_at: datetime
+    policy: str
+    playbook_version: int | None
+    top_rule: str | None
+    confidence: float | None
+    candidates: list[CandidateRead]
+    skipped: list[SkippedRuleRead]
+    similar: list[dict[str, Any]] = Field(description="Similar past cases and how alike.")
+    drafts: list[DraftRead]
+
+
+class CreatedRecommendation(RecommendationRead):
+    playbook: PlaybookPinRead
+
+
+class RecommendationList(BaseModel):
+    playbook: PlaybookPinRead
+    items: list[RecommendationRead]
+
+
+class PlaybookRead(BaseModel):
+    version: int
+    yaml: str = Field(description="The playbook as YAML, as `PUT /v1/playbook` takes it.")
+
+
+class ModelUsageRead(BaseModel):
+    model: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ModelUsageList(BaseModel):
+    items: list[ModelUsageRead]
+
+
+class DisputePackRead(BaseModel):
+    id: str
+    case_id: str
+    dispute_ref: str
+    status: str
+    evidence: dict[str, Any] = Field(description="The evidence fields sent to the processor.")
+    documents: dict[str, Any]
+    assembled_by: str | None
+    approved_by: str | None
+    outbox_id: str | None
+
+
+class DisputePackList(BaseModel):
+    items: list[DisputePackRead]
