@@ -7,70 +7,19 @@ Skips locally without chromium or playwright; fails in CI (``builders/browser.py
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
-import uvicorn
-
-from builders.browser import launched_chromium
+import builders.browser as shared
+from builders.browser import SHOTS, sign_in
 from builders.cockpit import known_customer_case
-from builders.console import PASSWORD, ConsolePerson, console_person
-from orderops.api.app import create_app
-from orderops.bootstrap import App, bootstrap
-from orderops.config import Settings
+from builders.console import console_person
+from orderops.bootstrap import App
 from orderops.decide.actions import list_for_case
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
-from orderops.tenancy.tenants import ensure_tenant
 
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launched_chromium() as chromium:
-        yield chromium
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[App, FixedClock, str]]:
-    clock = FixedClock(datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'cockpit.db'}", data_dir=tmp_path, demo_mode=True
-    )
-    app = bootstrap(settings, clock=clock)
-    ensure_tenant(app.sessions, tenant_id="acme", name="Acme", clock=clock)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(app), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the console server did not start"
-    yield app, clock, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.close()
-
-
-def sign_in(page: Any, base: str, person: ConsolePerson) -> None:
-    page.goto(f"{base}/console/login")
-    page.locator("#tenant").fill(person.tenant)
-    page.locator("#email").fill(person.email)
-    page.locator("#password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.locator("#password").press("Enter")
+browser = shared.browser  # the shared fixtures
+served = shared.served
 
 
 def test_a_partial_refund_is_proposed_through_the_form_and_its_status_is_shown(

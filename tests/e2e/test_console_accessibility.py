@@ -13,10 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_console_browser import browser, served, shot, sign_in_with_keyboard
-
 from builders.access import late_case, person
-from builders.browser import horizontal_overflow, serious_violations
+from builders.browser import (
+    browser,
+    chart_label_problems,
+    horizontal_overflow,
+    serious_violations,
+    served,
+    shot,
+    sign_in_with_keyboard,
+)
 from builders.choices import choice_case, make_offer, token_of
 from builders.cockpit import known_customer_case
 from builders.console import console_person
@@ -160,6 +166,7 @@ def _judge(page: Any, name: str, problems: dict[str, list[str]]) -> None:
     overflow, culprits = horizontal_overflow(page)
     if overflow > 0:
         found.append(f"overflows {PHONE['width']} px by {overflow} px: {culprits}")
+    found += chart_label_problems(page)  # readable without zooming, none on another
     if found:
         problems[name] = found
     shot(page, f"a11y-{name}")

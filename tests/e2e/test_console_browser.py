@@ -11,27 +11,17 @@ Locally the test skips (with the reason) when chromium or playwright is missing;
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
-import uvicorn
-
+import builders.browser as shared
 from builders.access import late_case
-from builders.browser import launched_chromium
-from builders.console import PASSWORD, ConsolePerson, console_person
-from orderops.api.app import create_app
-from orderops.bootstrap import App, bootstrap
-from orderops.config import Settings
+from builders.browser import shot, sign_in_with_keyboard, unlabelled_controls
+from builders.console import console_person
+from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.storage.uow import UnitOfWork
-from orderops.tenancy.tenants import ensure_tenant
 from orderops.writeback.claims import claim_due
 from orderops.writeback.conflicts import send_back_for_review
 from orderops.writeback.outcomes import Outcome, OutcomeKind, decide
@@ -39,75 +29,9 @@ from orderops.writeback.policy import DeliveryPolicy
 from orderops.writeback.results import record_outcome
 from orderops.writeback.sagas import on_message_settled
 
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launched_chromium() as chromium:
-        yield chromium
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[App, FixedClock, str]]:
-    from datetime import UTC, datetime
-
-    clock = FixedClock(datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'console.db'}", data_dir=tmp_path, demo_mode=True
-    )
-    app = bootstrap(settings, clock=clock)
-    ensure_tenant(app.sessions, tenant_id="acme", name="Acme", clock=clock)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(app), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the console server did not start"
-    yield app, clock, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def sign_in_with_keyboard(page: Any, base: str, person: ConsolePerson) -> None:
-    page.goto(f"{base}/console/login")
-    for _ in range(6):  # skip link, brand, then the first field
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.id") == "tenant":
-            break
-    assert page.evaluate("document.activeElement.id") == "tenant"
-    page.keyboard.type(person.tenant)
-    page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.id") == "email"
-    page.keyboard.type(person.email)
-    page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.id") == "password"
-    page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{base}/console/queues")
-
-
-def unlabelled_controls(page: Any) -> list[str]:
-    """Every visible input, select and textarea that has neither a label nor aria-label."""
-    found: list[str] = page.evaluate(
-        """() => Array.from(document.querySelectorAll(
-              'input:not([type=hidden]), select, textarea'))
-            .filter(el => (el.labels === null || el.labels.length === 0)
-                          && !el.getAttribute('aria-label'))
-            .map(el => el.outerHTML.slice(0, 80))"""
-    )
-    return found
+browser = shared.browser  # the shared fixtures (the other browser tests import them from here)
+served = shared.served
+__all__ = ["browser", "served", "shot", "sign_in_with_keyboard", "unlabelled_controls"]
 
 
 def deliver_everything(app: App) -> int:
@@ -141,11 +65,6 @@ def deliver_everything(app: App) -> int:
             )
             uow.commit()
     return len(claimed)
-
-
-def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_review_a_case_from_queue_to_completed_writeback(

@@ -262,7 +262,7 @@ def test_the_stream_ends_at_its_lifetime_and_a_session_holds_only_so_many(
         lasted = time.monotonic() - started
         again = client.get(f"/console/live?queue={name}")  # the ended stream gave its place back
 
-    assert 1.0 <= lasted < 1.0 + WITHIN
+    assert lasted >= 1.0  # not cut short; the wait above already bounds how late it ends
     assert again.status_code == 200
     assert again.text.startswith("retry: ")
     assert "event: change" in again.text

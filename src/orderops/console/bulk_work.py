@@ -1,4 +1,5 @@
-"""Bulk claim, assign and approve from a queue's checkboxes, one item at a time.
+"""Bulk claim, assign, approve and propose (a queue's or an incident's checkboxes), one
+item at a time.
 
 Each selected case goes through the same service call as the single button (its own unit
 of work, its own audit rows), so a bulk change can do nothing a person could not do case
@@ -9,7 +10,7 @@ which item and why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -19,8 +20,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from orderops.cases import assignment
 from orderops.cases.conflicts import InvalidWorkRequest, load_case
-from orderops.decide import approvals
-from orderops.domain.actions import ActionStatus
+from orderops.console.action_forms import order_facts, read_posted
+from orderops.console.order_names import order_names
+from orderops.decide import actions, approvals
+from orderops.decide.actions import get_case
+from orderops.domain.actions import ActionStatus, InvalidAction
 from orderops.domain.clock import Clock
 from orderops.domain.errors import OrderOpsError
 from orderops.evidence.store import BlobStore
@@ -35,12 +39,13 @@ class BulkOp(StrEnum):
     CLAIM = "claim"
     ASSIGN = "assign"
     APPROVE = "approve"
+    PROPOSE = "propose"
 
 
 @dataclass(frozen=True)
 class Outcome:
     item: str
-    """What the line is about: the order ref, and the action's kind for an approval."""
+    """What the line is about: the order's name, and the action's kind for an approval."""
     case_id: str
     reason: str = ""
 
@@ -76,7 +81,7 @@ def change_cases(
         try:
             with UnitOfWork(sessions, tenant_id=principal.tenant_id, scope=principal.scope) as uow:
                 case = load_case(uow, case_id, expected_version=None)
-                label = case.order_ref
+                label = order_names(uow, [case.order_ref])[case.order_ref]
                 change(uow, case)
                 uow.commit()
         except StaleDataError:
@@ -115,11 +120,22 @@ def approve_cases(
             )
             .order_by(Action.case_id, Action.id)
         ).all()
-        waiting = [(a, f"{ref}: {kind}", c) for a, kind, c, ref in found]
+        names = order_names(uow, [ref for _, _, _, ref in found])
+        waiting = [(a, f"{names[ref]}: {kind}", c) for a, kind, c, ref in found]
         seen = {c for _, _, c, _ in found}
+        idle = {
+            c.id: c.order_ref
+            for c in uow.session.scalars(
+                select(Case).where(
+                    Case.tenant_id == principal.tenant_id, Case.id.in_(set(ids) - seen)
+                )
+            )
+        }
+        idle_names = order_names(uow, idle.values())
     for case_id in ids:
         if case_id not in seen:
-            result.refused.append(Outcome(case_id, case_id, "nothing awaits approval"))
+            label = idle_names.get(idle.get(case_id, ""), case_id)
+            result.refused.append(Outcome(label, case_id, "nothing awaits approval"))
     for action_id, label, case_id in waiting:
         try:
             approvals.approve(
@@ -147,3 +163,49 @@ def assign_each(assignee: str, actor: str, clock: Clock) -> Callable[[UnitOfWork
     return lambda uow, case: assignment.assign(
         uow, case, assignee=assignee, actor=actor, now=clock.now()
     )
+
+
+def propose_cases(
+    sessions: sessionmaker[Session],
+    *,
+    principal: Principal,
+    case_ids: Sequence[str],
+    form: Mapping[str, str],
+    clock: Clock,
+    evidence: BlobStore,
+) -> BulkResult:
+    """Propose the same action to each case (an incident's): the posted form is read
+    against each case's own order (its currency, its payments, the remedy ledger's room),
+    then proposed by ``propose`` as the single form does, so the catalogue, the remedy
+    limits and the approval policy (maker-checker included) judge each case apart."""
+    result = BulkResult(BulkOp.PROPOSE)
+    note = (form.get("note") or "").strip() or None
+    for case_id in selected(case_ids):
+        label = case_id
+        try:
+            with UnitOfWork(
+                sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
+            ) as uow:
+                case = get_case(uow, case_id)
+                label = order_names(uow, [case.order_ref])[case.order_ref]
+                order = uow.commerce.order(case.order_id)
+                if order is None:
+                    raise InvalidAction(f"case {case_id} has no order to act on")
+                posted = read_posted(form, order_facts(uow, order))
+            proposed = actions.propose(
+                sessions,
+                tenant_id=principal.tenant_id,
+                case_id=case_id,
+                kind=str(posted.kind),
+                params=posted.params,
+                principal=principal,
+                clock=clock,
+                evidence=evidence,
+                note=note,
+            )
+        except OrderOpsError as exc:
+            result.refused.append(Outcome(label, case_id, exc.message))
+        else:
+            said = str(proposed.status).replace("_", " ")
+            result.done.append(Outcome(f"{label}: {posted.kind} ({said})", case_id))
+    return result

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from orderops.console.action_forms import ActionForm, OrderFacts, order_facts
 from orderops.console.action_status import status_text
 from orderops.console.case_facts import FactRow, SlaClock, fact_rows, sla_clock
+from orderops.console.closed_cases import is_closed
 from orderops.console.order_panel import OrderPanel, order_panel
 from orderops.console.queue_view import sla_timers
 from orderops.console.web import Viewer
@@ -102,6 +103,11 @@ class CasePage:
         return topic_of_case(self.case.exception_type).value
 
     @property
+    def closed(self) -> bool:
+        """Resolved or rejected: the page offers no new work (``closed_cases``)."""
+        return is_closed(self.case.status)
+
+    @property
     def impact(self) -> Any:
         """The scorer's explanation (``cases.impact``: score, priority, contributions)."""
         return self.case.impact or (self.case.facts or {}).get("impact")
@@ -133,7 +139,7 @@ def case_page(
         .where(Action.tenant_id == uow.tenant_id, Action.case_id == case.id)
         .order_by(Action.created_at, Action.id)
     ).all()
-    people = _people(uow)
+    people = people_of(uow)
     decided = _decisions(uow, [a.id for a in actions])
     currency = order.currency if order is not None else ""
     cards = [
@@ -279,7 +285,7 @@ HIDDEN_FACTS = frozenset({"impact", "recommendations"})
 """Shown in their own sections."""
 
 
-def _people(uow: UnitOfWork) -> dict[str, str]:
+def people_of(uow: UnitOfWork) -> dict[str, str]:
     """Actor ids to what a reviewer recognises: a person's name (else email), and a key as
     the person it acts for (else the key's name)."""
     users = {

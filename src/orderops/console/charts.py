@@ -25,6 +25,9 @@ PALETTE = (
 WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 1100, 220, 44, 36, 12
 CHAR_W = 7.0
 """A generous width of one 11px character (capitals, digits), for fitting labels."""
+PHONE_WIDTH = 360
+"""A phone chart's own width: drawn at about the size a 390 px screen shows it, so its
+11 px labels stay 11 px instead of shrinking with a desk-wide drawing."""
 
 
 def color(index: int) -> str:
@@ -51,7 +54,7 @@ def hbar_chart(
     items: Sequence[tuple[str, float]],
     *,
     unit: str = "",
-    width: int = 420,
+    width: int = PHONE_WIDTH,
     texts: Sequence[str] | None = None,
     links: Sequence[str] | None = None,
 ) -> Markup:
@@ -60,7 +63,7 @@ def hbar_chart(
     the cases behind it. All zeros is no data: an empty chart says so."""
     if not items or not any(v for _, v in items):
         return _empty(title, width)
-    row, label_w = 22, 150
+    row, label_w = 22, 130
     height = PAD_TOP + row * len(items) + 8
     top = nice_max(max(v for _, v in items))
     shown_all = list(texts) if texts is not None else [f"{_fmt(v)}{unit}" for _, v in items]
@@ -130,6 +133,60 @@ def stacked_columns(
             )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def stacked_rows(
+    title: str,
+    buckets: Sequence[str],
+    series: Mapping[str, Sequence[float]],
+    *,
+    width: int = PHONE_WIDTH,
+    links: Sequence[str] | None = None,
+) -> Markup:
+    """``stacked_columns`` turned on its side for a phone: one row per bucket, its label
+    left of a horizontal stacked bar and its total right of it. Rows never share a line,
+    so no label can overlap another however many buckets there are."""
+    if not buckets or not series:
+        return _empty(title, width)
+    totals = [sum(values[i] for values in series.values()) for i in range(len(buckets))]
+    if not any(totals):
+        return _empty(title, width)
+    row, label_w = 22, 8 + CHAR_W * max(len(_tick(b)) for b in buckets)
+    top = nice_max(max(totals))
+    plot = width - label_w - 12 - CHAR_W * max(len(_fmt(t)) for t in totals)
+    height = PAD_TOP + row * len(buckets) + 8
+    parts = [_open(title, width, height)]
+    for i, bucket in enumerate(buckets):
+        y = PAD_TOP + i * row
+        x = label_w
+        cells = []
+        for s, (name, values) in enumerate(series.items()):
+            value = values[i]
+            if value <= 0:
+                continue
+            w = plot * value / top
+            cells.append(
+                f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" '
+                f'fill="{color(s)}"><title>{escape(bucket)} {escape(name)}: '
+                f"{_fmt(value)}</title></rect>"
+            )
+            x += w
+        line = (
+            f'<text x="{label_w - 6:.1f}" y="{y + 15}" text-anchor="end" class="lbl">'
+            f"{escape(_tick(bucket))}</text>{''.join(cells)}"
+            f'<text x="{x + 4:.1f}" y="{y + 15}" class="val">{_fmt(totals[i])}</text>'
+        )
+        link = links[i] if links is not None and totals[i] else None
+        parts.append(_linked(line, link, f"{bucket}: {_fmt(totals[i])}"))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def for_any_width(wide: Markup, narrow: Markup) -> Markup:
+    """Both drawings of one chart; the stylesheet shows the one that fits the screen
+    (``.for-wide`` / ``.for-phone``), the other is ``display: none`` and so out of the
+    accessibility tree too."""
+    return Markup(f'<div class="for-wide">{wide}</div><div class="for-phone">{narrow}</div>')
 
 
 def tick_step(slot: float, chars: int, *, char_width: float = CHAR_W, gap: float = 8.0) -> int:

@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 
 from sqlalchemy import func, select
 
+from orderops.console.order_names import order_name_of
 from orderops.domain.actions import WAS_APPROVED, catalogue
 from orderops.domain.cases import CLOSED_STATUSES
 from orderops.domain.statuses import OrderStatus
@@ -187,10 +188,6 @@ def customer_panel(uow: UnitOfWork, customer_id: str, *, case_id: str) -> Custom
         past_cases=[p for p in past if p.status in closed][:RECENT],
         remedies=_remedies(uow, names),
     )
-
-
-def order_name_of(number: str) -> str:
-    return number if number.startswith("#") else f"#{number}"
 
 
 def _remedies(uow: UnitOfWork, names: dict[str, str]) -> list[PastRemedy]:

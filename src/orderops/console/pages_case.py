@@ -27,6 +27,7 @@ from orderops.console.action_forms import (
     read_posted,
 )
 from orderops.console.case_view import case_page
+from orderops.console.closed_cases import refuse_closed
 from orderops.console.web import (
     PREFIX,
     ConsoleRoute,
@@ -39,8 +40,9 @@ from orderops.console.web import (
 )
 from orderops.decide import actions as action_service
 from orderops.decide.actions import get_case
-from orderops.decide.transitions import Move
+from orderops.decide.transitions import TARGETS, Move
 from orderops.domain.actions import ActionKind, InvalidAction
+from orderops.domain.cases import TRANSITIONS, CaseStatus
 from orderops.domain.errors import Conflict, IllegalTransition, InvalidEvent
 from orderops.domain.roles import Permission
 from orderops.evidence.service import default_store
@@ -97,12 +99,19 @@ async def _case_response(
                 case=page.case,
                 kinds=proposable_kinds(),
                 Widget=Widget,
-                moves=list(Move),
+                moves=legal_moves(page.case.status),
                 now=app.clock.now(),
                 live_url=f"{PREFIX}/live/cases/{case_id}",
             )
 
     return await run_in_threadpool(read)
+
+
+def legal_moves(status: str) -> list[Move]:
+    """The moves the case's status allows: a resolved case offers reopen, not resolve
+    (the server refuses the rest anyway; the select should not offer them)."""
+    allowed = TRANSITIONS[CaseStatus(status)]
+    return [m for m in Move if TARGETS[m] in allowed]
 
 
 @router.post("/cases/{case_id}/actions")
@@ -112,6 +121,9 @@ async def propose(request: Request, viewer: Signed, case_id: str) -> Response:
     form = await form_of(request, viewer)
     kind = form.get("kind", "")
     app = app_of(request)
+    await run_in_threadpool(
+        refuse_closed, app.sessions, viewer.principal, case_id, doing="propose an action"
+    )
     if kind == ActionKind.OVERRIDE:
         params: dict[str, Any] = {
             "resolution": form.get("resolution", ""),
@@ -173,6 +185,9 @@ async def apply(request: Request, viewer: Signed, case_id: str, recommendation_i
     viewer.need(Permission.CASES_WORK)
     await form_of(request, viewer)
     app = app_of(request)
+    await run_in_threadpool(
+        refuse_closed, app.sessions, viewer.principal, case_id, doing="apply a recommendation"
+    )
 
     def write() -> str:
         with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id, scope=viewer.scope) as uow:

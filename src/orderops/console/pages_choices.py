@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from orderops.console.closed_cases import refuse_closed
 from orderops.console.web import PREFIX, ConsoleRoute, Signed, app_of, form_of, redirect, render
 from orderops.domain.choice_links import ChoiceLinkKeys
 from orderops.domain.roles import Permission
@@ -23,6 +24,10 @@ router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=Fa
 async def offer(request: Request, viewer: Signed, case_id: str) -> Response:
     viewer.need(Permission.CASES_WORK)
     await form_of(request, viewer)
+    app = app_of(request)
+    await run_in_threadpool(
+        refuse_closed, app.sessions, viewer.principal, case_id, doing="offer the customer a choice"
+    )
     made = await run_in_threadpool(offer_as, app_of(request), viewer.principal, case_id)
     said = f" The message with the link is {made.message.status}." if made.message else ""
     return redirect(

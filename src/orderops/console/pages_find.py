@@ -1,4 +1,5 @@
-"""Finding and batching work: global search, my cases, saved views, bulk claim/assign/approve.
+"""Finding and batching work: global search, my cases, saved views, bulk claim, assign,
+approve and propose (a queue's checkboxes, an incident's page: ``pages_incidents``).
 
 Thin shells over ``search_view``, ``work_lists`` and ``bulk_work``; every read goes
 through a unit of work carrying the viewer's scope, and every change through the same
@@ -158,7 +159,19 @@ async def bulk(request: Request, viewer: Signed) -> Response:
     op = bulk_work.BulkOp(op_name)
     app = app_of(request)
     actor = viewer.principal.identity
-    if op is bulk_work.BulkOp.APPROVE:
+    if op is bulk_work.BulkOp.PROPOSE:
+        viewer.need(Permission.ACTIONS_PROPOSE)
+        result = await run_in_threadpool(
+            lambda: bulk_work.propose_cases(
+                app.sessions,
+                principal=viewer.principal,
+                case_ids=case_ids,
+                form=form,
+                clock=app.clock,
+                evidence=default_store(app.settings),
+            )
+        )
+    elif op is bulk_work.BulkOp.APPROVE:
         viewer.need(Permission.ACTIONS_APPROVE)
         result = await run_in_threadpool(
             lambda: bulk_work.approve_cases(

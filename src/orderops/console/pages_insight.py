@@ -17,9 +17,11 @@ from sqlalchemy import select
 from orderops.audit.verify import verify_tenant
 from orderops.console import charts
 from orderops.console.audit_view import PAGE, entity_types, query_of, read_page
+from orderops.console.case_view import people_of
 from orderops.console.dash_export import chart_csv
 from orderops.console.dash_figures import Chart, hours_text, value_text
 from orderops.console.live_marks import case_marker, queue_marker
+from orderops.console.order_names import order_names
 from orderops.console.stats import Dashboard, build
 from orderops.console.web import PREFIX, ConsoleRoute, Signed, Viewer, app_of, form_of, render
 from orderops.decide.actions import get_case
@@ -103,23 +105,27 @@ async def dashboards(request: Request, viewer: Signed) -> Response:
         for slug, chart in board.charts.items()
         if slug not in {"opened", "breaches"}
     }
-    svgs["breaches"] = charts.stacked_columns(
-        "SLA breaches per day",
-        board.days,
-        {"breaches": [b.value for b in board.charts["breaches"].bars]},
-        width=420,
-        links=[drill_url(board, "breaches", b.key) for b in board.charts["breaches"].bars],
+    breaches = {"breaches": [b.value for b in board.charts["breaches"].bars]}
+    breach_links = [drill_url(board, "breaches", b.key) for b in board.charts["breaches"].bars]
+    svgs["breaches"] = charts.for_any_width(
+        charts.stacked_columns(
+            "SLA breaches per day", board.days, breaches, width=420, links=breach_links
+        ),
+        charts.stacked_rows("SLA breaches per day", board.days, breaches, links=breach_links),
     )
+    opened_links = [drill_url(board, "opened", b.key) for b in opened.bars]
     return render(
         request,
         "dashboards.html",
         board=board,
         last_day=board.end - timedelta(days=1),
-        volume_chart=charts.stacked_columns(
-            "Exceptions opened per day by type",
-            board.days,
-            board.volume,
-            links=[drill_url(board, "opened", b.key) for b in opened.bars],
+        volume_chart=charts.for_any_width(
+            charts.stacked_columns(
+                "Exceptions opened per day by type", board.days, board.volume, links=opened_links
+            ),
+            charts.stacked_rows(
+                "Exceptions opened per day by type", board.days, board.volume, links=opened_links
+            ),
         ),
         volume_legend=charts.legend([k.replace("_", " ") for k in board.volume]),
         svgs=svgs,
@@ -166,7 +172,7 @@ async def dashboard_cases(request: Request, viewer: Signed) -> Response:
         ids = list(bar.cases) if bar is not None else []
     app = app_of(request)
 
-    def read() -> list[Case]:
+    def read() -> tuple[list[Case], dict[str, str]]:
         with UnitOfWork(
             app.sessions, tenant_id=viewer.tenant_id, write=False, scope=viewer.scope
         ) as uow:
@@ -178,10 +184,11 @@ async def dashboard_cases(request: Request, viewer: Signed) -> Response:
                         Case.id.in_(ids[chunk : min(chunk + 500, DRILL_MAX)]),
                     )
                 )
+            names = order_names(uow, [c.order_ref for c in rows])
             uow.session.expunge_all()
-            return sorted(rows, key=lambda c: (c.opened_at, c.id), reverse=True)
+            return sorted(rows, key=lambda c: (c.opened_at, c.id), reverse=True), names
 
-    rows = await run_in_threadpool(read)
+    rows, names = await run_in_threadpool(read)
     return render(
         request,
         "dashboard_cases.html",
@@ -190,6 +197,7 @@ async def dashboard_cases(request: Request, viewer: Signed) -> Response:
         key=key,
         bar=bar,
         rows=rows,
+        names=names,
         total=len(ids),
         cap=DRILL_MAX,
         shown_value=value_text(bar.value, chart.unit) if bar is not None else None,
@@ -221,6 +229,7 @@ async def audit_page(request: Request, viewer: Signed) -> Response:
                 request,
                 "audit.html",
                 records=page.records,
+                people=people_of(uow),
                 case_id=query.case_id,
                 result=None,
                 query=query,
@@ -242,7 +251,9 @@ async def audit_verify(request: Request, viewer: Signed) -> Response:
     await form_of(request, viewer)
     app = app_of(request)
     result = await run_in_threadpool(verify_tenant, app.sessions, tenant_id=viewer.tenant_id)
-    return render(request, "audit.html", records=[], case_id=None, result=result, query=None)
+    return render(
+        request, "audit.html", records=[], people={}, case_id=None, result=result, query=None
+    )
 
 
 # -- live updates -------------------------------------------------------------------

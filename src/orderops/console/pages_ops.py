@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from orderops.console.order_names import order_names
 from orderops.console.source_health import source_health
 from orderops.console.web import (
     PREFIX,
@@ -71,14 +72,16 @@ async def outbox_page(request: Request, viewer: Signed) -> Response:
             app.sessions, tenant_id=viewer.tenant_id, write=False, scope=viewer.scope
         ) as uow:
             found = admin.list_messages(uow, where, limit=PAGE, offset=page * PAGE)
+            names = order_names(uow, [m.order_ref for m in found.items if m.order_ref])
             for message in found.items:
                 uow.session.expunge(message)
-            return found
+            return found, names
 
-    found = await run_in_threadpool(read)
+    found, names = await run_in_threadpool(read)
     return render(
         request,
         "outbox.html",
+        names=names,
         messages=found.items,
         total=found.total,
         where=where,

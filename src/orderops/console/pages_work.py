@@ -23,6 +23,7 @@ from orderops.bootstrap import App
 from orderops.cases import assignment
 from orderops.cases.conflicts import InvalidWorkRequest, StaleCase, load_case
 from orderops.console.accounts import sign_in, sign_out
+from orderops.console.closed_cases import refuse_closed
 from orderops.console.queue_view import QueueFilter, SortKey, queue_cases
 from orderops.console.security import LOGIN_FORM_LIFETIME, login_form_ok, login_form_token
 from orderops.console.sso import leave_through_provider
@@ -367,6 +368,9 @@ async def recommend(request: Request, viewer: Signed, case_id: str) -> Response:
     viewer.need(Permission.CASES_WORK)
     await form_of(request, viewer)
     app = app_of(request)
+    await run_in_threadpool(
+        refuse_closed, app.sessions, viewer.principal, case_id, doing="ask for a recommendation"
+    )
 
     def write() -> str:
         with UnitOfWork(app.sessions, tenant_id=viewer.tenant_id, scope=viewer.scope) as uow:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from orderops.cases.sla import TimerKind, TimerOutcome
+from orderops.console.order_names import order_names
 from orderops.domain.cases import CLOSED_STATUSES, CaseStatus
 from orderops.storage.repositories.queue_scopes import queue_scopes, shown_in_queues
 from orderops.storage.tables import Case
@@ -67,6 +68,8 @@ class CaseRow:
     sla_due: datetime | None
     sla_state: SlaState
     impact: float | None
+    order_name: str = ""
+    """The order as the store names it ("#1046"); its reference when it has no number."""
 
 
 def sla_state(
@@ -138,8 +141,19 @@ def queue_cases(
     if shown is not None:  # a scoped queue shows only its cases in scope
         query = query.where(shown)
     cases = uow.session.scalars(query.order_by(Case.opened_at, Case.id).limit(MAX_ROWS)).all()
+    return rows_of(uow, cases, where, me=me, now=now)
+
+
+def rows_of(
+    uow: UnitOfWork, cases: Sequence[Case], where: QueueFilter, *, me: str, now: datetime
+) -> list[CaseRow]:
+    """The cases as a queue's rows (SLA state, order name), filtered and sorted."""
     timers = sla_timers(uow, [c.id for c in cases])
-    rows = [row_of(case, timers.get(case.id, ()), now=now) for case in cases]
+    names = order_names(uow, [c.order_ref for c in cases])
+    rows = [
+        row_of(case, timers.get(case.id, ()), now=now, name=names.get(case.order_ref))
+        for case in cases
+    ]
     return sort_rows([r for r in rows if keep(r, where, me=me, now=now)], where.sort)
 
 
@@ -158,7 +172,9 @@ def sla_timers(uow: UnitOfWork, case_ids: Sequence[str]) -> dict[str, list[CaseT
     return found
 
 
-def row_of(case: Case, timers: Sequence[CaseTimer], *, now: datetime) -> CaseRow:
+def row_of(
+    case: Case, timers: Sequence[CaseTimer], *, now: datetime, name: str | None = None
+) -> CaseRow:
     pending = [t.due_at for t in timers if t.fired_at is None]
     breached = any(t.outcome in (TimerOutcome.ESCALATED, TimerOutcome.NOTIFIED) for t in timers)
     due = min(pending) if pending else None
@@ -175,6 +191,7 @@ def row_of(case: Case, timers: Sequence[CaseTimer], *, now: datetime) -> CaseRow
         sla_due=due,
         sla_state=SlaState.NONE,
         impact=impact_of(case.facts or {}),
+        order_name=name or case.order_ref,
     )
     return replace(
         row, sla_state=sla_state(status=case.status, due_at=due, breached_before=breached, now=now)

@@ -17,6 +17,7 @@ from orderops.console import (
     pages_choices,
     pages_connections,
     pages_find,
+    pages_incidents,
     pages_insight,
     pages_links,
     pages_ops,
@@ -34,6 +35,7 @@ router = APIRouter(include_in_schema=False)
 router.include_router(pages_work.router)
 router.include_router(pages_case.router)
 router.include_router(pages_find.router)
+router.include_router(pages_incidents.router)
 router.include_router(pages_ops.router)
 router.include_router(pages_insight.router)
 router.include_router(pages_admin.router)

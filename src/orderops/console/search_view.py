@@ -29,6 +29,7 @@ import phonenumbers
 from rapidfuzz import fuzz, process
 from sqlalchemy import and_, or_, select
 
+from orderops.console.order_names import order_name_of, order_names
 from orderops.domain.aliases import Entity, normalise
 from orderops.resolve.identity.normalise import normalise_name
 from orderops.storage.tables import (
@@ -77,6 +78,8 @@ the text looks like an order number, so ``pi_3001`` never finds order #3001."""
 class CaseHit:
     id: str
     order_ref: str
+    order_name: str
+    """The order as the store names it ("#1046"); its reference when it has no number."""
     exception_type: str
     status: str
     summary: str
@@ -92,6 +95,10 @@ class OrderHit:
     currency: str
     matched: str
     """What of the search named the order (``order number``, ``tracking``, ...)."""
+
+    @property
+    def name(self) -> str:
+        return order_name_of(self.number) if self.number else self.order_ref
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -340,10 +347,12 @@ def _cases(uow: UnitOfWork, order_refs: Iterable[str]) -> list[CaseHit]:
         .order_by(Case.opened_at.desc(), Case.id)
         .limit(MAX_HITS)
     ).all()
+    names = order_names(uow, [c.order_ref for c in rows])
     return [
         CaseHit(
             id=c.id,
             order_ref=c.order_ref,
+            order_name=names.get(c.order_ref, c.order_ref),
             exception_type=c.exception_type,
             status=c.status,
             summary=c.summary,

@@ -216,7 +216,13 @@ def local_path(target: str | None, default: str) -> str:
 
 
 def _came_from(request: Request) -> str:
-    return local_path(request.headers.get("referer"), f"{PREFIX}/queues")
+    """The page the form was on: browsers send the full URL as Referer, so one naming
+    this very host is read as its path (any other host: the queues)."""
+    referer = request.headers.get("referer") or ""
+    parts = urlsplit(referer)
+    if parts.netloc and parts.netloc == request.headers.get("host"):
+        referer = parts.path + (f"?{parts.query}" if parts.query else "")
+    return local_path(referer, f"{PREFIX}/queues")
 
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]

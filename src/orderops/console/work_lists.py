@@ -14,15 +14,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import select
 
-from orderops.console.queue_view import (
-    MAX_ROWS,
-    CaseRow,
-    QueueFilter,
-    keep,
-    row_of,
-    sla_timers,
-    sort_rows,
-)
+from orderops.console.queue_view import MAX_ROWS, CaseRow, QueueFilter, rows_of
 from orderops.domain.cases import CLOSED_STATUSES
 from orderops.domain.errors import InvalidEvent, NotFound
 from orderops.storage.tables import Case, SavedView
@@ -50,9 +42,7 @@ def my_cases(uow: UnitOfWork, where: QueueFilter, *, me: str, now: datetime) -> 
     if where.priority:
         query = query.where(Case.priority == where.priority)
     cases = uow.session.scalars(query.order_by(Case.opened_at, Case.id).limit(MAX_ROWS)).all()
-    timers = sla_timers(uow, [c.id for c in cases])
-    rows = [row_of(case, timers.get(case.id, ()), now=now) for case in cases]
-    return sort_rows([r for r in rows if keep(r, where, me=me, now=now)], where.sort)
+    return rows_of(uow, cases, where, me=me, now=now)
 
 
 def clean_query(query: str) -> str:
