@@ -407,3 +407,22 @@ def test_an_edited_draft_is_fact_checked_and_a_failing_one_cannot_be_approved(
     done = post_form(approver, case_url, approve_url, version=str(message_version))
     assert "Message approved." in _flash(approver, done)
     assert _message_of(app, case_id)[2] == "approved"
+
+
+def test_the_queue_shows_and_sorts_by_the_impact_score_the_case_carries(
+    app: App, clock: FixedClock
+) -> None:
+    low, high = late_case(app, clock, total_minor=2_000), late_case(app, clock, total_minor=90_000)
+    with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
+        cases = {case_id: uow.cases.get(case_id) for case_id in (low, high)}
+        scores = {case_id: case.impact_score for case_id, case in cases.items() if case}
+        queue = cases[high].queue if cases[high] else None
+    assert scores[high] is not None
+    assert scores[low] is not None
+    assert scores[high] > scores[low]  # the scorer weighs the order's value
+    client = signed_in(app, console_person(app, clock, role=Role.AGENT, name="Ann Agent"))
+
+    page = client.get(f"/console/queues/{queue}?sort=impact").text
+
+    assert page.index(high) < page.index(low)
+    assert f"<td>{scores[high]}</td>" in page

@@ -2,8 +2,9 @@
 sorted the way a reviewer picks the next case.
 
 ``sla_state`` and ``sort_rows`` are pure; ``queue_cases`` reads through the unit of work.
-Impact comes from ``case.facts["impact"]`` when the impact scorer has written one; without
-it the sort falls back to the SLA deadline and then to the time the case opened.
+Impact is the case's stored score (``cases/impact.py`` writes ``impact_score`` when the case
+opens; cases from before it may carry one in ``facts["impact"]``); without one the sort
+falls back to the SLA deadline and then to the time the case opened.
 """
 
 from __future__ import annotations
@@ -190,7 +191,11 @@ def row_of(
         version=case.version,
         sla_due=due,
         sla_state=SlaState.NONE,
-        impact=impact_of(case.facts or {}),
+        impact=(
+            float(case.impact_score)
+            if case.impact_score is not None
+            else impact_of(case.facts or {})
+        ),
         order_name=name or case.order_ref,
     )
     return replace(
