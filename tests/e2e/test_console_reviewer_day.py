@@ -8,6 +8,10 @@ the Stripe sandbox and A's case page shows it delivered, the case resolved by it
 closes a case whose last action is executed; A is offered only to reopen it); the audit
 page lists each step with the person (or the worker) who took it. A screenshot of each step lands in
 artifacts/screenshots/ (git-ignored; CI keeps it).
+
+The fraud analyst's part of the day: a refund on an order the fraud signal scores high
+waits for the fraud desk; the reviewer who may approve refunds is not offered it, and the
+analyst approves it from their own browser.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 import pytest
 
 import builders.browser as shared
+from builders.access import late_case
 from builders.browser import shot, sign_in
 from builders.console import console_person
 from builders.events import envelope
@@ -188,3 +193,42 @@ def test_two_reviewers_take_a_refund_from_search_to_delivered_writeback_and_reso
     shot(b, "day-08-audit")
     a.context.close()
     b.context.close()
+
+
+def test_a_refund_on_a_high_fraud_score_waits_for_the_fraud_analyst_not_the_reviewer(
+    browser: Any, served: tuple[App, FixedClock, str]
+) -> None:
+    app, clock, base = served
+    case_id = late_case(app, clock, total_minor=5_000, fraud_score=90)
+    ann = console_person(app, clock, role=Role.AGENT, name="Ann Agent")
+    bea = console_person(app, clock, role=Role.APPROVER, name="Bea Approver")
+    fred = console_person(app, clock, role=Role.FRAUD_ANALYST, name="Fred Fraud")
+    case_url = f"{base}/console/cases/{case_id}"
+
+    a = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
+    sign_in(a, base, ann)
+    a.goto(case_url)
+    with a.expect_navigation():
+        a.get_by_label("Action", exact=True).select_option("refund")
+    a.get_by_label("Amount (USD)").fill("10.00")
+    a.locator("#p-reason").fill("parcel late")
+    with a.expect_navigation():
+        a.get_by_role("button", name="Propose", exact=True).click()
+    assert "fraud" in a.locator(".action-state").first.inner_text().lower()
+    shot(a, "day-09-fraud-waiting")
+
+    b = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
+    sign_in(b, base, bea)
+    b.goto(case_url)
+    assert b.get_by_role("button", name="Approve").count() == 0  # not a fraud reviewer
+    assert "still needs approval by: fraud (admin, fraud_analyst)" in b.content()
+
+    f = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
+    sign_in(f, base, fred)
+    f.goto(case_url)
+    with f.expect_navigation():
+        f.get_by_role("button", name="Approve").click()
+    assert "Approved refund." in f.content()
+    shot(f, "day-10-fraud-approved")
+    for page in (a, b, f):
+        page.context.close()

@@ -23,9 +23,15 @@ from orderops.console.order_panel import OrderPanel, order_panel
 from orderops.console.queue_view import sla_timers
 from orderops.console.web import Viewer
 from orderops.decide.actions import ActionView, DecisionView, bare_view, get_case
+from orderops.decide.approvals import approvers_of, still_needed, stored_evaluation
 from orderops.decide.communications import CommunicationView, history
 from orderops.decide.policy_versions import pin_for
 from orderops.domain.actions import ActionStatus
+from orderops.domain.approval_policy import (
+    ApprovalRefused,
+    Approver,
+    check_approval,
+)
 from orderops.domain.notifications import Topic, topic_of_case
 from orderops.domain.roles import Permission
 from orderops.recommend.factcheck import Problem
@@ -303,6 +309,18 @@ def people_of(uow: UnitOfWork) -> dict[str, str]:
     return people
 
 
+def _still_needs(row: Action, action: ActionView, viewer: Viewer) -> str | None:
+    """Why the viewer's approval would not count (the approvals still missing need another
+    role, a fraud analyst's say), as the server would refuse it; None when it would."""
+    evaluation = stored_evaluation(row)
+    prior = approvers_of(action.decisions)
+    me = Approver(viewer.principal.identity, viewer.principal.role)
+    refused = check_approval(evaluation, proposer=row.proposed_by, prior=prior, approver=me)
+    if refused is not ApprovalRefused.CANNOT_CONTRIBUTE:
+        return None
+    return f"it still needs approval by: {still_needed(evaluation, prior)}"
+
+
 def _card(
     row: Action,
     action: ActionView,
@@ -321,9 +339,11 @@ def _card(
         why_not = "you proposed this action; another person must approve it"
     elif pending and decided:
         why_not = "you already decided on this action"
+    elif pending:
+        why_not = _still_needs(row, action, viewer)
     return ActionCard(
         action=action,
-        can_approve=pending and allowed and not mine and not decided,
+        can_approve=pending and allowed and not mine and not decided and why_not is None,
         can_reject=pending and allowed and not decided,
         why_not=why_not,
         effects=sorted(effects, key=lambda m: m.idempotency_key),

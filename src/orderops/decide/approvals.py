@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from orderops.cases.cases import record
 from orderops.decide.actions import (
     ActionView,
+    DecisionView,
     approve_now,
     decision_snapshot,
     decisions_of,
@@ -85,7 +86,7 @@ def stored_evaluation(action: Action) -> Evaluation:
     return Evaluation.from_json(data, inputs)
 
 
-def approvers_of(decisions: Sequence[Approval]) -> list[Approver]:
+def approvers_of(decisions: Sequence[Approval | DecisionView]) -> list[Approver]:
     return [
         Approver(d.approver, Role(d.role or Role.VIEWER))
         for d in decisions
@@ -347,11 +348,15 @@ def _raise_for(
     if refusal is ApprovalRefused.ALREADY_DECIDED:
         raise AlreadyDecided(f"you already approved action {action.id}; it counts once")
     if refusal is ApprovalRefused.CANNOT_CONTRIBUTE:
-        missing = progress(evaluation, prior).missing
-        needed = "; ".join(f"{m} ({', '.join(roles_for(m))})" for m in missing)
         raise ApproverNotQualified(
-            f"action {action.id} still needs approval by: {needed or 'another person'}"
+            f"action {action.id} still needs approval by: {still_needed(evaluation, prior)}"
         )
+
+
+def still_needed(evaluation: Evaluation, prior: Sequence[Approver]) -> str:
+    """The approvals an action still lacks, with the roles that may give each."""
+    missing = progress(evaluation, prior).missing
+    return "; ".join(f"{m} ({', '.join(roles_for(m))})" for m in missing) or "another person"
 
 
 def _decide(
