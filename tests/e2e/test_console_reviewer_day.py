@@ -217,11 +217,22 @@ def test_a_refund_on_a_high_fraud_score_waits_for_the_fraud_analyst_not_the_revi
     assert "fraud" in a.locator(".action-state").first.inner_text().lower()
     shot(a, "day-09-fraud-waiting")
 
+    # B may approve refunds, not fraud reviews: the page says so, and approving it in bulk
+    # from the fraud queue is refused, saying why.
     b = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
     sign_in(b, base, bea)
     b.goto(case_url)
     assert b.get_by_role("button", name="Approve").count() == 0  # not a fraud reviewer
     assert "still needs approval by: fraud (admin, fraud_analyst)" in b.content()
+    with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
+        queue = getattr(uow.cases.get(case_id), "queue", None)
+    b.goto(f"{base}/console/queues/{queue}")
+    b.locator(f"#tick-{case_id}").check()
+    b.get_by_role("button", name="Approve what awaits on ticked").click()
+    b.wait_for_url(f"{base}/console/bulk")
+    assert "0 done, 1 refused" in b.locator("h1").inner_text()
+    assert "fraud" in b.locator("#bulk-refused").inner_text()
+    shot(b, "day-10-bulk-beyond-policy")
 
     f = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
     sign_in(f, base, fred)
@@ -229,6 +240,6 @@ def test_a_refund_on_a_high_fraud_score_waits_for_the_fraud_analyst_not_the_revi
     with f.expect_navigation():
         f.get_by_role("button", name="Approve").click()
     assert "Approved refund." in f.content()
-    shot(f, "day-10-fraud-approved")
+    shot(f, "day-11-fraud-approved")
     for page in (a, b, f):
         page.context.close()
