@@ -49,6 +49,17 @@ def test_a_partial_refund_is_proposed_through_the_form_and_its_status_is_shown(
     assert page.evaluate("document.querySelector('#p-amount_minor').validity.rangeOverflow")
     assert list_for_case(app.sessions, tenant_id="acme", case_id=case_id) == []
 
+    # ... and the server refuses it too when the browser's check is bypassed, keeping what
+    # the reviewer typed on the page it returns to.
+    page.evaluate("document.querySelector('#p-amount_minor').removeAttribute('max')")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Propose", exact=True).click()
+    assert page.locator("#propose-error").inner_text().startswith("Not proposed: ")
+    assert page.get_by_label("Amount (USD)").input_value() == "80.00"
+    assert page.locator("#p-reason").input_value() == "the parcel is a week late"
+    assert list_for_case(app.sessions, tenant_id="acme", case_id=case_id) == []
+    amount = page.get_by_label("Amount (USD)")
+
     # ... and a partial refund goes through, in major units, no JSON typed.
     amount.fill("30.50")
     with page.expect_navigation():
