@@ -57,11 +57,13 @@ def _sign_in(page: Any, base: str, person: ConsolePerson) -> None:
 
 
 def _queue_of(app: App, case_id: str) -> tuple[str, str]:
+    """The case's queue, and a selector for its row's link (rows name the order as the
+    store does, so every late case of the builder reads #1001)."""
     with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
         case = uow.session.get(Case, case_id)
         assert case is not None
         assert case.queue is not None
-        return case.queue, case.order_ref
+        return case.queue, f'a[href="/console/cases/{case_id}"]'
 
 
 def test_a_case_opened_meanwhile_appears_in_the_open_queue_without_reload(
@@ -69,32 +71,33 @@ def test_a_case_opened_meanwhile_appears_in_the_open_queue_without_reload(
 ) -> None:
     app, clock = desk
     reviewer = console_person(app, clock, role=Role.AGENT)
-    name, first_ref = _queue_of(app, late_case(app, clock))
+    name, first_link = _queue_of(app, late_case(app, clock))
     with served(app) as base, launched_chromium() as chromium:
         page = chromium.new_page()
         asked: list[str] = []
         page.on("request", lambda request: asked.append(request.url))
         _sign_in(page, base, reviewer)
         page.goto(f"{base}/console/queues/{name}")
-        page.wait_for_selector(f"text={first_ref}")
+        page.wait_for_selector(first_link)
         page.evaluate("window.sameDocument = true")  # gone if the page reloads
 
-        queue, second_ref = _queue_of(app, late_case(app, clock))  # the worker opens a case
+        queue, second_link = _queue_of(app, late_case(app, clock))  # the worker opens a case
         assert queue == name
-        page.wait_for_selector(f"#live >> text={second_ref}", timeout=ARRIVES_MS)
+        page.wait_for_selector(f"#live >> {second_link}", timeout=ARRIVES_MS)
 
         assert page.evaluate("window.sameDocument") is True
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "live-queue-new-row.png"), full_page=True)
 
         # ticked boxes hold the list still; unticking lets it catch up
-        page.check(f"input[aria-label='Tick {first_ref}']")
-        _, third_ref = _queue_of(app, late_case(app, clock))
+        tick = f"tr:has({first_link}) input[name=case]"
+        page.check(tick)
+        _, third_link = _queue_of(app, late_case(app, clock))
         page.wait_for_timeout(2000)
-        assert page.locator(f"#live >> text={third_ref}").count() == 0
-        assert page.is_checked(f"input[aria-label='Tick {first_ref}']")
-        page.uncheck(f"input[aria-label='Tick {first_ref}']")
-        page.wait_for_selector(f"#live >> text={third_ref}", timeout=ARRIVES_MS)
+        assert page.locator(f"#live >> {third_link}").count() == 0
+        assert page.is_checked(tick)
+        page.uncheck(tick)
+        page.wait_for_selector(f"#live >> {third_link}", timeout=ARRIVES_MS)
         assert page.evaluate("window.sameDocument") is True
         page.close()
 
@@ -106,27 +109,27 @@ def test_a_page_refused_a_stream_falls_back_to_polling(desk: tuple[App, FixedClo
     app, clock = desk
     app.settings = app.settings.model_copy(update={"console_live_streams_per_session": 1})
     reviewer = console_person(app, clock, role=Role.AGENT)
-    name, first_ref = _queue_of(app, late_case(app, clock))
+    name, first_link = _queue_of(app, late_case(app, clock))
     with served(app) as base, launched_chromium() as chromium:
         context = chromium.new_context()
         streaming = context.new_page()
         _sign_in(streaming, base, reviewer)
         streaming.goto(f"{base}/console/queues/{name}")
-        streaming.wait_for_selector(f"text={first_ref}")
+        streaming.wait_for_selector(first_link)
         polling = context.new_page()  # the same session: its stream is over the cap (429)
         polled: list[str] = []
         polling.on("request", lambda request: polled.append(request.url))
         polling.goto(f"{base}/console/queues/{name}")
-        polling.wait_for_selector(f"text={first_ref}")
+        polling.wait_for_selector(first_link)
         polling.wait_for_function(
             "() => performance.getEntriesByType('resource')"
             ".some(e => e.name.includes('/console/live/queues/'))",
             timeout=ARRIVES_MS,
         )
 
-        _, second_ref = _queue_of(app, late_case(app, clock))
+        _, second_link = _queue_of(app, late_case(app, clock))
         for page in (streaming, polling):
-            page.wait_for_selector(f"#live >> text={second_ref}", timeout=ARRIVES_MS)
+            page.wait_for_selector(f"#live >> {second_link}", timeout=ARRIVES_MS)
         context.close()
 
     assert any(f"/console/live?queue={name}" in url for url in polled)  # asked, refused
