@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from builders.access import key_for
+from builders.access import Person, key_for
 from builders.database_roles import owner_sessions
 from builders.events import order_placed
 from orderops.api.app import create_app
@@ -198,3 +198,26 @@ def test_expired_keys_are_purged(app: App, clock: FixedClock) -> None:
     with owner_sessions(app)() as session:
         left = list(session.scalars(select(IdempotencyKey.idempotency_key)))
     assert (purged, left) == (1, ["new"])
+
+
+def test_an_answer_showing_a_secret_once_is_not_kept_and_its_retry_issues_nothing(
+    app: App, http: TestClient, admin: Person, agent: Person
+) -> None:
+    issue = f"/v1/admin/users/{agent.user_id}/keys"
+    headers = {**admin.headers, "Idempotency-Key": "issue-ci-key"}
+
+    first = http.post(issue, json={"name": "ci"}, headers=headers)
+    retry = http.post(issue, json={"name": "ci"}, headers=headers)
+
+    assert first.status_code == 201, first.text
+    secret = first.json()["secret"]
+    assert first.headers["cache-control"] == "no-store"
+    assert retry.status_code == 409
+    assert retry.json()["type"].endswith("/idempotency-answer-not-kept")
+    assert secret not in retry.text
+    listed = http.get("/v1/admin/keys", headers=admin.headers).json()
+    assert [k["name"] for k in listed].count("ci") == 1  # the retry issued no second key
+    with owner_sessions(app)() as session:
+        stored = session.scalars(select(IdempotencyKey.response_body)).all()
+    assert stored
+    assert not any(secret.encode() in (body or b"") for body in stored)

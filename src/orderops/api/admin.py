@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orderops.api.auth import app_of, require
 from orderops.api.body import SafeJsonRoute
+from orderops.api.idempotency import shows_secret
 from orderops.api.params import MAX_INT32
 from orderops.api.problems import problem_responses
 from orderops.decide import policy_versions, reevaluation
@@ -250,6 +251,7 @@ async def user_provenance(
 
 @router.post(
     "/users/{user_id}/keys",
+    dependencies=[Depends(shows_secret)],
     status_code=201,
     response_model=IssuedKeyRead,
     summary="Issue an API key acting as the user (secret shown once)",
@@ -289,6 +291,7 @@ async def list_keys(request: Request, principal: UserAdmin) -> list[KeyRead]:
 
 @router.post(
     "/keys/{key_id}/rotate",
+    dependencies=[Depends(shows_secret)],
     response_model=RotationRead,
     summary="Rotate a key: its successor's secret is shown once; it works until the overlap ends",
 )

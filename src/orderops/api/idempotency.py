@@ -14,8 +14,12 @@ Same key, same request: the stored status and body are answered again, with
 problem ``idempotency-key-reused``. Same key while the first request still runs: 409
 problem ``idempotency-key-in-use`` with ``Retry-After``. Keys are per tenant and key
 owner and kept 24 hours. A server error is not stored: the claim is released, so the
-retry executes. Webhook deliveries (``/v1/webhooks/``) are deduplicated by their
-provider's event ids instead, and the key is ignored there.
+retry executes. An answer that shows a secret once (an API key, a signing secret: routes
+depending on ``shows_secret``) is never stored, nor cached on the way (``Cache-Control:
+no-store``): its retry answers 409 ``idempotency-answer-not-kept`` and executes nothing,
+so a retry neither issues a second secret nor reads the first one back from our tables.
+Webhook deliveries (``/v1/webhooks/``) are deduplicated by their provider's event ids
+instead, and the key is ignored there.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orderops.api.problems import problem
+from orderops.api.problems import PROBLEM_MEDIA_TYPE, problem
 from orderops.bootstrap import App
 from orderops.ingest.intake import DEAD_LETTER_BODY_LIMIT
 from orderops.storage import idempotency_keys as keys
@@ -58,6 +62,8 @@ class Pending:
     status: int = 0
     content_type: str | None = None
     body: list[bytes] = field(default_factory=list)
+    secret: bool = False
+    """The answer shows a secret once: it is not kept (``shows_secret``)."""
 
 
 class Replay(Exception):
@@ -107,6 +113,27 @@ def claim(request: Request, principal: Principal) -> None:
             "a request with this Idempotency-Key is still being processed; retry later",
             headers={"Retry-After": "1"},
         )
+
+
+def shows_secret(request: Request, response: Response) -> None:
+    """A route dependency for answers that show a secret once: no cache keeps them, and
+    neither does the idempotency table."""
+    response.headers["Cache-Control"] = "no-store"
+    pending: Pending | None = request.scope.get("state", {}).get(STATE_KEY)
+    if pending is not None:
+        pending.secret = True
+
+
+NOT_KEPT = bytes(
+    problem(
+        409,
+        "idempotency-answer-not-kept",
+        "Conflict",
+        "the request with this Idempotency-Key succeeded and showed a secret once; secrets "
+        "are not kept, so it cannot be shown again: list what it made, and rotate it if the "
+        "secret was lost",
+    ).body
+)
 
 
 async def _replayed(_request: Request, exc: Replay) -> Response:
@@ -177,14 +204,15 @@ async def _settle(scope: Scope, pending: Pending, *, stored: bool) -> None:
     app: App = scope["app"].state.orderops
     body = b"".join(pending.body)
     if stored and pending.status < 500 and len(body) <= MAX_STORED_BODY:
+        shown_once = pending.secret and pending.status < 300
         await run_in_threadpool(
             keys.answer,
             app.sessions,
             which,
             fingerprint=pending.fingerprint,
-            status=pending.status,
-            content_type=pending.content_type,
-            body=body,
+            status=409 if shown_once else pending.status,
+            content_type=PROBLEM_MEDIA_TYPE if shown_once else pending.content_type,
+            body=NOT_KEPT if shown_once else body,
         )
     else:
         await run_in_threadpool(keys.release, app.sessions, which, fingerprint=pending.fingerprint)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orderops.api.auth import app_of, require
 from orderops.api.body import SafeJsonRoute
+from orderops.api.idempotency import shows_secret
 from orderops.api.params import Id
 from orderops.api.problems import problem_responses
 from orderops.domain.outbound_webhooks import MAX_EVENT_TYPES, MAX_URL_LENGTH, EventType
@@ -161,6 +162,7 @@ def _read(row: WebhookSubscription) -> SubscriptionRead:
 
 @router.post(
     "",
+    dependencies=[Depends(shows_secret)],
     status_code=201,
     response_model=SubscriptionIssued,
     summary="Subscribe an HTTPS endpoint to desk events; the signing secret is shown once",
@@ -260,6 +262,7 @@ async def delete_subscription(request: Request, principal: Admin, subscription_i
 
 @router.post(
     "/{subscription_id}/rotate",
+    dependencies=[Depends(shows_secret)],
     response_model=SubscriptionIssued,
     summary="New signing secret (shown once); the old one also signs during the overlap",
     responses=problem_responses(404, 422),

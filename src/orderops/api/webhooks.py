@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from orderops.api.auth import app_of, require
 from orderops.api.body import SafeJsonRoute
+from orderops.api.idempotency import shows_secret
 from orderops.api.params import Name
 from orderops.api.problems import problem
 from orderops.api.rate_limits import RATE_LIMITED, held_for, hold_webhook, take_turn
@@ -174,6 +175,7 @@ async def post_webhook(source: Name, endpoint_token: Name, request: Request) -> 
 
 @router.post(
     "/sources",
+    dependencies=[Depends(shows_secret)],
     status_code=201,
     response_model=ConnectionRead,
     responses={403: {"description": "Only an admin may connect a source"}},
