@@ -27,6 +27,7 @@ from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.storage import idempotency_keys as keys
 from orderops.storage.tables import IdempotencyKey, InboxEvent
+from orderops.workflow.retention import run_retention
 
 KEY = "9b0f6a52-3c1d-4f7e-a1f0-6f2d7b1c0e55"
 
@@ -198,6 +199,18 @@ def test_expired_keys_are_purged(app: App, clock: FixedClock) -> None:
     with owner_sessions(app)() as session:
         left = list(session.scalars(select(IdempotencyKey.idempotency_key)))
     assert (purged, left) == (1, ["new"])
+
+
+def test_the_retention_run_purges_expired_keys(app: App, clock: FixedClock) -> None:
+    keys.claim(
+        app.sessions, keys.KeyOf("acme", "key:k1", "old"), fingerprint="a" * 64, now=clock.now()
+    )
+    clock.advance(keys.KEY_LIFETIME)
+
+    run_retention(app.sessions, tenant_id="acme", clock=clock)
+
+    with owner_sessions(app)() as session:
+        assert list(session.scalars(select(IdempotencyKey.idempotency_key))) == []
 
 
 def test_an_answer_showing_a_secret_once_is_not_kept_and_its_retry_issues_nothing(

@@ -54,6 +54,7 @@ from orderops.evidence.store import FileBlobStore
 from orderops.ingest.webhooks import DeliveryStatus
 from orderops.resolve.suggestions import SuggestionStatus
 from orderops.resolve.waits import DEFERRED
+from orderops.storage import idempotency_keys
 from orderops.storage.base import UtcDateTime
 from orderops.storage.repositories.intake import DeadLetterStatus, InboxStatus
 from orderops.storage.tables import (
@@ -225,6 +226,8 @@ def run_retention(
     expired = expire_content(
         sessions, tenant_id=tenant_id, clock=clock, evidence=evidence, dry_run=dry_run
     )
+    if not dry_run:  # answers kept for idempotent retries live a day (api/idempotency.py)
+        idempotency_keys.purge_expired(sessions, tenant_id=tenant_id, now=now)
     with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
         inbox_kept, deliveries_kept = rule.kept(dry_run=dry_run)
         return RetentionReport(
