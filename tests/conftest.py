@@ -32,6 +32,7 @@ from builders.database_roles import (
 )
 from orderops.bootstrap import App, bootstrap
 from orderops.config import Settings
+from orderops.console import security
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.storage.engine import make_engine
@@ -46,6 +47,11 @@ AS_APP_ROLE = os.environ.get("ORDEROPS_TEST_PG_APP_ROLE", "1").lower() in {"1", 
 as the superuser that migrates. On by default, so the whole PostgreSQL suite runs under the
 policies a deployment has; ``ORDEROPS_TEST_PG_APP_ROLE=0`` runs it as the owner."""
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+security.SCRYPT_N = 2**10
+"""Passwords set in tests are hashed at a sixteenth of the production scrypt cost: about a
+thousand console tests each set and check a password, at 0.1-0.2 s a hash. Each hash names
+its own parameters, so checking one runs the same code as in production."""
 
 _pg_state: dict[str, str | None] = {}
 

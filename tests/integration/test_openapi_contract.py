@@ -46,7 +46,7 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-EXAMPLES_PER_MODE = 6
+EXAMPLES_PER_MODE = 4
 """Per operation and generation mode, for the administrator, who reaches every handler."""
 OTHER_EXAMPLES = 2
 """Valid requests per operation for every other asker. An invalid request is refused by

@@ -132,6 +132,7 @@ def evaluate_history(
     database_url: str | None = None,
     workdir: Path | None = None,
     progress: Progress | None = None,
+    pass_every: timedelta = PASS_INTERVAL,
 ) -> WebhookEvaluation:
     """Boot a desk, replay ``history`` into it over HTTP, and score what it did."""
     if not history.deliveries:
@@ -146,7 +147,12 @@ def evaluate_history(
             end = max(history.window_end or start, history.deliveries[-1].deliver_at)
             with httpx.Client(timeout=HTTP_TIMEOUT_SECONDS) as client:
                 replay = replay_deliveries(
-                    desk, history.deliveries, end=end, client=client, progress=progress
+                    desk,
+                    history.deliveries,
+                    end=end,
+                    client=client,
+                    progress=progress,
+                    pass_every=pass_every,
                 )
             database = settings.resolved_database_url if workdir or database_url else None
             return _score(desk, history, replay, database)
@@ -159,13 +165,15 @@ def replay_deliveries(
     end: datetime,
     client: httpx.Client,
     progress: Progress | None = None,
+    pass_every: timedelta = PASS_INTERVAL,
 ) -> Replay:
     """Post each delivery at its time and drain the inbox after it, with full worker
-    passes every ``PASS_INTERVAL`` between, then passes on to ``end`` and one at ``end``."""
+    passes every ``pass_every`` between (the worker's 15 minutes unless a test asks for
+    fewer), then passes on to ``end`` and one at ``end``."""
     posted: Counter[str] = Counter()
     refusals = Refusals()
     passes: list[datetime] = []
-    next_pass = _next_boundary(deliveries[0].deliver_at) if deliveries else end
+    next_pass = _next_boundary(deliveries[0].deliver_at, pass_every) if deliveries else end
 
     def run_pass(at: datetime) -> None:
         desk.clock.set(at)
@@ -175,7 +183,7 @@ def replay_deliveries(
     for done, delivery in enumerate(deliveries, 1):
         while next_pass <= delivery.deliver_at:
             run_pass(next_pass)
-            next_pass += PASS_INTERVAL
+            next_pass += pass_every
         desk.clock.set(delivery.deliver_at)
         refusal = post_delivery(desk, delivery, client=client)
         drain_inbox(desk.app)
@@ -186,7 +194,7 @@ def replay_deliveries(
             progress(done, len(deliveries))
     while next_pass < end:
         run_pass(next_pass)
-        next_pass += PASS_INTERVAL
+        next_pass += pass_every
     run_pass(max(end, desk.clock.now()))
     return Replay(posted=dict(posted), refusals=refusals, passes=tuple(passes))
 
@@ -227,11 +235,12 @@ def _problem(response: httpx.Response) -> tuple[str, str]:
     return code, str(document.get("detail") or document.get("title") or "")[:300]
 
 
-def _next_boundary(at: datetime) -> datetime:
-    """The first pass time after ``at`` on the quarter-hour grid of UTC."""
+def _next_boundary(at: datetime, every: timedelta = PASS_INTERVAL) -> datetime:
+    """The first pass time after ``at`` on the UTC grid of ``every`` (a quarter-hour:
+    :00, :15, :30, :45)."""
     utc = at.astimezone(UTC)
-    floor = utc.replace(minute=utc.minute - utc.minute % 15, second=0, microsecond=0)
-    return floor + PASS_INTERVAL
+    midnight = utc.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight + ((utc - midnight) // every + 1) * every
 
 
 def _score(

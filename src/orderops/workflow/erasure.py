@@ -398,15 +398,19 @@ def _audit_naming(
 def _names(column: ColumnElement[Any], needles: Iterable[str]) -> Any:
     """``column`` (as text) contains one of ``needles``, in any case, raw or JSON-escaped."""
     text = cast(column, Text) if is_json(column) else column
-    forms: set[str] = set()
+    lowered: set[str] = set()
+    exact: set[str] = set()
     for needle in needles:
-        escaped = json.dumps(needle)[1:-1]
-        forms |= {needle, needle.lower(), escaped, escaped.lower()}
-    if not forms:
+        for form in (needle, json.dumps(needle)[1:-1]):
+            lowered.add(form.lower())
+            if not form.isascii():  # SQLite's lower() folds ASCII only: match as written too
+                exact |= {form, form.lower()}
+    if not lowered:
         return and_(column.is_(None), column.is_not(None))
+    # one comparison per form keeps the statement small: erasure compiles one per column
     return or_(
-        *(func.lower(text).contains(form, autoescape=True) for form in sorted(forms)),
-        *(text.contains(form, autoescape=True) for form in sorted(forms)),
+        *(func.lower(text).contains(form, autoescape=True) for form in sorted(lowered)),
+        *(text.contains(form, autoescape=True) for form in sorted(exact)),
     )
 
 
