@@ -27,11 +27,13 @@ from orderops.commands import (
     ingest_file,
     limits,
     links,
+    models,
     notifications,
     outbox,
     playbook,
     recommend,
     reconcile,
+    redteam,
     retention,
     sandbox,
     scopes,
@@ -40,9 +42,16 @@ from orderops.commands import (
     sso,
     tenancy,
     usage,
+    webhooks,
 )
 from orderops.commands.errors import CleanErrors
-from orderops.commands.shared import JsonOpt, print_json
+from orderops.commands.shared import (
+    JsonOpt,
+    default_app,
+    print_json,
+    require_secret_key,
+    require_tenant,
+)
 
 if TYPE_CHECKING:
     from orderops.bootstrap import App
@@ -74,6 +83,7 @@ sso.register(cli)  # after access: adds `users totp` to its `users` group
 scopes.register(cli)  # after access: it adds set-scope to the users and keys groups
 outbox.register(cli)
 recommend.register(cli)
+redteam.register(cli)  # eval redteam
 playbook.register(cli)
 evaluate.register(cli)
 links.register(cli)
@@ -90,6 +100,8 @@ cases.register(cli)
 backup.register(cli)
 settings_table.register(cli)
 sandbox.register(cli)
+webhooks.register(cli)
+models.register(cli)  # models train|evaluate|promote|retire|list (model registry)
 audit_export.register(audit_cli)
 tenancy.register(tenant_cli)  # tenant create, tenant key [issue|list|rotate|revoke]
 limits.register(tenant_cli)
@@ -104,10 +116,11 @@ def _settings(**overrides: object) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
-def _app(*, demo: bool = False) -> App:
+def _app() -> App:
+    """Strict settings: serve and worker refuse the placeholder secret key outside the demo."""
     from orderops.bootstrap import bootstrap
 
-    return bootstrap(_settings(demo_mode=True) if demo else _settings())
+    return bootstrap(_settings())
 
 
 @db_cli.command("upgrade")
@@ -320,7 +333,8 @@ def deadletters_list(
 
     from orderops.storage.uow import UnitOfWork
 
-    app = _app(demo=True)
+    app = default_app()
+    require_tenant(app, tenant)
     with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
         letters = uow.dead_letters.list(limit=limit)
         if json_:
@@ -356,7 +370,8 @@ def deadletters_show(
     """One dead letter: why it was refused, where from, and its body."""
     from orderops.storage.uow import UnitOfWork
 
-    app = _app(demo=True)
+    app = default_app()
+    require_tenant(app, tenant)
     with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
         letter = uow.dead_letters.get(letter_id)
         if letter is None:
@@ -378,8 +393,10 @@ def deadletters_replay(
     from orderops.domain.errors import NotFound
     from orderops.workflow.replay import replay_dead_letter
 
-    app = _app(demo=True)
+    app = default_app()
     try:
+        require_secret_key(app)  # processing appends audit records
+        require_tenant(app, tenant)
         result = replay_dead_letter(
             app.sessions, tenant_id=tenant, letter_id=letter_id, clock=app.clock
         )
@@ -402,9 +419,13 @@ def audit_verify(
 ) -> None:
     """Recompute the tenant's chain with the audit key; exit 1 on the first edited, deleted
     or reordered record, or (``--against``) when the checkpoint's record was rewritten."""
-    app = _app(demo=True)
-    ok, message = audit_export.verify_command(app, tenant, against)
-    app.close()
+    app = default_app()
+    try:
+        require_secret_key(app)  # the chain's hashes are keyed by it
+        require_tenant(app, tenant)
+        ok, message = audit_export.verify_command(app, tenant, against)
+    finally:
+        app.close()
     if ok:
         console.print(message, soft_wrap=True)
         return

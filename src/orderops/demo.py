@@ -26,6 +26,7 @@ from orderops.cases.cases import CaseChange, CaseEvent
 from orderops.config import Settings
 from orderops.console.accounts import set_password
 from orderops.decide.policy_versions import set_policy, version_info
+from orderops.demo_history import people, settle_history
 from orderops.domain.cases import ExceptionType
 from orderops.domain.clock import AcceleratedClock, Clock, FixedClock, SystemClock
 from orderops.domain.errors import OrderOpsError
@@ -138,6 +139,10 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> None
     mirror = mirror_store(app, tenant_id=TENANT, history=history)
     store_items(app.sessions, tenant_id=TENANT, items=history, channel="demo", clock=app.clock)
     process_pending(app.sessions, tenant_id=TENANT, clock=app.clock)
+    # People settle part of that history, so recommendations show similar cases from the
+    # start (their writebacks land once the worker runs): demo_history.py.
+    proposer, *approvers = people(app, tenant_id=TENANT, emails=[login, DEMO_APPROVER])
+    settle_history(app, tenant_id=TENANT, proposer=proposer, approvers=approvers)
 
     app.clock = AcceleratedClock(sim.start, options.speed)
     # Sign-in forms, console sessions and throttles keep real seconds (App.wall_clock).

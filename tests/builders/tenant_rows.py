@@ -93,6 +93,8 @@ def _value(column: Column[Any], tenant: str) -> Any:
         return {}
     if kind is list:
         return []
+    if kind is bytes:
+        return f"{tenant[:8]}-{next(_serial)}-{column.name}".encode()
     text = f"{tenant[:8]}-{next(_serial)}-{column.name}"
     length = getattr(column.type, "length", None)
     return text[-length:] if length else text

@@ -32,7 +32,7 @@ def test_eval_detectors_scores_every_type_and_writes_json(
     rows = {row["type"]: row for row in report["simulation"]["per_rate"]["high"]}
     assert "payment_failed" in rows
     assert all(0.0 <= row["precision"] <= 1.0 for row in rows.values())
-    assert list((tmp_path / "data" / "models").glob("*/delay-*.joblib")), "model trained once"
+    assert list((tmp_path / "data" / "models").glob("*/delay-*.skops")), "model trained once"
 
 
 def test_unknown_rate_presets_are_refused(tmp_path: Path) -> None:

@@ -369,6 +369,14 @@ ROUTES = [
     ),
     Route("GET", "/v1/holds", Permission.CASES_READ, 200, lambda w: ("/v1/holds", None)),
     Route(
+        "GET",
+        "/v1/holds/{hold_id}",
+        Permission.CASES_READ,
+        200,
+        lambda w: (f"/v1/holds/{w.fresh_hold()}", None),
+        tenant_scoped_ids=True,
+    ),
+    Route(
         "POST",
         "/v1/holds/{hold_id}/release",
         Permission.ACTIONS_APPROVE,

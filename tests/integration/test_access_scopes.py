@@ -282,6 +282,12 @@ def _evidence(w: World, c: PlacedCase) -> Request:
     return f"/v1/evidence/{uploaded.json()['sha256']}", None
 
 
+def _hold_of(w: World, c: PlacedCase) -> str:
+    """A hold on a new case where ``c`` sits: a hold leaves its case taking no proposals,
+    and the routes after this one propose on ``c``."""
+    return w.hold(w.fresh(c.place))
+
+
 def _customer_message(w: World, c: PlacedCase) -> Request:
     w.recommendation(c)  # drafts the customer's message the route merges
     return f"/v1/orders/{c.order_ref}/customer-message", {"recipient": "buyer@example.com"}
@@ -296,6 +302,7 @@ NAMED = [
         lambda w, c: (f"/v1/holds/{w.hold(c)}/release", None),
         fresh=True,
     ),
+    Named("GET", "/v1/holds/{hold_id}", 200, lambda w, c: (f"/v1/holds/{_hold_of(w, c)}", None)),
     Named("GET", "/v1/cases/{case_id}/actions", 200, _case("/actions")),
     Named("GET", "/v1/cases/{case_id}/choice-offers", 200, _case("/choice-offers")),
     # a late parcel is no case to offer choices on: in scope, the offer reaches the case and

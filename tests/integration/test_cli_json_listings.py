@@ -29,6 +29,7 @@ LISTINGS = [
     ["sources", "list", "--tenant", "acme"],
     ["scopes", "brands", "list", "--tenant", "acme"],
     ["inbox", "lag", "--tenant", "acme"],
+    ["webhooks", "list", "--tenant", "acme"],
 ]
 
 

@@ -46,10 +46,11 @@ class OpenCase:
     exception_type: str
     fulfillment_status: str
     financial_status: str
+    captured_intents: int
 
 
 SIM = SimConfig(
-    seed=7,
+    seed=8,
     start=T0 - timedelta(days=1),
     days=1,
     history_days=2,
@@ -89,6 +90,7 @@ def open_cases(app: App) -> list[OpenCase]:
                     exception_type=case.exception_type,
                     fulfillment_status=order.fulfillment_status,
                     financial_status=order.financial_status,
+                    captured_intents=len(captured_intents(uow, case.order_ref)),
                 )
             )
         return found
@@ -98,6 +100,8 @@ def pick(cases: list[OpenCase], *, fulfillment: str, financial: str) -> OpenCase
     chosen = [
         c for c in cases if (c.fulfillment_status, c.financial_status) == (fulfillment, financial)
     ]
+    if financial == "paid":  # one captured intent to refund (not a doubly charged order)
+        chosen = [c for c in chosen if c.captured_intents == 1]
     assert chosen, f"the demo window opened no case on a {financial}, {fulfillment} order"
     return chosen[0]
 
@@ -235,14 +239,20 @@ def test_a_refund_beyond_what_stripe_captured_is_refused_before_it_is_queued(
 def captured_intent(app: App, order_ref: str) -> str:
     """The Stripe intent the desk shows captured for the order (exactly one in the demo)."""
     with UnitOfWork(app.sessions, tenant_id=TENANT, write=False) as uow:
-        (intent_id,) = uow.session.scalars(
+        (intent_id,) = captured_intents(uow, order_ref)
+        return intent_id
+
+
+def captured_intents(uow: UnitOfWork, order_ref: str) -> list[str]:
+    return list(
+        uow.session.scalars(
             select(Payment.payment_ref).where(
                 Payment.order_ref == order_ref,
                 Payment.provider == "stripe",
                 Payment.status == "captured",
             )
         )
-        return intent_id
+    )
 
 
 def test_a_restart_serves_what_earlier_runs_stored_so_their_refunds_are_delivered(
@@ -273,8 +283,8 @@ def test_a_restart_serves_what_earlier_runs_stored_so_their_refunds_are_delivere
         unpaid = pick(later, fulfillment="unfulfilled", financial="failed")
         intent_id = captured_intent(app, shipped.order_ref)
         captured = again.sandboxes.stripe.payment_intent(intent_id)["amount_received"]
-        # The window's one shipped, paid order streamed after history is under fraud
-        # review, which wants a finance and a fraud approver (an admin is both).
+        # A refund on the window's first shipped, paid order streamed after history, with
+        # a finance approver and an admin: enough for any case type's approval policy.
         refund = decide(
             http, agent, [finance, admin], shipped.case_id, "refund", {"reason": "fraud"}
         )

@@ -27,6 +27,7 @@ from orderops.api import inbox as inbox_api
 from orderops.api.app import create_app
 from orderops.bootstrap import App
 from orderops.commands import inbox as inbox_commands
+from orderops.commands.errors import CleanErrors
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.storage.tables import InboxEvent, OutboxMessage
@@ -266,7 +267,7 @@ def test_the_lag_route_answers_the_callers_tenant_only(
 
 
 def _cli(app: App, *args: str) -> tuple[int, str]:
-    cli = typer.Typer()
+    cli = typer.Typer(cls=CleanErrors)
     inbox_commands.register(cli, make_app=lambda: app)
     result = CliRunner().invoke(cli, ["inbox", "lag", *args])
     return result.exit_code, result.output
@@ -284,4 +285,7 @@ def test_the_cli_prints_every_tenant_or_one(app: App, backlog: dict[str, str]) -
     assert "acme" not in output
 
     code, output = _cli(app, "--tenant", "initech")
-    assert (code, output.strip()) == (1, "no tenant 'initech'")
+    assert (code, output.strip()) == (
+        2,
+        "error: no tenant 'initech'; create it with `orderops tenant create initech`",
+    )

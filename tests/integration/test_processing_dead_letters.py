@@ -101,6 +101,7 @@ def test_an_event_that_keeps_failing_becomes_one_counted_dead_letter_and_replays
 
     runner = CliRunner()
     monkeypatch.setenv("ORDEROPS_DATABASE_URL", app.settings.resolved_database_url)
+    monkeypatch.setenv("ORDEROPS_DEMO_MODE", "true")  # replay signs: the app's placeholder key
     listing = runner.invoke(cli, ["deadletters", "list", "--tenant", "acme"])
     assert letter.id in listing.output
 

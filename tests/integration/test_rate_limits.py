@@ -32,6 +32,7 @@ from builders.webhooks import post as post_webhook
 from orderops.api.app import create_app
 from orderops.api.rate_limits import limiter_for
 from orderops.bootstrap import App
+from orderops.commands.errors import CleanErrors
 from orderops.commands.limits import register
 from orderops.console.accounts import sign_in
 from orderops.console.throttle import Attempt, SignInThrottle, SignInThrottled
@@ -265,7 +266,7 @@ def test_events_spend_the_ingest_limits_and_other_routes_the_api_limits(
 
 
 def _limits_cli(app: App) -> typer.Typer:
-    cli = typer.Typer()
+    cli = typer.Typer(cls=CleanErrors)
     tenant = typer.Typer()
     cli.add_typer(tenant, name="tenant")
     register(tenant, app_factory=lambda: app)
@@ -345,7 +346,7 @@ def test_a_malformed_limit_or_an_unknown_tenant_is_refused_by_the_command(app: A
     assert malformed.exit_code == 1
     assert "not a rate limit: 'lots'" in malformed.output
     nobody = runner.invoke(cli, [*base, "-t", "initech", "--rate", "5/second"])
-    assert nobody.exit_code == 1
+    assert nobody.exit_code == 2
     assert "no tenant 'initech'" in nobody.output
     assert tenant_quotas(app.sessions, "acme") == {}
 
@@ -426,7 +427,8 @@ def test_the_openapi_document_names_429_where_limits_apply(app: App, clock: Fixe
     with desk(app, clock) as d:
         paths = d.http.get("/openapi.json").json()["paths"]
     limited = paths["/v1/cases"]["get"]["responses"]["429"]
-    assert set(limited["headers"]) == {"Retry-After", "RateLimit-Policy", "RateLimit"}
+    limits = {"Retry-After", "RateLimit-Policy", "RateLimit"}
+    assert set(limited["headers"]) == limits | {"X-Request-ID"}
     assert "429" in paths["/v1/webhooks/{source}/{endpoint_token}"]["post"]["responses"]
     assert "429" in paths["/v1/events"]["post"]["responses"]
     assert "429" not in paths["/healthz"]["get"]["responses"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +17,7 @@ from orderops.storage.repositories.cases import CaseFilter
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow import worker
-from orderops.workflow.worker import run_forever, run_once
+from orderops.workflow.worker import run_forever
 from orderops.writeback.outbox import enqueue
 
 
@@ -37,21 +36,6 @@ def _open_cases(app: App) -> set[tuple[str, str]]:
     with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
         page = uow.cases.search(CaseFilter(open_only=True), limit=100, offset=0)
         return {(c.order_ref, c.exception_type) for c in page.items}
-
-
-def test_a_corrupt_delay_model_does_not_stop_the_worker_opening_cases(
-    app: App, clock: FixedClock
-) -> None:
-    models = Path(app.settings.data_dir) / "models" / "delay"
-    models.mkdir(parents=True)
-    (models / "delay-1.joblib").write_bytes(b"not a model")
-    (models / "delay-1.lanes.joblib").write_bytes(b"not a lane history")
-    _receive_failed_payment(app, clock, "o-1")
-
-    changes = run_once(app)
-
-    assert [(c.order_ref, c.exception_type) for c in changes] == [("o-1", "payment_failed")]
-    assert _open_cases(app) == {("o-1", "payment_failed")}
 
 
 def test_the_loop_keeps_opening_cases_after_a_pass_whose_listener_failed(

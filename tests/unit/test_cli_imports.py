@@ -72,6 +72,7 @@ def run_cli(*argv: str) -> tuple[str, dict[str, object]]:
         (["import", "--help"], "csv-orders"),
         (["outbox", "list", "--help"], "in_flight"),
         (["users", "add", "--help"], "approver"),
+        (["webhooks", "add", "--help"], "case.opened"),
     ],
 )
 def test_help_answers_without_loading_heavy_libraries(argv: list[str], shows: str) -> None:

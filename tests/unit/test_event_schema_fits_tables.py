@@ -151,6 +151,8 @@ OURS: dict[str, str] = {
     "inbox.status": "the pipeline's own state",
     "inbox.error": "the pipeline's own diagnosis (Text)",
     "orders.status": "derived from events (open, cancelled)",
+    "support_tickets.ticket_class": "the ticket classifier's class (domain.ticket_classes)",
+    "support_tickets.ticket_class_model": "the version of the model that classified it",
     "orders.financial_status": "derived from the payments",
     "orders.promise_source": "store, or the policy window resolve computed the promise from",
     "orders.fulfillment_status": "derived from the shipments",

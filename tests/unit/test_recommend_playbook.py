@@ -12,11 +12,11 @@ VALID_RULE = (
 )
 
 
-def test_the_default_playbook_has_rules_for_all_18_exception_types() -> None:
+def test_the_default_playbook_has_rules_for_all_19_exception_types() -> None:
     playbook = default_playbook()
     missing = [t for t in ExceptionType if not playbook.rules_for(t)]
     assert missing == []
-    assert len(ExceptionType) == 18
+    assert len(ExceptionType) == 19
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from orderops.api.auth import app_of, require
 from orderops.api.body import SafeJsonRoute
+from orderops.api.cursors import LINK_HEADER, Listing
+from orderops.api.etags import IfMatchTag, check_if_match, state_tag
 from orderops.api.params import Id
 from orderops.api.problems import problem_responses
 from orderops.decide import actions as action_service
@@ -29,6 +31,11 @@ router = APIRouter(prefix="/v1", tags=["actions"], route_class=SafeJsonRoute)
 Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
 Proposer = Annotated[Principal, Depends(require(Permission.ACTIONS_PROPOSE))]
 Approver = Annotated[Principal, Depends(require(Permission.ACTIONS_APPROVE))]
+LISTING = Listing("actions")
+ETAG_HEADER: dict[str, Any] = {
+    "description": "The action's state (strong): send it as If-Match to approve or reject",
+    "schema": {"type": "string"},
+}
 
 
 class DecisionRead(BaseModel):
@@ -68,7 +75,18 @@ class ActionKindRead(BaseModel):
 
 
 class ProposeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "refund",
+                    "params": {"amount_minor": 599, "reason": "shipping refund for a late parcel"},
+                    "note": "customer asked twice",
+                }
+            ]
+        },
+    )
 
     kind: ActionKind
     params: dict[str, Any] = Field(default_factory=dict)
@@ -76,19 +94,36 @@ class ProposeRequest(BaseModel):
 
 
 class ApproveRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "within the goodwill budget"}]}
+    )
 
     reason: str | None = Field(default=None, max_length=1000)
 
 
 class RejectRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "the parcel was delivered"}]}
+    )
 
     reason: str = Field(min_length=3, max_length=1000)
 
 
 class BulkApproveRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "action_ids": [
+                        "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                        "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d",
+                    ],
+                    "reason": "carrier storm: shipping refunds for every late parcel",
+                }
+            ]
+        },
+    )
 
     action_ids: list[str] = Field(min_length=1, max_length=approval_service.MAX_BULK)
     reason: str | None = Field(default=None, max_length=1000)
@@ -148,26 +183,42 @@ async def case_actions(request: Request, principal: Reader, case_id: Id) -> list
     return [_read(v) for v in views]
 
 
-@router.get("/actions", response_model=list[ActionRead], summary="Actions, oldest first")
+@router.get(
+    "/actions",
+    response_model=list[ActionRead],
+    summary="Actions, oldest first; the next page is in the Link header",
+    responses={200: {"headers": {"Link": LINK_HEADER}}, **problem_responses(400)},
+)
 async def list_actions(
     request: Request,
+    response: Response,
     principal: Reader,
     status: ActionStatus | None = None,
     kind: ActionKind | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[
+        str | None, Query(description='The `cursor` of the previous page\'s `Link: rel="next"`')
+    ] = None,
 ) -> list[ActionRead]:
+    """The answer stays a plain list; a page that has a next one says so in its
+    ``Link: <...>; rel="next"`` header, whose URL carries the signed ``cursor``."""
     app = app_of(request)
+    after = LISTING.start_after(request, principal.tenant_id, cursor)
     views = await run_in_threadpool(
         lambda: action_service.list_actions(
             app.sessions,
             tenant_id=principal.tenant_id,
             status=status,
             kind=kind,
-            limit=limit,
+            limit=limit + 1,
             scope=principal.scope,
+            after=after,
         )
     )
-    return [_read(v) for v in views]
+    items = [_read(v) for v in views[:limit]]
+    last = ((items[-1].created_at,), items[-1].id) if len(views) > limit else None
+    LISTING.next_cursor(request, response, principal.tenant_id, last)
+    return items
 
 
 @router.post(
@@ -194,8 +245,21 @@ async def bulk_approve(
     return [_read(v) for v in views]
 
 
-@router.get("/actions/{action_id}", response_model=ActionRead, summary="One action")
-async def get_action(request: Request, principal: Reader, action_id: Id) -> ActionRead:
+@router.get(
+    "/actions/{action_id}",
+    response_model=ActionRead,
+    summary="One action, with its state as a strong ETag",
+    responses={200: {"headers": {"ETag": ETAG_HEADER}}},
+)
+async def get_action(
+    request: Request, response: Response, principal: Reader, action_id: Id
+) -> ActionRead:
+    read = await _current(request, principal, action_id)
+    response.headers["ETag"] = state_tag(read)
+    return read
+
+
+async def _current(request: Request, principal: Principal, action_id: str) -> ActionRead:
     app = app_of(request)
     action = await run_in_threadpool(
         lambda: action_service.read_action(
@@ -205,11 +269,35 @@ async def get_action(request: Request, principal: Reader, action_id: Id) -> Acti
     return _read(action)
 
 
-@router.post("/actions/{action_id}/approve", response_model=ActionRead, summary="Approve")
+async def _unless_stale(
+    request: Request, principal: Principal, action_id: str, if_match: str | None
+) -> None:
+    """412 when ``If-Match`` names a state the action has left (api/etags.py)."""
+    if if_match is not None:
+        check_if_match(if_match, state_tag(await _current(request, principal, action_id)))
+
+
+def _tagged(response: Response, read: ActionRead) -> ActionRead:
+    response.headers["ETag"] = state_tag(read)
+    return read
+
+
+@router.post(
+    "/actions/{action_id}/approve",
+    response_model=ActionRead,
+    summary="Approve",
+    responses={200: {"headers": {"ETag": ETAG_HEADER}}, **problem_responses(412)},
+)
 async def approve(
-    request: Request, principal: Approver, action_id: Id, body: ApproveRequest | None = None
+    request: Request,
+    response: Response,
+    principal: Approver,
+    action_id: Id,
+    body: ApproveRequest | None = None,
+    if_match: IfMatchTag = None,
 ) -> ActionRead:
     app = app_of(request)
+    await _unless_stale(request, principal, action_id, if_match)
     action = await run_in_threadpool(
         lambda: approval_service.approve(
             app.sessions,
@@ -221,14 +309,25 @@ async def approve(
             reason=body.reason if body else None,
         )
     )
-    return _read(action)
+    return _tagged(response, _read(action))
 
 
-@router.post("/actions/{action_id}/reject", response_model=ActionRead, summary="Reject")
+@router.post(
+    "/actions/{action_id}/reject",
+    response_model=ActionRead,
+    summary="Reject",
+    responses={200: {"headers": {"ETag": ETAG_HEADER}}, **problem_responses(412)},
+)
 async def reject(
-    request: Request, principal: Approver, action_id: Id, body: RejectRequest
+    request: Request,
+    response: Response,
+    principal: Approver,
+    action_id: Id,
+    body: RejectRequest,
+    if_match: IfMatchTag = None,
 ) -> ActionRead:
     app = app_of(request)
+    await _unless_stale(request, principal, action_id, if_match)
     action = await run_in_threadpool(
         lambda: approval_service.reject(
             app.sessions,
@@ -240,4 +339,4 @@ async def reject(
             reason=body.reason,
         )
     )
-    return _read(action)
+    return _tagged(response, _read(action))

@@ -148,6 +148,11 @@ class RuleConditionRead(BaseModel):
     min_fraud_risk: float | None = Field(default=None, description="0-100")
     customer_tiers: list[str] | None = None
     regions: list[str] | None = Field(default=None, description="ISO country codes")
+    ticket_classes: list[str] | None = Field(
+        default=None,
+        description="What the customer's latest classified ticket asks: where_is_my_order, "
+        "damaged, wrong_item, cancel_request, address_change, refund_request, other",
+    )
 
 
 class RoutingRuleRead(BaseModel):
@@ -180,7 +185,7 @@ class RulesBody(BaseModel):
         max_length=500,
         description='Ordered rules, first match wins: {"name", "queue", "priority", "when": '
         '{"exception_types", "min_order_value_minor", "max_order_value_minor", '
-        '"min_fraud_risk", "customer_tiers", "regions"}}',
+        '"min_fraud_risk", "customer_tiers", "regions", "ticket_classes"}}',
     )
 
 

@@ -21,13 +21,20 @@ from orderops.api.case_cursor import CursorCodec, InvalidCursor
 from orderops.api.hold_schemas import HoldRead
 from orderops.api.params import NO_NUL, Id
 from orderops.api.problems import problem_responses
-from orderops.api.schemas import CaseDetail, CaseList, CaseRead, TimelineEntryRead
+from orderops.api.schemas import (
+    CaseDetail,
+    CaseList,
+    CaseRead,
+    TicketClassRead,
+    TimelineEntryRead,
+)
 from orderops.bootstrap import App
 from orderops.decide.holds import holds_of_case
 from orderops.domain.cases import CaseStatus, ExceptionType
 from orderops.domain.errors import NotFound
 from orderops.domain.roles import Permission
 from orderops.domain.routing import Priority
+from orderops.resolve.ticket_classes import latest_ticket_class
 from orderops.storage.repositories.case_list import CaseListing, CasePosition
 from orderops.storage.repositories.cases import CaseFilter, CaseSort
 from orderops.storage.uow import UnitOfWork
@@ -168,8 +175,14 @@ def _get(app: App, principal: Principal, case_id: str) -> CaseDetail:
         timeline = [TimelineEntryRead.model_validate(t) for t in uow.cases.timeline(case.id)]
         return CaseDetail(
             **CaseRead.model_validate(case).model_dump(),
+            ticket_class=_ticket_class(uow, case.order_ref),
             facts=case.facts,
             impact=case.impact,
             timeline=timeline,
             holds=[HoldRead.model_validate(h) for h in holds_of_case(uow, case.id)],
         )
+
+
+def _ticket_class(uow: UnitOfWork, order_ref: str) -> TicketClassRead | None:
+    found = latest_ticket_class(uow, order_ref)
+    return None if found is None else TicketClassRead.model_validate(found)

@@ -11,14 +11,28 @@ takes the version the caller saw as ``If-Match: "<version>"`` (or a ``version`` 
 and answers a stale one 412 (If-Match) or 409 (field), see ``api/work_common.py``. A
 weak tag is never accepted by If-Match (RFC 9110 compares If-Match strongly), so the two
 cannot be confused.
+
+Actions and holds have no version column; their state is their tag. ``state_tag`` is a
+strong ``ETag`` of what the API shows of one (the hash of its canonical JSON), sent by
+their GET and by every change's answer; ``check_if_match`` refuses a change whose
+``If-Match`` names none of the current tags (412 problem ``stale-etag``). The check reads
+the resource just before the change runs, in its own transaction: two changes racing
+through that gap are settled by the resource's own state checks (an action approved or
+rejected twice, a hold released twice: 409), not by the tag.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+from typing import Annotated
 
+from fastapi import Header
+from pydantic import BaseModel
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orderops.domain.errors import Conflict
 
 PREFIX = "/v1/"
 MAX_TAGGED_BODY = 8 * 1024 * 1024
@@ -113,3 +127,37 @@ def _not_modified(start: Message, tag: str) -> Message:
         "status": 304,
         "headers": [*kept, (b"etag", tag.encode("latin-1"))],
     }
+
+
+IfMatchTag = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The ETag you read (strong, as GET sent it): 412 if the resource changed.",
+    ),
+]
+
+
+class StaleResource(Conflict):
+    """``If-Match`` names a state the resource is no longer in (412 with If-Match)."""
+
+    code = "stale-etag"
+
+
+def state_tag(model: BaseModel) -> str:
+    """A strong ETag of a resource's state: its JSON with sorted keys, hashed, so the
+    order a database keeps a JSON column's keys in does not change it."""
+    canonical = json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return '"' + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32] + '"'
+
+
+def check_if_match(if_match: str | None, current: str) -> None:
+    """Nothing without If-Match; else ``*`` or one of its strong tags must be ``current``
+    (RFC 9110 13.1.1: a weak tag never matches)."""
+    if if_match is None or if_match.strip() == "*":
+        return
+    offered = [part.strip() for part in if_match.split(",")]
+    if current not in [tag for tag in offered if not tag.startswith("W/")]:
+        raise StaleResource(
+            f"If-Match {if_match.strip()[:80]!r} is not the current state {current}: read it again"
+        )

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from orderops.api.auth import app_of
 from orderops.api.body import SafeJsonRoute
+from orderops.api.cursors import CURSOR_DESCRIPTION, LINK_HEADER, Listing
 from orderops.api.params import NO_NUL, Id, OrderRef
 from orderops.api.problems import problem_responses
 from orderops.api.schemas import CaseChangeRead
@@ -32,6 +33,7 @@ from orderops.workflow import relink
 
 router = APIRouter(tags=["links"], route_class=SafeJsonRoute)
 T = TypeVar("T")
+LISTING = Listing("link-suggestions")
 
 Text = Annotated[str, Field(min_length=1, max_length=2000, pattern=NO_NUL)]
 Ref = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
@@ -64,11 +66,19 @@ class SuggestionRead(BaseModel):
 
 
 class SuggestionList(BaseModel):
+    """A page of suggestions. Follow ``next_cursor`` (also the ``Link: rel="next"``
+    header): it resumes after this page's last row."""
+
     items: list[SuggestionRead]
     total: int
     limit: int
     offset: int
-    next_offset: int | None
+    next_offset: int | None = Field(
+        default=None, description="For offset paging: the next page's offset (null with cursor)."
+    )
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 class LinkRead(BaseModel):
@@ -103,6 +113,14 @@ class DecisionRead(BaseModel):
 
 
 class AcceptBody(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"order_ref": "shopify:5012345678901", "reason": "same email, one open order"}
+            ]
+        }
+    )
+
     order_ref: Ref = Field(description="The chosen candidate order.")
     reason: str | None = Field(default=None, max_length=2000, pattern=NO_NUL)
 
@@ -112,6 +130,19 @@ class ReasonBody(BaseModel):
 
 
 class LinkBody(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "record_type": "ticket",
+                    "record_ref": "zendesk:4711",
+                    "order_ref": "shopify:5012345678901",
+                    "reason": "the customer named order #1538 on the phone",
+                }
+            ]
+        }
+    )
+
     record_type: Literal["payment", "ticket", "shipment", "fraud_signal", "refund", "hold"]
     record_ref: Annotated[str, Field(min_length=3, max_length=260, pattern=NO_NUL)] = Field(
         description='The record as "source:ref", e.g. "zendesk:4711" or "stripe:pi_1".'
@@ -127,33 +158,46 @@ class LinkBody(BaseModel):
     "/v1/link-suggestions",
     response_model=SuggestionList,
     summary="Records resolve would not guess the order of, oldest first",
+    responses={200: {"headers": {"Link": LINK_HEADER}}, **problem_responses(400)},
 )
 async def list_suggestions(
     request: Request,
+    response: Response,
     principal: Reader,
     status: Annotated[
         Literal["open", "accepted", "rejected", "superseded"] | None,
         Query(description="only suggestions in this state"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    cursor: Annotated[str | None, Query(description=CURSOR_DESCRIPTION)] = None,
+    offset: Annotated[
+        int, Query(ge=0, le=1_000_000, description="offset paging (slower); not with a cursor")
+    ] = 0,
 ) -> SuggestionList:
-    def read(uow: UnitOfWork) -> SuggestionList:
-        page = link_queries.list_suggestions(uow, status=status, limit=limit, offset=offset)
-        orders = link_queries.orders_by_ref(
-            uow, [ref for s in page.items for ref in link_queries.candidate_refs(s)]
+    after = LISTING.start_after(request, principal.tenant_id, cursor, offset=offset)
+
+    def read(uow: UnitOfWork) -> tuple[SuggestionList, tuple[tuple[datetime], str] | None]:
+        page = link_queries.list_suggestions(
+            uow, status=status, limit=limit + 1, offset=offset, after=after
         )
-        items = [suggestion_read(s, orders) for s in page.items]
-        end = offset + len(items)
-        return SuggestionList(
+        shown = page.items[:limit]
+        orders = link_queries.orders_by_ref(
+            uow, [ref for s in shown for ref in link_queries.candidate_refs(s)]
+        )
+        items = [suggestion_read(s, orders) for s in shown]
+        more = len(page.items) > limit
+        listing = SuggestionList(
             items=items,
             total=page.total,
             limit=limit,
             offset=offset,
-            next_offset=end if end < page.total else None,
+            next_offset=offset + len(items) if more and after is None else None,
         )
+        return listing, ((items[-1].created_at,), items[-1].id) if more else None
 
-    return await _read(app_of(request), principal, read)
+    listing, last = await _read(app_of(request), principal, read)
+    listing.next_cursor = LISTING.next_cursor(request, response, principal.tenant_id, last)
+    return listing
 
 
 @router.get(

@@ -34,7 +34,7 @@ from orderops.api.auth import app_of
 from orderops.api.body import SafeJsonRoute
 from orderops.api.problems import problem_responses
 from orderops.api.usage import usage_registry
-from orderops.api.usage_meter import _STATE_KEY as CALLER_STATE_KEY
+from orderops.api.usage_meter import CALLER_STATE_KEY
 from orderops.api.webhooks import metrics_of
 from orderops.domain.errors import Unauthorized
 from orderops.metering.usage_metrics import USAGE_METRICS

@@ -10,6 +10,9 @@ parameter or body 422, a JSON body 400 (the safe reader's refusals), ``If-Match`
 described as problem+json, since that is what the handlers in ``problems`` send.
 
 Also added here, from how the app is built rather than by each route: the
+``X-Request-ID`` response header on every answer (``telemetry/requests.py``), the
+``RateLimit`` headers on every answer to a keyed request past its key check, examples for
+the models without their own (``api/openapi_examples.py``), the
 ``Idempotency-Key`` header on every keyed POST (``api/idempotency.py``), the component
 schemas of the canonical event envelope (``api/event_schemas.py``), and the removal of
 FastAPI's default validation-error schemas, which no answer uses (a 422 is problem+json).
@@ -22,6 +25,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from orderops.api import etags, event_schemas, idempotency
+from orderops.api.openapi_examples import complete_examples
 from orderops.api.problems import (
     PROBLEM_DESCRIPTIONS,
     PROBLEM_MEDIA_TYPE,
@@ -29,7 +33,15 @@ from orderops.api.problems import (
     Problem,
 )
 from orderops.api.rate_limits import RATE_LIMITED
+from orderops.telemetry.requests import HEADER as REQUEST_ID
 
+PROBLEM_EXAMPLE: dict[str, Any] = {
+    "type": "https://orderops.dev/problems/stale-etag",
+    "title": "StaleResource",
+    "status": 412,
+    "detail": "If-Match is not the current state: read it again",
+    "request_id": "5f0c6c1e8f364d8a9d0e2b7c1c8b9a41",
+}
 CHANGING_METHODS = frozenset({"post", "put", "patch", "delete"})
 IMPLIED_ANSWERS: dict[int, dict[str, Any]] = {429: RATE_LIMITED}
 """Implied statuses whose answer says more than the problem's description (its headers)."""
@@ -52,7 +64,7 @@ FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 def complete(document: dict[str, Any]) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    schemas["Problem"] = Problem.model_json_schema()
+    schemas["Problem"] = {**Problem.model_json_schema(), "examples": [PROBLEM_EXAMPLE]}
     _, envelopes = event_schemas.envelope_schemas()
     for name, schema in envelopes.items():
         if schemas.setdefault(name, schema) != schema:
@@ -68,6 +80,7 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
     for name in FASTAPI_VALIDATION_SCHEMAS:
         if f"#/components/schemas/{name}" not in str(document["paths"]):
             schemas.pop(name, None)
+    complete_examples(schemas)
     return document
 
 
@@ -108,6 +121,12 @@ RATE_LIMIT_HEADERS: dict[str, Any] = {
     "RateLimit-Policy": RATE_LIMITED["headers"]["RateLimit-Policy"],
     "RateLimit": RATE_LIMITED["headers"]["RateLimit"],
 }
+"""On every answer to a request held to limits: a keyed one past its key's check."""
+REQUEST_ID_HEADER: dict[str, Any] = {
+    "description": "The request's id: yours if you sent a plain token as X-Request-ID, else "
+    "a new one; on every answer, and as `request_id` in every problem. Quote it to support.",
+    "schema": {"type": "string", "maxLength": 128},
+}
 
 
 def _conditional(operation: dict[str, Any]) -> None:
@@ -138,5 +157,7 @@ def _complete_operation(method: str, operation: dict[str, Any]) -> None:
     for code, response in responses.items():
         if code[0] in "45":
             response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}}
-        if operation.get("security") and code[0] in "23":  # api/rate_limits.py: every keyed answer
-            response.setdefault("headers", {}).update(RATE_LIMIT_HEADERS)
+        headers = {**response.get("headers", {}), REQUEST_ID: dict(REQUEST_ID_HEADER)}
+        if operation.get("security") and code != "401":  # api/rate_limits.py: a held request
+            headers = {**RATE_LIMIT_HEADERS, **headers}
+        response["headers"] = headers  # a new dict: implied answers share theirs

@@ -9,13 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from orderops.api.auth import app_of, require
 from orderops.api.body import SafeJsonRoute
+from orderops.api.cursors import CURSOR_DESCRIPTION, LINK_HEADER, Listing
 from orderops.api.params import NO_NUL, Id
+from orderops.api.problems import problem_responses
 from orderops.bootstrap import App
 from orderops.decide.communications import settle_deliveries
 from orderops.domain.roles import Permission
@@ -27,6 +29,7 @@ from orderops.writeback.states import OutboxStatus
 router = APIRouter(prefix="/v1/outbox", tags=["outbox"], route_class=SafeJsonRoute)
 Reader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
 Manager = Annotated[Principal, Depends(require(Permission.OUTBOX_MANAGE))]
+LISTING = Listing("outbox")
 
 
 class OutboxRead(BaseModel):
@@ -74,10 +77,20 @@ class OutboxDetail(OutboxRead):
 
 
 class OutboxList(BaseModel):
+    """A page of outbox messages. Follow ``next_cursor`` (also the ``Link: rel="next"``
+    header): it resumes after this page's last row, so a message queued meanwhile never
+    shifts a row onto two pages."""
+
     items: list[OutboxRead]
     total: int
     limit: int
     offset: int
+    next_offset: int | None = Field(
+        default=None, description="For offset paging: the next page's offset (null with cursor)."
+    )
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 class AttemptSearchItem(AttemptRead):
@@ -108,23 +121,44 @@ def _filter(
 Filter = Annotated[admin.OutboxFilter, Depends(_filter)]
 
 
-@router.get("", response_model=OutboxList, summary="Outbox messages, newest first")
+@router.get(
+    "",
+    response_model=OutboxList,
+    summary="Outbox messages, newest first",
+    responses={200: {"headers": {"Link": LINK_HEADER}}, **problem_responses(400)},
+)
 async def list_outbox(
     request: Request,
+    response: Response,
     principal: Reader,
     where: Filter,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    cursor: Annotated[str | None, Query(description=CURSOR_DESCRIPTION)] = None,
+    offset: Annotated[
+        int, Query(ge=0, le=1_000_000, description="offset paging (slower); not with a cursor")
+    ] = 0,
 ) -> OutboxList:
-    def run(app: App) -> OutboxList:
+    after = LISTING.start_after(request, principal.tenant_id, cursor, offset=offset)
+
+    def run(app: App) -> tuple[OutboxList, tuple[tuple[datetime], str] | None]:
         with UnitOfWork(
             app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
         ) as uow:
-            page = admin.list_messages(uow, where, limit=limit, offset=offset)
-            items = [OutboxRead.model_validate(m) for m in page.items]
-        return OutboxList(items=items, total=page.total, limit=limit, offset=offset)
+            page = admin.list_messages(uow, where, limit=limit + 1, offset=offset, after=after)
+            items = [OutboxRead.model_validate(m) for m in page.items[:limit]]
+        more = len(page.items) > limit
+        listing = OutboxList(
+            items=items,
+            total=page.total,
+            limit=limit,
+            offset=offset,
+            next_offset=offset + len(items) if more and after is None else None,
+        )
+        return listing, ((items[-1].created_at,), items[-1].id) if more else None
 
-    return await run_in_threadpool(run, app_of(request))
+    listing, last = await run_in_threadpool(run, app_of(request))
+    listing.next_cursor = LISTING.next_cursor(request, response, principal.tenant_id, last)
+    return listing
 
 
 @router.get("/attempts", response_model=AttemptList, summary="Delivery attempts, newest first")

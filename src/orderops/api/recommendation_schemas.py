@@ -59,26 +59,29 @@ class DraftRead(BaseModel):
     problems: list[FactProblemRead] = Field(description="What the fact check found wrong.")
 
 
+_RECOMMENDATION_EXAMPLE: dict[str, Any] = {
+    "id": "01JH0000000000000000000000",
+    "case_id": "c-1",
+    "created_at": "2026-01-05T09:30:00+00:00",
+    "policy": "default",
+    "playbook_version": 1,
+    "top_rule": "reship-lost",
+    "confidence": 0.82,
+    "candidates": [],
+    "skipped": [],
+    "similar": [],
+    "drafts": [],
+}
+_PIN_EXAMPLE: dict[str, Any] = {
+    "version": 1,
+    "pinned": True,
+    "current_version": 2,
+    "newer_available": True,
+}
+
+
 class RecommendationRead(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "01JH0000000000000000000000",
-                    "case_id": "c-1",
-                    "created_at": "2026-01-05T09:30:00+00:00",
-                    "policy": "default",
-                    "playbook_version": 1,
-                    "top_rule": "reship-lost",
-                    "confidence": 0.82,
-                    "candidates": [],
-                    "skipped": [],
-                    "similar": [],
-                    "drafts": [],
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_RECOMMENDATION_EXAMPLE]})
 
     id: str
     case_id: str
@@ -94,6 +97,10 @@ class RecommendationRead(BaseModel):
 
 
 class CreatedRecommendation(RecommendationRead):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_RECOMMENDATION_EXAMPLE, "playbook": _PIN_EXAMPLE}]}
+    )
+
     playbook: PlaybookPinRead
 
 

@@ -70,7 +70,24 @@ class TimelineEntryRead(BaseModel):
     data: dict[str, Any]
 
 
+class TicketClassRead(BaseModel):
+    """What the customer's latest classified ticket about the case's order asks for."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    ticket_ref: str
+    ticket_class: str = Field(
+        description="where_is_my_order, damaged, wrong_item, cancel_request, address_change, "
+        "refund_request or other (also what an unsure verdict becomes)"
+    )
+    confidence: float | None
+    model: str | None
+    opened_at: datetime
+
+
 class CaseDetail(CaseRead):
+    ticket_class: TicketClassRead | None = None
+    """The order's latest classified ticket (the ticket classifier's verdict)."""
     facts: dict[str, Any]
     impact: dict[str, Any] | None = None
     """The impact score's explanation: one contribution per factor, summing to the score."""

@@ -52,7 +52,9 @@ from orderops.storage.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 HEADER = "OrderOps-Quota-Warning"
-_STATE_KEY = "orderops_usage_tenant"
+CALLER_STATE_KEY = "orderops_usage_tenant"
+"""Where a request's scope state holds the tenant whose key made it (set by ``note_caller``);
+the metrics middleware reads it for its log line."""
 GROUP_LENGTH = 40
 
 Calls = dict[tuple[str, str], int]
@@ -61,7 +63,7 @@ Calls = dict[tuple[str, str], int]
 
 def note_caller(request: Request, tenant_id: str) -> None:
     """Called by the auth dependency once it knows whose key made the request."""
-    setattr(request.state, _STATE_KEY, tenant_id)
+    setattr(request.state, CALLER_STATE_KEY, tenant_id)
 
 
 def route_group(path: str) -> str:
@@ -244,7 +246,7 @@ class UsageMeter:
 
         async def counted(message: Message) -> None:
             if message["type"] == "http.response.start":
-                tenant = state.get(_STATE_KEY)
+                tenant = state.get(CALLER_STATE_KEY)
                 if tenant:
                     self.meter.record(tenant, route_group(scope["path"]))
                     warning = self.meter.warning_for(tenant)

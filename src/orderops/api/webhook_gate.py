@@ -11,6 +11,12 @@ turns before lookups, and yielding"), a refusal costs the event loop about 0.2 m
 of it parsing and answering HTTP, which only a limit in front of the process removes; what
 this door adds is that nothing of the app, its error handling included, sees a refusal.
 
+Only the refusal's telemetry (``telemetry/requests.py``: its X-Request-ID, one JSON log
+line, the request metrics and span) is added here, since the app's telemetry middleware
+never sees it. Measured on the gate alone (loaded 2-core machine), that takes a refusal
+from about 0.1 ms to 0.4 ms, half of it formatting the log line: an operator who cannot
+afford a log line per refused delivery limits in front of the app.
+
 Within the limit, the delivery goes on into the app marked as held (``HELD_TENANT``), so
 its route takes its tenant's paced turn and slot before looking the URL up
 (``api/webhooks.py``) and spends nothing twice. Every other request passes untouched: one
@@ -38,8 +44,19 @@ from orderops.api.rate_limits import (
 )
 from orderops.api.security_headers import SecurityHeaders
 from orderops.domain.rate_limits import RateLimited, RateScope
+from orderops.telemetry.requests import RequestTelemetry
 
 log = logging.getLogger(__name__)
+
+
+class _Route:
+    """What the telemetry reads of a matched route (``route_of``): its path template."""
+
+    path = "/v1/webhooks/{source}/{endpoint_token}"
+
+
+WEBHOOK_ROUTE = _Route()
+"""The route a refused delivery is logged and counted under, as if it had been matched."""
 
 
 class GatedAPI(FastAPI):
@@ -74,9 +91,13 @@ class WebhookGate:
             return
         note_refused(scope["app"].state, tenant)
         # A plain response never calls ``receive``: the body stays unread, however long
-        # it claims to be. The security headers are added here, outside their middleware.
+        # it claims to be. The security headers are added here, outside their middleware,
+        # and so is the request's telemetry: its X-Request-ID (on the answer and in the
+        # problem), its log line, span and metrics, labelled with the webhook route.
         refusal = refused_answer(RateLimited(admission, tenant_id=tenant))
-        await SecurityHeaders(refusal)(scope, receive, send)
+        scope["route"] = WEBHOOK_ROUTE
+        answer = RequestTelemetry(SecurityHeaders(refusal), tenant_of=lambda _scope: tenant)
+        await answer(scope, receive, send)
 
 
 def known_tenant(scope: Scope) -> str | None:

@@ -27,6 +27,7 @@ from orderops.domain.root_causes import (
     StormRule,
     incident_key,
 )
+from orderops.storage.repositories import keyset
 from orderops.storage.tables import Case
 from orderops.storage.tables.incidents import Incident
 from orderops.storage.uow import UnitOfWork
@@ -115,14 +116,20 @@ def open_incident(uow: UnitOfWork, key: str) -> Incident | None:
 
 
 def list_incidents(
-    uow: UnitOfWork, *, open_only: bool, limit: int, offset: int, incident_id: str | None = None
+    uow: UnitOfWork,
+    *,
+    open_only: bool,
+    limit: int,
+    offset: int,
+    incident_id: str | None = None,
+    after: Sequence[object] | None = None,
 ) -> tuple[Sequence[tuple[Incident, int, int]], int]:
     """Incidents newest first, each with its open cases and all its cases, and the total.
 
     Read by a unit of work bound to a scope, both counts are of the cases in that scope
     (the guard scopes every ``Case`` here, and an incident with none in scope is not
     listed); the stored ``case_count`` counts every case ever grouped, wherever it sits,
-    so it is for the unscoped only."""
+    so it is for the unscoped only. ``after`` (opened_at, id) starts the page after that row."""
     cases = (
         select(func.count(Case.id))
         .where(Case.tenant_id == uow.tenant_id, Case.incident_id == Incident.id)
@@ -136,8 +143,11 @@ def list_incidents(
     if incident_id is not None:
         query = query.where(Incident.id == incident_id)
     total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    order = (keyset.SortPart(Incident.opened_at, descending=True), keyset.SortPart(Incident.id))
+    if after is not None:
+        query = query.where(keyset.after(order, after))
     rows = uow.session.execute(
-        query.order_by(Incident.opened_at.desc(), Incident.id).limit(limit).offset(offset)
+        query.order_by(*keyset.ordering(order)).limit(limit).offset(offset)
     ).all()
     return [(row[0], int(row[1] or 0), int(row[2] or 0)) for row in rows], total
 

@@ -27,6 +27,7 @@ from orderops.domain.routing import (
     rule_from_dict,
     rule_to_dict,
 )
+from orderops.resolve.ticket_classes import latest_ticket_class
 from orderops.storage.repositories.queues import queues_of
 from orderops.storage.tables import Case, Customer
 from orderops.storage.tables.queues import RoutingRuleRecord
@@ -89,12 +90,14 @@ def routing_input(uow: UnitOfWork, case: Case) -> RoutingInput:
         s.score for s in uow.commerce.fraud_signals_for(order.order_ref) if s.score is not None
     ]
     country = (order.ship_to or {}).get("country")
+    asked = latest_ticket_class(uow, order.order_ref)
     return RoutingInput(
         exception_type=case.exception_type,
         order_value_minor=order.total_minor,
         fraud_risk=max(scores) if scores else None,
         customer_tier=customer.tier if customer is not None else None,
         region=country.upper() if isinstance(country, str) else None,
+        ticket_class=asked.ticket_class if asked is not None else None,
     )
 
 

@@ -55,8 +55,9 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     cli.add_typer(policy_cli, name="approval-policy")
     cli.add_typer(approvals_cli, name="approvals")
 
-    def opened() -> AbstractContextManager[App]:
-        return opened_app(factory, console)
+    def opened(tenant: str) -> AbstractContextManager[App]:
+        """Strict settings refuse the placeholder secret key; the tenant must exist."""
+        return opened_app(factory, console, tenant=tenant)
 
     @users_cli.command("add")
     def users_add(
@@ -70,7 +71,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         from orderops.tenancy import users
         from orderops.tenancy.users import UserKind
 
-        with opened() as app:
+        with opened(tenant) as app:
             user = users.add_user(
                 app.sessions,
                 tenant_id=tenant,
@@ -88,7 +89,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         """People and services of the tenant, with their role and state."""
         from orderops.tenancy import users
 
-        with opened() as app:
+        with opened(tenant) as app:
             found = users.list_users(app.sessions, tenant_id=tenant)
             if json_:
                 print_json(
@@ -124,7 +125,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         """Stop the identity and every key that acts as it, at once."""
         from orderops.tenancy import users
 
-        with opened() as app:
+        with opened(tenant) as app:
             user = users.disable_user(
                 app.sessions, tenant_id=tenant, user_id=user_id, clock=app.clock, actor=ACTOR
             )
@@ -139,7 +140,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         """Change what the identity may do; its keys act with the new role at once."""
         from orderops.tenancy import users
 
-        with opened() as app:
+        with opened(tenant) as app:
             user = users.change_role(
                 app.sessions,
                 tenant_id=tenant,
@@ -161,7 +162,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         cannot approve that proposer's actions."""
         from orderops.tenancy import identity_acts
 
-        with opened() as app:
+        with opened(tenant) as app:
             table = Table("at", "act", "by", "key")
             for act in identity_acts.list_acts(app.sessions, tenant_id=tenant, user_id=user_id):
                 table.add_row(_when(act.at), act.act, act.actor, act.key_id or "-")
@@ -186,13 +187,13 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
 
         from orderops.console.accounts import set_password
 
-        if password_stdin:
-            password = sys.stdin.readline().rstrip("\r\n")
-        else:
-            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-        if not password:
-            raise typer.BadParameter("the password is empty", param_hint="--password-stdin")
-        with opened() as app:
+        with opened(tenant) as app:  # an unknown tenant is refused before the prompt
+            if password_stdin:
+                password = sys.stdin.readline().rstrip("\r\n")
+            else:
+                password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+            if not password:
+                raise typer.BadParameter("the password is empty", param_hint="--password-stdin")
             info = set_password(
                 app.sessions,
                 tenant_id=tenant,
@@ -214,7 +215,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         """Issue a key; the secret is printed once and stored only as a hash."""
         from orderops.tenancy import users
 
-        with opened() as app:
+        with opened(tenant) as app:
             issued = users.issue_user_key(
                 app.sessions,
                 tenant_id=tenant,
@@ -245,7 +246,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         """Revoke a key at once; requests signed with it are refused from now on."""
         from orderops.tenancy import users
 
-        with opened() as app:
+        with opened(tenant) as app:
             key = users.revoke_key(
                 app.sessions, tenant_id=tenant, key_id=key_id, clock=app.clock, actor=ACTOR
             )
@@ -256,7 +257,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         """Keys with their prefix, state, expiry and last use (never secrets)."""
         from orderops.tenancy import key_lifecycle
 
-        with opened() as app:
+        with opened(tenant) as app:
             keys = key_lifecycle.list_keys(app.sessions, tenant_id=tenant, clock=app.clock)
         if json_:
             print_json({"items": keys})
@@ -273,7 +274,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
 
         from orderops.decide import policy_versions
 
-        with opened() as app:
+        with opened(tenant) as app:
             info = policy_versions.read_version(app.sessions, tenant_id=tenant, version=version)
             console.print(f"# approval policy v{info.version} by {info.created_by}")
             console.print(yaml.safe_dump(info.body, sort_keys=False), markup=False)
@@ -291,7 +292,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
 
         text = file.read_text("utf-8")
         body = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
-        with opened() as app:
+        with opened(tenant) as app:
             if not isinstance(body, dict):
                 console.print("[red]error:[/red] the policy file must hold a mapping")
                 raise typer.Exit(1)
@@ -313,7 +314,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         from orderops.decide import reevaluation
         from orderops.evidence.service import default_store
 
-        with opened() as app:
+        with opened(tenant) as app:
             done = reevaluation.reevaluate_open_cases(
                 app.sessions,
                 tenant_id=tenant,
@@ -334,7 +335,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         from orderops.decide.approvals import expire_due
         from orderops.evidence.service import default_store
 
-        with opened() as app:
+        with opened(tenant) as app:
             expired = expire_due(
                 app.sessions,
                 tenant_id=tenant,

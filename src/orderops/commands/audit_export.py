@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from orderops.commands.shared import require_secret_key, require_tenant
+
 if TYPE_CHECKING:
     from orderops.bootstrap import App
     from orderops.config import Settings
@@ -106,6 +108,8 @@ def register(
 
         app = factory()
         try:
+            require_secret_key(app)  # the checkpoint beside the export is signed with it
+            require_tenant(app, tenant)
             with out.open("w", encoding="utf-8") as handle:
                 summary = export_audit(
                     app.sessions,
@@ -144,6 +148,8 @@ def register(
 
         app = factory()
         try:
+            require_secret_key(app)
+            require_tenant(app, tenant)
             signed = take_checkpoint(app.sessions, tenant_id=tenant, now=app.clock.now())
         except CheckpointError as exc:
             console.print(str(exc), style="bold red")

@@ -19,6 +19,8 @@ from orderops.commands.shared import (
     command_group,
     default_app,
     print_json,
+    require_secret_key,
+    require_tenant,
 )
 from orderops.domain.errors import OrderOpsError
 
@@ -41,6 +43,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         app = make_app()
         try:
+            require_secret_key(app)
+            require_tenant(app, tenant)
             principal = choices.reviewer(app.sessions, tenant_id=tenant, user_id=as_user)
             made = choices.offer_as(app, principal, case_id)
         except OrderOpsError as exc:
@@ -71,6 +75,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         app = make_app()
         try:
+            require_tenant(app, tenant)
             rows = choices.list_offers(app.sessions, tenant_id=tenant, case_id=case_id)
         except OrderOpsError as exc:
             console.print(exc.message, style="red", highlight=False, soft_wrap=True)

@@ -57,8 +57,9 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     )
     cli.add_typer(group, name="connections")
 
-    def opened() -> AbstractContextManager[App]:
-        return opened_app(factory, console)
+    def opened(tenant: str) -> AbstractContextManager[App]:
+        """Strict settings refuse the placeholder secret key; the tenant must exist."""
+        return opened_app(factory, console, tenant=tenant)
 
     def read_secret(from_stdin: bool) -> str:
         if from_stdin:
@@ -95,7 +96,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         from orderops.domain.vendor_connections import AccountMode, parse_system
         from orderops.writeback import vendor_connections
 
-        with opened() as app:
+        with opened(tenant) as app:
             chosen = parse_system(system)
             declared = _mode(mode)
             view = vendor_connections.add_connection(
@@ -119,7 +120,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         """The tenant's connections: system, mode, address, credential fingerprint."""
         from orderops.writeback import vendor_connections
 
-        with opened() as app:
+        with opened(tenant) as app:
             found = vendor_connections.list_connections(app.sessions, tenant_id=tenant)
             if json_:
                 print_json({"items": found})  # views: never the credential
@@ -135,7 +136,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         from orderops.domain.vendor_connections import parse_system
         from orderops.writeback import vendor_connections
 
-        with opened() as app:
+        with opened(tenant) as app:
             result = vendor_connections.check_connection(
                 app.sessions,
                 tenant_id=tenant,
@@ -162,7 +163,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         from orderops.domain.vendor_connections import AccountMode, parse_system
         from orderops.writeback import vendor_connections
 
-        with opened() as app:
+        with opened(tenant) as app:
             declared = _mode(mode)
             view = vendor_connections.rotate_connection(
                 app.sessions,
@@ -188,7 +189,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         from orderops.domain.vendor_connections import parse_system
         from orderops.writeback import vendor_connections
 
-        with opened() as app:
+        with opened(tenant) as app:
             chosen = parse_system(system)
             if not yes:
                 typer.confirm(f"remove tenant {tenant}'s {chosen} connection?", abort=True)

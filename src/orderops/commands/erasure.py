@@ -25,7 +25,6 @@ from orderops.commands.shared import (
     default_app,
     opened_app,
     print_json,
-    require_tenant,
 )
 
 
@@ -61,8 +60,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         if bool(customer) == bool(email):
             console.print("[red]error:[/red] name the subject with --customer or --email")
             raise typer.Exit(2)
-        with opened_app(factory, console) as app:
-            require_tenant(app, tenant)
+        with opened_app(factory, console, tenant=tenant, signs=not dry_run) as app:
             report = erase_customer(
                 app.sessions,
                 tenant_id=tenant,

@@ -21,6 +21,14 @@ CONFIG_EXIT = 2
 """Exit code of a configuration error, as for a usage error: the command never ran."""
 
 
+PLACEHOLDER_SECRET = (
+    "ORDEROPS_SECRET_KEY is the demo placeholder and this command signs with it; set a real "
+    "secret, e.g. export ORDEROPS_SECRET_KEY=$(python -c 'import secrets; "
+    "print(secrets.token_urlsafe(32))') (or ORDEROPS_DEMO_MODE=true for a throwaway desk)"
+)
+"""The one line for a command that needs the secret key while it is the placeholder."""
+
+
 class SetupProblem(Exception):
     """Raised by a command for a setup the operator must change (an unknown tenant)."""
 

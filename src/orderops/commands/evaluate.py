@@ -244,6 +244,14 @@ def register(cli: typer.Typer) -> None:
         require_aims: Annotated[
             bool, typer.Option(help="(webhooks) Exit 1 when any aim is missed.")
         ] = False,
+        tickets: Annotated[
+            bool,
+            typer.Option(
+                "--tickets",
+                help="Only the ticket classifier on the real labelled reviews, beside the "
+                "keyword baseline (no simulation).",
+            ),
+        ] = False,
     ) -> None:
         """Score every detector on simulated ground truth: canonical events through the
         pipeline with hourly sweeps, or (``--through webhooks``) provider deliveries posted
@@ -252,6 +260,15 @@ def register(cli: typer.Typer) -> None:
         from orderops.config import Settings
         from orderops.evaluation.detectors import RATE_PRESETS, evaluate_detectors
 
+        if tickets:
+            from orderops.evaluation.ticket_report import ticket_report
+
+            folder = find_datasets(datasets)
+            if folder is None:
+                console.print("real-data copies not found: pass --datasets", style="red")
+                raise typer.Exit(2)
+            ticket_report(folder / OLIST, console=console, json_path=json_path)
+            return
         if through is Through.PIPELINE and (from_dir or database_url or require_aims):
             raise typer.BadParameter(
                 "--from, --database-url and --require-aims go with --through webhooks"

@@ -20,6 +20,8 @@ from orderops.commands.shared import (
     command_group,
     default_app,
     print_json,
+    require_secret_key,
+    require_tenant,
 )
 from orderops.domain.errors import OrderOpsError
 
@@ -54,6 +56,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
             raise typer.Exit(2) from exc
         app = make_app()
         try:
+            require_tenant(app, tenant)
             with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
                 rows = holds.list_holds(uow, status=wanted, limit=limit)
                 document = [
@@ -95,6 +98,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         app = make_app()
         try:
+            require_secret_key(app)
+            require_tenant(app, tenant)
             actor = holds.releaser(app.sessions, tenant_id=tenant, user_id=as_user)
             hold = holds.release_by_hand(
                 app.sessions, tenant_id=tenant, hold_id=hold_id, actor=actor, clock=app.clock

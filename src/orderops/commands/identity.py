@@ -16,7 +16,15 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from orderops.commands.shared import ActorOpt, AppFactory, TenantOpt, command_group, default_app
+from orderops.commands.shared import (
+    ActorOpt,
+    AppFactory,
+    TenantOpt,
+    command_group,
+    default_app,
+    require_secret_key,
+    require_tenant,
+)
 from orderops.domain.errors import OrderOpsError
 
 # The services (and with them the database layer and the models) are imported inside
@@ -93,6 +101,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         app = make_app()
         try:
+            require_secret_key(app)
+            require_tenant(app, tenant)
             with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
                 report = service.resolve_customers(uow, clock=app.clock)
                 uow.commit()
@@ -119,6 +129,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         app = make_app()
         try:
+            require_secret_key(app)
+            require_tenant(app, tenant)
             with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
                 report = service.merge(
                     uow, into=into, other=other, actor=actor, reason=reason, clock=app.clock
@@ -147,6 +159,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         app = make_app()
         try:
+            require_secret_key(app)
+            require_tenant(app, tenant)
             with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
                 report = service.split(
                     uow, merge_revision=revision, actor=actor, reason=reason, clock=app.clock
@@ -173,6 +187,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         app = make_app()
         try:
+            require_tenant(app, tenant)
             with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
                 view = service.show(uow, key=key)
         except OrderOpsError as exc:

@@ -15,7 +15,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 from rich.console import Console
 
-from orderops.commands.shared import AppFactory, TenantOpt, default_app, require_tenant
+from orderops.commands.shared import (
+    AppFactory,
+    TenantOpt,
+    default_app,
+    require_secret_key,
+    require_tenant,
+)
 from orderops.ingest.import_formats import ImportFormat
 
 if TYPE_CHECKING:
@@ -86,6 +92,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
             as_of=app.clock.now(),
         )
         require_tenant(app, tenant)  # a typo never creates a tenant (exit 2, names the fix)
+        if process:
+            require_secret_key(app)  # processing appends audit records
         columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
         with Progress(*Progress.get_default_columns()[:1], *columns, console=console) as bar:
             task = bar.add_task(f"importing {file.name}", total=file.stat().st_size)
@@ -180,6 +188,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         policy = _load_or_exit(file)
         app = make_app()
+        require_secret_key(app)  # the new version is audited
+        require_tenant(app, tenant)
         stored = store_policy(
             app.sessions, tenant_id=tenant, policy=policy, actor=actor, clock=app.clock
         )

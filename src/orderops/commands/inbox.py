@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orderops.commands.shared import AppFactory, command_group, default_app
+from orderops.commands.shared import AppFactory, command_group, default_app, require_tenant
 
 if TYPE_CHECKING:
     from orderops.workflow.lag import TenantLag
@@ -39,6 +39,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         app = make_app()
         try:
+            if tenant is not None:
+                require_tenant(app, tenant)
             now = app.clock.now()
             lags = inbox_lag(app.sessions, now=now, tenant_id=tenant)
         finally:

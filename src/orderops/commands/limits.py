@@ -37,15 +37,15 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
     tenant_cli.add_typer(group, name="limits")
     console = Console(width=160)
 
-    def opened() -> AbstractContextManager[App]:
-        return opened_app(factory, console)
+    def opened(tenant: str | None, *, signs: bool) -> AbstractContextManager[App]:
+        return opened_app(factory, console, tenant=tenant, signs=signs)
 
     @group.command("show")
     def show(tenant: TenantOpt) -> None:
         """Every limit the tenant is held to, and whether it is its own or the default."""
         from orderops.tenancy.tenant_rate_limits import default_quotas, effective_limits
 
-        with opened() as app:
+        with opened(tenant, signs=False) as app:
             limits = effective_limits(
                 app.sessions, tenant_id=tenant, defaults=default_quotas(app.settings)
             )
@@ -63,7 +63,7 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
         """Give the tenant its own limit for one scope and partition (audited)."""
         from orderops.tenancy.tenant_rate_limits import quota_of, set_tenant_limit
 
-        with opened() as app:
+        with opened(tenant, signs=True) as app:
             quota = quota_of(rate)
             previous = set_tenant_limit(
                 app.sessions,
@@ -82,7 +82,7 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
         """Return the tenant to the configured default for one scope and partition."""
         from orderops.tenancy.tenant_rate_limits import clear_tenant_limit
 
-        with opened() as app:
+        with opened(tenant, signs=True) as app:
             previous = clear_tenant_limit(
                 app.sessions,
                 tenant_id=tenant,

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from orderops.commands.shared import ActorOpt, AppFactory, TenantOpt, command_group, default_app
+from orderops.commands.shared import (
+    ActorOpt,
+    AppFactory,
+    TenantOpt,
+    command_group,
+    default_app,
+    require_secret_key,
+    require_tenant,
+)
 from orderops.domain.errors import OrderOpsError
 
 if TYPE_CHECKING:
@@ -40,6 +48,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         app = make_app()
         try:
+            require_secret_key(app)
+            require_tenant(app, tenant)
             with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
                 decision = act(uow, app.clock.now())
                 uow.commit()
@@ -84,6 +94,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         app = make_app()
         lines: list[str] = []
         try:
+            require_tenant(app, tenant)
             with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
                 page = link_queries.list_suggestions(
                     uow, status=None if status == "all" else status, limit=limit, offset=0
@@ -195,6 +206,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         app = make_app()
         lines: list[str] = []
         try:
+            require_tenant(app, tenant)
             with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
                 for row in link_queries.order_links(uow, order):
                     state = (
@@ -228,6 +240,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         app = make_app()
         try:
+            require_tenant(app, tenant)
             with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
                 total, rows = waits.waiting(uow, limit=limit)
         finally:
@@ -253,6 +266,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         app = make_app()
         try:
+            require_secret_key(app)
+            require_tenant(app, tenant)
             with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
                 uow.inbox.lock_processing()
                 report = backfill_aliases(uow, now=app.clock.now())

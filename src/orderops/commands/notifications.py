@@ -14,7 +14,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from orderops.commands.shared import AppFactory, TenantOpt, default_app
+from orderops.commands.shared import (
+    AppFactory,
+    TenantOpt,
+    default_app,
+    require_secret_key,
+    require_tenant,
+)
 from orderops.domain.errors import OrderOpsError
 
 console = Console()
@@ -44,6 +50,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         app = make_app()
         try:
+            require_tenant(app, tenant)
             with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
                 body = {**policy_of(uow).model_dump(mode="json"), "version": policy_version(uow)}
         finally:
@@ -70,6 +77,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         app = make_app()
         try:
+            require_secret_key(app)
+            require_tenant(app, tenant)
             with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
                 current = policy_of(uow).model_dump(mode="json")
                 changes = {
@@ -97,6 +106,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         app = make_app()
         try:
+            require_secret_key(app)
+            require_tenant(app, tenant)
             report = notify_customers(app.sessions, tenant_id=tenant, clock=app.clock)
         finally:
             app.close()
@@ -120,6 +131,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         app = make_app()
         try:
+            require_secret_key(app)
+            require_tenant(app, tenant)
             report = read_bounces(
                 app.sessions, runtime_for(app).connectors, tenant_id=tenant, clock=app.clock
             )

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orderops.commands.shared import JsonOpt, print_json
+from orderops.commands.shared import JsonOpt, print_json, require_secret_key, require_tenant
 from orderops.domain.errors import OrderOpsError
 from orderops.writeback.states import OutboxStatus
 
@@ -57,6 +57,9 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
 
         app = factory()
         try:
+            if write:
+                require_secret_key(app)  # a retry or cancel is audited
+            require_tenant(app, tenant)
             with UnitOfWork(app.sessions, tenant_id=tenant, write=write) as uow:
                 yield app, uow
         except OrderOpsError as exc:

@@ -40,7 +40,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         from orderops.recommend import playbook_reevaluation
         from orderops.storage.uow import UnitOfWork
 
-        with opened_app(make_app, console) as app:
+        with opened_app(make_app, console, tenant=tenant, signs=not dry_run) as app:
             if case is None:
                 moves = playbook_reevaluation.reevaluate_open_cases(
                     app.sessions, tenant_id=tenant, actor=ACTOR, clock=app.clock, dry_run=dry_run

@@ -16,7 +16,13 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from orderops.commands.shared import AppFactory, command_group, default_app
+from orderops.commands.shared import (
+    AppFactory,
+    command_group,
+    default_app,
+    require_secret_key,
+    require_tenant,
+)
 from orderops.domain.errors import OrderOpsError
 
 # The services (and with them the database layer and the models) are imported inside
@@ -104,6 +110,8 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
 
         app = make_app()
         try:
+            require_secret_key(app)
+            require_tenant(app, tenant)
             with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
                 stored = service.recommend_case(
                     uow, case, now=app.clock.now(), actor="cli", language=language

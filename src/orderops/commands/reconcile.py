@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from orderops.commands.shared import AppFactory, TenantOpt, default_app
+from orderops.commands.shared import (
+    AppFactory,
+    TenantOpt,
+    default_app,
+    require_secret_key,
+    require_tenant,
+)
 
 if TYPE_CHECKING:
     from orderops.bootstrap import App
@@ -53,6 +59,8 @@ def register(
 
         app = make_app()
         try:
+            require_secret_key(app)
+            require_tenant(app, tenant)
             report = reconcile(
                 app.sessions,
                 make_pool(app),

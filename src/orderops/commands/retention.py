@@ -40,8 +40,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     cli.add_typer(group, name="retention")
     console = Console(width=160)
 
-    def opened() -> AbstractContextManager[App]:
-        return opened_app(factory, console)
+    def opened(tenant: str | None, *, signs: bool) -> AbstractContextManager[App]:
+        return opened_app(factory, console, tenant=tenant, signs=signs)
 
     def reports(app: App, tenant: str | None, *, dry_run: bool, batch: int) -> None:
         from orderops.evidence.service import default_store
@@ -73,13 +73,13 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         batch: BatchOpt = 1000,
     ) -> None:
         """Move processed rows past each tenant's window to the archive tables."""
-        with opened() as app:
+        with opened(tenant, signs=not dry_run) as app:
             reports(app, tenant, dry_run=dry_run, batch=batch)
 
     @group.command("status")
     def status(tenant: SomeTenantOpt = None) -> None:
         """What a run would move now, and the oldest rows that stay hot."""
-        with opened() as app:
+        with opened(tenant, signs=False) as app:
             reports(app, tenant, dry_run=True, batch=1000)
 
     @group.command("window")
@@ -93,7 +93,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         from orderops.storage.uow import UnitOfWork
         from orderops.workflow.retention import retention_window, set_retention_window
 
-        with opened() as app:
+        with opened(tenant, signs=days is not None) as app:
             if days is None:
                 with UnitOfWork(app.sessions, tenant_id=tenant, write=False) as uow:
                     console.print(f"{tenant}: {retention_window(uow)} days")
@@ -136,7 +136,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
             )
             if days is not None
         }
-        with opened() as app:
+        with opened(tenant, signs=bool(changes)) as app:
             if changes:
                 current = set_windows(
                     app.sessions, tenant_id=tenant, changes=changes, actor=ACTOR, clock=app.clock

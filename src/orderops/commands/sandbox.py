@@ -79,7 +79,7 @@ def _connect_all(tenant: str, base: str, ports: dict[str, int], box: VendorSandb
     from orderops.commands.shared import require_tenant
     from orderops.config import Settings
     from orderops.domain.vendor_connections import VendorSystem
-    from orderops.sandbox.connected import _connect
+    from orderops.sandbox.connected import connect_sandbox
 
     secrets = {
         "stripe": (box.stripe.api_key, None),
@@ -94,7 +94,7 @@ def _connect_all(tenant: str, base: str, ports: dict[str, int], box: VendorSandb
         require_tenant(app, tenant)
         for system, (secret, username) in secrets.items():
             url = f"{base.rstrip('/')}:{ports[system]}"
-            _connect(app, tenant, VendorSystem(system), url, secret, username)
+            connect_sandbox(app, tenant, VendorSystem(system), url, secret, username)
             console.print(f"tenant {tenant}: {system} connected at {url}")
     finally:
         app.close()

@@ -45,7 +45,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         """Every user, key and queue that is limited, with its scope."""
         from orderops.tenancy.access_scopes import stored_scopes
 
-        with opened_app(make_app, console) as app:
+        with opened_app(make_app, console, tenant=tenant) as app:
             found = stored_scopes(app.sessions, tenant_id=tenant)
             table = Table("kind", "id", "scope")
             for kind, scopes in (("user", found.users), ("key", found.keys)):
@@ -68,7 +68,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         from orderops.storage.uow import UnitOfWork
         from orderops.tenancy.access_scopes import set_queue_scope
 
-        with opened_app(make_app, console) as app:
+        with opened_app(make_app, console, tenant=tenant, signs=True) as app:
             wanted = parse(scope)
             with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
                 found = queues_of(uow).get(name)
@@ -125,7 +125,7 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         """The rules that give orders their brand (by store or tag)."""
         from orderops.tenancy.access_scopes import list_brand_rules
 
-        with opened_app(make_app, console) as app:
+        with opened_app(make_app, console, tenant=tenant) as app:
             if json_:
                 print_json({"items": list_brand_rules(app.sessions, tenant_id=tenant)})
                 return
@@ -159,7 +159,7 @@ def _set_identity_scope(
         if kind == "user"
         else partial(set_key_scope, key_id=ref)
     )
-    with opened_app(make_app, console) as app:
+    with opened_app(make_app, console, tenant=tenant, signs=True) as app:
         change = limit(
             app.sessions, tenant_id=tenant, scope=parse(scope), actor=ACTOR, clock=app.clock
         )
@@ -178,7 +178,7 @@ def _set_brand(
     from orderops.domain.scopes import InvalidScope
     from orderops.tenancy.access_scopes import set_brand_rule
 
-    with opened_app(make_app, console) as app:
+    with opened_app(make_app, console, tenant=tenant, signs=True) as app:
         if (store is None) == (tag is None):
             raise InvalidScope("name one --store or one --tag")
         kind, value = ("store", store) if store is not None else ("tag", tag)

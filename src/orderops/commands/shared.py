@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from orderops.commands.errors import SetupProblem
+from orderops.commands.errors import PLACEHOLDER_SECRET, SetupProblem
 from orderops.domain.errors import OrderOpsError
 
 if TYPE_CHECKING:
@@ -26,11 +26,14 @@ JsonOpt = Annotated[
 
 
 def default_app() -> App:
-    """The desk on the configured database; imported on call, as the CLI must start fast."""
-    from orderops.bootstrap import bootstrap
-    from orderops.config import Settings
+    """The desk on the configured database; imported on call, as the CLI must start fast.
 
-    return bootstrap(Settings(demo_mode=True))
+    A command that only reads runs with the placeholder secret key too; one that signs
+    refuses it up front (``require_secret_key``), and one that forgets cannot write an audit
+    record keyed by it: the app's audit key refuses to sign (commands/setup_checks.py)."""
+    from orderops.commands.setup_checks import cli_app
+
+    return cli_app()
 
 
 def command_group(cli: typer.Typer, name: str, help_text: str) -> typer.Typer:
@@ -44,11 +47,19 @@ def command_group(cli: typer.Typer, name: str, help_text: str) -> typer.Typer:
 
 
 @contextmanager
-def opened_app(make_app: AppFactory, console: Console) -> Iterator[App]:
+def opened_app(
+    make_app: AppFactory, console: Console, *, tenant: str | None = None, signs: bool = False
+) -> Iterator[App]:
     """The app for one command, closed after it. A refusal (``OrderOpsError``) is one red
-    line and exit code 1, not a traceback: it is the user's input, not a bug."""
+    line and exit code 1, not a traceback: it is the user's input, not a bug. Given a
+    ``tenant``, it must exist; ``signs``: the command signs, verifies or issues secrets, so
+    the placeholder secret key is refused (both exit 2, before the command does anything)."""
     app = make_app()
     try:
+        if signs:
+            require_secret_key(app)
+        if tenant is not None:
+            require_tenant(app, tenant)
         yield app
     except OrderOpsError as exc:
         console.print(f"[red]error:[/red] {exc.message}", soft_wrap=True)
@@ -69,6 +80,16 @@ def require_tenant(app: App, tenant_id: str) -> None:
     raise SetupProblem(
         f"no tenant {tenant_id!r}; create it with `orderops tenant create {account}`"
     )
+
+
+def require_secret_key(app: App) -> None:
+    """Refuse the demo placeholder secret key outside demo mode (a configuration error, exit
+    2), before a command that signs, verifies, seals or issues a secret does anything: what
+    it signed would be forgeable by anyone who read the source."""
+    from orderops.config import DEMO_SECRET
+
+    if app.settings.secret_key == DEMO_SECRET and not app.settings.demo_mode:
+        raise SetupProblem(PLACEHOLDER_SECRET)
 
 
 def print_json(document: Any) -> None:

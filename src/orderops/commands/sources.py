@@ -61,8 +61,9 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     cli.add_typer(group, name="sources")
     console = Console()
 
-    def opened() -> AbstractContextManager[App]:
-        return opened_app(factory, console)
+    def opened(tenant: str) -> AbstractContextManager[App]:
+        """Strict settings refuse the placeholder secret key; the tenant must exist."""
+        return opened_app(factory, console, tenant=tenant)
 
     def base(app: App, base_url: str | None) -> str:
         return base_url or f"http://{app.settings.host}:{app.settings.port}"
@@ -83,7 +84,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         """Connect a provider and print the URL to paste into its webhook settings."""
         from orderops.ingest.connections import SecretBox, connect_source
 
-        with opened() as app:
+        with opened(tenant) as app:
             change = connect_source(
                 app.sessions,
                 tenant_id=tenant,
@@ -115,7 +116,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         from orderops.domain.durations import parse_duration
         from orderops.ingest.connections import SecretBox, rotate_secret
 
-        with opened() as app:
+        with opened(tenant) as app:
             window = (
                 parse_duration(overlap)
                 if overlap is not None
@@ -145,7 +146,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         """Stop accepting this provider's deliveries (its URL answers 404 from now on)."""
         from orderops.ingest.connections import disconnect_source
 
-        with opened() as app:
+        with opened(tenant) as app:
             info = disconnect_source(
                 app.sessions, tenant_id=tenant, source=source, clock=app.clock, actor=ACTOR
             )
@@ -157,7 +158,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         is never cut to fit the terminal."""
         from orderops.ingest.connections import list_connections
 
-        with opened() as app:
+        with opened(tenant) as app:
             connections = list_connections(app.sessions, tenant_id=tenant)
             if json_:
                 items = [

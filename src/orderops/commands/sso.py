@@ -54,8 +54,9 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     totp_cli = typer.Typer(no_args_is_help=True, help="Authenticator codes for password sign-in.")
     command_group(cli, "users", "Users and service identities.").add_typer(totp_cli, name="totp")
 
-    def opened() -> AbstractContextManager[App]:
-        return opened_app(factory, console)
+    def opened(tenant: str) -> AbstractContextManager[App]:
+        """Strict settings refuse the placeholder secret key; the tenant must exist."""
+        return opened_app(factory, console, tenant=tenant)
 
     def show(view: SsoView, base_url: str) -> None:
         s = view.settings
@@ -114,7 +115,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         from orderops.tenancy import sso_config
         from orderops.tenancy.oidc import OidcClient
 
-        with opened() as app:
+        with opened(tenant) as app:
             settings = SsoSettings(
                 display_name=name,
                 issuer=issuer.strip(),
@@ -151,7 +152,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         """The tenant's client, without its secret, and the URIs the provider must allow."""
         from orderops.tenancy import sso_config
 
-        with opened() as app:
+        with opened(tenant) as app:
             view = sso_config.show_sso(app.sessions, tenant_id=tenant)
             if view is None:
                 console.print(f"tenant {tenant} has no single sign-on")
@@ -163,7 +164,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         """Stop single sign-on for the tenant (people and their passwords stay)."""
         from orderops.tenancy import sso_config
 
-        with opened() as app:
+        with opened(tenant) as app:
             sso_config.remove_sso(app.sessions, tenant_id=tenant, clock=app.clock, actor=ACTOR)
             console.print(f"single sign-on removed for tenant {tenant}")
 
@@ -176,7 +177,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         otpauth:// URI for their app, once."""
         from orderops.tenancy.totp import enable_totp
 
-        with opened() as app:
+        with opened(tenant) as app:
             enrolled = enable_totp(
                 app.sessions,
                 tenant_id=tenant,
@@ -197,7 +198,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         """Stop asking the person for codes (their secret is deleted)."""
         from orderops.tenancy.totp import disable_totp
 
-        with opened() as app:
+        with opened(tenant) as app:
             done = disable_totp(
                 app.sessions, tenant_id=tenant, user_ref=user, clock=app.clock, actor=ACTOR
             )

@@ -169,8 +169,8 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
     key_cli = typer.Typer(help="API keys of a tenant: issue (the default), list, rotate, revoke.")
     tenant_cli.add_typer(key_cli, name="key")
 
-    def app_for() -> AbstractContextManager[App]:
-        return opened_app(factory, console)
+    def app_for(tenant: str | None = None, *, signs: bool) -> AbstractContextManager[App]:
+        return opened_app(factory, console, tenant=tenant, signs=signs)
 
     @tenant_cli.command("create")
     def create(
@@ -188,7 +188,7 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
         from orderops.domain.environments import check_account_id
         from orderops.tenancy.tenants import create_account
 
-        with app_for() as app:
+        with app_for(signs=True) as app:
             made = create_account(
                 app.sessions,
                 account_id=check_account_id(account),
@@ -239,7 +239,7 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
         NAME), added when new; a service identity never approves anything."""
         from orderops.tenancy import users
 
-        with app_for() as app:
+        with app_for(tenant, signs=True) as app:
             expires = expiry_of(app, expires_in, expires_at)  # refused before anyone is added
             who = identity_for(app, tenant, user=user, service=service, role=role, owner=owner)
             issued = users.issue_user_key(
@@ -261,7 +261,7 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
         """The tenant's keys with their prefix, state, expiry and last use (never secrets)."""
         from orderops.tenancy import key_lifecycle
 
-        with app_for() as app:
+        with app_for(tenant, signs=False) as app:
             keys = key_lifecycle.list_keys(app.sessions, tenant_id=tenant, clock=app.clock)
         if json_:
             print_json({"items": keys})
@@ -287,7 +287,7 @@ def register(tenant_cli: typer.Typer, *, app_factory: AppFactory | None = None) 
         """Stop the key at once (final)."""
         from orderops.tenancy import users
 
-        with app_for() as app:
+        with app_for(tenant, signs=True) as app:
             key = users.revoke_key(
                 app.sessions, tenant_id=tenant, key_id=key_id, clock=app.clock, actor=ACTOR
             )
@@ -307,7 +307,7 @@ def rotate_command(
     from orderops.domain.durations import parse_duration
     from orderops.tenancy import key_lifecycle
 
-    with opened_app(factory, console) as app:
+    with opened_app(factory, console, tenant=tenant, signs=True) as app:
         asked = expires_in is not None or expires_at is not None
         rotation = key_lifecycle.rotate_key(
             app.sessions,

@@ -49,8 +49,8 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     cli.add_typer(group, name="usage")
     console = Console(width=160)
 
-    def opened() -> AbstractContextManager[App]:
-        return opened_app(factory, console)
+    def opened(tenant: str | None, *, signs: bool) -> AbstractContextManager[App]:
+        return opened_app(factory, console, tenant=tenant, signs=signs)
 
     @group.callback()
     def report(
@@ -79,7 +79,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         from orderops.domain.usage import Period
         from orderops.metering.usage_report import account_tenants, csv_text, usage_report
 
-        with opened() as app:
+        with opened(tenant, signs=False) as app:
             now = app.clock.now()
             period = Period.of(_day(first), _day(last), today=now.date())
             tenants = (
@@ -109,7 +109,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
 
         if remove == (soft is not None or hard is not None):
             raise typer.BadParameter("give --soft and/or --hard, or --remove")
-        with opened() as app:
+        with opened(tenant, signs=True) as app:
             before = set_quota(
                 app.sessions,
                 tenant_id=tenant,
@@ -126,7 +126,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         """The tenant's quotas with this month's use against them."""
         from orderops.metering.usage_report import quota_report
 
-        with opened() as app:
+        with opened(tenant, signs=False) as app:
             statuses = quota_report(app.sessions, tenant_id=tenant, now=app.clock.now())
         if not statuses:
             console.print(f"{tenant} has no quotas: nothing is limited.")

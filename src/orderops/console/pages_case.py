@@ -46,6 +46,7 @@ from orderops.domain.cases import TRANSITIONS, CaseStatus
 from orderops.domain.errors import Conflict, IllegalTransition, InvalidEvent
 from orderops.domain.roles import Permission
 from orderops.evidence.service import default_store
+from orderops.resolve.ticket_classes import latest_ticket_class
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.recommendation_apply import apply_recommendation
 
@@ -102,6 +103,7 @@ async def _case_response(
                 moves=legal_moves(page.case.status),
                 now=app.clock.now(),
                 live_url=f"{PREFIX}/live/cases/{case_id}",
+                ticket_class=latest_ticket_class(uow, page.case.order_ref),
             )
 
     return await run_in_threadpool(read)

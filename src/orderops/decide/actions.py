@@ -26,6 +26,7 @@ order as the decider saw it can be fetched again however it changes afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -65,6 +66,7 @@ from orderops.domain.exposure import RemedyPending, by_flow_json, refuse_if_pend
 from orderops.domain.scopes import UNRESTRICTED, AccessScope
 from orderops.evidence.snapshots import freeze_facts
 from orderops.evidence.store import BlobStore
+from orderops.storage.repositories import keyset
 from orderops.storage.tables import Action, Approval, Case
 from orderops.storage.uow import UnitOfWork
 from orderops.tenancy.tenants import Principal
@@ -580,16 +582,20 @@ def list_actions(
     kind: ActionKind | None = None,
     limit: int = 100,
     scope: AccessScope = UNRESTRICTED,
+    after: Sequence[object] | None = None,
 ) -> list[ActionView]:
     """The tenant's actions, oldest first (the approval queue when ``status`` is awaiting);
-    with a scope, only those on cases in it."""
+    with a scope, only those on cases in it; ``after`` (created_at, id): after that row."""
     with UnitOfWork(sessions, tenant_id=tenant_id, write=False, scope=scope) as uow:
         query = select(Action).where(Action.tenant_id == tenant_id)
         if status is not None:
             query = query.where(Action.status == status)
         if kind is not None:
             query = query.where(Action.kind == kind)
-        rows = uow.session.scalars(query.order_by(Action.created_at, Action.id).limit(limit))
+        order = (keyset.SortPart(Action.created_at), keyset.SortPart(Action.id))
+        if after is not None:
+            query = query.where(keyset.after(order, after))
+        rows = uow.session.scalars(query.order_by(*keyset.ordering(order)).limit(limit))
         return [view(uow, a) for a in rows]
 
 

@@ -41,6 +41,7 @@ from orderops.domain.holds import (
 )
 from orderops.domain.roles import Permission, Role, allows
 from orderops.domain.scopes import UNRESTRICTED, AccessScope
+from orderops.storage.repositories import keyset
 from orderops.storage.tables import Action, Case, DeskHold, OutboxMessage, User
 from orderops.storage.uow import UnitOfWork
 from orderops.writeback.outbox import enqueue
@@ -221,14 +222,20 @@ def holds_of_case(uow: UnitOfWork, case_id: str) -> list[DeskHold]:
 
 
 def list_holds(
-    uow: UnitOfWork, *, status: HoldStatus | None = None, limit: int = 200
+    uow: UnitOfWork,
+    *,
+    status: HoldStatus | None = None,
+    limit: int = 200,
+    after: Sequence[object] | None = None,
 ) -> list[DeskHold]:
+    """Newest first; ``after`` (placed_at, id) starts the page after that row."""
     query = select(DeskHold).where(DeskHold.tenant_id == uow.tenant_id)
     if status is not None:
         query = query.where(DeskHold.status == str(status))
-    return list(
-        uow.session.scalars(query.order_by(DeskHold.placed_at.desc(), DeskHold.id).limit(limit))
-    )
+    order = (keyset.SortPart(DeskHold.placed_at, descending=True), keyset.SortPart(DeskHold.id))
+    if after is not None:
+        query = query.where(keyset.after(order, after))
+    return list(uow.session.scalars(query.order_by(*keyset.ordering(order)).limit(limit)))
 
 
 def _visible(uow: UnitOfWork, hold_id: str) -> DeskHold:

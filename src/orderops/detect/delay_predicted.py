@@ -1,9 +1,12 @@
 """Predicted delay: the learned model's "this parcel will miss its promise", before it does.
 
 The detector only scores; it needs a ``DelayScorer`` (a fitted model plus the lane
-history its lane feature reads). Without one it stays silent rather than guessing, so a
-deployment with no model file behaves exactly like one without the detector. It is
-time-based: the score moves as the clock moves, so only sweeps open its cases.
+history its lane feature reads). The worker's sweep gives it the tenant's promoted model
+from the model registry, else the default shipped in the package
+(``detect/model_registry_scoring.py``), so a fresh install predicts from day one. Without
+a scorer (events judged in the pipeline, or a caller that passes none) it stays silent
+rather than guessing. It is time-based: the score moves as the clock moves, so only
+sweeps open its cases.
 """
 
 from __future__ import annotations
@@ -28,6 +31,22 @@ if TYPE_CHECKING:
 class DelayScorer:
     model: DelayModel
     history: LaneHistory
+    source: str = "given"
+    """Where the model came from ("promoted v3", "shipped default"): kept on the verdict."""
+    generic: bool = False
+    """The model learned from another business's data: it sees no carrier, service or
+    lane names (``generic_record``), only times, and its lane history is one lane."""
+
+
+def generic_record(record: ShipmentRecord) -> ShipmentRecord:
+    """``record`` without the names that mean nothing outside the data a model came from."""
+    from dataclasses import replace
+
+    from orderops.detect.models.shipments import UNKNOWN
+
+    return replace(
+        record, carrier=UNKNOWN, service_level=UNKNOWN, origin_region="", destination_region=""
+    )
 
 
 def _dispatched(order: OrderSnapshot, shipment: ShipmentFact) -> datetime | None:
@@ -90,6 +109,8 @@ class ShipmentDelayPredictedDetector:
             for s in live
             if (r := shipment_record(order, s)) is not None and r.dispatched_at <= now
         ]
+        if self.scorer.generic:
+            records = [generic_record(r) for r in records]
         from orderops.detect.models.delay_features import features_at
 
         model = self.scorer.model
@@ -116,6 +137,7 @@ class ShipmentDelayPredictedDetector:
                 "score": round(best, 4),
                 "threshold": threshold,
                 "model_version": model.version,
+                "model_source": self.scorer.source,
                 "tracking_number": record.shipment_id,
             },
         )

@@ -24,6 +24,7 @@ from orderops.detect.shipping import (
     ShipmentLateDetector,
 )
 from orderops.detect.stock import InventoryShortfallDetector, SubstitutionNeededDetector
+from orderops.detect.ticket_requests import CancelRequestedDetector
 from orderops.detect.verdict import Detector
 
 
@@ -46,6 +47,7 @@ def build_detectors(*, delay_scorer: DelayScorer | None = None) -> tuple[Detecto
         StuckOrderDetector(),
         PartialFulfillmentOverdueDetector(),
         CustomerChasingDetector(),
+        CancelRequestedDetector(),
     )
 
 

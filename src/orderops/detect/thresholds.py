@@ -35,6 +35,7 @@ DEFAULTS: Mapping[ExceptionType, Mapping[str, float]] = MappingProxyType(
         T.STUCK_ORDER: {"awaiting_payment_hours": 6, "awaiting_fulfillment_hours": 48},
         T.PARTIAL_FULFILLMENT_OVERDUE: {"remaining_days": 2},
         T.CUSTOMER_CHASING: {"tickets": 3, "window_hours": 72},
+        T.CANCEL_REQUESTED: {"min_confidence": 0.75},
         T.INTEGRATION_SILENCE: {
             "gap_factor": 10,
             "min_silence_hours": 12,

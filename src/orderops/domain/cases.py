@@ -31,6 +31,9 @@ class ExceptionType(StrEnum):
     PARTIAL_FULFILLMENT_OVERDUE = "partial_fulfillment_overdue"
     CUSTOMER_CHASING = "customer_chasing"
     INTEGRATION_SILENCE = "integration_silence"
+    CANCEL_REQUESTED = "cancel_requested"
+    """The customer's ticket asks to cancel an order that has not shipped (the ticket
+    classifier's verdict, detect/ticket_requests.py)."""
     VENDOR_MISMATCH = "vendor_mismatch"
     """Raised by reconciliation (workflow/reconciliation.py), not by a detector: a vendor
     no longer shows an effect the desk delivered."""

@@ -155,6 +155,9 @@ class TicketFact:
     ticket_ref: str
     opened_at: datetime
     status: str
+    ticket_class: str | None = None
+    """The ticket classifier's class (domain/ticket_classes.py), "other" when unsure."""
+    ticket_class_confidence: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from orderops.domain.ticket_classes import TicketClass
+
 
 class QueueKind(StrEnum):
     OPS = "ops"
@@ -67,6 +69,8 @@ class RoutingInput:
     customer_tier: str | None = None
     region: str | None = None
     """ISO country of the ship-to address."""
+    ticket_class: str | None = None
+    """What the customer's latest classified ticket asks (domain/ticket_classes.py)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +83,7 @@ class Condition:
     min_fraud_risk: float | None = None
     customer_tiers: frozenset[str] = frozenset()
     regions: frozenset[str] = frozenset()
+    ticket_classes: frozenset[str] = frozenset()
 
     def matches(self, facts: RoutingInput) -> bool:
         value = facts.order_value_minor
@@ -90,6 +95,7 @@ class Condition:
             or (facts.fraud_risk is not None and facts.fraud_risk >= self.min_fraud_risk),
             not self.customer_tiers or facts.customer_tier in self.customer_tiers,
             not self.regions or (facts.region or "").upper() in self.regions,
+            not self.ticket_classes or facts.ticket_class in self.ticket_classes,
         )
         return all(checks)
 
@@ -165,6 +171,11 @@ DEFAULT_RULES = RuleSet(
             priority=Priority.P2,
             when=Condition(customer_tiers=frozenset({"vip"})),
         ),
+        RoutingRule(
+            name="customer reports damage or a wrong item",
+            queue=QueueKind.SUPPORT,
+            when=Condition(ticket_classes=frozenset({TicketClass.DAMAGED, TicketClass.WRONG_ITEM})),
+        ),
     ),
 )
 """What a tenant without rules of its own gets (version 0: never published)."""
@@ -180,6 +191,7 @@ _CONDITION_KEYS = frozenset(
         "min_fraud_risk",
         "customer_tiers",
         "regions",
+        "ticket_classes",
     }
 )
 
@@ -193,6 +205,7 @@ def rule_to_dict(rule: RoutingRule) -> dict[str, Any]:
         "min_fraud_risk": when.min_fraud_risk,
         "customer_tiers": sorted(when.customer_tiers),
         "regions": sorted(when.regions),
+        "ticket_classes": sorted(when.ticket_classes),
     }
     return {
         "name": rule.name,
@@ -230,6 +243,7 @@ def rule_from_dict(data: Mapping[str, Any]) -> RoutingRule:
             min_fraud_risk=_number(when, "min_fraud_risk", name),
             customer_tiers=_strings(when, "customer_tiers", name),
             regions=frozenset(r.upper() for r in _strings(when, "regions", name)),
+            ticket_classes=_ticket_classes(when, name),
         ),
     )
 
@@ -248,6 +262,17 @@ def _strings(when: Mapping[str, Any], key: str, rule: str) -> frozenset[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"rule {rule!r}: {key} must be a list of strings")
     return frozenset(value)
+
+
+def _ticket_classes(when: Mapping[str, Any], rule: str) -> frozenset[str]:
+    values = _strings(when, "ticket_classes", rule)
+    unknown = sorted(values - {str(c) for c in TicketClass})
+    if unknown:
+        raise ValueError(
+            f"rule {rule!r}: unknown ticket class(es) {unknown}; "
+            f"use {sorted(str(c) for c in TicketClass)}"
+        )
+    return values
 
 
 def _number(when: Mapping[str, Any], key: str, rule: str) -> float | None:

@@ -19,6 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from orderops.domain.actions import ActionKind
 from orderops.domain.cases import ExceptionType
+from orderops.recommend.claim_evidence import backing
 from orderops.recommend.engine import Candidate, Recommendation
 from orderops.recommend.factcheck import CheckResult, KnownFacts, check_text
 from orderops.recommend.facts import CaseFacts
@@ -140,6 +141,7 @@ def known_facts(facts: CaseFacts, candidate: Candidate | None) -> KnownFacts:
     order_ids = {facts.order_ref, facts.label, facts.label.lstrip("#")}
     if facts.order_number:
         order_ids.add(facts.order_number)
+    backed = backing(facts, candidate)
     return KnownFacts(
         amounts_minor=frozenset(a for a in amounts if a > 0),
         dates=frozenset(dates),
@@ -151,8 +153,17 @@ def known_facts(facts: CaseFacts, candidate: Candidate | None) -> KnownFacts:
         phones=frozenset({facts.customer_phone} if facts.customer_phone else set()),
         promises_refund=refund,
         promises_credit=credit,
-        refund_amounts=frozenset(refunds),
+        refund_amounts=frozenset(refunds | ({facts.refunded_minor} - {0})),
         credit_amounts=frozenset(credits),
+        currency=facts.currency,
+        today=facts.now.date(),
+        actions=backed.actions,
+        whole_actions=backed.whole_actions,
+        happened=backed.happened,
+        happened_whole=backed.happened_whole,
+        happened_on=backed.happened_on,
+        percents=backed.percents,
+        promise_dates=backed.promise_dates,
     )
 
 

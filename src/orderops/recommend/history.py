@@ -19,8 +19,9 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 
 from orderops.domain.actions import WAS_APPROVED
 from orderops.domain.cases import CaseStatus, ExceptionType
@@ -38,6 +39,7 @@ from orderops.storage.tables import (
     Action,
     Case,
     Customer,
+    CustomerErasure,
     FraudSignal,
     Order,
     OrderLineRow,
@@ -47,8 +49,10 @@ from orderops.storage.tables import (
 )
 from orderops.storage.uow import UnitOfWork
 
-HISTORY_LIMIT = 2000
-"""The newest resolved cases a tenant's index holds; older ones are forgotten."""
+HISTORY_LIMIT = 200_000
+"""The newest resolved cases a tenant's index holds; older ones are forgotten. (It was
+2,000 when every recommendation rebuilt the index; a query now costs milliseconds at
+100,000, ``benchmarks/similar_cases.py``.)"""
 
 RESOLVED_BY = WAS_APPROVED
 """The statuses of the action a case counts as resolved by (its first such action):
@@ -70,16 +74,29 @@ class Member:
     closed_at: datetime
     reopened: bool
     recontacted: bool
+    customer_id: str | None = None
+    updated_at: datetime | None = None
 
 
-def resolved_window(uow: UnitOfWork, *, limit: int = HISTORY_LIMIT) -> list[Member]:
-    """The tenant's ``limit`` newest resolved cases, newest first, in one statement."""
+@dataclass(frozen=True)
+class Changes:
+    """What changed since a time (``changed_since``)."""
+
+    resolved: list[Member]
+    """Resolved cases touched since then: new, closed again, or relabelled."""
+    left: list[str]
+    """Cases touched since then that are not resolved now (reopened, say)."""
+    latest: datetime | None
+    """The latest ``updated_at`` among them: where the next look starts."""
+
+
+def _member_rows(uow: UnitOfWork, *where: Any) -> Any:
     recontact = exists().where(
         SupportTicket.tenant_id == uow.tenant_id,
         SupportTicket.order_ref == Order.order_ref,
         SupportTicket.opened_at > Case.closed_at,
     )
-    rows = uow.session.execute(
+    return (
         select(
             Case.id,
             Case.order_id,
@@ -88,32 +105,123 @@ def resolved_window(uow: UnitOfWork, *, limit: int = HISTORY_LIMIT) -> list[Memb
             Case.closed_at,
             Case.reopen_count,
             recontact,
+            Order.customer_id,
+            Case.updated_at,
+            Case.status,
         )
         .join(Order, Order.id == Case.order_id)
-        .where(
-            Case.tenant_id == uow.tenant_id,
-            Order.tenant_id == uow.tenant_id,
-            Case.status == str(CaseStatus.RESOLVED),
-            Case.closed_at.is_not(None),
-        )
+        .where(Case.tenant_id == uow.tenant_id, Order.tenant_id == uow.tenant_id, *where)
+    )
+
+
+def _member(row: Any) -> Member | None:
+    (
+        case_id,
+        order_id,
+        order_ref,
+        kind,
+        closed_at,
+        reopens,
+        recontacted,
+        customer,
+        updated,
+        status,
+    ) = row
+    if status != str(CaseStatus.RESOLVED) or closed_at is None:
+        return None
+    return Member(
+        case_id=case_id,
+        order_id=order_id,
+        order_ref=order_ref,
+        exception_type=kind,
+        closed_at=closed_at,
+        reopened=reopens > 0,
+        recontacted=bool(recontacted),
+        customer_id=customer,
+        updated_at=updated,
+    )
+
+
+def resolved_window(uow: UnitOfWork, *, limit: int = HISTORY_LIMIT) -> list[Member]:
+    """The tenant's ``limit`` newest resolved cases, newest first, in one statement."""
+    rows = uow.session.execute(
+        _member_rows(uow, Case.status == str(CaseStatus.RESOLVED), Case.closed_at.is_not(None))
         .order_by(Case.closed_at.desc(), Case.id.desc())
         .limit(limit)
     ).all()
-    window: list[Member] = []
-    for case_id, order_id, order_ref, exception_type, closed_at, reopens, recontacted in rows:
-        if closed_at is not None:  # excluded by the query; this tells the type checker
-            window.append(
-                Member(
-                    case_id=case_id,
-                    order_id=order_id,
-                    order_ref=order_ref,
-                    exception_type=exception_type,
-                    closed_at=closed_at,
-                    reopened=reopens > 0,
-                    recontacted=bool(recontacted),
+    return [m for m in map(_member, rows) if m is not None]
+
+
+def changed_since(uow: UnitOfWork, since: datetime) -> Changes:
+    """Cases whose ``updated_at`` is ``since`` or later, in one statement (a range read of
+    ``ix_cases_tenant_updated``): a case resolving, reopening or closing again stamps it."""
+    rows = uow.session.execute(
+        _member_rows(uow, Case.updated_at >= since).order_by(Case.updated_at, Case.id)
+    ).all()
+    resolved: list[Member] = []
+    left: list[str] = []
+    latest: datetime | None = None
+    for row in rows:
+        member = _member(row)
+        if member is None:
+            left.append(row[0])
+        else:
+            resolved.append(member)
+        latest = row[8] if latest is None or row[8] > latest else latest
+    return Changes(resolved, left, latest)
+
+
+def last_change(uow: UnitOfWork) -> datetime | None:
+    """The tenant's latest case ``updated_at`` (one index read)."""
+    return uow.session.scalar(
+        select(func.max(Case.updated_at)).where(Case.tenant_id == uow.tenant_id)
+    )
+
+
+ERASED_MARK = "[erased]"
+"""What erasure writes over a ticket's subject (``workflow.personal_data.ERASED``; this
+layer may not import workflow, ``tests/unit/test_similar_erasure_mark.py`` holds them equal)."""
+
+
+def erasures_since(
+    uow: UnitOfWork, since: datetime | None
+) -> list[tuple[str, str | None, datetime]]:
+    """The tenant's erasure requests recorded at ``since`` or later (all when None)."""
+    query = select(CustomerErasure.id, CustomerErasure.customer_id, CustomerErasure.at).where(
+        CustomerErasure.tenant_id == uow.tenant_id
+    )
+    if since is not None:
+        query = query.where(CustomerErasure.at >= since)
+    return [(i, c, a) for i, c, a in uow.session.execute(query)]
+
+
+def erased_order_refs(uow: UnitOfWork, customer_ids: Sequence[str]) -> set[str]:
+    """Orders whose summaries an erasure changed: the erased customers' orders, and any
+    order with a ticket whose subject erasure overwrote (a request by email can name
+    customer rows the erasure record does not)."""
+    refs: set[str] = set()
+    for chunk_start in range(0, len(customer_ids), CHUNK):
+        chunk = list(customer_ids[chunk_start : chunk_start + CHUNK])
+        refs.update(
+            uow.session.scalars(
+                select(Order.order_ref).where(
+                    Order.tenant_id == uow.tenant_id, Order.customer_id.in_(chunk)
                 )
             )
-    return window
+        )
+    refs.update(
+        ref
+        for ref in uow.session.scalars(
+            select(SupportTicket.order_ref)
+            .where(
+                SupportTicket.tenant_id == uow.tenant_id,
+                SupportTicket.subject.contains(ERASED_MARK, autoescape=True),
+            )
+            .distinct()
+        )
+        if ref
+    )
+    return refs
 
 
 def read_resolved(uow: UnitOfWork, members: Sequence[Member]) -> dict[str, ResolvedCase | None]:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from orderops.domain.errors import InvalidEvent, NotFound
 from orderops.resolve.link_records import Row, find_record
+from orderops.storage.repositories import keyset
 from orderops.storage.tables import (
     FraudSignal,
     FulfillmentHold,
@@ -33,17 +34,26 @@ class SuggestionPage:
 
 
 def list_suggestions(
-    uow: UnitOfWork, *, status: str | None, limit: int, offset: int
+    uow: UnitOfWork,
+    *,
+    status: str | None,
+    limit: int,
+    offset: int,
+    after: Sequence[object] | None = None,
 ) -> SuggestionPage:
-    """Oldest first: the record that has waited longest for a person is decided first."""
+    """Oldest first: the record that has waited longest for a person is decided first.
+    ``after`` (created_at, id) starts the page after that row."""
     where = [LinkSuggestion.tenant_id == uow.tenant_id]
     if status is not None:
         where.append(LinkSuggestion.status == status)
     total = uow.session.scalar(select(func.count()).select_from(LinkSuggestion).where(*where))
+    order = (keyset.SortPart(LinkSuggestion.created_at), keyset.SortPart(LinkSuggestion.id))
+    if after is not None:
+        where.append(keyset.after(order, after))
     items = uow.session.scalars(
         select(LinkSuggestion)
         .where(*where)
-        .order_by(LinkSuggestion.created_at, LinkSuggestion.id)
+        .order_by(*keyset.ordering(order))
         .limit(limit)
         .offset(offset)
     ).all()

@@ -57,6 +57,7 @@ from orderops.resolve.reads import refund as refund_of
 from orderops.resolve.rollups import payment_fact, refresh_order_rollups
 from orderops.resolve.shipping import project_hold, project_shipment, project_tracking
 from orderops.resolve.stock import judge_lines, project_catalog, project_inventory
+from orderops.resolve.ticket_classes import classify_stored_ticket
 from orderops.storage.repositories.loaded import loaded_rows
 from orderops.storage.repositories.resolve import ResolveRepository
 from orderops.storage.tables import (
@@ -365,11 +366,14 @@ def _ticket(uow: UnitOfWork, names: _Names, data: TicketData, *, at: datetime) -
         summary = "older ticket update ignored"
     else:
         ticket.customer_email = data.customer_email or ticket.customer_email
+        text_before = (ticket.subject, ticket.body)
         ticket.subject = data.subject or ticket.subject
         ticket.body = data.body or ticket.body
         ticket.status = data.status
         ticket.source_updated_at = at
         summary = f"ticket {data.ticket_ref} {data.status}"
+        if ticket.ticket_class is None or (ticket.subject, ticket.body) != text_before:
+            classify_stored_ticket(uow.tenant_id, ticket)
     repo.flush()
     entity_ref = ticket.id
     names.add(ticket_names(data.source, data.ticket_ref), Entity.TICKET, entity_ref)

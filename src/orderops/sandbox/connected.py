@@ -71,14 +71,15 @@ def connected_sandboxes(
         urls: dict[str, str] = {}
         for system, (served, secret, username) in accounts.items():
             url = stack.enter_context(run_sandbox(served))
-            _connect(app, tenant_id, system, url, secret, username)
+            connect_sandbox(app, tenant_id, system, url, secret, username)
             urls[str(system)] = url
         yield urls
 
 
-def _connect(
+def connect_sandbox(
     app: App, tenant_id: str, system: VendorSystem, url: str, secret: str, username: str | None
 ) -> None:
+    """Store (or rotate) the tenant's connection to one sandbox at ``url``."""
     mode = None if system is VendorSystem.STRIPE else AccountMode.TEST
     try:
         rotate_connection(

@@ -31,6 +31,7 @@ from orderops.sim.facts import (
     TicketPlan,
 )
 from orderops.sim.ids import IdFactory
+from orderops.sim.tickets import CANCEL_SUBJECT
 from orderops.sim.transit import plan_shipment, whole_seconds
 
 T = ExceptionType
@@ -247,6 +248,26 @@ def _chasing(rng: random.Random, ids: IdFactory, o: OrderPlan, c: SimConfig) -> 
     return replace(o, tickets=tuple(tickets))
 
 
+def _cancel_request(
+    rng: random.Random, ids: IdFactory, o: OrderPlan, c: SimConfig
+) -> OrderPlan | None:
+    """The customer asks to cancel before the carrier's first scan (the order still ships:
+    nobody acted on the request)."""
+    if o.shipment is None or not o.shipment.scans:
+        return None
+    first_scan = min(s.at for s in o.shipment.scans)
+    at = whole_seconds(o.placed_at + (first_scan - o.placed_at) * rng.uniform(0.1, 0.6))
+    if at >= first_scan:
+        return None
+    ticket = TicketPlan(
+        ids.ticket_ref(),
+        at,
+        f"{CANCEL_SUBJECT} {o.number}",
+        f"Hi, I ordered {o.number} by mistake. Please cancel my order before it ships.",
+    )
+    return replace(o, tickets=(*o.tickets, ticket))
+
+
 INJECTORS: dict[ExceptionType, Injector] = {
     T.PAYMENT_HOLD: _payment_hold,
     T.AUTHORIZATION_EXPIRING: _authorization_expiring,
@@ -262,6 +283,7 @@ INJECTORS: dict[ExceptionType, Injector] = {
     T.STUCK_ORDER: _stuck,
     T.PARTIAL_FULFILLMENT_OVERDUE: _partial,
     T.CUSTOMER_CHASING: _chasing,
+    T.CANCEL_REQUESTED: _cancel_request,
 }
 
 

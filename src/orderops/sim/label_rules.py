@@ -24,6 +24,7 @@ from orderops.detect.thresholds import DEFAULTS
 from orderops.domain.cases import ExceptionType
 from orderops.domain.events import EventType
 from orderops.domain.statuses import PaymentStatus, TrackingStatus
+from orderops.sim.tickets import CANCEL_SUBJECT
 
 T = ExceptionType
 CAPTURED = frozenset(
@@ -253,6 +254,14 @@ class _Replay:
                 if line.sku == key[0] and o.line_location(line) == key[1]:
                     self._track(ref, o, line, data["available"], at)
 
+    def _cancel_request(self, ref: str, o: _Order, at: datetime) -> None:
+        """Asked to cancel before any carrier scan of a live order."""
+        if o.cancelled_at is not None and o.cancelled_at <= at:
+            return
+        scans = [s.first_scan_at for s in o.shipments.values() if s.first_scan_at is not None]
+        if not any(scan <= at for scan in scans):
+            self.label(T.CANCEL_REQUESTED, ref, at)
+
     def _ticket(self, data: Mapping[str, Any], at: datetime) -> None:
         ref = data.get("order_ref")
         o = self.orders.get(ref or "")
@@ -260,6 +269,8 @@ class _Replay:
             return
         opened = o.tickets.get(data["ticket_ref"], (at, ""))[0]
         o.tickets[data["ticket_ref"]] = (opened, data["status"])
+        if str(data.get("subject") or "").startswith(CANCEL_SUBJECT):
+            self._cancel_request(ref, o, opened)
         settings = DEFAULTS[T.CUSTOMER_CHASING]
         times = sorted(t for t, _ in o.tickets.values())
         hit = first_crowded(

@@ -14,6 +14,8 @@ from orderops.sim.facts import LateMode, PaymentStep, TicketPlan
 from orderops.sim.ids import IdFactory
 from orderops.sim.transit import whole_seconds
 
+CANCEL_SUBJECT = "Please cancel order"
+"""How an injected cancel request's subject starts (sim.inject); the label rules know it."""
 LATE_TICKET_SHARE = 0.6
 FAILED_TICKET_SHARE = 0.25
 ROUTINE_TICKET_SHARE = 0.03

@@ -15,7 +15,9 @@ escaped every handler is answered here as a problem+json 500 with the id (then r
 so the server still logs its traceback).
 
 Webhook deliveries refused by the gate in front of the app (``api/webhook_gate.py``) never
-reach this middleware; they are counted by ``orderops_webhook_rejected_total``.
+reach the app's copy of this middleware; the gate wraps its refusal in one of its own, so
+they get their id, log line and metrics all the same (and count in
+``orderops_webhook_rejected_total``).
 """
 
 from __future__ import annotations

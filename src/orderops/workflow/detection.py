@@ -134,7 +134,13 @@ def snapshot(uow: UnitOfWork, order: Order) -> OrderSnapshot:
             for s in repo.fraud_signals_for(order.order_ref)
         ),
         tickets=tuple(
-            TicketFact(ticket_ref=t.ticket_ref, opened_at=t.opened_at, status=t.status)
+            TicketFact(
+                ticket_ref=t.ticket_ref,
+                opened_at=t.opened_at,
+                status=t.status,
+                ticket_class=t.ticket_class,
+                ticket_class_confidence=t.ticket_class_confidence,
+            )
             for t in repo.tickets_for(order.order_ref)
         ),
         refunds=refunds,

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import extract, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.cases.cases import CaseEvent
-from orderops.detect.registry import DETECTORS, build_detectors
+from orderops.detect.registry import DETECTORS
 from orderops.detect.silence import (
     HOURS_A_DAY,
     SOURCE_PREFIX,
@@ -72,27 +71,6 @@ def sweep(
                     uow, order, now=now, from_sweep=True, detectors=detectors, config=config
                 )
             uow.commit()
-
-
-_SCORED: dict[tuple[str, float], tuple[Detector, ...]] = {}
-
-
-def detectors_for(models_dir: Path) -> tuple[Detector, ...]:
-    """The registry, with the predicted-delay detector scoring when a model file exists.
-
-    Loaded once per model file (keyed by its modification time), so a worker picks up a
-    newly trained model on its next pass and never trains one itself.
-    """
-    files = sorted(models_dir.glob("**/delay-*.joblib")) if models_dir.is_dir() else []
-    if not files:
-        return DETECTORS
-    newest = max(files, key=lambda f: f.stat().st_mtime)
-    key = (str(newest.parent), newest.stat().st_mtime)
-    if key not in _SCORED:
-        from orderops.detect.model_store import load_latest
-
-        _SCORED[key] = build_detectors(delay_scorer=load_latest(newest.parent))
-    return _SCORED[key]
 
 
 def sweep_late_orders(

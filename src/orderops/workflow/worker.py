@@ -37,6 +37,7 @@ from orderops.cases.jeopardy import refresh_jeopardy
 from orderops.cases.sla import fire_due_timers
 from orderops.decide.approvals import expire_due
 from orderops.decide.holds import release_due as release_due_holds
+from orderops.detect.model_registry_scoring import tenant_detectors
 from orderops.detect.registry import DETECTORS
 from orderops.evidence.service import default_store
 from orderops.ingest import arrivals
@@ -51,7 +52,7 @@ from orderops.workflow.notifications import notify_customers
 from orderops.workflow.pipeline import process_pending, process_turn
 from orderops.workflow.reconciliation import reconcile_if_due
 from orderops.workflow.retention import retention_due, run_retention
-from orderops.workflow.sweeps import detectors_for, sweep
+from orderops.workflow.sweeps import sweep
 from orderops.workflow.writeback_worker import run_writeback_once, runtime_for
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,6 @@ def run_once(
     the backlog lasted).
     """
     changes: list[CaseEvent] = []
-    detectors = _guarded(None, detectors_for, app.settings.data_dir / "models") or DETECTORS
     sessions, clock = app.sessions, app.clock
     retain = retention_due(_retention_ran_at.get(id(app)), now=clock.now())
     if retain:
@@ -95,6 +95,12 @@ def run_once(
     for tenant in tenant_ids(sessions):
         if drain:
             changes += _drain_tenant(app, tenant)
+        # The predicted-delay detector scores with the tenant's promoted model, else the
+        # shipped default (detect/model_registry_scoring.py); without it, it stays silent.
+        detectors = (
+            _guarded(tenant, tenant_detectors, sessions, tenant_id=tenant, now=clock.now())
+            or DETECTORS
+        )
         changes += (
             _guarded(tenant, sweep, sessions, tenant_id=tenant, clock=clock, detectors=detectors)
             or []

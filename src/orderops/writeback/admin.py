@@ -7,12 +7,14 @@ wherever it comes from. Retrying restarts the give-up count but keeps the histor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, select
 
 from orderops.domain.errors import NotFound
+from orderops.storage.repositories import keyset
 from orderops.storage.tables import OutboxMessage
 from orderops.storage.tables.writeback import WritebackAttempt
 from orderops.storage.uow import UnitOfWork
@@ -34,14 +36,22 @@ class OutboxPage:
 
 
 def list_messages(
-    uow: UnitOfWork, where: OutboxFilter, *, limit: int = 50, offset: int = 0
+    uow: UnitOfWork,
+    where: OutboxFilter,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    after: Sequence[object] | None = None,
 ) -> OutboxPage:
+    """Newest first; ``after`` (created_at, id) starts the page after that row."""
     query = select(OutboxMessage).where(*_conditions(uow.tenant_id, where))
     total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    newest = keyset.SortPart(OutboxMessage.created_at, descending=True)
+    order = (newest, keyset.SortPart(OutboxMessage.id))
+    if after is not None:
+        query = query.where(keyset.after(order, after))
     items = uow.session.scalars(
-        query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id)
-        .limit(limit)
-        .offset(offset)
+        query.order_by(*keyset.ordering(order)).limit(limit).offset(offset)
     ).all()
     return OutboxPage(items=list(items), total=total)
 

@@ -1,4 +1,4 @@
-"""The learned "this shipment will miss its promise" score, its version and its file.
+"""The learned "this shipment will miss its promise" score, its version and its bytes.
 
 A gradient-boosted tree model over a handful of features: trees take the
 interactions (a slow lane hurts Second Class more than Same Day) without feature
@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import sklearn
 from sklearn.compose import ColumnTransformer
@@ -35,8 +34,15 @@ from orderops.detect.models.delay_features import (
 )
 from orderops.domain.errors import OrderOpsError
 
-FILE_FORMAT = 1
+FILE_FORMAT = 2
+"""2: skops (1 was a joblib pickle, which nothing reads any more)."""
 DEFAULT_THRESHOLD = 0.5
+TRUSTED_TYPES = (
+    "functools.partial",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+)
+"""The types a delay model's skops bytes may hold beyond skops' own safe defaults."""
 
 
 class ModelFileError(OrderOpsError):
@@ -138,35 +144,52 @@ class DelayModel:
             pipeline=self._pipeline, version=self.version, params=self.params, threshold=threshold
         )
 
-    def save(self, path: Path) -> None:
+    def to_bytes(self) -> bytes:
+        """The model in skops format: plain data and the pipeline's state, never a pickle."""
+        from orderops.detect.model_artifacts import dump_artifact
+
         payload = {
             "format": FILE_FORMAT,
+            "kind": "delay",
             "version": self.version,
             "params": asdict(self.params),
             "threshold": self.threshold,
             "sklearn": sklearn.__version__,
             "pipeline": self._pipeline,
         }
-        joblib.dump(payload, path)
+        return dump_artifact(payload)
 
     @classmethod
-    def load(cls, path: Path) -> DelayModel:
-        """Load a file written by ``save``. Only load files this deployment wrote:
-        joblib files are pickles and can run code."""
-        payload = joblib.load(path)
+    def from_bytes(cls, data: bytes, *, origin: str = "model") -> DelayModel:
+        """A model from ``to_bytes``; skops builds only the types ``TRUSTED_TYPES`` names,
+        so bytes from anywhere cannot run code, and anything else is a ``ModelFileError``."""
+        from orderops.detect.model_artifacts import load_artifact
+
+        payload = load_artifact(data, trusted=TRUSTED_TYPES, origin=origin)
         if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
-            raise ModelFileError(f"{path} is not a delay model file of format {FILE_FORMAT}")
+            raise ModelFileError(f"{origin} is not a delay model of format {FILE_FORMAT}")
         if payload.get("sklearn") != sklearn.__version__:
             raise ModelFileError(
-                f"{path} was trained with scikit-learn {payload.get('sklearn')}, "
+                f"{origin} was trained with scikit-learn {payload.get('sklearn')}, "
                 f"this process has {sklearn.__version__}; retrain it"
             )
+        pipeline = payload.get("pipeline")
+        if not isinstance(pipeline, Pipeline):
+            raise ModelFileError(f"{origin} holds no fitted pipeline")
         return cls(
-            pipeline=payload["pipeline"],
+            pipeline=pipeline,
             version=str(payload["version"]),
             params=DelayModelParams(**payload["params"]),
             threshold=float(payload["threshold"]),
         )
+
+    def save(self, path: Path) -> None:
+        path.write_bytes(self.to_bytes())
+
+    @classmethod
+    def load(cls, path: Path) -> DelayModel:
+        """Load a file written by ``save`` (skops: it cannot run code when read)."""
+        return cls.from_bytes(path.read_bytes(), origin=str(path))
 
 
 def train_delay_model(

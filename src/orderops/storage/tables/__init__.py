@@ -24,6 +24,7 @@ from orderops.storage.tables.identity import CustomerLink, IdentityRevision, Ord
 from orderops.storage.tables.imports import ImportRun, TenantPolicy
 from orderops.storage.tables.incidents import Incident, RecurrenceKey
 from orderops.storage.tables.intake import DeadLetter, InboxEvent
+from orderops.storage.tables.model_registry import ModelVersionRow
 from orderops.storage.tables.notifications import CustomerNotice, NotificationPolicy
 from orderops.storage.tables.outbound_webhooks import WebhookAttemptLog, WebhookSubscription
 from orderops.storage.tables.outbox import OutboxMessage
@@ -103,6 +104,7 @@ __all__ = [
     "InventoryPosition",
     "LinkSuggestion",
     "LlmUsage",
+    "ModelVersionRow",
     "NotificationPolicy",
     "Order",
     "OrderLineRow",

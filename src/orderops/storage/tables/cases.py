@@ -50,6 +50,8 @@ class Case(Base):
         Index("ix_cases_tenant_incident_key", "tenant_id", "incident_key"),
         Index("ix_cases_tenant_incident", "tenant_id", "incident_id"),
         Index("ix_cases_tenant_order_ref", "tenant_id", "order_ref"),
+        # What changed since a time: the similar-case index's delta (migration 0043).
+        Index("ix_cases_tenant_updated", "tenant_id", "updated_at"),
     )
 
     id: Mapped[str] = row_id()

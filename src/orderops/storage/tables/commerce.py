@@ -261,6 +261,10 @@ class SupportTicket(Base):
     status: Mapped[str] = mapped_column(String(32))
     opened_at: Mapped[datetime]
     source_updated_at: Mapped[datetime]
+    ticket_class: Mapped[str | None] = mapped_column(String(32))
+    """The ticket classifier's class (domain/ticket_classes.py); None before migration 0041."""
+    ticket_class_confidence: Mapped[float | None]
+    ticket_class_model: Mapped[str | None] = mapped_column(String(80))
 
     __mapper_args__ = {"primary_key": [id]}  # noqa: RUF012
 
