@@ -18,6 +18,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ORDEROPS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("ORDEROPS_DATABASE_URL", raising=False)
+    # an operator's own key: commands that write audited state refuse the placeholder
+    monkeypatch.setenv("ORDEROPS_SECRET_KEY", "sim-webhooks-test-secret-0123456789abcdef")
     return tmp_path
 
 

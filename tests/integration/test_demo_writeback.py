@@ -114,7 +114,9 @@ def decide(
     kind: str,
     params: dict[str, Any],
 ) -> dict[str, Any]:
-    """Propose as the agent, then approve as the approvers until the policy is satisfied."""
+    """Propose as the agent, then approve as the approvers until the policy is satisfied;
+    one the policy does not want for what is left (a fraud case wants a fraud approver)
+    is refused and the next is asked. Which case comes first differs by database."""
     proposed = http.post(
         f"/v1/cases/{case_id}/actions",
         json={"kind": kind, "params": params},
@@ -122,8 +124,12 @@ def decide(
     )
     assert proposed.status_code == 201, proposed.text
     action: dict[str, Any] = proposed.json()
-    for who in approvers[: action["evaluation"]["approvals"]]:
+    for who in approvers:
+        if action["status"] == "approved":
+            break
         answer = http.post(f"/v1/actions/{action['id']}/approve", headers=who.headers)
+        if answer.status_code == 403 and "approver-not-qualified" in answer.text:
+            continue
         assert answer.status_code == 200, answer.text
         action = answer.json()
     assert action["status"] == "approved", action
@@ -155,14 +161,9 @@ def test_a_refund_and_a_hold_approved_in_the_demo_are_delivered_to_its_sandboxes
     intent_id = captured_intent(app, shipped.order_ref)
     captured = demo.stripe.payment_intent(intent_id)["amount_received"]
 
-    # Which case comes first differs by database; one under fraud review wants a finance
-    # and a fraud approver, and an admin is both.
-    refund = decide(
-        http, agent, [finance, admin], shipped.case_id, "refund", {"reason": "parcel late"}
-    )
-    hold = decide(
-        http, agent, [approver, finance], unpaid.case_id, "hold_fulfillment", {"reason": "payment"}
-    )
+    people = [finance, approver, admin]
+    refund = decide(http, agent, people, shipped.case_id, "refund", {"reason": "parcel late"})
+    hold = decide(http, agent, people, unpaid.case_id, "hold_fulfillment", {"reason": "payment"})
     clock.advance(timedelta(minutes=5))
     drain(app, fast_runtime(stored_accounts(app), clock), clock)
 
