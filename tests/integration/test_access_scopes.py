@@ -342,6 +342,7 @@ NAMED = [
     Named("GET", "/v1/evidence/{sha256}", 200, _evidence),
     Named("GET", "/v1/cases/{case_id}/recommendations", 200, _case("/recommendations")),
     Named("POST", "/v1/cases/{case_id}/recommendations", 201, _case("/recommendations", {})),
+    Named("POST", "/v1/cases/{case_id}/summary", 200, _case("/summary")),
     Named(
         "POST",
         "/v1/cases/{case_id}/playbook/reevaluate",

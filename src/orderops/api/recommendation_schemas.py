@@ -80,6 +80,15 @@ _PIN_EXAMPLE: dict[str, Any] = {
 }
 
 
+class ModelErrorRead(BaseModel):
+    kind: str = Field(
+        description="timeout, rate_limited, server_error, http_error, unreachable, "
+        "bad_answer, quota or error."
+    )
+    message: str
+    at: datetime = Field(description="When the model call failed (or was refused).")
+
+
 class RecommendationRead(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_RECOMMENDATION_EXAMPLE]})
 
@@ -94,6 +103,11 @@ class RecommendationRead(BaseModel):
     skipped: list[SkippedRuleRead]
     similar: list[dict[str, Any]] = Field(description="Similar past cases and how alike.")
     drafts: list[DraftRead]
+    model_error: ModelErrorRead | None = Field(
+        default=None,
+        description="Why the language model wrote no draft for this recommendation, if it "
+        "was asked and failed; the template drafts stand.",
+    )
 
 
 class CreatedRecommendation(RecommendationRead):
@@ -124,6 +138,33 @@ class ModelUsageRead(BaseModel):
 
 class ModelUsageList(BaseModel):
     items: list[ModelUsageRead]
+
+
+class SummaryCheckRead(BaseModel):
+    passed: bool
+    problems: list[FactProblemRead]
+
+
+class SummaryUsageRead(BaseModel):
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class CaseSummaryRead(BaseModel):
+    summary: str = Field(description="The summary shown: the model's if it passed the checker.")
+    source: str = Field(description="`model` or `template`.")
+    check: SummaryCheckRead
+    fallback_reason: str | None = Field(
+        description="Why the template's summary is shown (no model, its error, its quota, "
+        "or the claim checker's problems with the model's summary)."
+    )
+    model_error: ModelErrorRead | None
+    model_check: SummaryCheckRead | None = Field(
+        description="The checker's verdict on the model's summary, when the model answered."
+    )
+    usage: SummaryUsageRead | None
 
 
 class DisputePackRead(BaseModel):

@@ -23,6 +23,7 @@ from orderops.api.auth import app_of
 from orderops.api.body import SafeJsonRoute
 from orderops.api.params import Id, OrderRef
 from orderops.api.recommendation_schemas import (
+    CaseSummaryRead,
     CreatedRecommendation,
     DisputePackList,
     DisputePackRead,
@@ -41,7 +42,7 @@ from orderops.api.work_common import (
     case_or_404,
 )
 from orderops.domain.errors import NotFound
-from orderops.recommend import disputes, service, voice
+from orderops.recommend import disputes, service, summaries, voice
 from orderops.recommend.handoff import hand_off
 from orderops.recommend.llm import LlmClient, LlmSettings
 from orderops.recommend.playbook_pins import pin_of
@@ -77,6 +78,10 @@ def _settings(request: Request) -> tuple[RecommendSettings, LlmSettings]:
     return state.recommend_settings, state.llm_settings
 
 
+def _error(error: summaries.ModelError | None) -> dict[str, str] | None:
+    return error.as_json() if error else None
+
+
 def _pack(pack: DisputeEvidencePack) -> dict[str, Any]:
     return {
         "id": pack.id,
@@ -100,9 +105,13 @@ async def list_recommendations(request: Request, principal: Reader, case_id: Id)
             app.sessions, tenant_id=principal.tenant_id, write=False, scope=principal.scope
         ) as uow:
             case = case_or_404(uow, case_id)
+            items = service.recommendations_for(uow, case_id)
+            errors = summaries.recommendation_errors(uow, [item["id"] for item in items])
             return {
                 "playbook": pin_of(uow, case).as_json(),
-                "items": service.recommendations_for(uow, case_id),
+                "items": [
+                    {**item, "model_error": _error(errors.get(item["id"]))} for item in items
+                ],
             }
 
     return await run_in_threadpool(read)
@@ -134,12 +143,40 @@ async def create_recommendation(
                 )
                 uow.commit()
                 case = case_or_404(uow, case_id)
+                row = stored.recommendation
                 return {
-                    **service.compact(
-                        stored.recommendation, service.drafts_of(uow, stored.recommendation.id)
-                    ),
+                    **service.compact(row, service.drafts_of(uow, row.id)),
                     "playbook": pin_of(uow, case).as_json(),
+                    "model_error": _error(
+                        summaries.ModelError.of(row.body.get("model_error"), row.created_at)
+                    ),
                 }
+        finally:
+            if llm is not None:
+                llm.close()
+
+    return await run_in_threadpool(write)
+
+
+@router.post("/v1/cases/{case_id}/summary", response_model=CaseSummaryRead)
+async def summarize_case(request: Request, principal: Worker, case_id: Id) -> dict[str, Any]:
+    """Summarise the case: the model's summary when it passes the claim checker, else the
+    template's, with the reason; the model's tokens are metered to the tenant."""
+    app = app_of(request)
+    _, llm_settings = _settings(request)
+
+    def write() -> dict[str, Any]:
+        llm = LlmClient(llm_settings) if llm_settings.enabled else None
+        try:
+            with UnitOfWork(
+                app.sessions, tenant_id=principal.tenant_id, scope=principal.scope
+            ) as uow:
+                case_or_404(uow, case_id)
+                summary = summaries.summarize_case(
+                    uow, case_id, now=app.clock.now(), actor=actor_of(principal), llm=llm
+                )
+                uow.commit()
+                return summary.as_json()
         finally:
             if llm is not None:
                 llm.close()

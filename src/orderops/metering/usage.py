@@ -75,7 +75,7 @@ def count_model_use(
     """A language-model call's tokens, and its cost when the model has a price."""
     count(uow, Meter.MODEL_TOKENS, f"{model}:prompt", prompt_tokens, at=at)
     count(uow, Meter.MODEL_TOKENS, f"{model}:completion", completion_tokens, at=at)
-    price = UsageSettings().model_prices.get(model)
+    price = UsageSettings().price_of(model)
     if price is not None:
         cost = price.cost_micros(prompt_tokens, completion_tokens)
         count(uow, Meter.MODEL_COST, model, cost, at=at)

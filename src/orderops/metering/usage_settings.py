@@ -32,6 +32,18 @@ class UsageSettings(BaseSettings):
     """Per model name (as the provider answers it), e.g.
     ``{"gpt-4o-mini": {"prompt": 0.15, "completion": 0.6}}``. A model without a price is
     metered in tokens only."""
+    model_price_per_1k_tokens: float | None = Field(default=None, ge=0)
+    """US dollars per 1,000 tokens (prompt and completion alike) for a model not named in
+    ``model_prices``, e.g. a self-hosted one priced at what its machine costs. Unset: such a
+    model is metered in tokens only."""
     metrics_max_tenants: int = Field(default=50, ge=0)
     """``/metrics`` shows month-to-date usage per tenant only while the desk serves at most
     this many tenants (each adds a series per meter, and a read at every scrape)."""
+
+    def price_of(self, model: str) -> ModelPrice | None:
+        """The model's own price, else the flat price per 1,000 tokens, else None."""
+        price = self.model_prices.get(model)
+        if price is None and self.model_price_per_1k_tokens is not None:
+            per_million = self.model_price_per_1k_tokens * 1000
+            price = ModelPrice(prompt=per_million, completion=per_million)
+        return price

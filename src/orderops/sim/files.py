@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from orderops.domain.cases import ExceptionType
 from orderops.sim.labels import Label
+from orderops.sim.reviewer import review
 
 if TYPE_CHECKING:
     from orderops.sim.runner import SimResult
@@ -35,13 +36,22 @@ def write_sim(result: SimResult, out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     events_path, labels_path = out_dir / EVENTS_FILE, out_dir / LABELS_FILE
     events_path.write_text("".join(_dump(event) + "\n" for event in result.events), "utf-8")
+    # Each label carries the simulated human reviewer's resolution (sim.reviewer), judged
+    # at the end of the window: the independent reference recommendations are scored on.
+    decisions = review(result.events, result.labels, decide_at=result.config.end)
     labels_path.write_text(
         "".join(
             _dump(
-                {"type": label.type.value, "order_ref": label.order_ref, "at": label.at.isoformat()}
+                {
+                    "type": d.label.type.value,
+                    "order_ref": d.label.order_ref,
+                    "at": d.label.at.isoformat(),
+                    "reviewer_action": d.action,
+                    "reviewer_why": d.why,
+                }
             )
             + "\n"
-            for label in result.labels
+            for d in decisions
         ),
         "utf-8",
     )
