@@ -28,6 +28,7 @@ from orderops.recommend.engine import recommend
 from orderops.recommend.facts import CaseFacts
 from orderops.recommend.history_index import similar_cases
 from orderops.recommend.llm import LlmClient
+from orderops.recommend.model_use import meter_model_use
 from orderops.recommend.playbook import (
     Playbook,
     default_playbook,
@@ -165,26 +166,7 @@ def substitute_for(
 
 
 def meter(uow: UnitOfWork, drafts: DraftSet, *, case_id: str | None, now: datetime) -> None:
-    if drafts.usage is None:
-        return
-    uow.session.add(
-        LlmUsage(
-            tenant_id=uow.tenant_id,
-            at=now,
-            model=drafts.usage.model,
-            purpose="draft",
-            case_id=case_id,
-            prompt_tokens=drafts.usage.prompt_tokens,
-            completion_tokens=drafts.usage.completion_tokens,
-        )
-    )
-    usage.count_model_use(
-        uow,
-        model=drafts.usage.model,
-        prompt_tokens=drafts.usage.prompt_tokens,
-        completion_tokens=drafts.usage.completion_tokens,
-        at=now,
-    )
+    meter_model_use(uow, drafts.usage, purpose="draft", case_id=case_id, now=now)
 
 
 def recommend_case(

@@ -36,8 +36,9 @@ from orderops.recommend.llm import (
     build_summary_messages,
     error_kind,
 )
+from orderops.recommend.model_use import meter_model_use
 from orderops.recommend.store_facts import case_facts
-from orderops.storage.tables.recommend import LlmUsage, Recommendation
+from orderops.storage.tables.recommend import Recommendation
 from orderops.storage.uow import UnitOfWork
 
 PURPOSE = "summary"
@@ -188,26 +189,7 @@ def _with(summary: CaseSummary, *, reason: str, error: ModelError | None = None)
 
 def meter_summary(uow: UnitOfWork, summary: CaseSummary, *, case_id: str, now: datetime) -> None:
     """The tokens a summary spent, on the tenant's meters (passed or blocked alike)."""
-    if summary.usage is None:
-        return
-    uow.session.add(
-        LlmUsage(
-            tenant_id=uow.tenant_id,
-            at=now,
-            model=summary.usage.model,
-            purpose=PURPOSE,
-            case_id=case_id,
-            prompt_tokens=summary.usage.prompt_tokens,
-            completion_tokens=summary.usage.completion_tokens,
-        )
-    )
-    usage.count_model_use(
-        uow,
-        model=summary.usage.model,
-        prompt_tokens=summary.usage.prompt_tokens,
-        completion_tokens=summary.usage.completion_tokens,
-        at=now,
-    )
+    meter_model_use(uow, summary.usage, purpose=PURPOSE, case_id=case_id, now=now)
 
 
 def summarize_case(
