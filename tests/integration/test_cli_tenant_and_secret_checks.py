@@ -76,6 +76,7 @@ EXTRA = {
     # Input refused before any database is opened (exit 2 too, for another reason).
     "customers erase": ["--email", "someone@example.com"],
     "usage quota set": ["--soft", "5"],
+    "eval recommend": ["--from-history"],  # --tenant names the history to score
 }
 """Options a command checks before it opens the desk: given, so the tenant is reached."""
 
