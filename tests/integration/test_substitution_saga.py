@@ -17,6 +17,7 @@ from sqlalchemy import select
 from test_action_writeback import (  # the same orders, people and sandboxes as every kind
     OTHER_SKU,
     SKU,
+    TOTAL,
     Shop,
     Story,
     decide,
@@ -45,7 +46,7 @@ CHEAPER = -500
 STEPS = ["swap", "order_note", "refund", "notify"]
 
 
-def story(difference: int) -> Story:
+def story(difference: int, payment: str = "captured") -> Story:
     return Story(
         "substitute",
         lambda s: {
@@ -55,6 +56,7 @@ def story(difference: int) -> Story:
             "price_difference_minor": difference,
         },
         {},
+        payment=payment,
         ticket=True,
         prepare=reserve_original,
     )
@@ -67,9 +69,10 @@ def approved(
     http: TestClient,
     people: tuple[Person, list[Person]],
     difference: int = CHEAPER,
+    payment: str = "captured",
 ) -> tuple[Shop, dict[str, Any]]:
     runtime = fast_runtime(sandboxes.settings(), clock)
-    told = story(difference)
+    told = story(difference, payment)
     shop = open_order(app, clock, sandboxes, runtime.connectors.for_tenant("acme"), told)
     runtime.close()
     agent, deciders = people
@@ -182,6 +185,37 @@ def test_a_cheaper_substitute_swaps_notes_refunds_the_difference_and_tells_the_c
     assert ledger_counts(sandboxes) == after
 
 
+def test_a_cheaper_substitute_on_an_authorised_payment_captures_the_lower_total(
+    app: App,
+    clock: FixedClock,
+    sandboxes: Sandboxes,
+    http: TestClient,
+    people: tuple[Person, list[Person]],
+) -> None:
+    """Nothing is captured yet, so there is nothing to refund: the saga captures the hold
+    less the difference (the provider releases the rest) and the whole hold is spoken for
+    from the approval on, so no other capture can take the old total."""
+    shop, action = approved(app, clock, sandboxes, http, people, payment="authorized")
+    with UnitOfWork(app.sessions, tenant_id="acme") as uow:
+        case = uow.cases.get(shop.case_id)
+        assert case is not None
+        (payment,) = context_for(uow, case).payments
+    assert payment.committed_hold_minor == TOTAL
+    assert payment.hold_available_minor == 0
+
+    deliver(app, clock, sandboxes)
+
+    assert saga_of(app, shop.case_id) == (
+        "completed",
+        [(n, "done") for n in ("swap", "order_note", "capture", "notify")],
+    )
+    assert sandboxes.stripe.control.ledger.entries("refund.created") == []
+    intent = sandboxes.stripe.payment_intent(payment.payment_ref)
+    assert (intent["status"], intent["amount_received"]) == ("succeeded", TOTAL + CHEAPER)
+    (queued,) = [m.payload for m in outbox_of(app, action["id"]) if m.operation == "capture"]
+    assert queued["amount_minor"] == TOTAL + CHEAPER
+
+
 @pytest.mark.parametrize("difference", [0, 700])
 def test_an_equal_or_dearer_substitute_moves_no_money_and_records_what_is_absorbed(
     app: App,
@@ -208,7 +242,11 @@ def test_an_equal_or_dearer_substitute_moves_no_money_and_records_what_is_absorb
             )
         )
         (queued,) = entry.data["effects"]
-    assert queued["adjust_payment"] == {"refund_minor": 0, "absorbed_minor": difference}
+    assert queued["adjust_payment"] == {
+        "refund_minor": 0,
+        "captured_minor": None,
+        "absorbed_minor": difference,
+    }
 
 
 FAULTS: dict[str, tuple[str, Fault]] = {

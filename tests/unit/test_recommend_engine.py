@@ -30,7 +30,7 @@ def test_a_vip_more_than_3_days_late_gets_an_express_reship_and_a_credit() -> No
     assert top.cost.credit_minor == 800
     assert top.cost.label_minor == 2500  # express label
     assert top.facts_used["tier"] == "vip"
-    assert "default@2026.1" in top.rationale
+    assert "default@2026.2" in top.rationale
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from orderops.sim import reviewer as reviewer_module
 from orderops.sim.files import write_sim
 from orderops.sim.labels import Label
 from orderops.sim.resolutions import NO_ACTION, _Facts
+from orderops.sim.review_time import judged_at_review, review_time
 from orderops.sim.reviewer import decide
 
 AT = datetime(2024, 6, 10, tzinfo=UTC)
@@ -115,3 +116,58 @@ def test_the_evaluation_reports_agreement_with_the_reviewer() -> None:
     assert sum(t.reviewer_top1 for t in result.types) <= result.cases
     # the reviewer is a different judge: it does not agree with the acceptable sets everywhere
     assert any(t.reviewer_top1 != t.top1 for t in result.types)
+
+
+def test_only_a_line_its_location_cannot_fill_is_replaced() -> None:
+    """Two lines: a short one with nothing cheaper in stock, and one in stock whose
+    category has a cheaper item. The in-stock line is no reason to substitute."""
+    facts = _Facts(lines=(("HOM-1", 350, 3_900), ("KIT-1", 1, 5_400)), location="wh-east")
+    stock = {("HOM-1", "wh-east"): 100, ("KIT-1", "wh-east"): 9, ("KIT-2", "wh-east"): 50}
+    prices = {"HOM-1": 3_900, "KIT-1": 5_400, "KIT-2": 5_000}
+
+    assert not reviewer_module._substitutable(facts, stock, prices)
+    assert reviewer_module._substitutable(
+        _Facts(lines=(("KIT-1", 20, 5_400),), location="wh-east"), stock, prices
+    )
+
+
+def test_a_label_is_judged_an_hour_after_it_fires_on_the_hour_never_past_the_end() -> None:
+    end = AT + timedelta(days=1)
+    label = Label(ExceptionType.PAYMENT_HOLD, "o-1", AT + timedelta(minutes=10))
+
+    assert review_time(label, end=end) == AT + timedelta(hours=2)
+    assert review_time(Label(ExceptionType.PAYMENT_HOLD, "o-1", AT), end=end) == (
+        AT + timedelta(hours=1)
+    )
+    assert review_time(label, end=AT + timedelta(minutes=30)) == AT + timedelta(minutes=30)
+
+
+def test_the_reviewer_sees_the_order_as_it_stood_when_the_case_was_worked() -> None:
+    """A payment hold on a low-risk order, captured two days later by the store: at review
+    time the reviewer captures; judged at the end of the window the order is long settled."""
+    placed = {
+        "time": AT.isoformat(),
+        "type": "order.placed",
+        "data": {
+            "order_ref": "o-1",
+            "lines": [{"sku": "TEE-1", "quantity": 1, "unit_price_minor": 1_500}],
+        },
+    }
+    cancelled = {
+        "time": (AT + timedelta(days=2)).isoformat(),
+        "type": "order.cancelled",
+        "data": {"order_ref": "o-1"},
+    }
+    label = Label(ExceptionType.PAYMENT_HOLD, "o-1", AT + timedelta(minutes=5))
+    end = AT + timedelta(days=3)
+
+    (at_review,) = judged_at_review(
+        [placed, cancelled],
+        [label],
+        lambda known, labels, at: reviewer_module.review(known, labels, decide_at=at),
+        end=end,
+    )
+    (at_end,) = reviewer_module.review([placed, cancelled], [label], decide_at=end)
+
+    assert at_review.action == "capture_payment"
+    assert at_end.action == NO_ACTION

@@ -476,8 +476,10 @@ def start_remedy_saga(
         kind = SUBSTITUTION_SAGA
         steps = approved_substitution_steps(queued, ticket_id=ticket_id, stamp=stamp)
         difference = int(action.params.get("price_difference_minor") or 0)
+        captured = action.params.get("capture_minor")
         extra["adjust_payment"] = {
-            "refund_minor": max(0, -difference),
+            "refund_minor": 0 if captured is not None else max(0, -difference),
+            "captured_minor": captured,
             "absorbed_minor": max(0, difference),
         }
     else:

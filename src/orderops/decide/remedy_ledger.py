@@ -257,26 +257,26 @@ def _pending_reservations(action: Action, by_ref: Mapping[str, Payment]) -> list
                 payment_ref=payment.payment_ref, purpose=Purpose.REFUND, amount_minor=amount
             )
         ]
+    whole_hold = [
+        Reservation(
+            payment_ref=payment.payment_ref,
+            purpose=Purpose.HOLD,
+            amount_minor=payment.amount_minor,
+        )
+    ]
     if kind is ActionKind.CAPTURE_PAYMENT:
-        amount = int(params.get("amount_minor") or payment.amount_minor)
-        return [
-            Reservation(payment_ref=payment.payment_ref, purpose=Purpose.HOLD, amount_minor=amount)
-        ]
+        return whole_hold  # a capture of part of it releases the rest
     if kind is ActionKind.SUBSTITUTE:
         owed = -int(params.get("price_difference_minor") or 0)
         if owed <= 0:
             return []
+        if params.get("capture_minor") is not None:
+            return whole_hold  # captures the lower total, the rest released
         return [
             Reservation(payment_ref=payment.payment_ref, purpose=Purpose.REFUND, amount_minor=owed)
         ]
     if kind in {ActionKind.RELEASE_PAYMENT_HOLD, ActionKind.VOID_PAYMENT}:
-        return [
-            Reservation(
-                payment_ref=payment.payment_ref,
-                purpose=Purpose.HOLD,
-                amount_minor=payment.amount_minor,
-            )
-        ]
+        return whole_hold
     return []
 
 
@@ -336,13 +336,13 @@ def _effect_reservations(
         payment = by_ref.get(ref)
         if payment is None:
             return []
-        # a capture may take part of the hold; a release or void gives all of it back
-        taken = payload.get("amount_minor") if operation_name == "capture" else None
+        # a capture takes the whole hold whatever it captures (the provider releases the
+        # rest: Stripe's amount_capturable drops to 0); a release or void gives it all back
         return [
             Reservation(
                 payment_ref=ref,
                 purpose=Purpose.HOLD,
-                amount_minor=int(taken or payment.amount_minor),
+                amount_minor=payment.amount_minor,
                 state=state,
             )
         ]

@@ -139,8 +139,11 @@ class ReshipParams(ActionParams):
 class SubstituteParams(ActionParams):
     """Swap a line for another SKU. A cheaper substitute refunds the difference to the
     payment (named, or the only one with money to refund), checked against what is still
-    refundable like any refund; a dearer one is the retailer's to absorb: the customer is
-    never charged more without being asked."""
+    refundable like any refund. When the order's money is only authorised (nothing
+    captured to refund), it captures the hold less the difference instead: the customer
+    pays the lower total and the provider releases the rest, so no later capture can take
+    the old one. A dearer one is the retailer's to absorb: the customer is never charged
+    more without being asked."""
 
     from_sku: Sku
     to_sku: Sku
@@ -149,6 +152,8 @@ class SubstituteParams(ActionParams):
     """For the whole line (all ``quantity`` units, not per unit): what the retailer absorbs
     (positive) or the customer is owed back (negative)."""
     payment_ref: str | None = None
+    capture_minor: Minor | None = None
+    """Set when resolved against an authorised payment: what the substitution captures."""
 
     @model_validator(mode="after")
     def _different(self) -> Self:
@@ -163,12 +168,35 @@ class SubstituteParams(ActionParams):
 
     def resolve(self, context: ActionContext) -> Self:
         _lines_value(context, (LineQuantity(sku=self.from_sku, quantity=self.quantity),))
+        resolved = super().resolve(context)
         if not self.refund_minor:
-            return super().resolve(context).model_copy(update={"payment_ref": None})
+            return resolved.model_copy(update={"payment_ref": None, "capture_minor": None})
+        if self._only_authorised(context):
+            hold = context.payment(self.payment_ref, wanted="on_hold")
+            if self.refund_minor >= hold.hold_available_minor:
+                raise InvalidAction(
+                    f"a difference of {self.refund_minor} leaves nothing to capture of the "
+                    f"{hold.hold_available_minor} authorised on {hold.payment_ref}"
+                )
+            capture = hold.hold_available_minor - self.refund_minor
+            return resolved.model_copy(
+                update={"payment_ref": hold.payment_ref, "capture_minor": capture}
+            )
         payment = context.payment(self.payment_ref, wanted="refundable")
         if self.refund_minor > payment.refundable_minor:
             raise _over_refund(self.refund_minor, payment)
-        return super().resolve(context).model_copy(update={"payment_ref": payment.payment_ref})
+        return resolved.model_copy(
+            update={"payment_ref": payment.payment_ref, "capture_minor": None}
+        )
+
+    def _only_authorised(self, context: ActionContext) -> bool:
+        """Nothing of the order's (or the named) payment is captured, and a hold is."""
+        named = [
+            p
+            for p in context.payments
+            if self.payment_ref is None or p.payment_ref == self.payment_ref
+        ]
+        return not any(p.captured for p in named) and any(p.hold_available_minor > 0 for p in named)
 
     def exposure_minor(self, context: ActionContext) -> int:
         return abs(self.price_difference_minor)
@@ -180,7 +208,14 @@ class SubstituteParams(ActionParams):
             Effect(System.WMS, "substitute", {**_base(context), **swap}),
             Effect(System.OMS, "add_note", {**_base(context), "text": note}),
         ]
-        if self.refund_minor:
+        if self.capture_minor is not None:
+            capture = {
+                **_base(context),
+                "payment_ref": self.payment_ref,
+                "amount_minor": self.capture_minor,
+            }
+            effects.append(Effect(System.PAYMENTS, "capture", capture))
+        elif self.refund_minor:
             refund = {
                 **_base(context),
                 "payment_ref": self.payment_ref,
@@ -266,7 +301,8 @@ class _HoldParams(ActionParams):
 
 class CapturePaymentParams(_HoldParams):
     amount_minor: Minor | None = None
-    """Capture less than authorised (a line could not ship); omitted: the whole hold."""
+    """Capture less than authorised (a line could not ship; the provider releases the rest,
+    so the whole hold is taken either way); omitted: the whole hold."""
 
     def resolve(self, context: ActionContext) -> Self:
         resolved = super().resolve(context)

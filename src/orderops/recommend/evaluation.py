@@ -1,11 +1,11 @@
 """`orderops eval recommend`: the recommender scored on the simulator's ground truth.
 
 For each seed: simulate, judge every label's acceptable resolutions
-(``sim.resolutions``), rebuild the case's facts from the events at the decision time
-(the end of the window), recommend, and count a top-1 hit when the first primary action
-is acceptable and a top-3 hit when any of the first three is. Similar cases come from
-the previous seed's ground truth (a desk with history), so ranking by outcomes is
-exercised too. The red-team set runs beside it.
+(``sim.resolutions``), rebuild the case's facts from the events at the decision time (an
+hour after the label, ``sim.review_time``; stock included), recommend, and count a top-1
+hit when the first primary action is acceptable and a top-3 hit when any of the first
+three is. Similar cases come from another seed's reviewer decisions (a desk with
+history), so ranking by outcomes is exercised too. The red-team set runs beside it.
 
 The acceptable sets of ``sim.resolutions`` were written beside the default playbook (the
 same fraud thresholds), so agreement with them is partly circular. The honest figure is
@@ -18,19 +18,22 @@ resolved cases.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from orderops.domain.cases import ExceptionType
 from orderops.recommend.engine import recommend
-from orderops.recommend.event_facts import facts_for, fold_orders
+from orderops.recommend.event_facts import facts_for, fold_orders, fold_stock, known_lines
+from orderops.recommend.facts import CaseFacts
 from orderops.recommend.playbook import Playbook, default_playbook
 from orderops.recommend.redteam import RedTeamResult, run_redteam
 from orderops.recommend.similar import ResolvedCase, SimilarCaseIndex, features_of, summary_of
+from orderops.recommend.substitution import Substitute, derive_catalogue, first_substitute
 from orderops.sim import SimConfig, simulate
 from orderops.sim.config import LEGACY_TYPES
 from orderops.sim.resolutions import NO_ACTION, Resolution, derive_resolutions
-from orderops.sim.reviewer import review
+from orderops.sim.review_time import by_review_time
+from orderops.sim.reviewer import ReviewerDecision, review
 
 AIM_TOP1 = 0.80
 AIM_TOP3 = 0.95
@@ -91,26 +94,57 @@ class RecommendEvaluation:
         return sum(t.reviewer_top3 for t in self.types) / self.cases if self.cases else 0.0
 
 
-def _index_from(config: SimConfig) -> SimilarCaseIndex:
-    """A history of resolved cases: one seed's ground truth, each resolved cleanly."""
+@dataclass(frozen=True)
+class _Judged:
+    truth: Resolution
+    decision: ReviewerDecision
+    facts: CaseFacts
+    substitute: Substitute | None
+
+
+def _judged(config: SimConfig) -> Iterator[_Judged]:
+    """Every label of one simulated run, judged when the desk would look at it.
+
+    The acceptable sets, the reviewer and the recommender all see the order as it stood
+    at the label's review time (``sim.review_time``), stock included, and the recommender
+    gets the substitute the desk's own finder picks from the catalogue the store's
+    orders imply, as the service does.
+    """
     result = simulate(config)
-    orders = fold_orders(result.events, until=config.end)
+    seen = known_lines(result.events)
+    catalogue = derive_catalogue((sku, title, price) for sku, (title, price) in seen.items())
+    for moment, known, indexes in by_review_time(result.events, result.labels, end=config.end):
+        labels = [result.labels[n] for n in indexes]
+        orders = fold_orders(known, until=moment)
+        stock = fold_stock(known, until=moment)
+        truths = derive_resolutions(known, labels, decide_at=moment)
+        decisions = review(known, labels, decide_at=moment)
+        for truth, decision in zip(truths, decisions, strict=True):
+            order = orders.get(truth.label.order_ref)
+            if order is None:
+                continue
+            facts = facts_for(order, exception_type=truth.label.type, now=moment, stock=stock)
+            yield _Judged(truth, decision, facts, first_substitute(facts, catalogue))
+
+
+def _index_from(config: SimConfig) -> SimilarCaseIndex:
+    """A history of resolved cases: what the reviewer did on another seed's labels.
+
+    A desk's history is what its people chose, so each past case is resolved the way the
+    simulated reviewer resolved it (not by the acceptable sets, whose alphabetical first
+    once stood in for a choice nobody made).
+    """
     cases: list[ResolvedCase] = []
-    for n, truth in enumerate(
-        derive_resolutions(result.events, result.labels, decide_at=config.end)
-    ):
-        if NO_ACTION in truth.acceptable or truth.label.order_ref not in orders:
+    for n, judged in enumerate(_judged(config)):
+        if judged.decision.action == NO_ACTION:
             continue
-        facts = facts_for(
-            orders[truth.label.order_ref], exception_type=truth.label.type, now=config.end
-        )
         cases.append(
             ResolvedCase(
                 case_id=f"h{n}",
-                exception_type=str(truth.label.type),
-                summary=summary_of(facts),
-                features=features_of(facts),
-                resolution=sorted(truth.acceptable)[0],
+                exception_type=str(judged.truth.label.type),
+                summary=summary_of(judged.facts),
+                features=features_of(judged.facts),
+                resolution=judged.decision.action,
             )
         )
     return SimilarCaseIndex(cases)
@@ -128,18 +162,11 @@ class ScoredCase:
 def score_seed(
     config: SimConfig, playbook: Playbook, index: SimilarCaseIndex | None
 ) -> list[ScoredCase]:
-    result = simulate(config)
-    orders = fold_orders(result.events, until=config.end)
-    truths = derive_resolutions(result.events, result.labels, decide_at=config.end)
-    decisions = review(result.events, result.labels, decide_at=config.end)
     scored: list[ScoredCase] = []
-    for truth, decision in zip(truths, decisions, strict=True):
-        order = orders.get(truth.label.order_ref)
-        if order is None:
-            continue
-        facts = facts_for(order, exception_type=truth.label.type, now=config.end)
-        kinds = [str(k) for k in recommend(facts, playbook, index=index).ranked_kinds()]
-        scored.append(ScoredCase(truth, decision.action, kinds or [NO_ACTION]))
+    for judged in _judged(config):
+        advice = recommend(judged.facts, playbook, index=index, substitute=judged.substitute)
+        kinds = [str(k) for k in advice.ranked_kinds()]
+        scored.append(ScoredCase(judged.truth, judged.decision.action, kinds or [NO_ACTION]))
     return scored
 
 

@@ -36,6 +36,30 @@ class _Order:
         self.fraud: list[tuple[str, float | None, str | None]] = []
 
 
+def fold_stock(
+    events: Iterable[Mapping[str, Any]], *, until: datetime
+) -> dict[tuple[str, str], int]:
+    """Units available per (SKU, location) at ``until``: the last level each reported."""
+    stock: dict[tuple[str, str], int] = {}
+    for event in events:
+        if event["type"] == EventType.INVENTORY_LEVEL and (
+            datetime.fromisoformat(event["time"]) <= until
+        ):
+            data = event["data"]
+            stock[(data["sku"], data["location"])] = int(data["available"])
+    return stock
+
+
+def known_lines(events: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str | None, int]]:
+    """(title, unit price) per SKU seen on an order: the catalogue a store's orders imply."""
+    seen: dict[str, tuple[str | None, int]] = {}
+    for event in events:
+        if event["type"] == EventType.ORDER_PLACED:
+            for line in event["data"].get("lines") or []:
+                seen.setdefault(line["sku"], (line.get("title"), int(line["unit_price_minor"])))
+    return seen
+
+
 def fold_orders(events: Iterable[Mapping[str, Any]], *, until: datetime) -> dict[str, _Order]:
     orders: dict[str, _Order] = {}
     tracking_order: dict[str, str] = {}
@@ -105,7 +129,12 @@ def _shipment(tracking: str, data: dict[str, Any], scans: list[ScanFact]) -> Shi
 
 
 def facts_for(
-    order: _Order, *, exception_type: ExceptionType, now: datetime, case_id: str | None = None
+    order: _Order,
+    *,
+    exception_type: ExceptionType,
+    now: datetime,
+    case_id: str | None = None,
+    stock: Mapping[tuple[str, str], int] | None = None,
 ) -> CaseFacts:
     data = order.data
     customer = data.get("customer") or {}
@@ -151,4 +180,5 @@ def facts_for(
         fraud_kinds=tuple(k for k, _, _ in order.fraud),
         fraud_score=max(scores) / 100 if scores else None,
         dispute_ref=dispute,
+        stock=dict(stock or {}),
     )

@@ -44,7 +44,7 @@ from orderops.recommend.substitution import (
     CatalogueItem,
     Substitute,
     derive_catalogue,
-    find_substitute,
+    first_substitute,
     load_catalogue,
 )
 from orderops.storage.tables import Action, OrderLineRow, TenantPolicy
@@ -143,23 +143,12 @@ def substitute_for(
     policy = load_policy_or_none(uow)
     band = policy.substitutions.max_price_increase_pct if policy else Decimal("10")
     allowed = policy.substitutions.allowed_categories if policy else None
-    catalogue = tenant_catalogue(uow, settings)
-    for line in facts.lines:
-        location = line.location or facts.location
-        if location is None or facts.stock.get((line.sku, location), 0) >= line.quantity:
-            continue
-        found = find_substitute(
-            sku=line.sku,
-            quantity=line.quantity,
-            location=location,
-            catalogue=catalogue,
-            stock=facts.stock,
-            max_price_increase_pct=band,
-            allowed_categories=allowed or None,
-        )
-        if found is not None:
-            return found
-    return None
+    return first_substitute(
+        facts,
+        tenant_catalogue(uow, settings),
+        max_price_increase_pct=band,
+        allowed_categories=allowed or None,
+    )
 
 
 # --- recommending ---------------------------------------------------------------------

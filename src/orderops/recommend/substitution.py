@@ -37,6 +37,7 @@ from typing import Any
 
 from orderops.domain.errors import InvalidEvent
 from orderops.ingest.adapters.shopify_fields import variant_sku
+from orderops.recommend.facts import CaseFacts
 
 
 class InvalidCatalogue(InvalidEvent):
@@ -478,3 +479,29 @@ def find_substitute(
         score=round(score, 4),
         explanation=explanation,
     )
+
+
+def first_substitute(
+    facts: CaseFacts,
+    catalogue: Mapping[str, CatalogueItem],
+    *,
+    max_price_increase_pct: Decimal = Decimal("10"),
+    allowed_categories: Iterable[str] | None = None,
+) -> Substitute | None:
+    """The best substitute for the first line its shipping location cannot fill."""
+    for line in facts.lines:
+        location = line.location or facts.location
+        if location is None or facts.stock.get((line.sku, location), 0) >= line.quantity:
+            continue
+        found = find_substitute(
+            sku=line.sku,
+            quantity=line.quantity,
+            location=location,
+            catalogue=catalogue,
+            stock=facts.stock,
+            max_price_increase_pct=max_price_increase_pct,
+            allowed_categories=allowed_categories,
+        )
+        if found is not None:
+            return found
+    return None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from orderops.domain.cases import ExceptionType
 from orderops.sim.labels import Label
+from orderops.sim.review_time import judged_at_review
 from orderops.sim.reviewer import review
 
 if TYPE_CHECKING:
@@ -37,8 +38,14 @@ def write_sim(result: SimResult, out_dir: Path) -> tuple[Path, Path]:
     events_path, labels_path = out_dir / EVENTS_FILE, out_dir / LABELS_FILE
     events_path.write_text("".join(_dump(event) + "\n" for event in result.events), "utf-8")
     # Each label carries the simulated human reviewer's resolution (sim.reviewer), judged
-    # at the end of the window: the independent reference recommendations are scored on.
-    decisions = review(result.events, result.labels, decide_at=result.config.end)
+    # when the desk would look at it (sim.review_time): the independent reference
+    # recommendations are scored on.
+    decisions = judged_at_review(
+        result.events,
+        result.labels,
+        lambda known, labels, at: review(known, labels, decide_at=at),
+        end=result.config.end,
+    )
     labels_path.write_text(
         "".join(
             _dump(

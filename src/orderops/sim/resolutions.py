@@ -110,6 +110,8 @@ def _substitutable(
     f: _Facts, stock: Mapping[tuple[str, str], int], prices: Mapping[str, int]
 ) -> bool:
     for sku, quantity, price in f.lines:
+        if stock.get((sku, f.location or ""), 0) >= quantity:
+            continue  # this line can be filled where the order ships: nothing to replace
         prefix = sku.split("-", 1)[0]
         for other, other_price in prices.items():
             if (

@@ -1,5 +1,5 @@
 """The substitution saga: swap the line, note it on the order, refund a cheaper substitute's
-difference, tell the customer.
+difference (or, on a payment only authorised, capture the lower total), tell the customer.
 
 An approved substitution (``decide.actions.approve_now``) runs
 ``approved_substitution_steps``, built from the vendor rows its approval maps it to
@@ -9,9 +9,9 @@ at the payment's provider), under a key fixed by the action, as the reship does.
 The steps run in the order that keeps every undo possible: the swap and the order's note
 first (undone by swapping back onto the reservation the swap replaced, or releasing the
 substitute's reservation when it replaced none; and a note saying the substitution was
-called off), then the refund, which is the saga's pivot: money back on a card is not
-taken again, so once it is done a failing notification undoes nothing and waits for a
-retry. The customer is told last, so nothing is said before the swap and the money are
+called off), then the refund (or capture), which is the saga's pivot: money moved on a
+card is not moved back, so once it is done a failing notification undoes nothing and
+waits for a retry. The customer is told last, so nothing is said before the swap and the money are
 real. A dearer or equal substitute moves no money: the retailer absorbs the difference
 (the approval records it), and the customer is never charged more without a choice.
 """
@@ -33,6 +33,16 @@ from orderops.writeback.vendor_terms import VendorEffect
 
 KIND = "substitution"
 REFUNDS = frozenset({("stripe", "refund"), ("shopify", "refund")})
+CAPTURES = frozenset({("stripe", "capture")})
+MONEY = REFUNDS | CAPTURES
+_MONEY_SAID = {
+    "refund": " and refunded the price difference",
+    "capture": " and charged only the lower total",
+}
+
+
+def _money_step(effect: VendorEffect) -> str:
+    return "capture" if (effect.system, effect.operation) in CAPTURES else "refund"
 
 
 def approved_substitution_steps(
@@ -47,10 +57,10 @@ def approved_substitution_steps(
     by_operation = {(e.system, e.operation): e for e in queued}
     swap = by_operation.get(("wms", "substitute"))
     note = by_operation.get(("shopify", "add_note"))
-    refunds = [e for e in queued if (e.system, e.operation) in REFUNDS]
-    if swap is None or note is None or len(refunds) > 1 or len(queued) != 2 + len(refunds):
+    money = [e for e in queued if (e.system, e.operation) in MONEY]
+    if swap is None or note is None or len(money) > 1 or len(queued) != 2 + len(money):
         raise InvalidSaga(
-            f"a substitution maps to substitute, add_note and at most one refund, "
+            f"a substitution maps to substitute, add_note and at most one refund or capture, "
             f"not {[(e.system, e.operation) for e in queued]}"
         )
     line = {k: swap.payload[k] for k in ("order_id", "from_sku", "to_sku", "quantity")}
@@ -82,9 +92,9 @@ def approved_substitution_steps(
             undo=("shopify", "add_note", called_off),
         ),
     ]
-    steps += [step("refund", r.system, r.operation, r.payload, pivot=True) for r in refunds]
+    steps += [step(_money_step(m), m.system, m.operation, m.payload, pivot=True) for m in money]
     if ticket_id is not None:
-        refunded = " and refunded the price difference" if refunds else ""
-        told = f"We have substituted an item of your order ({said}){refunded}."
+        paid = "".join(_MONEY_SAID[_money_step(m)] for m in money)
+        told = f"We have substituted an item of your order ({said}){paid}."
         steps.append(customer_comment(ticket_id, told))
     return [stamped(s, stamp) for s in steps]
