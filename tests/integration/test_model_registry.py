@@ -171,7 +171,7 @@ def test_the_database_keeps_one_promoted_version_per_tenant_and_kind(
     [
         (["train", "-t", "acme"], "has 0 delivered shipments with a promise"),
         (["train", "-t", "acme", "--kind", "weather"], "unknown model kind 'weather'"),
-        (["train", "-t", "acme", "--kind", "ticket_class"], "not trained by this command yet"),
+        (["train", "-t", "acme", "--kind", "ticket_class"], "has 0 tickets people classified"),
         (["evaluate", "-t", "acme"], "has no delay candidate"),
         (["promote", "-t", "acme", "--version", "3"], "has no delay model version 3"),
         (["list", "-t", "nobody"], "no tenant 'nobody'"),

@@ -12,7 +12,7 @@ from builders.access import client, person
 from builders.console import console_person, signed_in
 from builders.events import envelope
 from orderops.bootstrap import App
-from orderops.detect.ticket_classes import ticket_classifier_for
+from orderops.detect.ticket_classes import shipped_ticket_classifier
 from orderops.domain.clock import FixedClock
 from orderops.domain.roles import Role
 from orderops.storage.tables import Case
@@ -88,7 +88,7 @@ def test_a_cancel_request_on_an_unshipped_order_is_classified_and_opens_a_case(
     assert ticket_class == "cancel_request"
     assert confidence is not None
     assert confidence >= 0.75
-    assert model == ticket_classifier_for("acme").card.version
+    assert model == shipped_ticket_classifier().card.version
     cases = open_cases(app, "o-1")
     assert "cancel_requested" in cases
 

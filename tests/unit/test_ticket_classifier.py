@@ -21,16 +21,15 @@ from orderops.detect.models.ticket_training import (
     read_seed,
     train_shipped,
 )
-from orderops.detect.ticket_classes import shipped_ticket_classifier, ticket_classifier_for
+from orderops.detect.ticket_classes import shipped_ticket_classifier
 from orderops.domain.ticket_classes import TicketClass, settle
 
 OLIST = Path("tests/fixtures/datasets/olist_classified/olist_classified_columns.csv")
 
 
-def test_every_tenant_gets_the_shipped_default_through_the_one_door() -> None:
-    model = ticket_classifier_for("acme")
+def test_the_shipped_default_is_read_once_and_knows_every_class() -> None:
+    model = shipped_ticket_classifier()
 
-    assert model is ticket_classifier_for("other-tenant")
     assert model is shipped_ticket_classifier()
     assert set(model.classes) == set(TicketClass)
     assert model.card.licence.startswith("Apache-2.0")

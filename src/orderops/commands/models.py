@@ -1,4 +1,4 @@
-"""`orderops models train|evaluate|promote|retire|list`: a tenant's own models, with a lifecycle.
+"""`orderops models train|evaluate|promote|retire|list|labels`: a tenant's own models.
 
 ``train`` fits a candidate on the tenant's history (a time-based split: earlier part to
 learn, later part to score) and registers it; ``evaluate`` scores it beside the model in
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -34,9 +35,7 @@ if TYPE_CHECKING:
     from orderops.bootstrap import App
     from orderops.detect.model_registry import RegisteredModel
 
-KindOpt = Annotated[
-    str, typer.Option("--kind", "-k", help="Model kind: delay (ticket_class: not yet trainable).")
-]
+KindOpt = Annotated[str, typer.Option("--kind", "-k", help="Model kind: delay or ticket_class.")]
 ActorOpt = Annotated[
     str, typer.Option("--actor", help="Who does this (recorded in the registry and audit log).")
 ]
@@ -68,19 +67,52 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         with opened(tenant, signs=True) as app:
             version = _trainable(kind)
             from orderops.detect.model_registry_delay import train_delay_candidate
+            from orderops.detect.model_registry_tickets import train_ticket_candidate
             from orderops.storage.uow import UnitOfWork
 
+            trainer = train_ticket_candidate if version == "ticket_class" else train_delay_candidate
             with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
-                trained = train_delay_candidate(uow, actor=actor, now=app.clock.now())
+                trained = trainer(uow, actor=actor, now=app.clock.now())
                 uow.commit()
-            model = trained.metrics.get("delay_model", {})
             console.print(
                 f"{version} v{trained.number} trained ({trained.model_version}): "
-                f"{trained.training['train_shipments']} shipments to learn, "
-                f"{trained.training['test_shipments']} later ones to score; "
-                f"AUC {model.get('auc')}, early recall {model.get('early_recall')}, "
-                f"threshold {trained.training['threshold']}. Next: `orderops models evaluate "
+                f"{_trained_summary(trained)}. Next: `orderops models evaluate "
                 f"--tenant {tenant} --kind {version}`",
+                soft_wrap=True,
+            )
+
+    @group.command("labels")
+    def labels(
+        tenant: TenantOpt,
+        file: Annotated[
+            Path,
+            typer.Argument(
+                exists=True, dir_okay=False, help="CSV: ticket_ref, class[, source]."
+            ),
+        ],
+        actor: ActorOpt = "cli",
+    ) -> None:
+        """Record the classes people gave tickets (a helpdesk export): what `train --kind
+        ticket_class` learns from. Checked whole first; a bad row stores nothing."""
+        with opened(tenant, signs=True) as app:
+            from orderops.commands.ticket_labels import MAX_BYTES, read_ticket_labels
+            from orderops.resolve.ticket_classes import label_tickets
+            from orderops.storage.uow import UnitOfWork
+
+            with file.open("rb") as handle:
+                read = read_ticket_labels(handle.read(MAX_BYTES + 1))
+            with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
+                outcome = label_tickets(uow, read, actor=actor, now=app.clock.now())
+                uow.commit()
+            console.print(
+                f"{outcome.labelled} tickets labelled, {outcome.unchanged} already so; "
+                f"{len(outcome.unknown)} refs the tenant has no ticket for"
+                + (f" (first: {', '.join(outcome.unknown[:5])})" if outcome.unknown else "")
+                + (
+                    f"; {len(outcome.ambiguous)} refs in several sources need a source column"
+                    if outcome.ambiguous
+                    else ""
+                ),
                 soft_wrap=True,
             )
 
@@ -94,19 +126,20 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
     ) -> None:
         """Shadow-score a candidate beside the model in force on the same shipments."""
         with opened(tenant, signs=True) as app:
-            _trainable(kind)
+            version = _trainable(kind)
             from orderops.detect.model_registry_delay import evaluate_delay_candidate
+            from orderops.detect.model_registry_tickets import evaluate_ticket_candidate
             from orderops.storage.uow import UnitOfWork
 
+            tickets = version == "ticket_class"
+            evaluator = evaluate_ticket_candidate if tickets else evaluate_delay_candidate
             with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
-                scored = evaluate_delay_candidate(
-                    uow, actor=actor, now=app.clock.now(), number=number
-                )
+                scored = evaluator(uow, actor=actor, now=app.clock.now(), number=number)
                 uow.commit()
             if json_:
                 print_json(scored.to_json())
                 return
-            console.print(_shadow_table(scored))
+            console.print(_ticket_shadow_table(scored) if tickets else _shadow_table(scored))
 
     @group.command("promote")
     def promote(
@@ -116,7 +149,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         actor: ActorOpt = "cli",
         accept_worse: Annotated[
             bool,
-            typer.Option(help="Promote even if it scored below the model in force (AUC)."),
+            typer.Option(help="Promote even if it scored below the model in force."),
         ] = False,
     ) -> None:
         """Put a candidate in force (audited); the version it replaces is retired."""
@@ -132,11 +165,13 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
                     if number is not None
                     else registry.latest_candidate(uow, model_kind)
                 )
-                gain = (row.shadow or {}).get("auc_gain")
+                shadow = row.shadow or {}
+                measure = "AUC" if "auc_gain" in shadow else "macro-F1"
+                gain = shadow.get("auc_gain", shadow.get("macro_f1_gain"))
                 if gain is not None and gain < 0 and not accept_worse:
                     raise ModelRegistryError(
-                        f"{row.kind} v{row.number} scored {gain} AUC below the model in force "
-                        "on the same shipments; pass --accept-worse to promote it anyway"
+                        f"{row.kind} v{row.number} scored {gain} {measure} below the model in "
+                        "force on the same cases; pass --accept-worse to promote it anyway"
                     )
                 promoted = registry.promote(uow, row, actor=actor, now=app.clock.now())
                 uow.commit()
@@ -194,11 +229,50 @@ def _trainable(value: str) -> str:
     from orderops.domain.model_lifecycle import ModelKind, ModelRegistryError
 
     kind = _kind(value)
-    if kind is not ModelKind.DELAY:
-        raise ModelRegistryError(
-            f"{kind} models are not trained by this command yet; the shipped default serves"
-        )
+    if kind not in (ModelKind.DELAY, ModelKind.TICKET_CLASS):
+        raise ModelRegistryError(f"{kind} models are not trained by this command")
     return str(kind)
+
+
+def _trained_summary(trained: RegisteredModel) -> str:
+    t, m = trained.training, trained.metrics
+    if "train_tickets" in t:
+        ours, shipped = m.get("ticket_model", {}), m.get("shipped_default", {})
+        keywords = m.get("keyword_baseline", {})
+        return (
+            f"{t['train_tickets']} labelled tickets (+ {t['seed_texts']} seed texts) to learn, "
+            f"{t['test_tickets']} later ones to score; macro-F1 {ours.get('macro_f1')} vs "
+            f"shipped {shipped.get('macro_f1')} vs keywords {keywords.get('macro_f1')}"
+        )
+    model = m.get("delay_model", {})
+    return (
+        f"{t['train_shipments']} shipments to learn, {t['test_shipments']} later ones to "
+        f"score; AUC {model.get('auc')}, early recall {model.get('early_recall')}, "
+        f"threshold {t['threshold']}"
+    )
+
+
+def _ticket_shadow_table(version: RegisteredModel) -> Table:
+    report = version.shadow or {}
+    against = report.get("against", {})
+    table = Table(
+        title=(
+            f"{version.label} beside {against.get('source')} ({against.get('model_version')}) "
+            f"on {report.get('tickets')} labelled tickets since "
+            f"{report.get('window', {}).get('from', '')[:10]}; agreement {report.get('agreement')}"
+        )
+    )
+    for column in ("classifier", "macro-F1", "accuracy"):
+        table.add_column(column)
+    for name, key in (
+        ("candidate", "candidate"),
+        ("in force", "incumbent"),
+        ("keyword baseline", "keyword_baseline"),
+    ):
+        figures = report.get(key) or {}
+        f1, accuracy = figures.get("macro_f1", 0), figures.get("accuracy", 0)
+        table.add_row(name, f"{f1:.3f}", f"{accuracy:.3f}")
+    return table
 
 
 def _auc(figures: dict[str, Any] | None) -> str:

@@ -117,7 +117,7 @@ def promoted_version(
     return None if row is None else _registered(row)
 
 
-def artifact_of(session: Session, tenant_id: str, version_id: str) -> bytes:
+def artifact_of(session: Session | Connection, tenant_id: str, version_id: str) -> bytes:
     data = session.execute(
         select(_TABLE.c.artifact).where(_TABLE.c.tenant_id == tenant_id, _TABLE.c.id == version_id)
     ).scalar_one()

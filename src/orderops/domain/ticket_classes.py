@@ -21,6 +21,10 @@ class TicketClass(StrEnum):
     OTHER = "other"
 
 
+REVIEWER_LABEL = "reviewer"
+"""The ``model`` of a class a person set: it stands (no model reclassifies the ticket) and is
+what a tenant's own classifier learns from."""
+
 ACTIONABLE: frozenset[TicketClass] = frozenset(
     {TicketClass.CANCEL_REQUEST, TicketClass.ADDRESS_CHANGE}
 )

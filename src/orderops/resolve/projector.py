@@ -373,7 +373,7 @@ def _ticket(uow: UnitOfWork, names: _Names, data: TicketData, *, at: datetime) -
         ticket.source_updated_at = at
         summary = f"ticket {data.ticket_ref} {data.status}"
         if ticket.ticket_class is None or (ticket.subject, ticket.body) != text_before:
-            classify_stored_ticket(uow.tenant_id, ticket)
+            classify_stored_ticket(uow, ticket)
     repo.flush()
     entity_ref = ticket.id
     names.add(ticket_names(data.source, data.ticket_ref), Entity.TICKET, entity_ref)

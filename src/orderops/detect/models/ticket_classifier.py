@@ -16,6 +16,7 @@ code when it is read. The pipeline's shape and classes are then checked.
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,52 +137,62 @@ class TicketClassifier:
             )
         return verdicts
 
-    def save(self, path: Path) -> None:
-        """Write the model as skops (no pickle), creating the folder."""
-        import zipfile
-
+    def to_bytes(self) -> bytes:
+        """The model as skops (no pickle): what the registry stores."""
         import skops.io as sio
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sio.dump(
-            {
-                "format": FORMAT,
-                "pipeline": self._pipeline,
-                "version": self.card.version,
-                "trained_on": self.card.trained_on,
-                "licence": self.card.licence,
-                "examples": str(self.card.examples),
-            },
-            path,
-            compression=zipfile.ZIP_DEFLATED,
-            compresslevel=9,
+        return bytes(
+            sio.dumps(
+                {
+                    "format": FORMAT,
+                    "pipeline": self._pipeline,
+                    "version": self.card.version,
+                    "trained_on": self.card.trained_on,
+                    "licence": self.card.licence,
+                    "examples": str(self.card.examples),
+                },
+                compression=zipfile.ZIP_DEFLATED,
+                compresslevel=9,
+            )
         )
+
+    def save(self, path: Path) -> None:
+        """Write the model as skops, creating the folder."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(self.to_bytes())
 
 
 def load_ticket_classifier(path: Path) -> TicketClassifier:
-    """Read a file ``save`` wrote; refuse one naming any type outside ``TRUSTED_TYPES``."""
-    import zipfile
+    """Read a file ``save`` wrote (see ``ticket_classifier_from_bytes``)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(f"cannot read ticket classifier {path}: {exc}") from exc
+    return ticket_classifier_from_bytes(data, origin=str(path))
 
+
+def ticket_classifier_from_bytes(data: bytes, *, origin: str) -> TicketClassifier:
+    """Read what ``to_bytes`` wrote; refuse one naming any type outside ``TRUSTED_TYPES``."""
     import skops.io as sio
 
     try:
-        untrusted = set(sio.get_untrusted_types(file=path))
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ModelFileError(f"cannot read ticket classifier {path}: {exc}") from exc
+        untrusted = set(sio.get_untrusted_types(data=data))
+    except (ValueError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"cannot read ticket classifier {origin}: {exc}") from exc
     strange = untrusted - TRUSTED_TYPES
     if strange:
         raise ModelFileError(
-            f"ticket classifier {path} names types that are not allowed: {sorted(strange)}"
+            f"ticket classifier {origin} names types that are not allowed: {sorted(strange)}"
         )
-    content: Any = sio.load(path, trusted=sorted(untrusted))
+    content: Any = sio.loads(data, trusted=sorted(untrusted))
     if not isinstance(content, dict) or content.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is not a ticket classifier ({FORMAT})")
+        raise ModelFileError(f"{origin} is not a ticket classifier ({FORMAT})")
     pipeline = content["pipeline"]
     if not isinstance(pipeline, Pipeline):
-        raise ModelFileError(f"{path} holds no pipeline")
+        raise ModelFileError(f"{origin} holds no pipeline")
     unknown = {str(c) for c in pipeline.classes_} - {str(c) for c in TicketClass}
     if unknown:
-        raise ModelFileError(f"{path} predicts unknown classes {sorted(unknown)}")
+        raise ModelFileError(f"{origin} predicts unknown classes {sorted(unknown)}")
     card = ModelCard(
         version=str(content["version"]),
         trained_on=str(content["trained_on"]),
