@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from builders.access import client, person
 from builders.console import console_person, signed_in
-from builders.events import envelope
+from builders.events import envelope, scan, shipment
 from orderops.bootstrap import App
 from orderops.detect.ticket_classes import shipped_ticket_classifier
 from orderops.domain.clock import FixedClock
@@ -125,3 +125,63 @@ def test_a_where_is_my_order_ticket_is_classified_and_opens_no_cancel_case(
 
     assert stored(app, "t-2")[0] == "where_is_my_order"
     assert "cancel_requested" not in open_cases(app, "o-2")
+
+
+def address_case(app: App, order_ref: str) -> dict[str, Any] | None:
+    with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
+        for case in uow.session.scalars(select(Case).where(Case.order_ref == order_ref)):
+            if case.exception_type == "address_problem":
+                return {"open": case.closed_at is None, "facts": case.facts, "why": case.summary}
+    return None
+
+
+def test_an_address_change_asked_before_the_first_scan_opens_an_address_problem(
+    app: App, clock: FixedClock
+) -> None:
+    at = clock.now() - 5 * HOUR
+    ingest(app, clock, order("o-3", at=at, number="#1003"))
+    ingest(
+        app,
+        clock,
+        ticket(
+            at + HOUR,
+            ref="t-3",
+            order_ref="o-3",
+            subject="Cambio de dirección",
+            body="Por favor envíen mi pedido #1003 a otra dirección, me mudé.",
+        ),
+    )
+
+    assert stored(app, "t-3")[0] == "address_change"
+    case = address_case(app, "o-3")
+    assert case is not None
+    assert case["open"]
+    assert (case["facts"]["ticket"], case["facts"]["ticket_class"]) == ("t-3", "address_change")
+    assert "asked to change the delivery address" in case["why"]
+
+
+def test_an_address_change_asked_after_the_carrier_scanned_opens_nothing(
+    app: App, clock: FixedClock
+) -> None:
+    at = clock.now() - 5 * HOUR
+    ingest(app, clock, order("o-4", at=at, number="#1004"))
+    ingest(
+        app,
+        clock,
+        shipment("o-4", at=at + HOUR, tracking="1Z4"),
+        scan("in_transit", at=at + 2 * HOUR, tracking="1Z4", order_ref="o-4"),
+    )
+    ingest(
+        app,
+        clock,
+        ticket(
+            at + 3 * HOUR,
+            ref="t-4",
+            order_ref="o-4",
+            subject="Wrong address",
+            body="I need to change my shipping address for order #1004",
+        ),
+    )
+
+    assert stored(app, "t-4")[0] == "address_change"
+    assert address_case(app, "o-4") is None

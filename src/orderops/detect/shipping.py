@@ -9,14 +9,17 @@ parcel has moved since.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from orderops.detect.stock import line_location, shipped_from
 from orderops.detect.thresholds import DEFAULTS
+from orderops.detect.ticket_requests import asked_at, handed_over_at, requests
 from orderops.detect.verdict import Thresholds, Verdict, clear, hours, quiet
 from orderops.domain.cases import ExceptionType
 from orderops.domain.facts import OrderSnapshot, ShipmentFact
 from orderops.domain.statuses import OWES_DELIVERY, TrackingStatus
+from orderops.domain.ticket_classes import TicketClass
 
 T = ExceptionType
 
@@ -212,7 +215,10 @@ def missing_address_fields(ship_to: object) -> list[str]:
 
 
 class AddressProblemDetector:
-    """The carrier says the address is wrong, or the order lacks a deliverable address."""
+    """The carrier says the address is wrong, the order lacks a deliverable address, or the
+    customer asked (a confident ``address_change`` ticket) to change it before any carrier
+    scanned a parcel. Asked after the first scan, the parcel needs a redirect with the
+    carrier, not a new address on the order: nothing opens for the request then."""
 
     exception_type = T.ADDRESS_PROBLEM
     opens_on_events = True
@@ -254,9 +260,53 @@ class AddressProblemDetector:
                 detected_at=order.placed_at,
                 facts={"missing": missing},
             )
+        asked = self._change_asked(order, thresholds)
+        if asked is not None:
+            return asked
         return clear(
             self.exception_type, "delivered" if order.delivered_at else "address is complete"
         )
+
+    def _change_asked(self, order: OrderSnapshot, thresholds: Thresholds | None) -> Verdict | None:
+        settings = {**DEFAULTS[self.exception_type], **(thresholds or {})}
+        asks = requests(
+            order,
+            TicketClass.ADDRESS_CHANGE,
+            min_confidence=settings["change_request_min_confidence"],
+        )
+        if not asks:
+            return None
+        ticket = asks[0]
+        at = asked_at(ticket)
+        scans = sorted(s for s in map(handed_over_at, order.shipments) if s is not None)
+        if scans and scans[0] <= at:
+            return None
+        confidence = ticket.ticket_class_confidence or 0.0
+        verdict = Verdict(
+            exception_type=self.exception_type,
+            detected=True,
+            cleared=False,
+            summary=(
+                f"The customer asked to change the delivery address of order {order.label} "
+                f"(ticket {ticket.ticket_ref}, classifier confidence {confidence:.2f}) "
+                "before it shipped"
+            ),
+            evidence_key=f"address_change:{ticket.ticket_ref}",
+            detected_at=at,
+            facts={
+                "ticket": ticket.ticket_ref,
+                "ticket_class": str(TicketClass.ADDRESS_CHANGE),
+                "confidence": round(confidence, 3),
+                "asked_at": at.isoformat(),
+            },
+        )
+        if scans:
+            return replace(
+                verdict,
+                cleared=True,
+                clear_reason="shipped before the address was changed: a carrier redirect now",
+            )
+        return verdict
 
 
 class PartialFulfillmentOverdueDetector:

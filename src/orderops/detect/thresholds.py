@@ -31,7 +31,7 @@ DEFAULTS: Mapping[ExceptionType, Mapping[str, float]] = MappingProxyType(
         T.SHIPMENT_LATE: {"grace_hours": 0},
         T.PRE_DISPATCH_DELAY: {"first_scan_hours": 24},
         T.CARRIER_EXCEPTION: {"pickup_days": 5},
-        T.ADDRESS_PROBLEM: {},
+        T.ADDRESS_PROBLEM: {"change_request_min_confidence": 0.75},
         T.STUCK_ORDER: {"awaiting_payment_hours": 6, "awaiting_fulfillment_hours": 48},
         T.PARTIAL_FULFILLMENT_OVERDUE: {"remaining_days": 2},
         T.CUSTOMER_CHASING: {"tickets": 3, "window_hours": 72},
