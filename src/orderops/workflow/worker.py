@@ -42,6 +42,7 @@ from orderops.detect.registry import DETECTORS
 from orderops.evidence.service import default_store
 from orderops.ingest import arrivals
 from orderops.recommend.auto import recommend_new_cases
+from orderops.recommend.llm import LlmSettings
 from orderops.storage.repositories.intake import InboxStatus
 from orderops.storage.sqlite_writers import in_background
 from orderops.storage.tenant_lookups import tenants_with_inbox_status
@@ -92,6 +93,7 @@ def run_once(
     retain = retention_due(_retention_ran_at.get(id(app)), now=clock.now())
     if retain:
         _retention_ran_at[id(app)] = clock.now()
+    llm = LlmSettings()  # the model drafts for new cases when ORDEROPS_LLM_ENABLED is set
     for tenant in tenant_ids(sessions):
         if drain:
             changes += _drain_tenant(app, tenant)
@@ -108,7 +110,9 @@ def run_once(
         _guarded(tenant, fire_due_timers, sessions, tenant_id=tenant, clock=clock)
         _guarded(tenant, refresh_jeopardy, sessions, tenant_id=tenant, clock=clock)
         _guarded(tenant, close_finished_incidents, sessions, tenant_id=tenant, clock=clock)
-        _guarded(tenant, recommend_new_cases, sessions, tenant_id=tenant, clock=clock)
+        _guarded(
+            tenant, recommend_new_cases, sessions, tenant_id=tenant, clock=clock, llm_settings=llm
+        )
         evidence = default_store(app.settings)
         _guarded(tenant, expire_due, sessions, tenant_id=tenant, clock=clock, evidence=evidence)
         _guarded(tenant, release_due_holds, sessions, tenant_id=tenant, clock=clock)
