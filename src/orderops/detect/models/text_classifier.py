@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
+from orderops.detect.models.char_ngrams import char_ngram_tfidf
 from orderops.detect.models.delay_model import TrainingDataError
 from orderops.detect.models.topics import TicketTopic
 
@@ -67,14 +67,7 @@ def train_text_classifier(
         [
             (
                 "tfidf",
-                TfidfVectorizer(
-                    analyzer="char_wb",
-                    ngram_range=(params.min_n, params.max_n),
-                    min_df=params.min_df,
-                    sublinear_tf=True,
-                    strip_accents="unicode",
-                    lowercase=True,
-                ),
+                char_ngram_tfidf(min_n=params.min_n, max_n=params.max_n, min_df=params.min_df),
             ),
             (
                 "linear",

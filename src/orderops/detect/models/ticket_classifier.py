@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from orderops.detect.models.char_ngrams import char_ngram_tfidf
 from orderops.detect.models.delay_model import ModelFileError, TrainingDataError
 from orderops.domain.ticket_classes import (
     ACTIONABLE_MIN_CONFIDENCE,
@@ -221,14 +221,7 @@ def train_ticket_classifier(
         [
             (
                 "tfidf",
-                TfidfVectorizer(
-                    analyzer="char_wb",
-                    ngram_range=(params.min_n, params.max_n),
-                    min_df=params.min_df,
-                    sublinear_tf=True,
-                    strip_accents="unicode",
-                    lowercase=True,
-                ),
+                char_ngram_tfidf(min_n=params.min_n, max_n=params.max_n, min_df=params.min_df),
             ),
             (
                 "linear",
