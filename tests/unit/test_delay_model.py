@@ -289,3 +289,21 @@ def test_on_dataco_the_model_ranks_better_than_both_plain_rules_and_warns_earlie
     assert model.median_lead_time_hours >= 12.0
     # Flags raised before the breach are right more often than the late base rate.
     assert model.early_precision > evaluation.test_late / evaluation.test_shipments
+
+
+def test_predicting_keeps_the_process_on_one_thread() -> None:
+    """One-row predictions on a thread team cost more than they save (128 vs 9 ms measured
+    on a busy 2-core machine): after the first prediction, OpenMP and BLAS run one thread."""
+    from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
+
+    from orderops.detect.model_registry_scoring import shipped_delay_model
+
+    model = shipped_delay_model()
+    features = DelayFeatures("UPS", "standard", "a-b", 1, 24.0, 5.0, 0.1)
+
+    (score,) = model.predict_proba_many([features])
+
+    assert 0.0 <= score <= 1.0
+    pools = threadpool_info()
+    assert pools
+    assert {pool["num_threads"] for pool in pools} == {1}

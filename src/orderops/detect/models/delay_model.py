@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,20 @@ class TrainingDataError(OrderOpsError):
     """The rows cannot train a classifier (empty, or only one outcome)."""
 
     code = "training-data-invalid"
+
+
+@cache
+def one_thread() -> None:
+    """Keep OpenMP and BLAS to one thread in this process, from the first prediction on.
+
+    The desk predicts for one order at a time, and the gradient-boosting model's thread
+    team costs more than it saves: 128 ms per one-row prediction against 9 ms on one thread
+    on this project's busy 2-core machine (the backtest found it). A desk scales by worker
+    processes, not by threads inside one prediction.
+    """
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    threadpool_limits(limits=1)
 
 
 @dataclass(frozen=True)
@@ -135,6 +150,7 @@ class DelayModel:
     def predict_proba_many(self, features: Sequence[DelayFeatures]) -> list[float]:
         if not features:
             return []
+        one_thread()
         probabilities = self._pipeline.predict_proba(_matrix(features))[:, 1]
         return [float(p) for p in probabilities]
 
