@@ -86,6 +86,24 @@ def test_an_override_never_auto_approves_even_when_a_rule_would() -> None:
     assert contact.policy_version == 3
 
 
+@pytest.mark.parametrize(
+    ("case", "required"),
+    [
+        (inputs(amount=2500, total=5000), ("approver",)),  # small-low-risk would approve it
+        (inputs(ActionKind.CONTACT_CUSTOMER, amount=0), ("approver",)),  # low-risk-kind
+        (inputs(amount=1000, fraud=0.71), ("fraud",)),  # the require rules still apply
+    ],
+)
+def test_without_automatic_approval_every_proposal_waits_for_its_people(
+    case: DecisionInputs, required: tuple[str, ...]
+) -> None:
+    result = evaluate(DEFAULT_POLICY, version=0, inputs=case, automatic=False)
+
+    assert result.auto_rule is None
+    assert tuple(str(r) for r in result.required) == required
+    assert result.approvals == 1
+
+
 def test_tier_bounds_select_rules_by_customer_tier() -> None:
     policy = ApprovalPolicy(
         default=KindPolicy(

@@ -217,10 +217,12 @@ def propose_in(
     evidence: BlobStore,
     note: str | None = None,
     customer_choice: bool = False,
+    automatic: bool = True,
 ) -> Action:
     """``propose`` inside a unit of work the caller commits, so a customer's choice and the
     use of its link are one transaction (``workflow/choices.py``); ``customer_choice`` is
-    what the approval policy's ``customer_choice`` bound sees."""
+    what the approval policy's ``customer_choice`` bound sees; ``automatic=False`` (an AI
+    agent's proposal) never takes an ``auto_approve`` rule: it waits for a person."""
     case = get_case(uow, case_id)
     if CaseStatus(case.status) not in PROPOSABLE:
         raise IllegalTransition(f"a case in status {case.status} takes no new proposals")
@@ -246,7 +248,7 @@ def propose_in(
         customer_choice=customer_choice,
     )
     refuse_beyond_order(uow, policy, inputs, context)
-    evaluation = evaluate(policy, version=pin.policy_version, inputs=inputs)
+    evaluation = evaluate(policy, version=pin.policy_version, inputs=inputs, automatic=automatic)
     if case.status != CaseStatus.AWAITING_APPROVAL:
         pin.decision_round += 1
         move_case(

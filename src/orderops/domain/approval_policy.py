@@ -289,10 +289,15 @@ class Evaluation:
         )
 
 
-def evaluate(policy: ApprovalPolicy, *, version: int, inputs: DecisionInputs) -> Evaluation:
+def evaluate(
+    policy: ApprovalPolicy, *, version: int, inputs: DecisionInputs, automatic: bool = True
+) -> Evaluation:
+    """Who must approve. ``automatic=False`` (an AI agent's proposal) skips the policy's
+    ``auto_approve`` rules: the proposal waits for the people its ``require`` rules name,
+    at least one approver."""
     rules = policy.for_kind(inputs.kind)
     expires = timedelta(hours=policy.expiry_hours)
-    if not inputs.overrides_policy:
+    if automatic and not inputs.overrides_policy:
         for auto in rules.auto_approve:
             if auto.when.hold(inputs):
                 return Evaluation(
