@@ -13,7 +13,9 @@ from rich.console import Console
 
 from orderops.commands import (
     access,
+    agents,
     audit_export,
+    backtest,
     backup,
     cases,
     choices,
@@ -38,6 +40,7 @@ from orderops.commands import (
     sandbox,
     scopes,
     settings_table,
+    shadow,
     sources,
     sso,
     tenancy,
@@ -102,6 +105,9 @@ settings_table.register(cli)
 sandbox.register(cli)
 webhooks.register(cli)
 models.register(cli)  # models train|evaluate|promote|retire|list (model registry)
+agents.register(cli)  # mcp serve, agents limits set|show (issue #17 item 3)
+backtest.register(cli)  # backtest --tenant T --from D1 --to D2 --candidate FILE (#17 item 1)
+shadow.register(cli)  # shadow start|stop|report|promote|approve|withdraw (issue #17)
 audit_export.register(audit_cli)
 tenancy.register(tenant_cli)  # tenant create, tenant key [issue|list|rotate|revoke]
 limits.register(tenant_cli)

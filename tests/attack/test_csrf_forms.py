@@ -28,6 +28,7 @@ from builders.app_routes import app_routes
 from builders.choices import choice_case, make_offer
 from builders.console import ConsolePerson, console_person, csrf_of, signed_in
 from builders.links import suggested_ticket, ticket
+from builders.shadow import lower_fraud_threshold, proposed_candidate, start_candidate
 from orderops.api.app import create_app
 from orderops.bootstrap import App
 from orderops.decide.actions import propose
@@ -408,6 +409,20 @@ FORMS = [
     Form(
         "/console/admin/connections/{system}/remove",
         lambda d: (f"/console/admin/connections/{d.vendor('easypost')}/remove", {}),
+    ),
+    Form(
+        "/console/shadow/promote",
+        lambda d: (
+            "/console/shadow/promote",
+            {"_": start_candidate(d.app, d.clock, lower_fraud_threshold()).id},
+        ),
+    ),
+    Form(
+        "/console/shadow/approve",
+        lambda d: (
+            "/console/shadow/approve",
+            {"_": proposed_candidate(d.app, d.clock, proposer=d.maker.principal.identity).id},
+        ),
     ),
 ]
 

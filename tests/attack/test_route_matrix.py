@@ -90,6 +90,7 @@ PARAM_KINDS = {
     "hold_id": "hold_id",
     "subscription_id": "subscription_id",
     "delivery_id": "webhook_delivery_id",
+    "run_id": "backtest_run_id",
 }
 """Path parameters that name an object of a cell, and the object's kind."""
 
@@ -144,6 +145,12 @@ OWN_CELL_WRITES = {
     "tenant (admins only; test_console_operations.py)",
     ("POST", "/console/bulk"): "each case through its single button's service, in the caller's "
     "scoped unit of work (test_console_work_lists.py)",
+    ("POST", "/v1/shadow"): "the tenant's own shadow candidate (test_shadow_api.py)",
+    ("POST", "/v1/shadow/stop"): "the tenant's own running shadow candidate",
+    ("POST", "/v1/shadow/promotion"): "the tenant's own running shadow candidate",
+    ("POST", "/v1/shadow/promotion/approve"): "the tenant's own proposed shadow candidate",
+    ("POST", "/console/shadow/promote"): "the tenant's own running shadow candidate",
+    ("POST", "/console/shadow/approve"): "the tenant's own proposed shadow candidate",
 }
 """Writes that name no object: whatever they make belongs to the caller's cell."""
 
@@ -497,10 +504,13 @@ def test_an_object_of_ones_own_cell_is_found(desk: Desk) -> None:
         found[str(route)] = answer.status_code
 
     assert found == {
-        str(r): 404 if ("suggestion_id", "suggestion_id") in r.kinds else 200
+        str(r): 404
+        if {("suggestion_id", "suggestion_id"), ("run_id", "backtest_run_id")} & set(r.kinds)
+        else 200
         for r in named
         if r.reads and r.kinds
-    }  # a scoped person sees no link suggestion, even their own tenant's (test_access_scopes)
+    }  # a scoped person sees no link suggestion nor backtest report, even their own
+    # tenant's (test_access_scopes, test_backtest_api)
 
 
 def test_a_link_to_another_cells_order_reads_as_no_such_order(desk: Desk) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from builders.access import Person, person
+from builders.backtests import stored_run
 from builders.links import suggested_ticket, ticket
 from builders.outbound_webhooks import failed_delivery, subscription
 from builders.scopes import PlacedCase, name_brands, placed_order, scoped_person
@@ -208,6 +209,7 @@ def _seed(
     objects["webhook_delivery_id"] = failed_delivery(
         app, clock, objects["subscription_id"], tenant=tenant
     )
+    objects["backtest_run_id"] = stored_run(app, clock, tenant=tenant, order_ref=case.order_ref)
     for role in roles:
         seeded.people[role] = scoped_person(
             app, clock, role=role, scope=parse([f"region={cell.region}"]), tenant=tenant

@@ -154,6 +154,8 @@ ADMIN_PAGES: list[Page] = [
     ("users", "/console/admin/users", ["Rey Reviewer"]),
     ("connections", "/console/admin/connections", ["ada-shop.myshopify.com"]),
     ("usage", "/console/usage", []),
+    ("backtests", "/console/backtests", []),
+    ("shadow", "/console/shadow", []),
     ("dead-letters", "/console/ops/dead-letters", ["a field the schema does not know"]),
     ("sources", "/console/ops/sources", []),
 ]

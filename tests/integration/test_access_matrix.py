@@ -17,18 +17,28 @@ import pytest
 from fastapi.routing import APIRoute
 
 from builders.access import Person, client, late_case, person
+from builders.backtests import stored_run
 from builders.choices import choice_case
 from builders.events import order_placed
 from builders.holds import place_hold
 from builders.outbound_webhooks import failed_delivery, subscription
+from builders.shadow import (
+    equal_candidate,
+    lower_fraud_threshold,
+    proposed_candidate,
+    start_candidate,
+    stop_running,
+)
 from orderops.api import actions as actions_api
 from orderops.api import admin as admin_api
+from orderops.api import backtests as backtests_api
 from orderops.api import cases as cases_api
 from orderops.api import choices as choices_api
 from orderops.api import connections as connections_api
 from orderops.api import events as events_api
 from orderops.api import holds as holds_api
 from orderops.api import playbook_pins as playbook_pins_api
+from orderops.api import shadow as shadow_api
 from orderops.api import webhook_subscriptions as webhook_subscriptions_api
 from orderops.audit.verify import verify_tenant
 from orderops.bootstrap import App
@@ -415,6 +425,59 @@ ROUTES = [
         lambda w: (f"/v1/cases/{w.case_id}/choice-offers/withdraw", None),
         tenant_scoped_ids=True,
     ),
+    Route("GET", "/v1/shadow", Permission.POLICIES_MANAGE, 200, lambda w: ("/v1/shadow", None)),
+    Route(
+        "GET", "/v1/backtests", Permission.POLICIES_MANAGE, 200, lambda w: ("/v1/backtests", None)
+    ),
+    Route(  # acme's stored report: globex's administrators are answered 404
+        "GET",
+        "/v1/backtests/{run_id}",
+        Permission.POLICIES_MANAGE,
+        200,
+        lambda w: (f"/v1/backtests/{stored_run(w.app, w.clock)}", None),
+        tenant_scoped_ids=True,
+    ),
+    Route(  # each tenant's own candidate: globex starts its own
+        "POST",
+        "/v1/shadow",
+        Permission.POLICIES_MANAGE,
+        201,
+        lambda w: (
+            stop_running(w.app, w.clock) or "/v1/shadow",
+            {"candidate": lower_fraud_threshold()},
+        ),
+    ),
+    Route(  # acme's running candidate: globex has none to stop
+        "POST",
+        "/v1/shadow/stop",
+        Permission.POLICIES_MANAGE,
+        200,
+        lambda w: (start_candidate(w.app, w.clock, equal_candidate()) and "/v1/shadow/stop", None),
+        tenant_scoped_ids=True,
+    ),
+    Route(
+        "POST",
+        "/v1/shadow/promotion",
+        Permission.POLICIES_MANAGE,
+        200,
+        lambda w: (
+            start_candidate(w.app, w.clock, equal_candidate()) and "/v1/shadow/promotion",
+            None,
+        ),
+        tenant_scoped_ids=True,
+    ),
+    Route(  # proposed by the maker, so any administrator may be the second pair of eyes
+        "POST",
+        "/v1/shadow/promotion/approve",
+        Permission.POLICIES_MANAGE,
+        200,
+        lambda w: (
+            proposed_candidate(w.app, w.clock, proposer=w.maker.principal.identity)
+            and "/v1/shadow/promotion/approve",
+            None,
+        ),
+        tenant_scoped_ids=True,
+    ),
 ]
 
 
@@ -447,6 +510,8 @@ def test_the_table_covers_every_route_with_the_permission_it_declares() -> None:
         holds_api.router,
         choices_api.router,
         webhook_subscriptions_api.router,
+        shadow_api.router,
+        backtests_api.router,
     )
     declared = {
         (method, route.path): declared_permission(route)

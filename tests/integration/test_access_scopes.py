@@ -30,6 +30,7 @@ from httpx import Response
 from sqlalchemy import select
 
 from builders.access import Person
+from builders.backtests import stored_run
 from builders.console import console_person, signed_in
 from builders.links import suggested_ticket, ticket
 from builders.scopes import (
@@ -39,6 +40,12 @@ from builders.scopes import (
     name_brands,
     placed_case,
     scoped_person,
+)
+from builders.shadow import (
+    lower_fraud_threshold,
+    proposed_candidate,
+    start_candidate,
+    stop_running,
 )
 from orderops.api.app import ROUTERS, create_app
 from orderops.audit.verify import verify_tenant
@@ -818,9 +825,32 @@ UNSCOPED_ONLY: dict[tuple[str, str], Callable[[World, PlacedCase], Request]] = {
             "reason": "the customer called",
         },
     ),
+    ("POST", "/v1/shadow"): lambda w, c: (
+        stop_running(w.app, w.clock) or "/v1/shadow",
+        {"candidate": lower_fraud_threshold()},
+    ),
+    ("POST", "/v1/shadow/stop"): lambda w, c: (
+        start_candidate(w.app, w.clock, lower_fraud_threshold()) and "/v1/shadow/stop",
+        None,
+    ),
+    ("POST", "/v1/shadow/promotion"): lambda w, c: (
+        start_candidate(w.app, w.clock, lower_fraud_threshold()) and "/v1/shadow/promotion",
+        None,
+    ),
+    ("POST", "/v1/shadow/promotion/approve"): lambda w, c: (
+        proposed_candidate(w.app, w.clock, proposer=w.checker.principal.identity)
+        and "/v1/shadow/promotion/approve",
+        None,
+    ),
+    ("GET", "/v1/backtests/{run_id}"): lambda w, c: (
+        f"/v1/backtests/{stored_run(w.app, w.clock)}",
+        None,
+    ),
 }
 """Records resolve could not tie to an order sit nowhere yet: like a case without an
-order, they are tenant-wide work, for the unscoped (404 to anyone scoped)."""
+order, they are tenant-wide work, for the unscoped (404 to anyone scoped). Shadow mode
+judges every order of the tenant, so it is for the unscoped too (test_shadow_api.py), and so
+does a backtest report (test_backtest_api.py)."""
 
 
 def test_records_that_name_no_order_yet_are_for_the_unscoped_only(world: World) -> None:
@@ -852,6 +882,10 @@ def test_a_scoped_caller_sees_no_link_suggestions(world: World) -> None:
 SEPARATELY = {
     ("GET", "/v1/queues"): "test_queue_counts_count_only_the_callers_cases",
     ("GET", "/v1/link-suggestions"): "test_a_scoped_caller_sees_no_link_suggestions",
+    ("GET", "/v1/shadow"): "test_shadow_api.py::"
+    "test_a_scoped_administrator_is_answered_as_if_there_were_nothing",
+    ("GET", "/v1/backtests"): "test_backtest_api.py::"
+    "test_other_tenants_scoped_callers_and_forged_ids_find_nothing",
 }
 
 HOOKS = "outbound webhook subscriptions of the tenant"

@@ -5,10 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from orderops import __version__, redaction
+from orderops.agent_tools import http as agent_tools_http
 from orderops.api import (
     access_scopes,
     actions,
     admin,
+    backtests,
     case_work,
     cases,
     choices,
@@ -31,6 +33,7 @@ from orderops.api import (
     queues,
     rate_limits,
     recommendations,
+    shadow,
     usage,
     webhook_subscriptions,
     webhooks,
@@ -67,6 +70,8 @@ ROUTERS = (
     playbook_pins.router,
     links.router,
     usage.router,
+    shadow.router,
+    backtests.router,
     webhook_subscriptions.router,
     console_router,
 )
@@ -91,6 +96,7 @@ def create_app(app: App) -> FastAPI:
     openapi.install(api)
     api.add_middleware(ConditionalGets)  # ETag and 304 on GETs; inside the rate-limit headers
     rate_limits.install(api)  # 429 in the document: api/openapi.py implies it for keyed routes
+    agent_tools_http.install(api)  # /mcp: the agents' tool API, with the app's rate limiter
     idempotency.install(api)  # Idempotency-Key on keyed POSTs: a retry gets the first answer
     api.add_middleware(EnvironmentHeader)  # the key's environment on every answer to it
     api.add_middleware(RefuseNul)

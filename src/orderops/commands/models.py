@@ -86,9 +86,7 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         tenant: TenantOpt,
         file: Annotated[
             Path,
-            typer.Argument(
-                exists=True, dir_okay=False, help="CSV: ticket_ref, class[, source]."
-            ),
+            typer.Argument(exists=True, dir_okay=False, help="CSV: ticket_ref, class[, source]."),
         ],
         actor: ActorOpt = "cli",
     ) -> None:

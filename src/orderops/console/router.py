@@ -13,6 +13,7 @@ from orderops.console import (
     live,
     pages_account,
     pages_admin,
+    pages_backtests,
     pages_case,
     pages_choices,
     pages_connections,
@@ -21,6 +22,7 @@ from orderops.console import (
     pages_insight,
     pages_links,
     pages_ops,
+    pages_shadow,
     pages_usage,
     pages_work,
     sso,
@@ -43,6 +45,8 @@ router.include_router(pages_connections.router)
 router.include_router(pages_links.router)
 router.include_router(sso.router)
 router.include_router(pages_usage.router)
+router.include_router(pages_shadow.router)
+router.include_router(pages_backtests.router)
 router.include_router(pages_account.router)
 router.include_router(pages_choices.router)
 router.include_router(live.router)

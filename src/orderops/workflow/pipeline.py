@@ -71,6 +71,7 @@ from orderops.workflow.detection import evaluate_order
 from orderops.workflow.notifications import notify_opened
 from orderops.workflow.processing_failures import FailureClass, dead_letter_row, failure_class
 from orderops.workflow.processing_metrics import PROCESSING_METRICS
+from orderops.workflow.shadow_judge import judge_in_shadow, running_shadow
 
 __all__ = ["DEFERRED", "MAX_ATTEMPTS", "process_event", "process_many", "process_pending"]
 
@@ -389,10 +390,15 @@ def _released_first(uow: UnitOfWork, released: Sequence[str], rest: Sequence[Inb
 def _judge(
     uow: UnitOfWork, orders: Sequence[Order], *, inbox_id: str, now: datetime
 ) -> list[CaseEvent]:
-    """Run the detectors on each order the event touched, on the state it left."""
+    """Run the detectors on each order the event touched, on the state it left, and the
+    tenant's shadow candidate beside them when one is running (workflow/shadow_judge.py:
+    one lookup per chunk, nothing more without a candidate)."""
     changes: list[CaseEvent] = []
+    shadow = running_shadow(uow)
     for order in orders:
         changes += evaluate_order(uow, order, now=now, from_sweep=False, inbox_id=inbox_id)
+        if shadow is not None:
+            judge_in_shadow(uow, shadow, order, now=now, inbox_id=inbox_id)
     return changes
 
 

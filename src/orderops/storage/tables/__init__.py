@@ -1,8 +1,10 @@
 """Every table, imported here so ``Base.metadata`` is complete for Alembic and tests."""
 
 from orderops.storage.tables.access import ApprovalPolicyVersion, CasePolicyPin, User
+from orderops.storage.tables.agent_limits import AgentKeyLimit, AgentProposal
 from orderops.storage.tables.archive import InboxArchive, WebhookDeliveryArchive
 from orderops.storage.tables.audit import AuditHead, AuditRecord
+from orderops.storage.tables.backtests import BacktestRun
 from orderops.storage.tables.cases import Action, Approval, Case, CaseTimelineEntry
 from orderops.storage.tables.choices import CustomerChoiceOffer
 from orderops.storage.tables.commerce import (
@@ -58,6 +60,7 @@ from orderops.storage.tables.resolve import (
 from orderops.storage.tables.retention import CustomerErasure, RetentionWindowRow
 from orderops.storage.tables.saved_views import SavedView
 from orderops.storage.tables.scopes import BrandRule
+from orderops.storage.tables.shadow import ShadowCandidate, ShadowDecision
 from orderops.storage.tables.sources import SourceConnection, WebhookDelivery
 from orderops.storage.tables.sso import SsoConfig, SsoLogin, UserIdentity
 from orderops.storage.tables.tenancy import ApiKey, Tenant
@@ -67,12 +70,15 @@ from orderops.storage.tables.writeback import WritebackAttempt, WritebackSaga, W
 
 __all__ = [
     "Action",
+    "AgentKeyLimit",
+    "AgentProposal",
     "AliasWait",
     "ApiKey",
     "Approval",
     "ApprovalPolicyVersion",
     "AuditHead",
     "AuditRecord",
+    "BacktestRun",
     "BrandRule",
     "Case",
     "CasePolicyPin",
@@ -124,6 +130,8 @@ __all__ = [
     "RetentionWindowRow",
     "RoutingRuleRecord",
     "SavedView",
+    "ShadowCandidate",
+    "ShadowDecision",
     "Shipment",
     "SignInThrottle",
     "SourceConnection",
