@@ -77,6 +77,9 @@ EXTRA = {
     "customers erase": ["--email", "someone@example.com"],
     "usage quota set": ["--soft", "5"],
     "eval recommend": ["--from-history"],  # --tenant names the history to score
+    "backtest": [  # a valid (empty) candidate, in workdir, and a window
+        *("--candidate", "candidate.yaml", "--from", "2026-01-01", "--to", "2026-01-02"),
+    ],
 }
 """Options a command checks before it opens the desk: given, so the tenant is reached."""
 
@@ -109,6 +112,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_template: Pa
     for name in [n for n in os.environ if n.startswith("ORDEROPS_")]:
         monkeypatch.delenv(name)
     (tmp_path / "data").mkdir()
+    (tmp_path / "candidate.yaml").write_text("{}\n", encoding="utf-8")
     database = tmp_path / "data" / "orderops.db"
     shutil.copyfile(sqlite_template, database)
     monkeypatch.setenv("ORDEROPS_DATA_DIR", str(tmp_path / "data"))

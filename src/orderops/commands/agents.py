@@ -64,10 +64,10 @@ def register(cli: typer.Typer, *, app_factory: AppFactory | None = None) -> None
         if tenant is None:
             raise typer.BadParameter("--tenant is required for stdio (or use --http)")
         secret = os.environ.get("ORDEROPS_API_KEY", "").strip()
-        if not secret:
-            console.print("[red]error:[/red] set ORDEROPS_API_KEY to one of the tenant's keys")
-            raise typer.Exit(2)
-        with opened(tenant, signs=True) as app:
+        with opened(tenant, signs=True) as app:  # an unknown tenant is refused first
+            if not secret:
+                console.print("[red]error:[/red] set ORDEROPS_API_KEY to one of the tenant's keys")
+                raise typer.Exit(2)
             from orderops.agent_tools.calls import ToolDesk, authenticated
             from orderops.agent_tools.server import build_server
             from orderops.api.rate_limits import limiter_for
