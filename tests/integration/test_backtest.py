@@ -139,9 +139,8 @@ def test_the_live_policy_reproduces_the_live_run_and_a_lower_threshold_names_its
     assert lower.report["cases"]["candidate"]["pre_dispatch_delay"]["opened"] > (
         lower.report["cases"]["live"].get("pre_dispatch_delay", {}).get("opened", 0)
     )
-    assert [c["path"] for c in lower.policy_diff] == [
-        "fulfillment_policy.detectors.pre_dispatch_delay"
-    ] or all(
+    assert lower.policy_diff
+    assert all(
         c["path"].startswith("fulfillment_policy.detectors.pre_dispatch_delay")
         for c in lower.policy_diff
     )
