@@ -71,6 +71,27 @@ def lower_fraud_threshold(score: int = 50) -> str:
     return candidate_text(fulfillment_policy=document)
 
 
+def sooner_unpaid_alarm(hours: int = 2) -> str:
+    """A candidate calling an order with no payment outcome stuck after ``hours`` (live: 6).
+    Only a sweep opens that case: it is a deadline passing, not an event."""
+    document = example_document()
+    detectors = dict(document.get("detectors") or {})
+    stuck = dict(detectors.get("stuck_order") or {})
+    stuck["thresholds"] = {**stuck.get("thresholds", {}), "awaiting_payment_hours": hours}
+    detectors["stuck_order"] = stuck
+    document["detectors"] = detectors
+    return candidate_text(fulfillment_policy=document)
+
+
+def unpaid_order(app: App, clock: FixedClock, *, tenant: str = "acme") -> str:
+    """An order placed now whose payment never reports, taken in and processed."""
+    ref = f"o-unpaid-{next(_orders)}"
+    items = [order_placed(ref, at=clock.now(), number=None)]
+    report = ingest_items(app.sessions, tenant_id=tenant, items=items, channel="test", clock=clock)
+    assert report.rejected == []
+    return ref
+
+
 def scored_order(app: App, clock: FixedClock, score: float, *, tenant: str = "acme") -> str:
     """A paid order with a fraud risk score, taken in and processed."""
     ref, items = scored_items(clock, score)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,9 +19,11 @@ from builders.shadow import (
     notice_rule,
     scored_items,
     scored_order,
+    sooner_unpaid_alarm,
     start_candidate,
     store_live_policy,
     troubled_parcel,
+    unpaid_order,
 )
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
@@ -31,6 +34,7 @@ from orderops.workflow import pipeline, shadow
 from orderops.workflow.batch import ingest_items
 from orderops.workflow.pipeline import process_pending
 from orderops.workflow.shadow_report import DivergenceReport, read_view
+from orderops.workflow.sweeps import sweep
 from orderops.workflow.worker import run_once
 
 
@@ -156,6 +160,7 @@ def test_a_case_the_candidate_would_clear_is_recorded_cleared(app: App, clock: F
 def test_without_a_candidate_a_chunk_asks_once_and_runs_no_shadow_code(
     app: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(pipeline, "CHUNK_SECONDS", 60.0)  # one chunk, however busy the machine
     store_live_policy(app, clock)
     items = [item for score in (60, 90, 95) for item in scored_items(clock, score)[1]]
     called: list[str] = []
@@ -210,8 +215,9 @@ def test_a_failing_shadow_judgement_leaves_the_live_event_processed(
 
 
 def test_with_a_candidate_each_order_s_decisions_are_read_once_a_chunk(
-    app: App, clock: FixedClock
+    app: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(pipeline, "CHUNK_SECONDS", 60.0)  # one chunk, however busy the machine
     store_live_policy(app, clock)
     start_candidate(app, clock, lower_fraud_threshold(50))
     items = [item for score in (60, 90, 95) for item in scored_items(clock, score)[1]]
@@ -222,3 +228,41 @@ def test_with_a_candidate_each_order_s_decisions_are_read_once_a_chunk(
     reads = [s for s in sent if s.lstrip().startswith("SELECT") and "shadow_decisions" in s]
     assert len(reads) <= 3
     assert len(decisions(app)) == 3
+
+
+def test_a_sweep_records_the_candidate_s_time_based_case_at_its_own_deadline(
+    app: App, clock: FixedClock
+) -> None:
+    # Live calls an unpaid order stuck after 6 h, the candidate after 2 h: the sweep must
+    # come at the candidate's deadline, and record there what only the candidate opens.
+    store_live_policy(app, clock)
+    start_candidate(app, clock, sooner_unpaid_alarm(2))
+    ref = unpaid_order(app, clock)
+    assert decisions(app) == []  # a deadline, not an event, opens it
+
+    clock.advance(timedelta(hours=2, minutes=1))
+    sweep(app.sessions, tenant_id="acme", clock=clock)
+
+    assert decisions(app) == [(ref, "stuck_order", "open")]
+    assert desk_counts(app)["Case"] == 0  # live's deadline has not come
+
+    clock.advance(timedelta(hours=4))
+    sweep(app.sessions, tenant_id="acme", clock=clock)
+
+    stuck = next(t for t in report(app, clock).types if t.exception_type == "stuck_order")
+    assert (stuck.both, stuck.only_candidate, stuck.only_live) == (1, 0, 0)
+    assert desk_counts(app)["Case"] == 1
+    assert decisions(app) == [(ref, "stuck_order", "open")]
+
+
+def test_without_a_candidate_a_sweep_keeps_the_live_schedule(app: App, clock: FixedClock) -> None:
+    store_live_policy(app, clock)
+    start_candidate(app, clock, sooner_unpaid_alarm(2))
+    shadow.stop(app.sessions, tenant_id="acme", actor="user:test", clock=clock)
+    placed = clock.now()
+    ref = unpaid_order(app, clock)
+
+    with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
+        order = uow.commerce.order_by_ref(ref)
+        assert order is not None
+        assert order.next_check_at == placed + timedelta(hours=6)

@@ -98,12 +98,40 @@ def test_each_difference_of_a_case_both_open_is_counted_once(changed: str, value
     ]
 
 
-def test_a_case_a_sweep_opened_is_not_held_against_the_candidate() -> None:
-    report = divergence([live(1, by_event=False)], [], since=SINCE, until=UNTIL)
+def test_a_case_a_sweep_opened_is_compared_like_any_other() -> None:
+    # shadow mode follows the sweeps too, so a sweep's case the candidate never opened
+    # is live's alone
+    report = divergence([live(1, by_event=False), live(2)], [], since=SINCE, until=UNTIL)
 
     (fraud,) = report.types
-    assert (fraud.live_by_sweep, fraud.only_live, fraud.live_opened) == (1, 0, 0)
-    assert report.divergent == 0
+    assert (fraud.live_by_sweep, fraud.only_live, fraud.live_opened) == (1, 2, 2)
+    assert report.divergent == 2
+
+
+def test_a_case_the_candidate_opened_first_is_both_and_earlier_by_its_lead() -> None:
+    report = divergence(
+        [live(1, hours=7)], [decision(1, matched=False, hours=3)], since=SINCE, until=UNTIL
+    )
+
+    (fraud,) = report.types
+    assert (fraud.both, fraud.only_candidate, fraud.only_live) == (1, 0, 0)
+    assert (fraud.earlier, fraud.later, fraud.hours_earlier) == (1, 0, 4.0)
+    assert fraud.examples["earlier"] == [
+        {
+            "order_ref": "#1",
+            "at": (T0 + timedelta(hours=3)).isoformat(),
+            "case_id": "c1",
+            "hours": 4.0,
+        }
+    ]
+    assert report.divergent == 1
+
+
+def test_a_case_the_candidate_opened_after_live_is_later() -> None:
+    report = divergence([live(1, hours=2)], [decision(1, hours=5)], since=SINCE, until=UNTIL)
+
+    (fraud,) = report.types
+    assert (fraud.both, fraud.earlier, fraud.later, fraud.hours_earlier) == (1, 0, 1, -3.0)
 
 
 def test_only_the_window_counts() -> None:

@@ -126,8 +126,9 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         for t in view.report.types:
             console.print(
                 f"{t.exception_type}: candidate opened {t.candidate_opened}, live opened "
-                f"{t.live_opened} (+{t.live_by_sweep} by sweeps); only candidate "
-                f"{t.only_candidate}, only live {t.only_live}; changed "
+                f"{t.live_opened} ({t.live_by_sweep} by sweeps); only candidate "
+                f"{t.only_candidate}, only live {t.only_live}; candidate earlier {t.earlier}, "
+                f"later {t.later} (net {t.hours_earlier:+.1f} h); changed "
                 + ", ".join(f"{k} {v}" for k, v in t.changed.items()),
                 highlight=False,
                 soft_wrap=True,

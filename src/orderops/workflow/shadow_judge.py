@@ -5,9 +5,15 @@ processing chunk (kept with the chunk's rows, ``storage/repositories/loaded.py``
 dictionary lookup for the chunk's other events. Only when a candidate is running does it
 call :func:`judge_in_shadow` for each order the event touched, on the state the live
 judgement just judged. That runs the detectors with the candidate's thresholds under the
-live rules of when an event may open a case (never a time-based verdict; those open in
-sweeps, which shadow mode does not follow), and writes ``shadow_decisions`` rows only:
+live rules of when a case may open (an event never opens a time-based verdict; the
+worker's sweep, which calls it too, opens any), and writes ``shadow_decisions`` rows only:
 never a case, timeline entry, action, outbox row, message or notice.
+
+Time-based verdicts need the sweep to come when the *candidate's* deadline passes, not
+only the live one's: the candidate's earliest recheck lowers the order's
+``next_check_at`` (the one live column shadow mode writes). A sweep visiting an order
+early changes nothing live: detectors judge state, and the live next check is set again
+by the live judgement at every visit, as after any event.
 
 For each case the candidate would open it records what it would do next, and what the live
 policy does on the same facts, judged the same way (so a candidate equal to live differs
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -32,7 +39,7 @@ from orderops.cases.routing import routing_input
 from orderops.detect.registry import DETECTORS
 from orderops.detect.silence import SOURCE_PREFIX
 from orderops.detect.thresholds import DEFAULT_CONFIG, DetectorConfig, config_from_policy
-from orderops.detect.verdict import Verdict
+from orderops.detect.verdict import Detector, Verdict
 from orderops.domain.approval_policy import DecisionInputs, evaluate
 from orderops.domain.cases import CaseStatus, is_open
 from orderops.domain.policy import promise_for
@@ -96,13 +103,25 @@ def _read(uow: UnitOfWork) -> RunningShadow | None:
 
 
 def judge_in_shadow(
-    uow: UnitOfWork, shadow: RunningShadow, order: Order, *, now: datetime, inbox_id: str | None
+    uow: UnitOfWork,
+    shadow: RunningShadow,
+    order: Order,
+    *,
+    now: datetime,
+    inbox_id: str | None,
+    from_sweep: bool = False,
+    detectors: Sequence[Detector] = DETECTORS,
 ) -> None:
-    """Record what the candidate would open and clear for ``order``; see the module doc."""
+    """Record what the candidate would open and clear for ``order``; see the module doc.
+    ``from_sweep``: the worker's sweep is judging, so time-based verdicts may open, as
+    they do live; ``detectors`` are the ones live just ran (the tenant's delay scorer)."""
     if order.order_ref.startswith(SOURCE_PREFIX):
         return
     try:
-        verdicts = _verdicts(uow, shadow, order, now=now)
+        verdicts = _verdicts(
+            uow, shadow, order, now=now, from_sweep=from_sweep, detectors=detectors
+        )
+        _schedule(order, verdicts, now=now)
         if not any((v.detected and may_open) or v.cleared for v, may_open in verdicts):
             return  # nothing to open or clear: no statement at all
         latest = _latest(uow, shadow.candidate_id, order.id)
@@ -117,24 +136,44 @@ def judge_in_shadow(
         log.exception("shadow judgement of order %s failed; the live one stands", order.id)
 
 
+def _schedule(order: Order, verdicts: list[tuple[Verdict, bool]], *, now: datetime) -> None:
+    """Bring the order's next sweep forward to the candidate's earliest recheck, and to now
+    for a verdict only a sweep may open (as live does). Whether a decision already holds
+    that verdict is not read here (a statement per event): a sweep that finds it held
+    changes nothing."""
+    checks = [v.recheck_at for v, _ in verdicts if v.recheck_at is not None]
+    checks += [
+        min(v.detected_at or now, now) for v, may_open in verdicts if v.detected and not may_open
+    ]
+    if checks and (order.next_check_at is None or min(checks) < order.next_check_at):
+        order.next_check_at = min(checks)
+
+
 def _verdicts(
-    uow: UnitOfWork, shadow: RunningShadow, order: Order, *, now: datetime
+    uow: UnitOfWork,
+    shadow: RunningShadow,
+    order: Order,
+    *,
+    now: datetime,
+    from_sweep: bool,
+    detectors: Sequence[Detector],
 ) -> list[tuple[Verdict, bool]]:
-    """Each enabled detector's verdict under the candidate, and whether an event may open
-    it. The snapshot's reads were just made by the live judgement of the same order, so
-    the chunk's kept rows answer them."""
+    """Each enabled detector's verdict under the candidate, and whether it may open now
+    (``evaluate_order``'s rule). The snapshot's reads were just made by the live judgement
+    of the same order, so the chunk's kept rows answer them."""
     facts = snapshot(uow, order)
     policy = shadow.candidate.fulfillment
     promise = promise_for(policy, order.service_level, order.placed_at) if policy else None
     facts = replace(facts, handling_due=promise.handling_due if promise is not None else None)
     found = []
-    for detector in DETECTORS:
+    for detector in detectors:
         if not shadow.config.enabled(detector.exception_type):
             continue
         verdict = detector.judge(
             facts, now=now, thresholds=shadow.config.thresholds(detector.exception_type)
         )
-        found.append((verdict, detector.opens_on_events and not verdict.time_based))
+        may_open = from_sweep or (detector.opens_on_events and not verdict.time_based)
+        found.append((verdict, may_open))
     return found
 
 

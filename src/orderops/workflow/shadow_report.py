@@ -8,9 +8,11 @@ and, for cases both open, where the candidate's queue, priority, recommended act
 money or approvers differ from what the live policy gives on the same facts. Each count
 keeps a few examples.
 
-Only cases opened by events are compared: shadow mode follows the pipeline, not the time
-sweeps, so a live case a sweep opened (a promise passed) has no shadow counterpart and is
-left out of "live only" (``live_by_sweep`` counts them).
+Cases opened by events and by the worker's sweeps are compared alike: shadow mode
+follows both (``live_by_sweep`` says how many of the live ones a sweep opened). A
+decision the candidate took before live opened the same order's case of the same type
+counts as both, *earlier* (a tighter deadline, a lower threshold), with the hours it
+gained; one taken after live's case opened counts as *later*.
 """
 
 from __future__ import annotations
@@ -72,6 +74,10 @@ class TypeDivergence:
     only_candidate: int = 0
     only_live: int = 0
     both: int = 0
+    earlier: int = 0
+    later: int = 0
+    hours_earlier: float = 0.0
+    """Summed over ``earlier`` (gained) and ``later`` (lost, negative): the net lead."""
     changed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COMPARED, 0))
     money_minor: dict[str, dict[str, int]] = field(default_factory=dict)
     """Per currency, the money the top recommendations move: ``{"candidate": .., "live": ..}``."""
@@ -79,7 +85,18 @@ class TypeDivergence:
 
     @property
     def divergent(self) -> bool:
-        return bool(self.only_candidate or self.only_live or any(self.changed.values()))
+        return bool(self.differences)
+
+    @property
+    def differences(self) -> int:
+        """Cases one side opened alone or at another moment, and outcomes that differ."""
+        return (
+            self.only_candidate
+            + self.only_live
+            + self.earlier
+            + self.later
+            + sum(self.changed.values())
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -91,6 +108,9 @@ class TypeDivergence:
             "only_candidate": self.only_candidate,
             "only_live": self.only_live,
             "both": self.both,
+            "earlier": self.earlier,
+            "later": self.later,
+            "hours_earlier": round(self.hours_earlier, 2),
             "changed": dict(self.changed),
             "money_minor": self.money_minor,
             "examples": {k: list(v) for k, v in self.examples.items()},
@@ -106,7 +126,7 @@ class DivergenceReport:
     @property
     def divergent(self) -> int:
         """Differences of every kind, all types together (0: the candidate acts as live)."""
-        return sum(t.only_candidate + t.only_live + sum(t.changed.values()) for t in self.types)
+        return sum(t.differences for t in self.types)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -135,6 +155,11 @@ def divergence(
         if len(row.examples[what]) < examples:
             row.examples[what].append(example)
 
+    in_window = [c for c in live if since <= c.opened_at <= until]
+    by_id = {c.case_id: c for c in in_window}
+    by_key: dict[tuple[str, str], list[LiveCase]] = defaultdict(list)
+    for case in in_window:
+        by_key[(case.order_id, case.exception_type)].append(case)
     shadowed: set[tuple[str, str]] = set()
     matched: set[str] = set()
     for d in decisions:
@@ -145,12 +170,23 @@ def divergence(
         row.candidate_opened += 1
         row.candidate_cleared += d.cleared_at is not None
         base = {"order_ref": d.order_ref, "at": d.opened_at.isoformat()}
-        if d.live_case_id is None:
+        twin = _twin(d, by_id, by_key.get((d.order_id, d.exception_type), []), matched)
+        if twin is None:
             row.only_candidate += 1
             note(row, "only_candidate", {**base, "candidate": d.candidate})
             continue
-        matched.add(d.live_case_id)
+        matched.add(twin.case_id)
         row.both += 1
+        lead = (twin.opened_at - d.opened_at).total_seconds() / 3600
+        if lead:
+            row.earlier += lead > 0
+            row.later += lead < 0
+            row.hours_earlier += lead
+            note(
+                row,
+                "earlier" if lead > 0 else "later",
+                {**base, "case_id": twin.case_id, "hours": round(lead, 2)},
+            )
         money = row.money_minor.setdefault(d.currency or "", {"candidate": 0, "live": 0})
         money["candidate"] += int(d.candidate.get("amount_minor") or 0)
         money["live"] += int(d.live.get("amount_minor") or 0)
@@ -162,19 +198,15 @@ def divergence(
                     what,
                     {
                         **base,
-                        "case_id": d.live_case_id,
+                        "case_id": twin.case_id,
                         "candidate": d.candidate.get(what),
                         "live": d.live.get(what),
                     },
                 )
-    for case in live:
-        if not since <= case.opened_at <= until:
-            continue
+    for case in in_window:
         row = of(case.exception_type)
-        if not case.by_event:
-            row.live_by_sweep += 1
-            continue
         row.live_opened += 1
+        row.live_by_sweep += not case.by_event
         if case.case_id in matched or (case.order_id, case.exception_type) in shadowed:
             continue
         row.only_live += 1
@@ -191,6 +223,41 @@ def divergence(
         )
     ordered = tuple(types[k] for k in sorted(types))
     return DivergenceReport(since=since, until=until, types=ordered)
+
+
+def _twin(
+    decision: Decision,
+    by_id: dict[str, LiveCase],
+    same_order_and_type: list[LiveCase],
+    matched: set[str],
+) -> LiveCase | None:
+    """The live case ``decision`` stands beside: the one open when it was taken, else the
+    first the live desk opened for the same order and type after it."""
+    if decision.live_case_id is not None:
+        return by_id.get(decision.live_case_id) or _outside(decision)
+    return next(
+        (
+            c
+            for c in same_order_and_type
+            if c.opened_at >= decision.opened_at and c.case_id not in matched
+        ),
+        None,
+    )
+
+
+def _outside(decision: Decision) -> LiveCase:
+    """A live case opened before the window: matched, at the decision's own moment."""
+    assert decision.live_case_id is not None
+    return LiveCase(
+        case_id=decision.live_case_id,
+        order_id=decision.order_id,
+        order_ref=decision.order_ref,
+        exception_type=decision.exception_type,
+        opened_at=decision.opened_at,
+        by_event=True,
+        queue=None,
+        priority=None,
+    )
 
 
 def load_report(

@@ -33,6 +33,7 @@ from orderops.storage.tables import InboxEvent, Order
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.detection import apply_verdict, detector_config, evaluate_order
 from orderops.workflow.pipeline import process_pending
+from orderops.workflow.shadow_judge import judge_in_shadow, running_shadow
 
 
 def sweep(
@@ -50,6 +51,9 @@ def sweep(
     order with its news still unread nor one half-way through a chunk. Otherwise whether
     a parcel looked stuck would depend on whether the sweep ran before or after its scan
     was processed.
+
+    A running shadow candidate judges each swept order beside the live judgement
+    (``workflow/shadow_judge.py``), so its time-based cases are recorded too.
     """
     changes = process_pending(sessions, tenant_id=tenant_id, clock=clock)
     seen: set[str] = set()
@@ -65,11 +69,22 @@ def sweep(
                 changes += sweep_sources(uow, now=now, config=config)
                 uow.commit()
                 return changes
+            shadow = running_shadow(uow)
             for order in due[:batch]:
                 seen.add(order.id)
                 changes += evaluate_order(
                     uow, order, now=now, from_sweep=True, detectors=detectors, config=config
                 )
+                if shadow is not None:
+                    judge_in_shadow(
+                        uow,
+                        shadow,
+                        order,
+                        now=now,
+                        inbox_id=None,
+                        from_sweep=True,
+                        detectors=detectors,
+                    )
             uow.commit()
 
 
