@@ -9,6 +9,7 @@ nothing about the registry. The history has a learnable pattern: parcels to one 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from orderops.bootstrap import App
@@ -20,10 +21,17 @@ LATE_SHARE = {"CA": 0.8, "NY": 0.1}
 
 
 def write_shipment_history(
-    app: App, tenant: str, *, until: datetime, shipments: int = 90, days: int = 45, seed: int = 7
+    app: App,
+    tenant: str,
+    *,
+    until: datetime,
+    shipments: int = 90,
+    days: int = 45,
+    seed: int = 7,
+    late_share: Mapping[str, float] = LATE_SHARE,
 ) -> int:
     """``shipments`` parcels dispatched over the ``days`` before ``until``, all delivered by
-    then; answers how many were late."""
+    then, late in each region at ``late_share``; answers how many were late."""
     rng = random.Random(seed)
     late_count = 0
     with UnitOfWork(app.sessions, tenant_id=tenant) as uow:
@@ -32,7 +40,7 @@ def write_shipment_history(
             dispatched = until - timedelta(days=days) + timedelta(hours=i * days * 24 / shipments)
             dispatched = dispatched.replace(minute=0, second=0, microsecond=0)
             promised = dispatched + timedelta(days=3)
-            late = rng.random() < LATE_SHARE[region]
+            late = rng.random() < late_share[region]
             late_count += late
             delivered = promised + (
                 timedelta(hours=rng.randint(6, 48))

@@ -13,7 +13,7 @@ store, so a refund on an order only the first run streamed is delivered too.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,6 +59,12 @@ SIM = SimConfig(
     rates=DEMO_RATES,
 )
 """A day of the demo's store (two days of history before it) ending now."""
+RESTART_SIM = replace(SIM, seed=18)
+"""A day whose streamed orders include a shipped, paid one with a fraud review open (and an
+unpaid one whose payment failed): the restart refunds an order only the first run saw."""
+PREDICTED = "shipment_delay_predicted"
+"""Left out of the picks: which of these open depends on the delay model in force (the
+shipped default's, moved to the store's own late share, opens none in a day)."""
 
 
 @pytest.fixture
@@ -97,8 +103,12 @@ def open_cases(app: App) -> list[OpenCase]:
 
 
 def pick(cases: list[OpenCase], *, fulfillment: str, financial: str) -> OpenCase:
+    """The first open case on such an order that a rule opened (never the delay model's)."""
     chosen = [
-        c for c in cases if (c.fulfillment_status, c.financial_status) == (fulfillment, financial)
+        c
+        for c in cases
+        if (c.fulfillment_status, c.financial_status) == (fulfillment, financial)
+        and c.exception_type != PREDICTED
     ]
     if financial == "paid":  # one captured intent to refund (not a doubly charged order)
         chosen = [c for c in chosen if c.captured_intents == 1]
@@ -265,8 +275,8 @@ def test_a_restart_serves_what_earlier_runs_stored_so_their_refunds_are_delivere
     approver: Person,
     finance: Person,
 ) -> None:
-    events = simulate(SIM).events
-    history = [e for e in events if datetime.fromisoformat(e["time"]) <= SIM.start]
+    events = simulate(RESTART_SIM).events
+    history = [e for e in events if datetime.fromisoformat(e["time"]) <= RESTART_SIM.start]
     streamed = {
         e["data"]["order_ref"] for e in events[len(history) :] if e["type"] == "order.placed"
     }
@@ -282,10 +292,11 @@ def test_a_restart_serves_what_earlier_runs_stored_so_their_refunds_are_delivere
         later = [c for c in open_cases(app) if c.order_ref in streamed]
         shipped = pick(later, fulfillment="shipped", financial="paid")
         unpaid = pick(later, fulfillment="unfulfilled", financial="failed")
+        assert shipped.exception_type == "fraud_review"
         intent_id = captured_intent(app, shipped.order_ref)
         captured = again.sandboxes.stripe.payment_intent(intent_id)["amount_received"]
-        # A refund on the window's first shipped, paid order streamed after history, with
-        # a finance approver and an admin: enough for any case type's approval policy.
+        # A refund on the window's shipped, paid order under fraud review streamed after
+        # history, with a finance approver and an admin: enough for any case type's policy.
         refund = decide(
             http, agent, [finance, admin], shipped.case_id, "refund", {"reason": "fraud"}
         )

@@ -189,11 +189,17 @@ def test_bad_requests_are_one_line_and_exit_code_2(app: App, args: list[str], me
 def test_a_fresh_install_predicts_delays_with_the_shipped_default(
     app: App, clock: FixedClock
 ) -> None:
+    """No model of its own yet, only its deliveries: parcels take three days and most of
+    them arrive late. One promised a day after it left is scored by the shipped default
+    against those transits and opens a case; one promised in six days does not."""
     now = clock.now()
+    write_shipment_history(app, "acme", until=now, late_share={"CA": 0.9, "NY": 0.9})
     items = [
-        order_placed("o-late", at=now - timedelta(hours=10), promised_by=now + timedelta(hours=48)),
+        order_placed("o-late", at=now - timedelta(hours=10), promised_by=now + timedelta(hours=20)),
         shipment("o-late", at=now - timedelta(hours=4), tracking="1ZLATE"),
         scan("in_transit", at=now - timedelta(hours=2), tracking="1ZLATE", order_ref="o-late"),
+        order_placed("o-fine", at=now - timedelta(hours=10), promised_by=now + timedelta(days=6)),
+        shipment("o-fine", at=now - timedelta(hours=4), tracking="1ZFINE"),
     ]
     accept_items(app.sessions, tenant_id="acme", items=items, channel="test", clock=clock)
 
@@ -207,8 +213,14 @@ def test_a_fresh_install_predicts_delays_with_the_shipped_default(
         )
         (case,) = page.items
         facts = dict(case.facts)
+        fine = uow.cases.search(
+            CaseFilter(order_ref="o-fine", exception_type=["shipment_delay_predicted"]),
+            limit=10,
+            offset=0,
+        )
     assert facts["model_source"] == "shipped default"
     assert facts["score"] >= facts["threshold"]
+    assert fine.items == []
 
 
 def test_a_promoted_model_that_cannot_be_loaded_leaves_the_shipped_default_scoring(

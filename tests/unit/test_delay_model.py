@@ -19,10 +19,12 @@ from orderops.detect.models.delay_evaluation import (
     time_split,
 )
 from orderops.detect.models.delay_features import (
+    FEATURES,
     DelayFeatures,
     DelayTrainingRow,
     build_training_rows,
     features_at,
+    features_for,
     snapshot_times,
 )
 from orderops.detect.models.delay_model import (
@@ -32,7 +34,7 @@ from orderops.detect.models.delay_model import (
     TrainingDataError,
     train_delay_model,
 )
-from orderops.detect.models.lane_history import LaneHistory
+from orderops.detect.models.lane_history import MIN_LANE_TRANSITS, LaneHistory
 from orderops.detect.models.shipments import ShipmentRecord
 
 DATACO = (
@@ -127,6 +129,16 @@ def test_features_describe_the_shipment_as_of_the_asking_time() -> None:
     assert features.last_scan_age_hours == pytest.approx(10)
 
 
+def test_a_history_with_scans_in_transit_gives_its_models_the_last_scan_s_age() -> None:
+    # the public data sets carry only dispatch and delivery: there the scan's age is the
+    # elapsed time and is left out; a tenant's own tracking makes it worth reading
+    tracked = [shipment("s1", delivered_h=80, scans_h=(0, 30)), shipment("s2")]
+    untracked = [shipment("s1", delivered_h=80, scans_h=(0, 80)), shipment("s2")]
+
+    assert features_for(tracked) == (*FEATURES, "last_scan_age_hours")
+    assert features_for(untracked) == FEATURES
+
+
 def test_snapshots_are_taken_only_while_open_and_before_the_promise() -> None:
     record = shipment(promised_h=72, delivered_h=50)
     times = snapshot_times(record, step=timedelta(hours=12))
@@ -167,6 +179,53 @@ def test_a_delivery_at_the_asking_instant_is_not_yet_history() -> None:
     )
 
 
+def test_the_remaining_life_is_the_median_of_past_transits_slower_than_the_time_out() -> None:
+    # the north lane's deliveries took 10, 20, ... 200 hours, all before the asking time
+    past = [
+        shipment(f"n{i}", dispatched_h=-400, promised_h=0, delivered_h=-400 + 10.0 * (i + 1))
+        for i in range(MIN_LANE_TRANSITS)
+    ]
+    history = LaneHistory(past)
+    asked_at = T0
+    assert history.remaining_life("dc1->north", asked_at, elapsed_hours=0).median_hours == 105
+    # out for 150 h: only 160..200 h remain, median 180 h, five of them
+    life = history.remaining_life("dc1->north", asked_at, elapsed_hours=150)
+    assert (life.median_hours, life.seen) == (180, 5)
+    # out longer than any past parcel: due now
+    assert history.remaining_life("dc1->north", asked_at, elapsed_hours=500).median_hours == 500
+
+
+def test_a_thin_lane_reads_the_transits_of_every_lane() -> None:
+    north = [
+        shipment(f"n{i}", dispatched_h=-400, promised_h=0, delivered_h=-300)
+        for i in range(MIN_LANE_TRANSITS)
+    ]
+    thin = [shipment("s", dispatched_h=-400, promised_h=0, delivered_h=-390, destination="south")]
+    history = LaneHistory([*north, *thin])
+    assert history.transits("dc1->south", T0) == sorted([100.0] * MIN_LANE_TRANSITS + [10.0])
+    assert history.transits("dc1->north", T0) == [100.0] * MIN_LANE_TRANSITS
+
+
+def test_the_expected_lateness_sees_only_deliveries_before_the_asking_time() -> None:
+    asked_at = T0 + 100 * HOUR
+    slow = [
+        shipment(f"s{i}", dispatched_h=0, promised_h=40, delivered_h=80 + i)
+        for i in range(MIN_LANE_TRANSITS)
+    ]
+    open_now = shipment("x", dispatched_h=90, promised_h=130, delivered_h=None)
+    # the same slow parcels delivered after the asking time: not known yet
+    later = [replace(r, delivered_at=r.delivered_at + 30 * HOUR) for r in slow]  # type: ignore[operator]
+
+    knowing = features_at(open_now, asked_at, LaneHistory([*slow, open_now]))
+    not_yet = features_at(open_now, asked_at, LaneHistory([*later, open_now]))
+
+    # 10 h out, the known parcels took 80..99 h: the median (89.5 h) is 49.5 h past the promise
+    assert knowing.expected_late_hours == pytest.approx(89.5 - 40)
+    assert knowing.recent_expected_late_hours == pytest.approx(89.5 - 40)
+    # nothing delivered yet: due now, 30 h before the promise (as the lane rule says)
+    assert not_yet.expected_late_hours == pytest.approx(-30)
+
+
 @pytest.mark.parametrize("index", [0, 17, 400, 2500])
 def test_training_snapshots_never_see_their_own_outcome(
     dataco: list[ShipmentRecord], index: int
@@ -193,13 +252,17 @@ def test_a_model_trained_on_a_small_sample_separates_late_from_on_time(
         promise_slack_hours=4.0,
         last_scan_age_hours=40.0,
         lane_late_rate=0.57,  # the median lane in DataCo
+        expected_late_hours=30.0,  # the lane's parcels still out by now arrived a day late
+        recent_expected_late_hours=30.0,
     )
-    # Standard Class is DataCo's most punctual mode; just dispatched, days of slack left.
+    # Standard Class is DataCo's most punctual mode; the lane's parcels arrive days early.
     obviously_on_time = replace(
         obviously_late,
         service_level="Standard Class",
         promise_slack_hours=110.0,
         last_scan_age_hours=0.0,
+        expected_late_hours=-60.0,
+        recent_expected_late_hours=-60.0,
     )
     late_p = sample_model.predict_proba(obviously_late)
     on_time_p = sample_model.predict_proba(obviously_on_time)

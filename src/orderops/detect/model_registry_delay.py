@@ -43,7 +43,7 @@ from orderops.detect.models.delay_evaluation import (
     score_detector,
     time_split,
 )
-from orderops.detect.models.delay_features import build_training_rows
+from orderops.detect.models.delay_features import build_training_rows, features_for
 from orderops.detect.models.delay_model import (
     DelayModel,
     DelayModelParams,
@@ -78,12 +78,15 @@ def fit_delay_model(
     history is small, and the worker's processes share the machine."""
     params = params or PARAMS
     with threadpool_limits(limits=1):
+        features = features_for(records)
         fit_part, validation, _ = time_split(records, VALIDATION_FRACTION)
-        early = train_delay_model(build_training_rows(fit_part, history, step=step), params=params)
+        early = train_delay_model(
+            build_training_rows(fit_part, history, step=step), params=params, features=features
+        )
         points = [(r, p) for r in validation for p in checkpoints(r, history, step=step)]
         threshold = best_threshold(points, model_scorer(early)(points))
         rows = build_training_rows(records, history, step=step)
-        return train_delay_model(rows, params=params, threshold=threshold)
+        return train_delay_model(rows, params=params, threshold=threshold, features=features)
 
 
 def _result(result: DetectorResult) -> dict[str, Any]:

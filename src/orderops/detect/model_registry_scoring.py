@@ -14,6 +14,7 @@ shipped default scores instead, so a bad model never silences the detector nor t
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import weakref
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SHIPPED_DELAY = "shipped/delay.skops"
+SHIPPED_CARD = "shipped/delay.card.json"
 SHIPPED_SOURCE = "shipped default"
 LANE_REFRESH = timedelta(minutes=15)
 MODEL_CACHE_SIZE = 32
@@ -53,6 +55,13 @@ def shipped_delay_model() -> DelayModel:
 
     data = resources.files("orderops.detect.models").joinpath(SHIPPED_DELAY).read_bytes()
     return DelayModel.from_bytes(data, origin=SHIPPED_DELAY)
+
+
+@cache
+def shipped_late_share() -> float:
+    """The late share of the data the shipped default learned from (its card)."""
+    card = resources.files("orderops.detect.models").joinpath(SHIPPED_CARD).read_text()
+    return float(json.loads(card)["late_share"])
 
 
 @dataclass
@@ -144,6 +153,7 @@ def delay_scorer_for(
         history=lane_history(sessions, tenant_id, now=now, generic=generic),
         source=source,
         generic=generic,
+        trained_late_share=shipped_late_share() if generic else None,
     )
 
 

@@ -72,23 +72,23 @@ def shipped_version(records: list[ShipmentRecord]) -> str:
 
 def train_shipped(records: list[ShipmentRecord]) -> DelayModel:
     """Fit on every record; the threshold is the lowest whose early precision reaches
-    ``PRECISION_TARGET`` on the last fifth (fitted without it). The best-F1 point that a
-    tenant's own model uses would, at DataCo's 59% late share, flag most parcels of a
-    tenant whose parcels are mostly on time: a borrowed model must be sure before it
-    opens a case."""
+    ``PRECISION_TARGET`` on the last fifth (fitted without it), else the one with the best
+    early precision there (the lowest of equals): never one that flags nothing. The
+    best-F1 point that a tenant's own model uses would, at DataCo's 59% late share, flag
+    most parcels of a tenant whose parcels are mostly on time: a borrowed model must be
+    sure before it opens a case."""
     history = LaneHistory(records)
     fit_part, validation, _ = time_split(records, 0.2)
     early = train_delay_model(build_training_rows(fit_part, history, step=STEP))
     points = [(r, p) for r in validation for p in checkpoints(r, history, step=STEP)]
     scores = model_scorer(early)(points)
+    precision = {
+        t: score_detector("shipped", validation, points, scores, t).early_precision
+        for t in THRESHOLDS
+    }
     threshold = next(
-        (
-            t
-            for t in THRESHOLDS
-            if score_detector("shipped", validation, points, scores, t).early_precision
-            >= PRECISION_TARGET
-        ),
-        THRESHOLDS[-1],
+        (t for t in THRESHOLDS if precision[t] >= PRECISION_TARGET),
+        max(THRESHOLDS, key=lambda t: (precision[t], -t)),
     )
     rows = build_training_rows(records, history, step=STEP)
     return train_delay_model(rows, threshold=threshold)
@@ -103,8 +103,10 @@ def card(model: DelayModel, records: list[ShipmentRecord]) -> dict[str, Any]:
         "sklearn": sklearn.__version__,
         "shipments": len(records),
         "late_share": round(sum(1 for r in records if r.late) / len(records), 4),
-        "threshold_rule": f"lowest with early precision >= {PRECISION_TARGET} on the last fifth",
+        "threshold_rule": f"lowest with early precision >= {PRECISION_TARGET} on the last fifth, "
+        "else the best early precision there",
         "snapshot_step_hours": STEP / timedelta(hours=1),
+        "features": list(model.features),
         "source": SOURCE,
         "built_by": "scripts/train_shipped_delay_model.py",
     }
