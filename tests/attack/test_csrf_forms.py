@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 from builders.access import Person, late_case, person
 from builders.app_routes import app_routes
+from builders.backtests import CANDIDATE, request_body
 from builders.choices import choice_case, make_offer
 from builders.console import ConsolePerson, console_person, csrf_of, signed_in
 from builders.links import suggested_ticket, ticket
@@ -422,6 +423,17 @@ FORMS = [
         lambda d: (
             "/console/shadow/approve",
             {"_": proposed_candidate(d.app, d.clock, proposer=d.maker.principal.identity).id},
+        ),
+    ),
+    Form(  # queued, audited; a worker runs it
+        "/console/backtests",
+        lambda d: (
+            "/console/backtests",
+            {
+                "from": request_body(d.clock)["from"],
+                "to": request_body(d.clock)["to"],
+                "candidate": CANDIDATE,
+            },
         ),
     ),
 ]

@@ -151,6 +151,10 @@ OWN_CELL_WRITES = {
     ("POST", "/v1/shadow/promotion/approve"): "the tenant's own proposed shadow candidate",
     ("POST", "/console/shadow/promote"): "the tenant's own running shadow candidate",
     ("POST", "/console/shadow/approve"): "the tenant's own proposed shadow candidate",
+    ("POST", "/v1/backtests"): "queues a backtest of the caller's own tenant "
+    "(test_backtest_requests.py)",
+    ("POST", "/console/backtests"): "queues a backtest of the caller's own tenant "
+    "(test_backtest_requests.py)",
 }
 """Writes that name no object: whatever they make belongs to the caller's cell."""
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -25,6 +26,7 @@ from sqlalchemy import func, select
 
 from builders.access import Person, late_case, person
 from builders.database_roles import owner_sessions
+from builders.live_server import served
 from orderops.agent_tools.limits import set_limits
 from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
@@ -40,6 +42,8 @@ ROLES = (Role.VIEWER, Role.SERVICE, Role.APPROVER)
 """A viewer, a service identity (the agent proper) and an ops lead who may approve in
 the console: the three roles the tool API is tried as, in each of two tenants."""
 SDK_PREFIX = "Error executing tool "
+Scenario = Callable[[str], Awaitable[None]]
+"""What a test does against the served API's base URL."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,12 @@ class Answer:
         if text.startswith(SDK_PREFIX):
             text = text.split(": ", 1)[1]
         return text
+
+
+def run_served(app: App, scenario: Scenario) -> None:
+    """``scenario`` against the API app served by a real uvicorn (builders/live_server.py)."""
+    with served(app) as base:
+        anyio.run(scenario, base)
 
 
 @asynccontextmanager

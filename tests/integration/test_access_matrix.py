@@ -17,7 +17,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from builders.access import Person, client, late_case, person
-from builders.backtests import stored_run
+from builders.backtests import request_body, stored_run
 from builders.choices import choice_case
 from builders.events import order_placed
 from builders.holds import place_hold
@@ -436,6 +436,13 @@ ROUTES = [
         200,
         lambda w: (f"/v1/backtests/{stored_run(w.app, w.clock)}", None),
         tenant_scoped_ids=True,
+    ),
+    Route(  # queued for the caller's own tenant: globex queues its own
+        "POST",
+        "/v1/backtests",
+        Permission.POLICIES_MANAGE,
+        202,
+        lambda w: ("/v1/backtests", request_body(w.clock)),
     ),
     Route(  # each tenant's own candidate: globex starts its own
         "POST",

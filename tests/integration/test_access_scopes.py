@@ -30,7 +30,7 @@ from httpx import Response
 from sqlalchemy import select
 
 from builders.access import Person
-from builders.backtests import stored_run
+from builders.backtests import request_body, stored_run
 from builders.console import console_person, signed_in
 from builders.links import suggested_ticket, ticket
 from builders.scopes import (
@@ -846,6 +846,7 @@ UNSCOPED_ONLY: dict[tuple[str, str], Callable[[World, PlacedCase], Request]] = {
         f"/v1/backtests/{stored_run(w.app, w.clock)}",
         None,
     ),
+    ("POST", "/v1/backtests"): lambda w, c: ("/v1/backtests", request_body(w.clock)),
 }
 """Records resolve could not tie to an order sit nowhere yet: like a case without an
 order, they are tenant-wide work, for the unscoped (404 to anyone scoped). Shadow mode

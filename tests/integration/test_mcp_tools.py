@@ -6,11 +6,9 @@ arguments are refused clearly. The same tools over stdio: test_mcp_stdio.py."""
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-import anyio
 import httpx2
 import pytest
 from mcp.shared.exceptions import MCPError
@@ -18,7 +16,6 @@ from sqlalchemy import select
 
 from builders.access import Person, key_for, late_case, person
 from builders.database_roles import owner_sessions
-from builders.live_server import served
 from builders.mcp_clients import (
     ROLES,
     TENANTS,
@@ -30,6 +27,7 @@ from builders.mcp_clients import (
     over_http,
     read,
     row_counts,
+    run_served,
 )
 from builders.scopes import name_brands, placed_case, scoped_person
 from orderops.agent_tools.server import TOOLS
@@ -43,18 +41,12 @@ from orderops.storage.tables import Action, Approval, AuditRecord, OutboxMessage
 from orderops.tenancy.tenant_rate_limits import set_tenant_limit
 from orderops.tenancy.users import revoke_key
 
-Scenario = Callable[[str], Awaitable[None]]
 NOT_ALLOWED = re.compile(r"approve|reject|release|execute|send|override", re.IGNORECASE)
 
 
 @pytest.fixture
 def world(app: App, clock: FixedClock) -> AgentWorld:
     return agent_world(app, clock)
-
-
-def run_served(app: App, scenario: Scenario) -> None:
-    with served(app) as base:
-        anyio.run(scenario, base)
 
 
 def other(tenant: str) -> str:
@@ -357,8 +349,9 @@ def test_a_dry_run_answers_the_approval_path_and_effects_and_changes_nothing(
             )
             after = row_counts(app)
         changed = {t: (before[t], after[t]) for t in before if before[t] != after[t]}
-        # Only the two calls' own audit records (and a rate window starting) may appear.
-        assert set(changed) <= {"audit_log", "rate_limit_windows"}, changed
+        # Only the two calls' own audit records and usage counts (and a rate window
+        # starting) may appear.
+        assert set(changed) <= {"audit_log", "rate_limit_windows", "usage_counters"}, changed
         assert after["audit_log"] - before["audit_log"] == 2
 
     run_served(app, scenario)

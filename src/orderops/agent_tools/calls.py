@@ -16,6 +16,14 @@ the arguments without their free text (a reason or a message body is recorded by
 the audit log keeps no customer text the erasure path would have to find). A dry run is
 audited like any call and writes nothing else. A key that does not authenticate has no
 tenant whose chain could take the record: it is refused unaudited, as on the REST API.
+
+Every authenticated call is also counted in the tenant's usage, meter ``agent_tool_calls``
+by tool (``resource:policies``, ``resource:playbooks`` for resource reads), in the
+transaction of its audit record: a dry run counts, and so do refusals (rate limited,
+forbidden, not found, over a money limit), as the REST API counts its 403s and 429s. A
+hard monthly quota on the meter (``orderops usage quota set --meter agent_tool_calls``)
+refuses calls with ``quota-exceeded`` once reached, checked after the rate limits; a call
+the quota refused is not counted (it is not a use of the quota), but audited.
 """
 
 from __future__ import annotations
@@ -30,7 +38,9 @@ from orderops.bootstrap import App
 from orderops.domain.errors import Forbidden, OrderOpsError, Unauthorized
 from orderops.domain.rate_limits import RateLimited, RateScope
 from orderops.domain.roles import Permission, allows
+from orderops.domain.usage import Meter, QuotaExceeded
 from orderops.evidence.store import BlobStore
+from orderops.metering import usage
 from orderops.storage.tables import ApiKey
 from orderops.storage.uow import UnitOfWork
 from orderops.tenancy.rate_limits import RateLimiter
@@ -85,16 +95,21 @@ def call(
     its ``agent.call`` record whatever happened. Refusals raise ``OrderOpsError``s."""
     principal = authenticated(desk, secret)
     outcome = "ok"
+    metered = True
     try:
         _hold_to_limits(desk, principal)
+        _hold_to_quota(desk, principal)
         if not allows(principal.role, permission):
             raise Forbidden(f"role {principal.role} may not {permission} (tool {tool})")
         return work(principal)
+    except QuotaExceeded as exc:
+        outcome, metered = exc.code, False
+        raise
     except OrderOpsError as exc:
         outcome = exc.code
         raise
     finally:
-        _audit(desk, principal, tool=tool, arguments=arguments, outcome=outcome)
+        _audit(desk, principal, tool=tool, arguments=arguments, outcome=outcome, metered=metered)
 
 
 def _hold_to_limits(desk: ToolDesk, principal: Principal) -> None:
@@ -105,6 +120,25 @@ def _hold_to_limits(desk: ToolDesk, principal: Principal) -> None:
     )
     if not admission.allowed:
         raise RateLimited(admission, tenant_id=principal.tenant_id)
+
+
+def _hold_to_quota(desk: ToolDesk, principal: Principal) -> None:
+    """``QuotaExceeded`` at the tenant's hard limit on tool calls; the soft limit's warning
+    recorded (once a month). One indexed read when the tenant has no quota."""
+    now = desk.app.clock.now()
+    try:
+        with UnitOfWork(desk.app.sessions, tenant_id=principal.tenant_id) as uow:
+            usage.hold_to_quota(uow, Meter.AGENT_TOOL_CALLS, now=now)
+            uow.commit()
+    except QuotaExceeded as refusal:
+        usage.record_refusal(desk.app.sessions, refusal, now=now)
+        raise
+
+
+def metered_tool(tool: str) -> str:
+    """The meter's dimension: the tool, or ``resource:<kind>`` (a resource's name after its
+    kind is the caller's text, and would make a counter row per name tried)."""
+    return tool.split("/", 1)[0]
 
 
 def recorded_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -121,16 +155,26 @@ def recorded_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _audit(
-    desk: ToolDesk, principal: Principal, *, tool: str, arguments: Mapping[str, Any], outcome: str
+    desk: ToolDesk,
+    principal: Principal,
+    *,
+    tool: str,
+    arguments: Mapping[str, Any],
+    outcome: str,
+    metered: bool,
 ) -> None:
+    """The call's ``agent.call`` record, and its count unless the quota refused it."""
+    now = desk.app.clock.now()
     with UnitOfWork(desk.app.sessions, tenant_id=principal.tenant_id) as uow:
+        if metered:
+            usage.count(uow, Meter.AGENT_TOOL_CALLS, metered_tool(tool), 1, at=now)
         prefix = uow.session.scalar(
             select(ApiKey.prefix).where(
                 ApiKey.tenant_id == principal.tenant_id, ApiKey.id == principal.key_id
             )
         )
         uow.audit.append(
-            at=desk.app.clock.now(),
+            at=now,
             actor=principal.identity,
             action=AUDIT_ACTION,
             entity_type="api_key",

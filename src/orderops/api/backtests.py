@@ -1,40 +1,122 @@
-"""Backtest reports over HTTP: the stored runs of ``orderops backtest`` and their reports.
+"""Backtests over HTTP: request one (queued for a worker), read the runs and their reports.
 
 Administrators only (``policies:manage``, as for shadow mode: a report names orders across
 the tenant and carries the candidate policy), and only those who see the whole tenant: to a
 caller limited by an access scope the list is empty and every run is not found (404), as
-another tenant's run is. Running a backtest is the CLI's (it replays for minutes).
+another tenant's run is, and a request is refused the same way.
+
+``POST /v1/backtests`` never replays in the request (a replay takes seconds to minutes):
+it validates the window and the candidate, stores the run ``queued`` and answers 202 with
+the run's URL in ``Location``; a worker runs it (``workflow/backtest_requests.py``) and
+the run's ``status`` goes ``running``, then ``done`` with its report or ``failed`` with
+its ``failure``. The body: ``from`` and ``to`` (ISO 8601 with a time zone; ``to``
+exclusive, after ``from``, at most 92 days later, not in the future) and ``candidate``,
+the candidate file's sections as a JSON object (``fulfillment_policy``,
+``routing_rules``, ``approval_policy``, ``playbook``; ``{}`` replays the live policy
+twice). A bad window is 422 ``invalid-window``, a candidate that could not be put in force
+422 ``invalid-policy`` naming each problem, a malformed body 422 ``invalid-request``, and
+a body over ``MAX_BODY_BYTES`` 413 ``payload-too-large`` before it is parsed.
+``Idempotency-Key`` is honoured as on every POST (``api/idempotency.py``).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from fastapi.routing import APIRoute
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
 from orderops.api.auth import app_of
-from orderops.api.body import SafeJsonRoute
+from orderops.api.body import SafeJsonRequest, SafeJsonRoute
 from orderops.api.problems import problem_responses
 from orderops.api.work_common import Manager
 from orderops.storage.tables import BacktestRun
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.backtest import get_run, list_runs, require_whole_tenant
+from orderops.workflow.backtest_requests import RunStatus, request_run
+from orderops.workflow.candidate_policy import MAX_CANDIDATE_BYTES, SECTIONS
 
-router = APIRouter(prefix="/v1/backtests", tags=["backtests"], route_class=SafeJsonRoute)
+MAX_BODY_BYTES = MAX_CANDIDATE_BYTES + 4096
+"""The candidate's limit (the CLI's file limit, 1 MiB) and room for the window."""
+
+
+class BodyTooLarge(HTTPException):
+    """Rendered as problem+json 413 ``payload-too-large`` (``api/problems.py``)."""
+
+    code = "payload-too-large"
+
+    def __init__(self) -> None:
+        super().__init__(413, f"the body is over {MAX_BODY_BYTES} bytes")
+
+
+class BoundedJsonRequest(SafeJsonRequest):
+    """A body read at most ``MAX_BODY_BYTES`` far: a larger one is refused unread."""
+
+    async def body(self) -> bytes:
+        if not hasattr(self, "_body"):
+            declared = self.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                raise BodyTooLarge()
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in self.stream():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise BodyTooLarge()
+                chunks.append(chunk)
+            self._body = b"".join(chunks)
+        return self._body
+
+
+class BoundedJsonRoute(SafeJsonRoute):
+    """``SafeJsonRoute`` with the body's size bounded (its request class in place of
+    ``SafeJsonRequest``, which it extends)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = APIRoute.get_route_handler(self)
+
+        async def bounded(request: Request) -> Response:
+            return await handler(BoundedJsonRequest(request.scope, request.receive))
+
+        return bounded
+
+
+router = APIRouter(prefix="/v1/backtests", tags=["backtests"], route_class=BoundedJsonRoute)
 RunId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class BacktestSummary(BaseModel):
     id: str
+    status: RunStatus
     created_by: str
     created_at: datetime
     window_from: datetime
     window_to: datetime
-    events: int
-    changed_cases: int
+    events: int | None
+    """None until the run is done."""
+    changed_cases: int | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    failure: str | None
+    """Why a failed run failed."""
+
+
+class BacktestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    window_from: AwareDatetime = Field(alias="from", description="Window start (inclusive).")
+    window_to: AwareDatetime = Field(alias="to", description="Window end (exclusive).")
+    candidate: dict[str, Any] = Field(
+        description="The candidate file's sections as JSON: any of "
+        + ", ".join(SECTIONS)
+        + "; a section left out is the live one.",
+    )
 
 
 class BacktestList(BaseModel):
@@ -48,14 +130,19 @@ class BacktestRead(BacktestSummary):
 
 
 def _summary(row: BacktestRun) -> BacktestSummary:
+    done = row.status == RunStatus.DONE
     return BacktestSummary(
         id=row.id,
+        status=RunStatus(row.status),
         created_by=row.created_by,
         created_at=row.created_at,
         window_from=row.window_from,
         window_to=row.window_to,
-        events=row.events,
-        changed_cases=row.changed_cases,
+        events=row.events if done else None,
+        changed_cases=row.changed_cases if done else None,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        failure=row.failure,
     )
 
 
@@ -96,3 +183,37 @@ async def read_backtest(request: Request, principal: Manager, run_id: RunId) -> 
             )
 
     return await run_in_threadpool(read)
+
+
+@router.post(
+    "",
+    response_model=BacktestSummary,
+    status_code=202,
+    responses={
+        202: {"description": "Queued: the run's URL is in Location; poll it for its status"},
+        **problem_responses(400, 401, 403, 404, 413, 422),
+    },
+)
+async def request_backtest(
+    request: Request, response: Response, principal: Manager, body: BacktestRequest
+) -> BacktestSummary:
+    """Queue a backtest of the candidate over the window; a worker runs it."""
+    require_whole_tenant(principal.scope)
+    app = app_of(request)
+
+    def queue() -> BacktestSummary:
+        run_id = request_run(
+            app.sessions,
+            tenant_id=principal.tenant_id,
+            start=body.window_from,
+            end=body.window_to,
+            candidate_text=json.dumps(body.candidate),
+            actor=principal.identity,
+            clock=app.clock,
+        )
+        with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
+            return _summary(get_run(uow, run_id))
+
+    queued = await run_in_threadpool(queue)
+    response.headers["Location"] = f"/v1/backtests/{queued.id}"
+    return queued

@@ -12,7 +12,7 @@ anything is replayed.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -110,13 +110,13 @@ def read_candidate(path: Path) -> CandidatePolicy:
 
 
 def _moment(text: str, option: str) -> datetime:
+    from orderops.workflow.backtest import InvalidWindow
+    from orderops.workflow.backtest_requests import moment
+
     try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=UTC)
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise SetupProblem(f"{option}: not an ISO date or time: {text!r}") from exc
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return moment(text, option)
+    except InvalidWindow as exc:
+        raise SetupProblem(str(exc)) from exc
 
 
 def render(run_id: str | None, report: dict[str, Any], diff: list[dict[str, Any]]) -> None:

@@ -1,7 +1,8 @@
-"""The backtest pages: the tenant's stored runs, and one run's report with the policy diff
-(the same document as ``GET /v1/backtests/{id}``). Backtests are run with
-``orderops backtest``; these pages only read. Administrators who see the whole tenant
-only, as for the API; another tenant's run is not found."""
+"""The backtest pages: the tenant's runs with their status, a form that requests one (queued
+for a worker, as ``POST /v1/backtests``: the window and the candidate file's text, YAML or
+JSON, CSRF-checked), and one run's report with the policy diff (the same document as
+``GET /v1/backtests/{id}``). Administrators who see the whole tenant only, as for the API;
+another tenant's run is not found."""
 
 from __future__ import annotations
 
@@ -11,11 +12,20 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from orderops.console.web import PREFIX, ConsoleRoute, Signed, app_of, render
+from orderops.console.web import (
+    PREFIX,
+    ConsoleRoute,
+    Signed,
+    app_of,
+    form_of,
+    redirect,
+    render,
+)
 from orderops.domain.roles import Permission
 from orderops.storage.tables import BacktestRun
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.backtest import get_run, list_runs, require_whole_tenant
+from orderops.workflow.backtest_requests import moment, request_run
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 
@@ -33,6 +43,32 @@ async def backtests_page(request: Request, viewer: Signed) -> Response:
 
     runs = await run_in_threadpool(read)
     return render(request, "backtests.html", runs=runs)
+
+
+@router.post("/backtests")
+async def backtest_request(request: Request, viewer: Signed) -> Response:
+    """Queue a backtest from the form; a worker runs it, the list shows its status."""
+    viewer.need(Permission.POLICIES_MANAGE)
+    form = await form_of(request, viewer)
+    require_whole_tenant(viewer.scope)
+    app = app_of(request)
+    start = moment(form.get("from", ""), "from")
+    end = moment(form.get("to", ""), "to")
+    run_id = await run_in_threadpool(
+        lambda: request_run(
+            app.sessions,
+            tenant_id=viewer.tenant_id,
+            start=start,
+            end=end,
+            candidate_text=form.get("candidate", ""),
+            actor=viewer.principal.identity,
+            clock=app.clock,
+        )
+    )
+    return redirect(
+        f"{PREFIX}/backtests",
+        message=f"Backtest {run_id} queued: a worker runs it; its status shows below.",
+    )
 
 
 @router.get("/backtests/{run_id}")
@@ -64,4 +100,6 @@ def _plain(row: BacktestRun) -> dict[str, Any]:
         "window_to": row.window_to,
         "events": row.events,
         "changed_cases": row.changed_cases,
+        "status": row.status,
+        "failure": row.failure,
     }

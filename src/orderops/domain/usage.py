@@ -4,7 +4,8 @@ Usage is counted per tenant, environment, UTC day, meter and dimension (what the
 broken down by), in whole units of the meter: money in micro-dollars, storage in bytes,
 so an invoice adds integers and never rounds twice. Quotas are per tenant and meter per
 calendar month (UTC): a soft limit warns, a hard limit refuses what the meter counts at
-its door (ingest answers 429; model calls fall back to templates) until the month resets.
+its door (ingest answers 429; model calls fall back to templates; agents' tool calls are
+refused as tool errors) until the month resets.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Meter(StrEnum):
     MODEL_TOKENS = "model_tokens"
     MODEL_COST = "model_cost"
     EVIDENCE_BYTES = "evidence_bytes"
+    AGENT_TOOL_CALLS = "agent_tool_calls"
 
 
 UNITS: dict[Meter, str] = {
@@ -39,6 +41,7 @@ UNITS: dict[Meter, str] = {
     Meter.MODEL_TOKENS: "token",
     Meter.MODEL_COST: "usd_micro",
     Meter.EVIDENCE_BYTES: "byte",
+    Meter.AGENT_TOOL_CALLS: "call",
 }
 
 DIMENSIONS: dict[Meter, str] = {
@@ -50,6 +53,7 @@ DIMENSIONS: dict[Meter, str] = {
     Meter.MODEL_TOKENS: "<model>:prompt or <model>:completion",
     Meter.MODEL_COST: "the model",
     Meter.EVIDENCE_BYTES: "the kind of evidence (upload, snapshot)",
+    Meter.AGENT_TOOL_CALLS: "the MCP tool (resource:<kind> for a resource read)",
 }
 """What each meter's ``dimension`` names; every one has few values, so rows stay few."""
 

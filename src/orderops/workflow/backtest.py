@@ -218,21 +218,36 @@ def store_run(
         )
         uow.session.add(row)
         uow.session.flush()
-        uow.audit.append(
-            at=now,
-            actor=actor,
-            action="backtest.run",
-            entity_type="backtest_run",
-            entity_id=row.id,
-            data={
-                "window": window,
-                "events": report["events"],
-                "policy_changes": [c["path"] for c in diff],
-                "changed_cases": report["changed_cases"],
-            },
-        )
+        audit_run(uow, run_id=row.id, actor=actor, at=now, diff=diff, report=report)
         uow.commit()
         return row.id
+
+
+def audit_run(
+    uow: UnitOfWork,
+    *,
+    run_id: str,
+    actor: str,
+    at: datetime,
+    diff: list[dict[str, Any]],
+    report: dict[str, Any],
+    **extra: Any,
+) -> None:
+    """The ``backtest.run`` record of a finished run's report."""
+    uow.audit.append(
+        at=at,
+        actor=actor,
+        action="backtest.run",
+        entity_type="backtest_run",
+        entity_id=run_id,
+        data={
+            "window": report["window"],
+            "events": report["events"],
+            "policy_changes": [c["path"] for c in diff],
+            "changed_cases": report["changed_cases"],
+            **extra,
+        },
+    )
 
 
 def require_whole_tenant(scope: AccessScope) -> None:

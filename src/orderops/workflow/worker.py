@@ -9,7 +9,8 @@ proactively (workflow/notifications.py), reads back bounced customer emails
 (workflow/message_bounces.py), delivers due writebacks,
 once a day reads back what was delivered (workflow/reconciliation.py) and, once an
 hour, moves inbox rows and raw deliveries past the tenant's retention window to the
-archive (workflow/retention.py).
+archive (workflow/retention.py). A third thread runs the backtests requested over the API
+or the console (workflow/backtest_requests.py), one at a time, each claimed under a lease.
 
 Any number of workers may run: a tenant's inbox is processed by one worker at a time
 (a transaction-scoped advisory lock on PostgreSQL; a worker that finds a tenant busy goes
@@ -47,6 +48,7 @@ from orderops.storage.repositories.intake import InboxStatus
 from orderops.storage.sqlite_writers import in_background
 from orderops.storage.tenant_lookups import tenants_with_inbox_status
 from orderops.storage.uow import tenant_ids
+from orderops.workflow.backtest_requests import run_next as run_next_backtest
 from orderops.workflow.inbox_wakeups import start_listening
 from orderops.workflow.message_bounces import read_bounces_if_due
 from orderops.workflow.notifications import notify_customers
@@ -200,8 +202,10 @@ def run_forever(
 ) -> None:
     """Inbox drains every ``poll`` seconds (or at once when an accept in this process,
     or on PostgreSQL in any process, wakes it: ``inbox_wakeups.py``); on threads of their
-    own, writeback deliveries every ``WRITEBACK_POLL`` seconds and full passes every ``interval``
-    seconds, until ``stop``; nothing a pass or a listener raises ends any loop.
+    own, writeback deliveries every ``WRITEBACK_POLL`` seconds, full passes every ``interval``
+    seconds, and queued backtests (looked for every ``interval`` seconds, run one after
+    another while any waits), until ``stop``; nothing a pass or a listener raises ends any
+    loop. A backtest replays for minutes on its own thread, so it holds back no pass.
 
     The loops are separate so that none waits behind another: a long full pass (a sweep
     over many orders, the recommendations for a backlog of cases) never holds back the
@@ -226,6 +230,12 @@ def run_forever(
             name="orderops-writeback",
             daemon=True,
         ),
+        threading.Thread(
+            target=_every,
+            args=(stop, interval, lambda: _run_backtests(app, worker_id, stop), None),
+            name="orderops-backtests",
+            daemon=True,
+        ),
     ]
     for loop in loops:
         loop.start()
@@ -248,6 +258,13 @@ def _full_pass(app: App, worker_id: str) -> list[CaseEvent]:
 def _deliver_writebacks(app: App, worker_id: str) -> list[CaseEvent]:
     """Deliver due writebacks until none is left due (a pass handles one batch per tenant)."""
     while run_writeback_once(app, worker_id=worker_id):
+        pass
+    return []
+
+
+def _run_backtests(app: App, worker_id: str, stop: threading.Event) -> list[CaseEvent]:
+    """Run queued backtests one at a time until none waits (or the worker stops)."""
+    while not stop.is_set() and run_next_backtest(app, worker_id=worker_id) is not None:
         pass
     return []
 

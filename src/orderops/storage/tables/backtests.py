@@ -2,7 +2,14 @@
 
 One row per run (``workflow/backtest.py``): who ran it, the window, the candidate file as
 given, the leaf-by-leaf diff from the live policy, and the report comparing the two
-replays. Rows are written once and never edited; listing reads the small columns only.
+replays. Listing reads the small columns only.
+
+A run the CLI makes is written once, ``done``. A run requested over the API or the console
+(``workflow/backtest_requests.py``, migration 0047) is written ``queued`` with its window
+and candidate; a worker claims it (``running``, leased to that worker until
+``leased_until``), then writes the diff, the report and ``done``, or ``failed`` with the
+reason. Until it is done, ``events`` and ``changed_cases`` are 0, ``policy_diff`` is ``[]``
+and ``report`` is ``{}``.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ class BacktestRun(Base):
     __table_args__ = (
         tenant_primary_key(),
         Index("ix_backtest_runs_tenant_created", "tenant_id", "created_at"),
+        Index("ix_backtest_runs_tenant_status", "tenant_id", "status", "created_at"),
     )
 
     id: Mapped[str] = row_id(sortable=True)
@@ -37,3 +45,13 @@ class BacktestRun(Base):
     candidate_text: Mapped[str] = mapped_column(Text, deferred=True)
     policy_diff: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, deferred=True)
     report: Mapped[dict[str, Any]] = mapped_column(JsonType, deferred=True)
+    status: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
+    """queued, running, done or failed (``workflow/backtest_requests.RunStatus``)."""
+    failure: Mapped[str | None] = mapped_column(Text)
+    """Why a failed run failed, as the person who asked for it reads it."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Claims so far: a run whose worker stopped is claimed again, a few times at most."""
+    leased_by: Mapped[str | None] = mapped_column(String(200))
+    leased_until: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
