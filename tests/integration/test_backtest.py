@@ -29,13 +29,14 @@ from orderops.workflow.candidate_policy import parse_candidate
 
 CONFIG = SimConfig(
     seed=11,
-    days=2.0,
+    days=7.0,
     history_days=0,
-    orders_per_day=20,
+    orders_per_day=5,
     tenant="acme",
-    rates={"pre_dispatch_delay": 0.1, "fraud_review": 0.1},
+    rates={"pre_dispatch_delay": 0.2, "fraud_review": 0.2},
 )
-PACE = Pace(sweep_every=timedelta(hours=2), tick=timedelta(hours=1))
+"""A recorded week, thin enough to replay five times in a CI test."""
+PACE = Pace(sweep_every=timedelta(hours=6), tick=timedelta(hours=1))
 
 
 @cache
