@@ -19,12 +19,14 @@ from orderops.bootstrap import App
 from orderops.domain.clock import FixedClock
 from orderops.domain.errors import NotFound
 from orderops.ingest.policy_file import EXAMPLE_POLICY, load_policy_file, store_policy
+from orderops.resolve.policy_in_force import policy_in_force
 from orderops.sim import SimConfig, simulate
 from orderops.storage.base import Base
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.backtest import get_run, run_backtest
 from orderops.workflow.backtest_replay import Pace, Recorded, drive
 from orderops.workflow.backtest_report import collect
+from orderops.workflow.backtest_scratch import scratch_desk
 from orderops.workflow.candidate_policy import parse_candidate
 
 CONFIG = SimConfig(
@@ -180,3 +182,39 @@ def test_an_empty_window_replays_nothing_and_reports_no_difference(
         "routing_rules.all",
         "routing_rules.vip customer",
     }
+
+
+def _store_fulfillment(app: App, clock: FixedClock, at: datetime, first_scan_hours: int) -> None:
+    policy = parse_candidate(_lower_first_scan(first_scan_hours)).fulfillment
+    assert policy is not None
+    clock.set(at)
+    store_policy(app.sessions, tenant_id="acme", policy=policy, actor="test", clock=clock)
+
+
+def _first_scan_hours(desk: App) -> float | None:
+    with UnitOfWork(desk.sessions, tenant_id="acme", write=False) as uow:
+        found = policy_in_force(uow)
+    assert found is not None
+    return found.policy.detectors["pre_dispatch_delay"].thresholds["first_scan_hours"]
+
+
+def test_a_replay_puts_each_policy_version_in_force_when_the_live_desk_stored_it(
+    app: App, clock: FixedClock
+) -> None:
+    start = CONFIG.start
+    _store_fulfillment(app, clock, start - timedelta(days=3), 30)
+    _store_fulfillment(app, clock, start + timedelta(days=2), 20)
+    _store_fulfillment(app, clock, CONFIG.end + timedelta(days=5), 10)  # after the window
+
+    with scratch_desk(app, tenant_id="acme", start=start) as (desk, _, timeline):
+        assert _first_scan_hours(desk) == 30  # what was live when the window began
+        assert timeline.put_in_force(desk, start + timedelta(days=1)) == 0
+        assert timeline.put_in_force(desk, start + timedelta(days=2)) == 1
+        assert _first_scan_hours(desk) == 20
+        assert timeline.put_in_force(desk, CONFIG.end) == 0  # today's version never was
+
+    candidate = parse_candidate(_lower_first_scan(4))
+    with scratch_desk(app, tenant_id="acme", start=start, candidate=candidate) as (desk, _, line):
+        assert _first_scan_hours(desk) == 4
+        assert line.put_in_force(desk, CONFIG.end + timedelta(days=9)) == 0  # the candidate's
+        assert _first_scan_hours(desk) == 4

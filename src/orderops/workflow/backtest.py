@@ -128,6 +128,7 @@ def replay(
     with scratch_desk(live, tenant_id=tenant_id, start=start, candidate=candidate) as (
         desk,
         clock,
+        timeline,
     ):
         fed = drive(
             desk,
@@ -136,6 +137,7 @@ def replay(
             clock=clock,
             until=end,
             pace=pace,
+            timeline=timeline,
         )
         with UnitOfWork(desk.sessions, tenant_id=tenant_id, write=False) as uow:
             attempts = uow.session.scalar(

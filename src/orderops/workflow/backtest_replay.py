@@ -50,6 +50,7 @@ from orderops.storage.tables import CaseTimelineEntry
 from orderops.storage.tables.recommend import Recommendation
 from orderops.storage.uow import UnitOfWork
 from orderops.tenancy.tenants import Principal
+from orderops.workflow.backtest_scratch import PolicyTimeline
 from orderops.workflow.batch import ingest_items
 from orderops.workflow.notifications import notify_customers
 from orderops.workflow.recommendation_apply import APPLIED, apply_recommendation
@@ -91,17 +92,26 @@ def drive(
     clock: FixedClock,
     until: datetime,
     pace: Pace = Pace(),
+    timeline: PolicyTimeline | None = None,
 ) -> int:
     """Feed ``recorded`` (in order received) through the desk; return the events fed.
 
     Sweeps run at every mark from the first event's until ``until``; the clock is left
-    at ``until``. The delay model predicts one order at a time here, where its thread
-    pool costs far more than the prediction (0.6 s against 0.01 s a call on a busy
-    2-core machine), so the replay runs single-threaded, as model_registry_delay does.
+    at ``until``. The ``timeline``'s policy versions are put in force as the clock
+    reaches them, before the events and sweeps of that moment. The delay model predicts
+    one order at a time here, where its thread pool costs far more than the prediction
+    (0.6 s against 0.01 s a call on a busy 2-core machine), so the replay runs
+    single-threaded, as model_registry_delay does.
     """
     with threadpool_limits(limits=1):
         return _drive(
-            app, tenant_id=tenant_id, recorded=recorded, clock=clock, until=until, pace=pace
+            app,
+            tenant_id=tenant_id,
+            recorded=recorded,
+            clock=clock,
+            until=until,
+            pace=pace,
+            timeline=timeline or PolicyTimeline(tenant_id),
         )
 
 
@@ -113,6 +123,7 @@ def _drive(
     clock: FixedClock,
     until: datetime,
     pace: Pace,
+    timeline: PolicyTimeline,
 ) -> int:
     batch: list[Recorded] = []
     next_sweep: datetime | None = None
@@ -122,18 +133,20 @@ def _drive(
         if next_sweep is None:
             next_sweep = _floor(item.received_at, pace.sweep_every) + pace.sweep_every
         if batch and tick != _floor(batch[-1].received_at, pace.tick):
-            fed += _feed(app, tenant_id, batch, clock)
+            fed += _feed(app, tenant_id, batch, clock, timeline)
             batch = []
         while tick >= next_sweep:
-            fed += _feed(app, tenant_id, batch, clock)
+            fed += _feed(app, tenant_id, batch, clock, timeline)
             batch = []
             clock.set(next_sweep)
+            timeline.put_in_force(app, clock.now())
             sweep_pass(app, tenant_id=tenant_id, clock=clock, pace=pace)
             next_sweep += pace.sweep_every
         batch.append(item)
-    fed += _feed(app, tenant_id, batch, clock)
+    fed += _feed(app, tenant_id, batch, clock, timeline)
     while next_sweep is not None and next_sweep <= until:
         clock.set(next_sweep)
+        timeline.put_in_force(app, clock.now())
         sweep_pass(app, tenant_id=tenant_id, clock=clock, pace=pace)
         next_sweep += pace.sweep_every
     clock.set(max(until, clock.now()))
@@ -219,10 +232,17 @@ def _note_refused(
     )
 
 
-def _feed(app: App, tenant_id: str, batch: Sequence[Recorded], clock: FixedClock) -> int:
+def _feed(
+    app: App,
+    tenant_id: str,
+    batch: Sequence[Recorded],
+    clock: FixedClock,
+    timeline: PolicyTimeline,
+) -> int:
     if not batch:
         return 0
     clock.set(batch[-1].received_at)
+    timeline.put_in_force(app, clock.now())
     ingest_items(
         app.sessions,
         tenant_id=tenant_id,
