@@ -8,12 +8,15 @@ handler: in the demo a reviewer's sign-in waited out the whole drain and then fa
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from orderops.storage.engine import SQLITE_BEGIN_OPTION, make_engine
+from orderops.storage.migrate import current_revisions, expected_heads, upgrade
 from orderops.storage.sqlite_writers import WriterQueue, in_background
 
 IMMEDIATE = {SQLITE_BEGIN_OPTION: "IMMEDIATE"}
@@ -113,3 +116,33 @@ def test_a_request_waiting_to_write_goes_before_background_work_that_asked_first
     for thread in threads:
         thread.join(timeout=10)
     assert order == ["sign-in", "worker chunk", "next chunk"]
+
+
+def test_a_migration_holds_the_write_lock_from_its_start(tmp_path: Path) -> None:
+    """A migration begun deferred read the schema, and when another connection (the usage
+    meter's flush) committed before its first ALTER, SQLite refused that ALTER at once
+    with "database is locked". Begun immediate, the other writer waits instead."""
+    path = tmp_path / "migrated.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine, "0046_agent_tools")
+    others: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _another_writer_commits(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if others or not statement.lstrip().upper().startswith(("ALTER", "CREATE")):
+            return
+        other = sqlite3.connect(path, timeout=0.2)
+        try:
+            other.execute("CREATE TABLE IF NOT EXISTS meter_flush (n INTEGER)")
+            other.commit()
+            others.append("committed")
+        except sqlite3.OperationalError as error:
+            others.append(str(error))
+        finally:
+            other.close()
+
+    upgrade(engine)
+
+    assert current_revisions(engine) == expected_heads()
+    assert others == ["database is locked"]  # it waited for the migration, not the reverse
+    engine.dispose()

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, inspect, text
 
-from orderops.storage.engine import make_engine
+from orderops.storage.engine import SQLITE_BEGIN_OPTION, make_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -36,7 +36,7 @@ def upgrade(engine: Engine, revision: str = "heads", *, app_role: str = DEFAULT_
     if revision == "heads" and current_revisions(engine) == expected_heads():
         return
     config = alembic_config(engine.url.render_as_string(hide_password=False), app_role=app_role)
-    with engine.begin() as connection:
+    with _writing(engine).begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
@@ -51,9 +51,16 @@ def current_revisions(engine: Engine) -> set[str]:
 
 def downgrade(engine: Engine, revision: str, *, app_role: str = DEFAULT_APP_ROLE) -> None:
     config = alembic_config(engine.url.render_as_string(hide_password=False), app_role=app_role)
-    with engine.begin() as connection:
+    with _writing(engine).begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+
+
+def _writing(engine: Engine) -> Engine:
+    """On SQLite a migration takes the write lock as it begins: begun deferred, it reads
+    first and then fails at once with "database is locked" when another connection (the
+    usage meter's flush, a worker) has committed since its read."""
+    return engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
 
 
 def upgrade_url(url: str, *, app_role: str = DEFAULT_APP_ROLE) -> None:
