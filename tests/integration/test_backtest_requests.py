@@ -218,6 +218,27 @@ def test_a_claimed_run_is_one_worker_s_until_its_lease_runs_out_a_few_times_at_m
     assert f"stopped {MAX_ATTEMPTS} times" in failed["failure"]
 
 
+def test_a_lease_runs_in_real_seconds_where_business_time_runs_apart(
+    app: App, clock: FixedClock, http: TestClient, admin: Person
+) -> None:
+    """The demo's business clock runs 1,800 times faster than real time."""
+    http.post("/v1/backtests", json=request_body(clock), headers=admin.headers)
+    app.real_time = real = FixedClock(clock.now())
+    held = {"clock": clock, "wall_clock": real}
+
+    first = claim_next(app.sessions, tenant_id="acme", worker_id="w1", **held)
+    clock.advance(timedelta(days=1))  # a day of the demo: 48 real seconds
+    after_a_demo_day = claim_next(app.sessions, tenant_id="acme", worker_id="w2", **held)
+    real.advance(LEASE + timedelta(seconds=1))
+    after_the_lease = claim_next(app.sessions, tenant_id="acme", worker_id="w3", **held)
+
+    assert first is not None
+    assert after_a_demo_day is None
+    assert after_the_lease is not None
+    assert after_the_lease.id == first.id
+    assert runs(app)[0].started_at == clock.now()  # shown on the business clock
+
+
 def test_a_run_that_fails_shows_why_and_a_lost_lease_writes_nothing(
     app: App,
     clock: FixedClock,

@@ -14,7 +14,9 @@ take turns) and leased to the worker (``running``, ``leased_by``, ``leased_until
 short transaction of its own, so two workers never run the same run. While it runs, the
 worker renews the lease every ``RENEW_EVERY``; a run whose worker stopped (its lease ran
 out) is claimed again, at most ``MAX_ATTEMPTS`` times in all, then failed with that reason.
-Only the worker holding the lease may finish a run.
+Only the worker holding the lease may finish a run. Leases are kept in real seconds
+(``App.wall_clock``): the demo runs business time 1,800 times faster, where a ten-minute
+lease on it ran out a third of a second into a replay renewed once a minute.
 
 The window of a request: ``from`` before ``to``, at most ``MAX_WINDOW`` (92 days, the
 CLI's limit), and not in the future (``to`` at most now: a replay of events not yet
@@ -145,9 +147,15 @@ def run_next(app: App, *, worker_id: str) -> str | None:
     """Claim one queued run (the first tenant with one, oldest first) and run it to its
     end; the run's id, or None when nothing waits."""
     for tenant in tenant_ids(app.sessions):
-        if not _waiting(app.sessions, tenant_id=tenant, now=app.clock.now()):
+        if not _waiting(app.sessions, tenant_id=tenant, now=app.wall_clock.now()):
             continue  # a read, so an idle desk takes no write lock (SQLite) to look
-        claimed = claim_next(app.sessions, tenant_id=tenant, worker_id=worker_id, clock=app.clock)
+        claimed = claim_next(
+            app.sessions,
+            tenant_id=tenant,
+            worker_id=worker_id,
+            clock=app.clock,
+            wall_clock=app.wall_clock,
+        )
         if claimed is not None:
             run_claimed(app, claimed)
             return claimed.id
@@ -172,12 +180,19 @@ def _waiting(sessions: sessionmaker[Session], *, tenant_id: str, now: datetime) 
 
 
 def claim_next(
-    sessions: sessionmaker[Session], *, tenant_id: str, worker_id: str, clock: Clock
+    sessions: sessionmaker[Session],
+    *,
+    tenant_id: str,
+    worker_id: str,
+    clock: Clock,
+    wall_clock: Clock | None = None,
 ) -> ClaimedRun | None:
     """Lease the tenant's oldest claimable run to ``worker_id``, in a transaction of its
-    own; runs whose worker stopped too often are failed on the way."""
+    own; runs whose worker stopped too often are failed on the way. The lease runs on
+    ``wall_clock`` (``clock`` when not given), the run's start and end on ``clock``."""
     now = clock.now()
-    claimable = _claimable(now)
+    real_now = (wall_clock or clock).now()
+    claimable = _claimable(real_now)
     with UnitOfWork(sessions, tenant_id=tenant_id) as uow:
         while True:
             row = uow.session.scalar(
@@ -201,7 +216,7 @@ def claim_next(
         row.status = str(RunStatus.RUNNING)
         row.attempts += 1
         row.leased_by = worker_id
-        row.leased_until = now + LEASE
+        row.leased_until = real_now + LEASE
         row.started_at = now
         claimed = ClaimedRun(
             id=row.id,
@@ -317,7 +332,7 @@ def _renewing(app: App, claimed: ClaimedRun) -> Iterator[None]:
                             BacktestRun.leased_by == claimed.worker_id,
                             BacktestRun.status == str(RunStatus.RUNNING),
                         )
-                        .values(leased_until=app.clock.now() + LEASE)
+                        .values(leased_until=app.wall_clock.now() + LEASE)
                         .execution_options(synchronize_session=False)
                     )
                     uow.commit()
