@@ -28,7 +28,7 @@ from orderops.domain.roles import Role
 from orderops.ingest import webhooks as ingest_webhooks
 from orderops.ingest.connections import SecretBox, WebhookSource, connect_source
 from orderops.storage.tables import DeadLetter, InboxEvent
-from orderops.storage.tables.sources import WebhookDelivery
+from orderops.storage.tables.sources import SourceConnection, WebhookDelivery
 
 PROBLEM_JSON = "application/problem+json"
 SECRET = "acme-signing-secret-of-32-bytes-or-more"
@@ -198,6 +198,34 @@ def test_a_nul_character_in_a_model_body_answers_400(app: App, clock: FixedClock
 
     assert "NUL" in assert_problem(response, 400)["detail"]
     assert "deep" in assert_problem(deep, 400)["detail"]
+
+
+def test_a_model_body_over_the_desk_s_limit_answers_413_unread(app: App, clock: FixedClock) -> None:
+    """Before, only the backtest route bounded its JSON body: any other held it whole."""
+    admin = key_for(app, tenant_id="acme", name="adm", role=Role.ADMIN, clock=clock)
+    limit = app.settings.max_request_bytes
+    padded = json.dumps({"source": "shopify", "base_url": "https://a.example", "x": "y" * limit})
+
+    def streamed() -> Iterator[bytes]:  # no Content-Length: only counting can stop it
+        for start in range(0, len(padded), 65_536):
+            yield padded[start : start + 65_536].encode()
+
+    with TestClient(
+        create_app(app),
+        headers={"Authorization": f"Bearer {admin.secret}"},
+        raise_server_exceptions=False,
+    ) as client:
+        declared = client.post(
+            "/v1/sources", content=padded, headers={"content-type": "application/json"}
+        )
+        counted = client.post(
+            "/v1/sources", content=streamed(), headers={"content-type": "application/json"}
+        )
+
+    assert f"over {limit} bytes" in assert_problem(declared, 413)["detail"]
+    assert assert_problem(counted, 413)["type"].endswith("/payload-too-large")
+    with owner_sessions(app)() as session:
+        assert session.scalars(select(SourceConnection)).all() == []
 
 
 # --- query and path parameters --------------------------------------------------------------

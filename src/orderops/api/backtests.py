@@ -22,18 +22,15 @@ a body over ``MAX_BODY_BYTES`` 413 ``payload-too-large`` before it is parsed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from starlette.exceptions import HTTPException
 
 from orderops.api.auth import app_of
-from orderops.api.body import SafeJsonRequest, SafeJsonRoute
+from orderops.api.body import SafeJsonRoute
 from orderops.api.problems import problem_responses
 from orderops.api.work_common import Manager
 from orderops.storage.tables import BacktestRun
@@ -46,45 +43,8 @@ MAX_BODY_BYTES = MAX_CANDIDATE_BYTES + 4096
 """The candidate's limit (the CLI's file limit, 1 MiB) and room for the window."""
 
 
-class BodyTooLarge(HTTPException):
-    """Rendered as problem+json 413 ``payload-too-large`` (``api/problems.py``)."""
-
-    code = "payload-too-large"
-
-    def __init__(self) -> None:
-        super().__init__(413, f"the body is over {MAX_BODY_BYTES} bytes")
-
-
-class BoundedJsonRequest(SafeJsonRequest):
-    """A body read at most ``MAX_BODY_BYTES`` far: a larger one is refused unread."""
-
-    async def body(self) -> bytes:
-        if not hasattr(self, "_body"):
-            declared = self.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-                raise BodyTooLarge()
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in self.stream():
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise BodyTooLarge()
-                chunks.append(chunk)
-            self._body = b"".join(chunks)
-        return self._body
-
-
 class BoundedJsonRoute(SafeJsonRoute):
-    """``SafeJsonRoute`` with the body's size bounded (its request class in place of
-    ``SafeJsonRequest``, which it extends)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = APIRoute.get_route_handler(self)
-
-        async def bounded(request: Request) -> Response:
-            return await handler(BoundedJsonRequest(request.scope, request.receive))
-
-        return bounded
+    max_body_bytes = MAX_BODY_BYTES
 
 
 router = APIRouter(prefix="/v1/backtests", tags=["backtests"], route_class=BoundedJsonRoute)
