@@ -83,6 +83,12 @@ def build_server(desk: ToolDesk, *, key: str | None = None) -> MCPServer:
     app = desk.app
     read = Permission.CASES_READ
 
+    def read_one(
+        ctx: Context, tool: str, name: str, value: str, reader: Callable[..., dict[str, Any]]
+    ) -> dict[str, Any]:
+        """A read of one object named by one argument: ``reader(app, principal, value)``."""
+        return run(ctx, tool, read, {name: value}, lambda p: reader(app, p, value))
+
     @server.tool(
         description="List cases like GET /v1/cases: filters by status, type, queue; "
         "text finds cases by order number, email, phone, tracking number or name."
@@ -123,49 +129,23 @@ def build_server(desk: ToolDesk, *, key: str | None = None) -> MCPServer:
 
     @server.tool(description="One case with its facts, timeline and holds.")
     def get_case(ctx: Context, case_id: Id) -> dict[str, Any]:
-        return run(
-            ctx, "get_case", read, {"case_id": case_id}, lambda p: reads.get_case(app, p, case_id)
-        )
+        return read_one(ctx, "get_case", "case_id", case_id, reads.get_case)
 
     @server.tool(description="A case's timeline, oldest first.")
     def get_timeline(ctx: Context, case_id: Id) -> dict[str, Any]:
-        return run(
-            ctx,
-            "get_timeline",
-            read,
-            {"case_id": case_id},
-            lambda p: reads.get_timeline(app, p, case_id),
-        )
+        return read_one(ctx, "get_timeline", "case_id", case_id, reads.get_timeline)
 
     @server.tool(description="An order by its reference: lines, payments, shipments, cases.")
     def get_order(ctx: Context, order_ref: OrderRef) -> dict[str, Any]:
-        return run(
-            ctx,
-            "get_order",
-            read,
-            {"order_ref": order_ref},
-            lambda p: reads.get_order(app, p, order_ref),
-        )
+        return read_one(ctx, "get_order", "order_ref", order_ref, reads.get_order)
 
     @server.tool(description="A customer and their orders of the last year.")
     def get_customer(ctx: Context, customer_id: Id) -> dict[str, Any]:
-        return run(
-            ctx,
-            "get_customer",
-            read,
-            {"customer_id": customer_id},
-            lambda p: reads.get_customer(app, p, customer_id),
-        )
+        return read_one(ctx, "get_customer", "customer_id", customer_id, reads.get_customer)
 
     @server.tool(description="Explain a case: facts, impact, the recommended action and why.")
     def explain_case(ctx: Context, case_id: Id) -> dict[str, Any]:
-        return run(
-            ctx,
-            "explain_case",
-            read,
-            {"case_id": case_id},
-            lambda p: reads.explain_case(app, p, case_id),
-        )
+        return read_one(ctx, "explain_case", "case_id", case_id, reads.explain_case)
 
     @server.tool(
         description=(
