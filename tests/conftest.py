@@ -2,9 +2,10 @@
 
 Each test gets a database of its own, cloned from one migrated once per test process: a
 copied SQLite file, or a PostgreSQL database created from a template on the server named by
-ORDEROPS_TEST_POSTGRES_URL (the role needs CREATEDB). If that server is unreachable the
-PostgreSQL tests are skipped locally with the reason, and fail in CI (CI=true), where the
-database is part of the contract.
+ORDEROPS_TEST_POSTGRES_URL (the role needs CREATEDB), or one an earlier test of the process
+used, emptied, when only its rows changed (``database_roles._Reuse``). If that server is
+unreachable the PostgreSQL tests are skipped locally with the reason, and fail in CI
+(CI=true), where the database is part of the contract.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from builders.database_roles import (
     PG_URL,
     as_login,
     dispose_owner_engines,
+    drop_spare_databases,
     ensure_login_of_app_role,
     postgres_clone,
 )
@@ -103,6 +105,7 @@ def postgres_template() -> Iterator[str]:
     with admin.connect() as connection:
         ensure_login_of_app_role(connection, APP_LOGIN)  # the migration made its group
     yield name
+    drop_spare_databases()
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -117,7 +120,7 @@ def owner_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
         yield f"sqlite:///{target}"
         return
-    with postgres_clone(request.getfixturevalue("postgres_template")) as url:
+    with postgres_clone(request.getfixturevalue("postgres_template"), reuse=True) as url:
         yield url
 
 
@@ -125,7 +128,7 @@ def owner_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 def postgres_owner_url(postgres_template: str) -> Iterator[str]:
     """For PostgreSQL-only tests (mark them ``postgres``): a migrated database of their
     own, as the superuser that owns it; ``APP_LOGIN`` may connect to it as the app role."""
-    with postgres_clone(postgres_template) as url:
+    with postgres_clone(postgres_template, reuse=True) as url:
         yield url
 
 
