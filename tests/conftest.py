@@ -10,6 +10,7 @@ unreachable the PostgreSQL tests are skipped locally with the reason, and fail i
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import uuid
@@ -54,6 +55,12 @@ security.SCRYPT_N = 2**10
 """Passwords set in tests are hashed at a sixteenth of the production scrypt cost: about a
 thousand console tests each set and check a password, at 0.1-0.2 s a hash. Each hash names
 its own parameters, so checking one runs the same code as in production."""
+
+gc.set_threshold(50_000, 20, 100)
+"""A test builds an app (hundreds of routes, their models and closures) and drops it: at
+Python's default thresholds the collector ran a full pass over a worker's million-odd
+objects some twenty times a minute, 30% of the console tests' time (measured with
+gc.callbacks); with these it runs a few times and the garbage dies young."""
 
 _pg_state: dict[str, str | None] = {}
 

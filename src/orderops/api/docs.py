@@ -60,22 +60,28 @@ REDOC_PAGE = """<!doctype html>
 
 
 def install(api: FastAPI) -> None:
-    """Serve the docs pages and their assets; the app must be built with docs_url=None."""
+    """Serve the docs pages and their assets; the app must be built with docs_url=None.
+
+    The endpoints hold the finished pages, not ``api``: FastAPI keeps every endpoint it
+    has seen in a module-level cache (4,096 of them), and one holding its app kept each app
+    a test built alive to the end of the run."""
     openapi_url = api.openapi_url or "/openapi.json"
+    swagger_page = SWAGGER_PAGE.format(title=api.title, assets=ASSET_PREFIX)
+    swagger_script = SWAGGER_START % openapi_url
+    redoc_page = REDOC_PAGE.format(title=api.title, assets=ASSET_PREFIX, openapi_url=openapi_url)
     router = APIRouter(include_in_schema=False)
 
     @router.get("/docs")
     async def swagger() -> HTMLResponse:
-        return HTMLResponse(SWAGGER_PAGE.format(title=api.title, assets=ASSET_PREFIX))
+        return HTMLResponse(swagger_page)
 
     @router.get("/docs/swagger-start.js")
     async def swagger_start() -> Response:
-        return Response(SWAGGER_START % openapi_url, media_type="text/javascript")
+        return Response(swagger_script, media_type="text/javascript")
 
     @router.get("/redoc")
     async def redoc() -> HTMLResponse:
-        page = REDOC_PAGE.format(title=api.title, assets=ASSET_PREFIX, openapi_url=openapi_url)
-        return HTMLResponse(page)
+        return HTMLResponse(redoc_page)
 
     api.include_router(router)
     api.mount(ASSET_PREFIX, StaticFiles(directory=ASSETS), name="docs-assets")
