@@ -118,3 +118,19 @@ def test_an_approved_refund_leaves_while_a_long_full_pass_is_still_running(
     assert status == "delivered"
     refunds = sandboxes.stripe.control.ledger.entries("refund.created")
     assert [e.idempotency_key for e in refunds] == ["approved-while-the-pass-runs"]
+
+
+def test_a_worker_told_to_stop_ends_without_waiting_out_its_poll(app: App) -> None:
+    """``orderops worker`` on SIGTERM (a deploy, a scale-down) waited up to its inbox poll,
+    30 s here, before it ended."""
+    stop = threading.Event()
+    loop = threading.Thread(
+        target=run_forever, kwargs={"app": app, "stop": stop, "interval": 3600.0, "poll": 30.0}
+    )
+    loop.start()
+    stop.wait(1.0)  # the first drain is behind it: the loop waits for an arrival
+
+    stop.set()
+    loop.join(timeout=10.0)
+
+    assert not loop.is_alive()

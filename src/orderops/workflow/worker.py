@@ -25,6 +25,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import ParamSpec, TypeVar
@@ -49,7 +50,7 @@ from orderops.storage.sqlite_writers import in_background
 from orderops.storage.tenant_lookups import tenants_with_inbox_status
 from orderops.storage.uow import tenant_ids
 from orderops.workflow.backtest_requests import run_next as run_next_backtest
-from orderops.workflow.inbox_wakeups import start_listening
+from orderops.workflow.inbox_wakeups import STOP_CHECK_SECONDS, start_listening
 from orderops.workflow.message_bounces import read_bounces_if_due
 from orderops.workflow.notifications import notify_customers
 from orderops.workflow.pipeline import process_pending, process_turn
@@ -243,12 +244,22 @@ def run_forever(
     try:
         while not stop.is_set():
             _step(lambda: drain_inbox(app), on_changes)
-            arrivals.wait(poll)
+            _until_arrival_or_stop(poll, stop)
     finally:
         for loop in loops:
             loop.join()
         if listening is not None:
             listening.join()
+
+
+def _until_arrival_or_stop(poll: float, stop: threading.Event) -> None:
+    """Wait for an arrival, ``poll`` seconds at most, looking at ``stop`` every
+    ``STOP_CHECK_SECONDS``: a worker told to stop waited out its whole poll (30 s) first."""
+    deadline = time.monotonic() + poll
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0 or arrivals.wait(min(left, STOP_CHECK_SECONDS)):
+            return
 
 
 def _full_pass(app: App, worker_id: str) -> list[CaseEvent]:
