@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, text
 
+from builders.links import suggested_ticket
 from builders.shadow import (
     desk_counts,
     equal_candidate,
@@ -33,6 +34,7 @@ from orderops.storage.uow import UnitOfWork
 from orderops.workflow import pipeline, shadow
 from orderops.workflow.batch import ingest_items
 from orderops.workflow.pipeline import process_pending
+from orderops.workflow.relink import accept_suggestion
 from orderops.workflow.shadow_report import DivergenceReport, read_view
 from orderops.workflow.sweeps import sweep
 from orderops.workflow.worker import run_once
@@ -266,3 +268,27 @@ def test_without_a_candidate_a_sweep_keeps_the_live_schedule(app: App, clock: Fi
         order = uow.commerce.order_by_ref(ref)
         assert order is not None
         assert order.next_check_at == placed + timedelta(hours=6)
+
+
+def test_a_case_a_link_decision_opens_is_judged_by_the_candidate_too(
+    app: App, clock: FixedClock
+) -> None:
+    """A reviewer linking a third ticket makes the customer chasing: live opens the case
+    in the link decision, not in an event's processing; the candidate used to miss it, and
+    the report called it a case only live opens."""
+    store_live_policy(app, clock)
+    start_candidate(app, clock, equal_candidate())
+    world = suggested_ticket(app, clock)
+    with UnitOfWork(app.sessions, tenant_id="acme") as uow:
+        accept_suggestion(
+            uow,
+            suggestion_id=world.suggestion_id,
+            order_ref=world.order_a,
+            actor="user:reviewer",
+            now=clock.now(),
+        )
+        uow.commit()
+
+    chasing = [t for t in report(app, clock).types if t.exception_type == "customer_chasing"]
+    assert (world.order_a, "customer_chasing", "open") in decisions(app)
+    assert [(t.live_opened, t.both, t.only_live) for t in chasing] == [(1, 1, 0)]

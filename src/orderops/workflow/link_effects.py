@@ -6,6 +6,9 @@ Detectors clear a case when its blocker is gone, not when its evidence is: three
 that become two are no longer "chasing", yet nothing was fixed. So a case whose exception
 an order showed before a record left it, and no longer shows, is resolved here, because
 the record that raised it was never the order's.
+
+A running shadow candidate judges the orders again beside live (workflow/shadow_judge.py),
+so a case a link opens is not counted as one only live would open.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from orderops.resolve.rollups import refresh_order_rollups
 from orderops.storage.tables import Order
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.detection import apply_verdict, detector_config, evaluate_order, snapshot
+from orderops.workflow.shadow_judge import judge_in_shadow, running_shadow
 
 ROLLUP_RECORDS = frozenset({RecordType.PAYMENT, RecordType.SHIPMENT})
 """Records an order's money and delivery roll-ups are computed from."""
@@ -54,10 +58,13 @@ def rejudge(
     noted: set[str] = set()
     _note(uow, orders, entry, actor=actor, now=now, skip=noted)
     changes: list[CaseEvent] = []
+    shadow = running_shadow(uow)
     for order in orders:
         if kind in ROLLUP_RECORDS:
             refresh_order_rollups(uow.commerce, order)
         changes += evaluate_order(uow, order, now=now, from_sweep=False)
+        if shadow is not None:  # a case the move opens live is one the candidate judges too
+            judge_in_shadow(uow, shadow, order, now=now, inbox_id=None)
         gone = before.get(order.order_ref, set()) - detected(uow, [order], now=now)[order.order_ref]
         for exception_type in sorted(gone):
             changes += _withdraw(uow, order, ExceptionType(exception_type), entry, now=now)
