@@ -30,6 +30,7 @@ from rich.table import Table
 from sqlalchemy import Column, MetaData, String, Text, create_engine, event
 from sqlalchemy import Table as SqlTable
 
+from orderops import heap
 from orderops.bootstrap import bootstrap
 from orderops.config import Settings
 from orderops.domain.clock import FixedClock
@@ -47,12 +48,14 @@ WORKER = """
 import sys
 import time
 from datetime import datetime
+from orderops import heap
 from orderops.bootstrap import bootstrap
 from orderops.config import Settings
 from orderops.domain.clock import FixedClock
 from orderops.workflow.worker import drain_inbox, tenants_with_pending
 app = bootstrap(Settings(database_url=sys.argv[1], demo_mode=True),
                 clock=FixedClock(datetime.fromisoformat(sys.argv[2])), migrate=False)
+heap.settle()  # as `orderops worker` does
 print("ready", flush=True)
 sys.stdin.readline()
 while tenants_with_pending(app.sessions):
@@ -106,6 +109,7 @@ def process_in_process(url: str, clock: FixedClock, tenant: str) -> tuple[float,
         statements += 1
 
     event.listen(app.engine, "before_cursor_execute", count)
+    heap.settle()  # as `orderops worker` does
     started = time.perf_counter()
     process_pending(app.sessions, tenant_id=tenant, clock=clock, wait_for_lock=False)
     elapsed = time.perf_counter() - started

@@ -172,6 +172,7 @@ def serve(
     """Run the HTTP API (and, by default, a worker) until stopped."""
     import uvicorn
 
+    from orderops import heap
     from orderops.api.app import create_app
     from orderops.telemetry.setup import configure_process
     from orderops.workflow.worker import run_forever
@@ -196,14 +197,16 @@ def serve(
     if workers > 1:  # each process builds its own app from the same settings
         uvicorn.run("orderops.commands.serving:asgi_app", factory=True, workers=workers, **options)
     else:
-        uvicorn.run(create_app(app), **options)
+        web = create_app(app)
+        heap.settle()
+        uvicorn.run(web, **options)
     stop.set()
 
 
 @cli.command()
 def worker() -> None:
     """Process pending events and run time sweeps for every tenant, until stopped."""
-    from orderops import redaction
+    from orderops import heap, redaction
     from orderops.telemetry.setup import configure_process
     from orderops.workflow.worker import run_forever
 
@@ -211,6 +214,7 @@ def worker() -> None:
     redaction.install()
     app = _app()
     configure_process(app.settings)  # JSON logs, traces when ORDEROPS_OTLP_ENDPOINT is set
+    heap.settle()
     stop = threading.Event()
     try:
         run_forever(app, stop=stop, interval=app.settings.sweep_interval_seconds)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 def asgi_app() -> FastAPI:
     """The API on the configured settings, for one uvicorn worker process."""
+    from orderops import heap
     from orderops.api.app import create_app
     from orderops.bootstrap import bootstrap
     from orderops.config import Settings
@@ -21,4 +22,6 @@ def asgi_app() -> FastAPI:
 
     settings = Settings()
     configure_process(settings)  # each uvicorn process logs and traces like the parent
-    return create_app(bootstrap(settings, migrate=False))
+    web = create_app(bootstrap(settings, migrate=False))
+    heap.settle()
+    return web
