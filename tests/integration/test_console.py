@@ -6,7 +6,7 @@ be refused when posted directly.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -314,6 +314,10 @@ def test_root_and_static_assets_are_served_from_the_package(app: App) -> None:
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
     assert client.get("/console/static/..%2Fweb.py").status_code == 404
+    # a browser asks every page for an icon: one that is not there is a 404 in its console
+    icon = client.get("/console/static/favicon.svg")
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert 'rel="icon" href="/console/static/favicon.svg"' in client.get("/console/login").text
 
 
 def _flash(client: TestClient, answer: object) -> str:
@@ -351,6 +355,9 @@ def test_the_recommend_button_stores_a_recommendation_the_case_page_lists(
     top = stored["candidates"][0]
     assert f"Recommended {stored['top_rule']}." in page
     assert "No recommendations yet." not in page
+    made = datetime.fromisoformat(stored["created_at"])
+    assert f"{made:%Y-%m-%d %H:%M} · " in page  # as every moment shows, not the raw ISO text
+    assert f"{stored['created_at']} · " not in page
     assert escape(top["rationale"]) in page
     assert f"cost {top['cost_minor'] / 100:,.2f}" in page
     for draft in stored["drafts"]:

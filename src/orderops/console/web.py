@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any
@@ -167,11 +168,24 @@ def templates() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["when"] = lambda v: v.strftime("%Y-%m-%d %H:%M") if v else "-"
+    env.filters["when"] = _when
     env.filters["money"] = plain_money
     env.filters["label"] = lambda v: str(v or "").replace("_", " ")
     env.globals["OFFERABLE"] = sorted(OFFERABLE)  # case types a customer may choose on
     return env
+
+
+def _when(value: datetime | str | None) -> str:
+    """A moment as pages show it (minutes, UTC); an ISO string (a recommendation's stored
+    JSON) is read first, where it showed raw with its microseconds."""
+    if not value:
+        return "-"
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            return value
+    return value.strftime("%Y-%m-%d %H:%M")
 
 
 def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
