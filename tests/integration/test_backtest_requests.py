@@ -63,6 +63,7 @@ def test_a_request_is_queued_and_answered_202_with_the_run_s_url(
     assert asked.headers["location"] == f"/v1/backtests/{queued['id']}"
     assert queued["status"] == "queued"
     assert (queued["events"], queued["changed_cases"], queued["failure"]) == (None, None, None)
+    assert (queued["sweep_minutes"], queued["tick_minutes"]) == (60, 5)  # the CLI's defaults
     read = http.get(asked.headers["location"], headers=admin.headers).json()
     assert read["status"] == "queued"
     assert read["report"] == {}
@@ -93,6 +94,9 @@ def _at(clock: FixedClock, **delta: float) -> str:
         ({"candidate": "routing_rules: []"}, 422, "invalid-request", "candidate"),
         ({"candidate": None}, 422, "invalid-request", "candidate"),
         ({"extra": 1}, 422, "invalid-request", "extra"),
+        ({"sweep_minutes": 4}, 422, "invalid-request", "sweep_minutes"),
+        ({"tick_minutes": 0}, 422, "invalid-request", "tick_minutes"),
+        ({"sweep_minutes": 60, "tick_minutes": 7}, 422, "invalid-request", "whole number"),
         ({"candidate": {"playbook": "x" * (1024 * 1024 + 10)}}, 422, "invalid-policy", "exceeds"),
         ({"candidate": {"playbook": "x" * (1024 * 1024 + 5000)}}, 413, "payload-too-large", ""),
     ],
@@ -174,9 +178,8 @@ def test_the_worker_runs_a_queued_run_to_its_report(
     app: App, clock: FixedClock, http: TestClient, admin: Person, service: Person
 ) -> None:
     recorded_order(http, clock, service, hours_ago=3)
-    run_id = http.post("/v1/backtests", json=request_body(clock), headers=admin.headers).json()[
-        "id"
-    ]
+    paced = request_body(clock) | {"sweep_minutes": 120, "tick_minutes": 10}
+    run_id = http.post("/v1/backtests", json=paced, headers=admin.headers).json()["id"]
 
     assert run_next(app, worker_id="worker-1") == run_id
     assert run_next(app, worker_id="worker-1") is None
@@ -186,6 +189,9 @@ def test_the_worker_runs_a_queued_run_to_its_report(
     assert done["events"] == done["report"]["events"] == 2
     assert done["changed_cases"] == done["report"]["changed_cases"]
     assert done["finished_at"] is not None
+    assert (done["sweep_minutes"], done["tick_minutes"]) == (120, 10)
+    assert done["report"]["pace"]["sweep_minutes"] == 120  # replayed at the pace asked
+    assert done["report"]["pace"]["tick_minutes"] == 10
     assert EVERYTHING_TO_OPS in {c["path"] for c in done["policy_diff"]}
     assert audited(app, "backtest.") == [
         ("acme", "backtest.requested", admin.principal.identity),
@@ -275,9 +281,25 @@ def test_the_console_form_queues_a_run_for_administrators_with_the_form_s_token(
     with signed_in(app, console_person(app, clock, role=Role.ADMIN)) as browser:
         page = browser.get("/console/backtests")
         queued = post_form(
-            browser, "/console/backtests", "/console/backtests", **fields, candidate=CANDIDATE
+            browser,
+            "/console/backtests",
+            "/console/backtests",
+            **fields,
+            candidate=CANDIDATE,
+            sweep_minutes="120",
+            tick_minutes="10",
         )
         forged = browser.post("/console/backtests", data={**fields, "csrf": "forged"})
+        uneven = post_form(
+            browser,
+            "/console/backtests",
+            "/console/backtests",
+            **fields,
+            candidate="",
+            sweep_minutes="60",
+            tick_minutes="7",
+        )
+        after_uneven = browser.get("/console/backtests")
         bad = post_form(
             browser,
             "/console/backtests",
@@ -295,8 +317,11 @@ def test_the_console_form_queues_a_run_for_administrators_with_the_form_s_token(
     assert forged.status_code == 403
     assert bad.status_code == 303  # type: ignore[attr-defined]
     assert "ends before it starts" in listed.text
+    assert uneven.status_code == 303  # type: ignore[attr-defined]
+    assert "whole number of ticks" in after_uneven.text
     assert refused.status_code == 403
     assert [(r.status, r.candidate_text) for r in runs(app)] == [("queued", CANDIDATE)]
+    assert (runs(app)[0].sweep_minutes, runs(app)[0].tick_minutes) == (120, 10)
     assert "queued" in listed.text
     assert 'id="run-status">queued' in one.text
 

@@ -10,24 +10,27 @@ it validates the window and the candidate, stores the run ``queued`` and answers
 the run's URL in ``Location``; a worker runs it (``workflow/backtest_requests.py``) and
 the run's ``status`` goes ``running``, then ``done`` with its report or ``failed`` with
 its ``failure``. The body: ``from`` and ``to`` (ISO 8601 with a time zone; ``to``
-exclusive, after ``from``, at most 92 days later, not in the future) and ``candidate``,
+exclusive, after ``from``, at most 92 days later, not in the future), ``candidate``,
 the candidate file's sections as a JSON object (``fulfillment_policy``,
 ``routing_rules``, ``approval_policy``, ``playbook``; ``{}`` replays the live policy
-twice). A bad window is 422 ``invalid-window``, a candidate that could not be put in force
-422 ``invalid-policy`` naming each problem, a malformed body 422 ``invalid-request``, and
-a body over ``MAX_BODY_BYTES`` 413 ``payload-too-large`` before it is parsed.
+twice) and, optionally, the pace as the CLI takes it: ``sweep_minutes`` (5-1,440, default
+60, a whole number of ticks) and ``tick_minutes`` (1-1,440, default 5). A bad window is
+422 ``invalid-window``, a candidate that could not be put in force 422 ``invalid-policy``
+naming each problem, a malformed body (a pace out of bounds included) 422
+``invalid-request``, and a body over ``MAX_BODY_BYTES`` 413 ``payload-too-large`` before
+it is parsed.
 ``Idempotency-Key`` is honoured as on every POST (``api/idempotency.py``).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from orderops.api.auth import app_of
 from orderops.api.body import SafeJsonRoute
@@ -36,7 +39,15 @@ from orderops.api.work_common import Manager
 from orderops.storage.tables import BacktestRun
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.backtest import get_run, list_runs, require_whole_tenant
-from orderops.workflow.backtest_requests import RunStatus, request_run
+from orderops.workflow.backtest_replay import Pace
+from orderops.workflow.backtest_requests import (
+    DEFAULT_SWEEP_MINUTES,
+    DEFAULT_TICK_MINUTES,
+    SWEEP_MINUTES,
+    TICK_MINUTES,
+    RunStatus,
+    request_run,
+)
 from orderops.workflow.candidate_policy import MAX_CANDIDATE_BYTES, SECTIONS
 
 MAX_BODY_BYTES = MAX_CANDIDATE_BYTES + 4096
@@ -65,6 +76,8 @@ class BacktestSummary(BaseModel):
     finished_at: datetime | None
     failure: str | None
     """Why a failed run failed."""
+    sweep_minutes: int
+    tick_minutes: int
 
 
 class BacktestRequest(BaseModel):
@@ -77,6 +90,30 @@ class BacktestRequest(BaseModel):
         + ", ".join(SECTIONS)
         + "; a section left out is the live one.",
     )
+    sweep_minutes: int = Field(
+        DEFAULT_SWEEP_MINUTES,
+        ge=SWEEP_MINUTES[0],
+        le=SWEEP_MINUTES[1],
+        description="Minutes between the replay's sweeps (as the CLI's).",
+    )
+    tick_minutes: int = Field(
+        DEFAULT_TICK_MINUTES,
+        ge=TICK_MINUTES[0],
+        le=TICK_MINUTES[1],
+        description="Minutes of received events fed together.",
+    )
+
+    @model_validator(mode="after")
+    def _whole_ticks(self) -> BacktestRequest:
+        if self.sweep_minutes % self.tick_minutes:
+            raise ValueError("sweep_minutes must be a whole number of tick_minutes")
+        return self
+
+    def pace(self) -> Pace:
+        return Pace(
+            sweep_every=timedelta(minutes=self.sweep_minutes),
+            tick=timedelta(minutes=self.tick_minutes),
+        )
 
 
 class BacktestList(BaseModel):
@@ -103,6 +140,8 @@ def _summary(row: BacktestRun) -> BacktestSummary:
         started_at=row.started_at,
         finished_at=row.finished_at,
         failure=row.failure,
+        sweep_minutes=row.sweep_minutes,
+        tick_minutes=row.tick_minutes,
     )
 
 
@@ -170,6 +209,7 @@ async def request_backtest(
             candidate_text=json.dumps(body.candidate),
             actor=principal.identity,
             clock=app.clock,
+            pace=body.pace(),
         )
         with UnitOfWork(app.sessions, tenant_id=principal.tenant_id, write=False) as uow:
             return _summary(get_run(uow, run_id))

@@ -25,7 +25,7 @@ from orderops.domain.roles import Permission
 from orderops.storage.tables import BacktestRun
 from orderops.storage.uow import UnitOfWork
 from orderops.workflow.backtest import get_run, list_runs, require_whole_tenant
-from orderops.workflow.backtest_requests import moment, request_run
+from orderops.workflow.backtest_requests import moment, pace_from, request_run
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 
@@ -54,6 +54,7 @@ async def backtest_request(request: Request, viewer: Signed) -> Response:
     app = app_of(request)
     start = moment(form.get("from", ""), "from")
     end = moment(form.get("to", ""), "to")
+    pace = pace_from(form.get("sweep_minutes", ""), form.get("tick_minutes", ""))
     run_id = await run_in_threadpool(
         lambda: request_run(
             app.sessions,
@@ -63,6 +64,7 @@ async def backtest_request(request: Request, viewer: Signed) -> Response:
             candidate_text=form.get("candidate", ""),
             actor=viewer.principal.identity,
             clock=app.clock,
+            pace=pace,
         )
     )
     return redirect(

@@ -18,6 +18,10 @@ Only the worker holding the lease may finish a run. Leases are kept in real seco
 (``App.wall_clock``): the demo runs business time 1,800 times faster, where a ten-minute
 lease on it ran out a third of a second into a replay renewed once a minute.
 
+A request names its pace as ``orderops backtest`` does (minutes between sweeps, 5 to
+1,440, a whole number of ticks; minutes of events fed together, 1 to 1,440), stored on
+the row: 60 and 5 unless it says otherwise.
+
 The window of a request: ``from`` before ``to``, at most ``MAX_WINDOW`` (92 days, the
 CLI's limit), and not in the future (``to`` at most now: a replay of events not yet
 received would report on a part of the window only).
@@ -38,11 +42,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderops.bootstrap import App
 from orderops.domain.clock import Clock
-from orderops.domain.errors import OrderOpsError
+from orderops.domain.errors import InvalidEvent, OrderOpsError
 from orderops.domain.policy import InvalidPolicy
 from orderops.storage.tables import BacktestRun
 from orderops.storage.uow import UnitOfWork, tenant_ids
 from orderops.workflow.backtest import InvalidWindow, audit_run, check_window, run_backtest
+from orderops.workflow.backtest_replay import Pace
 from orderops.workflow.candidate_policy import parse_candidate
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,14 @@ RENEW_EVERY = 60.0
 MAX_ATTEMPTS = 3
 WORKER_ACTOR = "backtest-worker"
 FAILURE_LENGTH = 2_000
+DEFAULT_PACE = Pace()
+DEFAULT_SWEEP_MINUTES = DEFAULT_PACE.sweep_every // timedelta(minutes=1)
+DEFAULT_TICK_MINUTES = DEFAULT_PACE.tick // timedelta(minutes=1)
+SWEEP_MINUTES = (5, 1440)
+"""Bounds of a pace, here and over the API (``orderops backtest`` writes the same numbers
+itself: importing this module would slow every command's start): minutes between sweeps
+and (below) minutes of events fed together."""
+TICK_MINUTES = (1, 1440)
 
 
 class RunStatus(StrEnum):
@@ -71,6 +84,7 @@ class ClaimedRun:
     window_to: datetime
     candidate_text: str
     requested_by: str
+    pace: Pace
 
 
 def moment(text: str, name: str) -> datetime:
@@ -84,6 +98,30 @@ def moment(text: str, name: str) -> datetime:
     except ValueError as exc:
         raise InvalidWindow(f"{name}: not an ISO date or time: {text[:40]!r}") from exc
     return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+
+
+class InvalidPace(InvalidEvent):
+    code = "invalid-pace"
+
+
+def pace_from(sweep_minutes: str, tick_minutes: str) -> Pace:
+    """The pace a form gives (a blank field: the default), held to the CLI's bounds."""
+    try:
+        sweep = int(sweep_minutes.strip() or DEFAULT_SWEEP_MINUTES)
+        tick = int(tick_minutes.strip() or DEFAULT_TICK_MINUTES)
+    except ValueError as exc:
+        raise InvalidPace("the pace is whole minutes") from exc
+    if not (
+        SWEEP_MINUTES[0] <= sweep <= SWEEP_MINUTES[1] and TICK_MINUTES[0] <= tick <= TICK_MINUTES[1]
+    ):
+        raise InvalidPace(
+            f"sweeps every {SWEEP_MINUTES[0]} to {SWEEP_MINUTES[1]} minutes, "
+            f"ticks of {TICK_MINUTES[0]} to {TICK_MINUTES[1]} minutes"
+        )
+    try:
+        return Pace(sweep_every=timedelta(minutes=sweep), tick=timedelta(minutes=tick))
+    except ValueError as exc:
+        raise InvalidPace(str(exc)) from exc
 
 
 def check_requested_window(start: datetime, end: datetime, *, now: datetime) -> None:
@@ -105,9 +143,10 @@ def request_run(
     candidate_text: str,
     actor: str,
     clock: Clock,
+    pace: Pace = DEFAULT_PACE,
 ) -> str:
-    """Queue a run and answer its id; ``InvalidWindow`` or ``InvalidPolicy`` (naming each
-    problem) first, storing nothing."""
+    """Queue a run replayed at ``pace`` and answer its id; ``InvalidWindow`` or
+    ``InvalidPolicy`` (naming each problem) first, storing nothing."""
     now = clock.now()
     check_requested_window(start, end, now=now)
     if "\x00" in candidate_text:
@@ -127,6 +166,8 @@ def request_run(
             report={},
             status=str(RunStatus.QUEUED),
             attempts=0,
+            sweep_minutes=pace.sweep_every // timedelta(minutes=1),
+            tick_minutes=pace.tick // timedelta(minutes=1),
         )
         uow.session.add(row)
         uow.session.flush()
@@ -226,6 +267,10 @@ def claim_next(
             window_to=row.window_to,
             candidate_text=row.candidate_text,
             requested_by=row.created_by,
+            pace=Pace(
+                sweep_every=timedelta(minutes=row.sweep_minutes),
+                tick=timedelta(minutes=row.tick_minutes),
+            ),
         )
         uow.commit()
         return claimed
@@ -243,6 +288,7 @@ def run_claimed(app: App, claimed: ClaimedRun) -> None:
                 candidate=parse_candidate(claimed.candidate_text),
                 actor=claimed.requested_by,
                 store=False,
+                pace=claimed.pace,
             )
     except OrderOpsError as exc:
         _finish_failed(app, claimed, f"{exc.code}: {exc.message}")

@@ -55,3 +55,7 @@ class BacktestRun(Base):
     leased_until: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    sweep_minutes: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    """The replay's pace (``workflow/backtest_replay.Pace``): minutes between sweeps..."""
+    tick_minutes: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    """...and minutes of received events fed together."""
