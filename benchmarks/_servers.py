@@ -17,15 +17,19 @@ import httpx
 
 DESK = """
 import sys, uvicorn
+from orderops import heap
 from orderops.api.app import create_app
 from orderops.bootstrap import bootstrap
 from orderops.config import Settings
 app = bootstrap(Settings(database_url=sys.argv[1], demo_mode=True))
-uvicorn.run(create_app(app), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+web = create_app(app)
+heap.settle()  # as `orderops serve` does
+uvicorn.run(web, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
 
 BARE = """
 import sys, uuid, uvicorn
+from orderops import heap
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -52,6 +56,7 @@ async def bare(source: str, token: str, request: Request) -> JSONResponse:
 async def health() -> dict[str, str]:
     return {"status": "ok"}
 
+heap.settle()  # the desk's collector settings, so the two differ in their work alone
 uvicorn.run(api, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
 
