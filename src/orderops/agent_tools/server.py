@@ -14,7 +14,9 @@ the whole surface (``TOOLS``), and a test holds it to that.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -59,7 +61,8 @@ INSTRUCTIONS = (
 def build_server(desk: ToolDesk, *, key: str | None = None) -> MCPServer:
     """The server over ``desk``. ``key``: the stdio server's one key; without it each
     request's ``Authorization: Bearer`` header is the key (HTTP)."""
-    server = MCPServer("orderops", instructions=INSTRUCTIONS, warn_on_duplicate_tools=False)
+    with _root_logging_kept():
+        server = MCPServer("orderops", instructions=INSTRUCTIONS, warn_on_duplicate_tools=False)
 
     def run(
         ctx: Context,
@@ -255,6 +258,23 @@ def build_server(desk: ToolDesk, *, key: str | None = None) -> MCPServer:
         )
 
     return server
+
+
+@contextmanager
+def _root_logging_kept() -> Iterator[None]:
+    """The SDK's server configures the root logger as it is built (``logging.basicConfig``
+    at INFO with a rich handler): every app that built it, in the demo, the tests and the
+    benchmarks' servers, then printed each request and each outbound HTTP call in colour to
+    stderr, at a cost in CPU per request the desk does not pay under ``orderops serve``
+    (whose JSON logs are configured first, so the call did nothing there). Logging belongs
+    to the process that embeds the desk: what the root logger had is put back."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def _resource(
