@@ -93,10 +93,12 @@ def serve(kind: str, database_url: str) -> Iterator[str]:
 
 WORKER = """
 import sys, threading
+from orderops import heap
 from orderops.bootstrap import bootstrap
 from orderops.config import Settings
 from orderops.workflow.worker import run_forever
 app = bootstrap(Settings(database_url=sys.argv[1], demo_mode=True))
+heap.settle()  # as `orderops worker` does
 run_forever(app, stop=threading.Event(), interval=3600.0)
 """
 
