@@ -23,6 +23,23 @@ from orderops.api.problems import problem_responses
 from orderops.ingest import safe_json
 
 
+async def read_capped(request: Request, cap: int) -> tuple[bytes, bool]:
+    """At most ``cap`` bytes of the body, and whether that was all of it.
+
+    The rest of an oversized body is never buffered, so a huge post costs ``cap``
+    bytes of memory at most.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        if size + len(chunk) > cap:
+            chunks.append(chunk[: cap - size])
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), True
+
+
 class BodyRefused(HTTPException):
     """A body the safe parser refused; rendered as problem+json with the parser's code."""
 
@@ -50,14 +67,10 @@ class SafeJsonRequest(Request):
             declared = self.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
                 raise BodyTooLarge(limit)
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in self.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise BodyTooLarge(limit)
-                chunks.append(chunk)
-            self._body = b"".join(chunks)
+            body, complete = await read_capped(self, limit)
+            if not complete:
+                raise BodyTooLarge(limit)
+            self._body = body
         return self._body
 
     async def json(self) -> Any:

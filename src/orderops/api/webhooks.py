@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from orderops.api.auth import app_of, require
-from orderops.api.body import SafeJsonRoute
+from orderops.api.body import SafeJsonRoute, read_capped
 from orderops.api.idempotency import shows_secret
 from orderops.api.params import Name
 from orderops.api.problems import problem
@@ -208,23 +208,6 @@ async def post_source(
         rotated_at=connection.rotated_at,
         generated_secret=change.generated_secret,
     )
-
-
-async def read_capped(request: Request, cap: int) -> tuple[bytes, bool]:
-    """At most ``cap`` bytes of the body, and whether that was all of it.
-
-    The rest of an oversized body is never buffered, so a huge post costs ``cap``
-    bytes of memory at most.
-    """
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        if size + len(chunk) > cap:
-            chunks.append(chunk[: cap - size])
-            return b"".join(chunks), False
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks), True
 
 
 def _answer(receipt: WebhookReceipt) -> WebhookAnswer:
