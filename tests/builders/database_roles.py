@@ -169,6 +169,8 @@ class _Reuse:
                 return False
             connection.execute(text(f'ALTER DATABASE "{name}" RENAME TO "{fresh}"'))
         catalog, emptying = self._baseline_of(template)
+        if not emptying:
+            return False
         engine = create_engine(_url(fresh), isolation_level="AUTOCOMMIT", poolclass=NullPool)
         try:
             with engine.connect() as connection:
@@ -191,13 +193,21 @@ class _Reuse:
                             " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
                             " ORDER BY tablename"
                         )
-                    ).scalars()
-                    emptying = "".join(f"DELETE FROM {table};" for table in tables)
+                    ).all()
+                    seeded = [
+                        t
+                        for (t,) in tables
+                        if connection.exec_driver_sql(f"SELECT EXISTS (SELECT 1 FROM {t})").scalar()
+                    ]
             finally:
                 engine.dispose()
+            emptying = "".join(f"DELETE FROM {table};" for (table,) in tables)
             self._baseline[template] = (
                 catalog,
-                "BEGIN; SET LOCAL session_replication_role = replica;" + emptying + "COMMIT;",
+                # a migration that seeds rows would have them deleted: no reuse then
+                ""
+                if seeded
+                else f"BEGIN; SET LOCAL session_replication_role = replica;{emptying}COMMIT;",
             )
         return self._baseline[template]
 
