@@ -104,9 +104,8 @@ class BacktestRequest(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _whole_ticks(self) -> BacktestRequest:
-        if self.sweep_minutes % self.tick_minutes:
-            raise ValueError("sweep_minutes must be a whole number of tick_minutes")
+    def _a_pace(self) -> BacktestRequest:
+        self.pace()  # Pace's own rule (a whole number of ticks): a ValueError is a 422
         return self
 
     def pace(self) -> Pace:
