@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +30,10 @@ class App:
     _closing: list[Callable[[], None]] = field(
         default_factory=list, init=False, repr=False, compare=False
     )
+    ran_at: dict[str, datetime] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """When this process last ran each of the worker's periodic jobs (``workflow/worker``),
+    by job (and tenant): kept on the app, not in a module keyed by ``id(app)``, where a new
+    app at a dead one's address inherited its schedule."""
 
     @property
     def wall_clock(self) -> Clock:

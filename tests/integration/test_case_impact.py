@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,12 +17,14 @@ from orderops.cases.impact import score_case
 from orderops.cases.jeopardy import refresh_jeopardy
 from orderops.cases.recurrence import recurrence_for
 from orderops.cases.routing import route_case
+from orderops.cases.sla import TimerKind, TimerOutcome, schedule_sla
 from orderops.domain.clock import FixedClock
 from orderops.domain.jeopardy import Jeopardy
 from orderops.domain.roles import Role
 from orderops.domain.routing import Priority
 from orderops.domain.sla import DEFAULT_SLA
 from orderops.storage.tables import Case
+from orderops.storage.tables.queues import CaseTimer
 from orderops.storage.uow import UnitOfWork
 
 
@@ -129,6 +132,81 @@ def test_jeopardy_follows_the_sla_clock_as_time_passes(app: App, clock: FixedClo
     assert tier_after(window * 0.25) == (1, Jeopardy.BREACHED)
 
 
+def test_the_sweep_reads_only_tiers_that_may_have_moved_and_lands_where_a_full_judgement_would(
+    app: App, clock: FixedClock
+) -> None:
+    """Every state a tier can be stale in, beside settled ones; the sweep must end on the
+    tier ``jeopardy_of`` gives each case, and a second look must find only running clocks."""
+    now = clock.now()
+    window = DEFAULT_SLA[Priority.P3]
+
+    def case(tier: Jeopardy | None, *, clock_started: timedelta | None, breach: str | None) -> str:
+        case_id = late_case(app, now=now, total_minor=1_000, days_late=0.1)
+        with UnitOfWork(app.sessions, tenant_id="acme") as uow:
+            row = uow.cases.get(case_id)
+            assert row is not None
+            row.priority = "P3"
+            if breach is not None:  # an earlier clock that already fired
+                uow.session.add(
+                    CaseTimer(
+                        tenant_id="acme",
+                        case_id=case_id,
+                        kind=str(TimerKind.SLA_BREACH),
+                        due_at=now - 2 * window,
+                        created_at=now - 3 * window,
+                        fired_at=now - 2 * window,
+                        outcome=breach,
+                    )
+                )
+            if clock_started is not None:
+                schedule_sla(uow, row, now=now - clock_started)
+            row.jeopardy = None if tier is None else str(tier)
+            uow.commit()
+        return case_id
+
+    cases = {
+        "never judged": case(None, clock_started=timedelta(0), breach=None),
+        "clock just started": case(Jeopardy.ON_TRACK, clock_started=timedelta(0), breach=None),
+        "into its last quarter": case(Jeopardy.ON_TRACK, clock_started=window * 0.8, breach=None),
+        "due": case(Jeopardy.AT_RISK, clock_started=window * 1.1, breach=None),
+        "re-started after a snooze": case(
+            Jeopardy.BREACHED, clock_started=timedelta(0), breach=str(TimerOutcome.CANCELLED)
+        ),
+        "notified, no clock left": case(
+            Jeopardy.ON_TRACK, clock_started=None, breach=str(TimerOutcome.NOTIFIED)
+        ),
+        "escalated, new clock": case(
+            Jeopardy.AT_RISK, clock_started=timedelta(0), breach=str(TimerOutcome.ESCALATED)
+        ),
+        "clock cancelled": case(Jeopardy.AT_RISK, clock_started=None, breach=None),
+        "settled on track": case(Jeopardy.ON_TRACK, clock_started=None, breach=None),
+        "settled breached": case(Jeopardy.BREACHED, clock_started=window * 2, breach=None),
+    }
+
+    refresh_jeopardy(app.sessions, tenant_id="acme", clock=clock)
+
+    with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
+        stored, judged = {}, {}
+        for name, case_id in cases.items():
+            row = uow.cases.get(case_id)
+            assert row is not None
+            stored[name] = row.jeopardy
+            judged[name] = str(jeopardy_sweep.jeopardy_of(uow, row, now=now))
+        still_read = {r[0] for r in jeopardy_sweep._stale(uow, now=now, after="", limit=100)}
+    assert stored == judged
+    assert stored["into its last quarter"] == Jeopardy.AT_RISK
+    assert stored["re-started after a snooze"] == Jeopardy.ON_TRACK
+    assert stored["notified, no clock left"] == Jeopardy.BREACHED
+    assert stored["clock cancelled"] == Jeopardy.ON_TRACK
+    running = {
+        "never judged",
+        "clock just started",
+        "into its last quarter",
+        "re-started after a snooze",
+    }
+    assert still_read == {cases[name] for name in running}
+
+
 def test_a_tier_set_between_the_sweeps_read_and_its_write_is_kept(
     app: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -136,10 +214,12 @@ def test_a_tier_set_between_the_sweeps_read_and_its_write_is_kept(
     route_and_score(app, clock, case_id)
     refresh_jeopardy(app.sessions, tenant_id="acme", clock=clock)
     clock.advance(DEFAULT_SLA[Priority.P3])  # due now: the sweep will judge it breached
-    read_breaches = jeopardy_sweep._breached_before
+    read_stale = jeopardy_sweep._stale
 
-    def an_event_lands_meanwhile(uow: UnitOfWork, case_ids: list[str]) -> set[str]:
-        found = read_breaches(uow, case_ids)
+    def an_event_lands_meanwhile(
+        uow: UnitOfWork, **kwargs: Any
+    ) -> list[tuple[str, str | None, datetime | None, datetime | None, bool]]:
+        found = read_stale(uow, **kwargs)
         with UnitOfWork(app.sessions, tenant_id="acme") as other:
             case = other.cases.get(case_id)
             assert case is not None
@@ -147,7 +227,7 @@ def test_a_tier_set_between_the_sweeps_read_and_its_write_is_kept(
             other.commit()
         return found
 
-    monkeypatch.setattr(jeopardy_sweep, "_breached_before", an_event_lands_meanwhile)
+    monkeypatch.setattr(jeopardy_sweep, "_stale", an_event_lands_meanwhile)
 
     assert refresh_jeopardy(app.sessions, tenant_id="acme", clock=clock) == 0
     with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:

@@ -134,3 +134,23 @@ def test_a_worker_told_to_stop_ends_without_waiting_out_its_poll(app: App) -> No
     loop.join(timeout=10.0)
 
     assert not loop.is_alive()
+
+
+def test_sla_tiers_are_refreshed_once_a_minute_not_on_every_pass(
+    app: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The full pass comes every few seconds; the tiers move on a clock of minutes."""
+    refreshed: list[str] = []
+    monkeypatch.setattr(
+        worker, "refresh_jeopardy", lambda *a, **k: refreshed.append(k["tenant_id"])
+    )
+    _receive_failed_payment(app, clock, "o-1")  # a tenant with something to refresh
+
+    worker.run_once(app, writeback=False)
+    clock.advance(timedelta(seconds=59))
+    worker.run_once(app, writeback=False)
+    assert refreshed.count("acme") == 1
+
+    clock.advance(timedelta(seconds=1))
+    worker.run_once(app, writeback=False)
+    assert refreshed.count("acme") == 2

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import and_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from orderops.cases.sla import TimerKind, TimerOutcome
 from orderops.domain.cases import CLOSED_STATUSES
@@ -30,49 +30,87 @@ _BREACHED = [str(TimerOutcome.ESCALATED), str(TimerOutcome.NOTIFIED)]
 def refresh_jeopardy(
     sessions: sessionmaker[Session], *, tenant_id: str, clock: Clock, batch: int = 2_000
 ) -> int:
-    """Recompute the tier of every open case of the tenant, ``batch`` cases at a time;
-    return how many changed.
+    """Bring every open case's stored tier up to date, ``batch`` cases at a time; return
+    how many changed.
 
-    Each batch is read in a read-only transaction and only the moves are written, in a
-    short one of their own: on SQLite a write transaction holds the database's one writer
-    lock, and holding it while 2,000 tiers are read and computed (most of them unchanged)
-    stalls every event waiting to become a case. A move is written only if the case
-    still has the tier it was read with, so an event that re-timed the case meanwhile
-    wins and the next pass judges it again.
+    Only cases whose tier may be stale are read (``_stale``): recomputing all of a
+    100k-case backlog in Python on every full pass of the worker (every 5 s; 4-5 s of work
+    each on PostgreSQL) kept it busy with a job that almost never moves a tier, beside the
+    events waiting to become cases (the worker now also runs it once a minute at most,
+    ``workflow/worker.JEOPARDY_EVERY``). Each batch is read in a read-only
+    transaction and only the moves are written, in a short one of their own: on SQLite a
+    write transaction holds the database's one writer lock. A move is written only if
+    the case still has the tier it was read with, so an event that re-timed the case
+    meanwhile wins and the next pass judges it again.
     """
     changed = 0
     after = ""
     while True:
-        with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
-            rows = uow.session.execute(
-                select(Case.id, Case.jeopardy, CaseTimer.created_at, CaseTimer.due_at)
-                .outerjoin(
-                    CaseTimer,
-                    and_(
-                        CaseTimer.tenant_id == Case.tenant_id,
-                        CaseTimer.case_id == Case.id,
-                        CaseTimer.kind == str(TimerKind.SLA_BREACH),
-                        CaseTimer.fired_at.is_(None),
-                    ),
-                )
-                .where(Case.tenant_id == tenant_id, Case.status.not_in(_CLOSED), Case.id > after)
-                .order_by(Case.id)
-                .limit(batch)
-            ).all()
-            if not rows:
-                return changed
-            after = rows[-1][0]
-            breached = _breached_before(uow, [r[0] for r in rows])
         now = clock.now()
+        with UnitOfWork(sessions, tenant_id=tenant_id, write=False) as uow:
+            rows = _stale(uow, now=now, after=after, limit=batch)
+        if not rows:
+            return changed
+        after = rows[-1][0]
         moves: dict[tuple[str | None, str], list[str]] = defaultdict(list)
-        for case_id, current, started, due in rows:
-            tier = jeopardy(
-                started_at=started, due_at=due, now=now, breached_before=case_id in breached
-            )
+        for case_id, current, started, due, breached in rows:
+            tier = jeopardy(started_at=started, due_at=due, now=now, breached_before=breached)
             if current != tier:
                 moves[(current, str(tier))].append(case_id)
         if moves:
             changed += _move(sessions, tenant_id, moves)
+
+
+def _stale(
+    uow: UnitOfWork, *, now: datetime, after: str, limit: int
+) -> list[tuple[str, str | None, datetime | None, datetime | None, bool]]:
+    """Open cases after ``after`` (by id) whose stored tier may differ from their tier at
+    ``now``, with what ``jeopardy`` needs to judge them.
+
+    The tier is a function of the pending SLA clock and whether an earlier one breached
+    (``domain/jeopardy.py``), so a case is left out only where that function is settled
+    without arithmetic: stored ``breached`` with a clock that breached before or is due by
+    now, or stored ``on_track`` with no clock and no breach. A clock still running on a
+    case that never breached may cross into the at-risk share at any moment, so those
+    cases are always read.
+    """
+    pending = aliased(CaseTimer)
+    breached = (
+        exists()
+        .where(
+            CaseTimer.tenant_id == Case.tenant_id,
+            CaseTimer.case_id == Case.id,
+            CaseTimer.kind == str(TimerKind.SLA_BREACH),
+            CaseTimer.outcome.in_(_BREACHED),
+        )
+        .correlate(Case)
+    )
+    rows = uow.session.execute(
+        select(Case.id, Case.jeopardy, pending.created_at, pending.due_at, breached)
+        .outerjoin(
+            pending,
+            and_(
+                pending.tenant_id == Case.tenant_id,
+                pending.case_id == Case.id,
+                pending.kind == str(TimerKind.SLA_BREACH),
+                pending.fired_at.is_(None),
+            ),
+        )
+        .where(
+            Case.tenant_id == uow.tenant_id,
+            Case.status.not_in(_CLOSED),
+            Case.id > after,
+            or_(
+                Case.jeopardy.is_(None),
+                and_(pending.due_at > now, ~breached),
+                and_(Case.jeopardy != str(Jeopardy.BREACHED), or_(pending.due_at <= now, breached)),
+                and_(Case.jeopardy != str(Jeopardy.ON_TRACK), pending.id.is_(None), ~breached),
+            ),
+        )
+        .order_by(Case.id)
+        .limit(limit)
+    ).all()
+    return [(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
 
 def _move(

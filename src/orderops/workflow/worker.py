@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import timedelta
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,8 +63,11 @@ log = logging.getLogger(__name__)
 RETENTION_BATCHES_PER_PASS = 20
 """Batches of 1,000 rows per tenant a pass may move: a year of backlog drains over hours
 of passes instead of stalling one."""
-_retention_ran_at: dict[int, datetime] = {}
-"""When this process last ran retention, per app."""
+JEOPARDY_EVERY = timedelta(minutes=1)
+"""How often a process refreshes SLA tiers: display state on a clock of minutes (the
+shortest response window is an hour, its at-risk share 15 minutes), read from every open
+case whose clock runs, which at 100k open cases is half a second of database time; the
+full pass comes every few seconds."""
 TURN_CHUNKS = 5
 """Chunks (of 100 events) a tenant's turn at the inbox may take before the next tenant's."""
 WRITEBACK_POLL = 1.0
@@ -93,9 +96,9 @@ def run_once(
     """
     changes: list[CaseEvent] = []
     sessions, clock = app.sessions, app.clock
-    retain = retention_due(_retention_ran_at.get(id(app)), now=clock.now())
+    retain = retention_due(app.ran_at.get("retention"), now=clock.now())
     if retain:
-        _retention_ran_at[id(app)] = clock.now()
+        app.ran_at["retention"] = clock.now()
     llm = LlmSettings()  # the model drafts for new cases when ORDEROPS_LLM_ENABLED is set
     for tenant in tenant_ids(sessions):
         if drain:
@@ -111,7 +114,8 @@ def run_once(
             or []
         )
         _guarded(tenant, fire_due_timers, sessions, tenant_id=tenant, clock=clock)
-        _guarded(tenant, refresh_jeopardy, sessions, tenant_id=tenant, clock=clock)
+        if _due(app, f"jeopardy:{tenant}", every=JEOPARDY_EVERY):
+            _guarded(tenant, refresh_jeopardy, sessions, tenant_id=tenant, clock=clock)
         _guarded(tenant, close_finished_incidents, sessions, tenant_id=tenant, clock=clock)
         _guarded(
             tenant, recommend_new_cases, sessions, tenant_id=tenant, clock=clock, llm_settings=llm
@@ -191,6 +195,16 @@ def _guarded(
     except Exception:
         log.exception("worker step %s failed (tenant %s); going on", step.__name__, tenant)
         return None
+
+
+def _due(app: App, job: str, *, every: timedelta) -> bool:
+    """Whether ``job`` is due on this process (``every`` since its last run); if so, it
+    counts as run now."""
+    now, last = app.clock.now(), app.ran_at.get(job)
+    if last is not None and now - last < every:
+        return False
+    app.ran_at[job] = now
+    return True
 
 
 def run_forever(

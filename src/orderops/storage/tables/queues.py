@@ -95,6 +95,7 @@ class CaseTimer(Base):
             postgresql_where=PENDING_TIMER_PREDICATE,
         ),
         Index("ix_case_timers_tenant_due", "tenant_id", "fired_at", "due_at"),
+        Index("ix_case_timers_tenant_case", "tenant_id", "case_id", "kind"),
     )
 
     id: Mapped[str] = row_id()
