@@ -83,6 +83,31 @@ def sooner_unpaid_alarm(hours: int = 2) -> str:
     return candidate_text(fulfillment_policy=document)
 
 
+def quicker_silence_alarm() -> str:
+    """A candidate that learns a source's habit from 10 events (live: 168) and calls it
+    silent after 3 usual gaps, 2 hours at least (live: 10, and 12 hours)."""
+    document = example_document()
+    detectors = dict(document.get("detectors") or {})
+    detectors["integration_silence"] = {
+        "thresholds": {"min_events": 10, "gap_factor": 3, "min_silence_hours": 2}
+    }
+    document["detectors"] = detectors
+    return candidate_text(fulfillment_policy=document)
+
+
+def steady_source(
+    app: App, clock: FixedClock, *, source: str, events: int, every: timedelta
+) -> None:
+    """``events`` orders from ``source``, one each ``every``, the last one now."""
+    start = clock.now() - every * (events - 1)
+    items = [
+        order_placed(f"o-{source[-4:]}-{next(_orders)}", at=start + every * n, source=source)
+        for n in range(events)
+    ]
+    report = ingest_items(app.sessions, tenant_id="acme", items=items, channel="test", clock=clock)
+    assert report.rejected == []
+
+
 def unpaid_order(app: App, clock: FixedClock, *, tenant: str = "acme") -> str:
     """An order placed now whose payment never reports, taken in and processed."""
     ref = f"o-unpaid-{next(_orders)}"

@@ -18,10 +18,12 @@ from builders.shadow import (
     equal_candidate,
     lower_fraud_threshold,
     notice_rule,
+    quicker_silence_alarm,
     scored_items,
     scored_order,
     sooner_unpaid_alarm,
     start_candidate,
+    steady_source,
     store_live_policy,
     troubled_parcel,
     unpaid_order,
@@ -255,6 +257,34 @@ def test_a_sweep_records_the_candidate_s_time_based_case_at_its_own_deadline(
     assert (stuck.both, stuck.only_candidate, stuck.only_live) == (1, 0, 0)
     assert desk_counts(app)["Case"] == 1
     assert decisions(app) == [(ref, "stuck_order", "open")]
+
+
+def test_the_sweep_judges_a_silent_source_with_the_candidate_s_thresholds_too(
+    app: App, clock: FixedClock
+) -> None:
+    # 30 orders from the shop, one every 2 h: too short a habit for live (168 events),
+    # enough for the candidate, which calls 6 h of quiet (3 usual gaps) silence.
+    store_live_policy(app, clock)
+    start_candidate(app, clock, quicker_silence_alarm())
+    steady_source(app, clock, source="test://shop", events=30, every=timedelta(hours=2))
+
+    def silence() -> list[str]:
+        return [s for r, kind, s in decisions(app) if kind == "integration_silence"]
+
+    clock.advance(timedelta(hours=5))
+    sweep(app.sessions, tenant_id="acme", clock=clock)
+    assert silence() == []  # not yet three gaps
+
+    clock.advance(timedelta(hours=2))
+    sweep(app.sessions, tenant_id="acme", clock=clock)
+    assert silence() == ["open"]
+    assert ("source:test://shop", "integration_silence", "open") in decisions(app)
+    quiet = next(t for t in report(app, clock).types if t.exception_type == "integration_silence")
+    assert (quiet.only_candidate, quiet.both, quiet.live_opened) == (1, 0, 0)
+
+    steady_source(app, clock, source="test://shop", events=1, every=timedelta(hours=2))
+    sweep(app.sessions, tenant_id="acme", clock=clock)
+    assert silence() == ["cleared"]
 
 
 def test_without_a_candidate_a_sweep_keeps_the_live_schedule(app: App, clock: FixedClock) -> None:

@@ -11,6 +11,7 @@ sweeps open its cases.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ from orderops.domain.facts import OrderSnapshot, ShipmentFact
 
 if TYPE_CHECKING:
     # The models pull in scikit-learn: imported only where a scorer is actually used.
+    from orderops.detect.models.delay_features import DelayFeatures
     from orderops.detect.models.delay_model import DelayModel
     from orderops.detect.models.lane_history import LaneHistory
     from orderops.detect.models.shipments import ShipmentRecord
@@ -104,6 +106,50 @@ class ShipmentDelayPredictedDetector:
 
     def __init__(self, scorer: DelayScorer | None = None) -> None:
         self.scorer = scorer
+        self._scored: dict[DelayFeatures, float] = {}
+        """Scores ``prime`` computed, by the features scored: a model's score is a function
+        of its features alone, so a judgement finding its features here gets the score
+        the model would give it."""
+
+    def prime(self, orders: Sequence[OrderSnapshot], *, now: datetime) -> None:
+        """Score at once the parcels ``judge`` would score for ``orders`` at ``now``, one
+        model call for all instead of one per order (a sweep's batch of due orders; a call
+        costs milliseconds whatever its size). Only the last batch is kept; ``judge`` scores
+        what it does not find here itself."""
+        self._scored = {}
+        if self.scorer is None:
+            return
+        features = list(
+            dict.fromkeys(f for order in orders for f in self._features(order, now=now)[1])
+        )
+        scores = self.scorer.model.predict_proba_many(features)
+        self._scored = dict(zip(features, scores, strict=True))
+
+    def _features(
+        self, order: OrderSnapshot, *, now: datetime
+    ) -> tuple[list[ShipmentRecord], list[DelayFeatures]]:
+        """The order's live parcels the model scores at ``now``, and their features."""
+        assert self.scorer is not None
+        if order.cancelled or order.delivered_at is not None or order.promised_by is None:
+            return [], []
+        records = [
+            r
+            for s in order.shipments
+            if s.delivered_at is None
+            and (r := shipment_record(order, s)) is not None
+            and r.dispatched_at <= now
+        ]
+        if self.scorer.generic:
+            records = [generic_record(r) for r in records]
+        from orderops.detect.models.delay_features import features_at
+
+        return records, [features_at(r, now, self.scorer.history) for r in records]
+
+    def _scores(self, features: Sequence[DelayFeatures]) -> list[float]:
+        assert self.scorer is not None
+        if all(f in self._scored for f in features):
+            return [self._scored[f] for f in features]
+        return self.scorer.model.predict_proba_many(features)
 
     def judge(
         self, order: OrderSnapshot, *, now: datetime, thresholds: Thresholds | None = None
@@ -123,18 +169,9 @@ class ShipmentDelayPredictedDetector:
             # Events are judged without the model (nor scikit-learn, which its records
             # import); the sweep, which holds it, looks next.
             return quiet(self.exception_type, recheck_at=recheck)
-        records = [
-            r
-            for s in live
-            if (r := shipment_record(order, s)) is not None and r.dispatched_at <= now
-        ]
-        if self.scorer.generic:
-            records = [generic_record(r) for r in records]
-        from orderops.detect.models.delay_features import features_at
-
+        records, features = self._features(order, now=now)
         model = self.scorer.model
-        features = [features_at(r, now, self.scorer.history) for r in records]
-        scores = model.predict_proba_many(features)
+        scores = self._scores(features)
         trained = self.scorer.trained_late_share
         if trained is not None:
             scores = [

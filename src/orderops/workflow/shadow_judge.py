@@ -116,24 +116,50 @@ def judge_in_shadow(
     ``from_sweep``: the worker's sweep is judging, so time-based verdicts may open, as
     they do live; ``detectors`` are the ones live just ran (the tenant's delay scorer)."""
     if order.order_ref.startswith(SOURCE_PREFIX):
-        return
+        return  # a source's stand-in: the sweep judges it with judge_source_in_shadow
     try:
         verdicts = _verdicts(
             uow, shadow, order, now=now, from_sweep=from_sweep, detectors=detectors
         )
         _schedule(order, verdicts, now=now)
-        if not any((v.detected and may_open) or v.cleared for v, may_open in verdicts):
-            return  # nothing to open or clear: no statement at all
-        latest = _latest(uow, shadow.candidate_id, order.id)
-        moves = _moves(latest, verdicts)
-        if moves:
-            with uow.session.begin_nested():
-                _apply(uow, shadow, order, latest, moves, now=now, inbox_id=inbox_id)
-                uow.session.flush()
+        _record(uow, shadow, order, verdicts, now=now, inbox_id=inbox_id)
     except Exception as exc:  # shadow code must never fail a live event
         if transient_kind(exc) is not None:
             raise
         log.exception("shadow judgement of order %s failed; the live one stands", order.id)
+
+
+def judge_source_in_shadow(
+    uow: UnitOfWork, shadow: RunningShadow, order: Order, verdict: Verdict, *, now: datetime
+) -> None:
+    """Record the candidate's silence verdict for a source, on the stand-in order its
+    cases hang on (``workflow/sweeps.sweep_sources``, which judged it with the
+    candidate's thresholds); a sweep may open it, as live."""
+    try:
+        _record(uow, shadow, order, [(verdict, True)], now=now, inbox_id=None)
+    except Exception as exc:  # shadow code must never fail a live sweep
+        if transient_kind(exc) is not None:
+            raise
+        log.exception("shadow judgement of source %s failed; the live one stands", order.source)
+
+
+def _record(
+    uow: UnitOfWork,
+    shadow: RunningShadow,
+    order: Order,
+    verdicts: list[tuple[Verdict, bool]],
+    *,
+    now: datetime,
+    inbox_id: str | None,
+) -> None:
+    if not any((v.detected and may_open) or v.cleared for v, may_open in verdicts):
+        return  # nothing to open or clear: no statement at all
+    latest = _latest(uow, shadow.candidate_id, order.id)
+    moves = _moves(latest, verdicts)
+    if moves:
+        with uow.session.begin_nested():
+            _apply(uow, shadow, order, latest, moves, now=now, inbox_id=inbox_id)
+            uow.session.flush()
 
 
 def _schedule(order: Order, verdicts: list[tuple[Verdict, bool]], *, now: datetime) -> None:
