@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from builders.recommend import late_facts
-from orderops.recommend.drafting import Drafter, known_facts
+from orderops.recommend.drafting import Drafter, TemplateSource, known_facts
 from orderops.recommend.engine import recommend
 from orderops.recommend.factcheck import check_text, parse_amount
 from orderops.recommend.playbook import default_playbook
@@ -123,3 +126,20 @@ def test_messages_about_one_order_merge_into_one_voice() -> None:
     assert merged.body.count("Hi Ana") == 1
     assert dedupe_key("o1", "a@x", merged.body) == dedupe_key("o1", "a@x", merged.body + "\n")
     assert dedupe_key("o1", "a@x", merged.body) != dedupe_key("o2", "a@x", merged.body)
+
+
+def test_templates_are_compiled_once_per_folder_and_a_tenant_s_edit_still_shows(
+    tmp_path: Path,
+) -> None:
+    shipped = TemplateSource()
+    assert TemplateSource()._env is shipped._env  # compiled templates kept between messages
+
+    (tmp_path / "internal.j2").write_text("first {{ who }}")
+    tenant = TemplateSource(tmp_path)
+    assert tenant.render("internal.j2", {"who": "Ann"}) == "first Ann"
+    assert TemplateSource(tmp_path)._env is tenant._env
+    edited = tmp_path / "internal.j2"
+    edited.write_text("second {{ who }}")
+    later = edited.stat().st_mtime + 5
+    os.utime(edited, (later, later))
+    assert TemplateSource(tmp_path).render("internal.j2", {"who": "Ann"}) == "second Ann"
