@@ -6,6 +6,8 @@ be refused when posted directly.
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -22,6 +24,7 @@ from builders.console import (
 )
 from orderops.api.app import create_app
 from orderops.bootstrap import App
+from orderops.console import pages_work
 from orderops.console.accounts import LOGIN_REFUSED
 from orderops.decide.actions import list_for_case
 from orderops.decide.policy_versions import read_version
@@ -433,3 +436,28 @@ def test_the_queue_shows_and_sorts_by_the_impact_score_the_case_carries(
 
     assert page.index(high) < page.index(low)
     assert f"<td>{scores[high]}</td>" in page
+
+
+def test_the_queue_shows_its_most_urgent_rows_first_and_all_of_them_when_asked(
+    app: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pages_work, "SHOWN_ROWS", 2)
+    ids = [late_case(app, clock, total_minor=total) for total in (2_000, 90_000, 40_000)]
+    with UnitOfWork(app.sessions, tenant_id="acme", write=False) as uow:
+        queues = {c.queue for c in (uow.cases.get(i) for i in ids) if c}
+    assert len(queues) == 1
+    client = signed_in(app, console_person(app, clock, role=Role.AGENT, name="Ann Agent"))
+
+    def opened(page: str) -> list[str]:
+        return re.findall(r'<a data-open href="/console/cases/([0-9a-f]+)"', page)
+
+    first = client.get(f"/console/queues/{queues.pop()}?sort=impact").text
+    link = re.search(r'<a href="([^"]+)">Show all (\d+)</a>', first)
+    assert link is not None
+    every = client.get(html.unescape(link.group(1))).text
+
+    assert len(opened(every)) == int(link.group(2)) > 2
+    assert f"{link.group(2)} open case(s), the first 2 shown" in first
+    assert opened(first) == opened(every)[:2]  # the most urgent, by the sort asked for
+    assert every.index(ids[1]) < every.index(ids[2]) < every.index(ids[0])  # by impact
+    assert "Show all" not in every

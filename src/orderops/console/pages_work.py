@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -24,7 +24,7 @@ from orderops.cases import assignment
 from orderops.cases.conflicts import InvalidWorkRequest, StaleCase, load_case
 from orderops.console.accounts import sign_in, sign_out
 from orderops.console.closed_cases import refuse_closed
-from orderops.console.queue_view import QueueFilter, SortKey, queue_cases
+from orderops.console.queue_view import SHOWN_ROWS, QueueFilter, SortKey, queue_cases
 from orderops.console.security import LOGIN_FORM_LIFETIME, login_form_ok, login_form_token
 from orderops.console.sso import leave_through_provider
 from orderops.console.throttle import SignInThrottled
@@ -214,11 +214,14 @@ async def queue_page(request: Request, viewer: Signed, name: str) -> Response:
             return queue_cases(uow, name, where, me=viewer.user.display_name, now=now)
 
     rows = await run_in_threadpool(read)
+    every = params.get("show") == "all"
     return render(
         request,
         "queue.html",
         name=name,
-        rows=rows,
+        rows=rows if every else rows[:SHOWN_ROWS],
+        total=len(rows),
+        show_all_url=f"{request.url.path}?{urlencode({**params, 'show': 'all'})}",
         where=where,
         now=now,
         types=list(ExceptionType),
