@@ -10,7 +10,10 @@ that latency are printed beside the same measurement on the empty database (the
 baseline, same run), with their ratios. The plain GET is timed too, to separate the
 list query from the pipeline. ``--worker process`` runs the worker in a process of its
 own at the default poll, as ``orderops worker`` beside ``orderops serve`` does: on
-PostgreSQL it is woken by the inbox trigger's NOTIFY, on SQLite only by its poll.
+PostgreSQL it is woken by the inbox trigger's NOTIFY, on SQLite only by its poll. Either
+way the worker runs its full passes (sweeps, SLA jeopardy, recommendations) at the
+default interval, as the real one does, and timing starts once its start-up pass (which
+loads the models and judges the pre-loaded backlog once) is over.
 Open cases are pre-loaded by bulk INSERT (orders, cases and the recommendation each would
 have had, so the worker's first full pass does not spend the run recommending for
 them), not through the pipeline, so a 100k run takes a minute, not an hour.
@@ -46,7 +49,7 @@ from orderops.ingest.policy_file import EXAMPLE_POLICY, load_policy_file, store_
 from orderops.storage.tables import Case, Order
 from orderops.storage.tables.recommend import Recommendation
 from orderops.tenancy.tenants import ensure_tenant
-from orderops.workflow.worker import run_forever
+from orderops.workflow.worker import run_forever, run_once
 
 TENANT = "bench"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -258,9 +261,15 @@ def run(
                     threads.append(
                         threading.Thread(
                             target=run_forever,
-                            kwargs={"app": app, "stop": stop, "interval": 3600.0, "poll": 0.05},
+                            kwargs={
+                                "app": app,
+                                "stop": stop,
+                                "interval": settings.sweep_interval_seconds,
+                                "poll": 0.05,
+                            },
                         )
                     )
+                    run_once(app, writeback=False)  # its start-up pass, before the clock
                 if load:
                     threads.append(threading.Thread(target=send_load, args=(app, load, stop)))
                 for thread in threads:
